@@ -1,0 +1,227 @@
+//! Building requests and responses, written into a caller's buffer.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::error::Error;
+use crate::message::Message;
+use crate::name::HeaderName;
+
+/// Builds a request. Headers are written in the order added; Content-Length is computed.
+///
+/// ```
+/// use ocs_sip_codec::build::RequestBuilder;
+/// let msg = RequestBuilder::new("SERVICE", "sip:alice@contoso.com;gruu;opaque=app:conf:focus:id:4FNRHN16")
+///     .header("Via", "SIP/2.0/TLS 192.0.2.7:4321;branch=z9hG4bK1")
+///     .header("From", "<sip:bob@contoso.com>;tag=7d1c")
+///     .header("To", "<sip:alice@contoso.com>")
+///     .header("Call-ID", "0a1b2c")
+///     .header("CSeq", "1 SERVICE")
+///     .header("Max-Forwards", "70")
+///     .body("application/cccp+xml", b"<request/>")
+///     .build()
+///     .unwrap();
+/// assert_eq!(msg.method(), Some("SERVICE"));
+/// assert_eq!(&msg.body()[..], b"<request/>");
+/// msg.validate().unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct RequestBuilder<'a> {
+    method: &'a str,
+    uri: &'a str,
+    headers: Vec<(&'a str, String)>,
+    content_type: Option<&'a str>,
+    body: &'a [u8],
+}
+
+impl<'a> RequestBuilder<'a> {
+    /// A request with this method and Request-URI.
+    #[must_use]
+    pub fn new(method: &'a str, uri: &'a str) -> Self {
+        RequestBuilder {
+            method,
+            uri,
+            headers: Vec::new(),
+            content_type: None,
+            body: &[],
+        }
+    }
+
+    /// Adds a header line.
+    #[must_use]
+    pub fn header(mut self, name: &'a str, value: impl ToString) -> Self {
+        self.headers.push((name, value.to_string()));
+        self
+    }
+
+    /// Sets the body and its Content-Type.
+    #[must_use]
+    pub fn body(mut self, content_type: &'a str, body: &'a [u8]) -> Self {
+        self.content_type = Some(content_type);
+        self.body = body;
+        self
+    }
+
+    /// Writes the request into `buf`.
+    pub fn write(&self, buf: &mut impl BufMut) {
+        put(buf, &[self.method, " ", self.uri, " SIP/2.0\r\n"]);
+        write_rest(buf, &self.headers, self.content_type, self.body);
+    }
+
+    /// Writes and parses the request, which checks it.
+    pub fn build(&self) -> Result<Message, Error> {
+        let mut b = BytesMut::new();
+        self.write(&mut b);
+        Message::parse(b.freeze())
+    }
+}
+
+/// Builds a response, usually from the request it answers ([`Message::response`]).
+#[derive(Debug, Clone)]
+pub struct ResponseBuilder<'a> {
+    code: u16,
+    reason: &'a str,
+    headers: Vec<(&'a str, String)>,
+    content_type: Option<&'a str>,
+    body: &'a [u8],
+}
+
+impl<'a> ResponseBuilder<'a> {
+    /// A response with no headers yet.
+    #[must_use]
+    pub fn new(code: u16, reason: &'a str) -> Self {
+        ResponseBuilder {
+            code,
+            reason,
+            headers: Vec::new(),
+            content_type: None,
+            body: &[],
+        }
+    }
+
+    /// Adds a header line.
+    #[must_use]
+    pub fn header(mut self, name: &'a str, value: impl ToString) -> Self {
+        self.headers.push((name, value.to_string()));
+        self
+    }
+
+    /// Sets the body and its Content-Type.
+    #[must_use]
+    pub fn body(mut self, content_type: &'a str, body: &'a [u8]) -> Self {
+        self.content_type = Some(content_type);
+        self.body = body;
+        self
+    }
+
+    /// Writes the response into `buf`.
+    pub fn write(&self, buf: &mut impl BufMut) {
+        let code = self.code.to_string();
+        put(buf, &["SIP/2.0 ", &code, " ", self.reason, "\r\n"]);
+        write_rest(buf, &self.headers, self.content_type, self.body);
+    }
+
+    /// Writes and parses the response, which checks it.
+    pub fn build(&self) -> Result<Message, Error> {
+        let mut b = BytesMut::new();
+        self.write(&mut b);
+        Message::parse(b.freeze())
+    }
+}
+
+fn put(buf: &mut impl BufMut, parts: &[&str]) {
+    for p in parts {
+        buf.put_slice(p.as_bytes());
+    }
+}
+
+fn write_rest(
+    buf: &mut impl BufMut,
+    headers: &[(&str, String)],
+    content_type: Option<&str>,
+    body: &[u8],
+) {
+    for (n, v) in headers {
+        put(buf, &[n, ": ", v, "\r\n"]);
+    }
+    if let Some(ct) = content_type {
+        put(buf, &["Content-Type: ", ct, "\r\n"]);
+    }
+    put(buf, &["Content-Length: ", &body.len().to_string(), "\r\n\r\n"]);
+    buf.put_slice(body);
+}
+
+impl Message {
+    /// Starts a response to this request as RFC 3261 §8.2.6 says: the Via lines in order, From,
+    /// Call-ID and CSeq copied, To copied with `to_tag` added when the request's To has no tag
+    /// (not for 100 Trying, §8.2.6.1), and Record-Route copied into responses that can create a
+    /// dialog (1xx above 100 and 2xx to INVITE and SUBSCRIBE, §12.1.1). The to-tag comes from the
+    /// caller, which owns randomness.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use ocs_sip_codec::Message;
+    /// let req = Message::parse(Bytes::from_static(b"INVITE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+    ///     From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")).unwrap();
+    /// let resp = req.response(180, "Ringing", "9fxced76sl").build().unwrap();
+    /// assert_eq!(resp.status(), Some(180));
+    /// assert_eq!(resp.to().unwrap().tag(), Some("9fxced76sl"));
+    /// ```
+    #[must_use]
+    pub fn response<'a>(&'a self, code: u16, reason: &'a str, to_tag: &'a str) -> ResponseBuilder<'a> {
+        let mut r = ResponseBuilder::new(code, reason);
+        let dialog_creating = (101..300).contains(&code)
+            && matches!(self.method(), Some("INVITE" | "SUBSCRIBE"));
+        for h in self.headers() {
+            match h.kind {
+                HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {
+                    r.headers.push((h.canonical_name(), h.value.to_string()));
+                }
+                HeaderName::RecordRoute if dialog_creating => {
+                    r.headers.push((h.canonical_name(), h.value.to_string()));
+                }
+                HeaderName::To => {
+                    let has_tag = self.to().map(|t| t.tag().is_some()).unwrap_or(true);
+                    let v = if has_tag || code == 100 || to_tag.is_empty() {
+                        h.value.to_string()
+                    } else {
+                        format!("{};tag={to_tag}", h.value)
+                    };
+                    r.headers.push(("To", v));
+                }
+                _ => {}
+            }
+        }
+        r
+    }
+
+    /// The message's bytes as one shared buffer (copies head and body once).
+    #[must_use]
+    pub fn to_bytes(&self) -> Bytes {
+        Bytes::from(self.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_copies_per_8_2_6() {
+        let req = Message::parse(Bytes::from_static(
+            b"INVITE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP p1;branch=z9hG4bK2\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+              Record-Route: <sip:p1;lr>\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\
+              Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+        ))
+        .unwrap();
+        let ok = req.response(200, "OK", "abc").build().unwrap();
+        let vias: Vec<_> = ok.via().map(|v| v.unwrap().branch().unwrap()).collect();
+        assert_eq!(vias, ["z9hG4bK2", "z9hG4bK1"]);
+        assert_eq!(ok.record_routes().count(), 1);
+        assert_eq!(ok.to().unwrap().tag(), Some("abc"));
+        assert!(ok.max_forwards().is_none());
+        ok.validate().unwrap();
+        let trying = req.response(100, "Trying", "abc").build().unwrap();
+        assert_eq!(trying.to().unwrap().tag(), None);
+        assert_eq!(trying.record_routes().count(), 0);
+    }
+}

@@ -1,0 +1,441 @@
+//! Character classes of RFC 3261 §25.1 and a cursor that skips linear white space.
+
+use crate::error::{Fault, ValueError};
+
+pub(crate) const TOKEN: u8 = 1;
+pub(crate) const WORD: u8 = 2;
+pub(crate) const UNRESERVED: u8 = 4;
+pub(crate) const USER: u8 = 8;
+pub(crate) const PARAM: u8 = 16;
+pub(crate) const HNV: u8 = 32;
+pub(crate) const PASSWORD: u8 = 64;
+
+const fn build_classes() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        let alnum = b.is_ascii_alphanumeric();
+        let mut v = 0;
+        if alnum || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~')
+        {
+            v |= TOKEN | WORD;
+        }
+        if matches!(
+            b,
+            b'(' | b')' | b'<' | b'>' | b':' | b'\\' | b'"' | b'/' | b'[' | b']' | b'?' | b'{' | b'}'
+        ) {
+            v |= WORD;
+        }
+        let unreserved =
+            alnum || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')');
+        if unreserved {
+            v |= UNRESERVED | USER | PARAM | HNV | PASSWORD;
+        }
+        if matches!(b, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/') {
+            v |= USER;
+        }
+        if matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$') {
+            v |= PARAM;
+        }
+        if matches!(b, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$') {
+            v |= HNV;
+        }
+        if matches!(b, b'&' | b'=' | b'+' | b'$' | b',') {
+            v |= PASSWORD;
+        }
+        t[c] = v;
+        c += 1;
+    }
+    t
+}
+
+pub(crate) static CLASS: [u8; 256] = build_classes();
+
+#[inline]
+pub(crate) fn is(b: u8, class: u8) -> bool {
+    CLASS[b as usize] & class != 0
+}
+
+#[inline]
+pub(crate) fn is_token(b: u8) -> bool {
+    is(b, TOKEN)
+}
+
+#[inline]
+pub(crate) fn is_ws(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// True when `s` is a non-empty RFC 3261 token.
+pub(crate) fn is_token_str(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(is_token)
+}
+
+/// Checks a run of URI characters of `class`, allowing `%HH` escapes. Returns the offset (within
+/// `s`) of the first bad byte.
+pub(crate) fn check_escaped(s: &str, class: u8) -> Result<(), (Fault, usize)> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'%' {
+            if i + 2 < b.len() && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit() {
+                i += 3;
+                continue;
+            }
+            return Err((Fault::InvalidEscape, i));
+        }
+        if !is(c, class) {
+            let fault = if is_ws(c) || c == b'\r' || c == b'\n' {
+                Fault::WhitespaceInUri
+            } else {
+                Fault::InvalidCharacter
+            };
+            return Err((fault, i));
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// A position in a header value (already valid UTF-8), with the absolute offset of the value so
+/// that faults report where they are in the whole message.
+#[derive(Clone, Copy)]
+pub(crate) struct Cursor<'a> {
+    s: &'a str,
+    pos: usize,
+    base: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(s: &'a str, base: usize) -> Self {
+        Cursor { s, pos: 0, base }
+    }
+
+    pub(crate) fn pos(&self) -> usize {
+        self.pos
+    }
+
+    pub(crate) fn set_pos(&mut self, pos: usize) {
+        self.pos = pos;
+    }
+
+    pub(crate) fn offset(&self) -> usize {
+        self.base + self.pos
+    }
+
+    pub(crate) fn err(&self, fault: Fault) -> ValueError {
+        ValueError::new(fault, self.offset())
+    }
+
+    pub(crate) fn at_end(&self) -> bool {
+        self.pos >= self.s.len()
+    }
+
+    pub(crate) fn peek(&self) -> Option<u8> {
+        self.s.as_bytes().get(self.pos).copied()
+    }
+
+    /// The text from `a` to `b` (positions within this value). Positions always fall on ASCII
+    /// bytes, so the slice is on character boundaries; `get` keeps it panic-free regardless.
+    pub(crate) fn slice(&self, a: usize, b: usize) -> &'a str {
+        self.s.get(a..b).unwrap_or("")
+    }
+
+    pub(crate) fn rest(&self) -> &'a str {
+        self.s.get(self.pos..).unwrap_or("")
+    }
+
+    pub(crate) fn eat(&mut self, c: u8) -> bool {
+        if self.peek() == Some(c) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    pub(crate) fn expect(&mut self, c: u8) -> Result<(), ValueError> {
+        if self.eat(c) {
+            Ok(())
+        } else {
+            Err(self.err(Fault::Expected(c as char)))
+        }
+    }
+
+    /// Skips linear white space: SP, HTAB, and CRLF followed by SP or HTAB (header folding).
+    /// Returns true when something was skipped.
+    pub(crate) fn skip_lws(&mut self) -> bool {
+        let b = self.s.as_bytes();
+        let start = self.pos;
+        loop {
+            match b.get(self.pos) {
+                Some(b' ' | b'\t') => self.pos += 1,
+                Some(b'\r')
+                    if b.get(self.pos + 1) == Some(&b'\n')
+                        && matches!(b.get(self.pos + 2), Some(b' ' | b'\t')) =>
+                {
+                    self.pos += 3
+                }
+                _ => break,
+            }
+        }
+        self.pos != start
+    }
+
+    /// `SWS c SWS`: the separators of RFC 3261 §25.1 (COLON, SEMI, EQUAL, SLASH, COMMA...).
+    pub(crate) fn eat_sep(&mut self, c: u8) -> bool {
+        let save = self.pos;
+        self.skip_lws();
+        if self.eat(c) {
+            self.skip_lws();
+            true
+        } else {
+            self.pos = save;
+            false
+        }
+    }
+
+    pub(crate) fn take_while(&mut self, f: impl Fn(u8) -> bool) -> &'a str {
+        let start = self.pos;
+        let b = self.s.as_bytes();
+        while self.pos < b.len() && f(b[self.pos]) {
+            self.pos += 1;
+        }
+        self.slice(start, self.pos)
+    }
+
+    pub(crate) fn token(&mut self) -> Option<&'a str> {
+        let t = self.take_while(is_token);
+        (!t.is_empty()).then_some(t)
+    }
+
+    pub(crate) fn expect_token(&mut self) -> Result<&'a str, ValueError> {
+        self.token().ok_or_else(|| self.err(Fault::ExpectedToken))
+    }
+
+    /// A quoted string starting at the current `"`. Returns the text between the quotes with
+    /// its escapes left in place.
+    pub(crate) fn quoted(&mut self) -> Result<&'a str, ValueError> {
+        let open = self.offset();
+        self.expect(b'"')?;
+        let start = self.pos;
+        let b = self.s.as_bytes();
+        while let Some(&c) = b.get(self.pos) {
+            match c {
+                b'"' => {
+                    let inner = self.slice(start, self.pos);
+                    self.pos += 1;
+                    return Ok(inner);
+                }
+                b'\\' => {
+                    match b.get(self.pos + 1) {
+                        Some(&e) if e < 0x80 && e != b'\r' && e != b'\n' => self.pos += 2,
+                        Some(_) => {
+                            return Err(ValueError::new(
+                                Fault::InvalidQuotedPair,
+                                self.base + self.pos,
+                            ));
+                        }
+                        None => break,
+                    };
+                }
+                b'\r' => {
+                    // Folding inside a quoted string is LWS; anything else is a bare CR.
+                    if b.get(self.pos + 1) == Some(&b'\n')
+                        && matches!(b.get(self.pos + 2), Some(b' ' | b'\t'))
+                    {
+                        self.pos += 3;
+                    } else {
+                        return Err(ValueError::new(Fault::InvalidCharacter, self.base + self.pos));
+                    }
+                }
+                0..=0x08 | 0x0a..=0x1f | 0x7f => {
+                    return Err(ValueError::new(Fault::InvalidCharacter, self.base + self.pos));
+                }
+                _ => self.pos += 1,
+            }
+        }
+        Err(ValueError::new(Fault::UnterminatedQuote, open))
+    }
+
+    /// Requires the end of the value, allowing trailing LWS.
+    pub(crate) fn finish(&mut self) -> Result<(), ValueError> {
+        self.skip_lws();
+        if self.at_end() {
+            Ok(())
+        } else {
+            Err(self.err(Fault::TrailingCharacters))
+        }
+    }
+}
+
+/// Splits a list-valued header value at commas outside quoted strings and angle brackets.
+/// Yields each element trimmed of LWS, with its absolute offset. Empty elements are yielded as
+/// empty strings so that a strict caller can reject them.
+#[derive(Clone)]
+pub(crate) struct ListSplit<'a> {
+    s: &'a str,
+    pos: usize,
+    base: usize,
+    done: bool,
+}
+
+impl<'a> ListSplit<'a> {
+    pub(crate) fn new(s: &'a str, base: usize) -> Self {
+        // An entirely empty value is an empty list, not one empty element.
+        let done = s.bytes().all(|b| is_ws(b) || b == b'\r' || b == b'\n');
+        ListSplit {
+            s,
+            pos: 0,
+            base,
+            done,
+        }
+    }
+}
+
+impl<'a> Iterator for ListSplit<'a> {
+    type Item = (&'a str, usize);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let b = self.s.as_bytes();
+        let start = self.pos;
+        let mut i = start;
+        let mut in_quote = false;
+        let mut in_angle = false;
+        while i < b.len() {
+            let c = b[i];
+            if in_quote {
+                if c == b'\\' {
+                    i += 1;
+                } else if c == b'"' {
+                    in_quote = false;
+                }
+            } else if in_angle {
+                if c == b'>' {
+                    in_angle = false;
+                }
+            } else if c == b'"' {
+                in_quote = true;
+            } else if c == b'<' {
+                in_angle = true;
+            } else if c == b',' {
+                break;
+            }
+            i += 1;
+        }
+        let end = i.min(b.len());
+        if end >= b.len() {
+            self.done = true;
+        } else {
+            self.pos = end + 1;
+        }
+        let piece = self.s.get(start..end).unwrap_or("");
+        let trimmed_start = piece.len() - trim_lws_start(piece).len();
+        let piece = trim_lws(piece);
+        Some((piece, self.base + start + trimmed_start))
+    }
+}
+
+/// Trims SP, HTAB, CR and LF at both ends (folded LWS).
+pub(crate) fn trim_lws(s: &str) -> &str {
+    s.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))
+}
+
+fn trim_lws_start(s: &str) -> &str {
+    s.trim_start_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))
+}
+
+/// Removes the backslash escapes of a quoted string's content.
+pub(crate) fn unescape_quoted(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains('\\') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(n) = chars.next() {
+                out.push(n);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Parses a run of decimal digits into a u64, failing on overflow.
+pub(crate) fn parse_u64(s: &str) -> Result<u64, Fault> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Fault::InvalidNumber);
+    }
+    let mut v: u64 = 0;
+    for b in s.bytes() {
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(b - b'0')))
+            .ok_or(Fault::NumberOutOfRange)?;
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_follow_rfc3261_25_1() {
+        for c in b"-.!%*_+`'~aZ9" {
+            assert!(is_token(*c), "{}", *c as char);
+        }
+        for c in b"()<>:\\\"/[]?{}@ ,;=" {
+            assert!(!is_token(*c), "{}", *c as char);
+        }
+        assert!(is(b';', USER) && is(b'?', USER) && !is(b'@', USER));
+        assert!(is(b':', PARAM) && !is(b';', PARAM) && !is(b'=', PARAM));
+    }
+
+    #[test]
+    fn lws_includes_folding() {
+        let mut c = Cursor::new(" \t\r\n  x", 0);
+        assert!(c.skip_lws());
+        assert_eq!(c.peek(), Some(b'x'));
+        let mut c = Cursor::new("\r\nx", 0);
+        assert!(!c.skip_lws());
+    }
+
+    #[test]
+    fn list_split_respects_quotes_and_angles() {
+        let v: Vec<_> = ListSplit::new(r#"<sip:a,b>;x="1,2", "q,\"" <sip:c> ,d"#, 10)
+            .map(|(s, _)| s)
+            .collect();
+        assert_eq!(v, [r#"<sip:a,b>;x="1,2""#, r#""q,\"" <sip:c>"#, "d"]);
+        assert_eq!(ListSplit::new("  ", 0).count(), 0);
+        let v: Vec<_> = ListSplit::new("a,,b", 0).collect();
+        assert_eq!(v, [("a", 0), ("", 2), ("b", 3)]);
+    }
+
+    #[test]
+    fn quoted_strings() {
+        let mut c = Cursor::new(r#""J Rosenberg \\\"" x"#, 0);
+        assert_eq!(c.quoted().unwrap(), r#"J Rosenberg \\\""#);
+        assert_eq!(unescape_quoted(r#"J Rosenberg \\\""#), r#"J Rosenberg \""#);
+        let mut c = Cursor::new("\"Mr. J. User <sip:j.user@example.com>", 5);
+        assert_eq!(
+            c.quoted().unwrap_err(),
+            ValueError::new(Fault::UnterminatedQuote, 5)
+        );
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(parse_u64("0009"), Ok(9));
+        assert_eq!(parse_u64("36893488147419103232"), Err(Fault::NumberOutOfRange));
+        assert_eq!(parse_u64("-1"), Err(Fault::InvalidNumber));
+    }
+}

@@ -1,0 +1,22 @@
+//! # ocs-stack
+//!
+//! The umbrella crate of the OCS 2007 protocol libraries: it re-exports each protocol crate
+//! under a short module name and carries the `ocs` command-line tool.
+//!
+//! | module | crate | protocol |
+//! |---|---|---|
+//! | [`sip`] | `ocs-sip-codec` | SIP (RFC 3261 + Microsoft extensions) and SDP |
+//!
+//! The SRTP, RTCP, C3P, PSOM and HTTP crates join as they are implemented.
+//!
+//! ```
+//! let msg = ocs_stack::sip::Message::parse(bytes::Bytes::from_static(
+//!     b"SIP/2.0 200 OK\r\nVia: SIP/2.0/TLS h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n\
+//!       To: <sip:c@d>;tag=2\r\nCall-ID: x\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n",
+//! )).unwrap();
+//! assert_eq!(msg.status(), Some(200));
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub use ocs_sip_codec as sip;
