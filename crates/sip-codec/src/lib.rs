@@ -84,13 +84,14 @@
 //! | §3.1.2.12 baddate | ok | Date: invalid date |
 //! | §3.1.2.13 regbadct | ok | Contact: needs angle brackets |
 //! | §3.1.2.14 badaspec | ok | To: white space inside a URI |
-//! | §3.1.2.15 baddn | ok | From: invalid URI scheme |
+//! | §3.1.2.15 baddn | incomplete (the vector has no empty line); with one: From header error | – |
 //! | §3.1.2.16 badvers | start line: unsupported protocol version | – |
 //! | §3.1.2.17 mismatch01 | ok | CSeq mismatch |
 //! | §3.1.2.18 mismatch02 | ok | CSeq mismatch |
 //! | §3.1.2.19 bigcode | start line: invalid status code | – |
 //! | §3.2.1 badbranch | ok | ok; [`headers::Via::has_magic_cookie`] is false |
-//! | §3.3.1–§3.3.15 (insuf, unkscm, novelsc, unksm2, bext01, invut, regaut01, bcast, zeromf, cparam01, cparam02, regescrt, sdp01) | ok | ok; the layer above reads Require, Content-Type, Max-Forwards, the URI scheme... |
+//! | §3.3.1 insuf | ok | missing From header |
+//! | §3.3.2–§3.3.15 (unkscm, novelsc, unksm2, bext01, invut, regaut01, bcast, zeromf, cparam01, cparam02, regescrt, sdp01) | ok | ok; the layer above reads Require, Content-Type, Max-Forwards, the URI scheme... |
 //! | §3.3.8 multi01 | ok | duplicate single-value header |
 //! | §3.3.9 mcl01 | duplicate Content-Length | – |
 //! | §3.4.1 inv2543 | ok | ok |

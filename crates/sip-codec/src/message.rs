@@ -609,22 +609,11 @@ impl Message {
     ) -> impl Iterator<Item = (Header<'_>, Result<TypedValue<'_>, Error>)> + '_ {
         let max = self.max_params;
         self.headers().flat_map(move |h| {
-            let name = h.kind.as_str();
-            let items: Vec<(Header<'_>, Result<TypedValue<'_>, Error>)> = if h.kind.is_list() {
-                headers::list_elements(h.value, h.value_offset)
-                    .filter_map(|r| match r {
-                        Err(e) => Some((h, Err(e.in_header(name)))),
-                        Ok((v, at)) => headers::parse_typed(h.kind, v, at, max)
-                            .map(|r| (h, r.map_err(|e| e.in_header(name)))),
-                    })
-                    .collect()
-            } else {
-                headers::parse_typed(h.kind, h.value, h.value_offset, max)
-                    .map(|r| (h, r.map_err(|e| e.in_header(name))))
-                    .into_iter()
-                    .collect()
-            };
-            items
+            let typed = move |r| typed_item(h, max, r);
+            let list = h.kind.is_list();
+            let single = (!list).then(|| typed(Ok((h.value, h.value_offset)))).flatten();
+            let many = list.then(|| headers::list_elements(h.value, h.value_offset).filter_map(typed));
+            single.into_iter().chain(many.into_iter().flatten())
         })
     }
 
@@ -693,6 +682,20 @@ impl fmt::Display for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.head)?;
         f.write_str(&String::from_utf8_lossy(&self.body))
+    }
+}
+
+/// The typed view of one value of `h`, or `None` for headers without one.
+fn typed_item<'m>(
+    h: Header<'m>,
+    max: usize,
+    r: Result<(&'m str, usize), ValueError>,
+) -> Option<(Header<'m>, Result<TypedValue<'m>, Error>)> {
+    let name = h.kind.as_str();
+    match r {
+        Err(e) => Some((h, Err(e.in_header(name)))),
+        Ok((v, at)) => headers::parse_typed(h.kind, v, at, max)
+            .map(|r| (h, r.map_err(|e| e.in_header(name)))),
     }
 }
 

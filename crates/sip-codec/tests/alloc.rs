@@ -1,0 +1,95 @@
+//! Proves the hot paths allocate nothing beyond the header index: a counting global allocator
+//! watches a full parse (start line, every header indexed, Via, From, To, CSeq, Call-ID and
+//! Contact typed), a stream decode, and a write-back.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::{Bytes, BytesMut};
+use ocs_sip_codec::Message;
+use ocs_sip_codec::stream::{Status, StreamDecoder};
+
+struct Counting;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator and only counts calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+fn count<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    let before = ALLOCS.load(Ordering::SeqCst);
+    let r = f();
+    (r, ALLOCS.load(Ordering::SeqCst) - before)
+}
+
+const INVITE: &[u8] = b"INVITE sip:bob@biloxi.example.com SIP/2.0\r\n\
+Via: SIP/2.0/TLS client.atlanta.example.com:5061;branch=z9hG4bK74bf9;received=192.0.2.101\r\n\
+Max-Forwards: 70\r\n\
+From: Alice <sip:alice@atlanta.example.com>;tag=9fxced76sl;epid=8248ca9ebb\r\n\
+To: Bob <sip:bob@biloxi.example.com>\r\n\
+Call-ID: 3848276298220188511@atlanta.example.com\r\n\
+CSeq: 1 INVITE\r\n\
+Contact: <sip:alice@client.atlanta.example.com;transport=tls>;+sip.instance=\"<urn:uuid:4233FD41>\"\r\n\
+Supported: gruu-10, ms-benotify\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: 4\r\n\r\nv=0\n";
+
+// One test function, so that no other test's allocations run concurrently with the counts.
+#[test]
+fn hot_paths_allocate_only_the_header_index() {
+    let input = Bytes::from_static(INVITE);
+    let (msg, n) = count(|| {
+        let m = Message::parse(input.clone()).unwrap();
+        let via = m.top_via().unwrap();
+        let from = m.from().unwrap();
+        let to = m.to().unwrap();
+        let cseq = m.cseq().unwrap();
+        let call_id = m.call_id().unwrap();
+        let contact = m.contacts().next().unwrap().unwrap();
+        assert_eq!(via.branch(), Some("z9hG4bK74bf9"));
+        assert_eq!(from.tag(), Some("9fxced76sl"));
+        assert!(to.tag().is_none());
+        assert_eq!(cseq.seq, 1);
+        assert!(!call_id.is_empty());
+        assert!(contact.sip_instance().is_some());
+        for _ in m.headers() {}
+        m
+    });
+    assert_eq!(n, 1, "a full parse allocates the header index and nothing else");
+
+    // Stream decoding of the same bytes: again only the index.
+    let dec = StreamDecoder::default();
+    let (st, n) = count(|| dec.decode(&input).unwrap());
+    assert!(matches!(st, Status::Complete(_, _)));
+    assert_eq!(n, 1);
+    drop(st);
+
+    // Writing into a buffer with room allocates nothing.
+    let mut out = BytesMut::with_capacity(1024);
+    let ((), n) = count(|| msg.write(&mut out));
+    assert_eq!(n, 0);
+    assert_eq!(&out[..], INVITE);
+
+    // Every typed view of every header: still nothing beyond what parse took.
+    let (k, n) = count(|| msg.validate().map(|()| msg.header_count()));
+    assert_eq!(k.unwrap(), 10);
+    assert_eq!(n, 0, "strict validation allocates nothing");
+}
