@@ -53,13 +53,24 @@ impl<'a> Via<'a> {
     pub(crate) fn parse_at(s: &'a str, base: usize, max: usize) -> Result<Self, ValueError> {
         let mut c = Cursor::new(s, base);
         c.skip_lws();
-        let protocol = c.expect_token()?;
-        if !c.eat_sep(b'/') {
-            return Err(c.err(Fault::Expected('/')));
-        }
-        let version = c.expect_token()?;
-        if !c.eat_sep(b'/') {
-            return Err(c.err(Fault::Expected('/')));
+        let (protocol, version);
+        let fast = c.rest().as_bytes();
+        if fast.len() > 8 && fast[..8].eq_ignore_ascii_case(b"SIP/2.0/") {
+            // The common spelling, without white space around the slashes.
+            let at = c.pos();
+            protocol = c.slice(at, at + 3);
+            version = c.slice(at + 4, at + 7);
+            c.set_pos(at + 8);
+            c.skip_lws();
+        } else {
+            protocol = c.expect_token()?;
+            if !c.eat_sep(b'/') {
+                return Err(c.err(Fault::Expected('/')));
+            }
+            version = c.expect_token()?;
+            if !c.eat_sep(b'/') {
+                return Err(c.err(Fault::Expected('/')));
+            }
         }
         let transport = c.expect_token()?;
         if !c.skip_lws() {
@@ -1348,6 +1359,8 @@ mod tests {
         assert_eq!(v.host, Host::Ipv4("192.0.2.2".parse().unwrap()));
         assert_eq!(v.branch(), Some("390skdjuw"));
         assert!(!v.has_magic_cookie());
+        let v = Via::parse("SIP/2.0/\r\n TCP spindle.example.com").unwrap();
+        assert_eq!(v.transport, "TCP");
         let v = Via::parse("SIP  / 2.0  / TCP     spindle.example.com   ;\r\n  branch  =   z9hG4bK9ikj8").unwrap();
         assert_eq!(v.branch(), Some("z9hG4bK9ikj8"));
         assert!(v.has_magic_cookie());

@@ -932,13 +932,6 @@ fn check_version(v: &[u8], offset: usize) -> Result<(), Error> {
     }
 }
 
-impl HeaderName {
-    fn lookup_bytes(b: &[u8]) -> HeaderName {
-        // Names were checked to be token characters, hence ASCII.
-        std::str::from_utf8(b).map_or(HeaderName::Other, HeaderName::lookup)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -53,20 +53,14 @@ macro_rules! header_names {
             /// Looks a name up, case-insensitively, compact forms included.
             #[must_use]
             pub fn lookup(name: &str) -> HeaderName {
-                let b = name.as_bytes();
-                if b.len() == 1 {
-                    return match b[0].to_ascii_lowercase() {
-                        $( $( c if c == ($c as u8) => HeaderName::$variant, )? )*
-                        _ => HeaderName::Other,
-                    };
+                Self::lookup_bytes(name.as_bytes())
+            }
+
+            fn lookup_compact(c: u8) -> HeaderName {
+                match c.to_ascii_lowercase() {
+                    $( $( c if c == ($c as u8) => HeaderName::$variant, )? )*
+                    _ => HeaderName::Other,
                 }
-                // Dispatch on length first: most names are rejected by one comparison.
-                $(
-                    if b.len() == $canon.len() && b.eq_ignore_ascii_case($canon.as_bytes()) {
-                        return HeaderName::$variant;
-                    }
-                )*
-                HeaderName::Other
             }
         }
     };
@@ -173,6 +167,71 @@ header_names! {
     MsDiagnostics = "ms-diagnostics";
     /// `ms-diagnostics-public` ([MS-SIPRE]).
     MsDiagnosticsPublic = "ms-diagnostics-public";
+}
+
+impl HeaderName {
+    /// Looks a name up from its bytes; see [`HeaderName::lookup`].
+    pub(crate) fn lookup_bytes(b: &[u8]) -> HeaderName {
+        if b.len() == 1 {
+            return Self::lookup_compact(b[0]);
+        }
+        let Some(&first) = b.first() else {
+            return HeaderName::Other;
+        };
+        // Dispatch on length and first letter; generated from the table above.
+        #[rustfmt::skip]
+        let n = match (b.len(), first.to_ascii_lowercase()) {
+            (2, b't') => { if b.eq_ignore_ascii_case(b"To") { HeaderName::To } else { HeaderName::Other } }
+            (3, b'v') => { if b.eq_ignore_ascii_case(b"Via") { HeaderName::Via } else { HeaderName::Other } }
+            (4, b'c') => { if b.eq_ignore_ascii_case(b"CSeq") { HeaderName::CSeq } else { HeaderName::Other } }
+            (4, b'd') => { if b.eq_ignore_ascii_case(b"Date") { HeaderName::Date } else { HeaderName::Other } }
+            (4, b'f') => { if b.eq_ignore_ascii_case(b"From") { HeaderName::From } else { HeaderName::Other } }
+            (5, b'a') => { if b.eq_ignore_ascii_case(b"Allow") { HeaderName::Allow } else { HeaderName::Other } }
+            (5, b'e') => { if b.eq_ignore_ascii_case(b"Event") { HeaderName::Event } else { HeaderName::Other } }
+            (5, b'r') => { if b.eq_ignore_ascii_case(b"Route") { HeaderName::Route } else { HeaderName::Other } }
+            (6, b'a') => { if b.eq_ignore_ascii_case(b"Accept") { HeaderName::Accept } else { HeaderName::Other } }
+            (6, b'm') => { if b.eq_ignore_ascii_case(b"Min-SE") { HeaderName::MinSe } else { HeaderName::Other } }
+            (6, b's') => { if b.eq_ignore_ascii_case(b"Server") { HeaderName::Server } else { HeaderName::Other } }
+            (7, b'c') => { if b.eq_ignore_ascii_case(b"Call-ID") { HeaderName::CallId } else if b.eq_ignore_ascii_case(b"Contact") { HeaderName::Contact } else { HeaderName::Other } }
+            (7, b'e') => { if b.eq_ignore_ascii_case(b"Expires") { HeaderName::Expires } else { HeaderName::Other } }
+            (7, b'r') => { if b.eq_ignore_ascii_case(b"Require") { HeaderName::Require } else { HeaderName::Other } }
+            (7, b's') => { if b.eq_ignore_ascii_case(b"Subject") { HeaderName::Subject } else { HeaderName::Other } }
+            (7, b'w') => { if b.eq_ignore_ascii_case(b"Warning") { HeaderName::Warning } else { HeaderName::Other } }
+            (8, b'i') => { if b.eq_ignore_ascii_case(b"Identity") { HeaderName::Identity } else { HeaderName::Other } }
+            (8, b'r') => { if b.eq_ignore_ascii_case(b"Refer-To") { HeaderName::ReferTo } else { HeaderName::Other } }
+            (9, b's') => { if b.eq_ignore_ascii_case(b"Supported") { HeaderName::Supported } else { HeaderName::Other } }
+            (10, b'u') => { if b.eq_ignore_ascii_case(b"User-Agent") { HeaderName::UserAgent } else { HeaderName::Other } }
+            (11, b'm') => { if b.eq_ignore_ascii_case(b"Min-Expires") { HeaderName::MinExpires } else { HeaderName::Other } }
+            (11, b'r') => { if b.eq_ignore_ascii_case(b"Referred-By") { HeaderName::ReferredBy } else { HeaderName::Other } }
+            (11, b'u') => { if b.eq_ignore_ascii_case(b"Unsupported") { HeaderName::Unsupported } else { HeaderName::Other } }
+            (12, b'a') => { if b.eq_ignore_ascii_case(b"Allow-Events") { HeaderName::AllowEvents } else { HeaderName::Other } }
+            (12, b'c') => { if b.eq_ignore_ascii_case(b"Content-Type") { HeaderName::ContentType } else { HeaderName::Other } }
+            (12, b'm') => { if b.eq_ignore_ascii_case(b"Max-Forwards") { HeaderName::MaxForwards } else { HeaderName::Other } }
+            (12, b'r') => { if b.eq_ignore_ascii_case(b"Record-Route") { HeaderName::RecordRoute } else { HeaderName::Other } }
+            (13, b'a') => { if b.eq_ignore_ascii_case(b"Authorization") { HeaderName::Authorization } else { HeaderName::Other } }
+            (13, b'i') => { if b.eq_ignore_ascii_case(b"Identity-Info") { HeaderName::IdentityInfo } else { HeaderName::Other } }
+            (13, b'm') => { if b.eq_ignore_ascii_case(b"ms-keep-alive") { HeaderName::MsKeepAlive } else { HeaderName::Other } }
+            (13, b'p') => { if b.eq_ignore_ascii_case(b"Proxy-Require") { HeaderName::ProxyRequire } else { HeaderName::Other } }
+            (14, b'a') => { if b.eq_ignore_ascii_case(b"Accept-Contact") { HeaderName::AcceptContact } else { HeaderName::Other } }
+            (14, b'c') => { if b.eq_ignore_ascii_case(b"Content-Length") { HeaderName::ContentLength } else { HeaderName::Other } }
+            (14, b'm') => { if b.eq_ignore_ascii_case(b"ms-diagnostics") { HeaderName::MsDiagnostics } else { HeaderName::Other } }
+            (14, b'r') => { if b.eq_ignore_ascii_case(b"Reject-Contact") { HeaderName::RejectContact } else { HeaderName::Other } }
+            (15, b'a') => { if b.eq_ignore_ascii_case(b"Accept-Encoding") { HeaderName::AcceptEncoding } else if b.eq_ignore_ascii_case(b"Accept-Language") { HeaderName::AcceptLanguage } else { HeaderName::Other } }
+            (15, b's') => { if b.eq_ignore_ascii_case(b"Session-Expires") { HeaderName::SessionExpires } else { HeaderName::Other } }
+            (16, b'c') => { if b.eq_ignore_ascii_case(b"Content-Encoding") { HeaderName::ContentEncoding } else { HeaderName::Other } }
+            (16, b'w') => { if b.eq_ignore_ascii_case(b"WWW-Authenticate") { HeaderName::WwwAuthenticate } else { HeaderName::Other } }
+            (18, b'p') => { if b.eq_ignore_ascii_case(b"Proxy-Authenticate") { HeaderName::ProxyAuthenticate } else { HeaderName::Other } }
+            (18, b's') => { if b.eq_ignore_ascii_case(b"Subscription-State") { HeaderName::SubscriptionState } else { HeaderName::Other } }
+            (19, b'a') => { if b.eq_ignore_ascii_case(b"Authentication-Info") { HeaderName::AuthenticationInfo } else { HeaderName::Other } }
+            (19, b'p') => { if b.eq_ignore_ascii_case(b"P-Asserted-Identity") { HeaderName::PAssertedIdentity } else if b.eq_ignore_ascii_case(b"Proxy-Authorization") { HeaderName::ProxyAuthorization } else { HeaderName::Other } }
+            (19, b'r') => { if b.eq_ignore_ascii_case(b"Request-Disposition") { HeaderName::RequestDisposition } else { HeaderName::Other } }
+            (20, b'p') => { if b.eq_ignore_ascii_case(b"P-Preferred-Identity") { HeaderName::PPreferredIdentity } else { HeaderName::Other } }
+            (21, b'm') => { if b.eq_ignore_ascii_case(b"ms-diagnostics-public") { HeaderName::MsDiagnosticsPublic } else { HeaderName::Other } }
+            (25, b'p') => { if b.eq_ignore_ascii_case(b"Proxy-Authentication-Info") { HeaderName::ProxyAuthenticationInfo } else { HeaderName::Other } }
+            _ => HeaderName::Other,
+        };
+        n
+    }
 }
 
 impl fmt::Display for HeaderName {

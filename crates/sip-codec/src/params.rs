@@ -224,67 +224,84 @@ pub(crate) fn parse_header_params<'a>(
     c: &mut Cursor<'a>,
     max: usize,
 ) -> Result<Params<'a>, ValueError> {
-    let save = c.pos();
-    c.skip_lws();
-    if c.peek() != Some(b';') {
-        c.set_pos(save);
+    let b = c.bytes();
+    let base = c.offset() - c.pos();
+    let err = |f, i: usize| ValueError::new(f, base + i);
+    let mut end = c.pos();
+    let first = scan::skip_lws_at(b, end);
+    if b.get(first) != Some(&b';') {
         return Ok(Params::default());
     }
-    let start = c.pos();
-    let mut end = start;
     let mut count = 0;
     loop {
-        let before = c.pos();
-        if !c.eat_sep(b';') {
-            c.set_pos(before);
+        let semi = scan::skip_lws_at(b, end);
+        if b.get(semi) != Some(&b';') {
             break;
         }
         count += 1;
         if count > max {
-            return Err(c.err(Fault::TooManyParameters));
+            return Err(err(Fault::TooManyParameters, semi));
         }
-        if c.token().is_none() {
-            return Err(c.err(Fault::EmptyParameter));
+        let name = scan::skip_lws_at(b, semi + 1);
+        let name_end = scan::skip_class(b, name, scan::TOKEN);
+        if name_end == name {
+            return Err(err(Fault::EmptyParameter, name));
         }
-        let after_name = c.pos();
-        if c.eat_sep(b'=') {
-            if c.peek() == Some(b'"') {
+        end = name_end;
+        let eq = scan::skip_lws_at(b, name_end);
+        if b.get(eq) == Some(&b'=') {
+            let v = scan::skip_lws_at(b, eq + 1);
+            if b.get(v) == Some(&b'"') {
+                c.set_pos(v);
                 c.quoted()?;
-            } else if c.take_while(is_gen_value).is_empty() {
-                return Err(c.err(Fault::Empty));
+                end = c.pos();
+            } else {
+                let v_end = skip_gen_value(b, v);
+                if v_end == v {
+                    return Err(err(Fault::Empty, v));
+                }
+                end = v_end;
             }
-        } else {
-            c.set_pos(after_name);
         }
-        end = c.pos();
     }
     c.set_pos(end);
-    Ok(Params::from_raw(c.slice(start, end)))
+    Ok(Params::from_raw(c.slice(first, end)))
 }
 
-/// Checks URI parameters `*( ";" pname [ "=" pvalue ] )`; `s` starts with `;`.
+fn skip_gen_value(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && is_gen_value(b[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// Checks URI parameters `*( ";" pname [ "=" pvalue ] )` in one pass; `s` starts with `;`.
 pub(crate) fn check_uri_params(s: &str, base: usize, max: usize) -> Result<(), ValueError> {
+    let b = s.as_bytes();
+    let err = |(f, i): (Fault, usize)| ValueError::new(f, base + i);
+    let mut i = 0;
     let mut count = 0;
-    let mut pos = 0;
-    for piece in s.split(';').skip(1) {
-        pos += 1;
+    while i < b.len() {
+        if b[i] != b';' {
+            return Err(err((scan::bad_uri_char(b[i]), i)));
+        }
+        i += 1;
         count += 1;
         if count > max {
-            return Err(ValueError::new(Fault::TooManyParameters, base + pos));
+            return Err(err((Fault::TooManyParameters, i)));
         }
-        let (name, value) = match piece.find('=') {
-            Some(i) => (&piece[..i], Some(&piece[i + 1..])),
-            None => (piece, None),
-        };
-        if name.is_empty() {
-            return Err(ValueError::new(Fault::EmptyParameter, base + pos));
+        let name_end = scan::scan_escaped(b, i, PARAM).map_err(err)?;
+        if name_end == i {
+            return Err(err((Fault::EmptyParameter, i)));
         }
-        scan::check_escaped(name, PARAM).map_err(|(f, i)| ValueError::new(f, base + pos + i))?;
-        if let Some(v) = value {
-            let vpos = pos + name.len() + 1;
-            scan::check_escaped(v, PARAM).map_err(|(f, i)| ValueError::new(f, base + vpos + i))?;
+        i = name_end;
+        if b.get(i) == Some(&b'=') {
+            let v_end = scan::scan_escaped(b, i + 1, PARAM).map_err(err)?;
+            if v_end == i + 1 {
+                return Err(err((Fault::Empty, i + 1)));
+            }
+            i = v_end;
         }
-        pos += piece.len();
     }
     Ok(())
 }

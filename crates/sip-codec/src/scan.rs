@@ -9,6 +9,8 @@ pub(crate) const USER: u8 = 8;
 pub(crate) const PARAM: u8 = 16;
 pub(crate) const HNV: u8 = 32;
 pub(crate) const PASSWORD: u8 = 64;
+/// `qdtext` of RFC 3261 §25.1 (quoted-string content other than escapes and folding).
+pub(crate) const QDTEXT: u8 = 128;
 
 const fn build_classes() -> [u8; 256] {
     let mut t = [0u8; 256];
@@ -44,6 +46,10 @@ const fn build_classes() -> [u8; 256] {
         if matches!(b, b'&' | b'=' | b'+' | b'$' | b',') {
             v |= PASSWORD;
         }
+        if b == b' ' || b == b'\t' || b == 0x21 || (b >= 0x23 && b <= 0x5b) || (b >= 0x5d && b <= 0x7e) || b >= 0x80
+        {
+            v |= QDTEXT;
+        }
         t[c] = v;
         c += 1;
     }
@@ -72,31 +78,67 @@ pub(crate) fn is_token_str(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(is_token)
 }
 
-/// Checks a run of URI characters of `class`, allowing `%HH` escapes. Returns the offset (within
-/// `s`) of the first bad byte.
+/// Scans URI characters of `class` (with `%HH` escapes) from `i`, returning where the run ends.
+#[inline]
+pub(crate) fn scan_escaped(b: &[u8], mut i: usize, class: u8) -> Result<usize, (Fault, usize)> {
+    while let Some(&c) = b.get(i) {
+        if CLASS[c as usize] & class != 0 {
+            i += 1;
+        } else if c == b'%' {
+            match (b.get(i + 1), b.get(i + 2)) {
+                (Some(h), Some(l)) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => i += 3,
+                _ => return Err((Fault::InvalidEscape, i)),
+            }
+        } else {
+            break;
+        }
+    }
+    Ok(i)
+}
+
+/// Checks that all of `s` is URI characters of `class`, allowing `%HH` escapes. Returns the
+/// fault and offset (within `s`) of the first bad byte.
 pub(crate) fn check_escaped(s: &str, class: u8) -> Result<(), (Fault, usize)> {
     let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if c == b'%' {
-            if i + 2 < b.len() && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit() {
-                i += 3;
-                continue;
+    let end = scan_escaped(b, 0, class)?;
+    match b.get(end) {
+        None => Ok(()),
+        Some(&c) => Err((bad_uri_char(c), end)),
+    }
+}
+
+/// The fault for a byte that may not appear in a URI.
+pub(crate) fn bad_uri_char(c: u8) -> Fault {
+    if is_ws(c) || c == b'\r' || c == b'\n' {
+        Fault::WhitespaceInUri
+    } else {
+        Fault::InvalidCharacter
+    }
+}
+
+/// Skips LWS (SP, HTAB, CRLF followed by SP or HTAB) from `i`.
+#[inline]
+pub(crate) fn skip_lws_at(b: &[u8], mut i: usize) -> usize {
+    loop {
+        match b.get(i) {
+            Some(b' ' | b'\t') => i += 1,
+            Some(b'\r')
+                if b.get(i + 1) == Some(&b'\n') && matches!(b.get(i + 2), Some(b' ' | b'\t')) =>
+            {
+                i += 3
             }
-            return Err((Fault::InvalidEscape, i));
+            _ => return i,
         }
-        if !is(c, class) {
-            let fault = if is_ws(c) || c == b'\r' || c == b'\n' {
-                Fault::WhitespaceInUri
-            } else {
-                Fault::InvalidCharacter
-            };
-            return Err((fault, i));
-        }
+    }
+}
+
+/// Skips bytes of `class` from `i`.
+#[inline]
+pub(crate) fn skip_class(b: &[u8], mut i: usize, class: u8) -> usize {
+    while i < b.len() && CLASS[b[i] as usize] & class != 0 {
         i += 1;
     }
-    Ok(())
+    i
 }
 
 /// A position in a header value (already valid UTF-8), with the absolute offset of the value so
@@ -111,6 +153,10 @@ pub(crate) struct Cursor<'a> {
 impl<'a> Cursor<'a> {
     pub(crate) fn new(s: &'a str, base: usize) -> Self {
         Cursor { s, pos: 0, base }
+    }
+
+    pub(crate) fn bytes(&self) -> &'a [u8] {
+        self.s.as_bytes()
     }
 
     pub(crate) fn pos(&self) -> usize {
@@ -167,20 +213,8 @@ impl<'a> Cursor<'a> {
     /// Skips linear white space: SP, HTAB, and CRLF followed by SP or HTAB (header folding).
     /// Returns true when something was skipped.
     pub(crate) fn skip_lws(&mut self) -> bool {
-        let b = self.s.as_bytes();
         let start = self.pos;
-        loop {
-            match b.get(self.pos) {
-                Some(b' ' | b'\t') => self.pos += 1,
-                Some(b'\r')
-                    if b.get(self.pos + 1) == Some(&b'\n')
-                        && matches!(b.get(self.pos + 2), Some(b' ' | b'\t')) =>
-                {
-                    self.pos += 3
-                }
-                _ => break,
-            }
-        }
+        self.pos = skip_lws_at(self.s.as_bytes(), start);
         self.pos != start
     }
 
@@ -207,8 +241,9 @@ impl<'a> Cursor<'a> {
     }
 
     pub(crate) fn token(&mut self) -> Option<&'a str> {
-        let t = self.take_while(is_token);
-        (!t.is_empty()).then_some(t)
+        let start = self.pos;
+        self.pos = skip_class(self.s.as_bytes(), start, TOKEN);
+        (self.pos > start).then(|| self.slice(start, self.pos))
     }
 
     pub(crate) fn expect_token(&mut self) -> Result<&'a str, ValueError> {
@@ -222,7 +257,9 @@ impl<'a> Cursor<'a> {
         self.expect(b'"')?;
         let start = self.pos;
         let b = self.s.as_bytes();
-        while let Some(&c) = b.get(self.pos) {
+        loop {
+            self.pos = skip_class(b, self.pos, QDTEXT);
+            let Some(&c) = b.get(self.pos) else { break };
             match c {
                 b'"' => {
                     let inner = self.slice(start, self.pos);
@@ -251,10 +288,9 @@ impl<'a> Cursor<'a> {
                         return Err(ValueError::new(Fault::InvalidCharacter, self.base + self.pos));
                     }
                 }
-                0..=0x08 | 0x0a..=0x1f | 0x7f => {
+                _ => {
                     return Err(ValueError::new(Fault::InvalidCharacter, self.base + self.pos));
                 }
-                _ => self.pos += 1,
             }
         }
         Err(ValueError::new(Fault::UnterminatedQuote, open))
@@ -284,13 +320,13 @@ pub(crate) struct ListSplit<'a> {
 
 impl<'a> ListSplit<'a> {
     pub(crate) fn new(s: &'a str, base: usize) -> Self {
-        // An entirely empty value is an empty list, not one empty element.
-        let done = s.bytes().all(|b| is_ws(b) || b == b'\r' || b == b'\n');
+        // Values are stored trimmed, so an empty list is an empty value.
+        let s_trim = trim_lws(s);
         ListSplit {
             s,
             pos: 0,
             base,
-            done,
+            done: s_trim.is_empty(),
         }
     }
 }
@@ -305,49 +341,72 @@ impl<'a> Iterator for ListSplit<'a> {
         let b = self.s.as_bytes();
         let start = self.pos;
         let mut i = start;
-        let mut in_quote = false;
-        let mut in_angle = false;
-        while i < b.len() {
-            let c = b[i];
-            if in_quote {
-                if c == b'\\' {
-                    i += 1;
-                } else if c == b'"' {
-                    in_quote = false;
+        // Jump from one interesting byte to the next: commas end an element unless inside a
+        // quoted string or angle brackets.
+        let end = loop {
+            match memchr::memchr3(b',', b'"', b'<', &b[i..]) {
+                None => break b.len(),
+                Some(k) => {
+                    let at = i + k;
+                    match b[at] {
+                        b',' => break at,
+                        b'<' => match memchr::memchr(b'>', &b[at..]) {
+                            Some(close) => i = at + close + 1,
+                            None => break b.len(),
+                        },
+                        _ => {
+                            // A quoted string: skip to its closing quote, over escapes.
+                            let mut j = at + 1;
+                            loop {
+                                match memchr::memchr2(b'"', b'\\', &b[j..]) {
+                                    None => {
+                                        j = b.len();
+                                        break;
+                                    }
+                                    Some(q) if b[j + q] == b'\\' => j += q + 2,
+                                    Some(q) => {
+                                        j += q + 1;
+                                        break;
+                                    }
+                                }
+                                if j >= b.len() {
+                                    break;
+                                }
+                            }
+                            i = j.min(b.len());
+                        }
+                    }
                 }
-            } else if in_angle {
-                if c == b'>' {
-                    in_angle = false;
-                }
-            } else if c == b'"' {
-                in_quote = true;
-            } else if c == b'<' {
-                in_angle = true;
-            } else if c == b',' {
-                break;
             }
-            i += 1;
-        }
-        let end = i.min(b.len());
+        };
         if end >= b.len() {
             self.done = true;
         } else {
             self.pos = end + 1;
         }
         let piece = self.s.get(start..end).unwrap_or("");
-        let trimmed_start = piece.len() - trim_lws_start(piece).len();
-        let piece = trim_lws(piece);
-        Some((piece, self.base + start + trimmed_start))
+        let trimmed = trim_lws_start(piece);
+        let lead = piece.len() - trimmed.len();
+        Some((trim_lws(trimmed), self.base + start + lead))
     }
 }
 
 /// Trims SP, HTAB, CR and LF at both ends (folded LWS).
 pub(crate) fn trim_lws(s: &str) -> &str {
-    s.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))
+    let b = s.as_bytes();
+    let mut end = b.len();
+    while end > 0 && matches!(b[end - 1], b' ' | b'\t' | b'\r' | b'\n') {
+        end -= 1;
+    }
+    trim_lws_start(s.get(..end).unwrap_or(""))
 }
 
 fn trim_lws_start(s: &str) -> &str {
-    s.trim_start_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))
+    let n = s
+        .bytes()
+        .position(|c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+        .unwrap_or(s.len());
+    s.get(n..).unwrap_or("")
 }
 
 /// Removes the backslash escapes of a quoted string's content.

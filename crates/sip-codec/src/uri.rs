@@ -473,40 +473,89 @@ pub(crate) fn parse_host<'a>(
         }
         return Ok((Host::Ipv6(inner), close + 1));
     }
-    let end = b.iter().position(|&c| stop(c)).unwrap_or(b.len());
-    let h = &s[..end];
-    Ok((check_host_name(h, base)?, end))
+    // One pass: RFC 3261 hostname labels of alphanum and '-' (not leading), separated by '.',
+    // an optional final '.'; '_' is accepted too, as deployed DNS names carry it. A name of
+    // digits and dots only must be an IPv4 address.
+    let bad = |i: usize| ValueError::new(Fault::InvalidHost, base + i);
+    let mut i = 0;
+    let mut numeric = true;
+    let mut label_start = true;
+    while let Some(&c) = b.get(i) {
+        match HOST[c as usize] {
+            H_DIGIT => {}
+            H_ALPHA => numeric = false,
+            H_DASH if !label_start => numeric = false,
+            H_DOT if !label_start => {
+                label_start = true;
+                i += 1;
+                continue;
+            }
+            H_DASH | H_DOT => return Err(bad(i)),
+            _ => break,
+        }
+        label_start = false;
+        i += 1;
+    }
+    if let Some(&c) = b.get(i) {
+        if !stop(c) {
+            let fault = if scan::is_ws(c) {
+                Fault::WhitespaceInUri
+            } else {
+                Fault::InvalidHost
+            };
+            return Err(ValueError::new(fault, base + i));
+        }
+    }
+    if i == 0 {
+        return Err(bad(0));
+    }
+    let h = &s[..i];
+    if numeric {
+        return parse_ipv4(&b[..i]).map(|a| (Host::Ipv4(a), i)).ok_or(bad(0));
+    }
+    Ok((Host::Domain(h), i))
 }
 
-fn check_host_name(h: &str, base: usize) -> Result<Host<'_>, ValueError> {
-    let b = h.as_bytes();
-    if b.is_empty() {
-        return Err(ValueError::new(Fault::InvalidHost, base));
-    }
-    if b.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
-        return h
-            .parse::<Ipv4Addr>()
-            .map(Host::Ipv4)
-            .map_err(|_| ValueError::new(Fault::InvalidHost, base));
-    }
-    // RFC 3261 hostname: labels of alphanum and '-', separated by '.', optional final '.'.
-    // '_' is accepted too: deployed DNS names carry it.
-    if let Some(i) = b
-        .iter()
-        .position(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_')))
-    {
-        let fault = if scan::is_ws(b[i]) {
-            Fault::WhitespaceInUri
+const H_NONE: u8 = 0;
+const H_DIGIT: u8 = 1;
+const H_ALPHA: u8 = 2;
+const H_DASH: u8 = 3;
+const H_DOT: u8 = 4;
+
+static HOST: [u8; 256] = {
+    let mut t = [H_NONE; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = if b.is_ascii_digit() {
+            H_DIGIT
+        } else if b.is_ascii_alphabetic() || b == b'_' {
+            H_ALPHA
+        } else if b == b'-' {
+            H_DASH
+        } else if b == b'.' {
+            H_DOT
         } else {
-            Fault::InvalidHost
+            H_NONE
         };
-        return Err(ValueError::new(fault, base + i));
+        c += 1;
     }
-    let body = h.strip_suffix('.').unwrap_or(h);
-    if body.is_empty() || body.split('.').any(|l| l.is_empty() || l.starts_with('-')) {
-        return Err(ValueError::new(Fault::InvalidHost, base));
+    t
+};
+
+/// `1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT`, each at most 255.
+fn parse_ipv4(b: &[u8]) -> Option<Ipv4Addr> {
+    let mut parts = b.split(|&c| c == b'.');
+    let mut o = [0u8; 4];
+    for slot in &mut o {
+        let p = parts.next()?;
+        if p.is_empty() || p.len() > 3 {
+            return None;
+        }
+        let v = p.iter().fold(0u16, |a, d| a * 10 + u16::from(d - b'0'));
+        *slot = u8::try_from(v).ok()?;
     }
-    Ok(Host::Domain(h))
+    parts.next().is_none().then(|| Ipv4Addr::from(o))
 }
 
 pub(crate) fn parse_port(s: &str, base: usize) -> Result<u16, ValueError> {
