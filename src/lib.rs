@@ -20,3 +20,5 @@
 #![warn(missing_docs)]
 
 pub use ocs_sip_codec as sip;
+
+pub mod cli;

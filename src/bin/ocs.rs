@@ -1,1 +1,98 @@
-fn main() {}
+//! `ocs`: the command-line tool of the OCS 2007 protocol stack.
+//!
+//! `ocs decode <KIND> [FILE|-] [--hex] [--pretty]` parses a message and prints it as JSON.
+//! Invalid input prints `error: <cause> at byte <offset>` on stderr and exits 1; usage errors
+//! exit 2.
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "ocs", version, about = "Tools for the Microsoft OCS 2007 protocol family")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse a message and print it as JSON.
+    Decode {
+        /// What the input is.
+        kind: Kind,
+        /// The input file; `-` or nothing for standard input.
+        file: Option<String>,
+        /// The input is hex text (white space ignored), not raw bytes.
+        #[arg(long)]
+        hex: bool,
+        /// Indent the JSON.
+        #[arg(long)]
+        pretty: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Kind {
+    /// A SIP message (RFC 3261 with the Microsoft extensions), decoded strictly.
+    Sip,
+    /// A session description (RFC 4566, RFC 4568 crypto).
+    Sdp,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Decode {
+            kind,
+            file,
+            hex,
+            pretty,
+        } => match decode(kind, file.as_deref(), hex) {
+            Ok(json) => {
+                let text = if pretty {
+                    serde_json::to_string_pretty(&json)
+                } else {
+                    serde_json::to_string(&json)
+                }
+                .unwrap_or_default();
+                let mut out = std::io::stdout().lock();
+                if writeln!(out, "{text}").is_err() {
+                    return ExitCode::from(1);
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        },
+    }
+}
+
+fn read_input(file: Option<&str>) -> Result<Vec<u8>, String> {
+    let mut data = Vec::new();
+    match file {
+        None | Some("-") => {
+            std::io::stdin()
+                .read_to_end(&mut data)
+                .map_err(|e| format!("cannot read standard input: {e} at byte 0"))?;
+        }
+        Some(path) => {
+            data = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e} at byte 0"))?;
+        }
+    }
+    Ok(data)
+}
+
+fn decode(kind: Kind, file: Option<&str>, hex: bool) -> Result<serde_json::Value, String> {
+    let mut data = read_input(file)?;
+    if hex {
+        data = ocs_stack::cli::from_hex(&data)?;
+    }
+    match kind {
+        Kind::Sip => ocs_stack::cli::decode_sip(data.into()).map_err(|e| e.to_string()),
+        Kind::Sdp => ocs_stack::cli::decode_sdp(&data).map_err(|e| e.to_string()),
+    }
+}

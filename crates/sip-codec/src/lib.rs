@@ -100,6 +100,8 @@
 
 pub mod build;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod headers;
 mod message;
 mod name;

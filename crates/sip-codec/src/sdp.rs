@@ -428,6 +428,7 @@ impl<'a> Media<'a> {
 /// `a=sendrecv` and friends (RFC 4566 §6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Direction {
     /// `sendrecv`.
     SendRecv,

@@ -1,0 +1,159 @@
+//! What the `ocs` tool does, as functions that tests and embedders can call.
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use crate::sip::sdp::{Candidate, Crypto, Fmtp, Rtcp, RtpMap, SessionDescription};
+use crate::sip::{Error, Fault, HeaderName, Message, StartLine};
+
+/// Reads hex text, ignoring ASCII white space. A bad digit is reported with its offset in the
+/// text.
+pub fn from_hex(text: &[u8]) -> Result<Vec<u8>, String> {
+    let mut digits = Vec::with_capacity(text.len());
+    let mut offsets = Vec::with_capacity(text.len());
+    for (i, &b) in text.iter().enumerate() {
+        if !b.is_ascii_whitespace() {
+            digits.push(b);
+            offsets.push(i);
+        }
+    }
+    hex::decode(&digits).map_err(|e| match e {
+        hex::FromHexError::InvalidHexCharacter { index, .. } => {
+            format!("invalid hex digit at byte {}", offsets[index])
+        }
+        _ => format!("odd number of hex digits at byte {}", text.len()),
+    })
+}
+
+/// Strictly decodes a SIP message to JSON: start line, every header in order (name as written,
+/// canonical name, raw value, typed views of the known ones) and the body.
+pub fn decode_sip(input: Bytes) -> Result<Value, Error> {
+    let msg = Message::parse(input)?;
+    msg.validate()?;
+    let mut out = serde_json::Map::new();
+    match msg.start_line() {
+        StartLine::Request { method, uri } => {
+            out.insert("kind".into(), json!("request"));
+            out.insert("method".into(), json!(method));
+            out.insert("request_uri".into(), json!(uri));
+            if let Some(Ok(u)) = msg.request_uri() {
+                out.insert("request_uri_typed".into(), json!(u));
+            }
+        }
+        StartLine::Response { code, reason } => {
+            out.insert("kind".into(), json!("response"));
+            out.insert("status".into(), json!(code));
+            out.insert("reason".into(), json!(reason));
+        }
+    }
+    let mut typed = msg.typed_headers().peekable();
+    let mut headers = Vec::with_capacity(msg.header_count());
+    for h in msg.headers() {
+        let mut entry = json!({
+            "name": h.name,
+            "canonical": h.canonical_name(),
+            "value": h.value,
+            "offset": h.offset,
+        });
+        let mut views = Vec::new();
+        while let Some((th, _)) = typed.peek() {
+            if th.offset != h.offset {
+                break;
+            }
+            if let Some((_, Ok(v))) = typed.next() {
+                views.push(json!(v));
+            }
+        }
+        if h.kind != HeaderName::Other {
+            entry["typed"] = Value::Array(views);
+        }
+        headers.push(entry);
+    }
+    out.insert("headers".into(), Value::Array(headers));
+    let body = msg.body();
+    let mut b = json!({ "length": body.len() });
+    if let Some(Ok(ct)) = msg.content_type() {
+        b["content_type"] = json!(format!("{}/{}", ct.top, ct.sub));
+    }
+    if let Ok(text) = std::str::from_utf8(body) {
+        b["text"] = json!(text);
+    }
+    out.insert("body".into(), b);
+    Ok(Value::Object(out))
+}
+
+/// Decodes a session description to JSON, with typed views of the attributes this stack uses
+/// (`rtpmap`, `fmtp`, `rtcp`, `candidate`, `crypto`). A malformed typed attribute is an error.
+pub fn decode_sdp(input: &[u8]) -> Result<Value, Error> {
+    let text = std::str::from_utf8(input).map_err(|e| Error::Sdp {
+        line: '?',
+        fault: Fault::InvalidCharacter,
+        offset: e.valid_up_to(),
+    })?;
+    let sd = SessionDescription::parse(text)?;
+    let mut v = json!(sd);
+    let typed = |attrs: &[crate::sip::sdp::Attribute<'_>]| -> Result<Vec<Value>, Error> {
+        let mut out = Vec::new();
+        for a in attrs {
+            let Some(val) = a.value else { continue };
+            let at = |fault: Fault| Error::Sdp {
+                line: 'a',
+                fault,
+                offset: a.offset,
+            };
+            let t = match a.name {
+                "rtpmap" => json!({ "rtpmap": RtpMap::parse(val).map_err(at)? }),
+                "fmtp" => json!({ "fmtp": Fmtp::parse(val).map_err(at)? }),
+                "rtcp" => json!({ "rtcp": Rtcp::parse(val).map_err(at)? }),
+                "candidate" => json!({ "candidate": Candidate::parse(val).map_err(at)? }),
+                "crypto" => json!({ "crypto": Crypto::parse(val).map_err(at)? }),
+                _ => continue,
+            };
+            out.push(t);
+        }
+        Ok(out)
+    };
+    v["typed_attributes"] = Value::Array(typed(&sd.attributes)?);
+    for (i, m) in sd.media.iter().enumerate() {
+        v["media"][i]["typed_attributes"] = Value::Array(typed(&m.attributes)?);
+        if let Some(d) = m.direction() {
+            v["media"][i]["direction"] = json!(d);
+        }
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_input() {
+        assert_eq!(from_hex(b"41 42\n43").unwrap(), b"ABC");
+        assert_eq!(from_hex(b"41 4x").unwrap_err(), "invalid hex digit at byte 4");
+    }
+
+    #[test]
+    fn sip_json_has_every_header_and_typed_views() {
+        let v = decode_sip(Bytes::from_static(
+            b"MESSAGE sip:b@h SIP/2.0\r\nv: SIP/2.0/TLS h;branch=z9hG4bK1, SIP/2.0/UDP g\r\n\
+              f: <sip:a@h>;tag=1\r\nt: <sip:b@h>\r\ni: c\r\nCSeq: 1 MESSAGE\r\nX-Odd: 1\r\n\
+              c: text/plain\r\nl: 2\r\n\r\nhi",
+        ))
+        .unwrap();
+        assert_eq!(v["kind"], "request");
+        assert_eq!(v["headers"][0]["name"], "v");
+        assert_eq!(v["headers"][0]["canonical"], "Via");
+        assert_eq!(v["headers"][0]["typed"].as_array().unwrap().len(), 2);
+        assert_eq!(v["headers"][0]["typed"][0]["value"]["transport"], "TLS");
+        assert!(v["headers"][5].get("typed").is_none());
+        assert_eq!(v["body"]["text"], "hi");
+        assert_eq!(v["body"]["content_type"], "text/plain");
+    }
+
+    #[test]
+    fn sip_errors_carry_offsets() {
+        let e = decode_sip(Bytes::from_static(b"OPTIONS sip:a SIP/2.0\r\nCSeq: x\r\n\r\n")).unwrap_err();
+        assert_eq!(e.to_string(), "invalid CSeq header: invalid number at byte 29");
+    }
+}
