@@ -22,12 +22,20 @@ fn vectors() -> PathBuf {
 
 fn inputs() -> Vec<(&'static str, Bytes)> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let read = |p: PathBuf| Bytes::from(std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())));
+    let read = |p: PathBuf| {
+        Bytes::from(std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+    };
     vec![
         ("invite_sdp_470", read(root.join("samples/invite-sdp.sip"))),
         ("register_361", read(root.join("samples/register.sip"))),
-        ("ocs_180_ringing_1061", read(vectors().join("sip/ms/sipe_180_ringing_ntlm_v4_signed.sip"))),
-        ("rfc4475_longreq", read(vectors().join("sip/rfc4475/longreq.dat"))),
+        (
+            "ocs_180_ringing_1061",
+            read(vectors().join("sip/ms/sipe_180_ringing_ntlm_v4_signed.sip")),
+        ),
+        (
+            "rfc4475_longreq",
+            read(vectors().join("sip/rfc4475/longreq.dat")),
+        ),
     ]
 }
 
@@ -83,8 +91,12 @@ fn ezk_full(input: &Bytes) -> Option<usize> {
     let _body = input.slice(parser.head_end()..);
     let mut n = line.is_request() as usize;
     n += black_box(headers.get_named::<Vec<Via>>().ok()?).len();
-    n += black_box(headers.get::<FromTo>(ezk_sip_types::Name::FROM).ok()?).tag.is_some() as usize;
-    n += black_box(headers.get::<FromTo>(ezk_sip_types::Name::TO).ok()?).tag.is_some() as usize;
+    n += black_box(headers.get::<FromTo>(ezk_sip_types::Name::FROM).ok()?)
+        .tag
+        .is_some() as usize;
+    n += black_box(headers.get::<FromTo>(ezk_sip_types::Name::TO).ok()?)
+        .tag
+        .is_some() as usize;
     n += black_box(headers.get_named::<CSeq>().ok()?).cseq as usize;
     n += black_box(headers.get_named::<CallID>().ok()?).0.len();
     n += black_box(headers.get_named::<Vec<Contact>>().ok()?).len();
@@ -104,7 +116,9 @@ fn parse(c: &mut Criterion) {
             eprintln!("parse/{name}: rsip 0.4 rejects this message; not timed");
         }
         if ezk_full(&input).is_some() {
-            g.bench_function("ezk-sip-types-0.6", |b| b.iter(|| ezk_full(black_box(&input))));
+            g.bench_function("ezk-sip-types-0.6", |b| {
+                b.iter(|| ezk_full(black_box(&input)))
+            });
         } else {
             eprintln!("parse/{name}: ezk-sip-types 0.6 rejects this message; not timed");
         }
@@ -127,7 +141,9 @@ fn write(c: &mut Criterion) {
             })
         });
         if let Some(rmsg) = rmsg {
-            g.bench_function("rsip-0.4", |b| b.iter(|| black_box(&rmsg).to_string().len()));
+            g.bench_function("rsip-0.4", |b| {
+                b.iter(|| black_box(&rmsg).to_string().len())
+            });
         }
         g.finish();
     }

@@ -130,7 +130,10 @@ mod tests {
     #[test]
     fn hex_input() {
         assert_eq!(from_hex(b"41 42\n43").unwrap(), b"ABC");
-        assert_eq!(from_hex(b"41 4x").unwrap_err(), "invalid hex digit at byte 4");
+        assert_eq!(
+            from_hex(b"41 4x").unwrap_err(),
+            "invalid hex digit at byte 4"
+        );
     }
 
     #[test]
@@ -153,7 +156,13 @@ mod tests {
 
     #[test]
     fn sip_errors_carry_offsets() {
-        let e = decode_sip(Bytes::from_static(b"OPTIONS sip:a SIP/2.0\r\nCSeq: x\r\n\r\n")).unwrap_err();
-        assert_eq!(e.to_string(), "invalid CSeq header: invalid number at byte 29");
+        let e = decode_sip(Bytes::from_static(
+            b"OPTIONS sip:a SIP/2.0\r\nCSeq: x\r\n\r\n",
+        ))
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid CSeq header: invalid number at byte 29"
+        );
     }
 }

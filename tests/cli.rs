@@ -9,7 +9,11 @@ fn vectors() -> PathBuf {
         || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors"),
         PathBuf::from,
     );
-    assert!(p.join("sip").is_dir(), "vectors not found at {}", p.display());
+    assert!(
+        p.join("sip").is_dir(),
+        "vectors not found at {}",
+        p.display()
+    );
     p
 }
 
@@ -27,10 +31,19 @@ fn ocs(args: &[&str], stdin: &[u8]) -> Output {
 
 #[test]
 fn decodes_the_shipped_samples() {
-    for f in ["samples/ocs-service-addconference.sip", "samples/invite-sdp.sip", "samples/register.sip"] {
+    for f in [
+        "samples/ocs-service-addconference.sip",
+        "samples/invite-sdp.sip",
+        "samples/register.sip",
+    ] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(f);
         let out = ocs(&["decode", "sip", path.to_str().unwrap(), "--pretty"], b"");
-        assert_eq!(out.status.code(), Some(0), "{f}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{f}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["kind"], "request");
         assert!(v["headers"].as_array().unwrap().len() >= 9);
@@ -39,7 +52,8 @@ fn decodes_the_shipped_samples() {
 
 #[test]
 fn reads_stdin_and_hex() {
-    let raw = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/register.sip")).unwrap();
+    let raw =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/register.sip")).unwrap();
     let out = ocs(&["decode", "sip", "-"], &raw);
     assert_eq!(out.status.code(), Some(0));
     let hex: String = raw.iter().map(|b| format!("{b:02x} ")).collect();
@@ -51,13 +65,31 @@ fn reads_stdin_and_hex() {
 #[test]
 fn invalid_messages_exit_1_with_an_offset() {
     let dir = vectors().join("sip/rfc4475");
-    for f in ["badinv01.dat", "clerr.dat", "ncl.dat", "scalar02.dat", "quotbal.dat", "ltgtruri.dat",
-              "lwsstart.dat", "trws.dat", "escruri.dat", "baddate.dat", "regbadct.dat", "badaspec.dat",
-              "badvers.dat", "mismatch01.dat", "bigcode.dat", "mcl01.dat"] {
+    for f in [
+        "badinv01.dat",
+        "clerr.dat",
+        "ncl.dat",
+        "scalar02.dat",
+        "quotbal.dat",
+        "ltgtruri.dat",
+        "lwsstart.dat",
+        "trws.dat",
+        "escruri.dat",
+        "baddate.dat",
+        "regbadct.dat",
+        "badaspec.dat",
+        "badvers.dat",
+        "mismatch01.dat",
+        "bigcode.dat",
+        "mcl01.dat",
+    ] {
         let out = ocs(&["decode", "sip", dir.join(f).to_str().unwrap()], b"");
         assert_eq!(out.status.code(), Some(1), "{f}");
         let err = String::from_utf8(out.stderr).unwrap();
-        assert!(err.starts_with("error: ") && err.contains(" at byte "), "{f}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(" at byte "),
+            "{f}: {err}"
+        );
         assert!(out.stdout.is_empty());
     }
 }
@@ -73,9 +105,17 @@ fn sdp_with_crypto() {
     let sdp = b"v=0\r\no=- 0 0 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\nm=audio 5000 RTP/SAVP 0\r\n\
 a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^31|1:4\r\na=sendonly\r\n";
     let out = ocs(&["decode", "sdp"], sdp);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["media"][0]["typed_attributes"][0]["crypto"]["keys"][0]["mki_length"], 4);
+    assert_eq!(
+        v["media"][0]["typed_attributes"][0]["crypto"]["keys"][0]["mki_length"],
+        4
+    );
     assert_eq!(v["media"][0]["direction"], "sendonly");
     let bad = ocs(&["decode", "sdp"], b"v=0\r\no=- 0 0 IN IP4\r\n");
     assert_eq!(bad.status.code(), Some(1));
@@ -94,7 +134,11 @@ fn never_crashes_on_garbage() {
         }
         for kind in ["sip", "sdp"] {
             let out = ocs(&["decode", kind], &data);
-            assert!(matches!(out.status.code(), Some(0 | 1)), "{kind} {n}: {:?}", out.status);
+            assert!(
+                matches!(out.status.code(), Some(0 | 1)),
+                "{kind} {n}: {:?}",
+                out.status
+            );
         }
     }
 }

@@ -10,7 +10,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "ocs", version, about = "Tools for the Microsoft OCS 2007 protocol family")]
+#[command(
+    name = "ocs",
+    version,
+    about = "Tools for the Microsoft OCS 2007 protocol family"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

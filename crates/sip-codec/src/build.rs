@@ -146,7 +146,10 @@ fn write_rest(
     if let Some(ct) = content_type {
         put(buf, &["Content-Type: ", ct, "\r\n"]);
     }
-    put(buf, &["Content-Length: ", &body.len().to_string(), "\r\n\r\n"]);
+    put(
+        buf,
+        &["Content-Length: ", &body.len().to_string(), "\r\n\r\n"],
+    );
     buf.put_slice(body);
 }
 
@@ -167,10 +170,15 @@ impl Message {
     /// assert_eq!(resp.to().unwrap().tag(), Some("9fxced76sl"));
     /// ```
     #[must_use]
-    pub fn response<'a>(&'a self, code: u16, reason: &'a str, to_tag: &'a str) -> ResponseBuilder<'a> {
+    pub fn response<'a>(
+        &'a self,
+        code: u16,
+        reason: &'a str,
+        to_tag: &'a str,
+    ) -> ResponseBuilder<'a> {
         let mut r = ResponseBuilder::new(code, reason);
-        let dialog_creating = (101..300).contains(&code)
-            && matches!(self.method(), Some("INVITE" | "SUBSCRIBE"));
+        let dialog_creating =
+            (101..300).contains(&code) && matches!(self.method(), Some("INVITE" | "SUBSCRIBE"));
         for h in self.headers() {
             match h.kind {
                 HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {

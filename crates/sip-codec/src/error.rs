@@ -4,7 +4,7 @@ use thiserror::Error;
 
 /// What exactly was wrong inside a start line, header value, URI or SDP line.
 ///
-/// It is carried by [`Error`] together with the byte offset where the fault was found.
+/// It is carried by [`enum@Error`] together with the byte offset where the fault was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum Fault {
@@ -170,7 +170,9 @@ pub enum Error {
         offset: usize,
     },
     /// Content-Length announces more bytes than the datagram holds.
-    #[error("Content-Length of {declared} bytes but only {available} bytes follow the header section at byte {offset}")]
+    #[error(
+        "Content-Length of {declared} bytes but only {available} bytes follow the header section at byte {offset}"
+    )]
     BodyTruncated {
         /// The Content-Length value.
         declared: usize,
@@ -180,7 +182,9 @@ pub enum Error {
         offset: usize,
     },
     /// Content-Length is larger than [`Limits::max_body_size`](crate::Limits::max_body_size).
-    #[error("Content-Length of {declared} bytes exceeds the body limit of {limit} bytes at byte {offset}")]
+    #[error(
+        "Content-Length of {declared} bytes exceeds the body limit of {limit} bytes at byte {offset}"
+    )]
     BodyTooLarge {
         /// The Content-Length value.
         declared: usize,
@@ -190,7 +194,9 @@ pub enum Error {
         offset: usize,
     },
     /// A message on a stream transport has no Content-Length (RFC 3261 §18.3).
-    #[error("Content-Length is required on a stream transport, missing in the header section ending at byte {offset}")]
+    #[error(
+        "Content-Length is required on a stream transport, missing in the header section ending at byte {offset}"
+    )]
     ContentLengthRequired {
         /// The end of the header section.
         offset: usize,
@@ -248,7 +254,7 @@ impl Error {
 }
 
 /// A fault found by a value parser, with the absolute offset where it was found. The caller
-/// turns it into an [`Error`] naming the header.
+/// turns it into an [`enum@Error`] naming the header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ValueError {
     /// What was wrong.

@@ -21,7 +21,13 @@ pub fn message(data: &[u8]) {
     }
     let _ = m.request_uri();
     for v in m.via().flatten() {
-        let _ = (v.branch(), v.rport(), v.received(), v.ms_received_port(), v.branched());
+        let _ = (
+            v.branch(),
+            v.rport(),
+            v.received(),
+            v.ms_received_port(),
+            v.branched(),
+        );
     }
     for c in m.contacts().flatten() {
         let _ = (c.expires(), c.q(), c.methods().count(), c.sip_instance());
@@ -86,7 +92,10 @@ pub fn sdp(data: &[u8]) {
     let Ok(sd) = SessionDescription::parse(text) else {
         return;
     };
-    let attrs = sd.attributes.iter().chain(sd.media.iter().flat_map(|m| m.attributes.iter()));
+    let attrs = sd
+        .attributes
+        .iter()
+        .chain(sd.media.iter().flat_map(|m| m.attributes.iter()));
     for a in attrs {
         let Some(v) = a.value else { continue };
         match a.name {
@@ -96,7 +105,9 @@ pub fn sdp(data: &[u8]) {
             "candidate" => drop(Candidate::parse(v)),
             "crypto" => {
                 if let Ok(c) = Crypto::parse(v) {
-                    let _ = c.keys.iter().map(|k| (k.key_salt(), k.lifetime())).count();
+                    for k in &c.keys {
+                        let _ = (k.key_salt(), k.lifetime());
+                    }
                     let _ = c.to_string();
                 }
             }

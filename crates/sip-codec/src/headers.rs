@@ -141,7 +141,9 @@ impl<'a> Via<'a> {
     /// `ms-received-port=` ([MS-SIPRE]): the port the OCS server saw.
     #[must_use]
     pub fn ms_received_port(&self) -> Option<u16> {
-        self.params.value("ms-received-port").and_then(|t| t.parse().ok())
+        self.params
+            .value("ms-received-port")
+            .and_then(|t| t.parse().ok())
     }
 
     /// `ms-received-cid=` ([MS-SIPRE]): the OCS connection identifier.
@@ -191,7 +193,10 @@ impl fmt::Display for Via<'_> {
 /// A display name, as written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(tag = "form", content = "text", rename_all = "snake_case"))]
+#[cfg_attr(
+    feature = "serde",
+    serde(tag = "form", content = "text", rename_all = "snake_case")
+)]
 pub enum DisplayName<'a> {
     /// `"Quoted"`: the text between the quotes, escapes left in place.
     Quoted(&'a str),
@@ -355,7 +360,10 @@ impl fmt::Display for NameAddr<'_> {
 /// A `Contact` value (RFC 3261 §20.10): `*` or an address with parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(tag = "form", content = "address", rename_all = "snake_case"))]
+#[cfg_attr(
+    feature = "serde",
+    serde(tag = "form", content = "address", rename_all = "snake_case")
+)]
 pub enum Contact<'a> {
     /// `*`, in a REGISTER that removes all bindings.
     Wildcard,
@@ -643,7 +651,9 @@ impl<'a> TokenParams<'a> {
     /// `expires=` of a Subscription-State.
     #[must_use]
     pub fn expires(&self) -> Option<u32> {
-        self.params.value("expires").and_then(|v| delta_seconds(v).ok())
+        self.params
+            .value("expires")
+            .and_then(|v| delta_seconds(v).ok())
     }
 
     /// `reason=` of a Subscription-State or ms-diagnostics, quotes removed.
@@ -775,7 +785,9 @@ impl<'a> Warning<'a> {
         if d.len() != 3 {
             return Err(ValueError::new(Fault::InvalidNumber, at));
         }
-        let code = d.parse().map_err(|_| ValueError::new(Fault::InvalidNumber, at))?;
+        let code = d
+            .parse()
+            .map_err(|_| ValueError::new(Fault::InvalidNumber, at))?;
         c.expect(b' ')?;
         let agent = c.take_while(|b| scan::is_token(b) || b == b':' || b == b'[' || b == b']');
         if agent.is_empty() {
@@ -850,9 +862,10 @@ impl SipDate {
         fn digits<'i>(
             n: usize,
         ) -> impl Parser<&'i str, Output = u16, Error = nom::error::Error<&'i str>> {
-            map_opt(take_while_m_n(n, n, |c: char| c.is_ascii_digit()), |d: &str| {
-                d.parse().ok()
-            })
+            map_opt(
+                take_while_m_n(n, n, |c: char| c.is_ascii_digit()),
+                |d: &str| d.parse().ok(),
+            )
         }
         let lead = s.len() - s.trim_start_matches([' ', '\t']).len();
         let v = scan::trim_lws(s);
@@ -872,9 +885,8 @@ impl SipDate {
             digits(2),
             tag(" GMT"),
         ));
-        let (_, (weekday, _, day, _, month, _, year, _, hour, _, minute, _, second, _)) = date
-            .parse(v)
-            .map_err(|e| {
+        let (_, (weekday, _, day, _, month, _, year, _, hour, _, minute, _, second, _)) =
+            date.parse(v).map_err(|e| {
                 let at = match e {
                     nom::Err::Error(e) | nom::Err::Failure(e) => v.len() - e.input.len(),
                     nom::Err::Incomplete(_) => v.len(),
@@ -1215,7 +1227,10 @@ impl fmt::Display for Auth<'_> {
 /// yields them. List-valued headers give one item per element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(tag = "type", content = "value", rename_all = "snake_case"))]
+#[cfg_attr(
+    feature = "serde",
+    serde(tag = "type", content = "value", rename_all = "snake_case")
+)]
 #[non_exhaustive]
 pub enum TypedValue<'a> {
     /// Via.
@@ -1361,19 +1376,28 @@ mod tests {
         assert!(!v.has_magic_cookie());
         let v = Via::parse("SIP/2.0/\r\n TCP spindle.example.com").unwrap();
         assert_eq!(v.transport, "TCP");
-        let v = Via::parse("SIP  / 2.0  / TCP     spindle.example.com   ;\r\n  branch  =   z9hG4bK9ikj8").unwrap();
+        let v = Via::parse(
+            "SIP  / 2.0  / TCP     spindle.example.com   ;\r\n  branch  =   z9hG4bK9ikj8",
+        )
+        .unwrap();
         assert_eq!(v.branch(), Some("z9hG4bK9ikj8"));
         assert!(v.has_magic_cookie());
     }
 
     #[test]
     fn via_ipv6_received_rport() {
-        let v = Via::parse("SIP/2.0/UDP [2001:db8::9:1]:6050;received=[2001:db8::9:255];rport;branch=z9hG4bKas3").unwrap();
+        let v = Via::parse(
+            "SIP/2.0/UDP [2001:db8::9:1]:6050;received=[2001:db8::9:255];rport;branch=z9hG4bKas3",
+        )
+        .unwrap();
         assert_eq!(v.host, Host::Ipv6("2001:db8::9:1"));
         assert_eq!(v.port, Some(6050));
         assert_eq!(v.received(), Some("[2001:db8::9:255]"));
         assert_eq!(v.rport(), Some(None));
-        let v = Via::parse("SIP/2.0/UDP [2001:db8::9:1];received=2001:db8::9:255;branch=z9hG4bKas3-111").unwrap();
+        let v = Via::parse(
+            "SIP/2.0/UDP [2001:db8::9:1];received=2001:db8::9:255;branch=z9hG4bKas3-111",
+        )
+        .unwrap();
         assert_eq!(v.received(), Some("2001:db8::9:255"));
         let v = Via::parse(r#"SIP/2.0/TLS 10.0.0.1;branched=FALSE;ms-internal-info="ck..AAA";ttl=16;maddr=224.2.0.1"#).unwrap();
         assert_eq!(v.branched(), Some(false));
@@ -1386,22 +1410,35 @@ mod tests {
         // RFC 4475 §3.1.2.1 badinv01: "192.0.2.15;;,;,," (the first list element)
         let e = Via::parse("SIP/2.0/UDP 192.0.2.15;;").unwrap_err();
         assert_eq!(e, ValueError::new(Fault::EmptyParameter, 23));
-        assert_eq!(Via::parse("SIP/2.0/UDP").unwrap_err().fault, Fault::Expected(' '));
-        assert_eq!(Via::parse("SIP/2.0/UDP h:70000").unwrap_err().fault, Fault::InvalidPort);
+        assert_eq!(
+            Via::parse("SIP/2.0/UDP").unwrap_err().fault,
+            Fault::Expected(' ')
+        );
+        assert_eq!(
+            Via::parse("SIP/2.0/UDP h:70000").unwrap_err().fault,
+            Fault::InvalidPort
+        );
     }
 
     #[test]
     fn name_addr_forms() {
         // wsinv From with escaped quotes
-        let f = NameAddr::parse("\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>\r\n  ;\r\n  tag = 98asjd8").unwrap();
+        let f = NameAddr::parse(
+            "\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>\r\n  ;\r\n  tag = 98asjd8",
+        )
+        .unwrap();
         assert_eq!(f.display_name.unwrap().text(), "J Rosenberg \\\"");
         assert_eq!(f.tag(), Some("98asjd8"));
         // lwsdisp: no space before '<'
         let f = NameAddr::parse("caller<sip:caller@example.com>;tag=323").unwrap();
         assert_eq!(f.display_name, Some(DisplayName::Tokens("caller")));
         // intmeth: token display name
-        let f = NameAddr::parse("token1~` token2'+_ token3*%!.- <sip:mundane@example.com>").unwrap();
-        assert_eq!(f.display_name, Some(DisplayName::Tokens("token1~` token2'+_ token3*%!.-")));
+        let f =
+            NameAddr::parse("token1~` token2'+_ token3*%!.- <sip:mundane@example.com>").unwrap();
+        assert_eq!(
+            f.display_name,
+            Some(DisplayName::Tokens("token1~` token2'+_ token3*%!.-"))
+        );
         // addr-spec: parameters belong to the header
         let t = NameAddr::parse("sip:user@example.com;tag=3xfe-9921883-z9f").unwrap();
         assert!(!t.bracketed);
@@ -1432,11 +1469,17 @@ mod tests {
     fn contact_params() {
         let c = Contact::parse(r#"<sip:192.0.2.1:4320;transport=tls;ms-opaque=d3470f2e1d>;methods="INVITE, MESSAGE, INFO";proxy=replace;+sip.instance="<urn:uuid:4233FD41-093B-5FD6-B5D2-651ED55969E6>";expires=3600;q=0.5"#).unwrap();
         assert!(c.proxy_replace());
-        assert_eq!(c.methods().collect::<Vec<_>>(), ["INVITE", "MESSAGE", "INFO"]);
-        assert_eq!(c.sip_instance(), Some("<urn:uuid:4233FD41-093B-5FD6-B5D2-651ED55969E6>"));
+        assert_eq!(
+            c.methods().collect::<Vec<_>>(),
+            ["INVITE", "MESSAGE", "INFO"]
+        );
+        assert_eq!(
+            c.sip_instance(),
+            Some("<urn:uuid:4233FD41-093B-5FD6-B5D2-651ED55969E6>")
+        );
         assert_eq!(c.expires(), Some(Ok(3600)));
         assert_eq!(c.q(), Some(500));
-        let sip = c.address().unwrap().uri.as_sip().unwrap().clone();
+        let sip = *c.address().unwrap().uri.as_sip().unwrap();
         assert_eq!(sip.ms_opaque(), Some("d3470f2e1d"));
         assert_eq!(Contact::parse(" * ").unwrap(), Contact::Wildcard);
         let c = Contact::parse("<sip:u@h>;expires=280297596632815").unwrap();
@@ -1445,7 +1488,10 @@ mod tests {
 
     #[test]
     fn cseq_and_call_id() {
-        assert_eq!(CSeq::parse("2147483648 INVITE").unwrap_err().fault, Fault::NumberOutOfRange);
+        assert_eq!(
+            CSeq::parse("2147483648 INVITE").unwrap_err().fault,
+            Fault::NumberOutOfRange
+        );
         assert_eq!(CSeq::parse("2147483647 INVITE").unwrap().seq, 2147483647);
         assert_eq!(
             parse_call_id("intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{").unwrap(),
@@ -1459,7 +1505,10 @@ mod tests {
     fn warning_rfc4475_scalarlg() {
         assert!(Warning::parse("1812 overture \"In Progress\"").is_err());
         let w = Warning::parse("370 devnull \"Choose a bigger pipe\"").unwrap();
-        assert_eq!((w.code, w.agent, w.text), (370, "devnull", "Choose a bigger pipe"));
+        assert_eq!(
+            (w.code, w.agent, w.text),
+            (370, "devnull", "Choose a bigger pipe")
+        );
     }
 
     #[test]
@@ -1469,7 +1518,10 @@ mod tests {
         assert_eq!(a.srand(), Some("1B6D47A1"));
         assert_eq!(a.snum(), Some("11"));
         assert_eq!(a.rspauth(), Some("010000003EA8D688BA51D5CD64000000"));
-        let d = Auth::parse_info(r#"nextnonce="47364c23432d2e131a5fb210812c", qop=auth, rspauth="abc""#).unwrap();
+        let d = Auth::parse_info(
+            r#"nextnonce="47364c23432d2e131a5fb210812c", qop=auth, rspauth="abc""#,
+        )
+        .unwrap();
         assert_eq!(d.scheme(), None);
         assert_eq!(d.nextnonce(), Some("47364c23432d2e131a5fb210812c"));
         let t = Auth::parse(r#"TLS-DSK realm="SIP Communications Service", targetname="fe", version=4, sts-uri="https://fe/CertProvisioningService.svc""#).unwrap();
@@ -1477,7 +1529,10 @@ mod tests {
         assert_eq!(t.sts_uri(), Some("https://fe/CertProvisioningService.svc"));
         let dg = Auth::parse(r#"Digest username="bob", realm="atlanta.example.com", nonce="ea9c8e88df84f1cec4341ae6cbe5a359", opaque="", uri="sips:ss2.biloxi.example.com", response="dfe56131d1958046689d83306477ecc", algorithm=SHA-256, nc=00000001, qop=auth, cnonce="0a4f113b""#).unwrap();
         assert_eq!(dg.scheme(), Some(AuthScheme::Digest));
-        assert_eq!((dg.algorithm(), dg.nc(), dg.opaque()), (Some("SHA-256"), Some("00000001"), Some("")));
+        assert_eq!(
+            (dg.algorithm(), dg.nc(), dg.opaque()),
+            (Some("SHA-256"), Some("00000001"), Some(""))
+        );
         assert!(Auth::parse("NTLM realm=").is_err());
     }
 

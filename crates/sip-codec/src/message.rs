@@ -254,7 +254,10 @@ impl Message {
 
     /// Scans a stream buffer: `Ok(None)` when more bytes are needed, otherwise the scanned
     /// header section and the length of the whole message.
-    pub(crate) fn scan_stream(input: &[u8], limits: &Limits) -> Result<Option<(Head, usize)>, Error> {
+    pub(crate) fn scan_stream(
+        input: &[u8],
+        limits: &Limits,
+    ) -> Result<Option<(Head, usize)>, Error> {
         let Some(head_end) = find_head_end(input, limits)? else {
             return Ok(None);
         };
@@ -283,7 +286,11 @@ impl Message {
     }
 
     /// Builds the message from exactly its bytes and the scan of its header section.
-    pub(crate) fn from_scanned(input: Bytes, head: Head, limits: &Limits) -> Result<Message, Error> {
+    pub(crate) fn from_scanned(
+        input: Bytes,
+        head: Head,
+        limits: &Limits,
+    ) -> Result<Message, Error> {
         Self::finish(input, head, limits, Framing::Stream)
     }
 
@@ -396,8 +403,9 @@ impl Message {
     #[must_use]
     pub fn header_by_name(&self, name: &str) -> Option<Header<'_>> {
         let kind = HeaderName::lookup(name);
-        self.headers()
-            .find(|h| h.kind == kind && (kind != HeaderName::Other || h.name.eq_ignore_ascii_case(name)))
+        self.headers().find(|h| {
+            h.kind == kind && (kind != HeaderName::Other || h.name.eq_ignore_ascii_case(name))
+        })
     }
 
     /// Every value of a known header over all its lines, list values split at commas.
@@ -423,9 +431,7 @@ impl Message {
 
     /// Every Via value, topmost first.
     pub fn via(&self) -> impl Iterator<Item = Result<Via<'_>, Error>> + '_ {
-        self.typed_list(HeaderName::Via, |v, at, max| {
-            Via::parse_at(v, at, max)
-        })
+        self.typed_list(HeaderName::Via, Via::parse_at)
     }
 
     /// The topmost Via.
@@ -443,11 +449,10 @@ impl Message {
     ) -> impl Iterator<Item = Result<T, Error>> + 's {
         let max = self.max_params;
         self.headers_named(name).flat_map(move |h| {
-            headers::list_elements(h.value, h.value_offset)
-                .map(move |r| {
-                    r.and_then(|(v, at)| parse(v, at, max))
-                        .map_err(|e| e.in_header(name.as_str()))
-                })
+            headers::list_elements(h.value, h.value_offset).map(move |r| {
+                r.and_then(|(v, at)| parse(v, at, max))
+                    .map_err(|e| e.in_header(name.as_str()))
+            })
         })
     }
 
@@ -476,7 +481,9 @@ impl Message {
 
     /// The Call-ID.
     pub fn call_id(&self) -> Result<&str, Error> {
-        self.typed_single(HeaderName::CallId, |v, at, _| headers::parse_call_id_at(v, at))
+        self.typed_single(HeaderName::CallId, |v, at, _| {
+            headers::parse_call_id_at(v, at)
+        })
     }
 
     /// The CSeq.
@@ -611,8 +618,11 @@ impl Message {
         self.headers().flat_map(move |h| {
             let typed = move |r| typed_item(h, max, r);
             let list = h.kind.is_list();
-            let single = (!list).then(|| typed(Ok((h.value, h.value_offset)))).flatten();
-            let many = list.then(|| headers::list_elements(h.value, h.value_offset).filter_map(typed));
+            let single = (!list)
+                .then(|| typed(Ok((h.value, h.value_offset))))
+                .flatten();
+            let many =
+                list.then(|| headers::list_elements(h.value, h.value_offset).filter_map(typed));
             single.into_iter().chain(many.into_iter().flatten())
         })
     }
@@ -655,13 +665,13 @@ impl Message {
         self.to()?;
         self.call_id()?;
         self.top_via()?;
-        if let Some(m) = self.method() {
-            if m != cseq.method {
-                let h = self.single(HeaderName::CSeq)?;
-                return Err(Error::CSeqMismatch {
-                    offset: h.value_offset,
-                });
-            }
+        if let Some(m) = self.method()
+            && m != cseq.method
+        {
+            let h = self.single(HeaderName::CSeq)?;
+            return Err(Error::CSeqMismatch {
+                offset: h.value_offset,
+            });
         }
         Ok(())
     }
@@ -694,8 +704,9 @@ fn typed_item<'m>(
     let name = h.kind.as_str();
     match r {
         Err(e) => Some((h, Err(e.in_header(name)))),
-        Ok((v, at)) => headers::parse_typed(h.kind, v, at, max)
-            .map(|r| (h, r.map_err(|e| e.in_header(name)))),
+        Ok((v, at)) => {
+            headers::parse_typed(h.kind, v, at, max).map(|r| (h, r.map_err(|e| e.in_header(name))))
+        }
     }
 }
 
@@ -866,7 +877,11 @@ fn parse_start_line(line: &[u8]) -> Result<Start, Error> {
             .position(|&b| b == b' ')
             .map_or(line.len(), |i| code_start + i);
         let code = &line[code_start..code_end];
-        if code.len() != 3 || !code.iter().all(u8::is_ascii_digit) || code[0] == b'0' || code[0] > b'6' {
+        if code.len() != 3
+            || !code.iter().all(u8::is_ascii_digit)
+            || code[0] == b'0'
+            || code[0] > b'6'
+        {
             return Err(err(Fault::InvalidStatusCode, code_start));
         }
         let code = code.iter().fold(0u16, |a, b| a * 10 + u16::from(b - b'0'));
@@ -953,13 +968,49 @@ mod tests {
     #[test]
     fn start_line_faults() {
         let e = parse("INVITE  sip:a@b SIP/2.0\r\n\r\n").unwrap_err();
-        assert!(matches!(e, Error::StartLine { fault: Fault::WhitespaceInUri, offset: 7 }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                Error::StartLine {
+                    fault: Fault::WhitespaceInUri,
+                    offset: 7
+                }
+            ),
+            "{e:?}"
+        );
         let e = parse("OPTIONS sip:a@b SIP/2.0  \r\n\r\n").unwrap_err();
-        assert!(matches!(e, Error::StartLine { fault: Fault::InvalidVersion, .. }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                Error::StartLine {
+                    fault: Fault::InvalidVersion,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
         let e = parse("SIP/2.0 4294967301 big\r\n\r\n").unwrap_err();
-        assert!(matches!(e, Error::StartLine { fault: Fault::InvalidStatusCode, offset: 8 }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                Error::StartLine {
+                    fault: Fault::InvalidStatusCode,
+                    offset: 8
+                }
+            ),
+            "{e:?}"
+        );
         let e = parse("SIP/7.0 200 OK\r\n\r\n").unwrap_err();
-        assert!(matches!(e, Error::StartLine { fault: Fault::InvalidVersion, offset: 0 }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                Error::StartLine {
+                    fault: Fault::InvalidVersion,
+                    offset: 0
+                }
+            ),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -971,34 +1022,97 @@ mod tests {
         let e = parse("OPTIONS sip:a@b SIP/2.0\r\nVia x\r\n\r\n").unwrap_err();
         assert_eq!(e, Error::HeaderName { offset: 29 });
         let e = parse("OPTIONS sip:a@b SIP/2.0\r\nl: 5\r\n\r\nabc").unwrap_err();
-        assert_eq!(e, Error::BodyTruncated { declared: 5, available: 3, offset: 33 });
+        assert_eq!(
+            e,
+            Error::BodyTruncated {
+                declared: 5,
+                available: 3,
+                offset: 33
+            }
+        );
         let e = parse("OPTIONS sip:a@b SIP/2.0\r\nl: -5\r\n\r\n").unwrap_err();
-        assert!(matches!(e, Error::Header { header: "Content-Length", .. }));
+        assert!(matches!(
+            e,
+            Error::Header {
+                header: "Content-Length",
+                ..
+            }
+        ));
     }
 
     #[test]
     fn limits_are_enforced() {
-        let lim = Limits { max_headers: 3, ..Limits::default() };
+        let lim = Limits {
+            max_headers: 3,
+            ..Limits::default()
+        };
         let e = Message::parse_with(Bytes::from_static(OPTIONS.as_bytes()), &lim).unwrap_err();
         assert!(matches!(e, Error::TooManyHeaders { limit: 3, .. }));
-        let lim = Limits { max_line_length: 20, ..Limits::default() };
+        let lim = Limits {
+            max_line_length: 20,
+            ..Limits::default()
+        };
         let e = Message::parse_with(Bytes::from_static(OPTIONS.as_bytes()), &lim).unwrap_err();
-        assert!(matches!(e, Error::LineTooLong { limit: 20, offset: 0 }));
-        let lim = Limits { max_message_size: 100, ..Limits::default() };
+        assert!(matches!(
+            e,
+            Error::LineTooLong {
+                limit: 20,
+                offset: 0
+            }
+        ));
+        let lim = Limits {
+            max_message_size: 100,
+            ..Limits::default()
+        };
         let e = Message::parse_with(Bytes::from_static(OPTIONS.as_bytes()), &lim).unwrap_err();
-        assert!(matches!(e, Error::Incomplete { .. } | Error::MessageTooLarge { .. }));
-        let lim = Limits { max_body_size: 2, ..Limits::default() };
-        let e = Message::parse_with(Bytes::from_static(b"M sip:a SIP/2.0\r\nl: 3\r\n\r\nabc"), &lim).unwrap_err();
-        assert!(matches!(e, Error::BodyTooLarge { declared: 3, limit: 2, .. }));
-        let lim = Limits { max_params: 2, ..Limits::default() };
-        let m = Message::parse_with(Bytes::from_static(b"M sip:a SIP/2.0\r\nv: SIP/2.0/UDP h;a;b;c\r\n\r\n"), &lim).unwrap();
+        assert!(matches!(
+            e,
+            Error::Incomplete { .. } | Error::MessageTooLarge { .. }
+        ));
+        let lim = Limits {
+            max_body_size: 2,
+            ..Limits::default()
+        };
+        let e = Message::parse_with(
+            Bytes::from_static(b"M sip:a SIP/2.0\r\nl: 3\r\n\r\nabc"),
+            &lim,
+        )
+        .unwrap_err();
+        assert!(matches!(
+            e,
+            Error::BodyTooLarge {
+                declared: 3,
+                limit: 2,
+                ..
+            }
+        ));
+        let lim = Limits {
+            max_params: 2,
+            ..Limits::default()
+        };
+        let m = Message::parse_with(
+            Bytes::from_static(b"M sip:a SIP/2.0\r\nv: SIP/2.0/UDP h;a;b;c\r\n\r\n"),
+            &lim,
+        )
+        .unwrap();
         let e = m.top_via().unwrap_err();
-        assert!(matches!(e, Error::Header { header: "Via", fault: Fault::TooManyParameters, .. }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                Error::Header {
+                    header: "Via",
+                    fault: Fault::TooManyParameters,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
     }
 
     #[test]
     fn utf8_is_required_in_the_head() {
-        let e = Message::parse(Bytes::from_static(b"M sip:a SIP/2.0\r\nX: \xff\r\n\r\n")).unwrap_err();
+        let e =
+            Message::parse(Bytes::from_static(b"M sip:a SIP/2.0\r\nX: \xff\r\n\r\n")).unwrap_err();
         assert_eq!(e, Error::Utf8 { offset: 20 });
         // but not in the body
         let m = Message::parse(Bytes::from_static(b"M sip:a SIP/2.0\r\nl: 1\r\n\r\n\xff")).unwrap();

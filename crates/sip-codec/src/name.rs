@@ -58,7 +58,7 @@ macro_rules! header_names {
 
             fn lookup_compact(c: u8) -> HeaderName {
                 match c.to_ascii_lowercase() {
-                    $( $( c if c == ($c as u8) => HeaderName::$variant, )? )*
+                    $( $( c if char::from(c) == $c => HeaderName::$variant, )? )*
                     _ => HeaderName::Other,
                 }
             }
@@ -247,11 +247,25 @@ mod tests {
     #[test]
     fn compact_forms_rfc3261_7_3_3_and_iana() {
         let pairs = [
-            ('i', "Call-ID"), ('m', "Contact"), ('e', "Content-Encoding"), ('l', "Content-Length"),
-            ('c', "Content-Type"), ('f', "From"), ('s', "Subject"), ('k', "Supported"),
-            ('t', "To"), ('v', "Via"), ('o', "Event"), ('u', "Allow-Events"), ('r', "Refer-To"),
-            ('b', "Referred-By"), ('x', "Session-Expires"), ('y', "Identity"),
-            ('a', "Accept-Contact"), ('j', "Reject-Contact"), ('d', "Request-Disposition"),
+            ('i', "Call-ID"),
+            ('m', "Contact"),
+            ('e', "Content-Encoding"),
+            ('l', "Content-Length"),
+            ('c', "Content-Type"),
+            ('f', "From"),
+            ('s', "Subject"),
+            ('k', "Supported"),
+            ('t', "To"),
+            ('v', "Via"),
+            ('o', "Event"),
+            ('u', "Allow-Events"),
+            ('r', "Refer-To"),
+            ('b', "Referred-By"),
+            ('x', "Session-Expires"),
+            ('y', "Identity"),
+            ('a', "Accept-Contact"),
+            ('j', "Reject-Contact"),
+            ('d', "Request-Disposition"),
             ('n', "Identity-Info"),
         ];
         for (c, full) in pairs {
@@ -266,7 +280,10 @@ mod tests {
     fn case_insensitive() {
         assert_eq!(HeaderName::lookup("MaX-fOrWaRdS"), HeaderName::MaxForwards);
         assert_eq!(HeaderName::lookup("CSEQ"), HeaderName::CSeq);
-        assert_eq!(HeaderName::lookup("www-authenticate"), HeaderName::WwwAuthenticate);
+        assert_eq!(
+            HeaderName::lookup("www-authenticate"),
+            HeaderName::WwwAuthenticate
+        );
         assert_eq!(HeaderName::lookup("C%6Fntact"), HeaderName::Other);
         assert_eq!(HeaderName::lookup("UserAgent"), HeaderName::Other);
         for n in HeaderName::ALL {

@@ -19,18 +19,36 @@ const fn build_classes() -> [u8; 256] {
         let b = c as u8;
         let alnum = b.is_ascii_alphanumeric();
         let mut v = 0;
-        if alnum || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~')
+        if alnum
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            )
         {
             v |= TOKEN | WORD;
         }
         if matches!(
             b,
-            b'(' | b')' | b'<' | b'>' | b':' | b'\\' | b'"' | b'/' | b'[' | b']' | b'?' | b'{' | b'}'
+            b'(' | b')'
+                | b'<'
+                | b'>'
+                | b':'
+                | b'\\'
+                | b'"'
+                | b'/'
+                | b'['
+                | b']'
+                | b'?'
+                | b'{'
+                | b'}'
         ) {
             v |= WORD;
         }
-        let unreserved =
-            alnum || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')');
+        let unreserved = alnum
+            || matches!(
+                b,
+                b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+            );
         if unreserved {
             v |= UNRESERVED | USER | PARAM | HNV | PASSWORD;
         }
@@ -46,7 +64,12 @@ const fn build_classes() -> [u8; 256] {
         if matches!(b, b'&' | b'=' | b'+' | b'$' | b',') {
             v |= PASSWORD;
         }
-        if b == b' ' || b == b'\t' || b == 0x21 || (b >= 0x23 && b <= 0x5b) || (b >= 0x5d && b <= 0x7e) || b >= 0x80
+        if b == b' '
+            || b == b'\t'
+            || b == 0x21
+            || (b >= 0x23 && b <= 0x5b)
+            || (b >= 0x5d && b <= 0x7e)
+            || b >= 0x80
         {
             v |= QDTEXT;
         }
@@ -278,18 +301,18 @@ impl<'a> Cursor<'a> {
                         None => break,
                     };
                 }
-                b'\r' => {
+                b'\r'
                     // Folding inside a quoted string is LWS; anything else is a bare CR.
                     if b.get(self.pos + 1) == Some(&b'\n')
                         && matches!(b.get(self.pos + 2), Some(b' ' | b'\t'))
-                    {
+                    => {
                         self.pos += 3;
-                    } else {
-                        return Err(ValueError::new(Fault::InvalidCharacter, self.base + self.pos));
                     }
-                }
                 _ => {
-                    return Err(ValueError::new(Fault::InvalidCharacter, self.base + self.pos));
+                    return Err(ValueError::new(
+                        Fault::InvalidCharacter,
+                        self.base + self.pos,
+                    ));
                 }
             }
         }
@@ -494,7 +517,10 @@ mod tests {
     #[test]
     fn numbers() {
         assert_eq!(parse_u64("0009"), Ok(9));
-        assert_eq!(parse_u64("36893488147419103232"), Err(Fault::NumberOutOfRange));
+        assert_eq!(
+            parse_u64("36893488147419103232"),
+            Err(Fault::NumberOutOfRange)
+        );
         assert_eq!(parse_u64("-1"), Err(Fault::InvalidNumber));
     }
 }

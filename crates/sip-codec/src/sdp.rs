@@ -166,10 +166,10 @@ fn fields<const N: usize>(v: &str, line: u8, at: usize) -> Result<[&str; N], Err
     let mut out = [""; N];
     let mut it = v.split(' ');
     for slot in out.iter_mut() {
-        *slot = it
-            .next()
-            .filter(|f| !f.is_empty())
-            .ok_or(sdp_err(line, Fault::Expected(' '), at))?;
+        *slot =
+            it.next()
+                .filter(|f| !f.is_empty())
+                .ok_or(sdp_err(line, Fault::Expected(' '), at))?;
     }
     if it.next().is_some() {
         return Err(sdp_err(line, Fault::TrailingCharacters, at));
@@ -256,7 +256,11 @@ impl<'a> SessionDescription<'a> {
             }
             let b = line.as_bytes();
             if b.len() < 2 || b[1] != b'=' || !b[0].is_ascii_lowercase() {
-                return Err(sdp_err(b.first().copied().unwrap_or(b'?'), Fault::Expected('='), at));
+                return Err(sdp_err(
+                    b.first().copied().unwrap_or(b'?'),
+                    Fault::Expected('='),
+                    at,
+                ));
             }
             if let Some(i) = line.bytes().position(|c| c == b'\r' || c == 0) {
                 return Err(sdp_err(b[0], Fault::InvalidCharacter, at + i));
@@ -278,8 +282,14 @@ impl<'a> SessionDescription<'a> {
             return Err(sdp_err(b'v', Fault::InvalidVersion, at));
         }
         let (o, at) = next(b'o').ok_or(sdp_err(b'o', Fault::Empty, at))?;
-        let [username, session_id, session_version, net_type, addr_type, address] =
-            fields::<6>(o, b'o', at)?;
+        let [
+            username,
+            session_id,
+            session_version,
+            net_type,
+            addr_type,
+            address,
+        ] = fields::<6>(o, b'o', at)?;
         let origin = Origin {
             username,
             session_id,
@@ -353,9 +363,12 @@ impl<'a> SessionDescription<'a> {
                 None => (port, None),
             };
             let port_at = at + media.len() + 1;
-            let port = crate::uri::parse_port(port, port_at).map_err(|e| sdp_err(b'm', e.fault, e.offset))?;
+            let port = crate::uri::parse_port(port, port_at)
+                .map_err(|e| sdp_err(b'm', e.fault, e.offset))?;
             let num_ports = num_ports
-                .map(|n| crate::uri::parse_port(n, port_at).map_err(|e| sdp_err(b'm', e.fault, e.offset)))
+                .map(|n| {
+                    crate::uri::parse_port(n, port_at).map_err(|e| sdp_err(b'm', e.fault, e.offset))
+                })
                 .transpose()?;
             let formats: Vec<&str> = parts.collect();
             if formats.iter().any(|f| f.is_empty()) {
@@ -421,7 +434,9 @@ impl<'a> Media<'a> {
     /// The direction attribute of this section, if any.
     #[must_use]
     pub fn direction(&self) -> Option<Direction> {
-        self.attributes.iter().find_map(|a| Direction::from_name(a.name))
+        self.attributes
+            .iter()
+            .find_map(|a| Direction::from_name(a.name))
     }
 }
 
@@ -478,7 +493,8 @@ impl<'a> RtpMap<'a> {
         let mut it = rest.splitn(3, '/');
         let encoding = it.next().filter(|e| !e.is_empty()).ok_or(Fault::Empty)?;
         let rate = it.next().ok_or(Fault::Expected('/'))?;
-        let clock_rate = u32::try_from(crate::scan::parse_u64(rate)?).map_err(|_| Fault::NumberOutOfRange)?;
+        let clock_rate =
+            u32::try_from(crate::scan::parse_u64(rate)?).map_err(|_| Fault::NumberOutOfRange)?;
         Ok(RtpMap {
             payload,
             encoding,
@@ -665,9 +681,13 @@ impl<'a> Crypto<'a> {
     pub fn parse(v: &'a str) -> Result<Self, Fault> {
         let mut it = v.split([' ', '\t']).filter(|x| !x.is_empty());
         let tag = it.next().ok_or(Fault::Empty)?;
-        let tag = u32::try_from(crate::scan::parse_u64(tag)?).map_err(|_| Fault::NumberOutOfRange)?;
+        let tag =
+            u32::try_from(crate::scan::parse_u64(tag)?).map_err(|_| Fault::NumberOutOfRange)?;
         let suite = it.next().ok_or(Fault::Expected(' '))?;
-        if !suite.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        if !suite
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
             return Err(Fault::InvalidCharacter);
         }
         let key_params = it.next().ok_or(Fault::Expected(' '))?;
@@ -693,7 +713,8 @@ impl<'a> Crypto<'a> {
                     if key.mki.is_some() {
                         return Err(Fault::TrailingCharacters);
                     }
-                    let val = u32::try_from(crate::scan::parse_u64(val)?).map_err(|_| Fault::NumberOutOfRange)?;
+                    let val = u32::try_from(crate::scan::parse_u64(val)?)
+                        .map_err(|_| Fault::NumberOutOfRange)?;
                     let len = crate::scan::parse_u64(len)?;
                     let len = u8::try_from(len)
                         .ok()
@@ -844,50 +865,131 @@ mod tests {
         assert_eq!(sd.to_string(), SDP);
         // RFC 4475's "a=rtpmap:31 LPC" lacks the clock rate: the attribute parses, the
         // typed rtpmap view reports it.
-        assert_eq!(RtpMap::parse(sd.media[1].attribute("rtpmap").unwrap()), Err(Fault::Expected('/')));
+        assert_eq!(
+            RtpMap::parse(sd.media[1].attribute("rtpmap").unwrap()),
+            Err(Fault::Expected('/'))
+        );
     }
 
     #[test]
     fn crypto_rfc4568_and_ms_sdpext() {
-        let c = Crypto::parse("1 AES_CM_128_HMAC_SHA1_80 inline:d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj|2^20|1:32").unwrap();
+        let c = Crypto::parse(
+            "1 AES_CM_128_HMAC_SHA1_80 inline:d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj|2^20|1:32",
+        )
+        .unwrap();
         assert_eq!(c.keys[0].lifetime(), Some(1 << 20));
         assert_eq!((c.keys[0].mki, c.keys[0].mki_length), (Some(1), Some(32)));
         assert_eq!(c.keys[0].key_salt().unwrap().len(), 30);
-        assert_eq!(c.to_string(), "1 AES_CM_128_HMAC_SHA1_80 inline:d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj|2^20|1:32");
+        assert_eq!(
+            c.to_string(),
+            "1 AES_CM_128_HMAC_SHA1_80 inline:d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj|2^20|1:32"
+        );
         let c = Crypto::parse("2 F8_128_HMAC_SHA1_80 inline:MTIzNDU2Nzg5QUJDREUwMTIzNDU2Nzg5QUJjZGVm|2^20|1:4;inline:QUJjZGVmMTIzNDU2Nzg5QUJDREUwMTIzNDU2Nzg5|2^20|2:4 FEC_ORDER=FEC_SRTP").unwrap();
         assert_eq!(c.keys.len(), 2);
         assert_eq!(c.session_params, ["FEC_ORDER=FEC_SRTP"]);
         // [MS-SDPEXT]: no MKI
-        let c = Crypto::parse("3 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^31").unwrap();
+        let c = Crypto::parse(
+            "3 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^31",
+        )
+        .unwrap();
         assert_eq!(c.keys[0].mki, None);
         assert_eq!(Crypto::parse("x AES inline:a"), Err(Fault::InvalidNumber));
-        assert_eq!(Crypto::parse("1 AES_CM_128_HMAC_SHA1_80 key:a").unwrap_err(), Fault::Expected(':'));
-        assert_eq!(Crypto::parse("1 AES_CM_128_HMAC_SHA1_80 inline:a|1:0").unwrap_err(), Fault::NumberOutOfRange);
+        assert_eq!(
+            Crypto::parse("1 AES_CM_128_HMAC_SHA1_80 key:a").unwrap_err(),
+            Fault::Expected(':')
+        );
+        assert_eq!(
+            Crypto::parse("1 AES_CM_128_HMAC_SHA1_80 inline:a|1:0").unwrap_err(),
+            Fault::NumberOutOfRange
+        );
     }
 
     #[test]
     fn candidates() {
         let c = Candidate::parse("1 1 UDP 2130706431 192.0.2.1 50000 typ host").unwrap();
-        assert!(matches!(c, Candidate::Ice { port: 50000, kind: "host", .. }));
-        let c = Candidate::parse("2 1 UDP 1694498815 198.51.100.1 50001 typ srflx raddr 192.0.2.1 rport 50000").unwrap();
-        assert!(matches!(c, Candidate::Ice { rest: "raddr 192.0.2.1 rport 50000", .. }));
-        let c = Candidate::parse("y2hTxdVVdNsPyaRn0ZUBGs6uCcw1 1 tKKmnuyTZvSRm4Xz1kVgiA UDP 0.830 192.168.1.2 24386").unwrap();
-        assert!(matches!(c, Candidate::MsIce6 { q: "0.830", port: 24386, .. }));
+        assert!(matches!(
+            c,
+            Candidate::Ice {
+                port: 50000,
+                kind: "host",
+                ..
+            }
+        ));
+        let c = Candidate::parse(
+            "2 1 UDP 1694498815 198.51.100.1 50001 typ srflx raddr 192.0.2.1 rport 50000",
+        )
+        .unwrap();
+        assert!(matches!(
+            c,
+            Candidate::Ice {
+                rest: "raddr 192.0.2.1 rport 50000",
+                ..
+            }
+        ));
+        let c = Candidate::parse(
+            "y2hTxdVVdNsPyaRn0ZUBGs6uCcw1 1 tKKmnuyTZvSRm4Xz1kVgiA UDP 0.830 192.168.1.2 24386",
+        )
+        .unwrap();
+        assert!(matches!(
+            c,
+            Candidate::MsIce6 {
+                q: "0.830",
+                port: 24386,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn faults_with_offsets() {
         let e = SessionDescription::parse("v=1\r\n").unwrap_err();
-        assert_eq!(e, Error::Sdp { line: 'v', fault: Fault::InvalidVersion, offset: 2 });
+        assert_eq!(
+            e,
+            Error::Sdp {
+                line: 'v',
+                fault: Fault::InvalidVersion,
+                offset: 2
+            }
+        );
         let e = SessionDescription::parse("v=0\r\no=- 1 1 IN IP4\r\n").unwrap_err();
-        assert!(matches!(e, Error::Sdp { line: 'o', offset: 7, .. }), "{e:?}");
-        let e = SessionDescription::parse("v=0\r\no=- 1 1 IN IP4 h\r\ns=x\r\nt=0 0\r\nm=audio 99999 RTP/AVP 0\r\n").unwrap_err();
-        assert!(matches!(e, Error::Sdp { line: 'm', fault: Fault::InvalidPort, .. }), "{e:?}");
-        let e = SessionDescription::parse("v=0\r\no=- 1 1 IN IP4 h\r\ns=x\r\nt=0 0\r\nv=0\r\n").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Sdp {
+                    line: 'o',
+                    offset: 7,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let e = SessionDescription::parse(
+            "v=0\r\no=- 1 1 IN IP4 h\r\ns=x\r\nt=0 0\r\nm=audio 99999 RTP/AVP 0\r\n",
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Sdp {
+                    line: 'm',
+                    fault: Fault::InvalidPort,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let e = SessionDescription::parse("v=0\r\no=- 1 1 IN IP4 h\r\ns=x\r\nt=0 0\r\nv=0\r\n")
+            .unwrap_err();
         assert!(matches!(e, Error::Sdp { line: 'v', .. }), "{e:?}");
-        let lim = SdpLimits { max_lines: 3, ..SdpLimits::default() };
+        let lim = SdpLimits {
+            max_lines: 3,
+            ..SdpLimits::default()
+        };
         assert!(SessionDescription::parse_with(SDP, &lim).is_err());
-        let lim = SdpLimits { max_media: 1, ..SdpLimits::default() };
+        let lim = SdpLimits {
+            max_media: 1,
+            ..SdpLimits::default()
+        };
         assert!(SessionDescription::parse_with(SDP, &lim).is_err());
     }
 

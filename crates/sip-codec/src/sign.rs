@@ -117,7 +117,9 @@ pub fn signature_input(
         for (value, _) in msg.values(crate::HeaderName::PAssertedIdentity) {
             let uri = uri_of(value).unwrap_or("");
             let scheme = uri.split(':').next().unwrap_or("");
-            if sip.is_empty() && (scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips")) {
+            if sip.is_empty()
+                && (scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips"))
+            {
                 sip = uri;
             } else if tel.is_empty() && scheme.eq_ignore_ascii_case("tel") {
                 tel = uri;
@@ -135,4 +137,3 @@ pub fn signature_input(
     }
     Ok(())
 }
-

@@ -145,7 +145,9 @@ mod tests {
     fn content_length_is_required() {
         let dec = StreamDecoder::default();
         let e = dec
-            .decode(&Bytes::from_static(b"OPTIONS sip:a SIP/2.0\r\nTo: x\r\n\r\n"))
+            .decode(&Bytes::from_static(
+                b"OPTIONS sip:a SIP/2.0\r\nTo: x\r\n\r\n",
+            ))
             .unwrap_err();
         assert_eq!(e, Error::ContentLengthRequired { offset: 32 });
     }
@@ -157,15 +159,30 @@ mod tests {
             ..Limits::default()
         });
         let input = Bytes::from(vec![b'A'; 100]);
-        assert!(matches!(dec.decode(&input), Err(Error::MessageTooLarge { .. })));
+        assert!(matches!(
+            dec.decode(&input),
+            Err(Error::MessageTooLarge { .. })
+        ));
     }
 
     #[test]
     fn keep_alives() {
         let dec = StreamDecoder::default();
-        assert!(matches!(dec.decode(&Bytes::from_static(b"\r\n\r\n")), Ok(Status::Complete(Frame::Ping, 4))));
-        assert!(matches!(dec.decode(&Bytes::from_static(b"\r\n")), Ok(Status::Complete(Frame::Pong, 2))));
-        assert!(matches!(dec.decode(&Bytes::from_static(b"\r\n\r")), Ok(Status::Partial)));
-        assert!(matches!(dec.decode(&Bytes::from_static(b"\r")), Ok(Status::Partial)));
+        assert!(matches!(
+            dec.decode(&Bytes::from_static(b"\r\n\r\n")),
+            Ok(Status::Complete(Frame::Ping, 4))
+        ));
+        assert!(matches!(
+            dec.decode(&Bytes::from_static(b"\r\n")),
+            Ok(Status::Complete(Frame::Pong, 2))
+        ));
+        assert!(matches!(
+            dec.decode(&Bytes::from_static(b"\r\n\r")),
+            Ok(Status::Partial)
+        ));
+        assert!(matches!(
+            dec.decode(&Bytes::from_static(b"\r")),
+            Ok(Status::Partial)
+        ));
     }
 }

@@ -14,7 +14,10 @@ use crate::scan::{self, HNV, PASSWORD, USER};
 /// A URI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(tag = "scheme_kind", rename_all = "snake_case"))]
+#[cfg_attr(
+    feature = "serde",
+    serde(tag = "scheme_kind", rename_all = "snake_case")
+)]
 pub enum Uri<'a> {
     /// `sip:` or `sips:`.
     Sip(SipUri<'a>),
@@ -64,7 +67,10 @@ pub struct TelUri<'a> {
 /// The host of a SIP URI or Via.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(tag = "type", content = "value", rename_all = "snake_case"))]
+#[cfg_attr(
+    feature = "serde",
+    serde(tag = "type", content = "value", rename_all = "snake_case")
+)]
 pub enum Host<'a> {
     /// A host name.
     Domain(&'a str),
@@ -336,14 +342,13 @@ impl<'a> SipUri<'a> {
             let special = ["user", "ttl", "method", "maddr", "transport"]
                 .iter()
                 .any(|n| n.eq_ignore_ascii_case(p.name));
-            match (a, b) {
-                (Some(x), Some(y)) => {
-                    if !opt_eq(x, y, true) {
-                        return false;
-                    }
-                }
-                _ if special => return false,
-                _ => {}
+            let same = match (a, b) {
+                (Some(x), Some(y)) => opt_eq(x, y, true),
+                // Present in one only: fine unless it is one of the five that must match.
+                _ => !special,
+            };
+            if !same {
+                return false;
             }
         }
         match (self.headers, other.headers) {
@@ -415,7 +420,8 @@ impl<'a> TelUri<'a> {
         }
         let digits = number.strip_prefix('+').unwrap_or(number);
         if let Some(i) = digits.bytes().position(|c| {
-            !(c.is_ascii_hexdigit() || matches!(c, b'-' | b'.' | b'(' | b')' | b'*' | b'#' | b'p' | b'w'))
+            !(c.is_ascii_hexdigit()
+                || matches!(c, b'-' | b'.' | b'(' | b')' | b'*' | b'#' | b'p' | b'w'))
         }) {
             return Err(ValueError::new(
                 Fault::InvalidCharacter,
@@ -496,22 +502,24 @@ pub(crate) fn parse_host<'a>(
         label_start = false;
         i += 1;
     }
-    if let Some(&c) = b.get(i) {
-        if !stop(c) {
-            let fault = if scan::is_ws(c) {
-                Fault::WhitespaceInUri
-            } else {
-                Fault::InvalidHost
-            };
-            return Err(ValueError::new(fault, base + i));
-        }
+    if let Some(&c) = b.get(i)
+        && !stop(c)
+    {
+        let fault = if scan::is_ws(c) {
+            Fault::WhitespaceInUri
+        } else {
+            Fault::InvalidHost
+        };
+        return Err(ValueError::new(fault, base + i));
     }
     if i == 0 {
         return Err(bad(0));
     }
     let h = &s[..i];
     if numeric {
-        return parse_ipv4(&b[..i]).map(|a| (Host::Ipv4(a), i)).ok_or(bad(0));
+        return parse_ipv4(&b[..i])
+            .map(|a| (Host::Ipv4(a), i))
+            .ok_or(bad(0));
     }
     Ok((Host::Domain(h), i))
 }
@@ -609,7 +617,11 @@ mod tests {
         assert_eq!(unescape(u.user.unwrap()), "sips:user@example.com");
         let u = sip("sip:cal%6Cer@host5.example.net;%6C%72;n%61me=v%61lue%25%34%31");
         assert_eq!(unescape(u.user.unwrap()), "caller");
-        let p: Vec<_> = u.params.iter().map(|p| (unescape(p.name), p.value.map(unescape))).collect();
+        let p: Vec<_> = u
+            .params
+            .iter()
+            .map(|p| (unescape(p.name), p.value.map(unescape)))
+            .collect();
         assert_eq!(p[0].0, "lr");
         assert_eq!(p[1].0, "name");
         assert_eq!(p[1].1.as_deref(), Some("value%41"));
@@ -618,14 +630,25 @@ mod tests {
         assert_eq!(u.user, Some("user;par=u%40example.net"));
         assert!(u.params.is_empty());
         // §3.1.1.4 escnull
-        assert_eq!(unescape(sip("sip:null-%00-null@example.com").user.unwrap()), "null-\0-null");
+        assert_eq!(
+            unescape(sip("sip:null-%00-null@example.com").user.unwrap()),
+            "null-\0-null"
+        );
     }
 
     #[test]
     fn rfc4475_intmeth_uri() {
-        let u = sip("sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com");
-        assert_eq!(u.user, Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*"));
-        assert_eq!(u.password, Some("&it+has=1,weird!*pas$wo~d_too.(doesn't-it)"));
+        let u = sip(
+            "sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com",
+        );
+        assert_eq!(
+            u.user,
+            Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*")
+        );
+        assert_eq!(
+            u.password,
+            Some("&it+has=1,weird!*pas$wo~d_too.(doesn't-it)")
+        );
         assert_eq!(u.host, Host::Domain("example.com"));
     }
 
@@ -651,26 +674,48 @@ mod tests {
     fn rfc3261_19_1_4_comparison() {
         // Equivalent pairs from RFC 3261 §19.1.4.
         let eq = [
-            ("sip:%61lice@atlanta.com;transport=TCP", "sip:alice@AtLanTa.CoM;Transport=tcp"),
+            (
+                "sip:%61lice@atlanta.com;transport=TCP",
+                "sip:alice@AtLanTa.CoM;Transport=tcp",
+            ),
             ("sip:carol@chicago.com", "sip:carol@chicago.com;newparam=5"),
-            ("sip:carol@chicago.com;security=on", "sip:carol@chicago.com;newparam=5"),
-            ("sip:biloxi.com;transport=tcp;method=REGISTER?to=sip:bob%40biloxi.com",
-             "sip:biloxi.com;method=REGISTER;transport=tcp?to=sip:bob%40biloxi.com"),
-            ("sip:alice@atlanta.com?subject=project%20x&priority=urgent",
-             "sip:alice@atlanta.com?priority=urgent&subject=project%20x"),
+            (
+                "sip:carol@chicago.com;security=on",
+                "sip:carol@chicago.com;newparam=5",
+            ),
+            (
+                "sip:biloxi.com;transport=tcp;method=REGISTER?to=sip:bob%40biloxi.com",
+                "sip:biloxi.com;method=REGISTER;transport=tcp?to=sip:bob%40biloxi.com",
+            ),
+            (
+                "sip:alice@atlanta.com?subject=project%20x&priority=urgent",
+                "sip:alice@atlanta.com?priority=urgent&subject=project%20x",
+            ),
         ];
         for (a, b) in eq {
             assert!(sip(a).matches(&sip(b)), "{a} == {b}");
             assert!(sip(b).matches(&sip(a)), "{b} == {a}");
         }
         let ne = [
-            ("SIP:ALICE@AtLanTa.CoM;Transport=udp", "sip:alice@AtLanTa.CoM;Transport=UDP"),
+            (
+                "SIP:ALICE@AtLanTa.CoM;Transport=udp",
+                "sip:alice@AtLanTa.CoM;Transport=UDP",
+            ),
             ("sip:bob@biloxi.com", "sip:bob@biloxi.com:5060"),
             ("sip:bob@biloxi.com", "sip:bob@biloxi.com;transport=udp"),
-            ("sip:bob@biloxi.com", "sip:bob@biloxi.com:6000;transport=tcp"),
-            ("sip:carol@chicago.com", "sip:carol@chicago.com?Subject=next%20meeting"),
+            (
+                "sip:bob@biloxi.com",
+                "sip:bob@biloxi.com:6000;transport=tcp",
+            ),
+            (
+                "sip:carol@chicago.com",
+                "sip:carol@chicago.com?Subject=next%20meeting",
+            ),
             ("sip:bob@phone21.boxesbybob.com", "sip:bob@192.0.2.4"),
-            ("sip:carol@chicago.com;security=on", "sip:carol@chicago.com;security=off"),
+            (
+                "sip:carol@chicago.com;security=on",
+                "sip:carol@chicago.com;security=off",
+            ),
         ];
         for (a, b) in ne {
             assert!(!sip(a).matches(&sip(b)), "{a} != {b}");
@@ -679,15 +724,25 @@ mod tests {
 
     #[test]
     fn tel_and_other() {
-        let Uri::Tel(t) = Uri::parse("tel:+1-201-555-0123").unwrap() else { panic!() };
+        let Uri::Tel(t) = Uri::parse("tel:+1-201-555-0123").unwrap() else {
+            panic!()
+        };
         assert!(t.is_global());
-        let Uri::Tel(t) = Uri::parse("tel:7042;phone-context=example.com").unwrap() else { panic!() };
+        let Uri::Tel(t) = Uri::parse("tel:7042;phone-context=example.com").unwrap() else {
+            panic!()
+        };
         assert_eq!(t.phone_context(), Some("example.com"));
         assert_eq!(
             Uri::parse("urn:uuid:4233FD41").unwrap(),
-            Uri::Other { scheme: "urn", rest: "uuid:4233FD41" }
+            Uri::Other {
+                scheme: "urn",
+                rest: "uuid:4233FD41"
+            }
         );
-        assert_eq!(Uri::parse("nocolon").unwrap_err().fault, Fault::InvalidScheme);
+        assert_eq!(
+            Uri::parse("nocolon").unwrap_err().fault,
+            Fault::InvalidScheme
+        );
     }
 
     #[test]

@@ -73,7 +73,10 @@ fn hot_paths_allocate_only_the_header_index() {
         for _ in m.headers() {}
         m
     });
-    assert_eq!(n, 1, "a full parse allocates the header index and nothing else");
+    assert_eq!(
+        n, 1,
+        "a full parse allocates the header index and nothing else"
+    );
 
     // Stream decoding of the same bytes: again only the index.
     let dec = StreamDecoder::default();

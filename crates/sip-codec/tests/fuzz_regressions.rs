@@ -11,7 +11,10 @@ fn replay(dir: &Path, f: fn(&[u8])) -> usize {
     let mut n = 0;
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
-        if p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) || !p.is_file() {
+        if p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            || !p.is_file()
+        {
             continue;
         }
         f(&std::fs::read(&p).unwrap());

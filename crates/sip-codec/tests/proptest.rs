@@ -24,9 +24,7 @@ fn host() -> impl Strategy<Value = String> {
         "[a-z][a-z0-9-]{0,8}[a-z0-9](\\.[a-z][a-z0-9]{0,8}){0,2}",
         (any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>())
             .prop_map(|(a, b, c, d)| format!("{a}.{b}.{c}.{d}")),
-        any::<[u16; 8]>().prop_map(|s| {
-            format!("[{}]", std::net::Ipv6Addr::from(s))
-        }),
+        any::<[u16; 8]>().prop_map(|s| { format!("[{}]", std::net::Ipv6Addr::from(s)) }),
     ]
 }
 
@@ -43,7 +41,10 @@ fn host_of(s: &str) -> Host<'_> {
 /// Header params as written: `;name[=value]`.
 fn header_params() -> impl Strategy<Value = String> {
     proptest::collection::vec(
-        (token(), proptest::option::of(prop_oneof![token(), "\"[a-zA-Z0-9 ,;:<>@=/]{0,12}\""])),
+        (
+            token(),
+            proptest::option::of(prop_oneof![token(), "\"[a-zA-Z0-9 ,;:<>@=/]{0,12}\""]),
+        ),
         0..4,
     )
     .prop_map(|ps| {
@@ -57,15 +58,21 @@ fn header_params() -> impl Strategy<Value = String> {
 }
 
 fn uri_params() -> impl Strategy<Value = String> {
-    proptest::collection::vec(("[a-z][a-z0-9-]{0,8}", proptest::option::of("[a-zA-Z0-9:.+-]{1,12}")), 0..4)
-        .prop_map(|ps| {
-            ps.into_iter()
-                .map(|(n, v)| match v {
-                    Some(v) => format!(";{n}={v}"),
-                    None => format!(";{n}"),
-                })
-                .collect()
-        })
+    proptest::collection::vec(
+        (
+            "[a-z][a-z0-9-]{0,8}",
+            proptest::option::of("[a-zA-Z0-9:.+-]{1,12}"),
+        ),
+        0..4,
+    )
+    .prop_map(|ps| {
+        ps.into_iter()
+            .map(|(n, v)| match v {
+                Some(v) => format!(";{n}={v}"),
+                None => format!(";{n}"),
+            })
+            .collect()
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -89,15 +96,17 @@ fn uri_parts() -> impl Strategy<Value = UriParts> {
         uri_params(),
         proptest::option::of("[a-z]{1,6}=[a-zA-Z0-9:/?+$]{0,8}(&[a-z]{1,6}=[a-z0-9]{0,4})?"),
     )
-        .prop_map(|(scheme, user, password, host, port, params, headers)| UriParts {
-            scheme,
-            password: user.as_ref().and(password),
-            user,
-            host,
-            port,
-            params,
-            headers,
-        })
+        .prop_map(
+            |(scheme, user, password, host, port, params, headers)| UriParts {
+                scheme,
+                password: user.as_ref().and(password),
+                user,
+                host,
+                port,
+                params,
+                headers,
+            },
+        )
 }
 
 fn sip_uri(p: &UriParts) -> SipUri<'_> {

@@ -22,27 +22,146 @@ fn strict(name: &str) -> Result<Message, Error> {
 /// What strict decoding must say about each §3.1.2 invalid message and mcl01.
 fn expected_fault(file: &str) -> fn(&Error) -> bool {
     match file {
-        "badinv01.dat" => |e| matches!(e, Error::Header { header: "Via", fault: Fault::EmptyParameter, .. }),
+        "badinv01.dat" => |e| {
+            matches!(
+                e,
+                Error::Header {
+                    header: "Via",
+                    fault: Fault::EmptyParameter,
+                    ..
+                }
+            )
+        },
         "clerr.dat" => |e| matches!(e, Error::BodyTruncated { declared: 9999, .. }),
-        "ncl.dat" => |e| matches!(e, Error::Header { header: "Content-Length", fault: Fault::InvalidNumber, .. }),
-        "scalar02.dat" | "scalarlg.dat" => |e| matches!(e, Error::Header { header: "CSeq", fault: Fault::NumberOutOfRange, .. }),
-        "quotbal.dat" => |e| matches!(e, Error::Header { header: "To", fault: Fault::UnterminatedQuote, .. }),
-        "ltgtruri.dat" => |e| matches!(e, Error::StartLine { fault: Fault::InvalidScheme, offset: 7 }),
-        "lwsruri.dat" | "lwsstart.dat" => |e| matches!(e, Error::StartLine { fault: Fault::WhitespaceInUri, .. }),
-        "trws.dat" | "badvers.dat" => |e| matches!(e, Error::StartLine { fault: Fault::InvalidVersion, .. }),
-        "escruri.dat" => |e| matches!(e, Error::RequestUri { fault: Fault::HeadersNotAllowed, offset: 27 }),
-        "baddate.dat" => |e| matches!(e, Error::Header { header: "Date", fault: Fault::InvalidDate, .. }),
-        "regbadct.dat" => |e| matches!(e, Error::Header { header: "Contact", fault: Fault::NeedsAngleBrackets, .. }),
-        "badaspec.dat" => |e| matches!(e, Error::Header { header: "To", fault: Fault::WhitespaceInUri, .. }),
+        "ncl.dat" => |e| {
+            matches!(
+                e,
+                Error::Header {
+                    header: "Content-Length",
+                    fault: Fault::InvalidNumber,
+                    ..
+                }
+            )
+        },
+        "scalar02.dat" | "scalarlg.dat" => |e| {
+            matches!(
+                e,
+                Error::Header {
+                    header: "CSeq",
+                    fault: Fault::NumberOutOfRange,
+                    ..
+                }
+            )
+        },
+        "quotbal.dat" => |e| {
+            matches!(
+                e,
+                Error::Header {
+                    header: "To",
+                    fault: Fault::UnterminatedQuote,
+                    ..
+                }
+            )
+        },
+        "ltgtruri.dat" => |e| {
+            matches!(
+                e,
+                Error::StartLine {
+                    fault: Fault::InvalidScheme,
+                    offset: 7
+                }
+            )
+        },
+        "lwsruri.dat" | "lwsstart.dat" => |e| {
+            matches!(
+                e,
+                Error::StartLine {
+                    fault: Fault::WhitespaceInUri,
+                    ..
+                }
+            )
+        },
+        "trws.dat" | "badvers.dat" => |e| {
+            matches!(
+                e,
+                Error::StartLine {
+                    fault: Fault::InvalidVersion,
+                    ..
+                }
+            )
+        },
+        "escruri.dat" => |e| {
+            matches!(
+                e,
+                Error::RequestUri {
+                    fault: Fault::HeadersNotAllowed,
+                    offset: 27
+                }
+            )
+        },
+        "baddate.dat" => |e| {
+            matches!(
+                e,
+                Error::Header {
+                    header: "Date",
+                    fault: Fault::InvalidDate,
+                    ..
+                }
+            )
+        },
+        "regbadct.dat" => |e| {
+            matches!(
+                e,
+                Error::Header {
+                    header: "Contact",
+                    fault: Fault::NeedsAngleBrackets,
+                    ..
+                }
+            )
+        },
+        "badaspec.dat" => |e| {
+            matches!(
+                e,
+                Error::Header {
+                    header: "To",
+                    fault: Fault::WhitespaceInUri,
+                    ..
+                }
+            )
+        },
         // The vector ends after "l: 0" with no empty line, so framing fails first; its display
         // name fault is checked on the value itself in `baddn_display_name`.
         "baddn.dat" => |e| matches!(e, Error::Incomplete { .. }),
         "insuf.dat" => |e| matches!(e, Error::MissingHeader { .. }),
         "mismatch01.dat" | "mismatch02.dat" => |e| matches!(e, Error::CSeqMismatch { .. }),
-        "bigcode.dat" => |e| matches!(e, Error::StartLine { fault: Fault::InvalidStatusCode, offset: 8 }),
-        "mcl01.dat" => |e| matches!(e, Error::DuplicateHeader { header: "Content-Length", .. }),
+        "bigcode.dat" => |e| {
+            matches!(
+                e,
+                Error::StartLine {
+                    fault: Fault::InvalidStatusCode,
+                    offset: 8
+                }
+            )
+        },
+        "mcl01.dat" => |e| {
+            matches!(
+                e,
+                Error::DuplicateHeader {
+                    header: "Content-Length",
+                    ..
+                }
+            )
+        },
         "multi01.dat" => |e| matches!(e, Error::DuplicateHeader { .. }),
-        "test.dat" => |e| matches!(e, Error::StartLine { fault: Fault::InvalidVersion, .. }),
+        "test.dat" => |e| {
+            matches!(
+                e,
+                Error::StartLine {
+                    fault: Fault::InvalidVersion,
+                    ..
+                }
+            )
+        },
         other => panic!("no expectation for {other}"),
     }
 }
@@ -63,7 +182,10 @@ fn every_case_behaves_as_its_class_says() {
             let e = r.expect_err(&format!("{file} (§{section}) must be rejected"));
             assert!(expected_fault(&file)(&e), "{file}: unexpected error {e}");
             // Every error names a position inside the message.
-            assert!(e.offset() <= common::read(&format!("rfc4475/{file}")).len(), "{file}: {e}");
+            assert!(
+                e.offset() <= common::read(&format!("rfc4475/{file}")).len(),
+                "{file}: {e}"
+            );
         } else {
             let m = r.unwrap_or_else(|e| panic!("{file} (§{section}, {class}): {e}"));
             // Write-back is exact for what the message spans.
@@ -97,26 +219,43 @@ fn wsinv_folded_and_spaced_headers() {
     assert_eq!(odd.value, ";;,,;;,;");
     let c: Vec<_> = m.contacts().map(|c| c.unwrap()).collect();
     let Contact::Address(a) = c[0] else { panic!() };
-    assert_eq!(a.display_name, Some(DisplayName::Quoted("Quoted string \\\"\\\"")));
+    assert_eq!(
+        a.display_name,
+        Some(DisplayName::Quoted("Quoted string \\\"\\\""))
+    );
     assert_eq!(c[0].q(), Some(330));
     assert_eq!(a.params.value("newparam"), Some("newvalue"));
     assert!(a.params.contains("secondparam"));
     let route = m.routes().next().unwrap().unwrap();
     assert!(route.uri.as_sip().unwrap().lr());
-    assert_eq!(route.uri.as_sip().unwrap().params.get("unknown-no-value"), Some(None));
+    assert_eq!(
+        route.uri.as_sip().unwrap().params.get("unknown-no-value"),
+        Some(None)
+    );
     assert_eq!(m.body().len(), 150);
 }
 
 #[test]
 fn intmeth_unusual_tokens() {
     let m = strict("intmeth.dat").unwrap();
-    assert_eq!(m.method(), Some("!interesting-Method0123456789_*+`.%indeed'~"));
-    let Some(Ok(Uri::Sip(u))) = m.request_uri() else { panic!() };
-    assert_eq!(u.user, Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*"));
+    assert_eq!(
+        m.method(),
+        Some("!interesting-Method0123456789_*+`.%indeed'~")
+    );
+    let Some(Ok(Uri::Sip(u))) = m.request_uri() else {
+        panic!()
+    };
+    assert_eq!(
+        u.user,
+        Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*")
+    );
     let to = m.to().unwrap();
     assert_eq!(to.display_name.unwrap().text(), "BEL:\x07 NUL:\0 DEL:\x7f");
     let from = m.from().unwrap();
-    assert_eq!(from.params.value("fromParam''~+*_!.-%"), Some("\u{0440}\u{0430}\u{0431}\u{043e}\u{0442}\u{0430}\u{044e}\u{0449}\u{0438}\u{0439}"));
+    assert_eq!(
+        from.params.value("fromParam''~+*_!.-%"),
+        Some("\u{0440}\u{0430}\u{0431}\u{043e}\u{0442}\u{0430}\u{044e}\u{0449}\u{0438}\u{0439}")
+    );
     let ext = m.header_by_name("extensionHeader-!.%*+_`'~").unwrap();
     assert_eq!(ext.value, "\u{FEFF}\u{5927}\u{505C}\u{96FB}");
 }
@@ -124,24 +263,54 @@ fn intmeth_unusual_tokens() {
 #[test]
 fn esc01_escaped_uris() {
     let m = strict("esc01.dat").unwrap();
-    let Some(Ok(Uri::Sip(u))) = m.request_uri() else { panic!() };
+    let Some(Ok(Uri::Sip(u))) = m.request_uri() else {
+        panic!()
+    };
     assert_eq!(unescape(u.user.unwrap()), "sips:user@example.com");
     let to = m.to().unwrap();
     assert_eq!(unescape(to.uri.as_sip().unwrap().user.unwrap()), "user");
     let from = m.from().unwrap();
-    assert_eq!(unescape(from.uri.as_sip().unwrap().user.unwrap()), "I have spaces");
+    assert_eq!(
+        unescape(from.uri.as_sip().unwrap().user.unwrap()),
+        "I have spaces"
+    );
     let c = m.contacts().next().unwrap().unwrap();
     let sip = *c.address().unwrap().uri.as_sip().unwrap();
     assert_eq!(unescape(sip.user.unwrap()), "caller");
-    let names: Vec<_> = sip.params.iter().map(|p| (unescape(p.name), p.value.map(unescape))).collect();
-    assert_eq!(names, [(Cow::from("lr"), None), (Cow::from("name"), Some(Cow::from("value%41")))]);
+    let names: Vec<_> = sip
+        .params
+        .iter()
+        .map(|p| (unescape(p.name), p.value.map(unescape)))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (Cow::from("lr"), None),
+            (Cow::from("name"), Some(Cow::from("value%41")))
+        ]
+    );
     assert_eq!(m.content_type().unwrap().unwrap().sub, "sdp");
 }
 
 #[test]
 fn escnull_esc02_lwsdisp_semiuri_transports() {
     let m = strict("escnull.dat").unwrap();
-    let users: Vec<_> = m.contacts().map(|c| unescape(c.unwrap().address().unwrap().uri.as_sip().unwrap().user.unwrap()).into_owned()).collect();
+    let users: Vec<_> = m
+        .contacts()
+        .map(|c| {
+            unescape(
+                c.unwrap()
+                    .address()
+                    .unwrap()
+                    .uri
+                    .as_sip()
+                    .unwrap()
+                    .user
+                    .unwrap(),
+            )
+            .into_owned()
+        })
+        .collect();
     assert_eq!(users, ["\0", "\0\0"]);
 
     let m = strict("esc02.dat").unwrap();
@@ -156,7 +325,9 @@ fn escnull_esc02_lwsdisp_semiuri_transports() {
     assert_eq!(m.from().unwrap().display_name.unwrap().text(), "caller");
 
     let m = strict("semiuri.dat").unwrap();
-    let Some(Ok(Uri::Sip(u))) = m.request_uri() else { panic!() };
+    let Some(Ok(Uri::Sip(u))) = m.request_uri() else {
+        panic!()
+    };
     assert_eq!(u.user, Some("user;par=u%40example.net"));
     assert!(u.params.is_empty());
     assert_eq!(m.values(HeaderName::Accept).count(), 6);
@@ -199,21 +370,38 @@ fn mpart01_multipart_body() {
 #[test]
 fn unreason_noreason() {
     let m = strict("unreason.dat").unwrap();
-    let ocs_sip_codec::StartLine::Response { code, reason } = m.start_line() else { panic!() };
+    let ocs_sip_codec::StartLine::Response { code, reason } = m.start_line() else {
+        panic!()
+    };
     assert_eq!(code, 200);
     assert!(reason.starts_with("= 2**3 * 5**2 \u{043d}\u{043e}"));
     let m = strict("noreason.dat").unwrap();
-    assert_eq!(m.start_line(), ocs_sip_codec::StartLine::Response { code: 100, reason: "" });
+    assert_eq!(
+        m.start_line(),
+        ocs_sip_codec::StartLine::Response {
+            code: 100,
+            reason: ""
+        }
+    );
 }
 
 #[test]
 fn section_3_3_cases_expose_what_the_layer_above_needs() {
     // insuf: missing Call-ID, From, To: parses, and validation names the first one missing.
     let m = parse("insuf.dat").unwrap();
-    assert!(matches!(m.validate(), Err(Error::MissingHeader { header: "From", .. })));
+    assert!(matches!(
+        m.validate(),
+        Err(Error::MissingHeader { header: "From", .. })
+    ));
     // unkscm / novelsc: the scheme of the Request-URI.
     let m = strict("unkscm.dat").unwrap();
-    assert!(matches!(m.request_uri(), Some(Ok(Uri::Other { scheme: "nobodyKnowsThisScheme", .. }))));
+    assert!(matches!(
+        m.request_uri(),
+        Some(Ok(Uri::Other {
+            scheme: "nobodyKnowsThisScheme",
+            ..
+        }))
+    ));
     let m = strict("novelsc.dat").unwrap();
     assert!(matches!(m.request_uri(), Some(Ok(Uri::Other { .. }))));
     // bext01: Require with an unknown option.
@@ -227,18 +415,32 @@ fn section_3_3_cases_expose_what_the_layer_above_needs() {
     assert_eq!(m.max_forwards().unwrap().unwrap(), 0);
     // sdp01: Accept lists no sdp.
     let m = strict("sdp01.dat").unwrap();
-    assert!(m.values(HeaderName::Accept).all(|(v, _)| !v.contains("application/sdp")));
+    assert!(
+        m.values(HeaderName::Accept)
+            .all(|(v, _)| !v.contains("application/sdp"))
+    );
     // badbranch: branch is only the magic cookie.
     let m = strict("badbranch.dat").unwrap();
     assert_eq!(m.top_via().unwrap().branch(), Some("z9hG4bK"));
     // cparam01/02: Contact parameters.
-    for f in ["cparam01.dat", "cparam02.dat", "regescrt.dat", "regaut01.dat", "unksm2.dat", "bcast.dat", "inv2543.dat"] {
+    for f in [
+        "cparam01.dat",
+        "cparam02.dat",
+        "regescrt.dat",
+        "regaut01.dat",
+        "unksm2.dat",
+        "bcast.dat",
+        "inv2543.dat",
+    ] {
         strict(f).unwrap_or_else(|e| panic!("{f}: {e}"));
     }
     // Every body that says it is SDP parses as SDP, except sdp01's which is not claimed.
     for (file, _, _) in common::index("rfc4475") {
         let Ok(m) = strict(&file) else { continue };
-        let is_sdp = m.content_type().and_then(Result::ok).is_some_and(|c| c.is("application", "sdp"));
+        let is_sdp = m
+            .content_type()
+            .and_then(Result::ok)
+            .is_some_and(|c| c.is("application", "sdp"));
         if is_sdp && !m.body().is_empty() {
             let text = std::str::from_utf8(m.body()).unwrap();
             SessionDescription::parse(text).unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -256,6 +458,9 @@ fn baddn_display_name() {
     // With the empty line the vector lacks, strict decoding names the From header.
     let mut fixed = raw.to_vec();
     fixed.extend_from_slice(b"\r\n");
-    let e = Message::parse(fixed.into()).unwrap().validate().unwrap_err();
+    let e = Message::parse(fixed.into())
+        .unwrap()
+        .validate()
+        .unwrap_err();
     assert!(matches!(e, Error::Header { header: "From", .. }), "{e}");
 }

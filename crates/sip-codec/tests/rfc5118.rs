@@ -22,7 +22,16 @@ fn every_case() {
             "invalid" => {
                 let e = r.expect_err(&file);
                 // "2001" is neither a host name (a top label starts with a letter) nor an IPv4 address.
-                assert!(matches!(e, Error::RequestUri { fault: Fault::InvalidHost, offset: 13 }), "{file}: {e}");
+                assert!(
+                    matches!(
+                        e,
+                        Error::RequestUri {
+                            fault: Fault::InvalidHost,
+                            offset: 13
+                        }
+                    ),
+                    "{file}: {e}"
+                );
             }
             _ => {
                 let m = r.unwrap_or_else(|e| panic!("{file} (§{section}): {e}"));
@@ -38,16 +47,22 @@ fn every_case() {
 #[test]
 fn addresses_read_correctly() {
     let m = strict("ipv6-good").unwrap();
-    let Some(Ok(Uri::Sip(u))) = m.request_uri() else { panic!() };
+    let Some(Ok(Uri::Sip(u))) = m.request_uri() else {
+        panic!()
+    };
     assert!(matches!(u.host, Host::Ipv6(_)));
     assert!(u.host.ip().is_some());
 
     // §4.3: the port is inside the brackets, so there is none.
     let m = strict("port-ambiguous").unwrap();
-    let Some(Ok(Uri::Sip(u))) = m.request_uri() else { panic!() };
+    let Some(Ok(Uri::Sip(u))) = m.request_uri() else {
+        panic!()
+    };
     assert_eq!((u.host, u.port), (Host::Ipv6("2001:db8::10:5070"), None));
     let m = strict("port-unambiguous").unwrap();
-    let Some(Ok(Uri::Sip(u))) = m.request_uri() else { panic!() };
+    let Some(Ok(Uri::Sip(u))) = m.request_uri() else {
+        panic!()
+    };
     assert_eq!((u.host, u.port), (Host::Ipv6("2001:db8::10"), Some(5070)));
 
     // §4.5: received with and without brackets.
@@ -58,21 +73,31 @@ fn addresses_read_correctly() {
 
     // §4.7: several addresses in headers.
     let m = strict("mult-ip-in-header").unwrap();
-    let hosts: Vec<_> = m.via().map(|v| v.unwrap().host.ip().unwrap().to_string()).collect();
+    let hosts: Vec<_> = m
+        .via()
+        .map(|v| v.unwrap().host.ip().unwrap().to_string())
+        .collect();
     assert_eq!(hosts, ["2001:db8::9:1", "192.0.2.1", "2001:db8::9:255"]);
 
     // §4.9: IPv4-mapped IPv6.
     let m = strict("ipv4-mapped-ipv6").unwrap();
     let v = m.top_via().unwrap();
-    assert_eq!((v.host.ip().unwrap().to_string(), v.port), ("::ffff:192.0.2.10".to_string(), Some(19823)));
+    assert_eq!(
+        (v.host.ip().unwrap().to_string(), v.port),
+        ("::ffff:192.0.2.10".to_string(), Some(19823))
+    );
 
     // §4.10: three colons are tolerated as text, and are no address.
     let m = strict("ipv6-bug-abnf-3-colons").unwrap();
-    let Some(Ok(Uri::Sip(u))) = m.request_uri() else { panic!() };
+    let Some(Ok(Uri::Sip(u))) = m.request_uri() else {
+        panic!()
+    };
     assert_eq!(u.host, Host::Ipv6("2001:db8:::192.0.2.1"));
     assert!(u.host.ip().is_none());
     let m = strict("ipv6-correct-abnf-2-colons").unwrap();
-    let Some(Ok(Uri::Sip(u))) = m.request_uri() else { panic!() };
+    let Some(Ok(Uri::Sip(u))) = m.request_uri() else {
+        panic!()
+    };
     assert!(u.host.ip().is_some());
 
     // §4.6 / §4.8: IPv6 in SDP.
