@@ -126,6 +126,51 @@ fn parse(c: &mut Criterion) {
     }
 }
 
+/// Only what each parser does before any typed header is read: our header index, rsip's
+/// `SipMessage` (headers split, untyped), ezk's line split into `Headers`. Reported beside the
+/// full parse so that neither number is read alone.
+fn index_only(c: &mut Criterion) {
+    use rsip::prelude::*;
+    for (name, input) in inputs() {
+        let mut g = c.benchmark_group(format!("index/{name}"));
+        g.throughput(Throughput::Bytes(input.len() as u64));
+        g.bench_function("ocs-sip-codec", |b| {
+            b.iter(|| {
+                Message::parse(black_box(&input).clone())
+                    .unwrap()
+                    .header_count()
+            })
+        });
+        if rsip::SipMessage::try_from(input.clone()).is_ok() {
+            g.bench_function("rsip-0.4", |b| {
+                b.iter(|| {
+                    rsip::SipMessage::try_from(black_box(&input).clone())
+                        .map(|m| m.headers().iter().count())
+                })
+            });
+        }
+        g.bench_function("ezk-sip-types-0.6", |b| {
+            b.iter(|| {
+                use ezk_sip_types::msg::{Line, PullParser};
+                let input = black_box(&input);
+                let mut parser = PullParser::new(input, 0);
+                let _first = parser.next();
+                let mut headers = ezk_sip_types::Headers::with_capacity(16);
+                for l in &mut parser {
+                    let Some(l) = l.ok().and_then(|l| std::str::from_utf8(l).ok()) else {
+                        break;
+                    };
+                    if let Ok((_, Line { name, value })) = Line::parse(input, l) {
+                        headers.insert(name, value);
+                    }
+                }
+                headers.iter().count()
+            })
+        });
+        g.finish();
+    }
+}
+
 fn write(c: &mut Criterion) {
     for (name, input) in inputs() {
         let msg = Message::parse(input.clone()).unwrap();
@@ -149,5 +194,5 @@ fn write(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, parse, write);
+criterion_group!(benches, parse, index_only, write);
 criterion_main!(benches);
