@@ -56,12 +56,12 @@ fn item(out: &mut impl BufMut, v: &str) {
     out.put_u8(b'>');
 }
 
-fn uri_of(v: &str) -> Result<&str, ()> {
-    // The URI as written inside the angle brackets (or the addr-spec).
+/// The URI as written inside the angle brackets, or the addr-spec before its parameters.
+fn uri_of(v: &str) -> &str {
     let v = v.trim();
     match (v.find('<'), v.find('>')) {
-        (Some(a), Some(b)) if a < b => Ok(&v[a + 1..b]),
-        _ => Ok(v.split(';').next().unwrap_or(v)),
+        (Some(a), Some(b)) if a < b => &v[a + 1..b],
+        _ => v.split(';').next().unwrap_or(v),
     }
 }
 
@@ -102,10 +102,10 @@ pub fn signature_input(
     item(out, call_id);
     item(out, &cseq.seq.to_string());
     item(out, cseq.method);
-    item(out, uri_of(from_hdr).unwrap_or(""));
+    item(out, uri_of(from_hdr));
     item(out, from.tag().unwrap_or(""));
     if ctx.version >= 3 {
-        item(out, uri_of(to_hdr).unwrap_or(""));
+        item(out, uri_of(to_hdr));
     }
     item(out, to.tag().unwrap_or(""));
     if ctx.version >= 3 {
@@ -115,7 +115,7 @@ pub fn signature_input(
             id?;
         }
         for (value, _) in msg.values(crate::HeaderName::PAssertedIdentity) {
-            let uri = uri_of(value).unwrap_or("");
+            let uri = uri_of(value);
             let scheme = uri.split(':').next().unwrap_or("");
             if sip.is_empty()
                 && (scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips"))

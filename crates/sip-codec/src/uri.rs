@@ -247,6 +247,18 @@ impl<'a> SipUri<'a> {
         self.opaque()?.strip_prefix("app:conf:focus:id:")
     }
 
+    /// `ms-fe=` parameter of a Record-Route ([MS-SIPRE]): the front end that owns the dialog.
+    #[must_use]
+    pub fn ms_fe(&self) -> Option<&'a str> {
+        self.params.value("ms-fe")
+    }
+
+    /// `ms-route-sig=` parameter of a Record-Route ([MS-SIPRE]): the route-set signature.
+    #[must_use]
+    pub fn ms_route_sig(&self) -> Option<&'a str> {
+        self.params.value("ms-route-sig")
+    }
+
     /// `ms-opaque=` parameter ([MS-SIPRE]).
     #[must_use]
     pub fn ms_opaque(&self) -> Option<&'a str> {

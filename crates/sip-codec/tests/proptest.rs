@@ -161,6 +161,31 @@ proptest! {
     }
 
     #[test]
+    fn tel_uri_round_trip(global in any::<bool>(), digits in "[0-9]{1,4}(-[0-9]{1,4}){0,3}", params in uri_params()) {
+        let number = if global { format!("+{digits}") } else { digits };
+        let t = ocs_sip_codec::uri::TelUri { scheme: "tel", number: &number, params: Params::from_raw_uri(&params) };
+        let text = Uri::Tel(t).to_string();
+        prop_assert_eq!(Uri::parse(&text).unwrap(), Uri::Tel(t));
+    }
+
+    #[test]
+    fn sdp_round_trip(media in proptest::collection::vec(("audio|video|application", any::<u16>(), "RTP/AVP|RTP/SAVP",
+                          proptest::collection::vec(0u8..128, 1..4), proptest::collection::vec(("[a-z][a-z0-9-]{0,10}", proptest::option::of("[ -~]{1,20}")), 0..4)), 0..4),
+                      name in "[ -~]{1,20}", addr in host()) {
+        let mut text = format!("v=0\r\no=- 1 1 IN IP4 {addr}\r\ns={name}\r\nc=IN IP4 {addr}\r\nt=0 0\r\n");
+        for (m, port, proto, fmts, attrs) in &media {
+            let fmts: Vec<String> = fmts.iter().map(u8::to_string).collect();
+            text += &format!("m={m} {port} {proto} {}\r\n", fmts.join(" "));
+            for (n, v) in attrs {
+                match v { Some(v) => text += &format!("a={n}:{v}\r\n"), None => text += &format!("a={n}\r\n") }
+            }
+        }
+        let sd = SessionDescription::parse(&text).unwrap();
+        prop_assert_eq!(sd.media.len(), media.len());
+        prop_assert_eq!(sd.to_string(), text);
+    }
+
+    #[test]
     fn cseq_round_trip(seq in 0u32..(1 << 31), method in token()) {
         let c = CSeq { seq, method: &method };
         let text = c.to_string();
