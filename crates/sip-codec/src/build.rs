@@ -6,11 +6,12 @@ use crate::error::Error;
 use crate::message::Message;
 use crate::name::HeaderName;
 
-/// Builds a request. Headers are written in the order added; Content-Length is computed.
+/// Builds a request or a response. Headers are written in the order added; Content-Length is
+/// computed.
 ///
 /// ```
-/// use ocs_sip_codec::build::RequestBuilder;
-/// let msg = RequestBuilder::new("SERVICE", "sip:alice@contoso.com;gruu;opaque=app:conf:focus:id:4FNRHN16")
+/// use ocs_sip_codec::build::MessageBuilder;
+/// let msg = MessageBuilder::request("SERVICE", "sip:alice@contoso.com;gruu;opaque=app:conf:focus:id:4FNRHN16")
 ///     .header("Via", "SIP/2.0/TLS 192.0.2.7:4321;branch=z9hG4bK1")
 ///     .header("From", "<sip:bob@contoso.com>;tag=7d1c")
 ///     .header("To", "<sip:alice@contoso.com>")
@@ -25,21 +26,35 @@ use crate::name::HeaderName;
 /// msg.validate().unwrap();
 /// ```
 #[derive(Debug, Clone)]
-pub struct RequestBuilder<'a> {
-    method: &'a str,
-    uri: &'a str,
+pub struct MessageBuilder<'a> {
+    start: Start<'a>,
     headers: Vec<(&'a str, String)>,
     content_type: Option<&'a str>,
     body: &'a [u8],
 }
 
-impl<'a> RequestBuilder<'a> {
+#[derive(Debug, Clone, Copy)]
+enum Start<'a> {
+    Request { method: &'a str, uri: &'a str },
+    Response { code: u16, reason: &'a str },
+}
+
+impl<'a> MessageBuilder<'a> {
     /// A request with this method and Request-URI.
     #[must_use]
-    pub fn new(method: &'a str, uri: &'a str) -> Self {
-        RequestBuilder {
-            method,
-            uri,
+    pub fn request(method: &'a str, uri: &'a str) -> Self {
+        Self::new(Start::Request { method, uri })
+    }
+
+    /// A response with this status code and reason phrase.
+    #[must_use]
+    pub fn response(code: u16, reason: &'a str) -> Self {
+        Self::new(Start::Response { code, reason })
+    }
+
+    fn new(start: Start<'a>) -> Self {
+        MessageBuilder {
+            start,
             headers: Vec::new(),
             content_type: None,
             body: &[],
@@ -61,66 +76,26 @@ impl<'a> RequestBuilder<'a> {
         self
     }
 
-    /// Writes the request into `buf`.
+    /// Writes the message into `buf`.
     pub fn write(&self, buf: &mut impl BufMut) {
-        put(buf, &[self.method, " ", self.uri, " SIP/2.0\r\n"]);
-        write_rest(buf, &self.headers, self.content_type, self.body);
-    }
-
-    /// Writes and parses the request, which checks it.
-    pub fn build(&self) -> Result<Message, Error> {
-        let mut b = BytesMut::new();
-        self.write(&mut b);
-        Message::parse(b.freeze())
-    }
-}
-
-/// Builds a response, usually from the request it answers ([`Message::response`]).
-#[derive(Debug, Clone)]
-pub struct ResponseBuilder<'a> {
-    code: u16,
-    reason: &'a str,
-    headers: Vec<(&'a str, String)>,
-    content_type: Option<&'a str>,
-    body: &'a [u8],
-}
-
-impl<'a> ResponseBuilder<'a> {
-    /// A response with no headers yet.
-    #[must_use]
-    pub fn new(code: u16, reason: &'a str) -> Self {
-        ResponseBuilder {
-            code,
-            reason,
-            headers: Vec::new(),
-            content_type: None,
-            body: &[],
+        match self.start {
+            Start::Request { method, uri } => put(buf, &[method, " ", uri, " SIP/2.0\r\n"]),
+            Start::Response { code, reason } => {
+                put(buf, &["SIP/2.0 ", &code.to_string(), " ", reason, "\r\n"])
+            }
         }
+        for (n, v) in &self.headers {
+            put(buf, &[n, ": ", v, "\r\n"]);
+        }
+        if let Some(ct) = self.content_type {
+            put(buf, &["Content-Type: ", ct, "\r\n"]);
+        }
+        let len = self.body.len().to_string();
+        put(buf, &["Content-Length: ", &len, "\r\n\r\n"]);
+        buf.put_slice(self.body);
     }
 
-    /// Adds a header line.
-    #[must_use]
-    pub fn header(mut self, name: &'a str, value: impl ToString) -> Self {
-        self.headers.push((name, value.to_string()));
-        self
-    }
-
-    /// Sets the body and its Content-Type.
-    #[must_use]
-    pub fn body(mut self, content_type: &'a str, body: &'a [u8]) -> Self {
-        self.content_type = Some(content_type);
-        self.body = body;
-        self
-    }
-
-    /// Writes the response into `buf`.
-    pub fn write(&self, buf: &mut impl BufMut) {
-        let code = self.code.to_string();
-        put(buf, &["SIP/2.0 ", &code, " ", self.reason, "\r\n"]);
-        write_rest(buf, &self.headers, self.content_type, self.body);
-    }
-
-    /// Writes and parses the response, which checks it.
+    /// Writes and parses the message, which checks it.
     pub fn build(&self) -> Result<Message, Error> {
         let mut b = BytesMut::new();
         self.write(&mut b);
@@ -132,25 +107,6 @@ fn put(buf: &mut impl BufMut, parts: &[&str]) {
     for p in parts {
         buf.put_slice(p.as_bytes());
     }
-}
-
-fn write_rest(
-    buf: &mut impl BufMut,
-    headers: &[(&str, String)],
-    content_type: Option<&str>,
-    body: &[u8],
-) {
-    for (n, v) in headers {
-        put(buf, &[n, ": ", v, "\r\n"]);
-    }
-    if let Some(ct) = content_type {
-        put(buf, &["Content-Type: ", ct, "\r\n"]);
-    }
-    put(
-        buf,
-        &["Content-Length: ", &body.len().to_string(), "\r\n\r\n"],
-    );
-    buf.put_slice(body);
 }
 
 impl Message {
@@ -175,8 +131,8 @@ impl Message {
         code: u16,
         reason: &'a str,
         to_tag: &'a str,
-    ) -> ResponseBuilder<'a> {
-        let mut r = ResponseBuilder::new(code, reason);
+    ) -> MessageBuilder<'a> {
+        let mut r = MessageBuilder::response(code, reason);
         let dialog_creating =
             (101..300).contains(&code) && matches!(self.method(), Some("INVITE" | "SUBSCRIBE"));
         for h in self.headers() {

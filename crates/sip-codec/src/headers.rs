@@ -675,18 +675,27 @@ impl fmt::Display for TokenParams<'_> {
     }
 }
 
-/// A `Session-Expires` value (RFC 4028): seconds and `;refresher=uac|uas`.
+/// A number followed by parameters: `Session-Expires` and `Min-SE` (RFC 4028:
+/// `1800;refresher=uac`) and `ms-diagnostics` / `ms-diagnostics-public` ([MS-SIPRE]:
+/// `4141;reason="User disabled";source="..."`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub struct SessionExpires<'a> {
-    /// The interval in seconds.
-    pub delta: u32,
+pub struct NumberParams<'a> {
+    /// The interval in seconds, or the diagnostic code.
+    pub value: u32,
     /// The parameters.
     pub params: Params<'a>,
 }
 
-impl<'a> SessionExpires<'a> {
-    /// Parses a Session-Expires (or Min-SE) value.
+impl<'a> NumberParams<'a> {
+    /// Parses `1*DIGIT *(SEMI generic-param)`; the number must fit 32 bits.
+    ///
+    /// ```
+    /// use ocs_sip_codec::headers::NumberParams;
+    /// let d = NumberParams::parse(r#"4141;reason="User disabled""#).unwrap();
+    /// assert_eq!((d.value, d.reason()), (4141, Some("User disabled")));
+    /// assert_eq!(NumberParams::parse("1800;refresher=uac").unwrap().refresher(), Some("uac"));
+    /// ```
     pub fn parse(s: &'a str) -> Result<Self, ValueError> {
         Self::parse_at(s, 0, DEFAULT_MAX_PARAMS)
     }
@@ -696,63 +705,28 @@ impl<'a> SessionExpires<'a> {
         c.skip_lws();
         let at = c.offset();
         let d = c.take_while(|b| b.is_ascii_digit());
-        let delta = delta_seconds(d).map_err(|f| ValueError::new(f, at))?;
+        let value = delta_seconds(d).map_err(|f| ValueError::new(f, at))?;
         let params = params::parse_header_params(&mut c, max)?;
         c.finish()?;
-        Ok(SessionExpires { delta, params })
+        Ok(NumberParams { value, params })
     }
 
-    /// `refresher=`.
+    /// `refresher=` of a Session-Expires.
     #[must_use]
     pub fn refresher(&self) -> Option<&'a str> {
         self.params.value("refresher")
     }
-}
 
-impl fmt::Display for SessionExpires<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}", self.delta, self.params)
-    }
-}
-
-/// An `ms-diagnostics` / `ms-diagnostics-public` value ([MS-SIPRE]):
-/// `4141;reason="User disabled";source="..."`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub struct Diagnostics<'a> {
-    /// The diagnostic code.
-    pub code: u32,
-    /// The parameters (`reason`, `source`...).
-    pub params: Params<'a>,
-}
-
-impl<'a> Diagnostics<'a> {
-    /// Parses an ms-diagnostics value.
-    pub fn parse(s: &'a str) -> Result<Self, ValueError> {
-        Self::parse_at(s, 0, DEFAULT_MAX_PARAMS)
-    }
-
-    pub(crate) fn parse_at(s: &'a str, base: usize, max: usize) -> Result<Self, ValueError> {
-        let mut c = Cursor::new(s, base);
-        c.skip_lws();
-        let at = c.offset();
-        let d = c.take_while(|b| b.is_ascii_digit());
-        let code = delta_seconds(d).map_err(|f| ValueError::new(f, at))?;
-        let params = params::parse_header_params(&mut c, max)?;
-        c.finish()?;
-        Ok(Diagnostics { code, params })
-    }
-
-    /// `reason=`, quotes removed.
+    /// `reason=` of an ms-diagnostics, quotes removed.
     #[must_use]
     pub fn reason(&self) -> Option<&'a str> {
         self.params.value("reason")
     }
 }
 
-impl fmt::Display for Diagnostics<'_> {
+impl fmt::Display for NumberParams<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}", self.code, self.params)
+        write!(f, "{}{}", self.value, self.params)
     }
 }
 
@@ -1256,13 +1230,11 @@ pub enum TypedValue<'a> {
     Date(SipDate),
     /// Warning.
     Warning(Warning<'a>),
-    /// Session-Expires.
-    SessionExpires(SessionExpires<'a>),
+    /// Session-Expires, Min-SE, ms-diagnostics, ms-diagnostics-public.
+    NumberParams(NumberParams<'a>),
     /// WWW-Authenticate, Proxy-Authenticate, Authorization, Proxy-Authorization,
     /// Authentication-Info, Proxy-Authentication-Info.
     Auth(Auth<'a>),
-    /// ms-diagnostics, ms-diagnostics-public.
-    Diagnostics(Diagnostics<'a>),
     /// Subject, User-Agent, Server: free text.
     Text(&'a str),
 }
@@ -1280,9 +1252,8 @@ impl fmt::Display for TypedValue<'_> {
             TypedValue::TokenParams(v) => v.fmt(f),
             TypedValue::Date(v) => v.fmt(f),
             TypedValue::Warning(v) => v.fmt(f),
-            TypedValue::SessionExpires(v) => v.fmt(f),
+            TypedValue::NumberParams(v) => v.fmt(f),
             TypedValue::Auth(v) => v.fmt(f),
-            TypedValue::Diagnostics(v) => v.fmt(f),
         }
     }
 }
@@ -1330,17 +1301,14 @@ pub(crate) fn parse_typed<'a>(
         | N::ContentEncoding => parse_token_at(v, base).map(TypedValue::Token),
         N::Date => SipDate::parse_at(v, base).map(TypedValue::Date),
         N::Warning => Warning::parse_at(v, base).map(TypedValue::Warning),
-        N::SessionExpires | N::MinSe => {
-            SessionExpires::parse_at(v, base, max).map(TypedValue::SessionExpires)
+        N::SessionExpires | N::MinSe | N::MsDiagnostics | N::MsDiagnosticsPublic => {
+            NumberParams::parse_at(v, base, max).map(TypedValue::NumberParams)
         }
         N::WwwAuthenticate | N::ProxyAuthenticate | N::Authorization | N::ProxyAuthorization => {
             Auth::parse_at(v, base, max, true).map(TypedValue::Auth)
         }
         N::AuthenticationInfo | N::ProxyAuthenticationInfo => {
             Auth::parse_at(v, base, max, false).map(TypedValue::Auth)
-        }
-        N::MsDiagnostics | N::MsDiagnosticsPublic => {
-            Diagnostics::parse_at(v, base, max).map(TypedValue::Diagnostics)
         }
         N::Subject | N::UserAgent | N::Server => Ok(TypedValue::Text(scan::trim_lws(v))),
         _ => return None,
