@@ -739,3 +739,165 @@ fn xor_index(mut iv: [u8; 12], index: u32) -> [u8; 12] {
     }
     iv
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{MasterKey, Suite};
+
+    fn h(s: &str) -> Vec<u8> {
+        let s: String = s.chars().filter(char::is_ascii_hexdigit).collect();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn vectors(name: &str) -> String {
+        let base = std::env::var_os("OCS_VECTORS").map_or_else(
+            || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors"),
+            std::path::PathBuf::from,
+        );
+        std::fs::read_to_string(base.join("srtp").join(name)).unwrap()
+    }
+
+    /// A session whose stream for `ssrc` uses the given session keys (RFC 7714 §16, §17 give
+    /// session keys, not master keys).
+    fn with_session_keys(
+        suite: Suite,
+        key: &[u8],
+        salt: &[u8],
+        ssrc: u32,
+        encrypt: bool,
+    ) -> Session {
+        let mk =
+            MasterKey::from_key_salt(suite, &vec![0; suite.key_len() + suite.salt_len()]).unwrap();
+        let policy = Policy::new(suite, mk)
+            .with_rtp_encryption(encrypt)
+            .with_rtcp_encryption(encrypt);
+        let mut s = Session::new();
+        s.add_stream(ssrc, &policy).unwrap();
+        let st = s.streams.get_mut(&ssrc).unwrap();
+        st.keys[0].rtp = SessionKeys::from_raw(suite, key, salt);
+        st.keys[0].rtcp = SessionKeys::from_raw(suite, key, salt);
+        st.tx_rtcp_index = 0x5d4 - 1;
+        s
+    }
+
+    #[test]
+    fn rfc7714_sections_16_and_17() {
+        let text = vectors("rfc7714_aes_gcm.txt");
+        let get = |prefix: &str| -> String {
+            text.lines()
+                .find(|l| l.starts_with(prefix))
+                .unwrap_or_else(|| panic!("{prefix}"))
+                .split_once(':')
+                .unwrap()
+                .1
+                .trim()
+                .to_string()
+        };
+        let salt = h(&get("session salt")[..24]);
+        let rtp = h(&get("rtp plaintext"));
+        let rtcp = h(&get("rtcp plaintext"));
+        for (suite, key, srtp, srtcp, srtcp_e0, rtp_auth) in [
+            (
+                Suite::AeadAes128Gcm,
+                h(&get("key AES-128")),
+                "16.1 AES-128-GCM",
+                "17.1 AES-128-GCM E=1",
+                "17.3 AES-128-GCM E=0",
+                "AES-128-GCM RTP auth-only",
+            ),
+            (
+                Suite::AeadAes256Gcm,
+                h(&get("key AES-256")),
+                "16.2 AES-256-GCM",
+                "17.2 AES-256-GCM E=1",
+                "17.4 AES-256-GCM E=0",
+                "AES-256-GCM RTP auth-only",
+            ),
+        ] {
+            // SRTP, encrypted.
+            let want = h(&get(srtp));
+            let mut tx = with_session_keys(suite, &key, &salt, 0x5501a0b2, true);
+            let mut p = rtp.clone();
+            tx.protect_rtp_vec(&mut p).unwrap();
+            assert_eq!(p, want, "{srtp}");
+            let mut rx = with_session_keys(suite, &key, &salt, 0x5501a0b2, true);
+            rx.unprotect_rtp_vec(&mut p).unwrap();
+            assert_eq!(p, rtp);
+            // SRTCP, E=1.
+            let want = h(&get(srtcp));
+            let mut tx = with_session_keys(suite, &key, &salt, 0x4d617273, true);
+            let mut p2 = rtcp.clone();
+            tx.protect_rtcp_vec(&mut p2).unwrap();
+            assert_eq!(p2, want, "{srtcp}");
+            let mut rx = with_session_keys(suite, &key, &salt, 0x4d617273, true);
+            rx.unprotect_rtcp_vec(&mut p2).unwrap();
+            assert_eq!(p2, rtcp);
+            // SRTCP, E=0: the packet, the tag, then E+index.
+            let line = get(srtcp_e0);
+            let tag = h(line.split("||").nth(1).unwrap());
+            let want = [rtcp.clone(), tag, h("000005d4")].concat();
+            let mut tx = with_session_keys(suite, &key, &salt, 0x4d617273, false);
+            let mut p = rtcp.clone();
+            tx.protect_rtcp_vec(&mut p).unwrap();
+            assert_eq!(p, want, "{srtcp_e0}");
+            let mut rx = with_session_keys(suite, &key, &salt, 0x4d617273, false);
+            rx.unprotect_rtcp_vec(&mut p).unwrap();
+            assert_eq!(p, rtcp);
+            // RTP authenticated only.
+            let line = get(rtp_auth);
+            let want = [rtp.clone(), h(line.split("||").nth(1).unwrap())].concat();
+            let mut tx = with_session_keys(suite, &key, &salt, 0x5501a0b2, false);
+            let mut p = rtp.clone();
+            tx.protect_rtp_vec(&mut p).unwrap();
+            assert_eq!(p, want, "{rtp_auth}");
+            let mut rx = with_session_keys(suite, &key, &salt, 0x5501a0b2, false);
+            rx.unprotect_rtp_vec(&mut p).unwrap();
+            assert_eq!(p, rtp);
+        }
+    }
+
+    #[test]
+    fn key_usage_limits() {
+        let suite = Suite::AesCm128HmacSha1_80;
+        let policy = Policy::new(suite, MasterKey::from_key_salt(suite, &[1; 30]).unwrap());
+        let mut s = Session::new();
+        s.add_stream(7, &policy).unwrap();
+        s.streams.get_mut(&7).unwrap().keys[0].rtp_count = MAX_SRTP_PACKETS - SOFT_LIMIT_MARGIN - 1;
+        let pkt = [0x80u8, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7, 1, 2, 3];
+        let mut p = pkt.to_vec();
+        s.protect_rtp_vec(&mut p).unwrap();
+        assert_eq!(
+            s.poll_event(),
+            Some(Event::KeySoftLimit {
+                ssrc: 7,
+                key: 0,
+                rtcp: false
+            })
+        );
+        s.streams.get_mut(&7).unwrap().keys[0].rtp_count = MAX_SRTP_PACKETS;
+        let mut p = pkt.to_vec();
+        assert_eq!(s.protect_rtp_vec(&mut p), Err(Error::KeyExhausted));
+        assert_eq!(p, pkt, "a refused packet is left as it was");
+        s.streams.get_mut(&7).unwrap().keys[0].rtcp_count = MAX_SRTCP_PACKETS - 1;
+        let mut r = vec![0x80, 200, 0, 1, 0, 0, 0, 7];
+        assert_eq!(s.protect_rtcp_vec(&mut r), Err(Error::KeyExhausted));
+    }
+
+    #[test]
+    fn index_estimation_rfc3711_appendix_a() {
+        // Around the wrap: s_l near 65535 with ROC 0.
+        assert_eq!(estimate(0, Some(65_500), 10), Some((1, 65_536 + 10)));
+        assert_eq!(estimate(1, Some(10), 65_500), Some((0, 65_500)));
+        assert_eq!(estimate(0, Some(10), 65_500), None);
+        assert_eq!(
+            estimate(3, Some(40_000), 40_100),
+            Some((3, (3 << 16) + 40_100))
+        );
+        assert_eq!(estimate(3, Some(100), 200), Some((3, (3 << 16) + 200)));
+        assert_eq!(estimate(7, None, 5), Some((7, (7 << 16) + 5)));
+    }
+}
