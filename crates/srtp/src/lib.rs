@@ -14,6 +14,7 @@ mod error;
 mod keys;
 mod policy;
 mod replay;
+pub mod sdes;
 mod session;
 mod suite;
 

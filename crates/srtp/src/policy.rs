@@ -10,6 +10,7 @@ pub struct MasterKey {
     pub(crate) key: Vec<u8>,
     pub(crate) salt: Vec<u8>,
     pub(crate) mki: Vec<u8>,
+    pub(crate) lifetime: Option<u64>,
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -19,6 +20,7 @@ impl std::fmt::Debug for MasterKey {
             .field("key_len", &self.key.len())
             .field("salt_len", &self.salt.len())
             .field("mki", &self.mki)
+            .field("lifetime", &self.lifetime)
             .finish()
     }
 }
@@ -36,7 +38,16 @@ impl MasterKey {
             key: key.to_vec(),
             salt: salt.to_vec(),
             mki: Vec::new(),
+            lifetime: None,
         })
+    }
+
+    /// Limits how many SRTP packets this key protects (the `a=crypto` lifetime), below the
+    /// RFC 3711 limit of 2^48.
+    #[must_use]
+    pub fn with_lifetime(mut self, packets: u64) -> Self {
+        self.lifetime = Some(packets);
+        self
     }
 
     /// Sets the MKI that names this key in packets (1 to 128 bytes, RFC 4568 §6.1).

@@ -50,6 +50,8 @@ struct KeySet {
     rtcp_r: Option<u64>,
     rtp_count: u64,
     rtcp_count: u64,
+    /// SRTP packets this key may protect: its lifetime, at most 2^48.
+    rtp_limit: u64,
 }
 
 #[derive(Clone)]
@@ -86,6 +88,9 @@ impl Stream {
                 rtcp_r: r0,
                 rtp_count: 0,
                 rtcp_count: 0,
+                rtp_limit: k
+                    .lifetime
+                    .map_or(MAX_SRTP_PACKETS, |l| l.min(MAX_SRTP_PACKETS)),
             });
         }
         Ok(Stream {
@@ -392,7 +397,7 @@ impl Session {
         };
         let r = s.r(index);
         let ks = &mut s.keys[0];
-        if ks.rtp_count >= MAX_SRTP_PACKETS {
+        if ks.rtp_count >= ks.rtp_limit {
             return Err(Error::KeyExhausted);
         }
         if ks.rtp_r != r {
@@ -473,6 +478,9 @@ impl Session {
         s.rtp_window.check(index)?;
         let r = s.r(index);
         let ks = &s.keys[key_index];
+        if ks.rtp_count >= ks.rtp_limit {
+            return Err(Error::KeyExhausted);
+        }
         let mut tmp = None;
         let keys = keys_for(ks, suite, r, false, &mut tmp)?;
         if aead {
@@ -879,6 +887,23 @@ mod tests {
             })
         );
         s.streams.get_mut(&7).unwrap().keys[0].rtp_count = MAX_SRTP_PACKETS;
+        let mut p2 = pkt.to_vec();
+        assert_eq!(s.protect_rtp_vec(&mut p2), Err(Error::KeyExhausted));
+        let lifetime = Policy::new(
+            suite,
+            MasterKey::from_key_salt(suite, &[1; 30])
+                .unwrap()
+                .with_lifetime(2),
+        );
+        let mut l = Session::new();
+        l.add_stream(7, &lifetime).unwrap();
+        for _ in 0..2 {
+            l.protect_rtp_vec(&mut pkt.to_vec()).unwrap();
+        }
+        assert_eq!(
+            l.protect_rtp_vec(&mut pkt.to_vec()),
+            Err(Error::KeyExhausted)
+        );
         let mut p = pkt.to_vec();
         assert_eq!(s.protect_rtp_vec(&mut p), Err(Error::KeyExhausted));
         assert_eq!(p, pkt, "a refused packet is left as it was");
