@@ -123,9 +123,129 @@ pub fn decode_sdp(input: &[u8]) -> Result<Value, Error> {
     Ok(v)
 }
 
+/// The options of `ocs srtp`.
+#[derive(Debug, Clone)]
+pub struct SrtpOptions {
+    /// Protect (true) or unprotect.
+    pub protect: bool,
+    /// SRTCP instead of SRTP.
+    pub rtcp: bool,
+    /// The suite name.
+    pub suite: String,
+    /// Base64 key || salt.
+    pub key: String,
+    /// MKI in hex.
+    pub mki: Option<String>,
+    /// MKI length in bytes.
+    pub mki_len: Option<usize>,
+    /// Replay window.
+    pub window: usize,
+}
+
+/// Builds the policy of `ocs srtp` from its options.
+pub fn srtp_policy(o: &SrtpOptions) -> Result<crate::srtp::Policy, String> {
+    use base64::Engine;
+    use crate::srtp::{MasterKey, Policy, Suite};
+    let suite: Suite = o.suite.parse().map_err(|e: crate::srtp::UnknownSuite| e.to_string())?;
+    let key_salt = base64::engine::general_purpose::STANDARD
+        .decode(o.key.trim())
+        .map_err(|e| format!("--key is not base64: {e}"))?;
+    let mut mk = MasterKey::from_key_salt(suite, &key_salt).map_err(|e| e.to_string())?;
+    if let (Some(mki), Some(len)) = (&o.mki, o.mki_len) {
+        let v = hex::decode(mki.trim_start_matches("0x")).map_err(|e| format!("--mki is not hex: {e}"))?;
+        if v.len() > len {
+            return Err(format!("--mki has {} bytes, more than --mki-len {len}", v.len()));
+        }
+        let mut padded = vec![0u8; len - v.len()];
+        padded.extend_from_slice(&v);
+        mk = mk.with_mki(&padded).map_err(|e| e.to_string())?;
+    }
+    Policy::new(suite, mk).with_window(o.window).map_err(|e| e.to_string())
+}
+
+/// `ocs srtp`: one hex packet per input line, one output line per packet: the hex result or
+/// `ERR <kind>`. Blank lines are skipped. All packets share one session.
+pub fn srtp(o: &SrtpOptions, input: impl std::io::BufRead, mut out: impl std::io::Write) -> Result<(), String> {
+    use crate::srtp::{Error as E, Session};
+    let policy = srtp_policy(o)?;
+    let mut session = Session::new();
+    if o.protect {
+        session.add_outbound_template(&policy)
+    } else {
+        session.add_inbound_template(&policy)
+    }
+    .map_err(|e| e.to_string())?;
+    let mut buf = Vec::with_capacity(2048);
+    for line in input.lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        let text = line.trim();
+        if text.is_empty() {
+            continue;
+        }
+        let result = match from_hex(text.as_bytes()) {
+            Err(_) => Err("hex".to_string()),
+            Ok(packet) => {
+                buf.clear();
+                buf.extend_from_slice(&packet);
+                let r = match (o.protect, o.rtcp) {
+                    (true, false) => session.protect_rtp_vec(&mut buf),
+                    (true, true) => session.protect_rtcp_vec(&mut buf),
+                    (false, false) => session.unprotect_rtp_vec(&mut buf),
+                    (false, true) => session.unprotect_rtcp_vec(&mut buf),
+                };
+                r.map(|()| hex::encode(&buf)).map_err(|e| {
+                    match e {
+                        E::AuthenticationFailed => "auth",
+                        E::Replay(..) => "replay",
+                        E::UnknownSsrc(_) => "unknown-ssrc",
+                        E::UnknownMki => "unknown-mki",
+                        E::KeyExhausted => "key-exhausted",
+                        E::Malformed { .. } => "malformed",
+                        E::BufferTooSmall { .. } => "buffer",
+                        _ => "policy",
+                    }
+                    .to_string()
+                })
+            }
+        };
+        let written = match result {
+            Ok(h) => writeln!(out, "{h}"),
+            Err(kind) => writeln!(out, "ERR {kind}"),
+        };
+        written.map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn srtp_lines() {
+        let mut o = SrtpOptions {
+            protect: true,
+            rtcp: false,
+            suite: "AES_CM_128_HMAC_SHA1_80".into(),
+            key: "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz".into(),
+            mki: None,
+            mki_len: None,
+            window: 128,
+        };
+        let input = "80000001000000000000000a01020304\n\nzz\n";
+        let mut out = Vec::new();
+        srtp(&o, input.as_bytes(), &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].len(), (16 + 10) * 2);
+        assert_eq!(lines[1], "ERR hex");
+        o.protect = false;
+        let twice = format!("{}\n{}\n", lines[0], lines[0]);
+        let mut back = Vec::new();
+        srtp(&o, twice.as_bytes(), &mut back).unwrap();
+        assert_eq!(String::from_utf8(back).unwrap(), "80000001000000000000000a01020304\nERR replay\n");
+    }
 
     #[test]
     fn hex_input() {

@@ -6,8 +6,9 @@
 //! | module | crate | protocol |
 //! |---|---|---|
 //! | [`sip`] | `ocs-sip-codec` | SIP (RFC 3261 + Microsoft extensions) and SDP |
+//! | [`srtp`] | `ocs-srtp` | SRTP and SRTCP (RFC 3711, RFC 6188, RFC 7714) |
 //!
-//! The SRTP, RTCP, C3P, PSOM and HTTP crates join as they are implemented.
+//! The RTCP, C3P, PSOM and HTTP crates join as they are implemented.
 //!
 //! ```
 //! let msg = ocs_stack::sip::Message::parse(bytes::Bytes::from_static(
@@ -20,5 +21,6 @@
 #![warn(missing_docs)]
 
 pub use ocs_sip_codec as sip;
+pub use ocs_srtp as srtp;
 
 pub mod cli;

@@ -22,6 +22,30 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Protect or unprotect SRTP/SRTCP packets: one hex packet per line on stdin, one hex
+    /// result (or `ERR <kind>`) per line on stdout, all in one session.
+    Srtp {
+        /// What to do.
+        action: SrtpAction,
+        /// The packets are RTCP (SRTCP).
+        #[arg(long)]
+        rtcp: bool,
+        /// The crypto suite, e.g. AES_CM_128_HMAC_SHA1_80.
+        #[arg(long)]
+        suite: String,
+        /// Base64 master key || master salt, as in `a=crypto`.
+        #[arg(long)]
+        key: String,
+        /// The MKI, in hex.
+        #[arg(long, requires = "mki_len")]
+        mki: Option<String>,
+        /// The MKI length in bytes.
+        #[arg(long, requires = "mki")]
+        mki_len: Option<usize>,
+        /// The replay window in packets (64 to 32768, a multiple of 64).
+        #[arg(long, default_value_t = 128)]
+        window: usize,
+    },
     /// Parse a message and print it as JSON.
     Decode {
         /// What the input is.
@@ -38,6 +62,14 @@ enum Command {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum SrtpAction {
+    /// RTP/RTCP in, SRTP/SRTCP out.
+    Protect,
+    /// SRTP/SRTCP in, RTP/RTCP out.
+    Unprotect,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum Kind {
     /// A SIP message (RFC 3261 with the Microsoft extensions), decoded strictly.
     Sip,
@@ -48,6 +80,34 @@ enum Kind {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Srtp {
+            action,
+            rtcp,
+            suite,
+            key,
+            mki,
+            mki_len,
+            window,
+        } => {
+            let opts = ocs_stack::cli::SrtpOptions {
+                protect: matches!(action, SrtpAction::Protect),
+                rtcp,
+                suite,
+                key,
+                mki,
+                mki_len,
+                window,
+            };
+            let stdin = std::io::stdin().lock();
+            let stdout = std::io::stdout().lock();
+            match ocs_stack::cli::srtp(&opts, stdin, stdout) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Decode {
             kind,
             file,
