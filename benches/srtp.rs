@@ -60,7 +60,14 @@ fn webrtc_profile(suite: Suite) -> webrtc_srtp::protection_profile::ProtectionPr
 }
 
 fn webrtc_ctx(suite: Suite) -> webrtc_srtp::context::Context {
-    webrtc_srtp::context::Context::new(&KEY, &SALT[..suite.salt_len()], webrtc_profile(suite), None, None).unwrap()
+    webrtc_srtp::context::Context::new(
+        &KEY,
+        &SALT[..suite.salt_len()],
+        webrtc_profile(suite),
+        None,
+        None,
+    )
+    .unwrap()
 }
 
 fn bench_rtp(c: &mut Criterion) {
@@ -73,14 +80,17 @@ fn bench_rtp(c: &mut Criterion) {
             let mut tx = Session::new();
             tx.add_outbound_template(&policy(suite)).unwrap();
             let mut seq = 0u16;
-            let mut buf = vec![0u8; size + 64];
             g.bench_function("protect/ocs-srtp", |b| {
-                b.iter(|| {
-                    seq = seq.wrapping_add(1);
-                    let p = rtp(seq, size);
-                    buf[..size].copy_from_slice(&p);
-                    black_box(tx.protect_rtp(&mut buf, size).unwrap())
-                })
+                b.iter_batched_ref(
+                    || {
+                        seq = seq.wrapping_add(1);
+                        let mut p = rtp(seq, size);
+                        p.resize(size + 64, 0);
+                        p
+                    },
+                    |p| black_box(tx.protect_rtp(p, size).unwrap()),
+                    BatchSize::SmallInput,
+                )
             });
             let mut stx = Session::new();
             stx.add_outbound_template(&policy(suite)).unwrap();
@@ -145,13 +155,17 @@ fn libsrtp_rows(
     let ks = [&KEY[..], salt].concat();
     let mut tx = LibSrtp::new(suite.name(), &ks, None, true).unwrap();
     let mut s = 0u16;
-    let mut buf = vec![0u8; size + 64];
     g.bench_function("protect/libsrtp-openssl", |b| {
-        b.iter(|| {
-            s = s.wrapping_add(1);
-            buf[..size].copy_from_slice(&rtp(s, size));
-            black_box(tx.protect_rtp(&mut buf, size).unwrap())
-        })
+        b.iter_batched_ref(
+            || {
+                s = s.wrapping_add(1);
+                let mut p = rtp(s, size);
+                p.resize(size + 64, 0);
+                p
+            },
+            |p| black_box(tx.protect_rtp(p, size).unwrap()),
+            BatchSize::SmallInput,
+        )
     });
     let mut stx = LibSrtp::new(suite.name(), &ks, None, true).unwrap();
     let mut rx = LibSrtp::new(suite.name(), &ks, None, false).unwrap();
@@ -180,12 +194,16 @@ fn bench_rtcp(c: &mut Criterion) {
     let packet = rtcp();
     let mut tx = Session::new();
     tx.add_outbound_template(&policy(suite)).unwrap();
-    let mut buf = vec![0u8; 256];
     g.bench_function("protect/ocs-srtp", |b| {
-        b.iter(|| {
-            buf[..80].copy_from_slice(&packet);
-            black_box(tx.protect_rtcp(&mut buf, 80).unwrap())
-        })
+        b.iter_batched_ref(
+            || {
+                let mut p = packet.clone();
+                p.resize(256, 0);
+                p
+            },
+            |p| black_box(tx.protect_rtcp(p, 80).unwrap()),
+            BatchSize::SmallInput,
+        )
     });
     let mut stx = Session::new();
     stx.add_outbound_template(&policy(suite)).unwrap();
@@ -203,7 +221,13 @@ fn bench_rtcp(c: &mut Criterion) {
         )
     });
     let mut wtx = webrtc_ctx(suite);
-    g.bench_function("protect/webrtc-srtp-0.17", |b| b.iter(|| black_box(wtx.encrypt_rtcp(&packet).unwrap())));
+    g.bench_function("protect/webrtc-srtp-0.17", |b| {
+        b.iter_batched_ref(
+            || packet.clone(),
+            |p| black_box(wtx.encrypt_rtcp(p).unwrap()),
+            BatchSize::SmallInput,
+        )
+    });
     let mut wstx = webrtc_ctx(suite);
     let mut wrx = webrtc_ctx(suite);
     g.bench_function("unprotect/webrtc-srtp-0.17", |b| {

@@ -21,8 +21,38 @@ if body.startswith(b'v=0'):
     open(sys.argv[2], 'wb').write(body)
 PY
 done
+# SRTP seeds: the known-answer packets of the SRTP vectors (hex fields of 12 bytes or more),
+# each behind a suite selector byte; SDES seeds: a=crypto lines.
+mkdir -p "$here/corpus/srtp_unprotect" "$here/corpus/srtcp_unprotect" "$here/corpus/sdes_crypto"
+python3 - "$vectors/srtp" "$here/corpus" <<'PY'
+import os, re, sys
+src, out = sys.argv[1], sys.argv[2]
+n = 0
+for name in sorted(os.listdir(src)):
+    if not name.endswith('.txt'):
+        continue
+    for m in re.finditer(r'\b([0-9a-fA-F]{24,})\b', open(os.path.join(src, name)).read()):
+        h = m.group(1)
+        if len(h) % 2:
+            continue
+        b = bytes.fromhex(h)
+        for sel in range(10):
+            target = 'srtcp_unprotect' if len(b) > 1 and 192 <= b[1] <= 223 else 'srtp_unprotect'
+            open(os.path.join(out, target, f'{name}-{n}-{sel}'), 'wb').write(bytes([sel]) + b)
+        n += 1
+lines = [
+    '1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^31',
+    '1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:32',
+    '2 AES_CM_128_HMAC_SHA1_32 inline:NzB4d1BINUAvLEw6UzF3WSJ+PSdFcGdUJShpX1Zj|2^20|1:32 KDR=1 UNENCRYPTED_SRTCP WSH=100',
+    'a=crypto:3 AEAD_AES_128_GCM inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGw==',
+]
+for i, l in enumerate(lines):
+    open(os.path.join(out, 'sdes_crypto', f'crypto-{i}'), 'w').write(l)
+PY
 # Regression inputs found earlier are seeds too.
-for t in sip_message sip_stream sdp; do
+for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto; do
   if [ -d "$here/regressions/$t" ]; then cp "$here/regressions/$t"/* "$here/corpus/$t/" 2>/dev/null || true; fi
 done
-echo "seeded: $(ls "$here/corpus/sip_message" | wc -l) sip_message, $(ls "$here/corpus/sip_stream" | wc -l) sip_stream, $(ls "$here/corpus/sdp" | wc -l) sdp"
+for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto; do
+  echo "seeded $t: $(ls "$here/corpus/$t" | wc -l) inputs"
+done

@@ -144,28 +144,41 @@ pub struct SrtpOptions {
 
 /// Builds the policy of `ocs srtp` from its options.
 pub fn srtp_policy(o: &SrtpOptions) -> Result<crate::srtp::Policy, String> {
-    use base64::Engine;
     use crate::srtp::{MasterKey, Policy, Suite};
-    let suite: Suite = o.suite.parse().map_err(|e: crate::srtp::UnknownSuite| e.to_string())?;
+    use base64::Engine;
+    let suite: Suite = o
+        .suite
+        .parse()
+        .map_err(|e: crate::srtp::UnknownSuite| e.to_string())?;
     let key_salt = base64::engine::general_purpose::STANDARD
         .decode(o.key.trim())
         .map_err(|e| format!("--key is not base64: {e}"))?;
     let mut mk = MasterKey::from_key_salt(suite, &key_salt).map_err(|e| e.to_string())?;
     if let (Some(mki), Some(len)) = (&o.mki, o.mki_len) {
-        let v = hex::decode(mki.trim_start_matches("0x")).map_err(|e| format!("--mki is not hex: {e}"))?;
+        let v = hex::decode(mki.trim_start_matches("0x"))
+            .map_err(|e| format!("--mki is not hex: {e}"))?;
         if v.len() > len {
-            return Err(format!("--mki has {} bytes, more than --mki-len {len}", v.len()));
+            return Err(format!(
+                "--mki has {} bytes, more than --mki-len {len}",
+                v.len()
+            ));
         }
         let mut padded = vec![0u8; len - v.len()];
         padded.extend_from_slice(&v);
         mk = mk.with_mki(&padded).map_err(|e| e.to_string())?;
     }
-    Policy::new(suite, mk).with_window(o.window).map_err(|e| e.to_string())
+    Policy::new(suite, mk)
+        .with_window(o.window)
+        .map_err(|e| e.to_string())
 }
 
 /// `ocs srtp`: one hex packet per input line, one output line per packet: the hex result or
 /// `ERR <kind>`. Blank lines are skipped. All packets share one session.
-pub fn srtp(o: &SrtpOptions, input: impl std::io::BufRead, mut out: impl std::io::Write) -> Result<(), String> {
+pub fn srtp(
+    o: &SrtpOptions,
+    input: impl std::io::BufRead,
+    mut out: impl std::io::Write,
+) -> Result<(), String> {
     use crate::srtp::{Error as E, Session};
     let policy = srtp_policy(o)?;
     let mut session = Session::new();
@@ -244,7 +257,10 @@ mod tests {
         let twice = format!("{}\n{}\n", lines[0], lines[0]);
         let mut back = Vec::new();
         srtp(&o, twice.as_bytes(), &mut back).unwrap();
-        assert_eq!(String::from_utf8(back).unwrap(), "80000001000000000000000a01020304\nERR replay\n");
+        assert_eq!(
+            String::from_utf8(back).unwrap(),
+            "80000001000000000000000a01020304\nERR replay\n"
+        );
     }
 
     #[test]

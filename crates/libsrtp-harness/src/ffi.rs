@@ -27,15 +27,21 @@ fn set_policy(p: &mut sys::srtp_crypto_policy_t, suite: &str, rtcp: bool) -> Res
             ("AES_CM_128_HMAC_SHA1_80", _) | ("AES_CM_128_HMAC_SHA1_32", true) => {
                 sys::srtp_crypto_policy_set_rtp_default(p)
             }
-            ("AES_CM_128_HMAC_SHA1_32", false) => sys::srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(p),
+            ("AES_CM_128_HMAC_SHA1_32", false) => {
+                sys::srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(p)
+            }
             ("AES_192_CM_HMAC_SHA1_80", _) | ("AES_192_CM_HMAC_SHA1_32", true) => {
                 sys::srtp_crypto_policy_set_aes_cm_192_hmac_sha1_80(p)
             }
-            ("AES_192_CM_HMAC_SHA1_32", false) => sys::srtp_crypto_policy_set_aes_cm_192_hmac_sha1_32(p),
+            ("AES_192_CM_HMAC_SHA1_32", false) => {
+                sys::srtp_crypto_policy_set_aes_cm_192_hmac_sha1_32(p)
+            }
             ("AES_256_CM_HMAC_SHA1_80", _) | ("AES_256_CM_HMAC_SHA1_32", true) => {
                 sys::srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(p)
             }
-            ("AES_256_CM_HMAC_SHA1_32", false) => sys::srtp_crypto_policy_set_aes_cm_256_hmac_sha1_32(p),
+            ("AES_256_CM_HMAC_SHA1_32", false) => {
+                sys::srtp_crypto_policy_set_aes_cm_256_hmac_sha1_32(p)
+            }
             ("NULL_HMAC_SHA1_80", _) | ("NULL_HMAC_SHA1_32", true) => {
                 sys::srtp_crypto_policy_set_null_cipher_hmac_sha1_80(p)
             }
@@ -62,7 +68,12 @@ fn check(status: sys::srtp_err_status_t) -> Result<(), i32> {
 impl LibSrtp {
     /// A session for `suite` (an RFC 4568 name) keyed with master key || salt, with an optional
     /// MKI, for sending (`outbound`) or receiving from any SSRC.
-    pub fn new(suite: &str, key_salt: &[u8], mki: Option<&[u8]>, outbound: bool) -> Result<Self, i32> {
+    pub fn new(
+        suite: &str,
+        key_salt: &[u8],
+        mki: Option<&[u8]>,
+        outbound: bool,
+    ) -> Result<Self, i32> {
         // SAFETY: srtp_init is called once, before any other libsrtp function.
         INIT.call_once(|| unsafe {
             sys::srtp_init();
@@ -157,7 +168,12 @@ impl LibSrtp {
             return Err(-2);
         }
         let mut l = len as i32;
-        check(f(self.session, buf.as_mut_ptr().cast(), &mut l, u32::from(self.use_mki)))?;
+        check(f(
+            self.session,
+            buf.as_mut_ptr().cast(),
+            &mut l,
+            u32::from(self.use_mki),
+        ))?;
         Ok(l as usize)
     }
 }

@@ -3,7 +3,10 @@
 //!
 //! Without the `libsrtp` or `build-openssl` feature this crate is empty, so that the default
 //! workspace build needs no C library.
-#![cfg_attr(not(any(feature = "libsrtp", feature = "build-openssl")), forbid(unsafe_code))]
+#![cfg_attr(
+    not(any(feature = "libsrtp", feature = "build-openssl")),
+    forbid(unsafe_code)
+)]
 
 #[cfg(any(feature = "libsrtp", feature = "build-openssl"))]
 mod ffi;

@@ -22,7 +22,9 @@ mod with_libsrtp {
     use ocs_srtp::{Error, MasterKey, Policy, Session, Suite};
 
     fn key(suite: Suite) -> Vec<u8> {
-        (0..suite.key_len() + suite.salt_len()).map(|i| (i as u8).wrapping_mul(29).wrapping_add(3)).collect()
+        (0..suite.key_len() + suite.salt_len())
+            .map(|i| (i as u8).wrapping_mul(29).wrapping_add(3))
+            .collect()
     }
 
     fn policy(suite: Suite, mki: Option<&[u8]>) -> Policy {
@@ -73,8 +75,14 @@ mod with_libsrtp {
             sent.push((s, p));
         }
         for (s, mut p) in sent.clone() {
-            let n = rx.unprotect_rtp(&mut p).unwrap_or_else(|e| panic!("{suite}: libsrtp refused seq {s}: {e}"));
-            assert_eq!(p[..n], rtp(s, 0x5151, 100 + usize::from(s % 7))[..], "{suite} seq {s}");
+            let n = rx
+                .unprotect_rtp(&mut p)
+                .unwrap_or_else(|e| panic!("{suite}: libsrtp refused seq {s}: {e}"));
+            assert_eq!(
+                p[..n],
+                rtp(s, 0x5151, 100 + usize::from(s % 7))[..],
+                "{suite} seq {s}"
+            );
         }
         // Replays and flipped bits: libsrtp refuses them.
         let (s, mut p) = sent[10].clone();
@@ -90,7 +98,9 @@ mod with_libsrtp {
         for i in 0..5 {
             let mut r = rtcp(i, 0x5151);
             tx.protect_rtcp_vec(&mut r).unwrap();
-            let n = rx.unprotect_rtcp(&mut r).unwrap_or_else(|e| panic!("{suite}: libsrtp refused SRTCP {i}: {e}"));
+            let n = rx
+                .unprotect_rtcp(&mut r)
+                .unwrap_or_else(|e| panic!("{suite}: libsrtp refused SRTCP {i}: {e}"));
             assert_eq!(r[..n], rtcp(i, 0x5151)[..]);
         }
     }
@@ -105,7 +115,9 @@ mod with_libsrtp {
             let mut p = rtp(s, 0x6262, 90 + usize::from(s % 5));
             let n = p.len();
             p.resize(n + 64, 0);
-            let m = tx.protect_rtp(&mut p, n).unwrap_or_else(|e| panic!("{suite}: libsrtp protect {s}: {e}"));
+            let m = tx
+                .protect_rtp(&mut p, n)
+                .unwrap_or_else(|e| panic!("{suite}: libsrtp protect {s}: {e}"));
             p.truncate(m);
             sent.push((s, p));
         }
@@ -114,12 +126,20 @@ mod with_libsrtp {
             order.swap(i, i + 3);
         }
         for (s, mut p) in sent.clone() {
-            rx.unprotect_rtp_vec(&mut p).unwrap_or_else(|e| panic!("{suite}: we refused libsrtp's seq {s}: {e}"));
-            assert_eq!(p, rtp(s, 0x6262, 90 + usize::from(s % 5)), "{suite} seq {s}");
+            rx.unprotect_rtp_vec(&mut p)
+                .unwrap_or_else(|e| panic!("{suite}: we refused libsrtp's seq {s}: {e}"));
+            assert_eq!(
+                p,
+                rtp(s, 0x6262, 90 + usize::from(s % 5)),
+                "{suite} seq {s}"
+            );
         }
         assert_eq!(rx.roc(0x6262), Some(1));
         let (_, mut p) = sent[3].clone();
-        assert!(matches!(rx.unprotect_rtp_vec(&mut p), Err(Error::Replay(..))));
+        assert!(matches!(
+            rx.unprotect_rtp_vec(&mut p),
+            Err(Error::Replay(..))
+        ));
         let (_, mut p) = sent[sent.len() - 1].clone();
         let at = p.len() - 1;
         p[at] ^= 0x80;
@@ -133,7 +153,8 @@ mod with_libsrtp {
             let mut flipped = r.clone();
             flipped[9] ^= 4;
             assert!(rx.unprotect_rtcp_vec(&mut flipped).is_err());
-            rx.unprotect_rtcp_vec(&mut r).unwrap_or_else(|e| panic!("{suite}: we refused libsrtp's SRTCP {i}: {e}"));
+            rx.unprotect_rtcp_vec(&mut r)
+                .unwrap_or_else(|e| panic!("{suite}: we refused libsrtp's SRTCP {i}: {e}"));
             assert_eq!(r, rtcp(i, 0x6262));
         }
     }
@@ -145,7 +166,10 @@ mod with_libsrtp {
     #[test]
     fn every_suite_both_ways() {
         for suite in Suite::ALL {
-            if matches!(suite, Suite::AesCm192HmacSha1_80 | Suite::AesCm192HmacSha1_32) {
+            if matches!(
+                suite,
+                Suite::AesCm192HmacSha1_80 | Suite::AesCm192HmacSha1_32
+            ) {
                 continue;
             }
             ours_to_libsrtp(suite, None);
@@ -167,12 +191,19 @@ mod with_libsrtp {
         let mut b = rtp(1, 7, 32);
         ours.protect_rtp_vec(&mut b).unwrap();
         assert_eq!(a.len(), b.len());
-        assert_ne!(a, b, "libsrtp 2.x now derives AES-192 keys as RFC 6188 does: enable this suite in every_suite_both_ways");
+        assert_ne!(
+            a, b,
+            "libsrtp 2.x now derives AES-192 keys as RFC 6188 does: enable this suite in every_suite_both_ways"
+        );
     }
 
     #[test]
     fn mki_both_ways() {
-        for suite in [Suite::AesCm128HmacSha1_80, Suite::AesCm256HmacSha1_80, Suite::AeadAes128Gcm] {
+        for suite in [
+            Suite::AesCm128HmacSha1_80,
+            Suite::AesCm256HmacSha1_80,
+            Suite::AeadAes128Gcm,
+        ] {
             ours_to_libsrtp(suite, Some(&[0xe1, 0xf9, 0x7a, 0x0d]));
             libsrtp_to_ours(suite, Some(&[0xe1, 0xf9, 0x7a, 0x0d]));
         }
@@ -187,7 +218,8 @@ mod with_libsrtp {
         let mki = [1u8, 2, 3, 4];
         let mut lib = LibSrtp::new(suite.name(), &key(suite), Some(&mki), true).unwrap();
         let mut ours = Session::new();
-        ours.add_outbound_template(&policy(suite, Some(&mki))).unwrap();
+        ours.add_outbound_template(&policy(suite, Some(&mki)))
+            .unwrap();
         for s in 0..5u16 {
             let mut a = rtp(s, 9, 40);
             let n = a.len();

@@ -1,6 +1,7 @@
 //! Key derivation (RFC 3711 §4.3, RFC 6188 §5, RFC 7714 §11) and the per-session cipher and
 //! authentication state derived from a master key.
 
+use crate::hmac_sha1::HmacSha1;
 use aes::cipher::consts::U16;
 use aes::cipher::{
     BlockCipherEncrypt, InnerIvInit, KeyInit, StreamCipher, StreamCipherCoreWrapper,
@@ -8,8 +9,6 @@ use aes::cipher::{
 use aes::{Aes128, Aes192, Aes256};
 use aes_gcm::aead::{AeadInOut, inout::InOutBuf};
 use aes_gcm::{Aes128Gcm, Aes256Gcm, Nonce, Tag};
-use hmac::{Hmac, Mac};
-use sha1::Sha1;
 
 use crate::error::Error;
 use crate::suite::{CipherKind, Suite};
@@ -179,8 +178,8 @@ pub(crate) struct SessionKeys {
     pub(crate) cipher: Cipher,
     pub(crate) salt: [u8; 14],
     /// HMAC-SHA1 keyed with the session auth key: its inner and outer hash states are computed
-    /// once here; each packet clones them. Unused (keyed with zeros) for the AEAD suites.
-    pub(crate) auth: Hmac<Sha1>,
+    /// once here. Unused (keyed with zeros) for the AEAD suites.
+    pub(crate) auth: HmacSha1,
 }
 
 impl SessionKeys {
@@ -218,8 +217,7 @@ impl SessionKeys {
         if !suite.is_aead() {
             derive(master, master_salt, la, r, &mut a);
         }
-        let auth = <Hmac<Sha1> as KeyInit>::new_from_slice(&a)
-            .map_err(|_| Error::InvalidPolicy("auth key"))?;
+        let auth = HmacSha1::new(&a);
         Ok(SessionKeys { cipher, salt, auth })
     }
 
@@ -234,7 +232,7 @@ impl SessionKeys {
             (CipherKind::AesCm, _) => Cipher::AesCm(AesKey::new(key).unwrap()),
             (CipherKind::Null, _) => Cipher::Null,
         };
-        let auth = <Hmac<Sha1> as KeyInit>::new_from_slice(&[0u8; 20]).unwrap();
+        let auth = HmacSha1::new(&[0u8; 20]);
         SessionKeys {
             cipher,
             salt: s,
@@ -245,11 +243,7 @@ impl SessionKeys {
     /// The full HMAC-SHA1 over `parts`, from the pre-keyed state.
     #[inline]
     pub(crate) fn mac(&self, parts: &[&[u8]]) -> [u8; 20] {
-        let mut m = self.auth.clone();
-        for p in parts {
-            m.update(p);
-        }
-        m.finalize().into_bytes().into()
+        self.auth.mac(parts)
     }
 }
 

@@ -11,6 +11,9 @@
 #![warn(missing_docs)]
 
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
+mod hmac_sha1;
 mod keys;
 mod policy;
 mod replay;

@@ -120,7 +120,7 @@ impl Policy {
 
     /// The replay window in packets: 64 to 32,768, a multiple of 64 (default 128).
     pub fn with_window(mut self, packets: usize) -> Result<Self, Error> {
-        if !(64..=MAX_WINDOW).contains(&packets) || packets % 64 != 0 {
+        if !(64..=MAX_WINDOW).contains(&packets) || !packets.is_multiple_of(64) {
             return Err(Error::InvalidPolicy(
                 "replay window must be 64..=32768, a multiple of 64",
             ));

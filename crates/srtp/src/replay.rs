@@ -17,7 +17,7 @@ pub struct ReplayWindow {
 impl ReplayWindow {
     /// A window of `size` packets (64 to 32,768, a multiple of 64).
     pub fn new(size: usize) -> Result<Self, Error> {
-        if !(64..=MAX_WINDOW).contains(&size) || size % 64 != 0 {
+        if !(64..=MAX_WINDOW).contains(&size) || !size.is_multiple_of(64) {
             return Err(Error::InvalidPolicy(
                 "replay window must be 64..=32768, a multiple of 64",
             ));

@@ -2,7 +2,6 @@
 
 use std::collections::VecDeque;
 
-use hmac::Mac;
 use rustc_hash::FxHashMap;
 
 use crate::error::Error;
@@ -346,8 +345,18 @@ impl Session {
         self.events.pop_front()
     }
 
+    #[inline]
     fn stream(&mut self, ssrc: u32, dir: Dir) -> Result<&mut Stream, Error> {
-        if !self.streams.contains_key(&ssrc) {
+        // One lookup on the hot path; the template path (first packet of an SSRC) is cold.
+        if self.streams.contains_key(&ssrc) {
+            return self.streams.get_mut(&ssrc).ok_or(Error::UnknownSsrc(ssrc));
+        }
+        self.new_stream(ssrc, dir)
+    }
+
+    #[cold]
+    fn new_stream(&mut self, ssrc: u32, dir: Dir) -> Result<&mut Stream, Error> {
+        {
             let template = match dir {
                 Dir::In => self.inbound_template.as_ref(),
                 Dir::Out => self.outbound_template.as_ref(),
@@ -417,11 +426,11 @@ impl Session {
                 buf[len..len + 16].copy_from_slice(&tag);
                 buf[len + 16..need].copy_from_slice(&ks.mki);
             }
-            kind => {
-                if kind == CipherKind::AesCm && s.policy.encrypt_rtp {
-                    if let Cipher::AesCm(aes) = &keys.cipher {
-                        aes.apply_ctr(&cm_iv(&keys.salt, ssrc, index), &mut buf[hl..len]);
-                    }
+            _ => {
+                if s.policy.encrypt_rtp
+                    && let Cipher::AesCm(aes) = &keys.cipher
+                {
+                    aes.apply_ctr(&cm_iv(&keys.salt, ssrc, index), &mut buf[hl..len]);
                 }
                 let mac = keys.mac(&[&buf[..len], &roc.to_be_bytes()]);
                 buf[len..len + mki_len].copy_from_slice(&ks.mki);
@@ -494,15 +503,16 @@ impl Session {
                 keys.cipher.gcm_open(&iv, p, &mut [], tag)?;
             }
         } else {
-            let mut m = keys.auth.clone();
-            m.update(&buf[..payload_end]);
-            m.update(&v.to_be_bytes());
-            m.verify_truncated_left(&buf[len - tag_len..])
-                .map_err(|_| Error::AuthenticationFailed)?;
-            if suite.cipher() == CipherKind::AesCm && s.policy.encrypt_rtp {
-                if let Cipher::AesCm(aes) = &keys.cipher {
-                    aes.apply_ctr(&cm_iv(&keys.salt, ssrc, index), &mut buf[hl..payload_end]);
-                }
+            if !keys.auth.verify(
+                &[&buf[..payload_end], &v.to_be_bytes()],
+                &buf[len - tag_len..],
+            ) {
+                return Err(Error::AuthenticationFailed);
+            }
+            if s.policy.encrypt_rtp
+                && let Cipher::AesCm(aes) = &keys.cipher
+            {
+                aes.apply_ctr(&cm_iv(&keys.salt, ssrc, index), &mut buf[hl..payload_end]);
             }
         }
         // Authenticated: now the state may move.
@@ -569,11 +579,9 @@ impl Session {
                 buf[len + 16..len + 20].copy_from_slice(&e_index);
                 buf[len + 20..need].copy_from_slice(&ks.mki);
             }
-            kind => {
-                if kind == CipherKind::AesCm && e {
-                    if let Cipher::AesCm(aes) = &keys.cipher {
-                        aes.apply_ctr(&cm_iv(&keys.salt, ssrc, u64::from(index)), &mut buf[8..len]);
-                    }
+            _ => {
+                if e && let Cipher::AesCm(aes) = &keys.cipher {
+                    aes.apply_ctr(&cm_iv(&keys.salt, ssrc, u64::from(index)), &mut buf[8..len]);
                 }
                 buf[len..len + 4].copy_from_slice(&e_index);
                 let mac = keys.mac(&[&buf[..len + 4]]);
@@ -647,14 +655,14 @@ impl Session {
                 keys.cipher.gcm_open_split(&iv, p, &m, tag)?;
             }
         } else {
-            let mut m = keys.auth.clone();
-            m.update(&buf[..index_at + 4]);
-            m.verify_truncated_left(&buf[len - tag_len..])
-                .map_err(|_| Error::AuthenticationFailed)?;
-            if e && suite.cipher() == CipherKind::AesCm {
-                if let Cipher::AesCm(aes) = &keys.cipher {
-                    aes.apply_ctr(&cm_iv(&keys.salt, ssrc, u64::from(index)), &mut buf[8..end]);
-                }
+            if !keys
+                .auth
+                .verify(&[&buf[..index_at + 4]], &buf[len - tag_len..])
+            {
+                return Err(Error::AuthenticationFailed);
+            }
+            if e && let Cipher::AesCm(aes) = &keys.cipher {
+                aes.apply_ctr(&cm_iv(&keys.salt, ssrc, u64::from(index)), &mut buf[8..end]);
             }
         }
         if let Some(k) = tmp {

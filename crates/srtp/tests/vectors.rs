@@ -32,12 +32,12 @@ fn libsrtp() -> HashMap<String, HashMap<String, Vec<u8>>> {
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix('[') {
             section = rest.split(']').next().unwrap().to_string();
-        } else if let Some((name, value)) = line.split_once(" = ") {
-            if let Some((name, _)) = name.split_once(" (") {
-                out.entry(section.clone())
-                    .or_default()
-                    .insert(name.trim().to_string(), hex(value));
-            }
+        } else if let Some((name, value)) = line.split_once(" = ")
+            && let Some((name, _)) = name.split_once(" (")
+        {
+            out.entry(section.clone())
+                .or_default()
+                .insert(name.trim().to_string(), hex(value));
         }
     }
     out
