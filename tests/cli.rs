@@ -142,3 +142,103 @@ fn never_crashes_on_garbage() {
         }
     }
 }
+
+#[test]
+fn srtp_protect_then_unprotect_through_the_binary() {
+    let key = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";
+    let packets = "80000001000000000000000a01020304\n80000002000000000000000a05060708\n";
+    let out = ocs(
+        &[
+            "srtp",
+            "protect",
+            "--suite",
+            "AES_CM_128_HMAC_SHA1_80",
+            "--key",
+            key,
+        ],
+        packets.as_bytes(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let protected = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(protected.lines().count(), 2);
+    // Unprotect both, then the first again: a replay.
+    let first = protected.lines().next().unwrap();
+    let input = format!("{protected}{first}\n");
+    let out = ocs(
+        &[
+            "srtp",
+            "unprotect",
+            "--suite",
+            "AES_CM_128_HMAC_SHA1_80",
+            "--key",
+            key,
+        ],
+        input.as_bytes(),
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("{packets}ERR replay\n")
+    );
+    // A wrong key: authentication fails.
+    let other = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let out = ocs(
+        &[
+            "srtp",
+            "unprotect",
+            "--suite",
+            "AES_CM_128_HMAC_SHA1_80",
+            "--key",
+            other,
+        ],
+        first.as_bytes(),
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "ERR auth\n");
+    // SRTCP with MKI.
+    let rtcp = "80c90001000000090102030405060708\n";
+    let args = [
+        "--rtcp",
+        "--suite",
+        "AES_CM_128_HMAC_SHA1_80",
+        "--key",
+        key,
+        "--mki",
+        "01",
+        "--mki-len",
+        "2",
+        "--window",
+        "256",
+    ];
+    let p = ocs(&[&["srtp", "protect"][..], &args].concat(), rtcp.as_bytes());
+    let p = String::from_utf8(p.stdout).unwrap();
+    assert!(p.contains("0001"), "{p}");
+    let u = ocs(&[&["srtp", "unprotect"][..], &args].concat(), p.as_bytes());
+    assert_eq!(String::from_utf8(u.stdout).unwrap(), rtcp);
+    // Usage errors exit 2.
+    assert_eq!(
+        ocs(&["srtp", "protect", "--suite", "NOPE", "--key", key], b"")
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        ocs(
+            &[
+                "srtp",
+                "protect",
+                "--suite",
+                "AES_CM_128_HMAC_SHA1_80",
+                "--key",
+                "short"
+            ],
+            b""
+        )
+        .status
+        .code(),
+        Some(2)
+    );
+}

@@ -103,6 +103,35 @@ impl Policy {
         }
     }
 
+    /// The profile [MS-SRTP] fixes for Office Communications Server 2007 media:
+    /// AES_CM_128_HMAC_SHA1_80, no MKI, key derivation rate 0, RTP and RTCP encrypted, and the
+    /// master key lifetime of 2^31 packets that [MS-SDPEXT] writes into `a=crypto`.
+    ///
+    /// ```
+    /// use ocs_srtp::Policy;
+    /// let p = Policy::ms_srtp(&[0x42; 30]).unwrap();
+    /// assert!(p.is_ms_srtp());
+    /// ```
+    pub fn ms_srtp(key_salt: &[u8]) -> Result<Self, Error> {
+        let suite = Suite::AesCm128HmacSha1_80;
+        Ok(Policy::new(
+            suite,
+            MasterKey::from_key_salt(suite, key_salt)?.with_lifetime(1 << 31),
+        ))
+    }
+
+    /// True when the policy stays inside the [MS-SRTP] subset (see [`Policy::ms_srtp`]): a
+    /// Microsoft endpoint may refuse anything else, the NULL cipher in particular.
+    #[must_use]
+    pub fn is_ms_srtp(&self) -> bool {
+        self.suite == Suite::AesCm128HmacSha1_80
+            && self.mki_len == 0
+            && self.kdr_log2.is_none()
+            && self.encrypt_rtp
+            && self.encrypt_rtcp
+            && self.keys.len() == 1
+    }
+
     /// Adds another master key, chosen by its MKI on receipt. Every key of a policy with MKI
     /// must carry an MKI of the same length; the first key protects outgoing packets.
     pub fn with_key(mut self, key: MasterKey) -> Result<Self, Error> {
