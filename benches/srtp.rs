@@ -237,6 +237,38 @@ fn bench_rtcp(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    #[cfg(feature = "bench-libsrtp")]
+    {
+        use ocs_libsrtp_harness::LibSrtp;
+        let ks = [&KEY[..], &SALT[..]].concat();
+        let mut ltx = LibSrtp::new(suite.name(), &ks, None, true).unwrap();
+        g.bench_function("protect/libsrtp-openssl", |b| {
+            b.iter_batched_ref(
+                || {
+                    let mut p = packet.clone();
+                    p.resize(256, 0);
+                    p
+                },
+                |p| black_box(ltx.protect_rtcp(p, 80).unwrap()),
+                BatchSize::SmallInput,
+            )
+        });
+        let mut lstx = LibSrtp::new(suite.name(), &ks, None, true).unwrap();
+        let mut lrx = LibSrtp::new(suite.name(), &ks, None, false).unwrap();
+        g.bench_function("unprotect/libsrtp-openssl", |b| {
+            b.iter_batched_ref(
+                || {
+                    let mut p = packet.clone();
+                    p.resize(256, 0);
+                    let n = lstx.protect_rtcp(&mut p, 80).unwrap();
+                    p.truncate(n);
+                    p
+                },
+                |p| black_box(lrx.unprotect_rtcp(p).unwrap()),
+                BatchSize::SmallInput,
+            )
+        });
+    }
     g.finish();
 }
 
