@@ -13,10 +13,21 @@ struct Counting;
 
 static ALLOCS: AtomicUsize = AtomicUsize::new(0);
 
+thread_local! {
+    // Only this test's thread is counted: the test harness allocates on its own threads.
+    static COUNTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn counted() {
+    if COUNTING.with(std::cell::Cell::get) {
+        ALLOCS.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 // SAFETY: forwards to the system allocator and only counts calls.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
+        counted();
         // SAFETY: same contract as the caller's.
         unsafe { System.alloc(l) }
     }
@@ -25,7 +36,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(p, l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
+        counted();
         // SAFETY: same contract as the caller's.
         unsafe { System.realloc(p, l, n) }
     }
@@ -35,9 +46,12 @@ unsafe impl GlobalAlloc for Counting {
 static A: Counting = Counting;
 
 fn count<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    COUNTING.with(|c| c.set(true));
     let before = ALLOCS.load(Ordering::SeqCst);
     let r = f();
-    (r, ALLOCS.load(Ordering::SeqCst) - before)
+    let n = ALLOCS.load(Ordering::SeqCst) - before;
+    COUNTING.with(|c| c.set(false));
+    (r, n)
 }
 
 const INVITE: &[u8] = b"INVITE sip:bob@biloxi.example.com SIP/2.0\r\n\

@@ -682,18 +682,7 @@ impl Session {
     /// [`Session::protect_rtp`] on a `Vec`, growing it by the tag (no allocation when its
     /// capacity allows).
     pub fn protect_rtp_vec(&mut self, buf: &mut Vec<u8>) -> Result<(), Error> {
-        let len = buf.len();
-        buf.resize(len + MAX_TRAILER, 0);
-        match self.protect_rtp(buf, len) {
-            Ok(n) => {
-                buf.truncate(n);
-                Ok(())
-            }
-            Err(e) => {
-                buf.truncate(len);
-                Err(e)
-            }
-        }
+        grow(buf, |b, len| self.protect_rtp(b, len))
     }
 
     /// [`Session::unprotect_rtp`] on a `Vec`, truncating it to the RTP packet.
@@ -705,18 +694,7 @@ impl Session {
 
     /// [`Session::protect_rtcp`] on a `Vec`.
     pub fn protect_rtcp_vec(&mut self, buf: &mut Vec<u8>) -> Result<(), Error> {
-        let len = buf.len();
-        buf.resize(len + MAX_TRAILER, 0);
-        match self.protect_rtcp(buf, len) {
-            Ok(n) => {
-                buf.truncate(n);
-                Ok(())
-            }
-            Err(e) => {
-                buf.truncate(len);
-                Err(e)
-            }
-        }
+        grow(buf, |b, len| self.protect_rtcp(b, len))
     }
 
     /// [`Session::unprotect_rtcp`] on a `Vec`.
@@ -743,6 +721,19 @@ impl Session {
         dst.copy_from_slice(input);
         self.unprotect_rtp(dst)
     }
+}
+
+/// Runs an in-place protect on a `Vec` with room for the largest trailer, then trims it to the
+/// result (or back to the packet on error).
+fn grow(
+    buf: &mut Vec<u8>,
+    protect: impl FnOnce(&mut [u8], usize) -> Result<usize, Error>,
+) -> Result<(), Error> {
+    let len = buf.len();
+    buf.resize(len + MAX_TRAILER, 0);
+    let r = protect(buf, len);
+    buf.truncate(*r.as_ref().unwrap_or(&len));
+    r.map(|_| ())
 }
 
 /// The largest trailer any suite adds: E+index (4) + MKI (128) + tag (16).
