@@ -360,6 +360,40 @@ mod tests {
         }
     }
 
+    /// libsrtp's cipher known answers: AES-ICM 128/192/256 and AES-GCM 128/256 (16-byte tags).
+    #[test]
+    fn libsrtp_cipher_test_cases() {
+        let text = vectors("libsrtp_cipher_test_cases.txt");
+        let v = |name: &str| -> Vec<u8> {
+            let line = text
+                .lines()
+                .find(|l| l.starts_with(name) && l.contains(" = "))
+                .unwrap();
+            h(line.split(" = ").nth(1).unwrap())
+        };
+        for bits in [128, 192, 256] {
+            let p = format!("srtp_aes_icm_{bits}_test_case_0_");
+            let ks = v(&format!("{p}key"));
+            let (key, salt) = ks.split_at(ks.len() - 14);
+            let mut iv = [0u8; 16];
+            iv[..14].copy_from_slice(salt);
+            let mut data = v(&format!("{p}plaintext"));
+            AesKey::new(key).unwrap().apply_ctr(&iv, &mut data);
+            assert_eq!(data, v(&format!("{p}ciphertext")), "ICM {bits}");
+        }
+        for (bits, suite) in [(128, Suite::AeadAes128Gcm), (256, Suite::AeadAes256Gcm)] {
+            let p = format!("srtp_aes_gcm_{bits}_test_case_0_");
+            let ks = v(&format!("{p}key"));
+            let key = &ks[..suite.key_len()];
+            let cipher = SessionKeys::from_raw(suite, key, &[0; 12]).cipher;
+            let iv: [u8; 12] = v(&format!("{p}iv")).try_into().unwrap();
+            let mut data = v(&format!("{p}plaintext"));
+            let tag = cipher.gcm_seal(&iv, &v(&format!("{p}aad")), &mut data);
+            data.extend_from_slice(&tag);
+            assert_eq!(data, v(&format!("{p}ciphertext")), "GCM {bits}");
+        }
+    }
+
     #[test]
     fn rfc3711_b2_keystream() {
         let key = AesKey::new(&h("2B7E151628AED2A6ABF7158809CF4F3C")).unwrap();
@@ -370,5 +404,16 @@ mod tests {
         assert_eq!(ks[..16].to_vec(), h("E03EAD0935C95E80E166B16DD92B4EB4"));
         assert_eq!(ks[16..32].to_vec(), h("D23513162B02D0F72A43A2FE4A5F97AB"));
         assert_eq!(ks[32..].to_vec(), h("41E95B3BB0A2E8DD477901E4FCA894C0"));
+        // The end of the 1,044,512-octet segment (counter ...FEFF to ...FF01).
+        let mut long = vec![0u8; 1_044_512];
+        key.apply_ctr(&iv, &mut long);
+        assert_eq!(
+            long[1_044_464..1_044_480].to_vec(),
+            h("EC8CDF7398607CB0F2D21675EA9EA1E4")
+        );
+        assert_eq!(
+            long[1_044_496..].to_vec(),
+            h("6A2CC3787889374FBEB4C81B17BA6C44")
+        );
     }
 }

@@ -723,6 +723,26 @@ impl Session {
     }
 }
 
+impl Session {
+    /// Protects `input` (an RTCP packet) into `out`, returning the SRTCP length.
+    pub fn protect_rtcp_into(&mut self, input: &[u8], out: &mut [u8]) -> Result<usize, Error> {
+        let dst = out.get_mut(..input.len()).ok_or(Error::BufferTooSmall {
+            required: input.len() + 14,
+        })?;
+        dst.copy_from_slice(input);
+        self.protect_rtcp(out, input.len())
+    }
+
+    /// Unprotects `input` (an SRTCP packet) into `out`, returning the RTCP length.
+    pub fn unprotect_rtcp_into(&mut self, input: &[u8], out: &mut [u8]) -> Result<usize, Error> {
+        let dst = out.get_mut(..input.len()).ok_or(Error::BufferTooSmall {
+            required: input.len(),
+        })?;
+        dst.copy_from_slice(input);
+        self.unprotect_rtcp(dst)
+    }
+}
+
 /// Runs an in-place protect on a `Vec` with room for the largest trailer, then trims it to the
 /// result (or back to the packet on error).
 fn grow(
