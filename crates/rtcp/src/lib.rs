@@ -1,9 +1,43 @@
 //! # ocs-rtcp
 //!
-//! Sans-IO RTP and RTCP (RFC 3550, RFC 4585, RFC 3611, RFC 5104) with the [MS-RTP] extensions, and an RTCP session that measures call quality.
+//! Sans-IO RTP and RTCP for Office Communications Server 2007 media: RTP packets (RFC 3550
+//! §5.1, RFC 8285 header extensions), compound and reduced-size RTCP (RFC 3550 §6, RFC 5506)
+//! with SR, RR, SDES, BYE, APP, feedback (RFC 4585, RFC 5104, transport-wide CC, REMB) and
+//! extended reports (RFC 3611), and the [MS-RTP] extensions: the profile-specific extensions
+//! after SR/RR report blocks, the Microsoft PLI, Video Source Requests and Dominant Speaker
+//! History.
 //!
-//! **Status:** not implemented yet. This crate only reserves its place in the workspace; its
-//! implementation is tracked in issue #4 of the project. It exports nothing so far, so that no
-//! embedder comes to depend on an API that is not there.
+//! **Status:** the packet layer (parsing as zero-copy views, checking per RFC 3550 A.2, and
+//! writing into a caller's buffer) is in place. The statistics of RFC 3550 Appendix A, the RTCP
+//! session with its transmission interval and the call-quality estimate are being built under
+//! issue #4.
+//!
+//! ```
+//! use ocs_rtcp::packet::{Compound, Kind, Limits, ReportBlock};
+//! use ocs_rtcp::msrtp::MsExtension;
+//! use ocs_rtcp::writer::Writer;
+//!
+//! let mut buf = [0u8; 128];
+//! let mut w = Writer::new(&mut buf);
+//! let ext = [MsExtension::EstimatedBandwidth { ssrc: 7, bandwidth: 2_000_000, confidence: None }];
+//! w.receiver_report(0xcafe, &[ReportBlock { ssrc: 7, fraction_lost: 12, ..Default::default() }], &ext).unwrap();
+//! let n = w.len();
+//!
+//! let compound = Compound::parse(&buf[..n], &Limits::default()).unwrap();
+//! let Kind::ReceiverReport(rr) = compound.packets().next().unwrap().kind() else { panic!() };
+//! assert_eq!(rr.reports().next().unwrap().fraction_lost, 12);
+//! assert_eq!(rr.extensions().next().unwrap().typed(), ext[0]);
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+mod error;
+pub mod feedback;
+pub mod msrtp;
+pub mod packet;
+pub mod rtp;
+pub mod writer;
+pub mod xr;
+
+pub use error::Error;
+pub use packet::Limits;

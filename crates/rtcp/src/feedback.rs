@@ -1,0 +1,410 @@
+//! Feedback messages (RFC 4585, RFC 5104, transport-wide CC, REMB) and the [MS-RTP] 2.2.12
+//! forms: the PLI with a 12-byte FCI, and application-layer feedback FMT=15 carrying Video
+//! Source Requests and Dominant Speaker History.
+
+use crate::error::Error;
+use crate::rtp::{be16, be32};
+
+/// The typed FCI of a [`Feedback`](crate::packet::Feedback).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Message<'a> {
+    /// RTPFB 1: generic NACK; iterate with [`nack_pairs`].
+    Nack(&'a [u8]),
+    /// RTPFB 3: TMMBR; iterate with [`tmmb_entries`].
+    Tmmbr(&'a [u8]),
+    /// RTPFB 4: TMMBN.
+    Tmmbn(&'a [u8]),
+    /// RTPFB 15: transport-wide congestion control.
+    TransportCc(TransportCc<'a>),
+    /// PSFB 1: picture loss indication; [MS-RTP] adds a request ID and a 64-bit SFR bitmap.
+    Pli {
+        /// The [MS-RTP] FCI: request ID and SFR bitmap.
+        ms: Option<(u16, u64)>,
+    },
+    /// PSFB 2: slice loss indications (first, number, picture ID).
+    Sli(&'a [u8]),
+    /// PSFB 3: reference picture selection indication.
+    Rpsi {
+        /// Payload type.
+        payload_type: u8,
+        /// The native bit string, without padding.
+        bits: &'a [u8],
+        /// Padding bits at its end.
+        padding_bits: u8,
+    },
+    /// PSFB 4: full intra request; iterate with [`fir_entries`].
+    Fir(&'a [u8]),
+    /// PSFB 15 "REMB": receiver estimated maximum bitrate.
+    Remb {
+        /// Bits per second.
+        bitrate: u64,
+        /// The SSRCs it applies to (raw, 4 bytes each).
+        ssrcs: &'a [u8],
+    },
+    /// PSFB 15 with the [MS-RTP] sub-header, AFB type 1: Video Source Request.
+    VideoSourceRequest(&'a [u8]),
+    /// PSFB 15 with the [MS-RTP] sub-header, AFB type 3: Dominant Speaker History (MSIs).
+    DominantSpeakerHistory(&'a [u8]),
+    /// Anything else, kept raw.
+    Other(&'a [u8]),
+}
+
+impl<'a> Message<'a> {
+    pub(crate) fn read(transport: bool, fmt: u8, fci: &'a [u8]) -> Self {
+        match (transport, fmt) {
+            (true, 1) => Message::Nack(fci),
+            (true, 3) => Message::Tmmbr(fci),
+            (true, 4) => Message::Tmmbn(fci),
+            (true, 15) => Message::TransportCc(TransportCc { fci }),
+            (false, 1) => Message::Pli {
+                ms: (fci.len() == 12).then(|| {
+                    (
+                        be16(fci, 0),
+                        u64::from(be32(fci, 4)) << 32 | u64::from(be32(fci, 8)),
+                    )
+                }),
+            },
+            (false, 2) => Message::Sli(fci),
+            (false, 3) => {
+                let pb = fci[0];
+                let bits = &fci[2..];
+                let used = bits.len() - usize::from(pb) / 8;
+                Message::Rpsi {
+                    payload_type: fci[1] & 0x7f,
+                    bits: &bits[..used],
+                    padding_bits: pb % 8,
+                }
+            }
+            (false, 4) => Message::Fir(fci),
+            (false, 15) if fci.starts_with(b"REMB") => {
+                let n = usize::from(fci[4]);
+                let exp = u32::from(fci[5] >> 2);
+                let mantissa =
+                    u64::from(fci[5] & 3) << 16 | u64::from(fci[6]) << 8 | u64::from(fci[7]);
+                Message::Remb {
+                    bitrate: mantissa << exp,
+                    ssrcs: &fci[8..8 + 4 * n],
+                }
+            }
+            (false, 15) if fci.len() >= 4 => match be16(fci, 0) {
+                1 => Message::VideoSourceRequest(
+                    &fci[4..usize::from(be16(fci, 2)).clamp(4, fci.len())],
+                ),
+                3 => Message::DominantSpeakerHistory(
+                    &fci[4..usize::from(be16(fci, 2)).clamp(4, fci.len())],
+                ),
+                _ => Message::Other(fci),
+            },
+            _ => Message::Other(fci),
+        }
+    }
+}
+
+/// The lost sequence numbers of a generic NACK FCI: each PID and the ones its BLP marks.
+pub fn nack_pairs(fci: &[u8]) -> impl Iterator<Item = (u16, u16)> + '_ {
+    fci.chunks_exact(4).map(|c| (be16(c, 0), be16(c, 2)))
+}
+
+/// Every sequence number a NACK FCI reports lost.
+pub fn nack_lost(fci: &[u8]) -> impl Iterator<Item = u16> + '_ {
+    nack_pairs(fci).flat_map(|(pid, blp)| {
+        std::iter::once(pid).chain(
+            (0..16)
+                .filter(move |i| blp & (1 << i) != 0)
+                .map(move |i| pid.wrapping_add(i + 1)),
+        )
+    })
+}
+
+/// TMMBR/TMMBN entries: (SSRC, bit rate in bps, measured overhead in bytes).
+pub fn tmmb_entries(fci: &[u8]) -> impl Iterator<Item = (u32, u64, u16)> + '_ {
+    fci.chunks_exact(8).map(|c| {
+        let w = be32(c, 4);
+        let exp = w >> 26;
+        let mantissa = u64::from((w >> 9) & 0x1_ffff);
+        (be32(c, 0), mantissa << exp, (w & 0x1ff) as u16)
+    })
+}
+
+/// FIR entries: (SSRC, command sequence number).
+pub fn fir_entries(fci: &[u8]) -> impl Iterator<Item = (u32, u8)> + '_ {
+    fci.chunks_exact(8).map(|c| (be32(c, 0), c[4]))
+}
+
+/// SLI entries: (first macroblock, number of macroblocks, picture ID).
+pub fn sli_entries(fci: &[u8]) -> impl Iterator<Item = (u16, u16, u8)> + '_ {
+    fci.chunks_exact(4).map(|c| {
+        let w = be32(c, 0);
+        (
+            (w >> 19) as u16,
+            ((w >> 6) & 0x1fff) as u16,
+            (w & 0x3f) as u8,
+        )
+    })
+}
+
+/// A transport-wide congestion control feedback (draft-holmer-rmcat-transport-wide-cc-extensions-01).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransportCc<'a> {
+    fci: &'a [u8],
+}
+
+/// The receive status of one packet in a transport-cc feedback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PacketStatus {
+    /// Not received.
+    NotReceived,
+    /// Received with a small (0–63.75 ms) delta.
+    SmallDelta,
+    /// Received with a large or negative delta.
+    LargeDelta,
+}
+
+impl<'a> TransportCc<'a> {
+    /// The first transport sequence number covered.
+    #[must_use]
+    pub fn base_sequence(&self) -> u16 {
+        be16(self.fci, 0)
+    }
+    /// How many packets the feedback covers.
+    #[must_use]
+    pub fn status_count(&self) -> u16 {
+        be16(self.fci, 2)
+    }
+    /// The reference time, in multiples of 64 ms (24-bit signed).
+    #[must_use]
+    pub fn reference_time(&self) -> i32 {
+        (i32::from_be_bytes([self.fci[4], self.fci[5], self.fci[6], 0])) >> 8
+    }
+    /// The feedback packet count.
+    #[must_use]
+    pub fn feedback_count(&self) -> u8 {
+        self.fci[7]
+    }
+
+    /// The statuses, in order; the receive deltas follow them in the FCI.
+    pub fn statuses(&self) -> impl Iterator<Item = PacketStatus> + 'a {
+        let (chunks, _) = Self::split(self.fci).unwrap_or((&[], 0));
+        let mut left = usize::from(be16(self.fci, 2));
+        chunks
+            .chunks_exact(2)
+            .flat_map(|c| {
+                let w = be16(c, 0);
+                let v: [Option<PacketStatus>; 14] = if w & 0x8000 == 0 {
+                    // Run length: status (2 bits) and length (13 bits).
+                    let s = status((w >> 13) & 3);
+                    let n = usize::from(w & 0x1fff);
+                    return Run::Run(s, n);
+                } else if w & 0x4000 == 0 {
+                    std::array::from_fn(|i| Some(status((w >> (13 - i)) & 1)))
+                } else {
+                    std::array::from_fn(|i| {
+                        if i < 7 {
+                            Some(status((w >> (12 - 2 * i)) & 3))
+                        } else {
+                            None
+                        }
+                    })
+                };
+                Run::Vector(v, 0)
+            })
+            .take_while(move |_| {
+                if left == 0 {
+                    return false;
+                }
+                left -= 1;
+                true
+            })
+    }
+
+    /// The receive deltas in 250 µs units, one per received packet.
+    pub fn deltas(&self) -> impl Iterator<Item = i16> + 'a {
+        let (_, delta_at) = Self::split(self.fci).unwrap_or((&[], self.fci.len()));
+        let mut d = &self.fci[delta_at.min(self.fci.len())..];
+        self.statuses().filter_map(move |s| match s {
+            PacketStatus::NotReceived => None,
+            PacketStatus::SmallDelta => {
+                let (&v, rest) = d.split_first()?;
+                d = rest;
+                Some(i16::from(v))
+            }
+            PacketStatus::LargeDelta => {
+                if d.len() < 2 {
+                    return None;
+                }
+                let v = i16::from_be_bytes([d[0], d[1]]);
+                d = &d[2..];
+                Some(v)
+            }
+        })
+    }
+
+    /// The chunk bytes and where the deltas start, or `None` if the chunks run past the FCI.
+    fn split(fci: &[u8]) -> Option<(&[u8], usize)> {
+        if fci.len() < 8 {
+            return None;
+        }
+        let total = usize::from(be16(fci, 2));
+        let mut covered = 0usize;
+        let mut i = 8;
+        let mut deltas = 0usize;
+        while covered < total {
+            let w = be16(fci.get(i..i + 2)?, 0);
+            let (n, small, large) = if w & 0x8000 == 0 {
+                let s = (w >> 13) & 3;
+                let n = usize::from(w & 0x1fff);
+                let counted = n.min(total - covered);
+                (
+                    n,
+                    if s == 1 { counted } else { 0 },
+                    if s == 2 { counted } else { 0 },
+                )
+            } else if w & 0x4000 == 0 {
+                let mut s = 0;
+                for k in 0..14usize.min(total - covered) {
+                    s += usize::from((w >> (13 - k)) & 1);
+                }
+                (14, s, 0)
+            } else {
+                let (mut s, mut l) = (0, 0);
+                for k in 0..7usize.min(total - covered) {
+                    match (w >> (12 - 2 * k)) & 3 {
+                        1 => s += 1,
+                        2 => l += 1,
+                        _ => {}
+                    }
+                }
+                (7, s, l)
+            };
+            if n == 0 {
+                return None;
+            }
+            covered += n;
+            deltas += small + 2 * large;
+            i += 2;
+        }
+        (i + deltas <= fci.len()).then(|| (&fci[8..i], i))
+    }
+
+    pub(crate) fn check(fci: &[u8], at: usize) -> Result<(), Error> {
+        Self::split(fci).map(|_| ()).ok_or(Error::Length {
+            what: "transport-cc FCI",
+            offset: at,
+        })
+    }
+}
+
+fn status(bits: u16) -> PacketStatus {
+    match bits {
+        1 => PacketStatus::SmallDelta,
+        2 | 3 => PacketStatus::LargeDelta,
+        _ => PacketStatus::NotReceived,
+    }
+}
+
+enum Run {
+    Run(PacketStatus, usize),
+    Vector([Option<PacketStatus>; 14], usize),
+}
+
+impl Iterator for Run {
+    type Item = PacketStatus;
+    fn next(&mut self) -> Option<PacketStatus> {
+        match self {
+            Run::Run(s, n) => {
+                if *n == 0 {
+                    return None;
+                }
+                *n -= 1;
+                Some(*s)
+            }
+            Run::Vector(v, i) => {
+                let s = *v.get(*i)?;
+                *i += 1;
+                s
+            }
+        }
+    }
+}
+
+pub(crate) fn check_afb(fci: &[u8], at: usize) -> Result<(), Error> {
+    if fci.starts_with(b"REMB") {
+        if fci.len() < 8 || fci.len() < 8 + 4 * usize::from(fci[4]) {
+            return Err(Error::Length {
+                what: "REMB FCI",
+                offset: at,
+            });
+        }
+        return Ok(());
+    }
+    if fci.len() >= 4 && matches!(be16(fci, 0), 1 | 3) {
+        let len = usize::from(be16(fci, 2));
+        if len < 4 || len > fci.len() {
+            return Err(Error::Length {
+                what: "MS application feedback",
+                offset: at + 2,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nack_lost_numbers() {
+        // PID 100 with BLP bits 0 and 15: 100, 101, 116.
+        let fci = [0, 100, 0x80, 0x01];
+        assert_eq!(nack_lost(&fci).collect::<Vec<_>>(), [100, 101, 116]);
+    }
+
+    #[test]
+    fn transport_cc_chunks_and_deltas() {
+        // base 10, 5 packets, ref time 1, fb count 2; a two-bit vector chunk: small, small,
+        // not received, large, small; deltas 4, 8, 0x0100, 12.
+        let mut fci = vec![0, 10, 0, 5, 0, 0, 1, 2];
+        fci.extend_from_slice(&[0b1101_0100, 0b1001_0000]);
+        fci.extend_from_slice(&[4, 8, 0x01, 0x00, 12]);
+        TransportCc::check(&fci, 0).unwrap();
+        let t = TransportCc { fci: &fci };
+        assert_eq!(
+            (
+                t.base_sequence(),
+                t.status_count(),
+                t.reference_time(),
+                t.feedback_count()
+            ),
+            (10, 5, 1, 2)
+        );
+        use PacketStatus::*;
+        assert_eq!(
+            t.statuses().collect::<Vec<_>>(),
+            [SmallDelta, SmallDelta, NotReceived, LargeDelta, SmallDelta]
+        );
+        assert_eq!(t.deltas().collect::<Vec<_>>(), [4, 8, 256, 12]);
+        // A run-length chunk: 3 received small.
+        let fci = [0, 1, 0, 3, 0, 0, 0, 0, 0b0010_0000, 3, 1, 2, 3];
+        let t = TransportCc { fci: &fci };
+        assert_eq!(t.statuses().count(), 3);
+        assert_eq!(t.deltas().collect::<Vec<_>>(), [1, 2, 3]);
+        assert!(TransportCc::check(&fci[..12], 0).is_err());
+    }
+
+    #[test]
+    fn remb_and_tmmbr() {
+        let fci = [b'R', b'E', b'M', b'B', 1, (3 << 2) | 1, 0, 0, 0, 0, 0, 7];
+        let Message::Remb { bitrate, ssrcs } = Message::read(false, 15, &fci) else {
+            panic!()
+        };
+        assert_eq!(bitrate, (1 << 16) << 3);
+        assert_eq!(ssrcs, &[0, 0, 0, 7]);
+        // TMMBR: SSRC 5, exp 2, mantissa 1000, overhead 40.
+        let w: u32 = (2 << 26) | (1000 << 9) | 40;
+        let mut fci = vec![0, 0, 0, 5];
+        fci.extend_from_slice(&w.to_be_bytes());
+        assert_eq!(tmmb_entries(&fci).collect::<Vec<_>>(), [(5, 4000, 40)]);
+    }
+}
