@@ -33,6 +33,8 @@
 
 mod error;
 pub mod feedback;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod msrtp;
 pub mod packet;
 pub mod rtp;

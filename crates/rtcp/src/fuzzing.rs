@@ -1,0 +1,95 @@
+//! Entry points for the fuzz targets in `fuzz/` and for replaying their inputs under
+//! `cargo test`. None may panic, whatever the bytes.
+
+use crate::feedback::{Message, fir_entries, nack_lost, sli_entries, tmmb_entries};
+use crate::packet::{Compound, Kind, Limits};
+use crate::rtp::RtpPacket;
+use crate::xr::Xr;
+
+/// An RTP packet and everything readable from it.
+pub fn rtp_packet(data: &[u8]) {
+    let Ok(p) = RtpPacket::parse(data) else {
+        return;
+    };
+    let _ = (
+        p.marker(),
+        p.payload_type(),
+        p.sequence_number(),
+        p.timestamp(),
+        p.ssrc(),
+    );
+    let _ = p.csrcs().count();
+    if let Some(e) = p.extension() {
+        let _ = e.elements().count();
+        let _ = e.abs_send_time(1);
+    }
+    let _ = (p.payload().len(), p.padding_len());
+}
+
+/// A compound RTCP packet and every field of every packet in it.
+pub fn rtcp_compound(data: &[u8]) {
+    for reduced in [false, true] {
+        let limits = Limits {
+            reduced_size: reduced,
+            ..Limits::default()
+        };
+        let Ok(c) = Compound::parse(data, &limits) else {
+            continue;
+        };
+        for p in c.packets() {
+            match p.kind() {
+                Kind::SenderReport(sr) => {
+                    let _ = (
+                        sr.ssrc(),
+                        sr.ntp(),
+                        sr.rtp_timestamp(),
+                        sr.packet_count(),
+                        sr.octet_count(),
+                    );
+                    let _ = sr.reports().count();
+                    let _ = sr.extensions().map(|e| e.typed()).count();
+                }
+                Kind::ReceiverReport(rr) => {
+                    let _ = rr.reports().count();
+                    let _ = rr.extensions().map(|e| e.typed()).count();
+                }
+                Kind::SourceDescription(s) => {
+                    for (_, items) in s.chunks() {
+                        let _ = items.count();
+                    }
+                }
+                Kind::Goodbye(b) => {
+                    let _ = (b.sources().count(), b.reason());
+                }
+                Kind::App(a) => {
+                    let _ = (a.subtype(), a.ssrc(), a.name(), a.data());
+                }
+                Kind::Feedback(f) => match f.message() {
+                    Message::Nack(fci) => drop(nack_lost(fci).count()),
+                    Message::Tmmbr(fci) | Message::Tmmbn(fci) => drop(tmmb_entries(fci).count()),
+                    Message::Fir(fci) => drop(fir_entries(fci).count()),
+                    Message::Sli(fci) => drop(sli_entries(fci).count()),
+                    Message::TransportCc(t) => {
+                        let _ = (
+                            t.base_sequence(),
+                            t.status_count(),
+                            t.reference_time(),
+                            t.feedback_count(),
+                        );
+                        let _ = t.statuses().count();
+                        let _ = t.deltas().count();
+                    }
+                    _ => {}
+                },
+                Kind::ExtendedReport(x) => {
+                    for b in x.blocks() {
+                        if let Xr::Dlrr(d) = b.typed() {
+                            let _ = d.len();
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}

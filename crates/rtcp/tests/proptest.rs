@@ -1,0 +1,223 @@
+//! Property tests: write → parse round trips for RTP and every RTCP packet type this crate
+//! writes; arbitrary bytes never panic.
+
+use proptest::prelude::*;
+
+use ocs_rtcp::feedback::{Message, nack_lost};
+use ocs_rtcp::msrtp::MsExtension;
+use ocs_rtcp::packet::{Compound, Kind, Limits, ReportBlock};
+use ocs_rtcp::rtp::{Element, RtpHeader, RtpPacket};
+use ocs_rtcp::writer::Writer;
+use ocs_rtcp::xr::{VoipMetrics, Xr, XrBlock};
+
+fn block() -> impl Strategy<Value = ReportBlock> {
+    (
+        any::<u32>(),
+        any::<u8>(),
+        -0x80_0000i32..0x80_0000,
+        any::<u32>(),
+        any::<u32>(),
+        any::<u32>(),
+        any::<u32>(),
+    )
+        .prop_map(
+            |(ssrc, fraction_lost, cumulative_lost, highest_seq, jitter, lsr, dlsr)| ReportBlock {
+                ssrc,
+                fraction_lost,
+                cumulative_lost,
+                highest_seq,
+                jitter,
+                lsr,
+                dlsr,
+            },
+        )
+}
+
+fn ms_ext() -> impl Strategy<Value = MsExtension> {
+    prop_oneof![
+        (any::<u32>(), any::<u32>(), proptest::option::of(0u8..16)).prop_map(
+            |(ssrc, bandwidth, confidence)| MsExtension::EstimatedBandwidth {
+                ssrc,
+                bandwidth,
+                confidence
+            }
+        ),
+        any::<u16>()
+            .prop_map(|sequence_number| MsExtension::PacketLossNotification { sequence_number }),
+        (any::<u16>(), any::<u16>(), any::<u32>(), any::<u16>()).prop_map(
+            |(width, height, bit_rate, frame_rate)| MsExtension::VideoPreference {
+                width,
+                height,
+                bit_rate,
+                frame_rate
+            }
+        ),
+        (1usize..6).prop_map(|n| MsExtension::Padding { len: 4 * n }),
+        any::<u32>().prop_map(MsExtension::PolicyServerBandwidth),
+        any::<u32>().prop_map(MsExtension::TurnServerBandwidth),
+        any::<[u32; 6]>().prop_map(|v| MsExtension::AudioHealerMetrics {
+            ssrc: v[0],
+            concealed: v[1],
+            stretched: v[2],
+            compressed: v[3],
+            total: v[4],
+            state: v[5]
+        }),
+        any::<u32>().prop_map(MsExtension::ReceiverBandwidthLimit),
+        (
+            any::<u32>(),
+            any::<bool>(),
+            0u8..128,
+            any::<bool>(),
+            0u8..128,
+            any::<u16>()
+        )
+            .prop_map(|(ssrc, last, index, r, count, byte_count)| {
+                MsExtension::PacketTrainPacket {
+                    ssrc,
+                    last,
+                    index,
+                    r,
+                    count,
+                    byte_count,
+                }
+            }),
+        (any::<u32>(), any::<u32>(), any::<u32>(), any::<bool>()).prop_map(
+            |(ssrc, inbound, outbound, no_cache)| MsExtension::PeerInfoExchange {
+                ssrc,
+                inbound,
+                outbound,
+                no_cache
+            }
+        ),
+        (any::<u64>(), any::<u8>())
+            .prop_map(|(ntp, info)| MsExtension::NetworkCongestion { ntp, info }),
+        (any::<u8>(), any::<u32>()).prop_map(|(modality, bandwidth)| {
+            MsExtension::ModalitySendBandwidthLimit {
+                modality,
+                bandwidth,
+            }
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn rtp_round_trip(marker in any::<bool>(), pt in 0u8..128, seq in any::<u16>(), ts in any::<u32>(), ssrc in any::<u32>(),
+                      csrcs in proptest::collection::vec(any::<u32>(), 0..15),
+                      ext in proptest::collection::vec((1u8..15, proptest::collection::vec(any::<u8>(), 1..17)), 0..4),
+                      payload in proptest::collection::vec(any::<u8>(), 0..200), pad in 0usize..8) {
+        let elements: Vec<Element<'_>> = ext.iter().map(|(id, d)| Element { id: *id, data: d }).collect();
+        let h = RtpHeader { marker, payload_type: pt, sequence_number: seq, timestamp: ts, ssrc, csrcs: &csrcs, extensions: &elements };
+        let mut buf = vec![0u8; 512];
+        let n = h.write(&payload, pad, &mut buf).unwrap();
+        let p = RtpPacket::parse(&buf[..n]).unwrap();
+        prop_assert_eq!((p.marker(), p.payload_type(), p.sequence_number(), p.timestamp(), p.ssrc()), (marker, pt, seq, ts, ssrc));
+        prop_assert_eq!(p.csrcs().collect::<Vec<_>>(), csrcs);
+        prop_assert_eq!(p.payload(), &payload[..]);
+        if !elements.is_empty() {
+            prop_assert_eq!(p.extension().unwrap().elements().collect::<Vec<_>>(), elements);
+        }
+    }
+
+    #[test]
+    fn reports_round_trip(ssrc in any::<u32>(), ntp in any::<u64>(), ts in any::<u32>(), pc in any::<u32>(), oc in any::<u32>(),
+                          blocks in proptest::collection::vec(block(), 0..31), ext in proptest::collection::vec(ms_ext(), 0..20)) {
+        let mut buf = vec![0u8; 4096];
+        let mut w = Writer::new(&mut buf);
+        w.sender_report(ssrc, ntp, ts, pc, oc, &blocks, &ext).unwrap();
+        w.receiver_report(ssrc ^ 1, &blocks, &ext).unwrap();
+        let n = w.len();
+        let c = Compound::parse(&buf[..n], &Limits { reduced_size: false, ..Limits::default() }).unwrap();
+        let mut it = c.packets();
+        let Kind::SenderReport(sr) = it.next().unwrap().kind() else { panic!() };
+        prop_assert_eq!((sr.ssrc(), sr.ntp(), sr.rtp_timestamp(), sr.packet_count(), sr.octet_count()), (ssrc, ntp, ts, pc, oc));
+        prop_assert_eq!(sr.reports().collect::<Vec<_>>(), blocks.clone());
+        prop_assert_eq!(sr.extensions().map(|e| e.typed()).collect::<Vec<_>>(), ext.clone());
+        let Kind::ReceiverReport(rr) = it.next().unwrap().kind() else { panic!() };
+        prop_assert_eq!(rr.ssrc(), ssrc ^ 1);
+        prop_assert_eq!(rr.reports().collect::<Vec<_>>(), blocks);
+        prop_assert_eq!(rr.extensions().map(|e| e.typed()).collect::<Vec<_>>(), ext);
+    }
+
+    #[test]
+    fn sdes_bye_app_round_trip(chunks in proptest::collection::vec((any::<u32>(), proptest::collection::vec((1u8..8, proptest::collection::vec(any::<u8>(), 0..40)), 0..5)), 0..5),
+                               bye in proptest::collection::vec(any::<u32>(), 0..5), reason in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..60)),
+                               app in proptest::collection::vec(any::<u8>(), 0..10)) {
+        let owned: Vec<(u32, Vec<(u8, &[u8])>)> = chunks.iter().map(|(s, items)| (*s, items.iter().map(|(t, v)| (*t, &v[..])).collect())).collect();
+        let refs: Vec<(u32, &[(u8, &[u8])])> = owned.iter().map(|(s, i)| (*s, &i[..])).collect();
+        let app_data: Vec<u8> = app.iter().copied().chain(std::iter::repeat(0)).take(app.len().div_ceil(4) * 4).collect();
+        let mut buf = vec![0u8; 4096];
+        let mut w = Writer::new(&mut buf);
+        w.receiver_report(1, &[], &[]).unwrap();
+        w.sdes(&refs).unwrap();
+        w.bye(&bye, reason.as_deref()).unwrap();
+        w.app(5, 9, *b"OCS1", &app_data).unwrap();
+        let n = w.len();
+        let c = Compound::parse(&buf[..n], &Limits::default()).unwrap();
+        let p: Vec<_> = c.packets().collect();
+        let Kind::SourceDescription(sd) = p[1].kind() else { panic!() };
+        let got: Vec<(u32, Vec<(u8, Vec<u8>)>)> = sd.chunks().map(|(s, items)| (s, items.map(|i| (i.item_type, i.value.to_vec())).collect())).collect();
+        prop_assert_eq!(got, chunks);
+        let Kind::Goodbye(b) = p[2].kind() else { panic!() };
+        prop_assert_eq!(b.sources().collect::<Vec<_>>(), bye);
+        prop_assert_eq!(b.reason().map(<[u8]>::to_vec), reason);
+        let Kind::App(a) = p[3].kind() else { panic!() };
+        prop_assert_eq!((a.subtype(), a.ssrc(), a.name(), a.data()), (5, 9, *b"OCS1", &app_data[..]));
+    }
+
+    #[test]
+    fn feedback_round_trip(mut lost in proptest::collection::vec(any::<u16>(), 1..40), bitrate in 0u64..(1 << 40),
+                           ssrcs in proptest::collection::vec(any::<u32>(), 0..8), ms in proptest::option::of((any::<u16>(), any::<u64>()))) {
+        lost.sort_unstable();
+        lost.dedup();
+        let mut buf = vec![0u8; 2048];
+        let mut w = Writer::new(&mut buf);
+        w.nack(1, 2, &lost).unwrap();
+        w.pli(1, 2, ms).unwrap();
+        w.remb(1, bitrate, &ssrcs).unwrap();
+        let n = w.len();
+        let c = Compound::parse(&buf[..n], &Limits::default()).unwrap();
+        let p: Vec<_> = c.packets().collect();
+        let Kind::Feedback(f) = p[0].kind() else { panic!() };
+        let Message::Nack(fci) = f.message() else { panic!() };
+        prop_assert_eq!(nack_lost(fci).collect::<Vec<_>>(), lost);
+        let Kind::Feedback(f) = p[1].kind() else { panic!() };
+        prop_assert_eq!(f.message(), Message::Pli { ms });
+        let Kind::Feedback(f) = p[2].kind() else { panic!() };
+        let Message::Remb { bitrate: got, ssrcs: s } = f.message() else { panic!() };
+        // The mantissa keeps 18 bits: the bitrate rounds down to them.
+        prop_assert!(got <= bitrate && bitrate - got < (bitrate >> 17).max(1));
+        prop_assert_eq!(s.len(), 4 * ssrcs.len());
+    }
+
+    #[test]
+    fn voip_metrics_round_trip(v in any::<[u8; 16]>(), w in any::<[u16; 7]>(), ssrc in any::<u32>()) {
+        let m = VoipMetrics {
+            ssrc, loss_rate: v[0], discard_rate: v[1], burst_density: v[2], gap_density: v[3],
+            burst_duration: w[0], gap_duration: w[1], round_trip_delay: w[2], end_system_delay: w[3],
+            signal_level: v[4] as i8, noise_level: v[5] as i8, rerl: v[6], gmin: v[7], r_factor: v[8], ext_r_factor: v[9],
+            mos_lq: v[10], mos_cq: v[11], rx_config: v[12], jb_nominal: w[4], jb_maximum: w[5], jb_abs_max: w[6],
+        };
+        let mut blk = [0u8; 36];
+        m.write(&mut blk).unwrap();
+        let mut buf = vec![0u8; 128];
+        let mut wr = Writer::new(&mut buf);
+        wr.xr(7, &[XrBlock { block_type: 7, type_specific: 0, data: &blk[4..] }, XrBlock { block_type: 99, type_specific: 1, data: &[1, 2, 3, 4] }]).unwrap();
+        let n = wr.len();
+        let c = Compound::parse(&buf[..n], &Limits::default()).unwrap();
+        let Kind::ExtendedReport(x) = c.packets().next().unwrap().kind() else { panic!() };
+        let blocks: Vec<_> = x.blocks().collect();
+        prop_assert_eq!(blocks[0].typed(), Xr::VoipMetrics(m));
+        prop_assert_eq!(blocks[1].typed(), Xr::Unknown);
+        prop_assert_eq!(blocks[1].data, &[1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..600)) {
+        ocs_rtcp::fuzzing::rtp_packet(&data);
+        ocs_rtcp::fuzzing::rtcp_compound(&data);
+    }
+}
