@@ -49,10 +49,26 @@ lines = [
 for i, l in enumerate(lines):
     open(os.path.join(out, 'sdes_crypto', f'crypto-{i}'), 'w').write(l)
 PY
+# RTP/RTCP seeds: the SRTP vectors' plaintext packets (RTP for rtp_packet, RTCP for rtcp_compound).
+mkdir -p "$here/corpus/rtp_packet" "$here/corpus/rtcp_compound"
+python3 - "$vectors/srtp" "$here/corpus" <<'PY'
+import os, re, sys
+src, out = sys.argv[1], sys.argv[2]
+for name in sorted(os.listdir(src)):
+    if not name.endswith('.txt'):
+        continue
+    for n, m in enumerate(re.finditer(r'\b([0-9a-fA-F]{24,})\b', open(os.path.join(src, name)).read())):
+        h = m.group(1)
+        if len(h) % 2:
+            continue
+        b = bytes.fromhex(h)
+        target = 'rtcp_compound' if 192 <= b[1] <= 223 else 'rtp_packet'
+        open(os.path.join(out, target, f'{name}-{n}'), 'wb').write(b)
+PY
 # Regression inputs found earlier are seeds too.
-for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto; do
+for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound; do
   if [ -d "$here/regressions/$t" ]; then cp "$here/regressions/$t"/* "$here/corpus/$t/" 2>/dev/null || true; fi
 done
-for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto; do
+for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound; do
   echo "seeded $t: $(ls "$here/corpus/$t" | wc -l) inputs"
 done

@@ -123,6 +123,125 @@ pub fn decode_sdp(input: &[u8]) -> Result<Value, Error> {
     Ok(v)
 }
 
+/// Decodes an RTP packet to JSON.
+pub fn decode_rtp(input: &[u8]) -> Result<Value, crate::rtcp::Error> {
+    let p = crate::rtcp::rtp::RtpPacket::parse(input)?;
+    let mut v = json!({
+        "version": 2,
+        "padding": p.padding(),
+        "marker": p.marker(),
+        "payload_type": p.payload_type(),
+        "sequence_number": p.sequence_number(),
+        "timestamp": p.timestamp(),
+        "ssrc": p.ssrc(),
+        "csrcs": p.csrcs().collect::<Vec<_>>(),
+        "header_len": p.header_len(),
+        "payload_len": p.payload().len(),
+        "padding_len": p.padding_len(),
+    });
+    if let Some(e) = p.extension() {
+        v["extension"] = json!({
+            "profile": format!("{:#06x}", e.profile),
+            "elements": e.elements().map(|el| json!({ "id": el.id, "data": hex::encode(el.data) })).collect::<Vec<_>>(),
+        });
+    }
+    Ok(v)
+}
+
+/// Decodes a compound (or reduced-size) RTCP packet to JSON, every packet and field.
+pub fn decode_rtcp(input: &[u8]) -> Result<Value, crate::rtcp::Error> {
+    use crate::rtcp::feedback::{Message, fir_entries, nack_lost, sli_entries, tmmb_entries};
+    use crate::rtcp::packet::{Compound, Kind, ReportBlock};
+    use crate::rtcp::xr::Xr;
+    let c = Compound::parse(input, &crate::rtcp::Limits::default())?;
+    let block = |r: ReportBlock| {
+        json!({ "ssrc": r.ssrc, "fraction_lost": r.fraction_lost, "cumulative_lost": r.cumulative_lost,
+                "highest_seq": r.highest_seq, "jitter": r.jitter, "lsr": r.lsr, "dlsr": r.dlsr })
+    };
+    let ext = |e: crate::rtcp::msrtp::ProfileExtension<'_>| json!({ "type": e.ext_type, "data": hex::encode(e.data), "typed": format!("{:?}", e.typed()) });
+    let mut packets = Vec::new();
+    for p in c.packets() {
+        let mut v = json!({ "offset": p.offset, "packet_type": p.header.packet_type, "count": p.header.count,
+                            "length": p.header.length, "padding": p.header.padding });
+        match p.kind() {
+            Kind::SenderReport(sr) => {
+                v["kind"] = json!("SR");
+                v["ssrc"] = json!(sr.ssrc());
+                v["ntp"] = json!(sr.ntp());
+                v["rtp_timestamp"] = json!(sr.rtp_timestamp());
+                v["packet_count"] = json!(sr.packet_count());
+                v["octet_count"] = json!(sr.octet_count());
+                v["reports"] = json!(sr.reports().map(block).collect::<Vec<_>>());
+                v["ms_extensions"] = json!(sr.extensions().map(ext).collect::<Vec<_>>());
+            }
+            Kind::ReceiverReport(rr) => {
+                v["kind"] = json!("RR");
+                v["ssrc"] = json!(rr.ssrc());
+                v["reports"] = json!(rr.reports().map(block).collect::<Vec<_>>());
+                v["ms_extensions"] = json!(rr.extensions().map(ext).collect::<Vec<_>>());
+            }
+            Kind::SourceDescription(s) => {
+                v["kind"] = json!("SDES");
+                v["chunks"] = json!(s.chunks().map(|(ssrc, items)| json!({
+                    "ssrc": ssrc,
+                    "items": items.map(|i| json!({ "type": i.item_type, "prefix": String::from_utf8_lossy(i.prefix),
+                                                   "value": String::from_utf8_lossy(i.value) })).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>());
+            }
+            Kind::Goodbye(b) => {
+                v["kind"] = json!("BYE");
+                v["sources"] = json!(b.sources().collect::<Vec<_>>());
+                v["reason"] = json!(b.reason().map(String::from_utf8_lossy));
+            }
+            Kind::App(a) => {
+                v["kind"] = json!("APP");
+                v["ssrc"] = json!(a.ssrc());
+                v["name"] = json!(String::from_utf8_lossy(&a.name()));
+                v["data"] = json!(hex::encode(a.data()));
+            }
+            Kind::Feedback(f) => {
+                v["kind"] = json!(if f.transport { "RTPFB" } else { "PSFB" });
+                v["fmt"] = json!(f.fmt);
+                v["sender_ssrc"] = json!(f.sender_ssrc());
+                v["media_ssrc"] = json!(f.media_ssrc());
+                v["fci"] = json!(hex::encode(f.fci()));
+                v["message"] = match f.message() {
+                    Message::Nack(fci) => {
+                        json!({ "nack_lost": nack_lost(fci).collect::<Vec<_>>() })
+                    }
+                    Message::Tmmbr(fci) | Message::Tmmbn(fci) => {
+                        json!({ "entries": tmmb_entries(fci).map(|(s, b, o)| json!([s, b, o])).collect::<Vec<_>>() })
+                    }
+                    Message::Fir(fci) => {
+                        json!({ "fir": fir_entries(fci).map(|(s, n)| json!([s, n])).collect::<Vec<_>>() })
+                    }
+                    Message::Sli(fci) => {
+                        json!({ "sli": sli_entries(fci).map(|(a, b, c)| json!([a, b, c])).collect::<Vec<_>>() })
+                    }
+                    Message::TransportCc(t) => {
+                        json!({ "base_sequence": t.base_sequence(), "status_count": t.status_count(),
+                        "reference_time": t.reference_time(), "feedback_count": t.feedback_count(),
+                        "statuses": t.statuses().map(|s| format!("{s:?}")).collect::<Vec<_>>(), "deltas": t.deltas().collect::<Vec<_>>() })
+                    }
+                    other => json!(format!("{other:?}")),
+                };
+            }
+            Kind::ExtendedReport(x) => {
+                v["kind"] = json!("XR");
+                v["ssrc"] = json!(x.ssrc());
+                v["blocks"] = json!(x.blocks().map(|b| json!({ "block_type": b.block_type, "type_specific": b.type_specific,
+                    "data": hex::encode(b.data), "typed": match b.typed() { Xr::Unknown => Value::Null, t => json!(format!("{t:?}")) } })).collect::<Vec<_>>());
+            }
+            _ => {
+                v["kind"] = json!("unknown");
+                v["body"] = json!(hex::encode(p.body));
+            }
+        }
+        packets.push(v);
+    }
+    Ok(json!({ "packets": packets }))
+}
+
 /// The options of `ocs srtp`.
 #[derive(Debug, Clone)]
 pub struct SrtpOptions {

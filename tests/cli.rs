@@ -132,7 +132,7 @@ fn never_crashes_on_garbage() {
             seed ^= seed << 17;
             data.push((seed & 0xff) as u8);
         }
-        for kind in ["sip", "sdp"] {
+        for kind in ["sip", "sdp", "rtp", "rtcp"] {
             let out = ocs(&["decode", kind], &data);
             assert!(
                 matches!(out.status.code(), Some(0 | 1)),
@@ -240,5 +240,41 @@ fn srtp_protect_then_unprotect_through_the_binary() {
         .status
         .code(),
         Some(2)
+    );
+}
+
+#[test]
+fn decode_rtp_and_rtcp() {
+    let sr_sdes = "80c8000666ef91ffdf4880dd61a62ed3d8bcdebe000000090000160481ca000666ef91ff0110526e5435436d4a687a7965744178772b0000";
+    let out = ocs(&["decode", "rtcp", "--hex"], sr_sdes.as_bytes());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["packets"][0]["kind"], "SR");
+    assert_eq!(v["packets"][0]["packet_count"], 9);
+    assert_eq!(
+        v["packets"][1]["chunks"][0]["items"][0]["value"],
+        "RnT5CmJhzyetAxw+"
+    );
+    let rtp = "906000010000000100000007bede000110aa0000706c";
+    let out = ocs(&["decode", "rtp", "--hex"], rtp.as_bytes());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["sequence_number"], 1);
+    let bad = ocs(&["decode", "rtcp", "--hex"], b"80c90005cafebabe");
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8(bad.stderr).unwrap();
+    assert!(
+        err.starts_with("error: ") && err.contains("at byte 2"),
+        "{err}"
     );
 }

@@ -75,6 +75,10 @@ enum Kind {
     Sip,
     /// A session description (RFC 4566, RFC 4568 crypto).
     Sdp,
+    /// An RTP packet (RFC 3550 §5.1, RFC 8285 extensions).
+    Rtp,
+    /// A compound or reduced-size RTCP packet, with the [MS-RTP] extensions.
+    Rtcp,
 }
 
 fn main() -> ExitCode {
@@ -158,5 +162,7 @@ fn decode(kind: Kind, file: Option<&str>, hex: bool) -> Result<serde_json::Value
     match kind {
         Kind::Sip => ocs_stack::cli::decode_sip(data.into()).map_err(|e| e.to_string()),
         Kind::Sdp => ocs_stack::cli::decode_sdp(&data).map_err(|e| e.to_string()),
+        Kind::Rtp => ocs_stack::cli::decode_rtp(&data).map_err(|e| e.to_string()),
+        Kind::Rtcp => ocs_stack::cli::decode_rtcp(&data).map_err(|e| e.to_string()),
     }
 }

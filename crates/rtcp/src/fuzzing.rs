@@ -47,11 +47,15 @@ pub fn rtcp_compound(data: &[u8]) {
                         sr.octet_count(),
                     );
                     let _ = sr.reports().count();
-                    let _ = sr.extensions().map(|e| e.typed()).count();
+                    for e in sr.extensions() {
+                        let _ = e.typed();
+                    }
                 }
                 Kind::ReceiverReport(rr) => {
                     let _ = rr.reports().count();
-                    let _ = rr.extensions().map(|e| e.typed()).count();
+                    for e in rr.extensions() {
+                        let _ = e.typed();
+                    }
                 }
                 Kind::SourceDescription(s) => {
                     for (_, items) in s.chunks() {

@@ -148,7 +148,7 @@ impl<'a> ProfileExtension<'a> {
                 bit_rate: be32(d, 8),
                 frame_rate: be16(d, 12),
             },
-            (6, n) if n % 4 == 0 => MsExtension::Padding { len: n + 4 },
+            (6, n) if n.is_multiple_of(4) => MsExtension::Padding { len: n + 4 },
             (7, 8) => MsExtension::PolicyServerBandwidth(be32(d, 4)),
             (8, 8) => MsExtension::TurnServerBandwidth(be32(d, 4)),
             (9, 24) => MsExtension::AudioHealerMetrics {
@@ -225,7 +225,7 @@ impl MsExtension {
                 (5, 16)
             }
             MsExtension::Padding { len } => {
-                if len < 4 || len % 4 != 0 || len > 24 {
+                if len < 4 || !len.is_multiple_of(4) || len > 24 {
                     return Err(crate::Error::Unencodable("padding extension length"));
                 }
                 (6, len - 4)

@@ -678,7 +678,7 @@ impl<'a> Feedback<'a> {
         let fci = self.fci();
         let at = at + 8;
         let multiple = |n: usize, what| {
-            if fci.len() % n == 0 {
+            if fci.len().is_multiple_of(n) {
                 Ok(())
             } else {
                 Err(Error::Length { what, offset: at })

@@ -6,6 +6,9 @@ use crate::msrtp::MsExtension;
 use crate::packet::{ReportBlock, pt};
 use crate::xr::XrBlock;
 
+/// One SDES chunk to write: the source and its items as (type, value).
+pub type SdesChunk<'a> = (u32, &'a [(u8, &'a [u8])]);
+
 /// Writes packets one after the other into a buffer.
 ///
 /// ```
@@ -137,7 +140,7 @@ impl<'b> Writer<'b> {
 
     /// A source description: chunks of (SSRC, items of (type, value)). PRIV items carry their
     /// prefix length and prefix at the start of the value, as on the wire.
-    pub fn sdes(&mut self, chunks: &[(u32, &[(u8, &[u8])])]) -> Result<(), Error> {
+    pub fn sdes(&mut self, chunks: &[SdesChunk<'_>]) -> Result<(), Error> {
         let mut body = 0;
         for (_, items) in chunks {
             let mut n = 4;
@@ -190,7 +193,7 @@ impl<'b> Writer<'b> {
 
     /// An application-defined packet; `data` must be a multiple of 4 bytes.
     pub fn app(&mut self, subtype: u8, ssrc: u32, name: [u8; 4], data: &[u8]) -> Result<(), Error> {
-        if data.len() % 4 != 0 {
+        if !data.len().is_multiple_of(4) {
             return Err(Error::Unencodable("APP data not a multiple of 4 bytes"));
         }
         self.packet(subtype, pt::APP, 8 + data.len(), |b| {
@@ -209,7 +212,7 @@ impl<'b> Writer<'b> {
         media: u32,
         fci: &[u8],
     ) -> Result<(), Error> {
-        if fci.len() % 4 != 0 {
+        if !fci.len().is_multiple_of(4) {
             return Err(Error::Unencodable("FCI not a multiple of 4 bytes"));
         }
         let t = if transport { pt::RTPFB } else { pt::PSFB };
@@ -298,7 +301,7 @@ impl<'b> Writer<'b> {
     pub fn xr(&mut self, ssrc: u32, blocks: &[XrBlock<'_>]) -> Result<(), Error> {
         let mut body = 4;
         for b in blocks {
-            if b.data.len() % 4 != 0 || b.data.len() / 4 > usize::from(u16::MAX) {
+            if !b.data.len().is_multiple_of(4) || b.data.len() / 4 > usize::from(u16::MAX) {
                 return Err(Error::Unencodable("XR block length"));
             }
             body += 4 + b.data.len();

@@ -157,7 +157,7 @@ impl<'a> XrBlock<'a> {
             (4, 8) => {
                 Xr::ReceiverReferenceTime(u64::from(be32(d, 0)) << 32 | u64::from(be32(d, 4)))
             }
-            (5, n) if n % 12 == 0 => Xr::Dlrr(d),
+            (5, n) if n.is_multiple_of(12) => Xr::Dlrr(d),
             (6, 36) => Xr::StatisticsSummary {
                 flags: self.type_specific,
                 ssrc: be32(d, 0),

@@ -7,7 +7,10 @@ use ocs_rtcp::feedback::{Message, nack_lost};
 use ocs_rtcp::msrtp::MsExtension;
 use ocs_rtcp::packet::{Compound, Kind, Limits, ReportBlock};
 use ocs_rtcp::rtp::{Element, RtpHeader, RtpPacket};
-use ocs_rtcp::writer::Writer;
+use ocs_rtcp::writer::{SdesChunk, Writer};
+
+type OwnedChunk<'a> = (u32, Vec<(u8, &'a [u8])>);
+type DecodedChunk = (u32, Vec<(u8, Vec<u8>)>);
 use ocs_rtcp::xr::{VoipMetrics, Xr, XrBlock};
 
 fn block() -> impl Strategy<Value = ReportBlock> {
@@ -146,8 +149,8 @@ proptest! {
     fn sdes_bye_app_round_trip(chunks in proptest::collection::vec((any::<u32>(), proptest::collection::vec((1u8..8, proptest::collection::vec(any::<u8>(), 0..40)), 0..5)), 0..5),
                                bye in proptest::collection::vec(any::<u32>(), 0..5), reason in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..60)),
                                app in proptest::collection::vec(any::<u8>(), 0..10)) {
-        let owned: Vec<(u32, Vec<(u8, &[u8])>)> = chunks.iter().map(|(s, items)| (*s, items.iter().map(|(t, v)| (*t, &v[..])).collect())).collect();
-        let refs: Vec<(u32, &[(u8, &[u8])])> = owned.iter().map(|(s, i)| (*s, &i[..])).collect();
+        let owned: Vec<OwnedChunk<'_>> = chunks.iter().map(|(s, items)| (*s, items.iter().map(|(t, v)| (*t, &v[..])).collect())).collect();
+        let refs: Vec<SdesChunk<'_>> = owned.iter().map(|(s, i)| (*s, &i[..])).collect();
         let app_data: Vec<u8> = app.iter().copied().chain(std::iter::repeat(0)).take(app.len().div_ceil(4) * 4).collect();
         let mut buf = vec![0u8; 4096];
         let mut w = Writer::new(&mut buf);
@@ -159,7 +162,7 @@ proptest! {
         let c = Compound::parse(&buf[..n], &Limits::default()).unwrap();
         let p: Vec<_> = c.packets().collect();
         let Kind::SourceDescription(sd) = p[1].kind() else { panic!() };
-        let got: Vec<(u32, Vec<(u8, Vec<u8>)>)> = sd.chunks().map(|(s, items)| (s, items.map(|i| (i.item_type, i.value.to_vec())).collect())).collect();
+        let got: Vec<DecodedChunk> = sd.chunks().map(|(s, items)| (s, items.map(|i| (i.item_type, i.value.to_vec())).collect())).collect();
         prop_assert_eq!(got, chunks);
         let Kind::Goodbye(b) = p[2].kind() else { panic!() };
         prop_assert_eq!(b.sources().collect::<Vec<_>>(), bye);
