@@ -38,6 +38,7 @@ pub mod fuzzing;
 pub mod msrtp;
 pub mod packet;
 pub mod rtp;
+pub mod stats;
 pub mod writer;
 pub mod xr;
 
