@@ -37,6 +37,7 @@ pub mod feedback;
 pub mod fuzzing;
 pub mod msrtp;
 pub mod packet;
+pub mod quality;
 pub mod rtp;
 pub mod stats;
 pub mod writer;
