@@ -39,6 +39,7 @@ pub mod msrtp;
 pub mod packet;
 pub mod quality;
 pub mod rtp;
+pub mod session;
 pub mod stats;
 pub mod writer;
 pub mod xr;

@@ -22,9 +22,15 @@ impl Codec {
     /// G.711 with packet loss concealment: Ie 0, Bpl 25.1.
     pub const G711: Codec = Codec { ie: 0.0, bpl: 25.1 };
     /// G.729A with VAD: Ie 11, Bpl 19.0.
-    pub const G729A: Codec = Codec { ie: 11.0, bpl: 19.0 };
+    pub const G729A: Codec = Codec {
+        ie: 11.0,
+        bpl: 19.0,
+    };
     /// G.723.1 at 6.3 kbit/s: Ie 15, Bpl 16.1.
-    pub const G723_1: Codec = Codec { ie: 15.0, bpl: 16.1 };
+    pub const G723_1: Codec = Codec {
+        ie: 15.0,
+        bpl: 16.1,
+    };
 }
 
 /// What a person reads about a call.
@@ -78,14 +84,28 @@ impl Quality {
     /// assert_eq!(q.to_string(), format!("MOS {:.1}, {}", q.mos, "excellent"));
     /// ```
     #[must_use]
-    pub fn estimate(codec: Codec, loss_percent: f64, burst_ratio: f64, jitter: Duration, rtt: Option<Duration>) -> Self {
+    pub fn estimate(
+        codec: Codec,
+        loss_percent: f64,
+        burst_ratio: f64,
+        jitter: Duration,
+        rtt: Option<Duration>,
+    ) -> Self {
         let loss = loss_percent.clamp(0.0, 100.0);
-        let ta = rtt.map_or(0.0, |r| r.as_secs_f64() * 500.0) + 2.0 * jitter.as_secs_f64() * 1000.0 + 40.0;
+        let ta = rtt.map_or(0.0, |r| r.as_secs_f64() * 500.0)
+            + 2.0 * jitter.as_secs_f64() * 1000.0
+            + 40.0;
         let id = 0.024 * ta + if ta > 177.3 { 0.11 * (ta - 177.3) } else { 0.0 };
         let burst = burst_ratio.max(1.0);
         let ie_eff = codec.ie + (95.0 - codec.ie) * loss / (loss / burst + codec.bpl);
         let r = (93.2 - id - ie_eff).clamp(0.0, 100.0);
-        Quality { loss_percent: loss, jitter, rtt, r_factor: r, mos: mos_from_r(r) }
+        Quality {
+            loss_percent: loss,
+            jitter,
+            rtt,
+            r_factor: r,
+            mos: mos_from_r(r),
+        }
     }
 
     /// The verdict word.
@@ -119,7 +139,13 @@ mod tests {
         let c = Quality::estimate(Codec::G711, 3.0, 2.0, Duration::ZERO, None);
         assert!(a.mos > b.mos && a.mos > c.mos);
         // Long delay: past 177.3 ms one way the penalty steepens.
-        let d = Quality::estimate(Codec::G711, 0.0, 1.0, Duration::ZERO, Some(Duration::from_millis(600)));
+        let d = Quality::estimate(
+            Codec::G711,
+            0.0,
+            1.0,
+            Duration::ZERO,
+            Some(Duration::from_millis(600)),
+        );
         // Ta = 300 + 40 ms: Id = 0.024 * 340 + 0.11 * (340 - 177.3) = 26.06, R = 67.14.
         assert!((d.r_factor - 67.14).abs() < 0.01, "{}", d.r_factor);
         assert_eq!(verdict(d.r_factor), "poor");

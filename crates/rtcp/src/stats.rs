@@ -138,7 +138,9 @@ impl ReceiverStats {
     /// Packets expected so far.
     #[must_use]
     pub fn expected(&self) -> u32 {
-        self.extended_max().wrapping_sub(self.base_seq).wrapping_add(1)
+        self.extended_max()
+            .wrapping_sub(self.base_seq)
+            .wrapping_add(1)
     }
 
     /// Packets received and counted.
@@ -295,12 +297,20 @@ mod tests {
         let t0 = Instant::now();
         let mut s = ReceiverStats::new(8000);
         for i in 0..50u32 {
-            s.on_rtp(i as u16, i * 160, t0 + Duration::from_millis(20 * u64::from(i)));
+            s.on_rtp(
+                i as u16,
+                i * 160,
+                t0 + Duration::from_millis(20 * u64::from(i)),
+            );
         }
         assert_eq!(s.jitter(), 0);
         for i in 50..2000u32 {
             let wobble = if i % 2 == 0 { 0 } else { 10 };
-            s.on_rtp(i as u16, i * 160, t0 + Duration::from_millis(20 * u64::from(i) + wobble));
+            s.on_rtp(
+                i as u16,
+                i * 160,
+                t0 + Duration::from_millis(20 * u64::from(i) + wobble),
+            );
         }
         // |D| alternates at 10 ms = 80 ticks: J converges to 80.
         assert!((78..=80).contains(&s.jitter()), "{}", s.jitter());
@@ -310,16 +320,29 @@ mod tests {
     fn rtt_from_lsr_and_dlsr() {
         // RFC 3550 §6.4.1 figure: A = 0xb710:8000 (46864.500), LSR = 0xb705:2000
         // (46853.125), DLSR = 0x0005:4000 (5.250) -> RTT 6.125 s.
-        let b = ReportBlock { lsr: 0xb705_2000, dlsr: 0x0005_4000, ..Default::default() };
+        let b = ReportBlock {
+            lsr: 0xb705_2000,
+            dlsr: 0x0005_4000,
+            ..Default::default()
+        };
         let arrival = 0xb710_8000u64 << 16;
-        assert_eq!(round_trip_time(&b, arrival), Some(Duration::from_secs_f64(6.125)));
+        assert_eq!(
+            round_trip_time(&b, arrival),
+            Some(Duration::from_secs_f64(6.125))
+        );
     }
 
     #[test]
     fn ntp_clock() {
         let t = Instant::now();
         let c = NtpClock::new(t, 5 << 32);
-        assert_eq!(c.ntp(t + Duration::from_millis(1500)), (6 << 32) + (1 << 31));
-        assert_eq!(rtp_timestamp_at(1000, t, t + Duration::from_millis(20), 8000), 1160);
+        assert_eq!(
+            c.ntp(t + Duration::from_millis(1500)),
+            (6 << 32) + (1 << 31)
+        );
+        assert_eq!(
+            rtp_timestamp_at(1000, t, t + Duration::from_millis(20), 8000),
+            1160
+        );
     }
 }
