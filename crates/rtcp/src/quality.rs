@@ -81,7 +81,8 @@ impl Quality {
     /// use ocs_rtcp::quality::{Codec, Quality};
     /// let q = Quality::estimate(Codec::G711, 0.5, 1.0, Duration::from_millis(5), Some(Duration::from_millis(60)));
     /// assert!(q.mos > 4.2);
-    /// assert_eq!(q.to_string(), format!("MOS {:.1}, {}", q.mos, "excellent"));
+    /// assert_eq!(q.verdict(), "good"); // R 89.4: just below the "excellent" band
+    /// assert_eq!(q.to_string(), format!("MOS {:.1}, good", q.mos));
     /// ```
     #[must_use]
     pub fn estimate(
