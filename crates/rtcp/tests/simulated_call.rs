@@ -1,0 +1,202 @@
+//! A two-party call on virtual time over a lossy, jittery link model: what the sessions
+//! measure (loss, jitter, round-trip time) must match what the model injected, within the
+//! tolerances stated below.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::{Duration, Instant};
+
+use ocs_rtcp::rtp::RtpHeader;
+use ocs_rtcp::session::{Config, Event, Session};
+
+/// A deterministic link: base one-way delay, uniform extra delay in [0, jitter), random loss.
+struct Link {
+    rng: u64,
+    delay: Duration,
+    jitter: Duration,
+    loss: f64,
+}
+
+impl Link {
+    fn random(&mut self) -> f64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        (self.rng >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// When a packet sent at `t` arrives, or None if it is lost.
+    fn carry(&mut self, t: Instant, lossy: bool) -> Option<Instant> {
+        if lossy && self.random() < self.loss {
+            return None;
+        }
+        Some(t + self.delay + self.jitter.mul_f64(self.random()))
+    }
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct InFlight {
+    at: Reverse<Instant>,
+    to_b: bool,
+    rtcp: bool,
+    data: Vec<u8>,
+}
+
+#[test]
+fn measured_loss_jitter_and_rtt_match_the_link() {
+    let t0 = Instant::now();
+    let ntp0 = 0xe7a0_0000_0000_0000u64;
+    let mut a = Session::new(Config::audio(0xA, "a@contoso.com"), t0, ntp0, 1);
+    let mut b = Session::new(Config::audio(0xB, "b@contoso.com"), t0, ntp0, 2);
+    // 3 % loss each way, 50 ms one-way delay, 0..30 ms uniform delay variation.
+    let mut link = Link {
+        rng: 0x9E37_79B9_7F4A_7C15,
+        delay: Duration::from_millis(50),
+        jitter: Duration::from_millis(30),
+        loss: 0.03,
+    };
+    let mut queue: BinaryHeap<InFlight> = BinaryHeap::new();
+    let mut buf = [0u8; 1500];
+    let end = t0 + Duration::from_secs(120);
+    let mut next_media = t0;
+    let mut seq = 0u16;
+    let mut now = t0;
+    let mut sent_a = 0u32;
+    while now < end {
+        // The next thing to happen: media tick, a session timer, or a delivery.
+        let mut next = next_media;
+        for t in [a.poll_timeout(), b.poll_timeout()].into_iter().flatten() {
+            next = next.min(t);
+        }
+        if let Some(f) = queue.peek() {
+            next = next.min(f.at.0);
+        }
+        now = next;
+        if now == next_media {
+            // 20 ms of G.711 each way.
+            for (from_a, s) in [(true, &mut a), (false, &mut b)] {
+                let h = RtpHeader {
+                    payload_type: 0,
+                    sequence_number: seq,
+                    timestamp: u32::from(seq) * 160,
+                    ssrc: if from_a { 0xA } else { 0xB },
+                    ..RtpHeader::default()
+                };
+                let n = h.write(&[0x55; 160], 0, &mut buf).unwrap();
+                s.on_rtp_sent(now, &buf[..n]).unwrap();
+                if from_a {
+                    sent_a += 1;
+                }
+                if let Some(at) = link.carry(now, true) {
+                    queue.push(InFlight {
+                        at: Reverse(at),
+                        to_b: from_a,
+                        rtcp: false,
+                        data: buf[..n].to_vec(),
+                    });
+                }
+            }
+            seq = seq.wrapping_add(1);
+            next_media += Duration::from_millis(20);
+        }
+        for (to_b, s) in [(true, &mut a), (false, &mut b)] {
+            s.handle_timeout(now);
+            if let Some(n) = s.poll_transmit(now, &mut buf) {
+                // RTCP travels the same link but is not lost here, so that every report counts.
+                let at = link.carry(now, false).unwrap();
+                queue.push(InFlight {
+                    at: Reverse(at),
+                    to_b,
+                    rtcp: true,
+                    data: buf[..n].to_vec(),
+                });
+            }
+        }
+        while queue.peek().is_some_and(|f| f.at.0 <= now) {
+            let f = queue.pop().unwrap();
+            let s = if f.to_b { &mut b } else { &mut a };
+            if f.rtcp {
+                s.handle_rtcp(now, &f.data).unwrap();
+            } else {
+                s.handle_rtp(now, &f.data).unwrap();
+            }
+        }
+    }
+    // Loss measured by B about A: 3 % injected; over 6,000 packets the binomial standard
+    // deviation is 0.22 %, so ±0.8 % is about 3.5 sigma.
+    let st = b.source(0xA).expect("B received A");
+    let lost = f64::from(st.cumulative_lost()) / f64::from(st.expected()) * 100.0;
+    assert!((lost - 3.0).abs() < 0.8, "loss {lost:.2} %");
+    assert!(st.expected() > sent_a - 5, "{} of {sent_a}", st.expected());
+    // Jitter: for i.i.d. uniform [0, 30 ms) delays, E|D| = 30 / 3 = 10 ms; the estimator is an
+    // exponential average of |D|, so it wanders: allow 10 ms ± 3 ms.
+    let j = st.jitter_duration().as_secs_f64() * 1000.0;
+    assert!((j - 10.0).abs() < 3.0, "jitter {j:.2} ms");
+    // RTT seen by A through B's reports: 2 x (50 ms + U[0, 30 ms)) = 100..160 ms, mean 130.
+    let rtt = a.rtt(0xB).expect("A measured an RTT").as_secs_f64() * 1000.0;
+    assert!((100.0..=161.0).contains(&rtt), "rtt {rtt:.1} ms");
+    // Both sides produced quality verdicts a person can read.
+    let q = b.quality(0xA).unwrap();
+    assert!(q.mos > 3.5 && q.mos < 4.4, "{q}");
+    let mut reports = 0;
+    while let Some(e) = a.poll_event() {
+        if matches!(e, Event::ReportReceived { from: 0xB, .. }) {
+            reports += 1;
+        }
+    }
+    // Reports every ~5 s (randomized 0.5..1.5 and compensated): about 24 in 120 s.
+    assert!((12..=40).contains(&reports), "{reports} reports");
+}
+
+/// Runs a session's timer until it sends (timer reconsideration may postpone the first try).
+fn next_report(s: &mut Session, buf: &mut [u8]) -> (Instant, usize) {
+    loop {
+        let t = s.poll_timeout().unwrap();
+        s.handle_timeout(t);
+        if let Some(n) = s.poll_transmit(t, buf) {
+            return (t, n);
+        }
+    }
+}
+
+#[test]
+fn bye_and_timeouts() {
+    let t0 = Instant::now();
+    let mut a = Session::new(Config::audio(0xA, "a"), t0, 1 << 32, 7);
+    let mut b = Session::new(Config::audio(0xB, "b"), t0, 1 << 32, 8);
+    let mut buf = [0u8; 512];
+    // B hears one report from A, then A leaves.
+    let (t, n) = next_report(&mut a, &mut buf);
+    b.handle_rtcp(t, &buf[..n]).unwrap();
+    assert_eq!(b.member_count(), 1);
+    a.leave(t, "call ended");
+    let n = a.poll_transmit(t, &mut buf).unwrap();
+    assert!(a.poll_timeout().is_none());
+    b.handle_rtcp(t, &buf[..n]).unwrap();
+    assert_eq!(b.member_count(), 0);
+    assert!(std::iter::from_fn(|| b.poll_event()).any(|e| e
+        == Event::Bye {
+            ssrc: 0xA,
+            reason: Some("call ended".into())
+        }));
+    // A member that falls silent times out after 5 intervals.
+    let mut c = Session::new(Config::audio(0xC, "c"), t0, 1 << 32, 9);
+    let (t, n) = next_report(&mut c, &mut buf);
+    b.handle_rtcp(t, &buf[..n]).unwrap();
+    let mut now = t;
+    let mut timed_out = false;
+    for _ in 0..200 {
+        now = b.poll_timeout().unwrap();
+        b.handle_timeout(now);
+        let _ = b.poll_transmit(now, &mut buf);
+        if std::iter::from_fn(|| b.poll_event()).any(|e| e == Event::Timeout { ssrc: 0xC }) {
+            timed_out = true;
+            break;
+        }
+    }
+    assert!(timed_out);
+    assert!(
+        now.duration_since(t) >= Duration::from_secs(25),
+        "{:?}",
+        now.duration_since(t)
+    );
+}
