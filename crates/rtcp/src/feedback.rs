@@ -51,6 +51,7 @@ pub enum Message<'a> {
 }
 
 impl<'a> Message<'a> {
+    #[inline]
     pub(crate) fn read(transport: bool, fmt: u8, fci: &'a [u8]) -> Self {
         match (transport, fmt) {
             (true, 1) => Message::Nack(fci),
@@ -102,19 +103,46 @@ impl<'a> Message<'a> {
 }
 
 /// The lost sequence numbers of a generic NACK FCI: each PID and the ones its BLP marks.
+#[inline]
 pub fn nack_pairs(fci: &[u8]) -> impl Iterator<Item = (u16, u16)> + '_ {
     fci.chunks_exact(4).map(|c| (be16(c, 0), be16(c, 2)))
 }
 
-/// Every sequence number a NACK FCI reports lost.
-pub fn nack_lost(fci: &[u8]) -> impl Iterator<Item = u16> + '_ {
-    nack_pairs(fci).flat_map(|(pid, blp)| {
-        std::iter::once(pid).chain(
-            (0..16)
-                .filter(move |i| blp & (1 << i) != 0)
-                .map(move |i| pid.wrapping_add(i + 1)),
-        )
-    })
+/// Every sequence number a NACK FCI reports lost: each PID, then one number per set bit of
+/// its BLP, lowest bit first.
+#[inline]
+pub fn nack_lost(fci: &[u8]) -> NackLost<'_> {
+    NackLost {
+        pairs: fci.as_chunks::<4>().0,
+        pid: 0,
+        blp: 0,
+    }
+}
+
+/// Iterator returned by [`nack_lost`].
+#[derive(Debug, Clone)]
+pub struct NackLost<'a> {
+    pairs: &'a [[u8; 4]],
+    pid: u16,
+    blp: u16,
+}
+
+impl Iterator for NackLost<'_> {
+    type Item = u16;
+
+    #[inline]
+    fn next(&mut self) -> Option<u16> {
+        if self.blp != 0 {
+            let i = self.blp.trailing_zeros() as u16;
+            self.blp &= self.blp - 1;
+            return Some(self.pid.wrapping_add(i + 1));
+        }
+        let (first, rest) = self.pairs.split_first()?;
+        self.pairs = rest;
+        self.pid = u16::from_be_bytes([first[0], first[1]]);
+        self.blp = u16::from_be_bytes([first[2], first[3]]);
+        Some(self.pid)
+    }
 }
 
 /// TMMBR/TMMBN entries: (SSRC, bit rate in bps, measured overhead in bytes).
@@ -164,80 +192,56 @@ pub enum PacketStatus {
 impl<'a> TransportCc<'a> {
     /// The first transport sequence number covered.
     #[must_use]
+    #[inline]
     pub fn base_sequence(&self) -> u16 {
         be16(self.fci, 0)
     }
     /// How many packets the feedback covers.
     #[must_use]
+    #[inline]
     pub fn status_count(&self) -> u16 {
         be16(self.fci, 2)
     }
     /// The reference time, in multiples of 64 ms (24-bit signed).
     #[must_use]
+    #[inline]
     pub fn reference_time(&self) -> i32 {
         (i32::from_be_bytes([self.fci[4], self.fci[5], self.fci[6], 0])) >> 8
     }
     /// The feedback packet count.
     #[must_use]
+    #[inline]
     pub fn feedback_count(&self) -> u8 {
         self.fci[7]
     }
 
-    /// The statuses, in order; the receive deltas follow them in the FCI.
+    /// Every covered packet in order: its transport sequence number, status and receive
+    /// delta (in 250 µs units, for received packets), in one pass over chunks and deltas.
+    #[must_use]
+    #[inline]
+    pub fn packets(&self) -> TwccPackets<'a> {
+        let (chunks, delta_at) = Self::split(self.fci).unwrap_or((&[], self.fci.len()));
+        TwccPackets {
+            chunks: chunks.as_chunks::<2>().0,
+            deltas: &self.fci[delta_at.min(self.fci.len())..],
+            seq: self.base_sequence(),
+            left: self.status_count(),
+            word: 0,
+            span: 0,
+            pos: 0,
+        }
+    }
+
+    /// The statuses, in order.
+    #[inline]
     pub fn statuses(&self) -> impl Iterator<Item = PacketStatus> + 'a {
-        let (chunks, _) = Self::split(self.fci).unwrap_or((&[], 0));
-        let mut left = usize::from(be16(self.fci, 2));
-        chunks
-            .chunks_exact(2)
-            .flat_map(|c| {
-                let w = be16(c, 0);
-                let v: [Option<PacketStatus>; 14] = if w & 0x8000 == 0 {
-                    // Run length: status (2 bits) and length (13 bits).
-                    let s = status((w >> 13) & 3);
-                    let n = usize::from(w & 0x1fff);
-                    return Run::Run(s, n);
-                } else if w & 0x4000 == 0 {
-                    std::array::from_fn(|i| Some(status((w >> (13 - i)) & 1)))
-                } else {
-                    std::array::from_fn(|i| {
-                        if i < 7 {
-                            Some(status((w >> (12 - 2 * i)) & 3))
-                        } else {
-                            None
-                        }
-                    })
-                };
-                Run::Vector(v, 0)
-            })
-            .take_while(move |_| {
-                if left == 0 {
-                    return false;
-                }
-                left -= 1;
-                true
-            })
+        self.packets().map(|(_, s, _)| s)
     }
 
     /// The receive deltas in 250 µs units, one per received packet.
+    #[inline]
     pub fn deltas(&self) -> impl Iterator<Item = i16> + 'a {
-        let (_, delta_at) = Self::split(self.fci).unwrap_or((&[], self.fci.len()));
-        let mut d = &self.fci[delta_at.min(self.fci.len())..];
-        self.statuses().filter_map(move |s| match s {
-            PacketStatus::NotReceived => None,
-            PacketStatus::SmallDelta => {
-                let (&v, rest) = d.split_first()?;
-                d = rest;
-                Some(i16::from(v))
-            }
-            PacketStatus::LargeDelta => {
-                if d.len() < 2 {
-                    return None;
-                }
-                let v = i16::from_be_bytes([d[0], d[1]]);
-                d = &d[2..];
-                Some(v)
-            }
-        })
+        self.packets().filter_map(|(_, _, d)| d)
     }
 
     /// The chunk bytes and where the deltas start, or `None` if the chunks run past the FCI.
@@ -261,21 +265,22 @@ impl<'a> TransportCc<'a> {
                     if s == 2 { counted } else { 0 },
                 )
             } else if w & 0x4000 == 0 {
-                let mut s = 0;
-                for k in 0..14usize.min(total - covered) {
-                    s += usize::from((w >> (13 - k)) & 1);
-                }
-                (14, s, 0)
+                // One-bit symbols; only the ones still covered count.
+                let used = 14usize.min(total - covered);
+                let mask = (0x3fffu16 >> (14 - used)) << (14 - used);
+                (14, (w & mask).count_ones() as usize, 0)
             } else {
-                let (mut s, mut l) = (0, 0);
-                for k in 0..7usize.min(total - covered) {
-                    match (w >> (12 - 2 * k)) & 3 {
-                        1 => s += 1,
-                        2 => l += 1,
-                        _ => {}
-                    }
-                }
-                (7, s, l)
+                // Two-bit symbols: 01 is small, 10 (or 11) large.
+                let used = 7usize.min(total - covered);
+                let mask = (0x3fffu16 >> (14 - 2 * used)) << (14 - 2 * used);
+                let v = w & mask;
+                let hi = (v >> 1) & 0x1555;
+                let lo = v & 0x1555;
+                (
+                    (7),
+                    (lo & !hi).count_ones() as usize,
+                    hi.count_ones() as usize,
+                )
             };
             if n == 0 {
                 return None;
@@ -303,28 +308,65 @@ fn status(bits: u16) -> PacketStatus {
     }
 }
 
-enum Run {
-    Run(PacketStatus, usize),
-    Vector([Option<PacketStatus>; 14], usize),
+/// Iterator over the packets of a transport-cc feedback; see [`TransportCc::packets`].
+#[derive(Debug, Clone)]
+pub struct TwccPackets<'a> {
+    chunks: &'a [[u8; 2]],
+    deltas: &'a [u8],
+    seq: u16,
+    left: u16,
+    /// The current chunk, its span (packets it covers) and the position in it.
+    word: u16,
+    span: u16,
+    pos: u16,
 }
 
-impl Iterator for Run {
-    type Item = PacketStatus;
-    fn next(&mut self) -> Option<PacketStatus> {
-        match self {
-            Run::Run(s, n) => {
-                if *n == 0 {
-                    return None;
-                }
-                *n -= 1;
-                Some(*s)
-            }
-            Run::Vector(v, i) => {
-                let s = *v.get(*i)?;
-                *i += 1;
-                s
+impl Iterator for TwccPackets<'_> {
+    type Item = (u16, PacketStatus, Option<i16>);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        if self.pos == self.span {
+            let (c, rest) = self.chunks.split_first()?;
+            self.chunks = rest;
+            self.word = u16::from_be_bytes(*c);
+            self.span = match self.word >> 14 {
+                0 | 1 => self.word & 0x1fff,
+                2 => 14,
+                _ => 7,
+            };
+            self.pos = 0;
+            if self.span == 0 {
+                return None;
             }
         }
+        let w = self.word;
+        let s = match w >> 14 {
+            0 | 1 => status((w >> 13) & 3),
+            2 => status((w >> (13 - self.pos)) & 1),
+            _ => status((w >> (12 - 2 * self.pos)) & 3),
+        };
+        self.pos += 1;
+        self.left -= 1;
+        let seq = self.seq;
+        self.seq = self.seq.wrapping_add(1);
+        let delta = match s {
+            PacketStatus::NotReceived => None,
+            PacketStatus::SmallDelta => {
+                let (&v, rest) = self.deltas.split_first()?;
+                self.deltas = rest;
+                Some(i16::from(v))
+            }
+            PacketStatus::LargeDelta => {
+                let (v, rest) = self.deltas.split_first_chunk::<2>()?;
+                self.deltas = rest;
+                Some(i16::from_be_bytes(*v))
+            }
+        };
+        Some((seq, s, delta))
     }
 }
 

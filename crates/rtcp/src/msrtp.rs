@@ -114,6 +114,7 @@ pub enum MsExtension {
 
 impl<'a> ProfileExtension<'a> {
     /// Iterates over checked extension bytes.
+    #[inline]
     pub(crate) fn iter(mut b: &'a [u8]) -> impl Iterator<Item = ProfileExtension<'a>> + 'a {
         std::iter::from_fn(move || {
             if b.len() < 4 {
@@ -131,6 +132,7 @@ impl<'a> ProfileExtension<'a> {
 
     /// The typed view.
     #[must_use]
+    #[inline]
     pub fn typed(&self) -> MsExtension {
         let d = self.data;
         match (self.ext_type, d.len()) {
@@ -188,8 +190,31 @@ impl<'a> ProfileExtension<'a> {
 }
 
 impl MsExtension {
+    /// The encoded length in bytes, header included (0 for [`MsExtension::Unknown`]).
+    #[must_use]
+    pub fn encoded_len(&self) -> usize {
+        match *self {
+            MsExtension::EstimatedBandwidth { confidence, .. } => {
+                if confidence.is_some() {
+                    16
+                } else {
+                    12
+                }
+            }
+            MsExtension::PacketLossNotification { .. } => 8,
+            MsExtension::VideoPreference { .. } => 20,
+            MsExtension::Padding { len } => len,
+            MsExtension::AudioHealerMetrics { .. } => 28,
+            MsExtension::PeerInfoExchange { .. } => 20,
+            MsExtension::NetworkCongestion { .. } => 16,
+            MsExtension::Unknown => 0,
+            _ => 12,
+        }
+    }
+
     /// Writes this extension (type, length, data) into `out`, returning its length. Nothing is
     /// written for [`MsExtension::Unknown`] (write the raw [`ProfileExtension`] instead).
+    #[inline]
     pub fn write(&self, out: &mut [u8]) -> Result<usize, crate::Error> {
         let mut d = [0u8; 24];
         let (t, n): (u16, usize) = match *self {

@@ -162,11 +162,13 @@ impl<'a> Compound<'a> {
 
     /// The bytes.
     #[must_use]
+    #[inline]
     pub fn as_bytes(&self) -> &'a [u8] {
         self.buf
     }
 
     /// The packets in order.
+    #[inline]
     pub fn packets(&self) -> impl Iterator<Item = Packet<'a>> + 'a {
         let buf = self.buf;
         let mut at = 0;
@@ -220,6 +222,7 @@ pub enum Kind<'a> {
 impl<'a> Packet<'a> {
     /// The typed view.
     #[must_use]
+    #[inline]
     pub fn kind(&self) -> Kind<'a> {
         let rc = usize::from(self.header.count);
         match self.header.packet_type {
@@ -253,6 +256,7 @@ impl<'a> Packet<'a> {
         }
     }
 
+    #[inline]
     fn check(&self, limits: &Limits) -> Result<(), Error> {
         let at = self.offset + 4;
         let b = self.body;
@@ -399,19 +403,22 @@ pub struct ReportBlock {
 }
 
 impl ReportBlock {
-    fn read(b: &[u8]) -> Self {
-        let lost = u32::from(b[5]) << 16 | u32::from(b[6]) << 8 | u32::from(b[7]);
+    #[inline]
+    fn read(b: &[u8; 24]) -> Self {
+        let w = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let word1 = w(4);
         ReportBlock {
-            ssrc: be32(b, 0),
-            fraction_lost: b[4],
-            cumulative_lost: ((lost << 8) as i32) >> 8,
-            highest_seq: be32(b, 8),
-            jitter: be32(b, 12),
-            lsr: be32(b, 16),
-            dlsr: be32(b, 20),
+            ssrc: w(0),
+            fraction_lost: (word1 >> 24) as u8,
+            cumulative_lost: ((word1 << 8) as i32) >> 8,
+            highest_seq: w(8),
+            jitter: w(12),
+            lsr: w(16),
+            dlsr: w(20),
         }
     }
 
+    #[inline]
     pub(crate) fn write(&self, o: &mut [u8]) {
         o[0..4].copy_from_slice(&self.ssrc.to_be_bytes());
         o[4] = self.fraction_lost;
@@ -424,8 +431,11 @@ impl ReportBlock {
     }
 }
 
+#[inline]
 fn blocks(b: &[u8], rc: usize) -> impl ExactSizeIterator<Item = ReportBlock> + '_ {
-    (0..rc).map(move |i| ReportBlock::read(&b[24 * i..24 * i + 24]))
+    // The compound was checked: `rc` blocks are there.
+    let (blocks, _) = b[..(24 * rc).min(b.len())].as_chunks::<24>();
+    blocks.iter().map(ReportBlock::read)
 }
 
 /// A sender report.
@@ -438,34 +448,41 @@ pub struct SenderReport<'a> {
 impl<'a> SenderReport<'a> {
     /// The sender's SSRC.
     #[must_use]
+    #[inline]
     pub fn ssrc(&self) -> u32 {
         be32(self.body, 0)
     }
     /// The NTP timestamp (64-bit, seconds since 1900 in 32.32 fixed point).
     #[must_use]
+    #[inline]
     pub fn ntp(&self) -> u64 {
         u64::from(be32(self.body, 4)) << 32 | u64::from(be32(self.body, 8))
     }
     /// The RTP timestamp matching `ntp`.
     #[must_use]
+    #[inline]
     pub fn rtp_timestamp(&self) -> u32 {
         be32(self.body, 12)
     }
     /// Packets sent.
     #[must_use]
+    #[inline]
     pub fn packet_count(&self) -> u32 {
         be32(self.body, 16)
     }
     /// Payload octets sent.
     #[must_use]
+    #[inline]
     pub fn octet_count(&self) -> u32 {
         be32(self.body, 20)
     }
     /// The report blocks.
+    #[inline]
     pub fn reports(&self) -> impl ExactSizeIterator<Item = ReportBlock> + 'a {
         blocks(&self.body[24..], self.rc)
     }
     /// The [MS-RTP] profile-specific extensions after the report blocks.
+    #[inline]
     pub fn extensions(&self) -> impl Iterator<Item = crate::msrtp::ProfileExtension<'a>> + 'a {
         crate::msrtp::ProfileExtension::iter(&self.body[24 + 24 * self.rc..])
     }
@@ -481,14 +498,17 @@ pub struct ReceiverReport<'a> {
 impl<'a> ReceiverReport<'a> {
     /// The reporter's SSRC.
     #[must_use]
+    #[inline]
     pub fn ssrc(&self) -> u32 {
         be32(self.body, 0)
     }
     /// The report blocks.
+    #[inline]
     pub fn reports(&self) -> impl ExactSizeIterator<Item = ReportBlock> + 'a {
         blocks(&self.body[4..], self.rc)
     }
     /// The [MS-RTP] profile-specific extensions after the report blocks.
+    #[inline]
     pub fn extensions(&self) -> impl Iterator<Item = crate::msrtp::ProfileExtension<'a>> + 'a {
         crate::msrtp::ProfileExtension::iter(&self.body[4 + 24 * self.rc..])
     }
@@ -534,6 +554,7 @@ pub struct SdesItem<'a> {
 
 impl<'a> Sdes<'a> {
     /// The chunks: each source with its items.
+    #[inline]
     pub fn chunks(&self) -> impl Iterator<Item = (u32, SdesItems<'a>)> + 'a {
         let b = self.body;
         let mut i = 0;
@@ -604,12 +625,14 @@ pub struct Bye<'a> {
 
 impl<'a> Bye<'a> {
     /// The sources leaving.
+    #[inline]
     pub fn sources(&self) -> impl ExactSizeIterator<Item = u32> + 'a {
         let b = self.body;
         (0..self.count).map(move |i| be32(b, 4 * i))
     }
     /// The reason, if given.
     #[must_use]
+    #[inline]
     pub fn reason(&self) -> Option<&'a [u8]> {
         let at = 4 * self.count;
         let len = usize::from(*self.body.get(at)?);
@@ -627,21 +650,25 @@ pub struct App<'a> {
 impl<'a> App<'a> {
     /// The subtype (5 bits).
     #[must_use]
+    #[inline]
     pub fn subtype(&self) -> u8 {
         self.subtype
     }
     /// The SSRC.
     #[must_use]
+    #[inline]
     pub fn ssrc(&self) -> u32 {
         be32(self.body, 0)
     }
     /// The four-character name.
     #[must_use]
+    #[inline]
     pub fn name(&self) -> [u8; 4] {
         [self.body[4], self.body[5], self.body[6], self.body[7]]
     }
     /// The application data.
     #[must_use]
+    #[inline]
     pub fn data(&self) -> &'a [u8] {
         &self.body[8..]
     }
@@ -660,20 +687,24 @@ pub struct Feedback<'a> {
 impl<'a> Feedback<'a> {
     /// The sender of the feedback.
     #[must_use]
+    #[inline]
     pub fn sender_ssrc(&self) -> u32 {
         be32(self.body, 0)
     }
     /// The media source the feedback is about.
     #[must_use]
+    #[inline]
     pub fn media_ssrc(&self) -> u32 {
         be32(self.body, 4)
     }
     /// The feedback control information.
     #[must_use]
+    #[inline]
     pub fn fci(&self) -> &'a [u8] {
         &self.body[8..]
     }
 
+    #[inline]
     fn check(&self, at: usize) -> Result<(), Error> {
         let fci = self.fci();
         let at = at + 8;
@@ -717,6 +748,7 @@ impl<'a> Feedback<'a> {
 
     /// The typed view of the FCI.
     #[must_use]
+    #[inline]
     pub fn message(&self) -> crate::feedback::Message<'a> {
         crate::feedback::Message::read(self.transport, self.fmt, self.fci())
     }
@@ -731,10 +763,12 @@ pub struct ExtendedReport<'a> {
 impl<'a> ExtendedReport<'a> {
     /// The reporter's SSRC.
     #[must_use]
+    #[inline]
     pub fn ssrc(&self) -> u32 {
         be32(self.body, 0)
     }
     /// The report blocks.
+    #[inline]
     pub fn blocks(&self) -> impl Iterator<Item = crate::xr::XrBlock<'a>> + 'a {
         crate::xr::XrBlock::iter(&self.body[4..])
     }

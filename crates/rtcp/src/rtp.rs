@@ -89,47 +89,55 @@ impl<'a> RtpPacket<'a> {
 
     /// The whole packet.
     #[must_use]
+    #[inline]
     pub fn as_bytes(&self) -> &'a [u8] {
         self.buf
     }
 
     /// The padding bit.
     #[must_use]
+    #[inline]
     pub fn padding(&self) -> bool {
         self.buf[0] & 0x20 != 0
     }
 
     /// The marker bit.
     #[must_use]
+    #[inline]
     pub fn marker(&self) -> bool {
         self.buf[1] & 0x80 != 0
     }
 
     /// The payload type.
     #[must_use]
+    #[inline]
     pub fn payload_type(&self) -> u8 {
         self.buf[1] & 0x7f
     }
 
     /// The sequence number.
     #[must_use]
+    #[inline]
     pub fn sequence_number(&self) -> u16 {
         be16(self.buf, 2)
     }
 
     /// The RTP timestamp.
     #[must_use]
+    #[inline]
     pub fn timestamp(&self) -> u32 {
         be32(self.buf, 4)
     }
 
     /// The SSRC.
     #[must_use]
+    #[inline]
     pub fn ssrc(&self) -> u32 {
         be32(self.buf, 8)
     }
 
     /// The contributing sources. [MS-RTP]: in a conference the first is the dominant speaker.
+    #[inline]
     pub fn csrcs(&self) -> impl ExactSizeIterator<Item = u32> + 'a {
         let b = self.buf;
         let cc = usize::from(b[0] & 0x0f);
@@ -138,6 +146,7 @@ impl<'a> RtpPacket<'a> {
 
     /// The header extension, if the X bit is set.
     #[must_use]
+    #[inline]
     pub fn extension(&self) -> Option<HeaderExtension<'a>> {
         if self.buf[0] & 0x10 == 0 {
             return None;
@@ -151,18 +160,21 @@ impl<'a> RtpPacket<'a> {
 
     /// The header length, CSRCs and extension included.
     #[must_use]
+    #[inline]
     pub fn header_len(&self) -> usize {
         self.header_len
     }
 
     /// The payload, without padding.
     #[must_use]
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
         &self.buf[self.header_len..self.payload_end]
     }
 
     /// The number of padding bytes.
     #[must_use]
+    #[inline]
     pub fn padding_len(&self) -> usize {
         self.buf.len() - self.payload_end
     }
@@ -189,6 +201,7 @@ pub struct Element<'a> {
 impl<'a> HeaderExtension<'a> {
     /// The RFC 8285 elements (one-byte form for profile 0xBEDE, two-byte form for 0x100x).
     /// Padding bytes are skipped; iteration stops at a malformed element or ID 15.
+    #[inline]
     pub fn elements(&self) -> impl Iterator<Item = Element<'a>> + 'a {
         let one_byte = self.profile == 0xBEDE;
         let two_byte = self.profile & 0xFFF0 == 0x1000;
@@ -223,6 +236,7 @@ impl<'a> HeaderExtension<'a> {
     /// The abs-send-time element with this ID (the only extension [MS-RTP] uses): a 24-bit
     /// 6.18 fixed-point time in seconds.
     #[must_use]
+    #[inline]
     pub fn abs_send_time(&self, id: u8) -> Option<u32> {
         self.elements()
             .find(|e| e.id == id && e.data.len() == 3)
@@ -252,6 +266,7 @@ pub struct RtpHeader<'a> {
 impl RtpHeader<'_> {
     /// Writes header, payload and padding to a multiple of `pad_to` (0 or 1 for none) into
     /// `out`, returning the length. Nothing is written when `out` is too small.
+    #[inline]
     pub fn write(&self, payload: &[u8], pad_to: usize, out: &mut [u8]) -> Result<usize, Error> {
         if self.csrcs.len() > 15 {
             return Err(Error::Unencodable("more than 15 CSRCs"));

@@ -118,6 +118,7 @@ pub enum Xr<'a> {
 }
 
 impl<'a> XrBlock<'a> {
+    #[inline]
     pub(crate) fn iter(mut b: &'a [u8]) -> impl Iterator<Item = XrBlock<'a>> + 'a {
         std::iter::from_fn(move || {
             if b.len() < 4 {
@@ -136,6 +137,7 @@ impl<'a> XrBlock<'a> {
 
     /// The typed view.
     #[must_use]
+    #[inline]
     pub fn typed(&self) -> Xr<'a> {
         let d = self.data;
         match (self.block_type, d.len()) {
@@ -196,6 +198,7 @@ impl<'a> XrBlock<'a> {
 
 impl VoipMetrics {
     /// Writes the block (header included, 36 bytes) into `out`.
+    #[inline]
     pub fn write(&self, out: &mut [u8]) -> Result<usize, crate::Error> {
         let o = out
             .get_mut(..36)
