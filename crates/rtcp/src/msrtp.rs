@@ -194,13 +194,13 @@ impl MsExtension {
     #[must_use]
     pub fn encoded_len(&self) -> usize {
         match *self {
-            MsExtension::EstimatedBandwidth { confidence, .. } => {
-                if confidence.is_some() {
-                    16
-                } else {
-                    12
-                }
-            }
+            MsExtension::EstimatedBandwidth {
+                confidence: Some(_),
+                ..
+            } => 16,
+            MsExtension::EstimatedBandwidth {
+                confidence: None, ..
+            } => 12,
             MsExtension::PacketLossNotification { .. } => 8,
             MsExtension::VideoPreference { .. } => 20,
             MsExtension::Padding { len } => len,
