@@ -1,27 +1,38 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace. Where it can (root with apt, or the libraries already
-# present) it installs the system peers first, so that the interoperability tests run too:
-#   libsrtp2-dev (libsrtp interop, through bindgen: libclang-dev, pkg-config, libssl-dev).
+# Runs every test of the workspace. Where it can (root with apt, or the tools already present)
+# it installs the system peers first, so that the conformance tests against them run too:
+#   libsrtp2-dev (libsrtp interop, through bindgen: libclang-dev, pkg-config, libssl-dev)
+#   tshark       (RTCP decoded by Wireshark)
 # Without them it still runs everything else and says loudly what it left out. With
 # OCS_REQUIRE_INTEROP=1 (CI) leaving anything out is an error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-have_peers() {
+have_libsrtp() {
   pkg-config --exists libsrtp2 2>/dev/null && [ -n "$(ls /usr/lib/llvm-*/lib/libclang*.so* /usr/lib/x86_64-linux-gnu/libclang*.so* 2>/dev/null | head -n1)" ]
 }
+have_tshark() { command -v tshark >/dev/null 2>&1; }
 
-if ! have_peers && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "installing test peers: libsrtp2-dev libclang-dev pkg-config libssl-dev"
+if { ! have_libsrtp || ! have_tshark; } && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing test peers: libsrtp2-dev libclang-dev pkg-config libssl-dev tshark"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libsrtp2-dev libclang-dev pkg-config libssl-dev >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libsrtp2-dev libclang-dev pkg-config libssl-dev tshark >/dev/null
 fi
 
 features=()
-if have_peers; then
-  features=(--features ocs-libsrtp-harness/libsrtp)
+if have_libsrtp; then
+  features+=(ocs-libsrtp-harness/libsrtp)
 else
   echo "WARNING: libsrtp2-dev or libclang not available: the libsrtp interop tests are NOT run" >&2
 fi
+if have_tshark; then
+  features+=(ocs-rtcp/tshark-tests)
+else
+  echo "WARNING: tshark not available: the RTCP tshark conformance tests are NOT run" >&2
+fi
 
-cargo test --workspace "${features[@]}"
+if [ ${#features[@]} -gt 0 ]; then
+  cargo test --workspace --features "$(IFS=,; echo "${features[*]}")"
+else
+  cargo test --workspace
+fi
