@@ -65,10 +65,18 @@ for name in sorted(os.listdir(src)):
         target = 'rtcp_compound' if 192 <= b[1] <= 223 else 'rtp_packet'
         open(os.path.join(out, target, f'{name}-{n}'), 'wb').write(b)
 PY
+# Session seeds: the RTCP seeds behind a control byte (RTCP, no time advance, length in words).
+mkdir -p "$here/corpus/rtcp_session"
+for f in "$here"/corpus/rtcp_compound/*; do
+  [ -f "$f" ] || continue
+  words=$(( ($(stat -c %s "$f") + 3) / 4 ))
+  [ "$words" -gt 63 ] && words=63
+  { printf "\\x$(printf %02x $(( 0x80 | words )))"; cat "$f"; } > "$here/corpus/rtcp_session/$(basename "$f")"
+done
 # Regression inputs found earlier are seeds too.
-for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound; do
+for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session; do
   if [ -d "$here/regressions/$t" ]; then cp "$here/regressions/$t"/* "$here/corpus/$t/" 2>/dev/null || true; fi
 done
-for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound; do
+for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session; do
   echo "seeded $t: $(ls "$here/corpus/$t" | wc -l) inputs"
 done

@@ -145,6 +145,49 @@ impl Iterator for NackLost<'_> {
     }
 }
 
+/// The header of an [MS-RTP] 2.2.12.2 Video Source Request (the FCI after the AFB sub-header):
+/// (MSI, request ID, version, keyframe bit, number of entries, entry length) and the entries.
+#[must_use]
+pub fn vsr(data: &[u8]) -> Option<(VsrHeader, &[u8])> {
+    if data.len() < 16 {
+        return None;
+    }
+    let h = VsrHeader {
+        msi: be32(data, 0),
+        request_id: be16(data, 4),
+        version: data[8],
+        keyframe: data[9] & 0x80 != 0,
+        entries: data[10],
+        entry_len: data[11],
+    };
+    Some((h, &data[16..]))
+}
+
+/// See [`vsr`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VsrHeader {
+    /// The media source ID requested.
+    pub msi: u32,
+    /// Request ID.
+    pub request_id: u16,
+    /// Version.
+    pub version: u8,
+    /// K: a keyframe is requested.
+    pub keyframe: bool,
+    /// Number of entries.
+    pub entries: u8,
+    /// Bytes per entry (0x44).
+    pub entry_len: u8,
+}
+
+/// The MSIs of an [MS-RTP] Dominant Speaker History, most recent first.
+pub fn dominant_speakers(data: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    data.as_chunks::<4>()
+        .0
+        .iter()
+        .map(|c| u32::from_be_bytes(*c))
+}
+
 /// TMMBR/TMMBN entries: (SSRC, bit rate in bps, measured overhead in bytes).
 pub fn tmmb_entries(fci: &[u8]) -> impl Iterator<Item = (u32, u64, u16)> + '_ {
     fci.chunks_exact(8).map(|c| {

@@ -97,3 +97,42 @@ pub fn rtcp_compound(data: &[u8]) {
         }
     }
 }
+
+/// Arbitrary packets into a session: the first byte of each chunk says RTP or RTCP and how far
+/// virtual time advances; the session must never panic, and its timer must keep working.
+pub fn rtcp_session(data: &[u8]) {
+    use std::time::{Duration, Instant};
+
+    use crate::session::{Config, Session};
+    let t0 = Instant::now();
+    let mut s = Session::new(Config::audio(0x5151, "fuzz"), t0, 1 << 32, 7);
+    let mut now = t0;
+    let mut buf = [0u8; 1500];
+    let mut rest = data;
+    while let Some((&ctl, tail)) = rest.split_first() {
+        let len = usize::from(ctl & 0x3f).min(tail.len()) * 4;
+        let len = len.min(tail.len());
+        let (pkt, tail) = tail.split_at(len);
+        rest = tail;
+        now += Duration::from_millis(u64::from(ctl >> 6) * 700);
+        if ctl & 0x80 != 0 {
+            let _ = s.handle_rtcp(now, pkt);
+        } else {
+            let _ = s.handle_rtp(now, pkt);
+        }
+        if let Some(t) = s.poll_timeout() {
+            if t <= now {
+                s.handle_timeout(now);
+                let _ = s.poll_transmit(now, &mut buf);
+            }
+        }
+        while s.poll_event().is_some() {}
+    }
+    for ssrc in [0x5151, 0, 1] {
+        let _ = (
+            s.quality(ssrc),
+            s.rtt(ssrc),
+            s.source(ssrc).map(|st| st.jitter()),
+        );
+    }
+}

@@ -222,5 +222,6 @@ proptest! {
     fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..600)) {
         ocs_rtcp::fuzzing::rtp_packet(&data);
         ocs_rtcp::fuzzing::rtcp_compound(&data);
+        ocs_rtcp::fuzzing::rtcp_session(&data);
     }
 }

@@ -200,3 +200,56 @@ fn bye_and_timeouts() {
         now.duration_since(t)
     );
 }
+
+#[test]
+fn ms_timer_modes_and_collisions() {
+    use ocs_rtcp::session::TimerMode;
+    let t0 = Instant::now();
+    let mut a = Session::new(Config::audio(0xA, "a"), t0, 1 << 32, 3);
+    let mut buf = [0u8; 512];
+    let (t1, _) = next_report(&mut a, &mut buf);
+    a.set_timer_mode(t1, TimerMode::PacketPairFast);
+    let (t2, _) = next_report(&mut a, &mut buf);
+    assert_eq!(t2 - t1, Duration::from_millis(250));
+    a.set_timer_mode(t2, TimerMode::PacketTrainFast);
+    let (t3, _) = next_report(&mut a, &mut buf);
+    assert_eq!(t3 - t2, Duration::from_secs(1));
+    // Our own SSRC from the network: a collision or a loop.
+    let h = RtpHeader {
+        ssrc: 0xA,
+        ..RtpHeader::default()
+    };
+    let n = h.write(&[0; 4], 0, &mut buf).unwrap();
+    a.handle_rtp(t3, &buf[..n]).unwrap();
+    assert!(std::iter::from_fn(|| a.poll_event()).any(|e| e == Event::SsrcCollision { ssrc: 0xA }));
+}
+
+#[test]
+fn interval_follows_bandwidth_and_members() {
+    // With 5 % of 80 kbit/s = 500 bytes/s and ~100-byte reports, two members give 0.4 s:
+    // the 5 s minimum (2.5 s for the first report) rules, randomized 0.5..1.5 / 1.218.
+    let t0 = Instant::now();
+    let mut gaps = Vec::new();
+    for seed in 1..40 {
+        let mut s = Session::new(Config::audio(0xA, "a"), t0, 1 << 32, seed);
+        let mut buf = [0u8; 512];
+        let (t1, _) = next_report(&mut s, &mut buf);
+        let (t2, _) = next_report(&mut s, &mut buf);
+        gaps.push((t1 - t0, t2 - t1));
+    }
+    let e = std::f64::consts::E - 1.5;
+    for (first, next) in &gaps {
+        let f = first.as_secs_f64();
+        let n = next.as_secs_f64();
+        assert!(
+            f >= 2.5 * 0.5 / e - 1e-9 && f <= 5.0 * 1.5 / e + 1e-9,
+            "first {f}"
+        );
+        assert!(
+            n >= 5.0 * 0.5 / e - 1e-9 && n <= 5.0 * 1.5 / e + 1e-9,
+            "next {n}"
+        );
+    }
+    // The intervals are randomized, not all alike.
+    assert!(gaps.windows(2).any(|w| w[0].1 != w[1].1));
+}
