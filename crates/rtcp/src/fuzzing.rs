@@ -120,11 +120,9 @@ pub fn rtcp_session(data: &[u8]) {
         } else {
             let _ = s.handle_rtp(now, pkt);
         }
-        if let Some(t) = s.poll_timeout() {
-            if t <= now {
-                s.handle_timeout(now);
-                let _ = s.poll_transmit(now, &mut buf);
-            }
+        if s.poll_timeout().is_some_and(|t| t <= now) {
+            s.handle_timeout(now);
+            let _ = s.poll_transmit(now, &mut buf);
         }
         while s.poll_event().is_some() {}
     }
