@@ -7,10 +7,18 @@
 //! after SR/RR report blocks, the Microsoft PLI, Video Source Requests and Dominant Speaker
 //! History.
 //!
-//! **Status:** the packet layer (parsing as zero-copy views, checking per RFC 3550 A.2, and
-//! writing into a caller's buffer) is in place. The statistics of RFC 3550 Appendix A, the RTCP
-//! session with its transmission interval and the call-quality estimate are being built under
-//! issue #4.
+//! - [`rtp`], [`packet`], [`feedback`], [`xr`], [`msrtp`]: zero-copy views, checked as RFC 3550
+//!   A.2 says (errors carry offsets), and [`writer`] to build compounds into a caller's buffer.
+//!   Parsing and writing allocate nothing.
+//! - [`stats`]: RFC 3550 Appendix A reception statistics (probation, loss, jitter, LSR/DLSR,
+//!   RTT), loss bursts and gaps, NTP and RTP clocks.
+//! - [`session`]: a sans-IO RTCP session: members and senders, the A.7 interval with timer and
+//!   BYE reconsideration, the [MS-RTP] fast timer modes, time-outs, collisions and loops.
+//! - [`quality`]: R-factor and MOS by a simplified G.107 E-model ("MOS 4.1, good").
+//!
+//! Known limits: loop detection compares our CNAME (the transport addresses of RFC 3550 §8.2
+//! are not seen by a sans-IO session); the [MS-RTP] Audio Healer Metrics' last word is kept as
+//! one value, its sub-field widths not being public.
 //!
 //! ```
 //! use ocs_rtcp::packet::{Compound, Kind, Limits, ReportBlock};

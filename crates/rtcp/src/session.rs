@@ -106,9 +106,14 @@ pub enum Event {
         /// FMT.
         fmt: u8,
     },
-    /// Another source uses our SSRC, or our own packets loop back (RFC 3550 §8.2).
+    /// Another source uses our SSRC (RFC 3550 §8.2): pick a new one and send a BYE for the old.
     SsrcCollision {
         /// The SSRC.
+        ssrc: u32,
+    },
+    /// Our own RTCP came back to us (same SSRC and same CNAME): a forwarding loop (§8.2).
+    Loop {
+        /// Our SSRC.
         ssrc: u32,
     },
     /// The quality estimate of a source changed by at least 0.1 MOS.
@@ -332,6 +337,20 @@ impl Session {
                     self.member(rr.ssrc(), now).last_heard = now;
                     for b in rr.reports() {
                         self.on_block(rr.ssrc(), b, arrival_ntp);
+                    }
+                }
+                Kind::SourceDescription(sd) => {
+                    for (ssrc, mut items) in sd.chunks() {
+                        if ssrc != self.cfg.ssrc {
+                            continue;
+                        }
+                        let cname = items.find(|i| i.item_type == crate::packet::sdes::CNAME);
+                        // Same CNAME: our packets looped back; another CNAME: a collision
+                        // (already reported by its SR/RR).
+                        if cname.is_some_and(|c| c.value == self.cfg.cname.as_bytes()) {
+                            self.events.retain(|e| *e != Event::SsrcCollision { ssrc });
+                            self.events.push_back(Event::Loop { ssrc });
+                        }
                     }
                 }
                 Kind::Goodbye(b) => {

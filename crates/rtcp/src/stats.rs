@@ -29,6 +29,55 @@ pub struct ReceiverStats {
     epoch: Option<Instant>,
     last_sr: Option<(u32, Instant)>,
     started: bool,
+    bursts: LossRuns,
+}
+
+/// Loss and receipt runs, as the burst and gap figures of RFC 3611 §4.7.2 describe them
+/// (here with a burst being any run of consecutive losses).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LossRuns {
+    /// Runs of consecutive lost packets.
+    pub bursts: u32,
+    /// Packets lost in them.
+    pub burst_packets: u32,
+    /// Runs of consecutive received packets between losses.
+    pub gaps: u32,
+    /// Packets received in them.
+    pub gap_packets: u32,
+}
+
+impl LossRuns {
+    /// Mean packets per loss burst.
+    #[must_use]
+    pub fn mean_burst(&self) -> f64 {
+        if self.bursts == 0 {
+            0.0
+        } else {
+            f64::from(self.burst_packets) / f64::from(self.bursts)
+        }
+    }
+
+    /// Mean packets received between bursts.
+    #[must_use]
+    pub fn mean_gap(&self) -> f64 {
+        if self.gaps == 0 {
+            f64::from(self.gap_packets)
+        } else {
+            f64::from(self.gap_packets) / f64::from(self.gaps)
+        }
+    }
+
+    /// G.107 BurstR: the mean burst length over what random loss of the same rate would give
+    /// (1 / (1 − p)); 1 for random loss, above 1 for bursty loss.
+    #[must_use]
+    pub fn burst_ratio(&self) -> f64 {
+        let total = f64::from(self.burst_packets + self.gap_packets);
+        if self.bursts == 0 || total == 0.0 {
+            return 1.0;
+        }
+        let p = f64::from(self.burst_packets) / total;
+        (self.mean_burst() * (1.0 - p)).max(1.0)
+    }
 }
 
 impl ReceiverStats {
@@ -50,6 +99,7 @@ impl ReceiverStats {
             epoch: None,
             last_sr: None,
             started: false,
+            bursts: LossRuns::default(),
         }
     }
 
@@ -91,6 +141,13 @@ impl ReceiverStats {
                 self.cycles += RTP_SEQ_MOD;
             }
             self.max_seq = seq;
+            // A jump forward: the packets in between are (so far) a loss burst.
+            if udelta > 1 {
+                self.bursts.bursts += 1;
+                self.bursts.burst_packets += udelta - 1;
+                self.bursts.gaps += 1;
+            }
+            self.bursts.gap_packets += 1;
         } else if udelta <= RTP_SEQ_MOD - MAX_MISORDER {
             if u32::from(seq) == self.bad_seq {
                 // Two sequential packets: the source restarted.
@@ -166,6 +223,12 @@ impl ReceiverStats {
     #[must_use]
     pub fn jitter_duration(&self) -> Duration {
         Duration::from_secs_f64(f64::from(self.jitter()) / f64::from(self.clock_rate))
+    }
+
+    /// Loss bursts and the gaps between them (late packets are not taken back out).
+    #[must_use]
+    pub fn loss_runs(&self) -> LossRuns {
+        self.bursts
     }
 
     /// Whether the source passed probation.
@@ -314,6 +377,20 @@ mod tests {
         }
         // |D| alternates at 10 ms = 80 ticks: J converges to 80.
         assert!((78..=80).contains(&s.jitter()), "{}", s.jitter());
+    }
+
+    #[test]
+    fn bursts_and_gaps() {
+        let t = Instant::now();
+        let mut s = ReceiverStats::new(8000);
+        // 0..100 with bursts: 10-11 lost (2), 50 lost (1), 80-83 lost (4).
+        for seq in (0u16..100).filter(|q| !matches!(q, 10 | 11 | 50 | 80..=83)) {
+            s.on_rtp(seq, u32::from(seq) * 160, t);
+        }
+        let r = s.loss_runs();
+        assert_eq!((r.bursts, r.burst_packets), (3, 7));
+        assert!((r.mean_burst() - 7.0 / 3.0).abs() < 1e-9);
+        assert!(r.burst_ratio() > 2.0);
     }
 
     #[test]

@@ -253,3 +253,57 @@ fn interval_follows_bandwidth_and_members() {
     // The intervals are randomized, not all alike.
     assert!(gaps.windows(2).any(|w| w[0].1 != w[1].1));
 }
+
+#[test]
+fn loops_and_bye_reconsideration() {
+    let t0 = Instant::now();
+    let mut a = Session::new(Config::audio(0xA, "a@contoso.com"), t0, 1 << 32, 11);
+    let mut buf = [0u8; 512];
+    // Our own report comes back: a loop, not a collision.
+    let (t, n) = next_report(&mut a, &mut buf);
+    a.handle_rtcp(t, &buf[..n]).unwrap();
+    let events: Vec<Event> = std::iter::from_fn(|| a.poll_event()).collect();
+    assert!(events.contains(&Event::Loop { ssrc: 0xA }), "{events:?}");
+    assert!(!events.contains(&Event::SsrcCollision { ssrc: 0xA }));
+    // Another endpoint with our SSRC and its own CNAME: a collision.
+    let mut other = Session::new(Config::audio(0xA, "mallory@example.com"), t0, 1 << 32, 12);
+    let (t, n) = next_report(&mut other, &mut buf);
+    a.handle_rtcp(t, &buf[..n]).unwrap();
+    let events: Vec<Event> = std::iter::from_fn(|| a.poll_event()).collect();
+    assert!(
+        events.contains(&Event::SsrcCollision { ssrc: 0xA }),
+        "{events:?}"
+    );
+
+    // BYE reconsideration (A.7): with 50 or more members the BYE is not sent at once.
+    let mut big = Session::new(Config::audio(0xB, "b"), t0, 1 << 32, 13);
+    for ssrc in 1..=60u32 {
+        let mut m = Session::new(
+            Config::audio(0x1000 + ssrc, "m"),
+            t0,
+            1 << 32,
+            u64::from(ssrc),
+        );
+        let (t, n) = next_report(&mut m, &mut buf);
+        big.handle_rtcp(t, &buf[..n]).unwrap();
+    }
+    assert_eq!(big.member_count(), 60);
+    let now = t0 + Duration::from_secs(10);
+    big.leave(now, "");
+    assert!(
+        big.poll_transmit(now, &mut buf).is_none(),
+        "the BYE waits for its reconsidered time"
+    );
+    let (t, n) = next_report(&mut big, &mut buf);
+    assert!(t > now);
+    let c = ocs_rtcp::packet::Compound::parse(&buf[..n], &ocs_rtcp::Limits::default()).unwrap();
+    assert!(
+        c.packets()
+            .any(|p| p.header.packet_type == ocs_rtcp::packet::pt::BYE)
+    );
+    assert!(big.poll_timeout().is_none());
+    // With few members it goes out at once.
+    let mut small = Session::new(Config::audio(0xC, "c"), t0, 1 << 32, 14);
+    small.leave(t0, "bye");
+    assert!(small.poll_transmit(t0, &mut buf).is_some());
+}
