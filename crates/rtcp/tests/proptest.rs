@@ -197,6 +197,63 @@ proptest! {
     }
 
     #[test]
+    fn fci_round_trips(fir in proptest::collection::vec((any::<u32>(), any::<u8>()), 1..6),
+                       tmmbr in proptest::collection::vec((any::<u32>(), 0u32..64, 0u32..(1 << 17), 0u16..512), 1..6),
+                       sli in proptest::collection::vec((0u16..8192, 0u16..8192, 0u8..64), 1..6),
+                       rpsi in proptest::collection::vec(any::<u8>(), 1..12), pt in 0u8..128,
+                       twcc in proptest::collection::vec(proptest::option::of(any::<u8>()), 1..40), base in any::<u16>()) {
+        use ocs_rtcp::feedback::{fir_entries, sli_entries, tmmb_entries, PacketStatus};
+        let fir_fci: Vec<u8> = fir.iter().flat_map(|(s, n)| [s.to_be_bytes().as_slice(), &[*n, 0, 0, 0]].concat()).collect();
+        let tmmbr_fci: Vec<u8> = tmmbr.iter().flat_map(|(s, e, m, o)| [s.to_be_bytes(), ((e << 26) | (m << 9) | u32::from(*o)).to_be_bytes()].concat()).collect();
+        let sli_fci: Vec<u8> = sli.iter().flat_map(|(f, n, p)| ((u32::from(*f) << 19) | (u32::from(*n) << 6) | u32::from(*p)).to_be_bytes()).collect();
+        // RPSI: PB = padding bits to a 32-bit boundary of the whole FCI.
+        let mut rpsi_fci = vec![0u8, pt];
+        rpsi_fci.extend_from_slice(&rpsi);
+        let pad = (4 - rpsi_fci.len() % 4) % 4;
+        rpsi_fci[0] = (pad * 8) as u8;
+        rpsi_fci.resize(rpsi_fci.len() + pad, 0);
+        // transport-cc: one run-length chunk per packet (status small or not received).
+        let mut tw = vec![0u8; 8];
+        tw[0..2].copy_from_slice(&base.to_be_bytes());
+        tw[2..4].copy_from_slice(&(twcc.len() as u16).to_be_bytes());
+        for t in &twcc {
+            let w: u16 = if t.is_some() { (1 << 13) | 1 } else { 1 };
+            tw.extend_from_slice(&w.to_be_bytes());
+        }
+        tw.extend(twcc.iter().flatten());
+        tw.resize(tw.len().div_ceil(4) * 4, 0);
+        let mut buf = vec![0u8; 4096];
+        let mut w = Writer::new(&mut buf);
+        w.feedback(false, 4, 1, 0, &fir_fci).unwrap();
+        w.feedback(true, 3, 1, 0, &tmmbr_fci).unwrap();
+        w.feedback(false, 2, 1, 2, &sli_fci).unwrap();
+        w.feedback(false, 3, 1, 2, &rpsi_fci).unwrap();
+        w.feedback(true, 15, 1, 2, &tw).unwrap();
+        let n = w.len();
+        let c = Compound::parse(&buf[..n], &Limits::default()).unwrap();
+        let p: Vec<_> = c.packets().collect();
+        let Kind::Feedback(f) = p[0].kind() else { panic!() };
+        let Message::Fir(fci) = f.message() else { panic!() };
+        prop_assert_eq!(fir_entries(fci).collect::<Vec<_>>(), fir);
+        let Kind::Feedback(f) = p[1].kind() else { panic!() };
+        let Message::Tmmbr(fci) = f.message() else { panic!() };
+        let want: Vec<(u32, u64, u16)> = tmmbr.iter().map(|(s, e, m, o)| (*s, u64::from(*m) << e, *o)).collect();
+        prop_assert_eq!(tmmb_entries(fci).collect::<Vec<_>>(), want);
+        let Kind::Feedback(f) = p[2].kind() else { panic!() };
+        let Message::Sli(fci) = f.message() else { panic!() };
+        prop_assert_eq!(sli_entries(fci).collect::<Vec<_>>(), sli);
+        let Kind::Feedback(f) = p[3].kind() else { panic!() };
+        let Message::Rpsi { payload_type, bits, .. } = f.message() else { panic!() };
+        prop_assert_eq!(payload_type, pt);
+        prop_assert_eq!(bits, &rpsi[..]);
+        let Kind::Feedback(f) = p[4].kind() else { panic!() };
+        let Message::TransportCc(t) = f.message() else { panic!() };
+        let got: Vec<(u16, bool, Option<i16>)> = t.packets().map(|(s, st, d)| (s, st != PacketStatus::NotReceived, d)).collect();
+        let want: Vec<(u16, bool, Option<i16>)> = twcc.iter().enumerate().map(|(i, d)| (base.wrapping_add(i as u16), d.is_some(), d.map(i16::from))).collect();
+        prop_assert_eq!(got, want);
+    }
+
+    #[test]
     fn voip_metrics_round_trip(v in any::<[u8; 16]>(), w in any::<[u16; 7]>(), ssrc in any::<u32>()) {
         let m = VoipMetrics {
             ssrc, loss_rate: v[0], discard_rate: v[1], burst_density: v[2], gap_density: v[3],
