@@ -706,41 +706,37 @@ impl Session {
 
     /// Protects `input` (an RTP packet) into `out`, returning the SRTP length.
     pub fn protect_rtp_into(&mut self, input: &[u8], out: &mut [u8]) -> Result<usize, Error> {
-        let dst = out.get_mut(..input.len()).ok_or(Error::BufferTooSmall {
-            required: input.len() + 10,
-        })?;
-        dst.copy_from_slice(input);
+        copy_in(input, out, 10)?;
         self.protect_rtp(out, input.len())
     }
 
     /// Unprotects `input` (an SRTP packet) into `out`, returning the RTP length.
     pub fn unprotect_rtp_into(&mut self, input: &[u8], out: &mut [u8]) -> Result<usize, Error> {
-        let dst = out.get_mut(..input.len()).ok_or(Error::BufferTooSmall {
-            required: input.len(),
-        })?;
-        dst.copy_from_slice(input);
-        self.unprotect_rtp(dst)
+        copy_in(input, out, 0)?;
+        self.unprotect_rtp(&mut out[..input.len()])
     }
-}
 
-impl Session {
     /// Protects `input` (an RTCP packet) into `out`, returning the SRTCP length.
     pub fn protect_rtcp_into(&mut self, input: &[u8], out: &mut [u8]) -> Result<usize, Error> {
-        let dst = out.get_mut(..input.len()).ok_or(Error::BufferTooSmall {
-            required: input.len() + 14,
-        })?;
-        dst.copy_from_slice(input);
+        copy_in(input, out, 14)?;
         self.protect_rtcp(out, input.len())
     }
 
     /// Unprotects `input` (an SRTCP packet) into `out`, returning the RTCP length.
     pub fn unprotect_rtcp_into(&mut self, input: &[u8], out: &mut [u8]) -> Result<usize, Error> {
-        let dst = out.get_mut(..input.len()).ok_or(Error::BufferTooSmall {
-            required: input.len(),
-        })?;
-        dst.copy_from_slice(input);
-        self.unprotect_rtcp(dst)
+        copy_in(input, out, 0)?;
+        self.unprotect_rtcp(&mut out[..input.len()])
     }
+}
+
+/// Copies a packet to the start of `out`; too small an `out` is reported with the room the
+/// packet and (at least) `trailer` bytes need.
+fn copy_in(input: &[u8], out: &mut [u8], trailer: usize) -> Result<(), Error> {
+    let dst = out.get_mut(..input.len()).ok_or(Error::BufferTooSmall {
+        required: input.len() + trailer,
+    })?;
+    dst.copy_from_slice(input);
+    Ok(())
 }
 
 /// Runs an in-place protect on a `Vec` with room for the largest trailer, then trims it to the
