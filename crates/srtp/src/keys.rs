@@ -47,13 +47,9 @@ impl AesKey {
     /// XORs `data` with the AES counter-mode keystream starting at `iv` (RFC 3711 §4.1.1).
     #[inline]
     pub(crate) fn apply_ctr(&self, iv: &[u8; 16], data: &mut [u8]) {
-        fn run<C: BlockCipherEncrypt<BlockSize = U16> + Clone>(
-            c: &C,
-            iv: &[u8; 16],
-            data: &mut [u8],
-        ) {
-            let core =
-                ctr::CtrCore::<C, ctr::flavors::Ctr128BE>::inner_iv_init(c.clone(), iv.into());
+        fn run<C: BlockCipherEncrypt<BlockSize = U16>>(c: &C, iv: &[u8; 16], data: &mut [u8]) {
+            // Borrow the key schedule rather than copy it for every packet.
+            let core = ctr::CtrCore::<&C, ctr::flavors::Ctr128BE>::inner_iv_init(c, iv.into());
             StreamCipherCoreWrapper::from_core(core).apply_keystream(data);
         }
         match self {
