@@ -103,20 +103,13 @@ impl<'b> Writer<'b> {
         reports: &[ReportBlock],
         extensions: &[MsExtension],
     ) -> Result<(), Error> {
-        let ext = Self::ext_len(extensions)?;
-        let count = u8::try_from(reports.len())
-            .map_err(|_| Error::Unencodable("more than 31 report blocks"))?;
-        self.packet(count, pt::SR, 24 + 24 * reports.len() + ext, |b| {
-            b[0..4].copy_from_slice(&ssrc.to_be_bytes());
-            b[4..12].copy_from_slice(&ntp.to_be_bytes());
-            b[12..16].copy_from_slice(&rtp_timestamp.to_be_bytes());
-            b[16..20].copy_from_slice(&packet_count.to_be_bytes());
-            b[20..24].copy_from_slice(&octet_count.to_be_bytes());
-            for (i, r) in reports.iter().enumerate() {
-                r.write(&mut b[24 + 24 * i..48 + 24 * i]);
-            }
-            Self::write_ext(&mut b[24 + 24 * reports.len()..], extensions);
-        })
+        let mut head = [0u8; 24];
+        head[0..4].copy_from_slice(&ssrc.to_be_bytes());
+        head[4..12].copy_from_slice(&ntp.to_be_bytes());
+        head[12..16].copy_from_slice(&rtp_timestamp.to_be_bytes());
+        head[16..20].copy_from_slice(&packet_count.to_be_bytes());
+        head[20..24].copy_from_slice(&octet_count.to_be_bytes());
+        self.report(pt::SR, &head, reports, extensions)
     }
 
     /// A receiver report with report blocks and [MS-RTP] profile extensions.
@@ -126,15 +119,29 @@ impl<'b> Writer<'b> {
         reports: &[ReportBlock],
         extensions: &[MsExtension],
     ) -> Result<(), Error> {
+        self.report(pt::RR, &ssrc.to_be_bytes(), reports, extensions)
+    }
+
+    /// SR and RR alike: the fixed part, the report blocks, then the profile extensions.
+    fn report(
+        &mut self,
+        packet_type: u8,
+        head: &[u8],
+        reports: &[ReportBlock],
+        extensions: &[MsExtension],
+    ) -> Result<(), Error> {
         let ext = Self::ext_len(extensions)?;
         let count = u8::try_from(reports.len())
-            .map_err(|_| Error::Unencodable("more than 31 report blocks"))?;
-        self.packet(count, pt::RR, 4 + 24 * reports.len() + ext, |b| {
-            b[0..4].copy_from_slice(&ssrc.to_be_bytes());
+            .ok()
+            .filter(|c| *c <= 31)
+            .ok_or(Error::Unencodable("more than 31 report blocks"))?;
+        let h = head.len();
+        self.packet(count, packet_type, h + 24 * reports.len() + ext, |b| {
+            b[..h].copy_from_slice(head);
             for (i, r) in reports.iter().enumerate() {
-                r.write(&mut b[4 + 24 * i..28 + 24 * i]);
+                r.write(&mut b[h + 24 * i..h + 24 * i + 24]);
             }
-            Self::write_ext(&mut b[4 + 24 * reports.len()..], extensions);
+            Self::write_ext(&mut b[h + 24 * reports.len()..], extensions);
         })
     }
 

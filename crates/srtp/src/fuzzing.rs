@@ -6,23 +6,20 @@ use crate::sdes::Crypto;
 use crate::session::Session;
 use crate::suite::Suite;
 
-fn session(suite: Suite, mki: bool) -> Session {
+fn session(suite: Suite, mki: bool) -> Option<Session> {
     let ks: Vec<u8> = (0..suite.key_len() + suite.salt_len())
         .map(|i| i as u8)
         .collect();
-    let mut mk = MasterKey::from_key_salt(suite, &ks).unwrap_or_else(|_| unreachable!());
+    let mut mk = MasterKey::from_key_salt(suite, &ks).ok()?;
     if mki {
-        mk = mk
-            .with_mki(&[0xe1, 0xf9])
-            .unwrap_or_else(|_| unreachable!());
+        mk = mk.with_mki(&[0xe1, 0xf9]).ok()?;
     }
-    let mut s = Session::new();
     let p = Policy::new(suite, mk)
         .with_kdr(if mki { 0 } else { 1 << 8 })
-        .unwrap_or_else(|_| unreachable!());
-    s.add_inbound_template(&p)
-        .unwrap_or_else(|_| unreachable!());
-    s
+        .ok()?;
+    let mut s = Session::new();
+    s.add_inbound_template(&p).ok()?;
+    Some(s)
 }
 
 /// The first byte picks the suite and MKI use; the rest is an SRTP packet, unprotected twice
@@ -32,7 +29,9 @@ pub fn srtp_unprotect(data: &[u8]) {
         return;
     };
     let suite = Suite::ALL[usize::from(sel) % Suite::ALL.len()];
-    let mut s = session(suite, sel & 0x80 != 0);
+    let Some(mut s) = session(suite, sel & 0x80 != 0) else {
+        return;
+    };
     let mut a = pkt.to_vec();
     if s.unprotect_rtp(&mut a).is_ok() {
         let mut b = pkt.to_vec();
@@ -46,7 +45,9 @@ pub fn srtcp_unprotect(data: &[u8]) {
         return;
     };
     let suite = Suite::ALL[usize::from(sel) % Suite::ALL.len()];
-    let mut s = session(suite, sel & 0x80 != 0);
+    let Some(mut s) = session(suite, sel & 0x80 != 0) else {
+        return;
+    };
     let mut a = pkt.to_vec();
     if s.unprotect_rtcp(&mut a).is_ok() {
         let mut b = pkt.to_vec();

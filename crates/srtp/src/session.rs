@@ -687,9 +687,7 @@ impl Session {
 
     /// [`Session::unprotect_rtp`] on a `Vec`, truncating it to the RTP packet.
     pub fn unprotect_rtp_vec(&mut self, buf: &mut Vec<u8>) -> Result<(), Error> {
-        let n = self.unprotect_rtp(buf)?;
-        buf.truncate(n);
-        Ok(())
+        shrink(buf, |b| self.unprotect_rtp(b))
     }
 
     /// [`Session::protect_rtcp`] on a `Vec`.
@@ -699,9 +697,7 @@ impl Session {
 
     /// [`Session::unprotect_rtcp`] on a `Vec`.
     pub fn unprotect_rtcp_vec(&mut self, buf: &mut Vec<u8>) -> Result<(), Error> {
-        let n = self.unprotect_rtcp(buf)?;
-        buf.truncate(n);
-        Ok(())
+        shrink(buf, |b| self.unprotect_rtcp(b))
     }
 
     /// Protects `input` (an RTP packet) into `out`, returning the SRTP length.
@@ -750,6 +746,16 @@ fn grow(
     let r = protect(buf, len);
     buf.truncate(*r.as_ref().unwrap_or(&len));
     r.map(|_| ())
+}
+
+/// Runs an in-place unprotect on a `Vec` and trims it to the plain packet.
+fn shrink(
+    buf: &mut Vec<u8>,
+    unprotect: impl FnOnce(&mut [u8]) -> Result<usize, Error>,
+) -> Result<(), Error> {
+    let n = unprotect(buf)?;
+    buf.truncate(n);
+    Ok(())
 }
 
 /// The largest trailer any suite adds: E+index (4) + MKI (128) + tag (16).
