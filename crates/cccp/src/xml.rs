@@ -1,0 +1,950 @@
+//! The XML layer: a bounded, namespace-aware pull reader over quick-xml that hands out
+//! zero-copy [`ByteString`] views of the input, the generic [`Element`] that keeps extension
+//! content, and the writer the typed model serializes through.
+//!
+//! Security posture: a `<!DOCTYPE` is refused as soon as it is seen, so no entity is ever
+//! defined and no expansion happens beyond the five predefined entities and character
+//! references; depth, element count, attribute count and document size are bounded by
+//! [`Limits`].
+
+use std::borrow::Cow;
+
+use bytestring::ByteString;
+use quick_xml::XmlVersion;
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::ResolveResult;
+use quick_xml::reader::NsReader;
+
+use crate::error::Error;
+use crate::ns;
+
+/// Bounds on what a parser accepts. The defaults suit a server: a C3P request is a few KB and
+/// a conference-info document with a thousand users is well under 1 MB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Largest document, in bytes (default 1 MiB).
+    pub max_size: usize,
+    /// Deepest element nesting (default 32; RFC 4575 documents need about 10).
+    pub max_depth: usize,
+    /// Most elements in one document (default 50,000).
+    pub max_elements: usize,
+    /// Most attributes on one element (default 32).
+    pub max_attributes: usize,
+    /// Most namespace declarations in scope at once (default 64).
+    pub max_namespaces: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_size: 1 << 20,
+            max_depth: 32,
+            max_elements: 50_000,
+            max_attributes: 32,
+            max_namespaces: 64,
+        }
+    }
+}
+
+/// The namespaces this crate knows by URI (never by prefix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ns {
+    /// No namespace.
+    None,
+    /// `urn:ietf:params:xml:ns:cccp`.
+    Cccp,
+    /// `urn:ietf:params:xml:ns:conference-info` (RFC 4575).
+    Ci,
+    /// `http://schemas.microsoft.com/rtc/2005/08/confinfoextensions`.
+    Msci,
+    /// `http://schemas.microsoft.com/rtc/2008/12/confinfoextensions`.
+    Msci2,
+    /// `http://schemas.microsoft.com/rtc/2005/08/cccpextensions`.
+    Mscp,
+    /// `urn:ietf:params:xml:ns:conference-info-separator`.
+    Cis,
+    /// Any other namespace (or an undeclared prefix).
+    Other,
+}
+
+impl Ns {
+    fn of(uri: &str) -> Ns {
+        match uri {
+            ns::CCCP => Ns::Cccp,
+            ns::CI => Ns::Ci,
+            ns::MSCI => Ns::Msci,
+            ns::MSCI2 => Ns::Msci2,
+            ns::MSCP => Ns::Mscp,
+            ns::CIS => Ns::Cis,
+            _ => Ns::Other,
+        }
+    }
+
+    /// The URI of a known namespace.
+    pub(crate) fn uri(self) -> Option<&'static str> {
+        Some(match self {
+            Ns::Cccp => ns::CCCP,
+            Ns::Ci => ns::CI,
+            Ns::Msci => ns::MSCI,
+            Ns::Msci2 => ns::MSCI2,
+            Ns::Mscp => ns::MSCP,
+            Ns::Cis => ns::CIS,
+            Ns::None | Ns::Other => return None,
+        })
+    }
+
+    /// RFC 4575 elements: the conference-info namespace, or the C3P namespace where a command
+    /// body leaves them unqualified (as some [MS-CONFBAS] examples print them).
+    pub(crate) fn is_ci(self) -> bool {
+        matches!(self, Ns::Ci | Ns::Cccp)
+    }
+
+    /// The Microsoft extension namespaces, whose typed elements are matched by local name.
+    pub(crate) fn is_ms(self) -> bool {
+        matches!(self, Ns::Msci | Ns::Msci2 | Ns::Ci)
+    }
+}
+
+/// An attribute in a namespace this crate does not type, kept so that a document survives a
+/// parse and write unchanged ([RFC 4575] `anyAttribute namespace="##other"`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Attribute {
+    /// The namespace URI, or `None` for an unqualified attribute.
+    pub ns: Option<ByteString>,
+    /// The local name.
+    pub name: ByteString,
+    /// The value, entities resolved.
+    pub value: ByteString,
+}
+
+/// An element this crate does not type, kept whole with its namespace, attributes, children and
+/// text ([RFC 4575] `any namespace="##other" processContents="lax"`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Element {
+    /// The namespace URI, or `None`.
+    pub ns: Option<ByteString>,
+    /// The local name.
+    pub name: ByteString,
+    /// Its attributes, namespace declarations excluded.
+    pub attributes: Vec<Attribute>,
+    /// Its content in document order.
+    pub children: Vec<Node>,
+}
+
+/// The content of an [`Element`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub enum Node {
+    /// A child element.
+    Element(Element),
+    /// Character data, entities resolved.
+    Text(ByteString),
+}
+
+impl Element {
+    /// A new element with no attributes or content.
+    #[must_use]
+    pub fn new(ns: Option<&str>, name: &str) -> Element {
+        Element {
+            ns: ns.map(ByteString::from),
+            name: ByteString::from(name),
+            attributes: Vec::new(),
+            children: Vec::new(),
+        }
+    }
+
+    /// The concatenated text of its direct text children.
+    #[must_use]
+    pub fn text(&self) -> String {
+        self.children
+            .iter()
+            .filter_map(|n| match n {
+                Node::Text(t) => Some(&**t),
+                Node::Element(_) => None,
+            })
+            .collect()
+    }
+
+    /// The first child element with this local name.
+    #[must_use]
+    pub fn child(&self, name: &str) -> Option<&Element> {
+        self.children.iter().find_map(|n| match n {
+            Node::Element(e) if e.name == name => Some(e),
+            _ => None,
+        })
+    }
+}
+
+/// Extension content of a typed element: the attributes and elements it carries in namespaces
+/// (or names) that the typed model does not cover. They are written back after the typed
+/// content.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Extensions {
+    /// Extension attributes.
+    pub attributes: Vec<Attribute>,
+    /// Extension elements.
+    pub elements: Vec<Element>,
+}
+
+impl Extensions {
+    /// Whether there is no extension content.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.attributes.is_empty() && self.elements.is_empty()
+    }
+}
+
+/// A start tag that the reader handed out: its namespace, local name and where it begins.
+pub(crate) struct Start<'i> {
+    pub(crate) ns: Ns,
+    /// The namespace URI when `ns` is [`Ns::Other`].
+    pub(crate) other_ns: Option<ByteString>,
+    pub(crate) offset: usize,
+    tag: BytesStart<'i>,
+}
+
+impl Start<'_> {
+    /// The local name.
+    pub(crate) fn local(&self) -> &str {
+        let n = self.tag.name();
+        let full: &str = n.0;
+        full.rsplit_once(':').map_or(full, |(_, l)| l)
+    }
+
+    /// Whether this is element `local` in one of the RFC 4575 namespaces.
+    pub(crate) fn is_ci(&self, local: &str) -> bool {
+        self.ns.is_ci() && self.local() == local
+    }
+
+    /// The namespace URI as an owned string (`None` for no namespace).
+    pub(crate) fn ns_uri(&self) -> Option<ByteString> {
+        match self.ns {
+            Ns::None => None,
+            Ns::Other => self.other_ns.clone(),
+            known => known.uri().map(ByteString::from_static),
+        }
+    }
+}
+
+/// One attribute as the reader reports it.
+pub(crate) struct Attr<'a> {
+    pub(crate) ns: Ns,
+    pub(crate) other_ns: Option<&'a str>,
+    pub(crate) local: &'a str,
+    pub(crate) value: Cow<'a, str>,
+}
+
+/// The bounded, namespace-aware pull reader.
+pub(crate) struct Reader<'i> {
+    src: &'i ByteString,
+    inner: NsReader<&'i [u8]>,
+    limits: &'i Limits,
+    depth: usize,
+    elements: usize,
+}
+
+fn xml_error(e: &quick_xml::Error, offset: u64) -> Error {
+    Error::Xml {
+        cause: e.to_string(),
+        offset: usize::try_from(offset).unwrap_or(usize::MAX),
+    }
+}
+
+impl<'i> Reader<'i> {
+    /// A reader over a whole document. Checks the size limit and UTF-8 first.
+    pub(crate) fn new(src: &'i ByteString, limits: &'i Limits) -> Result<Reader<'i>, Error> {
+        if src.len() > limits.max_size {
+            return Err(Error::TooLarge {
+                size: src.len(),
+                limit: limits.max_size,
+            });
+        }
+        let mut inner = NsReader::from_str(src);
+        let c = inner.config_mut();
+        c.expand_empty_elements = true;
+        c.check_end_names = true;
+        c.trim_text_start = false;
+        c.trim_text_end = false;
+        inner
+            .resolver_mut()
+            .set_max_namespace_bindings(limits.max_namespaces);
+        Ok(Reader {
+            src,
+            inner,
+            limits,
+            depth: 0,
+            elements: 0,
+        })
+    }
+
+    fn pos(&self) -> usize {
+        usize::try_from(self.inner.buffer_position()).unwrap_or(usize::MAX)
+    }
+
+    /// A zero-copy view of `s` when it lies inside the input, a copy otherwise.
+    pub(crate) fn share(&self, s: &str) -> ByteString {
+        let base = self.src.as_ptr() as usize;
+        let p = s.as_ptr() as usize;
+        if p >= base && p + s.len() <= base + self.src.len() {
+            self.src.slice_ref(s)
+        } else {
+            ByteString::from(s)
+        }
+    }
+
+    /// A shared or owned string from a `Cow` the reader produced.
+    pub(crate) fn share_cow(&self, c: Cow<'_, str>) -> ByteString {
+        match c {
+            Cow::Borrowed(s) => self.share(s),
+            Cow::Owned(s) => ByteString::from(s),
+        }
+    }
+
+    fn event(&mut self) -> Result<(Ns, Option<ByteString>, Event<'i>, usize), Error> {
+        let offset = self.pos();
+        let (res, ev) = match self.inner.read_resolved_event() {
+            Ok(r) => r,
+            Err(e) => {
+                let at = self.inner.error_position();
+                return Err(xml_error(&e, at));
+            }
+        };
+        let (ns, other) = match res {
+            ResolveResult::Unbound => (Ns::None, None),
+            ResolveResult::Bound(n) => {
+                let k = Ns::of(n.0);
+                (k, (k == Ns::Other).then(|| ByteString::from(n.0)))
+            }
+            ResolveResult::Unknown(p) => (Ns::Other, Some(ByteString::from(format!("{p}:")))),
+        };
+        Ok((ns, other, ev, offset))
+    }
+
+    fn enter(&mut self, offset: usize) -> Result<(), Error> {
+        self.depth += 1;
+        self.elements += 1;
+        if self.depth > self.limits.max_depth {
+            return Err(Error::TooDeep {
+                limit: self.limits.max_depth,
+                offset,
+            });
+        }
+        if self.elements > self.limits.max_elements {
+            return Err(Error::TooMany {
+                what: "elements",
+                limit: self.limits.max_elements,
+                offset,
+            });
+        }
+        Ok(())
+    }
+
+    /// The root element: skips the XML declaration, comments, processing instructions and
+    /// white space; refuses a DTD.
+    pub(crate) fn root(&mut self) -> Result<Start<'i>, Error> {
+        loop {
+            let (ns, other_ns, ev, offset) = self.event()?;
+            match ev {
+                Event::Start(tag) => {
+                    self.enter(offset)?;
+                    return Ok(Start {
+                        ns,
+                        other_ns,
+                        offset,
+                        tag,
+                    });
+                }
+                Event::DocType(_) => return Err(Error::DtdNotAllowed { offset }),
+                Event::Decl(_) | Event::Comment(_) | Event::PI(_) => {}
+                Event::Text(t) if t.as_ref().trim().is_empty() => {}
+                Event::Eof => {
+                    return Err(Error::Xml {
+                        cause: "no root element".into(),
+                        offset,
+                    });
+                }
+                _ => {
+                    return Err(Error::UnexpectedText {
+                        context: "prolog",
+                        offset,
+                    });
+                }
+            }
+        }
+    }
+
+    /// After the root's end: only comments, processing instructions and white space may follow.
+    pub(crate) fn finish(&mut self) -> Result<(), Error> {
+        loop {
+            let (_, _, ev, offset) = self.event()?;
+            match ev {
+                Event::Eof => return Ok(()),
+                Event::Comment(_) | Event::PI(_) => {}
+                Event::Text(t) if t.as_ref().trim().is_empty() => {}
+                Event::DocType(_) => return Err(Error::DtdNotAllowed { offset }),
+                _ => {
+                    return Err(Error::Xml {
+                        cause: "content after the root element".into(),
+                        offset,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The next child element of the current element, or `None` at its end tag. Element-only
+    /// content: white space is skipped, other character data is an error.
+    pub(crate) fn next(&mut self, context: &'static str) -> Result<Option<Start<'i>>, Error> {
+        loop {
+            let (ns, other_ns, ev, offset) = self.event()?;
+            match ev {
+                Event::Start(tag) => {
+                    self.enter(offset)?;
+                    return Ok(Some(Start {
+                        ns,
+                        other_ns,
+                        offset,
+                        tag,
+                    }));
+                }
+                Event::End(_) => {
+                    self.depth -= 1;
+                    return Ok(None);
+                }
+                Event::Text(t) if t.as_ref().bytes().all(|b| b.is_ascii_whitespace()) => {}
+                Event::Comment(_) | Event::PI(_) => {}
+                Event::DocType(_) => return Err(Error::DtdNotAllowed { offset }),
+                Event::Eof => {
+                    return Err(Error::Xml {
+                        cause: "unexpected end of document".into(),
+                        offset,
+                    });
+                }
+                _ => return Err(Error::UnexpectedText { context, offset }),
+            }
+        }
+    }
+
+    /// Resolves one entity or character reference to the text it stands for.
+    fn reference(
+        r: &quick_xml::events::BytesRef<'_>,
+        offset: usize,
+    ) -> Result<Cow<'static, str>, Error> {
+        match r.resolve_char_ref() {
+            Ok(Some(c)) => Ok(Cow::Owned(c.to_string())),
+            Ok(None) => {
+                let name: &str = r.as_ref();
+                let s = match name {
+                    "lt" => "<",
+                    "gt" => ">",
+                    "amp" => "&",
+                    "apos" => "'",
+                    "quot" => "\"",
+                    _ => {
+                        return Err(Error::UnknownEntity {
+                            name: name.chars().take(64).collect(),
+                            offset,
+                        });
+                    }
+                };
+                Ok(Cow::Borrowed(s))
+            }
+            Err(e) => Err(xml_error(&e, offset as u64)),
+        }
+    }
+
+    /// The text content of the element just started (no child elements allowed), entities
+    /// resolved. A view of the input when it holds no reference or CR.
+    pub(crate) fn text(&mut self, context: &'static str) -> Result<ByteString, Error> {
+        let mut first: Option<Cow<'i, str>> = None;
+        let mut owned: Option<String> = None;
+        loop {
+            let (_, _, ev, offset) = self.event()?;
+            let piece: Cow<'i, str> = match ev {
+                Event::Text(t) => t.xml10_content(),
+                Event::CData(c) => c.xml10_content(),
+                Event::GeneralRef(r) => Self::reference(&r, offset)?,
+                Event::Comment(_) | Event::PI(_) => continue,
+                Event::End(_) => {
+                    self.depth -= 1;
+                    return Ok(match (owned, first) {
+                        (Some(s), _) => ByteString::from(s),
+                        (None, Some(c)) => self.share_cow(c),
+                        (None, None) => ByteString::new(),
+                    });
+                }
+                Event::Start(_) => {
+                    return Err(Error::UnexpectedElement {
+                        name: String::from("(child)"),
+                        context,
+                        offset,
+                    });
+                }
+                Event::DocType(_) => return Err(Error::DtdNotAllowed { offset }),
+                _ => {
+                    return Err(Error::Xml {
+                        cause: "unexpected end of document".into(),
+                        offset,
+                    });
+                }
+            };
+            match (owned.as_mut(), first.take()) {
+                (Some(s), _) => s.push_str(&piece),
+                (None, Some(f)) => {
+                    let mut s = String::with_capacity(f.len() + piece.len() + 16);
+                    s.push_str(&f);
+                    s.push_str(&piece);
+                    owned = Some(s);
+                }
+                (None, None) => first = Some(piece),
+            }
+        }
+    }
+
+    /// Calls `f` for every attribute of `start` (namespace declarations excluded).
+    pub(crate) fn attrs(
+        &self,
+        start: &Start<'i>,
+        mut f: impl FnMut(&Self, Attr<'_>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let mut n = 0;
+        for a in start.tag.attributes() {
+            let a =
+                a.map_err(|e| xml_error(&quick_xml::Error::InvalidAttr(e), start.offset as u64))?;
+            let key: &str = a.key.0;
+            if key == "xmlns" || key.starts_with("xmlns:") {
+                continue;
+            }
+            n += 1;
+            if n > self.limits.max_attributes {
+                return Err(Error::TooMany {
+                    what: "attributes",
+                    limit: self.limits.max_attributes,
+                    offset: start.offset,
+                });
+            }
+            let (res, local) = self.inner.resolver().resolve_attribute(a.key);
+            let (ns, other_ns) = match res {
+                ResolveResult::Unbound => (Ns::None, None),
+                ResolveResult::Bound(n) => {
+                    let k = Ns::of(n.0);
+                    (k, (k == Ns::Other).then_some(n.0))
+                }
+                ResolveResult::Unknown(_) => {
+                    return Err(Error::Xml {
+                        cause: format!("undeclared prefix in attribute {key}"),
+                        offset: start.offset,
+                    });
+                }
+            };
+            let value = a
+                .normalized_value(XmlVersion::Implicit1_0)
+                .map_err(|e| match e {
+                    quick_xml::Error::Escape(
+                        quick_xml::escape::EscapeError::UnrecognizedEntity(_, name),
+                    ) => Error::UnknownEntity {
+                        name: name.chars().take(64).collect(),
+                        offset: start.offset,
+                    },
+                    other => xml_error(&other, start.offset as u64),
+                })?;
+            let local: &str = local.as_ref();
+            f(
+                self,
+                Attr {
+                    ns,
+                    other_ns,
+                    local,
+                    value,
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Keeps an unknown attribute.
+    pub(crate) fn keep_attr(&self, a: &Attr<'_>) -> Attribute {
+        Attribute {
+            ns: match a.ns {
+                Ns::None => None,
+                Ns::Other => a.other_ns.map(ByteString::from),
+                k => k.uri().map(ByteString::from_static),
+            },
+            name: self.share(a.local),
+            value: self.share_cow(a.value.clone()),
+        }
+    }
+
+    /// Reads the element just started, whole, as a generic [`Element`].
+    pub(crate) fn capture(&mut self, start: Start<'i>) -> Result<Element, Error> {
+        let mut el = Element {
+            ns: start.ns_uri(),
+            name: self.share(start.local()),
+            attributes: Vec::new(),
+            children: Vec::new(),
+        };
+        self.attrs(&start, |r, a| {
+            el.attributes.push(r.keep_attr(&a));
+            Ok(())
+        })?;
+        loop {
+            let (ns, other_ns, ev, offset) = self.event()?;
+            match ev {
+                Event::Start(tag) => {
+                    self.enter(offset)?;
+                    let child = self.capture(Start {
+                        ns,
+                        other_ns,
+                        offset,
+                        tag,
+                    })?;
+                    el.children.push(Node::Element(child));
+                }
+                Event::End(_) => {
+                    self.depth -= 1;
+                    return Ok(el);
+                }
+                Event::Text(t) => {
+                    let t = self.share_cow(t.xml10_content());
+                    push_text(&mut el.children, t);
+                }
+                Event::CData(c) => {
+                    let t = self.share_cow(c.xml10_content());
+                    push_text(&mut el.children, t);
+                }
+                Event::GeneralRef(r) => {
+                    let t = Self::reference(&r, offset)?;
+                    push_text(&mut el.children, ByteString::from(&*t));
+                }
+                Event::Comment(_) | Event::PI(_) => {}
+                Event::DocType(_) => return Err(Error::DtdNotAllowed { offset }),
+                Event::Decl(_) | Event::Eof | Event::Empty(_) => {
+                    return Err(Error::Xml {
+                        cause: "unexpected end of document".into(),
+                        offset,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Appends text, merging it with a preceding text node (text split by references or CDATA is
+/// one node, so a written and re-read element compares equal).
+fn push_text(children: &mut Vec<Node>, t: ByteString) {
+    if t.is_empty() {
+        return;
+    }
+    if let Some(Node::Text(prev)) = children.last_mut() {
+        let mut s = String::with_capacity(prev.len() + t.len());
+        s.push_str(prev);
+        s.push_str(&t);
+        *prev = ByteString::from(s);
+    } else {
+        children.push(Node::Text(t));
+    }
+}
+
+/// Parses an `xs:boolean`.
+pub(crate) fn parse_bool(s: &str, what: &'static str, offset: usize) -> Result<bool, Error> {
+    match s.trim_matches(|c: char| c.is_ascii_whitespace()) {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(Error::InvalidValue { what, offset }),
+    }
+}
+
+/// Parses an unsigned integer (`xs:unsignedInt` and friends).
+pub(crate) fn parse_u32(s: &str, what: &'static str, offset: usize) -> Result<u32, Error> {
+    let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
+    let t = t.strip_prefix('+').unwrap_or(t);
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::InvalidValue { what, offset });
+    }
+    t.parse().map_err(|_| Error::InvalidValue { what, offset })
+}
+
+/// Parses an unsigned 64-bit integer.
+pub(crate) fn parse_u64(s: &str, what: &'static str, offset: usize) -> Result<u64, Error> {
+    let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::InvalidValue { what, offset });
+    }
+    t.parse().map_err(|_| Error::InvalidValue { what, offset })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+/// Where the writer puts bytes: a growing `Vec`, or a fixed slice that counts what it could not
+/// hold.
+pub(crate) trait Sink {
+    fn put(&mut self, b: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    #[inline]
+    fn put(&mut self, b: &[u8]) {
+        self.extend_from_slice(b);
+    }
+}
+
+/// A fixed output buffer; `len` keeps counting past its end so the caller learns the size
+/// needed.
+pub(crate) struct SliceSink<'b> {
+    pub(crate) buf: &'b mut [u8],
+    pub(crate) len: usize,
+}
+
+impl Sink for SliceSink<'_> {
+    #[inline]
+    fn put(&mut self, b: &[u8]) {
+        let end = self.len + b.len();
+        if end <= self.buf.len() {
+            self.buf[self.len..end].copy_from_slice(b);
+        }
+        self.len = end;
+    }
+}
+
+/// Writes into a slice; a too-small slice is an error carrying the size required.
+pub(crate) fn write_slice(
+    buf: &mut [u8],
+    f: impl FnOnce(&mut Writer<'_, SliceSink<'_>>),
+) -> Result<usize, Error> {
+    let mut s = SliceSink { buf, len: 0 };
+    f(&mut Writer { s: &mut s });
+    if s.len > s.buf.len() {
+        Err(Error::BufferTooSmall { required: s.len })
+    } else {
+        Ok(s.len)
+    }
+}
+
+/// The XML writer: tags, escaped attribute values and text.
+pub(crate) struct Writer<'s, S: Sink> {
+    pub(crate) s: &'s mut S,
+}
+
+impl<S: Sink> Writer<'_, S> {
+    #[inline]
+    pub(crate) fn raw(&mut self, v: &str) {
+        self.s.put(v.as_bytes());
+    }
+
+    fn escaped(&mut self, v: &str, attr: bool) {
+        let b = v.as_bytes();
+        let mut last = 0;
+        for (i, &c) in b.iter().enumerate() {
+            let rep: &[u8] = match c {
+                b'<' => b"&lt;",
+                b'>' => b"&gt;",
+                b'&' => b"&amp;",
+                b'\r' => b"&#13;",
+                b'"' if attr => b"&quot;",
+                b'\n' if attr => b"&#10;",
+                b'\t' if attr => b"&#9;",
+                _ => continue,
+            };
+            self.s.put(&b[last..i]);
+            self.s.put(rep);
+            last = i + 1;
+        }
+        self.s.put(&b[last..]);
+    }
+
+    /// Escaped character data.
+    #[inline]
+    pub(crate) fn text(&mut self, v: &str) {
+        self.escaped(v, false);
+    }
+
+    /// `<prefix:name`
+    #[inline]
+    pub(crate) fn open(&mut self, prefix: &str, name: &str) {
+        self.s.put(b"<");
+        self.s.put(prefix.as_bytes());
+        self.s.put(name.as_bytes());
+    }
+
+    /// ` name="value"`
+    #[inline]
+    pub(crate) fn attr(&mut self, name: &str, value: &str) {
+        self.s.put(b" ");
+        self.s.put(name.as_bytes());
+        self.s.put(b"=\"");
+        self.escaped(value, true);
+        self.s.put(b"\"");
+    }
+
+    /// `>`
+    #[inline]
+    pub(crate) fn gt(&mut self) {
+        self.s.put(b">");
+    }
+
+    /// `/>`
+    #[inline]
+    pub(crate) fn slash_gt(&mut self) {
+        self.s.put(b"/>");
+    }
+
+    /// `</prefix:name>`
+    #[inline]
+    pub(crate) fn close(&mut self, prefix: &str, name: &str) {
+        self.s.put(b"</");
+        self.s.put(prefix.as_bytes());
+        self.s.put(name.as_bytes());
+        self.s.put(b">");
+    }
+
+    /// `<prefix:name>text</prefix:name>`
+    pub(crate) fn leaf(&mut self, prefix: &str, name: &str, text: &str) {
+        self.open(prefix, name);
+        self.gt();
+        self.text(text);
+        self.close(prefix, name);
+    }
+
+    /// A leaf when the value is present.
+    pub(crate) fn opt_leaf(&mut self, prefix: &str, name: &str, text: Option<&str>) {
+        if let Some(t) = text {
+            self.leaf(prefix, name, t);
+        }
+    }
+
+    /// A boolean leaf when present.
+    pub(crate) fn opt_bool(&mut self, prefix: &str, name: &str, v: Option<bool>) {
+        if let Some(b) = v {
+            self.leaf(prefix, name, if b { "true" } else { "false" });
+        }
+    }
+
+    /// A number leaf when present.
+    pub(crate) fn opt_num(&mut self, prefix: &str, name: &str, v: Option<impl Into<u64>>) {
+        if let Some(n) = v {
+            let mut b = itoa_buf();
+            self.leaf(prefix, name, fmt_u64(&mut b, n.into()));
+        }
+    }
+
+    /// An attribute when present.
+    pub(crate) fn opt_attr(&mut self, name: &str, v: Option<&str>) {
+        if let Some(v) = v {
+            self.attr(name, v);
+        }
+    }
+
+    /// Unknown attributes: those with a namespace get a declared prefix `xN`.
+    pub(crate) fn ext_attrs(&mut self, attrs: &[Attribute]) {
+        for (i, a) in attrs.iter().enumerate() {
+            match &a.ns {
+                None => self.attr(&a.name, &a.value),
+                Some(ns) => {
+                    let mut b = itoa_buf();
+                    let n = fmt_u64(&mut b, i as u64);
+                    self.s.put(b" xmlns:x");
+                    self.s.put(n.as_bytes());
+                    self.s.put(b"=\"");
+                    self.escaped(ns, true);
+                    self.s.put(b"\" x");
+                    self.s.put(n.as_bytes());
+                    self.s.put(b":");
+                    self.s.put(a.name.as_bytes());
+                    self.s.put(b"=\"");
+                    self.escaped(&a.value, true);
+                    self.s.put(b"\"");
+                }
+            }
+        }
+    }
+
+    /// An extension element with its own default-namespace declaration, so that it reads the
+    /// same whatever prefixes surround it.
+    pub(crate) fn element(&mut self, e: &Element, parent_ns: Option<&str>) {
+        self.open("", &e.name);
+        let ns = e.ns.as_deref();
+        if ns != parent_ns {
+            self.attr("xmlns", ns.unwrap_or(""));
+        }
+        self.ext_attrs(&e.attributes);
+        if e.children.is_empty() {
+            self.slash_gt();
+            return;
+        }
+        self.gt();
+        for c in &e.children {
+            match c {
+                Node::Text(t) => self.text(t),
+                Node::Element(child) => self.element(child, ns),
+            }
+        }
+        self.close("", &e.name);
+    }
+
+    /// All extension elements (each declaring its namespace).
+    pub(crate) fn ext_elements(&mut self, ext: &Extensions) {
+        for e in &ext.elements {
+            self.element(e, Some("\u{0}"));
+        }
+    }
+}
+
+/// A stack buffer for number formatting.
+pub(crate) fn itoa_buf() -> [u8; 20] {
+    [0; 20]
+}
+
+/// Formats `n` in decimal into `buf`.
+pub(crate) fn fmt_u64(buf: &mut [u8; 20], mut n: u64) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_format() {
+        let mut b = itoa_buf();
+        assert_eq!(fmt_u64(&mut b, 0), "0");
+        let mut b = itoa_buf();
+        assert_eq!(fmt_u64(&mut b, u64::MAX), "18446744073709551615");
+    }
+
+    #[test]
+    fn escaping_survives_a_reread() {
+        let mut out = Vec::new();
+        let mut w = Writer { s: &mut out };
+        w.open("", "a");
+        w.attr("v", "x\"<&>\t\n\ry");
+        w.gt();
+        w.text("1 < 2 & 3 > 2\r\n");
+        w.close("", "a");
+        let src = ByteString::try_from(out).unwrap();
+        let limits = Limits::default();
+        let mut r = Reader::new(&src, &limits).unwrap();
+        let s = r.root().unwrap();
+        let mut v = None;
+        r.attrs(&s, |r, a| {
+            v = Some(r.share_cow(a.value));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(v.unwrap(), "x\"<&>\t\n\ry");
+        assert_eq!(r.text("a").unwrap(), "1 < 2 & 3 > 2\r\n");
+    }
+}
