@@ -196,7 +196,6 @@ pub enum SubscribeError {
 
 /// The focus's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct FocusConfig {
     /// The MCU types this deployment runs.
     pub mcus: Vec<McuType>,

@@ -817,7 +817,13 @@ fn read_command<'i>(
 ) -> Result<(Command, Option<Reason>), Error> {
     let name = start.local();
     let Some(kind) = KINDS.iter().find(|(n, _)| *n == name).map(|(_, k)| *k) else {
-        return Ok((Body::Unknown(r.capture(start)?).into(), None));
+        let mut e = r.capture(start)?;
+        let reason = e
+            .attributes
+            .iter()
+            .position(|a| a.ns.is_none() && a.name == "reason")
+            .map(|i| Reason::from_shared(e.attributes.remove(i).value));
+        return Ok((Body::Unknown(e).into(), reason));
     };
     let mut mcu_uri = None;
     let mut reason = None;
@@ -1114,7 +1120,18 @@ fn write_keys<S: Sink>(w: &mut Writer<'_, S>, name: &str, k: &Keys) {
 fn write_command<S: Sink>(w: &mut Writer<'_, S>, c: &Command, reason: Option<&Reason>) {
     let body = &c.body;
     if let Body::Unknown(e) = body {
-        w.element(e, Some(crate::ns::CCCP));
+        match reason {
+            Some(r) => {
+                let mut e = e.clone();
+                e.attributes.push(crate::xml::Attribute {
+                    ns: None,
+                    name: ByteString::from_static("reason"),
+                    value: ByteString::from(r.as_str()),
+                });
+                w.element(&e, Some(crate::ns::CCCP));
+            }
+            None => w.element(e, Some(crate::ns::CCCP)),
+        }
         return;
     }
     let name = body.name();

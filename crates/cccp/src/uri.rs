@@ -245,8 +245,8 @@ mod tests {
             ("conf:sips:a@b;opaque=app:conf:focus:id:X", 5),
             ("sip:@b;opaque=app:conf:focus:id:ABCDEFGH", 4),
             ("sip:a@b;gruu", 7),
-            ("sip:a@b;opaque=app:x", 7),
-            ("sip:a@b;opaque=app:conf:focus:id:AB-CD", 32),
+            ("sip:a@b;opaque=app:x", 8),
+            ("sip:a@b;opaque=app:conf:focus:id:AB-CD", 33),
         ];
         for (s, off) in cases {
             let e = ConferenceUri::parse(s).unwrap_err();

@@ -21,7 +21,6 @@ use crate::ns;
 /// Bounds on what a parser accepts. The defaults suit a server: a C3P request is a few KB and
 /// a conference-info document with a thousand users is well under 1 MB.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Limits {
     /// Largest document, in bytes (default 1 MiB).
     pub max_size: usize,
@@ -100,9 +99,11 @@ impl Ns {
         matches!(self, Ns::Ci | Ns::Cccp)
     }
 
-    /// The Microsoft extension namespaces, whose typed elements are matched by local name.
+    /// Children of list and Microsoft elements (`entry`, `type`, `key`...): matched by local
+    /// name in the conference-info, C3P or Microsoft namespaces, which is how the examples
+    /// qualify them variously.
     pub(crate) fn is_ms(self) -> bool {
-        matches!(self, Ns::Msci | Ns::Msci2 | Ns::Ci)
+        matches!(self, Ns::Msci | Ns::Msci2 | Ns::Ci | Ns::Cccp)
     }
 }
 
