@@ -73,10 +73,39 @@ for f in "$here"/corpus/rtcp_compound/*; do
   [ "$words" -gt 63 ] && words=63
   { printf "\\x$(printf %02x $(( 0x80 | words )))"; cat "$f"; } > "$here/corpus/rtcp_session/$(basename "$f")"
 done
+# C3P and conference-info seeds: the C3P bodies in the SIP vectors and samples, and the
+# documents of the cccp conformance tests (raw strings in crates/cccp/tests/spec.rs).
+mkdir -p "$here/corpus/c3p_message" "$here/corpus/conference_info" "$here/corpus/focus"
+python3 - "$vectors" "$here/.." "$here/corpus" <<'PY'
+import os, re, sys, glob, random
+vectors, repo, out = sys.argv[1], sys.argv[2], sys.argv[3]
+n = 0
+for f in glob.glob(os.path.join(vectors, 'sip', 'ms', '*.sip')) + glob.glob(os.path.join(repo, 'samples', '*.sip')):
+    data = open(f, 'rb').read()
+    i = data.find(b'\r\n\r\n')
+    body = data[i + 4:] if i >= 0 else b''
+    if b'urn:ietf:params:xml:ns:cccp' in body:
+        open(os.path.join(out, 'c3p_message', os.path.basename(f)), 'wb').write(body)
+        n += 1
+spec = open(os.path.join(repo, 'crates', 'cccp', 'tests', 'spec.rs')).read()
+for m in re.finditer(r'r#"(.*?)"#', spec, re.S):
+    doc = m.group(1)
+    if '{' in doc and 'format!' in spec[max(0, m.start() - 20):m.start()]:
+        continue
+    target = 'conference_info' if '<conference-info' in doc[:200] else 'c3p_message'
+    open(os.path.join(out, target, f'spec-{n}.xml'), 'w').write(doc)
+    n += 1
+# Focus seeds: operation scripts (join everyone, subscribe, lock, lobby, dial-in, answers).
+rng = random.Random(5)
+for k in range(16):
+    ops = bytes([0, 0, 0, 5, 0, 1, 0, 1, 0, 0, 2, 0, 3, 1, 1, 0, 3, 2, 5, 2, 2, 7, 0, 0, 8, 0, 0, 4, 0, 3, 9, 0, 0, 1, 2, 2])
+    ops += bytes(rng.randrange(256) for _ in range(rng.randrange(8, 120)))
+    open(os.path.join(out, 'focus', f'script-{k}'), 'wb').write(ops)
+PY
 # Regression inputs found earlier are seeds too.
-for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session; do
+for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus; do
   if [ -d "$here/regressions/$t" ]; then cp "$here/regressions/$t"/* "$here/corpus/$t/" 2>/dev/null || true; fi
 done
-for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session; do
+for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus; do
   echo "seeded $t: $(ls "$here/corpus/$t" | wc -l) inputs"
 done

@@ -213,7 +213,7 @@ impl Start<'_> {
     pub(crate) fn local(&self) -> &str {
         let n = self.tag.name();
         let full: &str = n.0;
-        full.rsplit_once(':').map_or(full, |(_, l)| l)
+        full.split_once(':').map_or(full, |(_, l)| l)
     }
 
     /// Whether this is element `local` in one of the RFC 4575 namespaces.
@@ -234,7 +234,7 @@ impl Start<'_> {
 /// One attribute as the reader reports it.
 pub(crate) struct Attr<'a> {
     pub(crate) ns: Ns,
-    pub(crate) other_ns: Option<&'a str>,
+    pub(crate) other_ns: Option<Cow<'a, str>>,
     pub(crate) local: &'a str,
     pub(crate) value: Cow<'a, str>,
 }
@@ -262,6 +262,12 @@ impl<'i> Reader<'i> {
             return Err(Error::TooLarge {
                 size: src.len(),
                 limit: limits.max_size,
+            });
+        }
+        if let Some(offset) = src.bytes().position(not_xml_char) {
+            return Err(Error::Xml {
+                cause: "control character not allowed in XML 1.0".into(),
+                offset,
             });
         }
         let mut inner = NsReader::from_str(src);
@@ -314,11 +320,24 @@ impl<'i> Reader<'i> {
                 return Err(xml_error(&e, at));
             }
         };
+        if let Event::Start(t) | Event::Empty(t) = &ev {
+            let name: &str = t.name().0;
+            if !qname(name) {
+                return Err(Error::Xml {
+                    cause: format!(
+                        "invalid element name '{}'",
+                        name.chars().take(40).collect::<String>()
+                    ),
+                    offset,
+                });
+            }
+        }
         let (ns, other) = match res {
             ResolveResult::Unbound => (Ns::None, None),
             ResolveResult::Bound(n) => {
-                let k = Ns::of(n.0);
-                (k, (k == Ns::Other).then(|| ByteString::from(n.0)))
+                let uri = ns_name(n.0);
+                let k = Ns::of(&uri);
+                (k, (k == Ns::Other).then(|| ByteString::from(&*uri)))
             }
             ResolveResult::Unknown(p) => (Ns::Other, Some(ByteString::from(format!("{p}:")))),
         };
@@ -436,6 +455,10 @@ impl<'i> Reader<'i> {
         offset: usize,
     ) -> Result<Cow<'static, str>, Error> {
         match r.resolve_char_ref() {
+            Ok(Some(c)) if c.is_ascii() && not_xml_char(c as u8) => Err(Error::Xml {
+                cause: "character reference to a character not allowed in XML 1.0".into(),
+                offset,
+            }),
             Ok(Some(c)) => Ok(Cow::Owned(c.to_string())),
             Ok(None) => {
                 let name: &str = r.as_ref();
@@ -517,6 +540,15 @@ impl<'i> Reader<'i> {
             let a =
                 a.map_err(|e| xml_error(&quick_xml::Error::InvalidAttr(e), start.offset as u64))?;
             let key: &str = a.key.0;
+            if !qname(key) {
+                return Err(Error::Xml {
+                    cause: format!(
+                        "invalid attribute name '{}'",
+                        key.chars().take(40).collect::<String>()
+                    ),
+                    offset: start.offset,
+                });
+            }
             if key == "xmlns" || key.starts_with("xmlns:") {
                 continue;
             }
@@ -532,8 +564,9 @@ impl<'i> Reader<'i> {
             let (ns, other_ns) = match res {
                 ResolveResult::Unbound => (Ns::None, None),
                 ResolveResult::Bound(n) => {
-                    let k = Ns::of(n.0);
-                    (k, (k == Ns::Other).then_some(n.0))
+                    let uri = ns_name(n.0);
+                    let k = Ns::of(&uri);
+                    (k, (k == Ns::Other).then_some(uri))
                 }
                 ResolveResult::Unknown(_) => {
                     return Err(Error::Xml {
@@ -553,6 +586,12 @@ impl<'i> Reader<'i> {
                     },
                     other => xml_error(&other, start.offset as u64),
                 })?;
+            if value.bytes().any(not_xml_char) {
+                return Err(Error::Xml {
+                    cause: "character reference to a character not allowed in XML 1.0".into(),
+                    offset: start.offset,
+                });
+            }
             let local: &str = local.as_ref();
             f(
                 self,
@@ -572,7 +611,7 @@ impl<'i> Reader<'i> {
         Attribute {
             ns: match a.ns {
                 Ns::None => None,
-                Ns::Other => a.other_ns.map(ByteString::from),
+                Ns::Other => a.other_ns.as_deref().map(ByteString::from),
                 k => k.uri().map(ByteString::from_static),
             },
             name: self.share(a.local),
@@ -631,6 +670,37 @@ impl<'i> Reader<'i> {
                 }
             }
         }
+    }
+}
+
+/// C0 control characters other than tab, LF and CR are not characters of XML 1.0.
+#[inline]
+fn not_xml_char(b: u8) -> bool {
+    b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')
+}
+
+/// Whether `name` is a QName of Namespaces in XML 1.0: one or two NCNames joined by a colon
+/// (letters, digits, `_`, `-`, `.` and non-ASCII characters; not starting with a digit, `-` or
+/// `.`). quick-xml takes any run of characters up to white space as a name.
+fn qname(name: &str) -> bool {
+    let ncname = |p: &str| {
+        let mut b = p.bytes();
+        matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80)
+            && b.all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.') || c >= 0x80)
+    };
+    match name.split_once(':') {
+        Some((p, l)) => ncname(p) && ncname(l),
+        None => ncname(name),
+    }
+}
+
+/// A namespace name: quick-xml resolves prefixes to the raw attribute value, so references in
+/// it are resolved here (a name that does not unescape is kept as written).
+fn ns_name(raw: &str) -> Cow<'_, str> {
+    if raw.contains('&') {
+        quick_xml::escape::unescape(raw).unwrap_or(Cow::Borrowed(raw))
+    } else {
+        Cow::Borrowed(raw)
     }
 }
 
@@ -749,6 +819,8 @@ impl<S: Sink> Writer<'_, S> {
                 b'"' if attr => b"&quot;",
                 b'\n' if attr => b"&#10;",
                 b'\t' if attr => b"&#9;",
+                // Not representable in XML 1.0: replaced so the output stays well-formed.
+                c if not_xml_char(c) => "\u{FFFD}".as_bytes(),
                 _ => continue,
             };
             self.s.put(&b[last..i]);
@@ -845,6 +917,14 @@ impl<S: Sink> Writer<'_, S> {
         for (i, a) in attrs.iter().enumerate() {
             match &a.ns {
                 None => self.attr(&a.name, &a.value),
+                // The xml prefix is bound by definition and may not be declared.
+                Some(ns) if *ns == XML_NS => {
+                    self.s.put(b" xml:");
+                    self.s.put(a.name.as_bytes());
+                    self.s.put(b"=\"");
+                    self.escaped(&a.value, true);
+                    self.s.put(b"\"");
+                }
                 Some(ns) => {
                     let mut b = itoa_buf();
                     let n = fmt_u64(&mut b, i as u64);
@@ -867,9 +947,10 @@ impl<S: Sink> Writer<'_, S> {
     /// An extension element with its own default-namespace declaration, so that it reads the
     /// same whatever prefixes surround it.
     pub(crate) fn element(&mut self, e: &Element, parent_ns: Option<&str>) {
-        self.open("", &e.name);
         let ns = e.ns.as_deref();
-        if ns != parent_ns {
+        let prefix = if ns == Some(XML_NS) { "xml:" } else { "" };
+        self.open(prefix, &e.name);
+        if ns != parent_ns && prefix.is_empty() {
             self.attr("xmlns", ns.unwrap_or(""));
         }
         self.ext_attrs(&e.attributes);
@@ -881,10 +962,12 @@ impl<S: Sink> Writer<'_, S> {
         for c in &e.children {
             match c {
                 Node::Text(t) => self.text(t),
-                Node::Element(child) => self.element(child, ns),
+                Node::Element(child) => {
+                    self.element(child, if prefix.is_empty() { ns } else { parent_ns })
+                }
             }
         }
-        self.close("", &e.name);
+        self.close(prefix, &e.name);
     }
 
     /// All extension elements (each declaring its namespace).
@@ -894,6 +977,9 @@ impl<S: Sink> Writer<'_, S> {
         }
     }
 }
+
+/// The namespace the `xml` prefix is bound to.
+const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 
 /// A stack buffer for number formatting.
 pub(crate) fn itoa_buf() -> [u8; 20] {

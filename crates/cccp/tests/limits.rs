@@ -231,6 +231,57 @@ fn broken_documents_say_what_and_where() {
 }
 
 #[test]
+fn names_and_characters_follow_xml_1_0() {
+    // quick-xml takes any run up to white space as a name; an ill-formed one is refused.
+    let doc =
+        format!("{HEAD}<getConferences><conference-info=\"x:y\"/></getConferences></request>");
+    let offset = doc.find("<conference-info=").unwrap();
+    let e = parse(&doc).unwrap_err();
+    assert!(
+        matches!(e, Error::Xml { offset: o, ref cause } if o == offset && cause.contains("invalid element name")),
+        "{e:?}"
+    );
+    let doc = format!("{HEAD}<getConferences 1a=\"x\"/></request>");
+    assert!(
+        parse(&doc)
+            .unwrap_err()
+            .to_string()
+            .contains("invalid attribute name")
+    );
+    // C0 controls, raw or as references, are not XML characters.
+    let raw = format!("{HEAD}<getConferences>\u{1}</getConferences></request>");
+    assert_eq!(
+        parse(&raw).unwrap_err().offset(),
+        raw.find('\u{1}').unwrap()
+    );
+    let refd = format!("{HEAD}<getConferences><x-a>&#1;</x-a></getConferences></request>");
+    assert!(
+        parse(&refd)
+            .unwrap_err()
+            .to_string()
+            .contains("not allowed in XML 1.0")
+    );
+    let attr = HEAD.replace("from=\"sip:a@b\"", "from=\"&#x1F;\"");
+    assert!(
+        parse(&format!("{attr}<getConferences/></request>"))
+            .unwrap_err()
+            .to_string()
+            .contains("not allowed")
+    );
+    // Tab, LF and CR are characters; what the writer cannot represent it replaces.
+    let mut ci = ConferenceInfo::new("sip:a@b");
+    ci.description = Some(ocs_cccp::info::ConferenceDescription {
+        subject: Some("a\tb\u{7}c".into()),
+        ..Default::default()
+    });
+    let back = ConferenceInfo::parse(ci.to_bytes()).unwrap();
+    assert_eq!(
+        back.description.unwrap().subject.as_deref(),
+        Some("a\tb\u{FFFD}c")
+    );
+}
+
+#[test]
 fn every_prefix_of_a_valid_document_is_an_error_not_a_panic() {
     let doc =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/spec.rs")).unwrap();

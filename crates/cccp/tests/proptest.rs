@@ -645,3 +645,14 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The focus fuzz driver on random operation bytes: every output survives the wire and
+    /// every subscriber's tracker equals the focus's state after each step.
+    #[test]
+    fn focus_under_random_operations(ops in vec(any::<u8>(), 0..400)) {
+        ocs_cccp::fuzzing::focus(&ops);
+    }
+}
