@@ -7,9 +7,10 @@
 //! |---|---|---|
 //! | [`sip`] | `ocs-sip-codec` | SIP (RFC 3261 + Microsoft extensions) and SDP |
 //! | [`srtp`] | `ocs-srtp` | SRTP and SRTCP (RFC 3711, RFC 6188, RFC 7714) |
-//! | [`rtcp`] | `ocs-rtcp` | RTP and RTCP packets with the [MS-RTP] extensions (session and statistics in progress) |
+//! | [`rtcp`] | `ocs-rtcp` | RTP and RTCP with the [MS-RTP] extensions, statistics, session, call quality |
+//! | [`cccp`] | `ocs-cccp` | C3P conference control, RFC 4575 conference state, the focus |
 //!
-//! The C3P, PSOM and HTTP crates join as they are implemented.
+//! The PSOM and HTTP crates join as they are implemented.
 //!
 //! ```
 //! let msg = ocs_stack::sip::Message::parse(bytes::Bytes::from_static(
@@ -21,6 +22,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub use ocs_cccp as cccp;
 pub use ocs_rtcp as rtcp;
 pub use ocs_sip_codec as sip;
 pub use ocs_srtp as srtp;

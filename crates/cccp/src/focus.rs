@@ -470,7 +470,7 @@ impl Focus {
         let body = &request.command.body;
         let result = match body {
             Body::AddConference { info } => self
-                .add_conference(now, origin, &request, info.as_ref())
+                .add_conference(now, origin, &request, info.as_deref())
                 .map(Some),
             Body::GetAvailableMcuTypes { .. } => Ok(Some(request.respond(
                 Code::Success,
@@ -490,10 +490,10 @@ impl Focus {
             Body::GetEncryptionKey { .. } => self.get_encryption_key(origin, &request).map(Some),
             Body::DeleteConference { .. } => self.delete_conference(origin, &request).map(Some),
             Body::ModifyConference { info } => {
-                self.modify_conference(token, now, origin, &request, info.as_ref())
+                self.modify_conference(token, now, origin, &request, info.as_deref())
             }
             Body::AddUser { keys, user } => {
-                self.add_user(token, now, origin, &request, keys.as_ref(), user.as_ref())
+                self.add_user(token, now, origin, &request, keys.as_ref(), user.as_deref())
             }
             Body::DeleteUser { keys } => {
                 self.delete_user(origin, &request, keys.as_ref()).map(Some)
@@ -505,7 +505,7 @@ impl Focus {
                 .modify_endpoint_role(origin, &request, keys.as_ref(), roles.as_ref())
                 .map(Some),
             Body::ModifyEndpointMedia { keys, media } => {
-                self.modify_endpoint_media(token, origin, &request, keys.as_ref(), media.as_ref())
+                self.modify_endpoint_media(token, origin, &request, keys.as_ref(), media.as_deref())
             }
             Body::ModifyConferenceLock { locked, .. } => {
                 self.modify_lock(origin, &request, *locked).map(Some)
@@ -705,7 +705,7 @@ impl Focus {
                 u.clone(),
                 &focus,
                 Body::AddConference {
-                    info: Some(mcu_info),
+                    info: Some(Box::new(mcu_info)),
                 },
                 Pending::Quiet,
             );
@@ -731,7 +731,12 @@ impl Focus {
                 lobby: Vec::new(),
             },
         );
-        Ok(req.respond(Code::Success, Body::AddConference { info: Some(answer) }))
+        Ok(req.respond(
+            Code::Success,
+            Body::AddConference {
+                info: Some(Box::new(answer)),
+            },
+        ))
     }
 
     fn get_conferences(&mut self, origin: &Origin, req: &Request) -> Response {
@@ -816,7 +821,7 @@ impl Focus {
             Code::Success,
             Body::GetConference {
                 keys: Some(keys),
-                info: Some(c.info.clone()),
+                info: Some(Box::new(c.info.clone())),
             },
         ))
     }
@@ -855,7 +860,7 @@ impl Focus {
             Code::Success,
             Body::DeleteConference {
                 keys: None,
-                info: Some(ConferenceInfo::new(focus)),
+                info: Some(Box::new(ConferenceInfo::new(focus))),
             },
         ))
     }
@@ -927,7 +932,9 @@ impl Focus {
                 t,
                 u,
                 &focus,
-                Body::ModifyConference { info: Some(fwd) },
+                Body::ModifyConference {
+                    info: Some(Box::new(fwd)),
+                },
                 Pending::Relay {
                     token,
                     request: Box::new(req.clone()),
@@ -1078,10 +1085,10 @@ impl Focus {
             session_type: Some(ByteString::from_static("focus")),
             status: Some(status),
             joining_method: Some(JoiningMethod::DialedIn),
-            joining_info: Some(Execution {
+            joining_info: Some(Box::new(Execution {
                 when: Some(DateTime::from_timestamp(now)),
                 ..Execution::default()
-            }),
+            })),
             ..Endpoint::default()
         };
         let role2 = role.clone();
@@ -1128,7 +1135,7 @@ impl Focus {
             code,
             Body::AddUser {
                 keys: keys.cloned(),
-                user: Some(answer),
+                user: Some(Box::new(answer)),
             },
         );
         if !admitted && let Some(c) = self.conferences.get_mut(&key) {
@@ -1225,7 +1232,7 @@ impl Focus {
         fwd_user.roles = Some(vec![role]);
         let body = Body::AddUser {
             keys: Some(Keys::conference(u.clone())),
-            user: Some(fwd_user),
+            user: Some(Box::new(fwd_user)),
         };
         let focus = c.focus.clone();
         let pending = Pending::AddUser {
@@ -1537,7 +1544,7 @@ impl Focus {
             &focus,
             Body::ModifyEndpointMedia {
                 keys: Some(fk),
-                media: Some(change),
+                media: Some(Box::new(change)),
             },
             pending,
         );
@@ -1618,11 +1625,11 @@ impl Focus {
                     for e in &mut u.endpoints {
                         if e.status == Some(EndpointStatus::OnHold) {
                             e.status = Some(EndpointStatus::Connected);
-                            e.joining_info = Some(Execution {
+                            e.joining_info = Some(Box::new(Execution {
                                 when: Some(DateTime::from_timestamp(now)),
                                 by: Some(origin.sender.clone()),
                                 ..Execution::default()
-                            });
+                            }));
                         }
                     }
                 }
@@ -1664,7 +1671,7 @@ impl Focus {
                     Code::Success,
                     Body::AddUser {
                         keys: keys.clone(),
-                        user: Some(answer),
+                        user: Some(Box::new(answer)),
                     },
                 );
                 self.respond(w.token, r, None);
@@ -1730,10 +1737,10 @@ impl Focus {
                     } else {
                         JoiningMethod::DialedIn
                     });
-                    ep.joining_info = Some(Execution {
+                    ep.joining_info = Some(Box::new(Execution {
                         when: Some(DateTime::from_timestamp(now)),
                         ..Execution::default()
-                    });
+                    }));
                     ep.connection_info = None;
                     ep.client_info = None;
                     if ep.media.is_empty() {

@@ -135,7 +135,9 @@ impl Driver {
             0,
             FACTORY,
             Carriage::Service,
-            Body::AddConference { info: Some(info) },
+            Body::AddConference {
+                info: Some(Box::new(info)),
+            },
             None,
         );
     }
@@ -192,7 +194,7 @@ pub fn focus(data: &[u8]) {
                     Carriage::Invite,
                     Body::AddUser {
                         keys: Some(Keys::conference(FOCUS)),
-                        user: Some(user),
+                        user: Some(Box::new(user)),
                     },
                     None,
                 );
@@ -275,7 +277,7 @@ pub fn focus(data: &[u8]) {
                     Carriage::Info,
                     Body::AddUser {
                         keys: Some(Keys::conference(FOCUS)),
-                        user: Some(user),
+                        user: Some(Box::new(user)),
                     },
                     Some(AV),
                 );
@@ -326,7 +328,7 @@ pub fn focus(data: &[u8]) {
                     Carriage::Info,
                     Body::ModifyEndpointMedia {
                         keys: Some(keys),
-                        media: Some(media),
+                        media: Some(Box::new(media)),
                     },
                     None,
                 );
@@ -349,7 +351,9 @@ pub fn focus(data: &[u8]) {
                     who,
                     FOCUS,
                     Carriage::Info,
-                    Body::ModifyConference { info: Some(info) },
+                    Body::ModifyConference {
+                        info: Some(Box::new(info)),
+                    },
                     None,
                 );
             }

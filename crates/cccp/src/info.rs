@@ -362,17 +362,17 @@ pub struct Endpoint {
     /// `display-text`.
     pub display_text: Option<ByteString>,
     /// `referred`.
-    pub referred: Option<Execution>,
+    pub referred: Option<Box<Execution>>,
     /// `status`.
     pub status: Option<EndpointStatus>,
     /// `joining-method`.
     pub joining_method: Option<JoiningMethod>,
     /// `joining-info`.
-    pub joining_info: Option<Execution>,
+    pub joining_info: Option<Box<Execution>>,
     /// `disconnection-method`.
     pub disconnection_method: Option<DisconnectionMethod>,
     /// `disconnection-info`.
-    pub disconnection_info: Option<Execution>,
+    pub disconnection_info: Option<Box<Execution>>,
     /// `media`.
     pub media: Vec<Media>,
     /// `msci:roles` (set by `modifyEndpointRole`).
@@ -1158,7 +1158,7 @@ impl Endpoint {
                 )?,
                 "referred" if ci => set(
                     &mut e.referred,
-                    Execution::read(r, c, "referred")?,
+                    Box::new(Execution::read(r, c, "referred")?),
                     "referred",
                     at,
                 )?,
@@ -1177,7 +1177,7 @@ impl Endpoint {
                 "joining-info" if ci => {
                     set(
                         &mut e.joining_info,
-                        Execution::read(r, c, "joining-info")?,
+                        Box::new(Execution::read(r, c, "joining-info")?),
                         "joining-info",
                         at,
                     )?;
@@ -1190,7 +1190,7 @@ impl Endpoint {
                 )?,
                 "disconnection-info" if ci => set(
                     &mut e.disconnection_info,
-                    Execution::read(r, c, "disconnection-info")?,
+                    Box::new(Execution::read(r, c, "disconnection-info")?),
                     "disconnection-info",
                     at,
                 )?,
@@ -1202,6 +1202,8 @@ impl Endpoint {
                             offset: at,
                         });
                     }
+                    // Short lists: grown exactly, not to the default capacity of four.
+                    e.media.reserve_exact(1);
                     e.media.push(Media::read(r, c)?);
                 }
                 "roles" if ms => set(&mut e.roles, read_roles(r, "roles")?, "roles", at)?,
@@ -1275,6 +1277,7 @@ impl User {
                             offset: at,
                         });
                     }
+                    u.endpoints.reserve_exact(1);
                     u.endpoints.push(Endpoint::read(r, c, limit)?);
                 }
                 "clientInfo" if c.ns == Ns::Msci || c.ns == Ns::Msci2 => {

@@ -182,13 +182,13 @@ pub enum Body {
     /// conference-info to create (empty entity), the response the focus URI as its entity.
     AddConference {
         /// `conference-info`.
-        info: Option<ConferenceInfo>,
+        info: Option<Box<ConferenceInfo>>,
     },
     /// `modifyConference` ([MS-CONFBAS] 4.4.10): a partial conference-info; with
     /// `mscp:mcuUri`, aimed at one MCU's entity view.
     ModifyConference {
         /// `conference-info`.
-        info: Option<ConferenceInfo>,
+        info: Option<Box<ConferenceInfo>>,
     },
     /// `deleteConference` ([MS-CONFBAS] 2.2.3.14): `conferenceKeys` in the request,
     /// `conference-info` (entity only) in the response.
@@ -196,7 +196,7 @@ pub enum Body {
         /// `conferenceKeys`.
         keys: Option<Keys>,
         /// `conference-info`.
-        info: Option<ConferenceInfo>,
+        info: Option<Box<ConferenceInfo>>,
     },
     /// `getConference` ([MS-CONFPRO] 4.5, [MS-CONFBAS] 4.4.7): by focus URI or by
     /// conference ID; the response carries the conference-info.
@@ -204,7 +204,7 @@ pub enum Body {
         /// `conferenceKeys`.
         keys: Option<Keys>,
         /// `conference-info`.
-        info: Option<ConferenceInfo>,
+        info: Option<Box<ConferenceInfo>>,
     },
     /// `getConferences`: the organizer's conferences (this crate's choice: an empty request,
     /// one `conference-info` per conference in the response).
@@ -237,7 +237,7 @@ pub enum Body {
         /// `conferenceKeys`.
         keys: Option<Keys>,
         /// `ci:user`.
-        user: Option<User>,
+        user: Option<Box<User>>,
     },
     /// `deleteUser`: removes a user (or, sent by the user, leaves).
     DeleteUser {
@@ -265,7 +265,7 @@ pub enum Body {
         /// `mediaKeys`.
         keys: Option<Keys>,
         /// `ci:media`.
-        media: Option<Media>,
+        media: Option<Box<Media>>,
     },
     /// `modifyConferenceLock`: `conferenceKeys` and `locked`.
     ModifyConferenceLock {
@@ -787,11 +787,11 @@ impl Message {
 #[derive(Default)]
 struct Bag {
     keys: Option<Keys>,
-    info: Option<ConferenceInfo>,
+    info: Option<Box<ConferenceInfo>>,
     infos: Vec<ConferenceInfo>,
-    user: Option<User>,
+    user: Option<Box<User>>,
     roles: Option<Vec<Role>>,
-    media: Option<Media>,
+    media: Option<Box<Media>>,
     locked: Option<bool>,
     users: Vec<ByteString>,
     access: Option<LobbyAccess>,
@@ -858,7 +858,7 @@ fn read_command<'i>(
             {
                 once(
                     &mut b.info,
-                    ConferenceInfo::read(r, c)?,
+                    Box::new(ConferenceInfo::read(r, c)?),
                     "conference-info",
                     at,
                 )?;
@@ -874,13 +874,13 @@ fn read_command<'i>(
                 b.infos.push(ConferenceInfo::read(r, c)?);
             }
             "user" if ci && kind == K::AddUser => {
-                once(&mut b.user, User::read(r, c, 64)?, "user", at)?
+                once(&mut b.user, Box::new(User::read(r, c, 64)?), "user", at)?
             }
             "user-roles" if ci && matches!(kind, K::ModifyUserRoles | K::ModifyEndpointRole) => {
                 once(&mut b.roles, read_roles(r, "user-roles")?, "user-roles", at)?;
             }
             "media" if ci && kind == K::ModifyEndpointMedia => {
-                once(&mut b.media, Media::read(r, c)?, "media", at)?
+                once(&mut b.media, Box::new(Media::read(r, c)?), "media", at)?
             }
             "locked" if ci && kind == K::ModifyConferenceLock => {
                 let t = r.text("locked")?;

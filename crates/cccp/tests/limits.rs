@@ -169,9 +169,29 @@ fn namespace_declaration_limit() {
         .map(|i| format!(" xmlns:p{i}=\"urn:x:{i}\""))
         .collect();
     let doc = format!("{HEAD}<getConferences{decls}/></request>");
-    let e = parse(&doc).unwrap_err();
-    assert!(matches!(e, Error::Xml { .. }), "{e:?}");
-    assert!(e.offset() <= doc.len());
+    let offset = doc.find("<getConferences").unwrap();
+    assert_eq!(
+        parse(&doc).unwrap_err(),
+        Error::TooMany {
+            what: "namespace declarations",
+            limit: 64,
+            offset
+        }
+    );
+    // Undeclared prefixes and reserved names are errors too.
+    let e = parse(&format!(
+        "{HEAD}<getConferences><p:x/></getConferences></request>"
+    ))
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("undeclared namespace prefix 'p'"),
+        "{e}"
+    );
+    let e = parse(&format!(
+        "{HEAD}<getConferences xmlns:xml=\"urn:other\"/></request>"
+    ))
+    .unwrap_err();
+    assert!(e.to_string().contains("reserved namespace"), "{e}");
 }
 
 #[test]

@@ -114,7 +114,7 @@ impl Meeting {
         };
         let body = Body::AddUser {
             keys: Some(Keys::conference(FOCUS)),
-            user: Some(user),
+            user: Some(Box::new(user)),
         };
         self.send(who, FOCUS, Carriage::Invite, body, None)
     }
@@ -216,7 +216,9 @@ fn a_whole_meeting() {
         ALICE,
         FACTORY,
         Carriage::Service,
-        Body::AddConference { info: Some(info) },
+        Body::AddConference {
+            info: Some(Box::new(info)),
+        },
         None,
     );
     let (r, d) = the_response(&out);
@@ -329,7 +331,7 @@ fn a_whole_meeting() {
         Carriage::Info,
         Body::AddUser {
             keys: Some(Keys::conference(FOCUS)),
-            user: Some(dial_in),
+            user: Some(Box::new(dial_in)),
         },
         Some(&av),
     );
@@ -371,7 +373,7 @@ fn a_whole_meeting() {
         Code::Success,
         Body::AddUser {
             keys: fwd.command.body.keys().cloned(),
-            user: Some(mcu_user),
+            user: Some(Box::new(mcu_user)),
         },
     );
     m.focus.handle_mcu_response(m.now, id, &answer);
@@ -550,7 +552,7 @@ fn a_whole_meeting() {
         Carriage::Info,
         Body::ModifyEndpointMedia {
             keys: Some(keys),
-            media: Some(mute),
+            media: Some(Box::new(mute)),
         },
         Some(&av),
     );
@@ -668,7 +670,9 @@ fn create(m: &mut Meeting, id: &str, expiry: Option<Timestamp>) -> String {
         ALICE,
         FACTORY,
         Carriage::Service,
-        Body::AddConference { info: Some(info) },
+        Body::AddConference {
+            info: Some(Box::new(info)),
+        },
         None,
     );
     let (r, _) = the_response(&out);
@@ -810,7 +814,9 @@ fn provisioning_commands_and_refusals() {
             ALICE,
             FACTORY,
             Carriage::Service,
-            Body::AddConference { info: Some(info) },
+            Body::AddConference {
+                info: Some(Box::new(info)),
+            },
             None,
         );
         assert_eq!(the_response(&out).0.reason, Some(reason));
@@ -822,7 +828,7 @@ fn provisioning_commands_and_refusals() {
         FACTORY,
         Carriage::Service,
         Body::AddConference {
-            info: Some(bad("design01", None, &[])),
+            info: Some(Box::new(bad("design01", None, &[]))),
         },
         None,
     );
@@ -958,7 +964,7 @@ fn provisioning_commands_and_refusals() {
         Carriage::Info,
         Body::AddUser {
             keys: Some(Keys::conference(FOCUS)),
-            user: Some(other),
+            user: Some(Box::new(other)),
         },
         Some(&av),
     );
@@ -987,7 +993,9 @@ fn closed_conference_admits_invitees_and_lobbies_others() {
         ALICE,
         FACTORY,
         Carriage::Service,
-        Body::AddConference { info: Some(info) },
+        Body::AddConference {
+            info: Some(Box::new(info)),
+        },
         None,
     );
     let (_, out) = m.join("sip:bob@contoso.com", "{B1}", Role::Attendee, false);
@@ -1042,7 +1050,7 @@ fn mcu_failure_fails_the_waiting_request() {
         Carriage::Info,
         Body::AddUser {
             keys: Some(Keys::conference(FOCUS)),
-            user: Some(user),
+            user: Some(Box::new(user)),
         },
         Some(&av),
     );

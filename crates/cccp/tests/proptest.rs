@@ -303,12 +303,12 @@ fn endpoint(entity: ByteString, stored: bool) -> BoxedStrategy<Endpoint> {
             state: a.0,
             session_type: a.1,
             display_text: a.2,
-            referred: a.3,
+            referred: a.3.map(Box::new),
             status: a.4,
             joining_method: a.5,
-            joining_info: b.0,
+            joining_info: b.0.map(Box::new),
             disconnection_method: b.1,
-            disconnection_info: b.2,
+            disconnection_info: b.2.map(Box::new),
             media: c.0,
             roles: c.1,
             client_info: c.2,
@@ -504,10 +504,20 @@ fn keys() -> BoxedStrategy<Keys> {
 fn body() -> BoxedStrategy<Body> {
     let info = || of(conference_info(false));
     prop_oneof![
-        info().prop_map(|info| Body::AddConference { info }),
-        info().prop_map(|info| Body::ModifyConference { info }),
-        (of(keys()), info()).prop_map(|(keys, info)| Body::DeleteConference { keys, info }),
-        (of(keys()), info()).prop_map(|(keys, info)| Body::GetConference { keys, info }),
+        info().prop_map(|info| Body::AddConference {
+            info: info.map(Box::new)
+        }),
+        info().prop_map(|info| Body::ModifyConference {
+            info: info.map(Box::new)
+        }),
+        (of(keys()), info()).prop_map(|(keys, info)| Body::DeleteConference {
+            keys,
+            info: info.map(Box::new)
+        }),
+        (of(keys()), info()).prop_map(|(keys, info)| Body::GetConference {
+            keys,
+            info: info.map(Box::new)
+        }),
         vec(conference_info(false), 0..3).prop_map(|infos| Body::GetConferences { infos }),
         of(vec(token!(McuType), 0..4))
             .prop_map(|mcu_types| Body::GetAvailableMcuTypes { mcu_types }),
@@ -539,14 +549,21 @@ fn body() -> BoxedStrategy<Body> {
             of(keys()),
             of(user(ByteString::from_static("sip:u@x"), false))
         )
-            .prop_map(|(keys, user)| Body::AddUser { keys, user }),
+            .prop_map(|(keys, user)| Body::AddUser {
+                keys,
+                user: user.map(Box::new)
+            }),
         of(keys()).prop_map(|keys| Body::DeleteUser { keys }),
         (of(keys()), of(vec(token!(Role), 0..3)))
             .prop_map(|(keys, roles)| Body::ModifyUserRoles { keys, roles }),
         (of(keys()), of(vec(token!(Role), 0..3)))
             .prop_map(|(keys, roles)| Body::ModifyEndpointRole { keys, roles }),
-        (of(keys()), of(media(ByteString::from_static("7"), false)))
-            .prop_map(|(keys, media)| Body::ModifyEndpointMedia { keys, media }),
+        (of(keys()), of(media(ByteString::from_static("7"), false))).prop_map(|(keys, media)| {
+            Body::ModifyEndpointMedia {
+                keys,
+                media: media.map(Box::new),
+            }
+        }),
         (of(keys()), of(any::<bool>()))
             .prop_map(|(keys, locked)| Body::ModifyConferenceLock { keys, locked }),
         (of(keys()), vec(text(), 0..3), of(token!(LobbyAccess))).prop_map(

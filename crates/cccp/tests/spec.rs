@@ -284,7 +284,7 @@ fn confbas_2_2_3_14_delete_conference_response() {
         info.entity,
         "sip:alice@fabrikam.com;gruu;opaque=app:conf:focus:id:5D3747C"
     );
-    assert_eq!(*info, ConferenceInfo::new(info.entity.clone()));
+    assert_eq!(**info, ConferenceInfo::new(info.entity.clone()));
 }
 
 /// [MS-CONFPRO] 4.5 getConference to the focus factory, reconstructed: requestId 5, the C3P and
