@@ -940,10 +940,10 @@ fn find_control(b: &[u8]) -> Option<usize> {
     for c in chunks.by_ref() {
         let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
         // Some byte is below 0x20 (tab, LF and CR included): look closer.
-        if x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0 {
-            if let Some(i) = c.iter().position(|&y| not_xml_char(y)) {
-                return Some(at + i);
-            }
+        if x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0
+            && let Some(i) = c.iter().position(|&y| not_xml_char(y))
+        {
+            return Some(at + i);
         }
         at += 8;
     }
