@@ -242,6 +242,35 @@ pub fn decode_rtcp(input: &[u8]) -> Result<Value, crate::rtcp::Error> {
     Ok(json!({ "packets": packets }))
 }
 
+/// Decodes a C3P request or response, or a conference-info document, to JSON: every field of
+/// the typed model (text with entities resolved), extension content kept, under `"kind"`.
+pub fn decode_cccp(input: Bytes) -> Result<Value, crate::cccp::Error> {
+    use crate::cccp::Error as E;
+    use crate::cccp::info::ConferenceInfo;
+    use crate::cccp::message::Message;
+    let (kind, value) = match Message::parse(input.clone()) {
+        Ok(Message::Request(r)) => ("request", json!(r)),
+        Ok(Message::Response(r)) => ("response", json!(r)),
+        Err(E::UnexpectedRoot { offset, .. }) => match ConferenceInfo::parse(input) {
+            Ok(ci) => ("conference-info", json!(ci)),
+            Err(E::UnexpectedRoot { .. }) => {
+                return Err(E::UnexpectedRoot {
+                    expected: "request, response (C3P) or conference-info",
+                    offset,
+                });
+            }
+            Err(e) => return Err(e),
+        },
+        Err(e) => return Err(e),
+    };
+    let mut out = serde_json::Map::new();
+    out.insert("kind".into(), json!(kind));
+    if let Value::Object(fields) = value {
+        out.extend(fields);
+    }
+    Ok(Value::Object(out))
+}
+
 /// The options of `ocs srtp`.
 #[derive(Debug, Clone)]
 pub struct SrtpOptions {
@@ -379,6 +408,28 @@ mod tests {
         assert_eq!(
             String::from_utf8(back).unwrap(),
             "80000001000000000000000a01020304\nERR replay\n"
+        );
+    }
+
+    #[test]
+    fn cccp_json_has_every_field() {
+        let v = decode_cccp(Bytes::from_static(
+            br#"<request xmlns="urn:ietf:params:xml:ns:cccp" C3PVersion="1" to="sip:a@b;gruu;opaque=app:conf:focus:id:ABCDEFGH" from="sip:c@b" requestId="3"><modifyConferenceLock><conferenceKeys confEntity="sip:a@b;gruu;opaque=app:conf:focus:id:ABCDEFGH"/><locked>true</locked></modifyConferenceLock></request>"#,
+        ))
+        .unwrap();
+        assert_eq!(v["kind"], "request");
+        assert_eq!(v["request_id"], 3);
+        assert_eq!(v["command"]["body"]["ModifyConferenceLock"]["locked"], true);
+        let ci = decode_cccp(Bytes::from_static(
+            br#"<conference-info xmlns="urn:ietf:params:xml:ns:conference-info" entity="x" version="2"><conference-description><subject>A &amp; B</subject></conference-description></conference-info>"#,
+        ))
+        .unwrap();
+        assert_eq!(ci["kind"], "conference-info");
+        assert_eq!(ci["description"]["subject"], "A & B");
+        let e = decode_cccp(Bytes::from_static(b"<other/>")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "expected root element request, response (C3P) or conference-info at byte 0"
         );
     }
 

@@ -132,7 +132,7 @@ fn never_crashes_on_garbage() {
             seed ^= seed << 17;
             data.push((seed & 0xff) as u8);
         }
-        for kind in ["sip", "sdp", "rtp", "rtcp"] {
+        for kind in ["sip", "sdp", "rtp", "rtcp", "cccp"] {
             let out = ocs(&["decode", kind], &data);
             assert!(
                 matches!(out.status.code(), Some(0 | 1)),
@@ -276,5 +276,60 @@ fn decode_rtp_and_rtcp() {
     assert!(
         err.starts_with("error: ") && err.contains("at byte 2"),
         "{err}"
+    );
+}
+
+#[test]
+fn decode_cccp_bodies() {
+    // The C3P body of the shared focus INVITE.
+    let raw = std::fs::read(
+        vectors().join("sip/ms/sipe-format-INVITE-focus-c3p-addUser.SYNTHESIZED.sip"),
+    )
+    .unwrap();
+    let at = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let out = ocs(&["decode", "cccp", "-", "--pretty"], &raw[at..]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kind"], "request");
+    assert_eq!(v["request_id"], 2);
+    let user = &v["command"]["body"]["AddUser"]["user"];
+    assert_eq!(user["entity"], "sip:bob@contoso.com");
+    assert_eq!(user["roles"][0], "attendee");
+    assert_eq!(
+        user["endpoints"][0]["entity"],
+        "{5B0A5C49-4A43-4F8B-9D37-2E1A11A9D0F1}"
+    );
+
+    // A conference-info NOTIFY body, entities resolved.
+    let doc = br#"<conference-info xmlns="urn:ietf:params:xml:ns:conference-info" entity="sip:a@b;gruu;opaque=app:conf:focus:id:ABCDEFGH" state="partial" version="7"><users state="partial"><user entity="sip:c@b" state="deleted"/></users><x:note xmlns:x="urn:x">kept &amp; shown</x:note></conference-info>"#;
+    let out = ocs(&["decode", "cccp"], doc);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["kind"].as_str(), v["version"].as_u64()),
+        (Some("conference-info"), Some(7))
+    );
+    assert_eq!(v["users"]["users"][0]["state"], "deleted");
+    assert_eq!(
+        v["ext"]["elements"][0]["children"][0]["Text"],
+        "kept & shown"
+    );
+
+    // Refusals carry the offset; an entity bomb is refused at its DOCTYPE.
+    let bomb = b"<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY a \"aaaa\">]><request/>";
+    let out = ocs(&["decode", "cccp"], bomb);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: DTD not allowed at byte 21"
+    );
+    let out = ocs(&["decode", "cccp"], b"<response xmlns=\"urn:ietf:params:xml:ns:cccp\" requestId=\"1\" from=\"a\" to=\"b\"><addUser/></response>");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: missing attribute code at byte 0"
     );
 }

@@ -79,6 +79,8 @@ enum Kind {
     Rtp,
     /// A compound or reduced-size RTCP packet, with the [MS-RTP] extensions.
     Rtcp,
+    /// A C3P request or response ([MS-CONFBAS]), or a conference-info document (RFC 4575).
+    Cccp,
 }
 
 fn main() -> ExitCode {
@@ -164,5 +166,6 @@ fn decode(kind: Kind, file: Option<&str>, hex: bool) -> Result<serde_json::Value
         Kind::Sdp => ocs_stack::cli::decode_sdp(&data).map_err(|e| e.to_string()),
         Kind::Rtp => ocs_stack::cli::decode_rtp(&data).map_err(|e| e.to_string()),
         Kind::Rtcp => ocs_stack::cli::decode_rtcp(&data).map_err(|e| e.to_string()),
+        Kind::Cccp => ocs_stack::cli::decode_cccp(data.into()).map_err(|e| e.to_string()),
     }
 }
