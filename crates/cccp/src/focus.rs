@@ -29,6 +29,33 @@
 //! - `getConference` with an `msci:encryption-key` certificate does not return the conference
 //!   key (that needs RSA, which this crate does not carry); members get it from
 //!   `getEncryptionKey`.
+//!
+//! ```
+//! use ocs_cccp::focus::{Carriage, Focus, FocusConfig, Origin, Output};
+//! use ocs_cccp::message::{Body, Code, Request};
+//! use ocs_cccp::time::Timestamp;
+//!
+//! let mut focus = Focus::new(FocusConfig::default(), 42);
+//! let factory = "sip:alice@contoso.com;gruu;opaque=app:conf:focusfactory";
+//! let req = Request::new(1, "sip:alice@contoso.com", factory, Body::AddConference { info: None });
+//! let origin = Origin { sender: "sip:alice@contoso.com".into(), target: factory.into(), carriage: Carriage::Service };
+//! focus.handle_request(Timestamp(1_700_000_000), 7, &origin, req);
+//!
+//! let mut mcu_requests = 0;
+//! while let Some(out) = focus.poll_output() {
+//!     match out {
+//!         Output::Response { token, response, .. } => {
+//!             assert_eq!((token, response.code), (7, Code::Success));
+//!             let Body::AddConference { info: Some(ci) } = &response.command.body else { panic!() };
+//!             assert!(ci.entity.contains(";gruu;opaque=app:conf:focus:id:"));
+//!         }
+//!         Output::McuRequest { .. } => mcu_requests += 1, // addConference to each MCU, over HTTP
+//!         Output::Notify { .. } => {}
+//!     }
+//! }
+//! assert_eq!(mcu_requests, 3);
+//! assert_eq!(focus.poll_timeout(), Some(Timestamp(1_700_000_000 + 8 * 3600)));
+//! ```
 
 use std::collections::{HashMap, VecDeque};
 

@@ -1737,6 +1737,22 @@ impl Endpoint {
         write_state(w, "state", &self.state);
         w.opt_attr("session-type", self.session_type.as_deref());
         w.ext_attrs(&self.ext.attributes);
+        let empty = self.display_text.is_none()
+            && self.referred.is_none()
+            && self.status.is_none()
+            && self.joining_method.is_none()
+            && self.joining_info.is_none()
+            && self.disconnection_method.is_none()
+            && self.disconnection_info.is_none()
+            && self.media.is_empty()
+            && self.roles.is_none()
+            && self.client_info.is_none()
+            && self.connection_info.is_none()
+            && self.ext.elements.is_empty();
+        if empty {
+            w.slash_gt();
+            return;
+        }
         w.gt();
         w.opt_leaf(CI, "display-text", self.display_text.as_deref());
         if let Some(x) = &self.referred {
