@@ -54,7 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         focus.handle_request(now, token, &origin, req);
     };
-    let mut drain =
+    let drain =
         |focus: &mut Focus, bob: &mut Tracker| -> Result<(), Box<dyn std::error::Error>> {
             while let Some(o) = focus.poll_output() {
                 match o {
