@@ -54,46 +54,45 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         focus.handle_request(now, token, &origin, req);
     };
-    let drain =
-        |focus: &mut Focus, bob: &mut Tracker| -> Result<(), Box<dyn std::error::Error>> {
-            while let Some(o) = focus.poll_output() {
-                match o {
-                    Output::Response {
-                        response,
-                        diagnostic,
-                        ..
-                    } => {
-                        let label = format!(
-                            "<-- {:?} to {}{}",
-                            response.code,
-                            response.to,
-                            diagnostic
-                                .map(|d| format!(" (ms-diagnostics {})", d.code))
-                                .unwrap_or_default()
-                        );
-                        show(&label, &response.to_bytes());
-                    }
-                    Output::McuRequest {
-                        id, mcu, request, ..
-                    } => {
-                        println!("==> MCU {mcu} #{id}: {}\n", request.command.body.name());
-                        let ok = request.respond(Code::Success, request.command.body.echo());
-                        focus.handle_mcu_response(now, id, &ok);
-                    }
-                    Output::Notify { document, .. } => {
-                        show(
-                            &format!(
-                                "NOTIFY Bob, version {:?}, {}",
-                                document.version, document.state
-                            ),
-                            &document.to_bytes(),
-                        );
-                        bob.apply(&document)?;
-                    }
+    let drain = |focus: &mut Focus, bob: &mut Tracker| -> Result<(), Box<dyn std::error::Error>> {
+        while let Some(o) = focus.poll_output() {
+            match o {
+                Output::Response {
+                    response,
+                    diagnostic,
+                    ..
+                } => {
+                    let label = format!(
+                        "<-- {:?} to {}{}",
+                        response.code,
+                        response.to,
+                        diagnostic
+                            .map(|d| format!(" (ms-diagnostics {})", d.code))
+                            .unwrap_or_default()
+                    );
+                    show(&label, &response.to_bytes());
+                }
+                Output::McuRequest {
+                    id, mcu, request, ..
+                } => {
+                    println!("==> MCU {mcu} #{id}: {}\n", request.command.body.name());
+                    let ok = request.respond(Code::Success, request.command.body.echo());
+                    focus.handle_mcu_response(now, id, &ok);
+                }
+                Output::Notify { document, .. } => {
+                    show(
+                        &format!(
+                            "NOTIFY Bob, version {:?}, {}",
+                            document.version, document.state
+                        ),
+                        &document.to_bytes(),
+                    );
+                    bob.apply(&document)?;
                 }
             }
-            Ok(())
-        };
+        }
+        Ok(())
+    };
 
     let info = ConferenceInfo {
         description: Some(ConferenceDescription {

@@ -1941,26 +1941,6 @@ impl ConferenceInfo {
         w.ext_elements(&self.ext);
         w.close(CI, "conference-info");
     }
-
-    /// Writes the document (UTF-8, no XML declaration) at the end of `out`. Allocates only
-    /// when `out` must grow.
-    pub fn write(&self, out: &mut Vec<u8>) {
-        self.write_to(&mut Writer { s: out });
-    }
-
-    /// Writes the document into `buf`, returning its length.
-    ///
-    /// # Errors
-    /// [`Error::BufferTooSmall`] with the size needed.
-    pub fn write_slice(&self, buf: &mut [u8]) -> Result<usize, Error> {
-        crate::xml::write_slice(buf, |w| self.write_to(w))
-    }
-
-    /// The document as bytes.
-    #[must_use]
-    pub fn to_bytes(&self) -> bytes::Bytes {
-        let mut v = Vec::with_capacity(1024);
-        self.write(&mut v);
-        bytes::Bytes::from(v)
-    }
 }
+
+document_writers!(ConferenceInfo, "document", 1024);

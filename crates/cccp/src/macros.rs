@@ -68,3 +68,31 @@ macro_rules! token_enum {
         }
     };
 }
+
+/// The writers every document type offers, over its `write_to`.
+macro_rules! document_writers {
+    ($t:ty, $what:literal, $capacity:expr) => {
+        impl $t {
+            #[doc = concat!("Writes the ", $what, " (UTF-8, no XML declaration) at the end of `out`. Allocates only when `out` must grow.")]
+            pub fn write(&self, out: &mut Vec<u8>) {
+                self.write_to(&mut crate::xml::Writer { s: out });
+            }
+
+            #[doc = concat!("Writes the ", $what, " into `buf`, returning its length.")]
+            ///
+            /// # Errors
+            /// [`Error::BufferTooSmall`](crate::Error::BufferTooSmall) with the size needed.
+            pub fn write_slice(&self, buf: &mut [u8]) -> Result<usize, crate::Error> {
+                crate::xml::write_slice(buf, |w| self.write_to(w))
+            }
+
+            #[doc = concat!("The ", $what, " as bytes.")]
+            #[must_use]
+            pub fn to_bytes(&self) -> bytes::Bytes {
+                let mut v = Vec::with_capacity($capacity);
+                self.write(&mut v);
+                bytes::Bytes::from(v)
+            }
+        }
+    };
+}

@@ -584,27 +584,6 @@ impl Request {
         w.ext_elements(&self.ext);
         w.close("", "request");
     }
-
-    /// Writes the request (UTF-8, no XML declaration) at the end of `out`.
-    pub fn write(&self, out: &mut Vec<u8>) {
-        self.write_to(&mut Writer { s: out });
-    }
-
-    /// Writes the request into `buf`, returning its length.
-    ///
-    /// # Errors
-    /// [`Error::BufferTooSmall`] with the size needed.
-    pub fn write_slice(&self, buf: &mut [u8]) -> Result<usize, Error> {
-        crate::xml::write_slice(buf, |w| self.write_to(w))
-    }
-
-    /// The request as bytes (an `application/cccp+xml` body).
-    #[must_use]
-    pub fn to_bytes(&self) -> bytes::Bytes {
-        let mut v = Vec::with_capacity(512);
-        self.write(&mut v);
-        bytes::Bytes::from(v)
-    }
 }
 
 impl Response {
@@ -640,28 +619,10 @@ impl Response {
         w.ext_elements(&self.ext);
         w.close("", "response");
     }
-
-    /// Writes the response at the end of `out`.
-    pub fn write(&self, out: &mut Vec<u8>) {
-        self.write_to(&mut Writer { s: out });
-    }
-
-    /// Writes the response into `buf`, returning its length.
-    ///
-    /// # Errors
-    /// [`Error::BufferTooSmall`] with the size needed.
-    pub fn write_slice(&self, buf: &mut [u8]) -> Result<usize, Error> {
-        crate::xml::write_slice(buf, |w| self.write_to(w))
-    }
-
-    /// The response as bytes.
-    #[must_use]
-    pub fn to_bytes(&self) -> bytes::Bytes {
-        let mut v = Vec::with_capacity(512);
-        self.write(&mut v);
-        bytes::Bytes::from(v)
-    }
 }
+
+document_writers!(Request, "request (an `application/cccp+xml` body)", 512);
+document_writers!(Response, "response", 512);
 
 impl Message {
     /// Parses a C3P document (an `application/cccp+xml` body).

@@ -240,6 +240,16 @@ fn merge_view(base: &mut Option<ConferenceView>, d: &ConferenceView) {
     }
 }
 
+/// Copies into partial element `p` each field that differs between `o` and `n`; a field that
+/// became absent cannot be expressed partially, so the caller's `?` gives up.
+macro_rules! changed {
+    ($o:ident, $n:ident, $p:ident; $($f:ident),* $(,)?) => { $(
+        if $o.$f != $n.$f {
+            $p.$f = Some($n.$f.clone()?);
+        }
+    )* };
+}
+
 /// The document that takes a subscriber from `old` to `new`: a partial document with only the
 /// changes, a full document when the change cannot be expressed as a partial one, or `None`
 /// when nothing changed. The version is left for the caller to set.
@@ -391,14 +401,8 @@ fn user_partial(o: &User, n: &User) -> Option<User> {
         state: State::Partial,
         ..User::default()
     };
-    macro_rules! field {
-        ($($f:ident),*) => { $(
-            if o.$f != n.$f {
-                p.$f = Some(n.$f.clone()?);
-            }
-        )* };
-    }
-    field!(
+    changed!(
+        o, n, p;
         display_text,
         associated_aors,
         roles,
@@ -438,14 +442,8 @@ fn endpoint_partial(o: &Endpoint, n: &Endpoint) -> Option<Endpoint> {
         state: State::Partial,
         ..Endpoint::default()
     };
-    macro_rules! field {
-        ($($f:ident),*) => { $(
-            if o.$f != n.$f {
-                p.$f = Some(n.$f.clone()?);
-            }
-        )* };
-    }
-    field!(
+    changed!(
+        o, n, p;
         session_type,
         display_text,
         referred,
