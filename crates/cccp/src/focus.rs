@@ -67,7 +67,7 @@ use crate::info::{
     JoiningMethod, Media, Organizer, Role, State, UriEntry, Uris, User, Users,
 };
 use crate::message::{
-    Body, Code, Command, EncryptionKey, Keys, LobbyAccess, PstnBridging, Reason, Request, Response,
+    Body, Code, EncryptionKey, Keys, LobbyAccess, PstnBridging, Reason, Request, Response,
 };
 use crate::time::{DateTime, Timestamp};
 use crate::uri::{ConferenceUri, McuType, UriKind, is_conference_id};
@@ -1849,8 +1849,7 @@ impl Focus {
             self.pending.remove(&id);
             return;
         };
-        let mut failure = request.fail(Reason::OtherFailure);
-        failure.command = Command::from(failure.command.body);
+        let failure = request.fail(Reason::OtherFailure);
         self.handle_mcu_response(now, id, &failure);
     }
 
