@@ -832,8 +832,18 @@ impl Focus {
 
     fn is_member(c: &Conference, who: &str) -> bool {
         Self::is_organizer(c, who)
-            || c.info.user_list().iter().any(|u| same_user(&u.entity, who))
+            || c.info.user(who).is_some()
             || c.invited.iter().any(|(u, _)| same_user(u, who))
+    }
+
+    /// The conference a request names, when its sender leads it (organizer or presenter).
+    fn led(&self, origin: &Origin, req: &Request) -> Result<Key, Fail> {
+        let key = self.find(origin, req)?;
+        if Self::is_leader(self.conf(&key), &origin.sender) {
+            Ok(key)
+        } else {
+            Err(Fail::forbidden())
+        }
     }
 
     fn get_conference(&mut self, origin: &Origin, req: &Request) -> Result<Response, Fail> {
@@ -1058,8 +1068,7 @@ impl Focus {
             return Err(Fail::no_conference());
         }
         let me = &origin.sender;
-        let already = c.info.user(&user.entity).is_some()
-            || c.info.user_list().iter().any(|u| same_user(&u.entity, me));
+        let already = c.info.user(me).is_some();
         if !already && c.info.user_list().len() >= self.config.max_users {
             return Err(Fail(Reason::MaximumMeetingSizeExceeded, None));
         }
@@ -1070,13 +1079,7 @@ impl Focus {
             .map(|(_, r)| r.clone());
         let role = if Self::is_organizer(c, me) {
             Role::Presenter
-        } else if let Some(existing) = c
-            .info
-            .user_list()
-            .iter()
-            .find(|u| same_user(&u.entity, me))
-            .and_then(|u| u.role().cloned())
-        {
+        } else if let Some(existing) = c.info.user(me).and_then(|u| u.role().cloned()) {
             existing
         } else {
             invited.clone().unwrap_or(Role::Attendee)
@@ -1250,9 +1253,7 @@ impl Focus {
         }
         let role = c
             .info
-            .user_list()
-            .iter()
-            .find(|x| same_user(&x.entity, &user.entity))
+            .user(&user.entity)
             .and_then(|x| x.role().cloned())
             .unwrap_or(Role::Attendee);
         let mut fwd_user = user.clone();
@@ -1307,13 +1308,7 @@ impl Focus {
         if !same_user(&target, me) && !Self::is_leader(c, me) {
             return Err(Fail::forbidden());
         }
-        let Some(user) = c
-            .info
-            .user_list()
-            .iter()
-            .find(|u| same_user(&u.entity, &target))
-            .cloned()
-        else {
+        let Some(user) = c.info.user(&target).cloned() else {
             return Err(Fail(Reason::InvalidUserEntity, None));
         };
         let focus = c.focus.clone();
@@ -1358,10 +1353,7 @@ impl Focus {
             match &only {
                 None => users.retain(|u| !same_user(&u.entity, &user.entity)),
                 Some(t) => {
-                    if let Some(u) = users
-                        .iter_mut()
-                        .find(|u| same_user(&u.entity, &user.entity))
-                    {
+                    if let Some(u) = c.info.user_mut(&user.entity) {
                         u.endpoints
                             .retain(|e| e.session_type.as_deref() != Some(t.as_str()));
                     }
@@ -1399,22 +1391,13 @@ impl Focus {
         keys: Option<&Keys>,
         roles: Option<&Vec<Role>>,
     ) -> Result<Response, Fail> {
-        let key = self.find(origin, req)?;
+        let key = self.led(origin, req)?;
         let c = self.conf(&key);
-        if !Self::is_leader(c, &origin.sender) {
-            return Err(Fail::forbidden());
-        }
         let roles = Self::valid_roles(roles)?;
         let target = keys
             .and_then(|k| k.user_entity.clone())
             .ok_or(Fail(Reason::InvalidUserEntity, None))?;
-        let Some(user) = c
-            .info
-            .user_list()
-            .iter()
-            .find(|u| same_user(&u.entity, &target))
-            .cloned()
-        else {
+        let Some(user) = c.info.user(&target).cloned() else {
             return Err(Fail(Reason::InvalidUserEntity, None));
         };
         if Self::is_organizer(c, &user.entity) && !roles.contains(&Role::Presenter) {
@@ -1449,24 +1432,14 @@ impl Focus {
         keys: Option<&Keys>,
         roles: Option<&Vec<Role>>,
     ) -> Result<Response, Fail> {
-        let key = self.find(origin, req)?;
+        let key = self.led(origin, req)?;
         let c = self.conf(&key);
-        if !Self::is_leader(c, &origin.sender) {
-            return Err(Fail::forbidden());
-        }
         let roles = Self::valid_roles(roles)?;
         let k = keys.cloned().unwrap_or_default();
         let (Some(user), Some(ep)) = (k.user_entity.clone(), k.endpoint_entity.clone()) else {
             return Err(Fail(Reason::EndpointDoesNotExist, None));
         };
-        let Some(endpoint) = c
-            .info
-            .user_list()
-            .iter()
-            .find(|u| same_user(&u.entity, &user))
-            .and_then(|u| u.endpoint(&ep))
-            .cloned()
-        else {
+        let Some(endpoint) = c.info.user(&user).and_then(|u| u.endpoint(&ep)).cloned() else {
             return Err(Fail(Reason::EndpointDoesNotExist, None));
         };
         let focus = c.focus.clone();
@@ -1518,14 +1491,7 @@ impl Focus {
         if !same_user(&user, &origin.sender) && !Self::is_leader(c, &origin.sender) {
             return Err(Fail::forbidden());
         }
-        let Some(endpoint) = c
-            .info
-            .user_list()
-            .iter()
-            .find(|u| same_user(&u.entity, &user))
-            .and_then(|u| u.endpoint(&ep))
-            .cloned()
-        else {
+        let Some(endpoint) = c.info.user(&user).and_then(|u| u.endpoint(&ep)).cloned() else {
             return Err(Fail(Reason::EndpointDoesNotExist, None));
         };
         let Some(current) = endpoint.media.iter().find(|m| m.id == mid).cloned() else {
@@ -1584,11 +1550,8 @@ impl Focus {
         req: &Request,
         locked: Option<bool>,
     ) -> Result<Response, Fail> {
-        let key = self.find(origin, req)?;
+        let key = self.led(origin, req)?;
         let c = self.conf(&key);
-        if !Self::is_leader(c, &origin.sender) {
-            return Err(Fail::forbidden());
-        }
         let locked = locked.ok_or(Fail(Reason::OtherFailure, Some(Diagnostic::PARSE_FAILED)))?;
         let focus = c.focus.clone();
         for (t, u) in c.mcus.clone() {
@@ -1620,10 +1583,7 @@ impl Focus {
         users: &[ByteString],
         access: Option<&LobbyAccess>,
     ) -> Result<Response, Fail> {
-        let key = self.find(origin, req)?;
-        if !Self::is_leader(self.conf(&key), &origin.sender) {
-            return Err(Fail::forbidden());
-        }
+        let key = self.led(origin, req)?;
         let grant = match access {
             Some(LobbyAccess::Granted) => true,
             Some(LobbyAccess::Denied) => false,

@@ -548,10 +548,14 @@ impl ConferenceInfo {
         self.users.as_ref().map_or(&[], |u| &u.users)
     }
 
-    /// The user with this entity.
+    /// The user with this entity. Entities compare as SIP addresses: scheme and parameters
+    /// aside, without regard to case.
     #[must_use]
     pub fn user(&self, entity: &str) -> Option<&User> {
-        self.user_list().iter().find(|u| u.entity == entity)
+        let want = crate::focus::aor(entity);
+        self.user_list()
+            .iter()
+            .find(|u| crate::focus::aor(&u.entity) == want)
     }
 
     /// The user with this entity, to change it. Entities compare as SIP addresses: scheme

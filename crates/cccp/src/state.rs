@@ -22,6 +22,7 @@
 use crate::info::{
     ConferenceInfo, ConferenceView, Endpoint, EntityView, Media, State, User, Users,
 };
+use crate::xml::Extensions;
 
 /// Why a document could not be applied. The subscriber should refresh its subscription to
 /// get a full document.
@@ -267,14 +268,12 @@ pub fn delta(old: &ConferenceInfo, new: &ConferenceInfo) -> Option<ConferenceInf
 
 /// The partial document, or `None` when only a full one can express the change.
 fn partial(old: &ConferenceInfo, new: &ConferenceInfo) -> Option<ConferenceInfo> {
-    if old.entity != new.entity || old.ext != new.ext && new.ext.is_empty() {
+    if old.entity != new.entity {
         return None;
     }
     let mut d = ConferenceInfo::new(new.entity.clone());
     d.state = State::Partial;
-    if old.ext != new.ext {
-        d.ext = new.ext.clone();
-    }
+    d.ext = ext_delta(&old.ext, &new.ext)?;
     macro_rules! whole {
         ($($f:ident),*) => { $(
             if old.$f != new.$f {
@@ -287,9 +286,7 @@ fn partial(old: &ConferenceInfo, new: &ConferenceInfo) -> Option<ConferenceInfo>
         let nu = new.users.as_ref()?;
         let empty = Users::default();
         let ou = old.users.as_ref().unwrap_or(&empty);
-        if ou.ext != nu.ext && nu.ext.is_empty() {
-            return None;
-        }
+        let ext = ext_delta(&ou.ext, &nu.ext)?;
         d.users = Some(Users {
             state: State::Partial,
             users: keyed_delta(
@@ -303,11 +300,7 @@ fn partial(old: &ConferenceInfo, new: &ConferenceInfo) -> Option<ConferenceInfo>
                 },
                 user_delta,
             )?,
-            ext: if ou.ext == nu.ext {
-                Default::default()
-            } else {
-                nu.ext.clone()
-            },
+            ext,
         });
     }
     if old.conference_view != new.conference_view {
@@ -322,22 +315,17 @@ fn partial(old: &ConferenceInfo, new: &ConferenceInfo) -> Option<ConferenceInfo>
                     state: State::Deleted,
                     ..EntityView::default()
                 },
-                |o, n| {
-                    if n.entity_state.is_none() || n.ext.is_empty() && !o.ext.is_empty() {
-                        return n.clone();
-                    }
-                    EntityView {
+                |o, n| match (&n.entity_state, ext_delta(&o.ext, &n.ext)) {
+                    (Some(_), Some(ext)) => EntityView {
                         entity: n.entity.clone(),
                         state: State::Partial,
                         entity_state: (o.entity_state != n.entity_state)
                             .then(|| n.entity_state.clone())
                             .flatten(),
-                        ext: if o.ext == n.ext {
-                            Default::default()
-                        } else {
-                            n.ext.clone()
-                        },
-                    }
+                        ext,
+                    },
+                    // A removed entity-state or extension: the view is sent whole.
+                    _ => n.clone(),
                 },
             )
         });
@@ -353,6 +341,19 @@ fn partial(old: &ConferenceInfo, new: &ConferenceInfo) -> Option<ConferenceInfo>
         });
     }
     Some(d)
+}
+
+/// The extension content a partial element carries: none when unchanged, the new content when
+/// changed; `None` when it was removed, which a partial element cannot express ([`apply`]
+/// replaces extensions only when a partial element carries some).
+fn ext_delta(o: &Extensions, n: &Extensions) -> Option<Extensions> {
+    if o == n {
+        Some(Extensions::default())
+    } else if n.is_empty() {
+        None
+    } else {
+        Some(n.clone())
+    }
 }
 
 /// The changes that turn keyed list `o` into `n` under [`apply`]'s rules: removals, then the
@@ -410,12 +411,7 @@ fn user_partial(o: &User, n: &User) -> Option<User> {
         cascaded_focus,
         client_info
     );
-    if o.ext != n.ext {
-        if n.ext.is_empty() {
-            return None;
-        }
-        p.ext = n.ext.clone();
-    }
+    p.ext = ext_delta(&o.ext, &n.ext)?;
     p.endpoints = keyed_delta(
         &o.endpoints,
         &n.endpoints,
@@ -456,12 +452,7 @@ fn endpoint_partial(o: &Endpoint, n: &Endpoint) -> Option<Endpoint> {
         client_info,
         connection_info
     );
-    if o.ext != n.ext {
-        if n.ext.is_empty() {
-            return None;
-        }
-        p.ext = n.ext.clone();
-    }
+    p.ext = ext_delta(&o.ext, &n.ext)?;
     p.media = keyed_delta(
         &o.media,
         &n.media,
