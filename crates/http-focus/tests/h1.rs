@@ -14,7 +14,8 @@ enum Ev {
 }
 
 fn fields<'a>(f: impl Iterator<Item = (&'a str, &'a [u8])>) -> Vec<(String, String)> {
-    f.map(|(n, v)| (n.to_owned(), String::from_utf8_lossy(v).into_owned())).collect()
+    f.map(|(n, v)| (n.to_owned(), String::from_utf8_lossy(v).into_owned()))
+        .collect()
 }
 
 /// Drains events until NeedData/Paused, merging adjacent Data.
@@ -22,7 +23,9 @@ fn drain(c: &mut Connection) -> Result<Vec<Ev>, Error> {
     let mut out = Vec::new();
     loop {
         let ev = match c.next_event()? {
-            Event::Request(h) => Ev::Req(h.method.into(), h.target.into(), fields(h.headers.iter())),
+            Event::Request(h) => {
+                Ev::Req(h.method.into(), h.target.into(), fields(h.headers.iter()))
+            }
             Event::InformationalResponse(h) => Ev::Info(h.status),
             Event::Response(h) => Ev::Resp(h.status, fields(h.headers.iter())),
             Event::Data(d) => {
@@ -77,7 +80,10 @@ fn server_events(input: &[u8]) -> Result<Vec<Ev>, Error> {
 }
 
 fn hv(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect()
+    pairs
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 const NO_TRAILERS: &[(&str, &str)] = &[];
@@ -106,7 +112,10 @@ fn chunked_request_with_trailers_and_extensions() {
         5;name=value\r\nhello\r\n6 ; x\r\n world\r\n0\r\nChecksum: abc\r\nX-Note: done\r\n\r\n";
     let evs = server_events(raw).unwrap();
     assert_eq!(evs[1], Ev::Data(b"hello world".to_vec()));
-    assert_eq!(evs[2], Ev::End(hv(&[("Checksum", "abc"), ("X-Note", "done")])));
+    assert_eq!(
+        evs[2],
+        Ev::End(hv(&[("Checksum", "abc"), ("X-Note", "done")]))
+    );
 }
 
 #[test]
@@ -122,7 +131,8 @@ fn keep_alive_and_pipelining() {
         assert!(matches!(&evs[0], Ev::Req(_, t, _) if t == target));
         assert_eq!(s.their_state(), State::Done);
         assert!(matches!(s.next_event().unwrap(), Event::Paused));
-        s.send_response(200, "OK", [("content-length", "1")], &mut wire).unwrap();
+        s.send_response(200, "OK", [("content-length", "1")], &mut wire)
+            .unwrap();
         s.send_data(b"x", &mut wire).unwrap();
         s.send_end_of_message(NO_TRAILERS, &mut wire).unwrap();
         if i < 2 {
@@ -138,16 +148,22 @@ fn keep_alive_and_pipelining() {
 #[test]
 fn expect_100_continue() {
     let mut s = Connection::new(Role::Server);
-    s.receive_data(b"PUT /f HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n");
+    s.receive_data(
+        b"PUT /f HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n",
+    );
     let evs = drain(&mut s).unwrap();
     assert_eq!(evs.len(), 1);
     assert!(s.waiting_for_100_continue());
     let mut wire = Vec::new();
-    s.send_response(100, "Continue", NO_TRAILERS.iter().copied(), &mut wire).unwrap();
+    s.send_response(100, "Continue", NO_TRAILERS.iter().copied(), &mut wire)
+        .unwrap();
     assert!(!s.waiting_for_100_continue());
     assert_eq!(wire, b"HTTP/1.1 100 Continue\r\n\r\n");
     s.receive_data(b"abc");
-    assert_eq!(drain(&mut s).unwrap(), vec![Ev::Data(b"abc".to_vec()), Ev::End(vec![])]);
+    assert_eq!(
+        drain(&mut s).unwrap(),
+        vec![Ev::Data(b"abc".to_vec()), Ev::End(vec![])]
+    );
 
     // The client side of the same exchange.
     let mut c = Connection::new(Role::Client);
@@ -155,7 +171,11 @@ fn expect_100_continue() {
     c.send_request(
         "PUT",
         "/f",
-        [("host", "h"), ("expect", "100-continue"), ("content-length", "3")],
+        [
+            ("host", "h"),
+            ("expect", "100-continue"),
+            ("content-length", "3"),
+        ],
         &mut req,
     )
     .unwrap();
@@ -170,7 +190,8 @@ fn head_204_304_and_1xx_have_no_body() {
     let mut c = Connection::new(Role::Client);
     let mut wire = Vec::new();
     for method in ["HEAD", "GET", "GET"] {
-        c.send_request(method, "/", [("host", "h")], &mut wire).unwrap();
+        c.send_request(method, "/", [("host", "h")], &mut wire)
+            .unwrap();
         c.send_end_of_message(NO_TRAILERS, &mut wire).unwrap();
     }
     c.receive_data(
@@ -194,7 +215,8 @@ fn head_204_304_and_1xx_have_no_body() {
 fn response_until_close_and_http10() {
     let mut c = Connection::new(Role::Client);
     let mut wire = Vec::new();
-    c.send_request("GET", "/", [("host", "h")], &mut wire).unwrap();
+    c.send_request("GET", "/", [("host", "h")], &mut wire)
+        .unwrap();
     c.send_end_of_message(NO_TRAILERS, &mut wire).unwrap();
     c.receive_data(b"HTTP/1.0 200 OK\r\n\r\nall of it");
     c.receive_eof();
@@ -214,7 +236,8 @@ fn response_until_close_and_http10() {
     s.receive_data(b"GET / HTTP/1.0\r\n\r\n");
     drain(&mut s).unwrap();
     let mut out = Vec::new();
-    s.send_response(200, "OK", NO_TRAILERS.iter().copied(), &mut out).unwrap();
+    s.send_response(200, "OK", NO_TRAILERS.iter().copied(), &mut out)
+        .unwrap();
     s.send_data(b"body", &mut out).unwrap();
     s.send_end_of_message(NO_TRAILERS, &mut out).unwrap();
     assert_eq!(out, b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nbody");
@@ -224,7 +247,8 @@ fn response_until_close_and_http10() {
     s.receive_data(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     drain(&mut s).unwrap();
     let mut out = Vec::new();
-    s.send_response(200, "OK", [("content-length", "0")], &mut out).unwrap();
+    s.send_response(200, "OK", [("content-length", "0")], &mut out)
+        .unwrap();
     s.send_end_of_message(NO_TRAILERS, &mut out).unwrap();
     assert_eq!(
         out,
@@ -240,11 +264,13 @@ fn server_chunks_when_no_length_is_given() {
     s.receive_data(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
     drain(&mut s).unwrap();
     let mut out = Vec::new();
-    s.send_response(200, "OK", [("content-type", "text/plain")], &mut out).unwrap();
+    s.send_response(200, "OK", [("content-type", "text/plain")], &mut out)
+        .unwrap();
     s.send_data(&[b'a'; 300], &mut out).unwrap();
     s.send_end_of_message(&[("x-sum", "1")], &mut out).unwrap();
     let mut c = Connection::new(Role::Client);
-    c.send_request("GET", "/", [("host", "h")], &mut Vec::new()).unwrap();
+    c.send_request("GET", "/", [("host", "h")], &mut Vec::new())
+        .unwrap();
     c.send_end_of_message(NO_TRAILERS, &mut Vec::new()).unwrap();
     c.receive_data(&out);
     let evs = drain(&mut c).unwrap();
@@ -256,11 +282,15 @@ fn server_chunks_when_no_length_is_given() {
 #[test]
 fn obs_fold_is_unfolded_in_responses() {
     let mut c = Connection::new(Role::Client);
-    c.send_request("GET", "/", [("host", "h")], &mut Vec::new()).unwrap();
+    c.send_request("GET", "/", [("host", "h")], &mut Vec::new())
+        .unwrap();
     c.send_end_of_message(NO_TRAILERS, &mut Vec::new()).unwrap();
     c.receive_data(b"HTTP/1.1 200 OK\r\nX-Long: a\r\n b\r\nContent-Length: 0\r\n\r\n");
     let evs = drain(&mut c).unwrap();
-    assert_eq!(evs[0], Ev::Resp(200, hv(&[("X-Long", "a   b"), ("Content-Length", "0")])));
+    assert_eq!(
+        evs[0],
+        Ev::Resp(200, hv(&[("X-Long", "a   b"), ("Content-Length", "0")]))
+    );
 }
 
 /// Each request-smuggling vector of the issue, with the error and its offset.
@@ -385,7 +415,8 @@ fn smuggling_defences() {
         assert_eq!(s.next_event().unwrap_err(), *want);
         let mut out = Vec::new();
         let status = want.status();
-        s.send_response(status, "Bad", [("content-length", "0")], &mut out).unwrap();
+        s.send_response(status, "Bad", [("content-length", "0")], &mut out)
+            .unwrap();
         s.send_end_of_message(NO_TRAILERS, &mut out).unwrap();
         assert!(String::from_utf8_lossy(&out).contains("connection: close"));
         assert!(s.must_close());
@@ -400,7 +431,10 @@ fn events_before_a_fault_are_delivered() {
     );
     assert!(matches!(s.next_event(), Ok(Event::Request(_))));
     assert!(matches!(s.next_event(), Ok(Event::Data(b"abc"))));
-    assert_eq!(s.next_event().unwrap_err(), Error::InvalidChunkSize { offset: 64 });
+    assert_eq!(
+        s.next_event().unwrap_err(),
+        Error::InvalidChunkSize { offset: 64 }
+    );
 }
 
 #[test]
@@ -424,35 +458,66 @@ fn limits() {
         }
     };
     let long = format!("GET /{} HTTP/1.1\r\nHost: h\r\n\r\n", "a".repeat(80));
-    assert_eq!(run(long.as_bytes()), Err(Error::HeadTooLarge { limit: 64, offset: 0 }));
+    assert_eq!(
+        run(long.as_bytes()),
+        Err(Error::HeadTooLarge {
+            limit: 64,
+            offset: 0
+        })
+    );
     // An incomplete head that is already too long is refused without waiting for more.
-    assert_eq!(run(&long.as_bytes()[..70]), Err(Error::HeadTooLarge { limit: 64, offset: 0 }));
+    assert_eq!(
+        run(&long.as_bytes()[..70]),
+        Err(Error::HeadTooLarge {
+            limit: 64,
+            offset: 0
+        })
+    );
     assert_eq!(
         run(b"GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n"),
-        Err(Error::TooManyHeaders { limit: 2, offset: 0 })
+        Err(Error::TooManyHeaders {
+            limit: 2,
+            offset: 0
+        })
     );
     assert_eq!(
         run(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n"),
-        Err(Error::BodyTooLarge { limit: 10, offset: 26 })
+        Err(Error::BodyTooLarge {
+            limit: 10,
+            offset: 26
+        })
     );
     let chunked = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
     let with = |tail: &[u8]| [&chunked[..], tail].concat();
     assert_eq!(
         run(&with(b"00001\r\n")),
-        Err(Error::ChunkSizeTooLong { limit: 4, offset: 56 })
+        Err(Error::ChunkSizeTooLong {
+            limit: 4,
+            offset: 56
+        })
     );
     assert_eq!(
         run(&with(b"1;abcdefghij\r\n")),
-        Err(Error::ChunkExtensionTooLong { limit: 8, offset: 56 })
+        Err(Error::ChunkExtensionTooLong {
+            limit: 8,
+            offset: 56
+        })
     );
     assert_eq!(
         run(&with(b"8\r\n12345678\r\n8\r\n")),
-        Err(Error::BodyTooLarge { limit: 10, offset: 69 })
+        Err(Error::BodyTooLarge {
+            limit: 10,
+            offset: 69
+        })
     );
     assert_eq!(run(&with(b"8\r\n12345678\r\n2\r\nab\r\n0\r\n\r\n")), Ok(()));
     let defaults = Limits::default();
     assert_eq!(
-        (defaults.max_head_size, defaults.max_headers, defaults.max_body_size),
+        (
+            defaults.max_head_size,
+            defaults.max_headers,
+            defaults.max_body_size
+        ),
         (65536, 100, 64 << 20)
     );
 }
@@ -464,7 +529,10 @@ fn eof_in_the_middle_is_an_error() {
     assert!(matches!(s.next_event(), Ok(Event::Request(_))));
     assert!(matches!(s.next_event(), Ok(Event::Data(b"abc"))));
     s.receive_eof();
-    assert_eq!(s.next_event().unwrap_err(), Error::IncompleteMessage { offset: 51 });
+    assert_eq!(
+        s.next_event().unwrap_err(),
+        Error::IncompleteMessage { offset: 51 }
+    );
 
     let mut s = Connection::new(Role::Server);
     s.receive_eof();
@@ -475,15 +543,20 @@ fn eof_in_the_middle_is_an_error() {
 fn client_pipelines_and_matches_responses_in_order() {
     let mut c = Connection::new(Role::Client);
     let mut wire = Vec::new();
-    c.send_request("GET", "/1", [("host", "h")], &mut wire).unwrap();
+    c.send_request("GET", "/1", [("host", "h")], &mut wire)
+        .unwrap();
     c.send_end_of_message(NO_TRAILERS, &mut wire).unwrap();
-    c.send_request("HEAD", "/2", [("host", "h")], &mut wire).unwrap();
+    c.send_request("HEAD", "/2", [("host", "h")], &mut wire)
+        .unwrap();
     c.send_end_of_message(NO_TRAILERS, &mut wire).unwrap();
     c.receive_data(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n");
     let evs = drain(&mut c).unwrap();
     assert_eq!(evs.len(), 5);
     c.receive_data(b"HTTP/1.1 200 OK\r\n\r\n");
-    assert_eq!(c.next_event().unwrap_err(), Error::UnexpectedResponse { offset: 79 });
+    assert_eq!(
+        c.next_event().unwrap_err(),
+        Error::UnexpectedResponse { offset: 79 }
+    );
 }
 
 #[test]
@@ -495,7 +568,12 @@ fn send_side_misuse() {
         Err(SendError::MissingHost)
     );
     assert_eq!(
-        c.send_request("GET", "/", [("host", "h"), ("x", "a\r\nInjected: 1")], &mut out),
+        c.send_request(
+            "GET",
+            "/",
+            [("host", "h"), ("x", "a\r\nInjected: 1")],
+            &mut out
+        ),
         Err(SendError::InvalidHeader { index: 1 })
     );
     assert_eq!(
@@ -506,14 +584,27 @@ fn send_side_misuse() {
         c.send_request(
             "POST",
             "/",
-            [("host", "h"), ("content-length", "1"), ("transfer-encoding", "chunked")],
+            [
+                ("host", "h"),
+                ("content-length", "1"),
+                ("transfer-encoding", "chunked")
+            ],
             &mut out
         ),
         Err(SendError::BadFraming)
     );
     assert!(out.is_empty(), "nothing written on error");
-    c.send_request("POST", "/", [("host", "h"), ("content-length", "2")], &mut out).unwrap();
-    assert_eq!(c.send_data(b"abc", &mut out), Err(SendError::TooMuchData { announced: 2 }));
+    c.send_request(
+        "POST",
+        "/",
+        [("host", "h"), ("content-length", "2")],
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(
+        c.send_data(b"abc", &mut out),
+        Err(SendError::TooMuchData { announced: 2 })
+    );
     c.send_data(b"a", &mut out).unwrap();
     assert_eq!(
         c.send_end_of_message(NO_TRAILERS, &mut out),
@@ -530,7 +621,9 @@ fn send_side_misuse() {
 fn http_crate_interop() {
     let mut s = Connection::new(Role::Server);
     s.receive_data(b"POST /LiveServer/MCUFactory/?x=1 HTTP/1.1\r\nHost: pool:444\r\nContent-Type: application/cccp+xml\r\nContent-Length: 0\r\n\r\n");
-    let Event::Request(head) = s.next_event().unwrap() else { panic!() };
+    let Event::Request(head) = s.next_event().unwrap() else {
+        panic!()
+    };
     assert_eq!(head.body, BodyLength::Length(0));
     let req = head.to_http().unwrap();
     assert_eq!(req.method(), http::Method::POST);

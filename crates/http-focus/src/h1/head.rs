@@ -282,7 +282,10 @@ impl<'a> ResponseHead<'a> {
         };
         unfold(buf, fields);
         let body = response_body(&info, request_method == "HEAD");
-        Ok(Some((ResponseHead::view(buf, fields, &info, body), info.len)))
+        Ok(Some((
+            ResponseHead::view(buf, fields, &info, body),
+            info.len,
+        )))
     }
 
     pub(crate) fn view(
@@ -405,7 +408,8 @@ pub(crate) fn parse_response(
     let window = &buf[..buf.len().min(limits.max_head_size)];
     let mut config = httparse::ParserConfig::default();
     config.allow_obsolete_multiline_headers_in_responses(true);
-    let len = match config.parse_response_with_uninit_headers(&mut resp, window, &mut slots[..max]) {
+    let len = match config.parse_response_with_uninit_headers(&mut resp, window, &mut slots[..max])
+    {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return too_large(buf, limits),
         Err(httparse::Error::TooManyHeaders) => {
@@ -526,8 +530,7 @@ pub(crate) fn scan_fields(
                 }
             }
             6 if name.eq_ignore_ascii_case(b"expect") => {
-                scan.framing.expect_continue |=
-                    trim(h.value).eq_ignore_ascii_case(b"100-continue");
+                scan.framing.expect_continue |= trim(h.value).eq_ignore_ascii_case(b"100-continue");
             }
             10 if name.eq_ignore_ascii_case(b"connection") => {
                 for token in h.value.split(|&b| b == b',').map(trim) {
@@ -577,8 +580,14 @@ pub(crate) fn scan_fields(
 }
 
 fn trim(v: &[u8]) -> &[u8] {
-    let start = v.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(v.len());
-    let end = v.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(start, |e| e + 1);
+    let start = v
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(v.len());
+    let end = v
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(start, |e| e + 1);
     &v[start..end]
 }
 
@@ -635,7 +644,10 @@ pub(crate) fn diagnose(head: &[u8], request: bool, kind: httparse::Error) -> Err
     {
         if kind == httparse::Error::Version {
             let at = if request {
-                first.iter().rposition(|&b| b == b' ').map_or(i, |p| i + p + 1)
+                first
+                    .iter()
+                    .rposition(|&b| b == b' ')
+                    .map_or(i, |p| i + p + 1)
             } else {
                 i
             };

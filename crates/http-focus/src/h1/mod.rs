@@ -36,9 +36,7 @@ mod write;
 use std::collections::VecDeque;
 
 pub use error::{Error, SendError};
-pub use head::{
-    BodyLength, Field, Fields, MAX_HEADERS_CAP, RequestHead, ResponseHead, Version,
-};
+pub use head::{BodyLength, Field, Fields, MAX_HEADERS_CAP, RequestHead, ResponseHead, Version};
 use head::{HeadInfo, check_line_ends, parse_request, parse_response, response_body, unfold};
 use write::Seen;
 
@@ -709,7 +707,10 @@ impl Connection {
             return Err(wrong("a request", "servers send responses"));
         }
         if self.out != Out::Idle || !self.keep_alive {
-            return Err(wrong("a request", "the previous request is not finished or was the last"));
+            return Err(wrong(
+                "a request",
+                "the previous request is not finished or was the last",
+            ));
         }
         if method.is_empty()
             || !method.bytes().all(head::is_tchar)
@@ -925,7 +926,10 @@ impl Connection {
         out: &mut Vec<u8>,
     ) -> Result<(), SendError> {
         let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
-        let headers = req.headers().iter().map(|(n, v)| (n.as_str(), v.as_bytes()));
+        let headers = req
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()));
         self.send_request(req.method().as_str(), target, headers, out)
     }
 
@@ -939,7 +943,10 @@ impl Connection {
         out: &mut Vec<u8>,
     ) -> Result<(), SendError> {
         let status = resp.status();
-        let headers = resp.headers().iter().map(|(n, v)| (n.as_str(), v.as_bytes()));
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()));
         self.send_response(
             status.as_u16(),
             status.canonical_reason().unwrap_or(""),
