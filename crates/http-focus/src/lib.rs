@@ -6,4 +6,6 @@
 #![warn(missing_docs)]
 
 pub mod abs;
+pub mod c3p;
+pub mod download;
 pub mod h1;

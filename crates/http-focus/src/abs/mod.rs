@@ -458,7 +458,7 @@ impl<'a> Reader<'a> {
     fn cstr(&mut self, max: usize, what: &'static str) -> Result<String, AbsError> {
         let start = self.pos;
         let rest = &self.data[start..];
-        let len = memchr::memchr(0, &rest[..rest.len().min(max + 1)]).ok_or_else(|| {
+        let len = memchr::memchr(0, &rest[..rest.len().min(max + 1)]).ok_or({
             if rest.len() > max {
                 AbsError::TooLarge {
                     what,

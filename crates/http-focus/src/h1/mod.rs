@@ -39,6 +39,7 @@ pub use error::{Error, SendError};
 pub use head::{BodyLength, Field, Fields, MAX_HEADERS_CAP, RequestHead, ResponseHead, Version};
 use head::{HeadInfo, check_line_ends, parse_request, parse_response, response_body, unfold};
 use write::Seen;
+pub use write::decimal;
 
 /// The bounds every connection keeps to. The defaults suit a server facing the Internet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -101,3 +101,17 @@ pub(crate) fn chunk_size(len: usize, out: &mut Vec<u8>) {
     out.extend_from_slice(&digits[i..]);
     out.extend_from_slice(b"\r\n");
 }
+
+/// The decimal digits of `n`, written at the end of `buf`, without allocating.
+pub fn decimal(n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut n = n;
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
