@@ -98,6 +98,8 @@ impl AbsDirectory {
                 "a day is published after the days before it",
             ));
         }
+        let cutoff = day.saturating_sub(self.retain - 1);
+        self.days.retain(|&d, _| d >= cutoff);
         let device = device_view(&full);
         let mut p = Publication::default();
         p.write.push((FileName::full(day, false), full.to_bytes()?));
@@ -117,8 +119,6 @@ impl AbsDirectory {
         }
         self.files.extend(p.write.iter().map(|(n, _)| *n));
         self.days.insert(day, full);
-        let cutoff = day.saturating_sub(self.retain - 1);
-        self.days.retain(|&d, _| d >= cutoff);
         p.remove = self
             .files
             .iter()
