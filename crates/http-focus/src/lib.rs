@@ -8,4 +8,6 @@
 pub mod abs;
 pub mod c3p;
 pub mod download;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod h1;

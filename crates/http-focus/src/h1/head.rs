@@ -610,7 +610,9 @@ pub(crate) fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-/// Finds what httparse refused, and where: it reports only a kind.
+/// Finds what httparse refused, and where (it reports only a kind): the first fault in byte
+/// order, judged only on the bytes up to it, so that the answer does not depend on how much
+/// of the stream has arrived.
 pub(crate) fn diagnose(head: &[u8], request: bool, kind: httparse::Error) -> Error {
     let mut i = 0;
     if request {
@@ -618,7 +620,34 @@ pub(crate) fn diagnose(head: &[u8], request: bool, kind: httparse::Error) -> Err
             i += 2;
         }
     }
-    let line_fault = |at: usize| {
+    match start_line(head, i, request) {
+        Ok(end) => field_lines(head, end, request).unwrap_or_else(|| {
+            let offset = head.len() as u64;
+            match kind {
+                httparse::Error::HeaderName => Error::InvalidHeaderName { offset },
+                httparse::Error::HeaderValue => Error::InvalidHeaderValue { offset },
+                _ if request => Error::InvalidRequestLine { offset },
+                _ => Error::InvalidStatusLine { offset },
+            }
+        }),
+        Err(e) => e,
+    }
+}
+
+/// A line end at `at`: CRLF, or the fault. `Ok(None)` when the bytes run out.
+fn line_end(head: &[u8], at: usize) -> Result<Option<usize>, Error> {
+    match (head.get(at), head.get(at + 1)) {
+        (Some(b'\r'), Some(b'\n')) => Ok(Some(at + 2)),
+        (Some(b'\r'), None) | (None, _) => Ok(None),
+        (Some(b'\r'), Some(_)) => Err(Error::BareCarriageReturn { offset: at as u64 }),
+        (Some(b'\n'), _) => Err(Error::BareLineFeed { offset: at as u64 }),
+        (Some(_), _) => Err(Error::InvalidHeaderValue { offset: at as u64 }),
+    }
+}
+
+/// Checks the start line from `i`; returns where the field lines begin.
+fn start_line(head: &[u8], mut i: usize, request: bool) -> Result<usize, Error> {
+    let fault = |at: usize| {
         let offset = at as u64;
         if request {
             Error::InvalidRequestLine { offset }
@@ -626,99 +655,114 @@ pub(crate) fn diagnose(head: &[u8], request: bool, kind: httparse::Error) -> Err
             Error::InvalidStatusLine { offset }
         }
     };
-    // The start line.
-    let line_end = memchr::memchr(b'\n', &head[i..]).map(|e| i + e);
-    let first = &head[i..line_end.unwrap_or(head.len())];
-    if let Some(cr) = memchr::memchr(b'\r', first)
-        && i + cr + 1 < head.len()
-        && head[i + cr + 1] != b'\n'
-    {
-        return Error::BareCarriageReturn {
-            offset: (i + cr) as u64,
+    let version = |i: usize| -> Result<usize, Error> {
+        for (k, &want) in b"HTTP/1.".iter().enumerate() {
+            match head.get(i + k) {
+                None => return Ok(head.len()),
+                Some(&b) if b == want => {}
+                Some(_) if k >= 5 => return Err(Error::UnsupportedVersion { offset: i as u64 }),
+                Some(_) => return Err(fault(i + k)),
+            }
+        }
+        match head.get(i + 7) {
+            None => Ok(head.len()),
+            Some(b'0' | b'1') => Ok(i + 8),
+            Some(_) => Err(Error::UnsupportedVersion { offset: i as u64 }),
+        }
+    };
+    let end_of_line = |at: usize| match line_end(head, at) {
+        Ok(Some(e)) => Ok(e),
+        Ok(None) => Ok(head.len()),
+        Err(Error::InvalidHeaderValue { offset }) => Err(fault(offset as usize)),
+        Err(e) => Err(e),
+    };
+    if request {
+        let start = i;
+        while head.get(i).is_some_and(|&b| is_tchar(b)) {
+            i += 1;
+        }
+        match head.get(i) {
+            None => return Ok(head.len()),
+            Some(b' ') if i > start => i += 1,
+            Some(_) => return Err(fault(i)),
+        }
+        let target = i;
+        while head.get(i).is_some_and(|&b| b > b' ' && b < 0x7f) {
+            i += 1;
+        }
+        match head.get(i) {
+            None => return Ok(head.len()),
+            Some(b' ') if i > target => i += 1,
+            Some(_) => return Err(fault(i)),
+        }
+        i = version(i)?;
+        end_of_line(i)
+    } else {
+        i = version(i)?;
+        for k in 0..4 {
+            match (k, head.get(i + k)) {
+                (_, None) => return Ok(head.len()),
+                (0, Some(b' ')) => {}
+                (1..=3, Some(b)) if b.is_ascii_digit() => {}
+                _ => return Err(fault(i + k)),
+            }
+        }
+        i += 4;
+        match head.get(i) {
+            None => return Ok(head.len()),
+            Some(b' ') => i += 1,
+            Some(b'\r' | b'\n') => return end_of_line(i),
+            Some(_) => return Err(fault(i)),
+        }
+        while head
+            .get(i)
+            .is_some_and(|&b| b != b'\r' && b != b'\n' && (b >= b' ' || b == b'\t') && b != 0x7f)
+        {
+            i += 1;
+        }
+        end_of_line(i)
+    }
+}
+
+/// Checks the field lines from `at`; `None` when the bytes run out without a fault.
+fn field_lines(head: &[u8], mut at: usize, request: bool) -> Option<Error> {
+    let value = |mut i: usize| -> Result<Option<usize>, Error> {
+        while let Some(&b) = head.get(i) {
+            if b == b'\r' || b == b'\n' {
+                return line_end(head, i);
+            }
+            if (b < 0x20 && b != b'\t') || b == 0x7f {
+                return Err(Error::InvalidHeaderValue { offset: i as u64 });
+            }
+            i += 1;
+        }
+        Ok(None)
+    };
+    loop {
+        let first = *head.get(at)?;
+        let next = match first {
+            b'\r' | b'\n' => return line_end(head, at).err(),
+            b' ' | b'\t' if request => return Some(Error::ObsFold { offset: at as u64 }),
+            b' ' | b'\t' => value(at),
+            _ => {
+                let mut i = at;
+                while head.get(i).is_some_and(|&b| is_tchar(b)) {
+                    i += 1;
+                }
+                match head.get(i) {
+                    None => return None,
+                    Some(b':') if i > at => value(i + 1),
+                    Some(b' ' | b'\t') if i > at => {
+                        return Some(Error::WhitespaceBeforeColon { offset: i as u64 });
+                    }
+                    Some(_) => return Some(Error::InvalidHeaderName { offset: i as u64 }),
+                }
+            }
         };
-    }
-    if matches!(
-        kind,
-        httparse::Error::Token | httparse::Error::Status | httparse::Error::Version
-    ) || line_end.is_none()
-    {
-        if kind == httparse::Error::Version {
-            let at = if request {
-                first
-                    .iter()
-                    .rposition(|&b| b == b' ')
-                    .map_or(i, |p| i + p + 1)
-            } else {
-                i
-            };
-            if head[at..].starts_with(b"HTTP/") {
-                return Error::UnsupportedVersion { offset: at as u64 };
-            }
-            return line_fault(at);
+        match next {
+            Ok(Some(n)) => at = n,
+            Ok(None) => return None,
+            Err(e) => return Some(e),
         }
-        let method_end = first.iter().position(|&b| b == b' ').unwrap_or(first.len());
-        let bad = if request && kind == httparse::Error::Token {
-            first[..method_end].iter().position(|&b| !is_tchar(b))
-        } else {
-            None
-        }
-        .or_else(|| {
-            first
-                .iter()
-                .position(|&b| b < 0x20 && b != b'\r' || b == 0x7f)
-        })
-        .map_or(i, |p| i + p);
-        return line_fault(bad);
-    }
-    // The field lines.
-    let mut at = line_end.map_or(head.len(), |e| e + 1);
-    while at < head.len() {
-        let end = memchr::memchr(b'\n', &head[at..]).map_or(head.len(), |e| at + e);
-        let line = &head[at..end];
-        if line == b"\r" || line.is_empty() {
-            break;
-        }
-        if request && (line[0] == b' ' || line[0] == b'\t') {
-            return Error::ObsFold { offset: at as u64 };
-        }
-        let colon = memchr::memchr(b':', line).unwrap_or(line.len());
-        for (k, &b) in line[..colon].iter().enumerate() {
-            if b == b' ' || b == b'\t' {
-                return Error::WhitespaceBeforeColon {
-                    offset: (at + k) as u64,
-                };
-            }
-            if !is_tchar(b) {
-                if b == b'\r' && at + k + 1 < head.len() && head[at + k + 1] != b'\n' {
-                    return Error::BareCarriageReturn {
-                        offset: (at + k) as u64,
-                    };
-                }
-                return Error::InvalidHeaderName {
-                    offset: (at + k) as u64,
-                };
-            }
-        }
-        if colon == 0 || colon == line.len() {
-            return Error::InvalidHeaderName {
-                offset: (at + colon.min(line.len().saturating_sub(1))) as u64,
-            };
-        }
-        for (k, &b) in line.iter().enumerate().skip(colon + 1) {
-            let pos = at + k;
-            if b == b'\r' {
-                if pos + 1 < head.len() && head[pos + 1] != b'\n' {
-                    return Error::BareCarriageReturn { offset: pos as u64 };
-                }
-            } else if (b < 0x20 && b != b'\t') || b == 0x7f {
-                return Error::InvalidHeaderValue { offset: pos as u64 };
-            }
-        }
-        at = end + 1;
-    }
-    match kind {
-        httparse::Error::HeaderName => Error::InvalidHeaderName { offset: at as u64 },
-        httparse::Error::HeaderValue => Error::InvalidHeaderValue { offset: at as u64 },
-        _ => line_fault(at.min(head.len())),
     }
 }
