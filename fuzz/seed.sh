@@ -102,10 +102,42 @@ for k in range(16):
     ops += bytes(rng.randrange(256) for _ in range(rng.randrange(8, 120)))
     open(os.path.join(out, 'focus', f'script-{k}'), 'wb').write(ops)
 PY
+# HTTP seeds: four chunk-size bytes, then requests (or responses) of every framing, pipelined,
+# and the smuggling attempts of crates/http-focus/tests/h1.rs.
+mkdir -p "$here/corpus/http_request_stream" "$here/corpus/http_response_stream" "$here/corpus/abs_file"
+python3 - "$here/corpus" <<'PY'
+import os, sys
+out = sys.argv[1]
+reqs = [
+    b"GET /abs/handler/F-0A11.lsabs HTTP/1.1\r\nHost: pool\r\nIf-None-Match: \"x\"\r\nRange: bytes=0-9\r\n\r\n",
+    b"POST /LiveServer/MCUFactory/ HTTP/1.1\r\nHost: pool:444\r\nContent-Type: application/cccp+xml\r\nContent-Length: 10\r\n\r\n<request/>",
+    b"PUT /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n5;ext=1\r\nhello\r\n0\r\nChecksum: 1\r\n\r\n",
+    b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+    b"GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length : 0\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n",
+]
+resps = [
+    b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nT: v\r\n\r\n",
+    b"HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n",
+    b"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-1/10\r\nContent-Length: 2\r\n\r\nab",
+    b"HTTP/1.1 200 OK\r\nX-Long: a\r\n b\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.0 200 OK\r\n\r\nuntil close",
+]
+for name, msgs in (("http_request_stream", reqs), ("http_response_stream", resps)):
+    for i, m in enumerate(msgs):
+        open(os.path.join(out, name, f"seed-{i}"), "wb").write(b"\x05\x11\x02\x3f" + m + m)
+    open(os.path.join(out, name, "seed-all"), "wb").write(b"\x07\x13\x01\x3f" + b"".join(msgs))
+PY
+# ABS seeds: the files the example's directory publishes over a few days.
+(cd "$here/.." && cargo run -q --example abs_directory -- "$here/corpus/abs_file" >/dev/null)
 # Regression inputs found earlier are seeds too.
-for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus; do
+for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file; do
   if [ -d "$here/regressions/$t" ]; then cp "$here/regressions/$t"/* "$here/corpus/$t/" 2>/dev/null || true; fi
 done
-for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus; do
+for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file; do
   echo "seeded $t: $(ls "$here/corpus/$t" | wc -l) inputs"
 done

@@ -9,8 +9,9 @@
 //! | [`srtp`] | `ocs-srtp` | SRTP and SRTCP (RFC 3711, RFC 6188, RFC 7714) |
 //! | [`rtcp`] | `ocs-rtcp` | RTP and RTCP with the [MS-RTP] extensions, statistics, session, call quality |
 //! | [`cccp`] | `ocs-cccp` | C3P conference control, RFC 4575 conference state, the focus |
+//! | [`http`] | `ocs-http-focus` | sans-IO HTTP/1.1, C3P between Focus and MCUs, [MS-ABS] Address Book files, downloads |
 //!
-//! The PSOM and HTTP crates join as they are implemented.
+//! The PSOM crate joins when it is implemented.
 //!
 //! ```
 //! let msg = ocs_stack::sip::Message::parse(bytes::Bytes::from_static(
@@ -23,6 +24,7 @@
 #![warn(missing_docs)]
 
 pub use ocs_cccp as cccp;
+pub use ocs_http_focus as http;
 pub use ocs_rtcp as rtcp;
 pub use ocs_sip_codec as sip;
 pub use ocs_srtp as srtp;

@@ -607,13 +607,20 @@ impl Connection {
         }
         let window = &rest[..rest.len().min(self.limits.max_head_size)];
         let max = self.limits.max_headers.min(MAX_HEADERS_CAP);
+        // Few trailers are usual: try 16 slots on the stack, then the full count, still there.
         let mut small = [httparse::EMPTY_HEADER; 16];
-        let mut big;
-        let slots: &mut [httparse::Header<'_>] = if max <= small.len() {
-            &mut small[..max]
+        let mut large;
+        let slots: &mut [httparse::Header<'_>] = if max <= small.len()
+            || !matches!(
+                httparse::parse_headers(window, &mut small),
+                Err(httparse::Error::TooManyHeaders)
+            ) {
+            let n = max.min(small.len());
+            small = [httparse::EMPTY_HEADER; 16];
+            &mut small[..n]
         } else {
-            big = vec![httparse::EMPTY_HEADER; max];
-            &mut big
+            large = [httparse::EMPTY_HEADER; MAX_HEADERS_CAP];
+            &mut large[..max]
         };
         let (len, headers) = match httparse::parse_headers(window, slots) {
             Ok(httparse::Status::Complete((n, h))) => (n, h),

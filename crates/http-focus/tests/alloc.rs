@@ -1,0 +1,115 @@
+//! Allocations, counted by a global allocator on the test's own thread: once a connection's
+//! buffers have grown, receiving a request head (the ~700-byte benchmark request), a chunked
+//! body with trailers, and sending a response with a chunked body allocate nothing.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use ocs_http_focus::h1::{Connection, Event, Role};
+
+struct Counting;
+thread_local! {
+    // Per thread: the tests of this file run in parallel.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn bump() {
+    // `try_with`: the thread-locals may be gone while a thread shuts down.
+    let _ = COUNTING.try_with(|c| {
+        if c.get() {
+            let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
+        }
+    });
+}
+
+// SAFETY: forwards to the system allocator and only counts calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        bump();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        bump();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+fn allocations(f: impl FnOnce()) -> usize {
+    ALLOCS.with(|a| a.set(0));
+    COUNTING.with(|c| c.set(true));
+    f();
+    COUNTING.with(|c| c.set(false));
+    ALLOCS.with(Cell::get)
+}
+
+const REQUEST: &[u8] = b"GET /wp-content/uploads/2010/03/hello-kitty-darth-vader-pink.jpg HTTP/1.1\r\n\
+Host: www.kittyhell.com\r\n\
+User-Agent: Mozilla/5.0 (Macintosh; U; Intel Mac OS X 10.6; ja-JP-mac; rv:1.9.2.3) Gecko/20100401 Firefox/3.6.3 Pathtraq/0.9\r\n\
+Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n\
+Accept-Language: ja,en-us;q=0.7,en;q=0.3\r\n\
+Accept-Encoding: gzip,deflate\r\n\
+Accept-Charset: Shift_JIS,utf-8;q=0.7,*;q=0.7\r\n\
+Keep-Alive: 115\r\n\
+Connection: keep-alive\r\n\
+Cookie: wp_ozh_wsa_visits=2; wp_ozh_wsa_visit_lasttime=xxxxxxxxxx; __utma=xxxxxxxxx.xxxxxxxxxx.xxxxxxxxxx.xxxxxxxxxx.xxxxxxxxxx.x; __utmz=xxxxxxxxx.xxxxxxxxxx.x.x.utmccn=(referral)|utmcsr=reader.livedoor.com|utmcct=/reader/|utmcmd=referral\r\n\r\n";
+
+/// One exchange: the request in, the response out; returns the bytes of body received.
+fn exchange(server: &mut Connection, request: &[u8], out: &mut Vec<u8>) -> usize {
+    server.receive_data(request);
+    let mut body = 0;
+    loop {
+        match server.next_event().unwrap() {
+            Event::Request(head) => assert!(head.headers.len() >= 2),
+            Event::Data(d) => body += d.len(),
+            Event::EndOfMessage(_) | Event::NeedData => {}
+            Event::Paused => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    out.clear();
+    server
+        .send_response(200, "OK", [("content-type", "text/plain")], out)
+        .unwrap();
+    server.send_data(&[b'x'; 1000], out).unwrap();
+    server
+        .send_end_of_message(&[("x-checksum", "1")], out)
+        .unwrap();
+    body
+}
+
+#[test]
+fn receiving_heads_and_chunked_bodies_and_sending_allocate_nothing() {
+    let mut server = Connection::new(Role::Server);
+    let mut out = Vec::with_capacity(4096);
+    let mut chunked = b"POST /LiveServer/MCUFactory/ HTTP/1.1\r\nHost: pool:444\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..16 {
+        chunked.extend_from_slice(b"400;ext=1\r\n");
+        chunked.extend_from_slice(&[b'a'; 1024]);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\nChecksum: 1\r\nX-Done: yes\r\n\r\n");
+    // Warm up: the receive buffer and the field list grow to size once.
+    for _ in 0..3 {
+        exchange(&mut server, REQUEST, &mut out);
+        exchange(&mut server, &chunked, &mut out);
+    }
+    let mut body = 0;
+    let n = allocations(|| {
+        for _ in 0..100 {
+            body += exchange(&mut server, REQUEST, &mut out);
+            body += exchange(&mut server, &chunked, &mut out);
+        }
+    });
+    assert_eq!(body, 100 * 16 * 1024);
+    assert_eq!(n, 0, "{n} allocations in 200 exchanges");
+}

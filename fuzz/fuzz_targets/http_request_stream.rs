@@ -1,0 +1,2 @@
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| ocs_http_focus::fuzzing::http_request_stream(data));
