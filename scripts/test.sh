@@ -3,6 +3,7 @@
 # it installs the system peers first, so that the conformance tests against them run too:
 #   libsrtp2-dev (libsrtp interop, through bindgen: libclang-dev, pkg-config, libssl-dev)
 #   tshark       (RTCP decoded by Wireshark)
+#   curl         (a real HTTP client against the ocs-http-focus loopback server)
 # Without them it still runs everything else and says loudly what it left out. With
 # OCS_REQUIRE_INTEROP=1 (CI) leaving anything out is an error.
 set -euo pipefail
@@ -12,11 +13,12 @@ have_libsrtp() {
   pkg-config --exists libsrtp2 2>/dev/null && [ -n "$(ls /usr/lib/llvm-*/lib/libclang*.so* /usr/lib/x86_64-linux-gnu/libclang*.so* 2>/dev/null | head -n1)" ]
 }
 have_tshark() { command -v tshark >/dev/null 2>&1; }
+have_curl() { command -v curl >/dev/null 2>&1; }
 
-if { ! have_libsrtp || ! have_tshark; } && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "installing test peers: libsrtp2-dev libclang-dev pkg-config libssl-dev tshark"
+if { ! have_libsrtp || ! have_tshark || ! have_curl; } && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing test peers: libsrtp2-dev libclang-dev pkg-config libssl-dev tshark curl"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libsrtp2-dev libclang-dev pkg-config libssl-dev tshark >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libsrtp2-dev libclang-dev pkg-config libssl-dev tshark curl >/dev/null
 fi
 
 features=()
@@ -29,6 +31,11 @@ if have_tshark; then
   features+=(ocs-rtcp/tshark-tests)
 else
   echo "WARNING: tshark not available: the RTCP tshark conformance tests are NOT run" >&2
+fi
+if have_curl; then
+  features+=(ocs-http-focus/curl-tests)
+else
+  echo "WARNING: curl not available: the HTTP curl conformance tests are NOT run" >&2
 fi
 
 if [ ${#features[@]} -gt 0 ]; then
