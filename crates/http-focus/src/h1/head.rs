@@ -41,17 +41,6 @@ impl Field {
     pub(crate) fn name_offset(&self) -> u32 {
         self.name
     }
-
-    fn new(base: *const u8, name: &[u8], value: &[u8]) -> Field {
-        let (name, name_len) = span(base, name);
-        let (value, value_len) = span(base, value);
-        Field {
-            name,
-            name_len,
-            value,
-            value_len,
-        }
-    }
 }
 
 /// The header fields (or trailer fields) of a message, borrowed from the receive buffer.
@@ -146,6 +135,9 @@ pub(crate) struct HeadInfo {
 
 impl HeadInfo {
     pub(crate) fn text(head: &[u8], (at, len): (u32, u32)) -> &str {
+        if len == 0 {
+            return "";
+        }
         std::str::from_utf8(&head[at as usize..(at + len) as usize]).unwrap_or("")
     }
 
@@ -215,16 +207,36 @@ impl<'a> RequestHead<'a> {
     ) -> Result<Option<(RequestHead<'a>, usize)>, Error> {
         match parse_request(buf, limits, fields)? {
             None => Ok(None),
-            Some(info) => Ok(Some((RequestHead::view(buf, fields, &info), info.len))),
+            Some((info, method, target)) => {
+                let headers = Fields::new(&buf[..info.len], fields);
+                Ok(Some((
+                    RequestHead::from_parts(method, target, headers, &info),
+                    info.len,
+                )))
+            }
         }
     }
 
     pub(crate) fn view(head: &'a [u8], fields: &'a [Field], info: &HeadInfo) -> RequestHead<'a> {
+        RequestHead::from_parts(
+            HeadInfo::text(head, info.a),
+            HeadInfo::text(head, info.b),
+            Fields::new(head, fields),
+            info,
+        )
+    }
+
+    fn from_parts(
+        method: &'a str,
+        target: &'a str,
+        headers: Fields<'a>,
+        info: &HeadInfo,
+    ) -> RequestHead<'a> {
         RequestHead {
-            method: HeadInfo::text(head, info.a),
-            target: HeadInfo::text(head, info.b),
+            method,
+            target,
             version: info.version,
-            headers: Fields::new(head, fields),
+            headers,
             body: info.request_body(),
             expect_continue: info.expects_continue(),
             keep_alive: info.persistent(),
@@ -340,11 +352,12 @@ pub(crate) fn response_body(info: &HeadInfo, to_head: bool) -> BodyLength {
     }
 }
 
-pub(crate) fn parse_request(
-    buf: &[u8],
+/// Parses a request head: its positions, and the method and target as httparse checked them.
+pub(crate) fn parse_request<'a>(
+    buf: &'a [u8],
     limits: &Limits,
     fields: &mut Vec<Field>,
-) -> Result<Option<HeadInfo>, Error> {
+) -> Result<Option<(HeadInfo, &'a str, &'a str)>, Error> {
     let max = limits.max_headers.min(MAX_HEADERS_CAP);
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CAP];
     let mut req = httparse::Request::new(&mut []);
@@ -361,9 +374,9 @@ pub(crate) fn parse_request(
         Err(e) => return Err(diagnose(window, true, e)),
     };
     let head = &buf[..len];
-    check_line_ends(head)?;
     let base = buf.as_ptr();
     let method = req.method.unwrap_or("");
+    request_line_ends(head, method.as_bytes(), req.headers)?;
     let target = req.path.unwrap_or("");
     let version = if req.version == Some(0) {
         Version::Http10
@@ -387,14 +400,15 @@ pub(crate) fn parse_request(
             offset: scan.cl_at,
         });
     }
-    Ok(Some(HeadInfo {
+    let info = HeadInfo {
         len,
         a: span(base, method.as_bytes()),
         b: span(base, target.as_bytes()),
         code: 0,
         version,
         framing: scan.framing,
-    }))
+    };
+    Ok(Some((info, method, target)))
 }
 
 pub(crate) fn parse_response(
@@ -485,6 +499,36 @@ pub(crate) fn check_line_ends(head: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
+/// [`check_line_ends`] for a request head, without scanning it again: a request has no folded
+/// values, so its line ends are exactly before each field name and the final empty line, and
+/// only the empty lines httparse skips before the request line can hide another.
+fn request_line_ends(
+    head: &[u8],
+    method: &[u8],
+    headers: &[httparse::Header<'_>],
+) -> Result<(), Error> {
+    let base = head.as_ptr() as usize;
+    let prefix = method.as_ptr() as usize - base;
+    if prefix > 0 {
+        check_line_ends(&head[..prefix])?;
+    }
+    let crlf_before = |at: usize| -> Result<(), Error> {
+        if head[at - 2] == b'\r' {
+            Ok(())
+        } else {
+            // Find the bare LF (or a bare CR after it) exactly, in the byte order.
+            check_line_ends(&head[..at])
+        }
+    };
+    for h in headers {
+        crlf_before(h.name.as_ptr() as usize - base)?;
+    }
+    if head.len() < 4 || &head[head.len() - 4..] != b"\r\n\r\n" {
+        return check_line_ends(head);
+    }
+    Ok(())
+}
+
 /// Replaces the CR, LF (and so the fold) inside folded response field values by spaces.
 pub(crate) fn unfold(buf: &mut [u8], fields: &[Field]) {
     for f in fields {
@@ -515,37 +559,50 @@ pub(crate) fn scan_fields(
     request: bool,
 ) -> Result<Scan, Error> {
     fields.clear();
-    let base = head.as_ptr();
+    fields.reserve(headers.len());
+    let base = head.as_ptr() as usize;
     let mut scan = Scan::default();
     for h in headers {
-        let field = Field::new(base, h.name.as_bytes(), h.value);
-        fields.push(field);
-        let at = u64::from(field.name);
         let name = h.name.as_bytes();
-        match name.len() {
-            4 if name.eq_ignore_ascii_case(b"host") => {
+        // Names are never empty and always inside the head; an empty value may not be.
+        let name_at = (name.as_ptr() as usize).wrapping_sub(base) as u32;
+        let value_at = if h.value.is_empty() {
+            0
+        } else {
+            (h.value.as_ptr() as usize).wrapping_sub(base) as u32
+        };
+        fields.push(Field {
+            name: name_at,
+            name_len: name.len() as u32,
+            value: value_at,
+            value_len: h.value.len() as u32,
+        });
+        let at = u64::from(name_at);
+        // Most fields are none of these: the length and first letter rule them out cheaply.
+        match (name.len(), name.first().map_or(0, |b| b | 0x20)) {
+            (4, b'h') if eq_lower(name, b"host") => {
                 scan.hosts += 1;
                 if request && scan.hosts > 1 {
                     return Err(Error::DuplicateHost { offset: at });
                 }
             }
-            6 if name.eq_ignore_ascii_case(b"expect") => {
-                scan.framing.expect_continue |= trim(h.value).eq_ignore_ascii_case(b"100-continue");
+            (6, b'e') if eq_lower(name, b"expect") => {
+                scan.framing.expect_continue |= eq_lower(trim(h.value), b"100-continue");
             }
-            10 if name.eq_ignore_ascii_case(b"connection") => {
+            (10, b'c') if eq_lower(name, b"connection") => {
                 for token in h.value.split(|&b| b == b',').map(trim) {
-                    if token.eq_ignore_ascii_case(b"close") {
+                    if eq_lower(token, b"close") {
                         scan.framing.close = true;
-                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                    } else if eq_lower(token, b"keep-alive") {
                         scan.framing.keep_alive = true;
                     }
                 }
             }
-            14 if name.eq_ignore_ascii_case(b"content-length") => {
+            (14, b'c') if eq_lower(name, b"content-length") => {
                 if scan.te_at.is_some() {
                     return Err(Error::ContentLengthWithTransferEncoding { offset: at });
                 }
-                let value_at = u64::from(field.value);
+                let value_at = u64::from(value_at);
                 for part in h.value.split(|&b| b == b',') {
                     let n = content_length(trim(part))
                         .ok_or(Error::InvalidContentLength { offset: value_at })?;
@@ -558,15 +615,15 @@ pub(crate) fn scan_fields(
                 }
                 scan.cl_at = at;
             }
-            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+            (17, b't') if eq_lower(name, b"transfer-encoding") => {
                 if scan.framing.content_length.is_some() {
                     return Err(Error::ContentLengthWithTransferEncoding { offset: at });
                 }
-                let value_at = u64::from(field.value);
+                let value_at = u64::from(value_at);
                 // Exactly one coding in all, and it is chunked: anything else is a coding we
                 // cannot undo or a chunked that is not final (RFC 9112 6.3 rule 4).
                 for coding in h.value.split(|&b| b == b',').map(trim) {
-                    if scan.framing.chunked || !coding.eq_ignore_ascii_case(b"chunked") {
+                    if scan.framing.chunked || !eq_lower(coding, b"chunked") {
                         return Err(Error::UnsupportedTransferCoding { offset: value_at });
                     }
                     scan.framing.chunked = true;
@@ -577,6 +634,25 @@ pub(crate) fn scan_fields(
         }
     }
     Ok(scan)
+}
+
+/// Case-insensitive equality with a lower-case constant of letters, digits and `-`, eight bytes
+/// at a time. Setting bit 5 maps only `A`-`Z` onto `a`-`z`, and CR (0x0D) and some other
+/// controls onto `-` and the digits; neither may occur in field names or values (httparse
+/// refuses them), so within a head this is exact.
+fn eq_lower(a: &[u8], lower: &[u8]) -> bool {
+    if a.len() != lower.len() {
+        return false;
+    }
+    let word = |s: &[u8]| u64::from_le_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]);
+    let mut i = 0;
+    while i + 8 <= a.len() {
+        if word(&a[i..]) | 0x2020_2020_2020_2020 != word(&lower[i..]) {
+            return false;
+        }
+        i += 8;
+    }
+    a[i..].iter().zip(&lower[i..]).all(|(x, y)| x | 0x20 == *y)
 }
 
 fn trim(v: &[u8]) -> &[u8] {

@@ -471,11 +471,11 @@ impl Connection {
     }
 
     fn read_request(&mut self) -> Result<Step, Error> {
-        let Some(info) = parse_request(&self.buf[self.pos..], &self.limits, &mut self.fields)?
+        let Some((info, method, _)) =
+            parse_request(&self.buf[self.pos..], &self.limits, &mut self.fields)?
         else {
             return self.starved();
         };
-        let method = HeadInfo::text(&self.buf[self.pos..], info.a);
         if method == "CONNECT" {
             return Err(Error::ProtocolSwitch { offset: 0 });
         }
