@@ -271,6 +271,156 @@ pub fn decode_cccp(input: Bytes) -> Result<Value, crate::cccp::Error> {
     Ok(Value::Object(out))
 }
 
+/// Decodes HTTP/1.1 messages (requests, or responses when the input starts with `HTTP/`) to
+/// JSON, with the strictness of a server: start line, fields in order, the body de-chunked
+/// (text when it is UTF-8, hex otherwise) and the trailers. One message gives an object,
+/// several (pipelined) an object with `messages`. The input ends where the file ends.
+pub fn decode_http(input: &[u8]) -> Result<Value, crate::http::h1::Error> {
+    use crate::http::h1::{Connection, Event, Role};
+    let response = input.starts_with(b"HTTP/");
+    let mut conn = Connection::new(if response { Role::Client } else { Role::Server });
+    if response {
+        // A client reads responses to its requests: as many GETs as could be answered.
+        let mut sink = Vec::new();
+        for _ in 0..=input.len() / 16 {
+            let _ = conn.send_request("GET", "/", [("host", "decode")], &mut sink);
+            let _ = conn.send_end_of_message(&[] as &[(&str, &str)], &mut sink);
+        }
+    }
+    conn.receive_data(input);
+    conn.receive_eof();
+    let fields = |f: crate::http::h1::Fields<'_>| -> Vec<Value> {
+        f.iter()
+            .map(|(n, v)| json!({"name": n, "value": String::from_utf8_lossy(v)}))
+            .collect()
+    };
+    let mut messages = Vec::new();
+    let mut current = serde_json::Map::new();
+    let mut body = Vec::new();
+    let mut sink = Vec::new();
+    loop {
+        match conn.next_event()? {
+            Event::Request(h) => {
+                current.insert("kind".into(), json!("request"));
+                current.insert("method".into(), json!(h.method));
+                current.insert("target".into(), json!(h.target));
+                current.insert("version".into(), json!(h.version.as_str()));
+                current.insert("headers".into(), json!(fields(h.headers)));
+                current.insert("framing".into(), json!(format!("{:?}", h.body)));
+            }
+            Event::InformationalResponse(h) | Event::Response(h) => {
+                current.insert("kind".into(), json!("response"));
+                current.insert("version".into(), json!(h.version.as_str()));
+                current.insert("status".into(), json!(h.status));
+                current.insert("reason".into(), json!(h.reason));
+                current.insert("headers".into(), json!(fields(h.headers)));
+                current.insert("framing".into(), json!(format!("{:?}", h.body)));
+                if h.status < 200 {
+                    messages.push(Value::Object(std::mem::take(&mut current)));
+                }
+            }
+            Event::Data(d) => body.extend_from_slice(d),
+            Event::EndOfMessage(t) => {
+                current.insert("body_length".into(), json!(body.len()));
+                match std::str::from_utf8(&body) {
+                    Ok(text) => current.insert("body".into(), json!(text)),
+                    Err(_) => current.insert("body_hex".into(), json!(hex::encode(&body))),
+                };
+                current.insert("trailers".into(), json!(fields(t)));
+                body.clear();
+                messages.push(Value::Object(std::mem::take(&mut current)));
+            }
+            Event::Paused => {
+                // Answer so that the next pipelined request is read.
+                let _ = conn.send_response(
+                    204,
+                    "No Content",
+                    std::iter::empty::<(&str, &str)>(),
+                    &mut sink,
+                );
+                if conn
+                    .send_end_of_message(&[] as &[(&str, &str)], &mut sink)
+                    .is_err()
+                    || conn.must_close()
+                {
+                    break;
+                }
+            }
+            Event::ConnectionClosed | Event::NeedData => break,
+        }
+    }
+    Ok(match messages.len() {
+        1 => messages.remove(0),
+        _ => json!({ "messages": messages }),
+    })
+}
+
+/// Decodes an Address Book Server file ([MS-ABS]) to JSON: the header, the attribute table
+/// and every contact with its values named.
+pub fn decode_abs(input: &[u8]) -> Result<Value, crate::http::abs::AbsError> {
+    use crate::http::abs::{AbsFile, FileName, Value as V};
+    let file = AbsFile::parse(input)?;
+    let h = &file.header;
+    let name = if h.kind == crate::http::abs::FileKind::Full {
+        FileName::full(h.day, false)
+    } else {
+        FileName::delta(h.kind, h.base_day, h.day, false)
+    };
+    let attributes: Vec<Value> = file
+        .attributes
+        .iter()
+        .map(|a| {
+            json!({
+                "id": a.id,
+                "flags": format!("{:#010x}", a.flags),
+                "name": a.name,
+                "client_field": format!("{:?}", a.client_field()),
+                "type": a.kind().map(|k| format!("{k:?}")),
+            })
+        })
+        .collect();
+    let contacts: Vec<Value> = file
+        .contacts
+        .iter()
+        .map(|c| {
+            let values: Vec<Value> = c
+                .values
+                .iter()
+                .map(|(id, v)| {
+                    let name = file
+                        .attributes
+                        .iter()
+                        .find(|a| a.id == u16::from(*id))
+                        .map(|a| a.name.as_str());
+                    let value = match v {
+                        V::String(s) => json!(s),
+                        V::MultiString(l) => json!(l),
+                        V::Binary(b) => json!(hex::encode(b)),
+                        V::Integer(n) => json!(n),
+                    };
+                    json!({"id": id, "name": name, "value": value})
+                })
+                .collect();
+            json!({
+                "guid": hex::encode(c.guid),
+                "change": format!("{:?}", c.change),
+                "values": values,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "kind": format!("{:?}", h.kind),
+        "file_name": name.to_string().trim_end_matches(".lsabs"),
+        "base_day": h.base_day,
+        "day": h.day,
+        "date": crate::http::download::http_date(crate::http::abs::unix_from_day(h.day)),
+        "use_normalization_rules": h.use_normalization_rules,
+        "normalization_rules_length": file.normalization_rules.len(),
+        "attributes": attributes,
+        "contacts": contacts,
+    }))
+}
+
 /// The options of `ocs srtp`.
 #[derive(Debug, Clone)]
 pub struct SrtpOptions {

@@ -132,7 +132,7 @@ fn never_crashes_on_garbage() {
             seed ^= seed << 17;
             data.push((seed & 0xff) as u8);
         }
-        for kind in ["sip", "sdp", "rtp", "rtcp", "cccp"] {
+        for kind in ["sip", "sdp", "rtp", "rtcp", "cccp", "http", "abs"] {
             let out = ocs(&["decode", kind], &data);
             assert!(
                 matches!(out.status.code(), Some(0 | 1)),
@@ -332,4 +332,108 @@ fn decode_cccp_bodies() {
         String::from_utf8_lossy(&out.stderr).trim(),
         "error: missing attribute code at byte 0"
     );
+}
+
+#[test]
+fn decode_http_requests_and_responses() {
+    let out = ocs(
+        &["decode", "http"],
+        b"POST /LiveServer/MCUFactory/ HTTP/1.1\r\nHost: pool:444\r\nTransfer-Encoding: chunked\r\n\r\n\
+          a\r\n<request/>\r\n0\r\nX-Sum: 9\r\n\r\n",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["method"], "POST");
+    assert_eq!(v["body"], "<request/>");
+    assert_eq!(v["trailers"][0]["name"], "X-Sum");
+
+    let out = ocs(
+        &["decode", "http"],
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 206 Partial Content\r\nContent-Length: 3\r\n\r\n\xff\x00\x01",
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["messages"][0]["status"], 100);
+    assert_eq!(v["messages"][1]["status"], 206);
+    assert_eq!(v["messages"][1]["body_hex"], "ff0001");
+
+    // Pipelined requests: each one.
+    let out = ocs(
+        &["decode", "http"],
+        b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n",
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["messages"][1]["target"], "/b");
+
+    // A smuggling attempt is an error with its offset.
+    let out = ocs(
+        &["decode", "http"],
+        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: Content-Length together with Transfer-Encoding at byte 45"
+    );
+    // A message cut short is an error too.
+    let out = ocs(
+        &["decode", "http"],
+        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 9\r\n\r\nabc",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: connection closed in the middle of a message at byte 50"
+    );
+}
+
+#[test]
+fn decode_abs_files() {
+    use ocs_stack::http::abs::{AbsFile, Attribute, Change, Contact, FileKind, Header, Value};
+    let file = AbsFile {
+        header: Header::new(FileKind::Delta, 0x0A10, 0x0A11),
+        normalization_rules: Vec::new(),
+        attributes: vec![Attribute {
+            id: 5,
+            flags: 0x0400_0000,
+            name: "title".into(),
+        }],
+        contacts: vec![Contact {
+            guid: [0xAB; 16],
+            change: Change::Present,
+            values: vec![(5, Value::String("Development Manager".into()))],
+        }],
+    };
+    let dir = std::env::temp_dir().join(format!("ocs-cli-abs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("D-0A10-0A11.lsabs");
+    std::fs::write(&path, file.to_bytes().unwrap()).unwrap();
+    let out = ocs(&["decode", "abs", path.to_str().unwrap()], b"");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["file_name"], "D-0A10-0A11");
+    assert_eq!(v["date"], "Tue, 22 Jan 2008 00:00:00 GMT");
+    assert_eq!(v["attributes"][0]["client_field"], "Title");
+    assert_eq!(
+        v["contacts"][0]["values"][0]["value"],
+        "Development Manager"
+    );
+    let mut cut = file.to_bytes().unwrap();
+    cut.truncate(cut.len() - 4);
+    let out = ocs(&["decode", "abs"], &cut);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("at byte"),
+        "{:?}",
+        out.stderr
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

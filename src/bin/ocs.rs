@@ -81,6 +81,10 @@ enum Kind {
     Rtcp,
     /// A C3P request or response ([MS-CONFBAS]), or a conference-info document (RFC 4575).
     Cccp,
+    /// HTTP/1.1 requests, or responses when the input starts with `HTTP/` (de-chunked).
+    Http,
+    /// An Address Book Server file ([MS-ABS]): F-, D- or C- .lsabs/.dabs.
+    Abs,
 }
 
 fn main() -> ExitCode {
@@ -167,5 +171,7 @@ fn decode(kind: Kind, file: Option<&str>, hex: bool) -> Result<serde_json::Value
         Kind::Rtp => ocs_stack::cli::decode_rtp(&data).map_err(|e| e.to_string()),
         Kind::Rtcp => ocs_stack::cli::decode_rtcp(&data).map_err(|e| e.to_string()),
         Kind::Cccp => ocs_stack::cli::decode_cccp(data.into()).map_err(|e| e.to_string()),
+        Kind::Http => ocs_stack::cli::decode_http(&data).map_err(|e| e.to_string()),
+        Kind::Abs => ocs_stack::cli::decode_abs(&data).map_err(|e| e.to_string()),
     }
 }
