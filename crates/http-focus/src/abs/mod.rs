@@ -342,12 +342,14 @@ pub enum AbsError {
         offset: usize,
     },
     /// MaximumAttributeId is not the largest Id of the table.
-    #[error("MaximumAttributeId {declared} but the largest Id is {actual}")]
+    #[error("MaximumAttributeId {declared} but the largest Id is {actual}, at byte {offset}")]
     MaximumAttributeId {
         /// In the header.
         declared: u16,
         /// In the table.
         actual: u16,
+        /// The header field.
+        offset: usize,
     },
     /// An attribute type (low byte of Flags) this crate cannot decode.
     #[error("attribute {id} has unknown type {kind:#04x} at byte {offset}")]
@@ -528,6 +530,7 @@ impl AbsFile {
         };
         let day = r.u16("CreationDate")?;
         let count = r.u16("NumberOfAttributes")?;
+        let max_id_at = r.pos;
         let max_id = r.u16("MaximumAttributeId")?;
         let mut source_stream = [0; 128];
         source_stream.copy_from_slice(r.take(128, "SourceStream")?);
@@ -584,6 +587,7 @@ impl AbsFile {
             return Err(AbsError::MaximumAttributeId {
                 declared: max_id,
                 actual,
+                offset: max_id_at,
             });
         }
 
@@ -892,7 +896,8 @@ mod tests {
             AbsFile::parse(&bad),
             Err(AbsError::MaximumAttributeId {
                 declared: 4,
-                actual: 3
+                actual: 3,
+                offset: 20
             })
         );
         let contact_at = attr_at + 2 + 6 + 12 + 4;

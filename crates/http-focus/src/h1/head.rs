@@ -376,13 +376,13 @@ pub(crate) fn parse_request<'a>(
     let head = &buf[..len];
     let base = buf.as_ptr();
     let method = req.method.unwrap_or("");
-    request_line_ends(head, method.as_bytes(), req.headers)?;
     let target = req.path.unwrap_or("");
     let version = if req.version == Some(0) {
         Version::Http10
     } else {
         Version::Http11
     };
+    request_line_ends(head, method.as_bytes())?;
     let scan = scan_fields(head, req.headers, fields, true)?;
     if version == Version::Http11 && scan.hosts == 0 {
         return Err(Error::MissingHost { offset: 0 });
@@ -500,28 +500,14 @@ pub(crate) fn check_line_ends(head: &[u8]) -> Result<(), Error> {
 }
 
 /// [`check_line_ends`] for a request head, without scanning it again: a request has no folded
-/// values, so its line ends are exactly before each field name and the final empty line, and
-/// only the empty lines httparse skips before the request line can hide another.
-fn request_line_ends(
-    head: &[u8],
-    method: &[u8],
-    headers: &[httparse::Header<'_>],
-) -> Result<(), Error> {
+/// values, so its line ends are exactly before each field name ([`scan_fields`] checks those)
+/// and the final empty line, and only the empty lines httparse skips before the request line
+/// can hide another.
+fn request_line_ends(head: &[u8], method: &[u8]) -> Result<(), Error> {
     let base = head.as_ptr() as usize;
     let prefix = method.as_ptr() as usize - base;
     if prefix > 0 {
         check_line_ends(&head[..prefix])?;
-    }
-    let crlf_before = |at: usize| -> Result<(), Error> {
-        if head[at - 2] == b'\r' {
-            Ok(())
-        } else {
-            // Find the bare LF (or a bare CR after it) exactly, in the byte order.
-            check_line_ends(&head[..at])
-        }
-    };
-    for h in headers {
-        crlf_before(h.name.as_ptr() as usize - base)?;
     }
     if head.len() < 4 || &head[head.len() - 4..] != b"\r\n\r\n" {
         return check_line_ends(head);
@@ -577,6 +563,11 @@ pub(crate) fn scan_fields(
             value: value_at,
             value_len: h.value.len() as u32,
         });
+        // Each field line follows a CRLF (the request line's or the previous field's); a
+        // request has no folded values, so this is every line end but the last.
+        if request && head[name_at as usize - 2] != b'\r' {
+            check_line_ends(&head[..name_at as usize])?;
+        }
         let at = u64::from(name_at);
         // Most fields are none of these: the length and first letter rule them out cheaply.
         match (name.len(), name.first().map_or(0, |b| b | 0x20)) {
