@@ -805,11 +805,16 @@ fn field_lines(head: &[u8], mut at: usize, request: bool) -> Option<Error> {
         }
         Ok(None)
     };
+    let mut after_field = false;
     loop {
         let first = *head.get(at)?;
         let next = match first {
             b'\r' | b'\n' => return line_end(head, at).err(),
             b' ' | b'\t' if request => return Some(Error::ObsFold { offset: at as u64 }),
+            // A continuation needs a field to continue.
+            b' ' | b'\t' if !after_field => {
+                return Some(Error::InvalidHeaderName { offset: at as u64 });
+            }
             b' ' | b'\t' => value(at),
             _ => {
                 let mut i = at;
@@ -826,6 +831,7 @@ fn field_lines(head: &[u8], mut at: usize, request: bool) -> Option<Error> {
                 }
             }
         };
+        after_field = true;
         match next {
             Ok(Some(n)) => at = n,
             Ok(None) => return None,
