@@ -16,16 +16,19 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ocs_stack::http::abs::{AbsFile, Attribute, Change, Contact, FileKind, Header, Value};
 use ocs_stack::http::h1::{Connection, Event, Limits, RequestHead, Role};
 
-const KITTYHELL: &[u8] = b"GET /wp-content/uploads/2010/03/hello-kitty-darth-vader-pink.jpg HTTP/1.1\r\n\
-Host: www.kittyhell.com\r\n\
-User-Agent: Mozilla/5.0 (Macintosh; U; Intel Mac OS X 10.6; ja-JP-mac; rv:1.9.2.3) Gecko/20100401 Firefox/3.6.3 Pathtraq/0.9\r\n\
-Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n\
-Accept-Language: ja,en-us;q=0.7,en;q=0.3\r\n\
-Accept-Encoding: gzip,deflate\r\n\
-Accept-Charset: Shift_JIS,utf-8;q=0.7,*;q=0.7\r\n\
-Keep-Alive: 115\r\n\
-Connection: keep-alive\r\n\
-Cookie: wp_ozh_wsa_visits=2; wp_ozh_wsa_visit_lasttime=xxxxxxxxxx; __utma=xxxxxxxxx.xxxxxxxxxx.xxxxxxxxxx.xxxxxxxxxx.xxxxxxxxxx.x; __utmz=xxxxxxxxx.xxxxxxxxxx.x.x.utmccn=(referral)|utmcsr=reader.livedoor.com|utmcct=/reader/|utmcmd=referral\r\n\r\n";
+/// The request of the httparse and picohttpparser benches (shared with the allocation test).
+const KITTYHELL: &[u8] = include_bytes!("../crates/http-focus/tests/data/kittyhell.http");
+
+/// The empty 204 that lets the server read the next request.
+fn answer(server: &mut Connection, out: &mut Vec<u8>) {
+    out.clear();
+    server
+        .send_response(204, "No Content", std::iter::empty::<(&str, &str)>(), out)
+        .unwrap();
+    server
+        .send_end_of_message(&[] as &[(&str, &str)], out)
+        .unwrap();
+}
 
 fn head(c: &mut Criterion) {
     let mut g = c.benchmark_group("head/kittyhell");

@@ -29,6 +29,17 @@ fn ocs(args: &[&str], stdin: &[u8]) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// The JSON of a run that succeeded.
+fn ok_json(out: &Output) -> serde_json::Value {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn decodes_the_shipped_samples() {
     for f in [
@@ -105,13 +116,7 @@ fn sdp_with_crypto() {
     let sdp = b"v=0\r\no=- 0 0 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\nm=audio 5000 RTP/SAVP 0\r\n\
 a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^31|1:4\r\na=sendonly\r\n";
     let out = ocs(&["decode", "sdp"], sdp);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = ok_json(&out);
     assert_eq!(
         v["media"][0]["typed_attributes"][0]["crypto"]["keys"][0]["mki_length"],
         4
@@ -247,13 +252,7 @@ fn srtp_protect_then_unprotect_through_the_binary() {
 fn decode_rtp_and_rtcp() {
     let sr_sdes = "80c8000666ef91ffdf4880dd61a62ed3d8bcdebe000000090000160481ca000666ef91ff0110526e5435436d4a687a7965744178772b0000";
     let out = ocs(&["decode", "rtcp", "--hex"], sr_sdes.as_bytes());
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = ok_json(&out);
     assert_eq!(v["packets"][0]["kind"], "SR");
     assert_eq!(v["packets"][0]["packet_count"], 9);
     assert_eq!(
@@ -262,13 +261,7 @@ fn decode_rtp_and_rtcp() {
     );
     let rtp = "906000010000000100000007bede000110aa0000706c";
     let out = ocs(&["decode", "rtp", "--hex"], rtp.as_bytes());
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = ok_json(&out);
     assert_eq!(v["sequence_number"], 1);
     let bad = ocs(&["decode", "rtcp", "--hex"], b"80c90005cafebabe");
     assert_eq!(bad.status.code(), Some(1));
@@ -288,13 +281,7 @@ fn decode_cccp_bodies() {
     .unwrap();
     let at = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
     let out = ocs(&["decode", "cccp", "-", "--pretty"], &raw[at..]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = ok_json(&out);
     assert_eq!(v["kind"], "request");
     assert_eq!(v["request_id"], 2);
     let user = &v["command"]["body"]["AddUser"]["user"];
@@ -341,13 +328,7 @@ fn decode_http_requests_and_responses() {
         b"POST /LiveServer/MCUFactory/ HTTP/1.1\r\nHost: pool:444\r\nTransfer-Encoding: chunked\r\n\r\n\
           a\r\n<request/>\r\n0\r\nX-Sum: 9\r\n\r\n",
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = ok_json(&out);
     assert_eq!(v["method"], "POST");
     assert_eq!(v["body"], "<request/>");
     assert_eq!(v["trailers"][0]["name"], "X-Sum");
@@ -412,13 +393,7 @@ fn decode_abs_files() {
     let path = dir.join("D-0A10-0A11.lsabs");
     std::fs::write(&path, file.to_bytes().unwrap()).unwrap();
     let out = ocs(&["decode", "abs", path.to_str().unwrap()], b"");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = ok_json(&out);
     assert_eq!(v["file_name"], "D-0A10-0A11");
     assert_eq!(v["date"], "Tue, 22 Jan 2008 00:00:00 GMT");
     assert_eq!(v["attributes"][0]["client_field"], "Title");

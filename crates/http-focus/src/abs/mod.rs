@@ -57,79 +57,68 @@ pub enum FileKind {
     Compact,
 }
 
-/// The high byte of an attribute's Flags: how the client maps it ([MS-ABS] 2.1.4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ClientField {
-    /// proxyAddresses.
-    ProxyAddresses,
-    /// givenName.
-    GivenName,
-    /// sn.
-    Surname,
-    /// displayName.
-    DisplayName,
-    /// title.
-    Title,
-    /// mailNickname.
-    MailNickname,
-    /// company.
-    Company,
-    /// physicalDeliveryOfficeName.
-    Office,
-    /// msRTCSIP-PrimaryUserAddress.
-    PrimaryUserAddress,
-    /// telephoneNumber.
-    TelephoneNumber,
-    /// homePhone.
-    HomePhone,
-    /// mobile.
-    Mobile,
-    /// otherTelephone.
-    OtherTelephone,
-    /// ipPhone.
-    IpPhone,
-    /// mail.
-    Mail,
-    /// groupType.
-    GroupType,
-    /// manager.
-    Manager,
-    /// Not mapped by the client (0xFF).
-    Ignore,
-    /// A value the spec does not list.
-    Other(u8),
+/// Defines [`ClientField`] and its byte values once.
+macro_rules! client_fields {
+    ($($(#[$doc:meta])* $name:ident = $value:literal,)*) => {
+        /// The high byte of an attribute's Flags: how the client maps it ([MS-ABS] 2.1.4).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ClientField {
+            $($(#[$doc])* $name,)*
+            /// Not mapped by the client (0xFF).
+            Ignore,
+            /// A value the spec does not list.
+            Other(u8),
+        }
+
+        impl ClientField {
+            /// From the high byte of Flags.
+            #[must_use]
+            pub fn from_byte(b: u8) -> ClientField {
+                match b {
+                    $($value => ClientField::$name,)*
+                    0xFF => ClientField::Ignore,
+                    b => ClientField::Other(b),
+                }
+            }
+        }
+    };
 }
 
-impl ClientField {
-    /// From the high byte of Flags.
-    #[must_use]
-    pub fn from_byte(b: u8) -> ClientField {
-        use ClientField::*;
-        const ALL: [ClientField; 17] = [
-            ProxyAddresses,
-            GivenName,
-            Surname,
-            DisplayName,
-            Title,
-            MailNickname,
-            Company,
-            Office,
-            PrimaryUserAddress,
-            TelephoneNumber,
-            HomePhone,
-            Mobile,
-            OtherTelephone,
-            IpPhone,
-            Mail,
-            GroupType,
-            Manager,
-        ];
-        match b {
-            0xFF => Ignore,
-            b if usize::from(b) < ALL.len() => ALL[usize::from(b)],
-            b => Other(b),
-        }
-    }
+client_fields! {
+    /// proxyAddresses.
+    ProxyAddresses = 0x00,
+    /// givenName.
+    GivenName = 0x01,
+    /// sn.
+    Surname = 0x02,
+    /// displayName.
+    DisplayName = 0x03,
+    /// title.
+    Title = 0x04,
+    /// mailNickname.
+    MailNickname = 0x05,
+    /// company.
+    Company = 0x06,
+    /// physicalDeliveryOfficeName.
+    Office = 0x07,
+    /// msRTCSIP-PrimaryUserAddress.
+    PrimaryUserAddress = 0x08,
+    /// telephoneNumber.
+    TelephoneNumber = 0x09,
+    /// homePhone.
+    HomePhone = 0x0A,
+    /// mobile.
+    Mobile = 0x0B,
+    /// otherTelephone.
+    OtherTelephone = 0x0C,
+    /// ipPhone.
+    IpPhone = 0x0D,
+    /// mail.
+    Mail = 0x0E,
+    /// groupType.
+    GroupType = 0x0F,
+    /// manager.
+    Manager = 0x10,
 }
 
 /// How a contact attribute's value is encoded: the low byte of Flags. String (0) is from

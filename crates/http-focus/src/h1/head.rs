@@ -362,16 +362,9 @@ pub(crate) fn parse_request<'a>(
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CAP];
     let mut req = httparse::Request::new(&mut []);
     let window = &buf[..buf.len().min(limits.max_head_size)];
-    let len = match req.parse_with_uninit_headers(window, &mut slots[..max]) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => return too_large(buf, limits),
-        Err(httparse::Error::TooManyHeaders) => {
-            return Err(Error::TooManyHeaders {
-                limit: max,
-                offset: 0,
-            });
-        }
-        Err(e) => return Err(diagnose(window, true, e)),
+    let parsed = req.parse_with_uninit_headers(window, &mut slots[..max]);
+    let Some(len) = head_length(parsed, buf, limits, true)? else {
+        return Ok(None);
     };
     let head = &buf[..len];
     let base = buf.as_ptr();
@@ -422,17 +415,9 @@ pub(crate) fn parse_response(
     let window = &buf[..buf.len().min(limits.max_head_size)];
     let mut config = httparse::ParserConfig::default();
     config.allow_obsolete_multiline_headers_in_responses(true);
-    let len = match config.parse_response_with_uninit_headers(&mut resp, window, &mut slots[..max])
-    {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => return too_large(buf, limits),
-        Err(httparse::Error::TooManyHeaders) => {
-            return Err(Error::TooManyHeaders {
-                limit: max,
-                offset: 0,
-            });
-        }
-        Err(e) => return Err(diagnose(window, false, e)),
+    let parsed = config.parse_response_with_uninit_headers(&mut resp, window, &mut slots[..max]);
+    let Some(len) = head_length(parsed, buf, limits, false)? else {
+        return Ok(None);
     };
     let head = &buf[..len];
     check_line_ends(head)?;
@@ -468,14 +453,31 @@ pub(crate) fn parse_response(
     }))
 }
 
-fn too_large<T>(buf: &[u8], limits: &Limits) -> Result<Option<T>, Error> {
-    if buf.len() >= limits.max_head_size {
-        Err(Error::HeadTooLarge {
-            limit: limits.max_head_size,
+/// httparse's answer as ours: the head's length, `None` for more bytes, or the fault.
+fn head_length(
+    parsed: Result<httparse::Status<usize>, httparse::Error>,
+    buf: &[u8],
+    limits: &Limits,
+    request: bool,
+) -> Result<Option<usize>, Error> {
+    match parsed {
+        Ok(httparse::Status::Complete(n)) => Ok(Some(n)),
+        Ok(httparse::Status::Partial) if buf.len() >= limits.max_head_size => {
+            Err(Error::HeadTooLarge {
+                limit: limits.max_head_size,
+                offset: 0,
+            })
+        }
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(httparse::Error::TooManyHeaders) => Err(Error::TooManyHeaders {
+            limit: limits.max_headers.min(MAX_HEADERS_CAP),
             offset: 0,
-        })
-    } else {
-        Ok(None)
+        }),
+        Err(e) => Err(diagnose(
+            &buf[..buf.len().min(limits.max_head_size)],
+            request,
+            e,
+        )),
     }
 }
 

@@ -87,29 +87,21 @@ pub(crate) fn status(code: u16, out: &mut Vec<u8>) {
 
 /// `HEXDIG+ CRLF` without allocating.
 pub(crate) fn chunk_size(len: usize, out: &mut Vec<u8>) {
-    let mut digits = [0u8; 16];
-    let mut i = digits.len();
-    let mut n = len;
-    loop {
-        i -= 1;
-        digits[i] = b"0123456789abcdef"[n & 15];
-        n >>= 4;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
+    out.extend_from_slice(digits(len as u64, 16, &mut [0; 20]));
     out.extend_from_slice(b"\r\n");
 }
 
 /// The decimal digits of `n`, written at the end of `buf`, without allocating.
 pub fn decimal(n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut n = n;
+    digits(n, 10, buf)
+}
+
+fn digits(mut n: u64, radix: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut i = buf.len();
     loop {
         i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
+        buf[i] = b"0123456789abcdef"[(n % radix) as usize];
+        n /= radix;
         if n == 0 {
             return &buf[i..];
         }
