@@ -60,18 +60,7 @@ fn head(c: &mut Criterion) {
             let Ok(Event::EndOfMessage(_)) = server.next_event() else {
                 panic!()
             };
-            out.clear();
-            server
-                .send_response(
-                    204,
-                    "No Content",
-                    std::iter::empty::<(&str, &str)>(),
-                    &mut out,
-                )
-                .unwrap();
-            server
-                .send_end_of_message(&[] as &[(&str, &str)], &mut out)
-                .unwrap();
+            answer(&mut server, &mut out);
             black_box(&out);
         });
     });
@@ -125,18 +114,7 @@ fn chunked(c: &mut Criterion) {
                     _ => {}
                 }
             }
-            out.clear();
-            server
-                .send_response(
-                    204,
-                    "No Content",
-                    std::iter::empty::<(&str, &str)>(),
-                    &mut out,
-                )
-                .unwrap();
-            server
-                .send_end_of_message(&[] as &[(&str, &str)], &mut out)
-                .unwrap();
+            answer(&mut server, &mut out);
             black_box(total)
         });
     });
