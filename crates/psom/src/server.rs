@@ -399,6 +399,11 @@ impl Server {
                         },
                     ),
                     Ok(_) => {}
+                    // A failed authentication ends the connection: no second guess on it.
+                    Err(why @ (Refusal::BadCredentials | Refusal::Expired)) => {
+                        self.refuse(conn, proxy, call, why);
+                        self.close(conn, why);
+                    }
                     Err(why) => self.refuse(conn, proxy, call, why),
                 }
             }
