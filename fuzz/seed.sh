@@ -134,10 +134,14 @@ for name, msgs in (("http_request_stream", reqs), ("http_response_stream", resps
 PY
 # ABS seeds: the files the example's directory publishes over a few days.
 (cd "$here/.." && cargo run -q --example abs_directory -- "$here/corpus/abs_file" >/dev/null)
+# PSOM seeds: a client's opening (RPCOpen + Authenticate) and a joined session's operations,
+# behind the "authenticated" flag byte; written by the psom_session example.
+mkdir -p "$here/corpus/psom_stream"
+(cd "$here/.." && cargo run -q --example psom_session -- "$here/corpus/psom_stream" >/dev/null)
 # Regression inputs found earlier are seeds too.
-for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file; do
+for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file psom_stream; do
   if [ -d "$here/regressions/$t" ]; then cp "$here/regressions/$t"/* "$here/corpus/$t/" 2>/dev/null || true; fi
 done
-for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file; do
+for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file psom_stream; do
   echo "seeded $t: $(ls "$here/corpus/$t" | wc -l) inputs"
 done

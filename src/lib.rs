@@ -10,8 +10,7 @@
 //! | [`rtcp`] | `ocs-rtcp` | RTP and RTCP with the [MS-RTP] extensions, statistics, session, call quality |
 //! | [`cccp`] | `ocs-cccp` | C3P conference control, RFC 4575 conference state, the focus |
 //! | [`http`] | `ocs-http-focus` | sans-IO HTTP/1.1, C3P between Focus and MCUs, [MS-ABS] Address Book files, downloads |
-//!
-//! The PSOM crate joins when it is implemented.
+//! | [`psom`] | `ocs-psom` | PSOM records, operations and marshaling; the web-conference data MCU and client |
 //!
 //! ```
 //! let msg = ocs_stack::sip::Message::parse(bytes::Bytes::from_static(
@@ -25,6 +24,7 @@
 
 pub use ocs_cccp as cccp;
 pub use ocs_http_focus as http;
+pub use ocs_psom as psom;
 pub use ocs_rtcp as rtcp;
 pub use ocs_sip_codec as sip;
 pub use ocs_srtp as srtp;

@@ -8,12 +8,8 @@ use crate::record::{Operation, Record, Status};
 use crate::server::{Authorization, Server, ServerConfig};
 use crate::value::MarshalLimits;
 
-/// Target `psom_stream`: arbitrary bytes as the record stream of a server-side connection
-/// (after a valid RPCOpen and authentication, so that every layer is reached), fed in two
-/// pieces; nothing panics, and whatever the stream did, the connection is either still open
-/// or closed with a Close record.
-pub fn psom_stream(data: &[u8]) {
-    let now = Instant::now();
+/// The fuzz oracle's participant: conference `FUZZ0001`, auth id `1`, key `k`, attendee.
+fn oracle_server(now: Instant) -> Server {
     let mut server = Server::new("FUZZ0001", ServerConfig::default(), 1);
     server.authorize(Authorization {
         auth_id: "1".into(),
@@ -23,7 +19,11 @@ pub fn psom_stream(data: &[u8]) {
         expires: now + Duration::from_secs(60),
     });
     server.connect(1, now);
-    let mut creds = crate::client::Client::new(
+    server
+}
+
+fn oracle_client(now: Instant) -> crate::client::Client {
+    crate::client::Client::new(
         crate::client::Credentials {
             conference_id: "FUZZ0001".into(),
             auth_id: "1".into(),
@@ -31,7 +31,64 @@ pub fn psom_stream(data: &[u8]) {
             name: "f".into(),
         },
         now,
-    );
+    )
+}
+
+/// Seeds for `psom_stream`: what a real participant sends in a session (join, children,
+/// votes, questions, a refused drawing), whole and without its opening.
+#[must_use]
+pub fn seeds() -> Vec<Vec<u8>> {
+    use crate::client::Action;
+    let now = Instant::now();
+    let mut server = oracle_server(now);
+    let mut client = oracle_client(now);
+    let mut sent = Vec::new();
+    let mut hello_len = 0;
+    let actions = [
+        Action::Ask("when?".into()),
+        Action::Vote(0),
+        Action::Draw("line".into()),
+        Action::GoTo(1),
+    ];
+    let mut next = actions.iter();
+    loop {
+        let mut moved = false;
+        while let Some(bytes) = client.poll_transmit() {
+            if hello_len == 0 {
+                hello_len = bytes.len();
+            }
+            sent.extend_from_slice(&bytes);
+            server.handle_input(1, &bytes, now);
+            moved = true;
+        }
+        while let Some(t) = server.poll_transmit() {
+            let _ = client.handle_input(&t.data, now);
+            moved = true;
+        }
+        if !moved {
+            match next.next() {
+                Some(a) if client.joined() => {
+                    let _ = client.call(a.clone());
+                }
+                _ => break,
+            }
+        }
+    }
+    let mut whole = vec![0];
+    whole.extend_from_slice(&sent);
+    let mut after = vec![1];
+    after.extend_from_slice(&sent[hello_len..]);
+    vec![whole, after]
+}
+
+/// Target `psom_stream`: arbitrary bytes as the record stream of a server-side connection
+/// (after a valid RPCOpen and authentication, so that every layer is reached), fed in two
+/// pieces; nothing panics, and whatever the stream did, the connection is either still open
+/// or closed with a Close record.
+pub fn psom_stream(data: &[u8]) {
+    let now = Instant::now();
+    let mut server = oracle_server(now);
+    let mut creds = oracle_client(now);
     let hello = creds.poll_transmit().unwrap_or_default();
     let authenticated = data.first().is_some_and(|b| b & 1 == 1);
     if authenticated {
