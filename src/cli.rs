@@ -421,6 +421,119 @@ pub fn decode_abs(input: &[u8]) -> Result<Value, crate::http::abs::AbsError> {
     }))
 }
 
+/// Decodes a PSOM record stream ([MS-PSOM], layout as `crates/psom/PROTOCOL.md` says) to
+/// JSON: each record with its offset, RpcMessage bodies as operations with their marshaled
+/// arguments. Interface and method names follow this crate's proxy numbering (client ids;
+/// server ids are their negatives).
+pub fn decode_psom(input: &[u8]) -> Result<Value, crate::psom::Error> {
+    use crate::psom::record::{Decoder, Operation, Record};
+    use crate::psom::value::MarshalLimits;
+    let mut decoder = Decoder::new(usize::MAX);
+    decoder.push(input);
+    let mut records = Vec::new();
+    let mut offset = 0u64;
+    while let Some(record) = decoder.next_record()? {
+        let mut entry = match record {
+            Record::Close { reason, text } => {
+                json!({"type": "Close", "reason": reason, "text": text})
+            }
+            Record::SetChannel { channel } => json!({"type": "SetChannel", "channel": channel}),
+            Record::Break => json!({"type": "Break"}),
+            Record::RpcOpen {
+                channel,
+                conn_mgr,
+                version,
+            } => json!({
+                "type": "RPCOpen", "channel": channel, "conn_mgr_proxy": conn_mgr, "version": version,
+            }),
+            Record::RpcMessage { body, offset } => {
+                let op = Operation::decode(body, offset, &MarshalLimits::default())?;
+                json!({"type": "RpcMessage", "operation": psom_operation(&op)})
+            }
+        };
+        entry["offset"] = json!(offset);
+        offset = input.len() as u64 - decoder.pending() as u64;
+        records.push(entry);
+    }
+    if decoder.pending() > 0 {
+        return Err(crate::psom::Error::Truncated {
+            what: "record",
+            offset,
+        });
+    }
+    Ok(json!({ "records": records }))
+}
+
+fn psom_operation(op: &crate::psom::record::Operation) -> Value {
+    use crate::psom::interface::Interface;
+    use crate::psom::record::Operation;
+    let iface = |proxy: i32| {
+        let p = proxy.abs();
+        match p {
+            1 => Some(Interface::ConnMgr),
+            2 => Some(Interface::Meeting),
+            p if p > 100 => u16::try_from(p - 100).ok().and_then(Interface::from_id),
+            _ => None,
+        }
+    };
+    match op {
+        Operation::ConnectChild {
+            parent,
+            connect,
+            child,
+            interface,
+        } => json!({
+            "op": if *connect { "ConnectChild" } else { "DisconnectChild" },
+            "parent": parent, "child": child, "interface": interface,
+            "interface_name": Interface::from_id(*interface).map(|i| format!("{i:?}")),
+        }),
+        Operation::OpenClose { proxy, open } => json!({
+            "op": "OpenClose", "proxy": proxy, "open": open,
+            "interface_name": iface(*proxy).map(|i| format!("{i:?}")),
+        }),
+        Operation::Rpc {
+            proxy,
+            kind,
+            call,
+            method,
+            args,
+        } => {
+            let name = iface(*proxy)
+                .and_then(|i| i.method(*method))
+                .map(|m| m.name);
+            json!({
+                "op": "Rpc", "proxy": proxy, "kind": format!("{kind:?}"), "call": call,
+                "method": method, "interface_name": iface(*proxy).map(|i| format!("{i:?}")),
+                "method_name": name,
+                "args": args.iter().map(psom_value).collect::<Vec<_>>(),
+            })
+        }
+    }
+}
+
+fn psom_value(v: &crate::psom::value::Value) -> Value {
+    use crate::psom::value::Value as V;
+    match v {
+        V::Null => Value::Null,
+        V::I8(n) => json!(n),
+        V::I16(n) => json!(n),
+        V::I32(n) => json!(n),
+        V::I64(n) => json!(n),
+        V::U8(n) => json!(n),
+        V::U16(n) => json!(n),
+        V::U32(n) => json!(n),
+        V::U64(n) => json!(n),
+        V::Bool(b) => json!(b),
+        V::String(s) => json!(s),
+        V::Blob(b) => json!({"blob": hex::encode(b)}),
+        V::Array(items) => Value::Array(items.iter().map(psom_value).collect()),
+        V::Struct(fields) => json!({"struct": fields.iter().map(psom_value).collect::<Vec<_>>()}),
+        V::Guid(g) => json!({"guid": hex::encode(g)}),
+        V::Time(t) => json!({"filetime": t}),
+        V::Object(p) => json!({"object": p}),
+    }
+}
+
 /// The options of `ocs srtp`.
 #[derive(Debug, Clone)]
 pub struct SrtpOptions {

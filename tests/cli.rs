@@ -137,7 +137,7 @@ fn never_crashes_on_garbage() {
             seed ^= seed << 17;
             data.push((seed & 0xff) as u8);
         }
-        for kind in ["sip", "sdp", "rtp", "rtcp", "cccp", "http", "abs"] {
+        for kind in ["sip", "sdp", "rtp", "rtcp", "cccp", "http", "abs", "psom"] {
             let out = ocs(&["decode", kind], &data);
             assert!(
                 matches!(out.status.code(), Some(0 | 1)),
@@ -411,4 +411,38 @@ fn decode_abs_files() {
         out.stderr
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn decode_psom_streams() {
+    // RPCOpen (channel 0, ConnMgr 1, version 1), SetChannel 1, an RPC GoTo(3) on the slide deck.
+    let hex = "37 0a 00 00 00 00 00 00 00 01 00 00 00 01 00 \
+               04 04 00 00 00 01 00 00 00 \
+               16 13 00 00 00 96 68 00 00 00 00 07 00 00 00 02 00 01 00 07 03 00 00 00";
+    let out = ocs(
+        &["decode", "psom", "--hex"],
+        hex.replace('\\', "").as_bytes(),
+    );
+    let v = ok_json(&out);
+    assert_eq!(v["records"][0]["type"], "RPCOpen");
+    assert_eq!(v["records"][1]["channel"], 1);
+    let op = &v["records"][2]["operation"];
+    assert_eq!(op["interface_name"], "SlideDeck");
+    assert_eq!(op["method_name"], "GoTo");
+    assert_eq!(op["args"][0], 3);
+    assert_eq!(v["records"][2]["offset"], 24);
+    // A record cut short, and an unknown type, are errors with their offsets.
+    let out = ocs(
+        &["decode", "psom", "--hex"],
+        b"06 00 00 00 00 16 09 00 00 00 96",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: truncated record at byte 5"
+    );
+    let out = ocs(&["decode", "psom", "--hex"], b"06 00 00 00 00 99");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: unknown record type 0x99 at byte 5"
+    );
 }

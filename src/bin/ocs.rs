@@ -85,6 +85,8 @@ enum Kind {
     Http,
     /// An Address Book Server file ([MS-ABS]): F-, D- or C- .lsabs/.dabs.
     Abs,
+    /// A PSOM record stream ([MS-PSOM]; layout as crates/psom/PROTOCOL.md says).
+    Psom,
 }
 
 fn main() -> ExitCode {
@@ -173,5 +175,6 @@ fn decode(kind: Kind, file: Option<&str>, hex: bool) -> Result<serde_json::Value
         Kind::Cccp => ocs_stack::cli::decode_cccp(data.into()).map_err(|e| e.to_string()),
         Kind::Http => ocs_stack::cli::decode_http(&data).map_err(|e| e.to_string()),
         Kind::Abs => ocs_stack::cli::decode_abs(&data).map_err(|e| e.to_string()),
+        Kind::Psom => ocs_stack::cli::decode_psom(&data).map_err(|e| e.to_string()),
     }
 }
