@@ -303,14 +303,7 @@ impl Client {
         let call = self.next_call;
         self.next_call = self.next_call.wrapping_add(1).max(1);
         self.pending.insert(call, iface);
-        Operation::Rpc {
-            proxy,
-            kind: RpcKind::Call,
-            call,
-            method,
-            args,
-        }
-        .encode_record(&mut self.out);
+        Operation::rpc(proxy, RpcKind::Call, call, method, args).encode_record(&mut self.out);
         call
     }
 

@@ -276,6 +276,18 @@ pub enum Operation {
 }
 
 impl Operation {
+    /// An RPC operation.
+    #[must_use]
+    pub fn rpc(proxy: i32, kind: RpcKind, call: u32, method: u16, args: Vec<Value>) -> Operation {
+        Operation::Rpc {
+            proxy,
+            kind,
+            call,
+            method,
+            args,
+        }
+    }
+
     /// Decodes an RpcMessage body that starts at stream offset `base`.
     ///
     /// # Errors
