@@ -345,19 +345,11 @@ impl Server {
     fn refuse(&mut self, conn: ConnId, proxy: i32, call: u32, why: Refusal) {
         self.events
             .push_back(ServerEvent::Refused { conn, refusal: why });
-        self.send(
-            conn,
-            &Operation::Rpc {
-                proxy: -proxy,
-                kind: RpcKind::Error,
-                call,
-                method: 0,
-                args: vec![
-                    Value::U16(why as u16),
-                    Value::String(refusal_text(why).into()),
-                ],
-            },
-        );
+        let args = vec![
+            Value::U16(why as u16),
+            Value::String(refusal_text(why).into()),
+        ];
+        self.send(conn, &Operation::rpc(-proxy, RpcKind::Error, call, 0, args));
     }
 
     fn operation(&mut self, conn: ConnId, op: Operation, now: Instant) {
@@ -388,16 +380,10 @@ impl Server {
                 }
                 let outcome = self.call(conn, iface, method, &args, now);
                 match outcome {
-                    Ok(result) if call != 0 => self.send(
-                        conn,
-                        &Operation::Rpc {
-                            proxy: -proxy,
-                            kind: RpcKind::Result,
-                            call,
-                            method,
-                            args: result,
-                        },
-                    ),
+                    Ok(result) if call != 0 => {
+                        let op = Operation::rpc(-proxy, RpcKind::Result, call, method, result);
+                        self.send(conn, &op);
+                    }
                     Ok(_) => {}
                     // A failed authentication ends the connection: no second guess on it.
                     Err(why @ (Refusal::BadCredentials | Refusal::Expired)) => {
@@ -464,7 +450,13 @@ impl Server {
                     let snapshot = self.state.snapshot(iface);
                     self.send(
                         conn,
-                        &notification(-proxy, ordinal::SNAPSHOT, vec![snapshot]),
+                        &Operation::rpc(
+                            -proxy,
+                            RpcKind::Call,
+                            0,
+                            ordinal::SNAPSHOT,
+                            vec![snapshot],
+                        ),
                     );
                 } else {
                     c.open.remove(&iface);
@@ -794,16 +786,6 @@ impl Server {
                 });
             }
         }
-    }
-}
-
-fn notification(proxy: i32, method: u16, args: Vec<Value>) -> Operation {
-    Operation::Rpc {
-        proxy,
-        kind: RpcKind::Call,
-        call: 0,
-        method,
-        args,
     }
 }
 
