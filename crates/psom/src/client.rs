@@ -299,6 +299,27 @@ impl Client {
         Ok(self.rpc(child_proxy(iface), iface, method, args))
     }
 
+    /// Stops following an object: closes it (no more notifications) and disconnects the child.
+    /// Its part of [`Client::view`] is then left as it was.
+    ///
+    /// # Errors
+    /// [`ClientError::NotJoined`] before joining or after the close.
+    pub fn unsubscribe(&mut self, iface: Interface) -> Result<(), ClientError> {
+        if self.phase != Phase::Joined || !CHILDREN.contains(&iface) {
+            return Err(ClientError::NotJoined);
+        }
+        let proxy = child_proxy(iface);
+        Operation::OpenClose { proxy, open: false }.encode_record(&mut self.out);
+        Operation::ConnectChild {
+            parent: MEETING_PROXY,
+            connect: false,
+            child: proxy,
+            interface: iface as u16,
+        }
+        .encode_record(&mut self.out);
+        Ok(())
+    }
+
     fn rpc(&mut self, proxy: i32, iface: Interface, method: u16, args: Vec<Value>) -> u32 {
         let call = self.next_call;
         self.next_call = self.next_call.wrapping_add(1).max(1);

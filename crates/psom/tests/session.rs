@@ -149,6 +149,26 @@ impl Sim {
     }
 }
 
+/// The refusal code of an RPC error reply.
+fn error_code(reply: &[u8]) -> Option<u16> {
+    let ocs_psom::record::Status::Complete(Record::RpcMessage { body, .. }, _) =
+        Record::decode(reply, 1 << 20, 0).ok()?
+    else {
+        return None;
+    };
+    match Operation::decode(body, 0, &Default::default()).ok()? {
+        Operation::Rpc {
+            kind: RpcKind::Error,
+            args,
+            ..
+        } => match args.first() {
+            Some(Value::U16(c)) => Some(*c),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 fn refused(e: &ClientEvent) -> Option<Refusal> {
     match e {
         ClientEvent::Refused { refusal, .. } => *refusal,
@@ -590,24 +610,6 @@ fn hostile_peer() {
         .encode(&mut b);
         b
     };
-    let error_code = |reply: &[u8]| -> Option<u16> {
-        let ocs_psom::record::Status::Complete(Record::RpcMessage { body, .. }, _) =
-            Record::decode(reply, 1 << 20, 0).ok()?
-        else {
-            return None;
-        };
-        match Operation::decode(body, 0, &Default::default()).ok()? {
-            Operation::Rpc {
-                kind: RpcKind::Error,
-                args,
-                ..
-            } => match args.first() {
-                Some(Value::U16(c)) => Some(*c),
-                _ => None,
-            },
-            _ => None,
-        }
-    };
     let close_code = |reply: &[u8]| match Record::decode(reply, 1 << 20, 0) {
         Ok(ocs_psom::record::Status::Complete(Record::Close { reason, .. }, _)) => Some(reason),
         _ => None,
@@ -721,4 +723,54 @@ fn hostile_peer() {
         sim.act(paul, Action::GoTo(2)),
         ClientEvent::Done { .. }
     ));
+}
+
+#[test]
+fn objects_outlive_their_creator_and_children_disconnect() {
+    let mut sim = Sim::new();
+    let paul = sim.join("1002");
+    let anna = sim.join("1003");
+    let ali = sim.join("1004");
+    sim.act(paul, Action::Draw("box".into()));
+    sim.act(
+        paul,
+        Action::LoadDeck {
+            id: "d".into(),
+            slides: 4,
+        },
+    );
+    let paul_conn = sim.clients[paul].0;
+    sim.server.disconnect(paul_conn);
+    sim.pump();
+    // Paul's drawing and deck stay after he left, for those present and those who come.
+    assert_eq!(sim.server.state().whiteboard.len(), 1);
+    assert_eq!(sim.clients[anna].1.view().whiteboard.len(), 1);
+    let olga = sim.join("1001");
+    assert_eq!(sim.clients[olga].1.view().whiteboard.len(), 1);
+    assert!(sim.clients[olga].1.view().deck.is_some());
+
+    // Ali stops following the whiteboard: later drawings do not reach him, the rest does.
+    sim.client(ali).unsubscribe(Interface::Whiteboard).unwrap();
+    sim.pump();
+    sim.act(olga, Action::Draw("circle".into()));
+    sim.act(olga, Action::GoTo(3));
+    assert_eq!(sim.clients[ali].1.view().whiteboard.len(), 1);
+    assert_eq!(sim.clients[ali].1.view().deck.as_ref().unwrap().current, 3);
+    assert_eq!(sim.clients[anna].1.view().whiteboard.len(), 2);
+    // Calls on the disconnected child are refused: the object is gone for him.
+    let mut wire = Vec::new();
+    Operation::rpc(
+        105,
+        RpcKind::Call,
+        77,
+        ordinal::DRAW,
+        vec![Value::String("x".into())],
+    )
+    .encode_record(&mut wire);
+    let ali_conn = sim.clients[ali].0;
+    assert_eq!(
+        error_code(&sim.raw(ali_conn, &wire)),
+        Some(Refusal::UnknownObject as u16)
+    );
+    assert_eq!(sim.server.state().whiteboard.len(), 2);
 }
