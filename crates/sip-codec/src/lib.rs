@@ -110,6 +110,7 @@ mod scan;
 pub mod sdp;
 pub mod sign;
 pub mod stream;
+pub mod transaction;
 pub mod uri;
 
 pub use error::{Error, Fault, ValueError};

@@ -146,6 +146,15 @@ pub struct Message {
     max_params: usize,
 }
 
+/// Two messages are equal when their bytes are (head as received, then the body).
+impl PartialEq for Message {
+    fn eq(&self, other: &Message) -> bool {
+        self.head == other.head && self.body == other.body
+    }
+}
+
+impl Eq for Message {}
+
 /// What the header section scan found.
 pub(crate) struct Head {
     start: Start,

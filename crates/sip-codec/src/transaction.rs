@@ -1,0 +1,773 @@
+//! SIP transactions (RFC 3261 §17 with the RFC 6026 `Accepted` states), sans-IO.
+//!
+//! A [`TransactionLayer`] owns every transaction of an element: the four machines (INVITE and
+//! non-INVITE, client and server), their timers A–M from configurable T1/T2/T4 (zero on reliable
+//! transports where the RFC says so), retransmissions, the ACK for non-2xx final responses, and
+//! the matching of incoming messages to transactions (§17.1.3, §17.2.3 with the RFC 2543
+//! fallback for branches without the magic cookie). Time comes in as `now`; messages to send
+//! leave through [`TransactionLayer::poll_transmit`], what the transaction user must know through
+//! [`TransactionLayer::poll_event`].
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use bytes::Bytes;
+//! use ocs_sip_codec::Message;
+//! use ocs_sip_codec::transaction::{Timers, TransactionLayer, Transport, TxEvent};
+//!
+//! let now = Instant::now();
+//! let mut client = TransactionLayer::new(Timers::default());
+//! let invite = Message::parse(Bytes::from_static(b"OPTIONS sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n\
+//!     From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n")).unwrap();
+//! let key = client.send_request(now, invite, Transport::Unreliable).unwrap();
+//! assert!(client.poll_transmit().is_some());
+//! // No answer: retransmitted after T1 (Timer E), then after 2·T1...
+//! assert_eq!(client.poll_timeout(), Some(now + Duration::from_millis(500)));
+//! // ...until Timer F (64·T1) ends the transaction.
+//! client.handle_timeout(now + Duration::from_secs(32));
+//! let events: Vec<TxEvent> = std::iter::from_fn(|| client.poll_event()).collect();
+//! assert!(events.contains(&TxEvent::Timeout { key }));
+//! ```
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use crate::build::MessageBuilder;
+use crate::message::Message;
+use crate::name::HeaderName;
+
+/// T1, T2 and T4 (RFC 3261 §17.1.1.1, Table 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timers {
+    /// RTT estimate. Default 500 ms.
+    pub t1: Duration,
+    /// Longest retransmit interval for non-INVITE requests and INVITE responses. Default 4 s.
+    pub t2: Duration,
+    /// How long a message stays in the network. Default 5 s.
+    pub t4: Duration,
+    /// Timer C (§16.6 step 11): how long an INVITE client transaction waits in Proceeding
+    /// for a final response, restarted by each provisional one; then it times out like Timer
+    /// B, so that no transaction waits forever. Default 3 minutes (more than the RFC's
+    /// minimum of 3 minutes would be as good).
+    pub c: Duration,
+}
+
+impl Default for Timers {
+    fn default() -> Timers {
+        Timers {
+            t1: Duration::from_millis(500),
+            t2: Duration::from_secs(4),
+            t4: Duration::from_secs(5),
+            c: Duration::from_secs(180),
+        }
+    }
+}
+
+/// Whether the transport retransmits by itself (TCP, TLS) or not (UDP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// UDP: the transaction retransmits.
+    Unreliable,
+    /// TCP, TLS, SCTP: no retransmission, and the wait timers are zero.
+    Reliable,
+}
+
+/// A transaction's handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TxKey(pub u64);
+
+/// Which machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// §17.1.1.
+    InviteClient,
+    /// §17.1.2.
+    NonInviteClient,
+    /// §17.2.1.
+    InviteServer,
+    /// §17.2.2.
+    NonInviteServer,
+}
+
+/// A machine's state (RFC 3261 §17 and RFC 6026 §7.1, §7.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// INVITE client before any response.
+    Calling,
+    /// Non-INVITE client or server before any response.
+    Trying,
+    /// A provisional response was received or sent.
+    Proceeding,
+    /// A 2xx to INVITE (RFC 6026).
+    Accepted,
+    /// A non-2xx final response (or any final for non-INVITE).
+    Completed,
+    /// INVITE server: the ACK arrived.
+    Confirmed,
+    /// Over.
+    Terminated,
+}
+
+/// Something the transaction user must know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxEvent {
+    /// A new request: a server transaction was created for it (not for ACK).
+    Request {
+        /// The new server transaction.
+        key: TxKey,
+        /// The request.
+        message: Message,
+    },
+    /// A response for a client transaction (every 1xx and final; 2xx retransmissions too, in
+    /// `Accepted`).
+    Response {
+        /// The client transaction.
+        key: TxKey,
+        /// The response.
+        message: Message,
+    },
+    /// An ACK for a 2xx, passed up (RFC 6026: by the INVITE server transaction in `Accepted`,
+    /// or with no transaction at all).
+    Ack {
+        /// The INVITE server transaction, if it was still there.
+        key: Option<TxKey>,
+        /// The ACK.
+        message: Message,
+    },
+    /// A CANCEL arrived for this INVITE server transaction (the CANCEL's own transaction was
+    /// created and reported as a [`TxEvent::Request`] too).
+    Cancelled {
+        /// The INVITE server transaction.
+        key: TxKey,
+    },
+    /// A response that matches no client transaction (a proxy forwards it statelessly).
+    StrayResponse {
+        /// The response.
+        message: Message,
+    },
+    /// Timer B, F or H fired.
+    Timeout {
+        /// The transaction.
+        key: TxKey,
+    },
+    /// The transport failed for this transaction.
+    TransportError {
+        /// The transaction.
+        key: TxKey,
+    },
+    /// The transaction is gone.
+    Terminated {
+        /// The transaction.
+        key: TxKey,
+    },
+}
+
+/// Bytes to send for a transaction. The embedder knows where: the request's next hop for a
+/// client transaction, the top Via's sent-by (with `received`/`rport`) for a server one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// The transaction.
+    pub key: TxKey,
+    /// The message.
+    pub message: Message,
+}
+
+/// Why the layer refused a message from the transaction user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TxError {
+    /// The message lacks a Via with a branch, a CSeq, or (responses) does not match a server
+    /// transaction.
+    #[error("{0}")]
+    Unmatched(&'static str),
+    /// A request to send as a client transaction is an ACK (ACKs for 2xx are sent by the TU
+    /// directly; ACKs for non-2xx by the transaction).
+    #[error("ACK is not sent through a client transaction")]
+    Ack,
+    /// The server transaction is not in a state that takes this response.
+    #[error("the transaction is {0:?} and takes no response")]
+    WrongState(State),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// A, E, G: retransmit.
+    Retransmit,
+    /// B, F, H, D, K, I, J, L, M: the end of a state.
+    End,
+}
+
+#[derive(Debug)]
+struct Tx {
+    kind: Kind,
+    state: State,
+    transport: Transport,
+    request: Message,
+    last_response: Option<Message>,
+    ack: Option<Message>,
+    interval: Duration,
+    retransmit_at: Option<Instant>,
+    end_at: Option<Instant>,
+    /// Whether the end timer is a timeout (B, F, H) rather than a wait.
+    end_is_timeout: bool,
+    match_key: String,
+}
+
+/// All transactions of an element: see the [module documentation](self).
+#[derive(Debug)]
+pub struct TransactionLayer {
+    timers: Timers,
+    next: u64,
+    txs: HashMap<TxKey, Tx>,
+    /// Client transactions by (branch, method); server ones by the §17.2.3 key.
+    client_index: HashMap<String, TxKey>,
+    server_index: HashMap<String, TxKey>,
+    heap: BinaryHeap<Reverse<(Instant, TxKey, u8)>>,
+    out: VecDeque<Transmit>,
+    events: VecDeque<TxEvent>,
+}
+
+impl TransactionLayer {
+    /// An empty layer.
+    #[must_use]
+    pub fn new(timers: Timers) -> TransactionLayer {
+        TransactionLayer {
+            timers,
+            next: 1,
+            txs: HashMap::new(),
+            client_index: HashMap::new(),
+            server_index: HashMap::new(),
+            heap: BinaryHeap::new(),
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// How many transactions are alive.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.txs.len()
+    }
+
+    /// Whether none is.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.txs.is_empty()
+    }
+
+    /// A transaction's machine and state.
+    #[must_use]
+    pub fn state(&self, key: TxKey) -> Option<(Kind, State)> {
+        self.txs.get(&key).map(|t| (t.kind, t.state))
+    }
+
+    /// The request a transaction was created for.
+    #[must_use]
+    pub fn request(&self, key: TxKey) -> Option<&Message> {
+        self.txs.get(&key).map(|t| &t.request)
+    }
+
+    /// Starts a client transaction and sends `request` (its top Via must carry the branch).
+    ///
+    /// # Errors
+    /// ACK, or a request without Via branch or CSeq.
+    pub fn send_request(
+        &mut self,
+        now: Instant,
+        request: Message,
+        transport: Transport,
+    ) -> Result<TxKey, TxError> {
+        let method = request.method().unwrap_or_default().to_owned();
+        if method == "ACK" {
+            return Err(TxError::Ack);
+        }
+        let branch = request
+            .top_via()
+            .ok()
+            .and_then(|v| v.branch().map(str::to_owned))
+            .ok_or(TxError::Unmatched("a request without a Via branch"))?;
+        let kind = if method == "INVITE" {
+            Kind::InviteClient
+        } else {
+            Kind::NonInviteClient
+        };
+        let key = self.fresh();
+        let match_key = format!("{branch}\u{0}{method}");
+        let t1 = self.timers.t1;
+        let tx = Tx {
+            kind,
+            state: if kind == Kind::InviteClient {
+                State::Calling
+            } else {
+                State::Trying
+            },
+            transport,
+            request: request.clone(),
+            last_response: None,
+            ack: None,
+            interval: t1,
+            retransmit_at: (transport == Transport::Unreliable).then_some(now + t1),
+            end_at: Some(now + 64 * t1),
+            end_is_timeout: true,
+            match_key: match_key.clone(),
+        };
+        self.client_index.insert(match_key, key);
+        self.txs.insert(key, tx);
+        self.schedule(key);
+        self.out.push_back(Transmit {
+            key,
+            message: request,
+        });
+        Ok(key)
+    }
+
+    /// Sends a response through the server transaction it matches (by its top Via and CSeq).
+    ///
+    /// # Errors
+    /// No matching server transaction, or one that is past sending responses.
+    pub fn send_response(&mut self, now: Instant, response: Message) -> Result<TxKey, TxError> {
+        let key = self
+            .server_key_of_response(&response)
+            .ok_or(TxError::Unmatched("a response for no server transaction"))?;
+        let timers = self.timers;
+        let tx = self.txs.get_mut(&key).expect("indexed");
+        let code = response.status().unwrap_or(0);
+        let reliable = tx.transport == Transport::Reliable;
+        match (tx.kind, tx.state) {
+            (_, State::Trying | State::Proceeding) if code < 200 => tx.state = State::Proceeding,
+            (Kind::InviteServer, State::Proceeding) if code < 300 => {
+                // RFC 6026: Accepted, Timer L; 2xx retransmissions are the TU's.
+                tx.state = State::Accepted;
+                tx.end_at = Some(now + 64 * timers.t1);
+                tx.end_is_timeout = false;
+            }
+            (Kind::InviteServer, State::Proceeding) => {
+                tx.state = State::Completed;
+                tx.interval = timers.t1;
+                tx.retransmit_at = (!reliable).then_some(now + timers.t1);
+                tx.end_at = Some(now + 64 * timers.t1);
+                tx.end_is_timeout = true;
+            }
+            (Kind::InviteServer, State::Accepted) if (200..300).contains(&code) => {}
+            (Kind::NonInviteServer, State::Trying | State::Proceeding) => {
+                tx.state = State::Completed;
+                tx.end_at = Some(
+                    now + if reliable {
+                        Duration::ZERO
+                    } else {
+                        64 * timers.t1
+                    },
+                );
+                tx.end_is_timeout = false;
+            }
+            (_, state) => return Err(TxError::WrongState(state)),
+        }
+        tx.last_response = Some(response.clone());
+        self.schedule(key);
+        self.out.push_back(Transmit {
+            key,
+            message: response,
+        });
+        Ok(key)
+    }
+
+    /// A message from the network.
+    pub fn handle_message(&mut self, now: Instant, message: Message, transport: Transport) {
+        if message.is_request() {
+            self.incoming_request(now, message, transport);
+        } else {
+            self.incoming_response(now, message);
+        }
+    }
+
+    /// The transport failed to deliver for `key` (§17.1.4, §17.2.4): the transaction ends.
+    pub fn handle_transport_error(&mut self, key: TxKey) {
+        if self.txs.contains_key(&key) {
+            self.events.push_back(TxEvent::TransportError { key });
+            self.terminate(key);
+        }
+    }
+
+    /// The next message to send.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.out.pop_front()
+    }
+
+    /// The next event for the transaction user.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<TxEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`TransactionLayer::handle_timeout`] is next due.
+    #[must_use]
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        while let Some(Reverse((at, key, which))) = self.heap.peek().copied() {
+            if self.is_current(key, at, which) {
+                return Some(at);
+            }
+            self.heap.pop();
+        }
+        None
+    }
+
+    /// Fires the timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(Reverse((at, key, which))) = self.heap.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.heap.pop();
+            if !self.is_current(key, at, which) {
+                continue;
+            }
+            if which == Timer::Retransmit as u8 {
+                self.retransmit(key, at);
+            } else {
+                self.end(key);
+            }
+        }
+    }
+
+    fn is_current(&self, key: TxKey, at: Instant, which: u8) -> bool {
+        self.txs.get(&key).is_some_and(|t| {
+            if which == Timer::Retransmit as u8 {
+                t.retransmit_at == Some(at)
+            } else {
+                t.end_at == Some(at)
+            }
+        })
+    }
+
+    fn schedule(&mut self, key: TxKey) {
+        if let Some(t) = self.txs.get(&key) {
+            if let Some(at) = t.retransmit_at {
+                self.heap.push(Reverse((at, key, Timer::Retransmit as u8)));
+            }
+            if let Some(at) = t.end_at {
+                self.heap.push(Reverse((at, key, Timer::End as u8)));
+            }
+        }
+    }
+
+    fn fresh(&mut self) -> TxKey {
+        let k = TxKey(self.next);
+        self.next += 1;
+        k
+    }
+
+    /// Timers A, E, G.
+    fn retransmit(&mut self, key: TxKey, at: Instant) {
+        let t2 = self.timers.t2;
+        let Some(tx) = self.txs.get_mut(&key) else {
+            return;
+        };
+        let message = match (tx.kind, tx.state) {
+            (Kind::InviteClient, State::Calling) => {
+                tx.interval *= 2;
+                tx.request.clone()
+            }
+            (Kind::NonInviteClient, State::Trying | State::Proceeding) => {
+                tx.interval = if tx.state == State::Proceeding {
+                    t2
+                } else {
+                    (tx.interval * 2).min(t2)
+                };
+                tx.request.clone()
+            }
+            (Kind::InviteServer, State::Completed) => {
+                tx.interval = (tx.interval * 2).min(t2);
+                match &tx.last_response {
+                    Some(r) => r.clone(),
+                    None => return,
+                }
+            }
+            _ => {
+                tx.retransmit_at = None;
+                return;
+            }
+        };
+        tx.retransmit_at = Some(at + tx.interval);
+        self.schedule(key);
+        self.out.push_back(Transmit { key, message });
+    }
+
+    /// Timers B, F, H (timeouts) and D, K, I, J, L, M (waits).
+    fn end(&mut self, key: TxKey) {
+        let Some(tx) = self.txs.get(&key) else {
+            return;
+        };
+        if tx.end_is_timeout {
+            self.events.push_back(TxEvent::Timeout { key });
+        }
+        self.terminate(key);
+    }
+
+    fn terminate(&mut self, key: TxKey) {
+        if let Some(tx) = self.txs.remove(&key) {
+            match tx.kind {
+                Kind::InviteClient | Kind::NonInviteClient => {
+                    self.client_index.remove(&tx.match_key);
+                }
+                _ => {
+                    self.server_index.remove(&tx.match_key);
+                }
+            }
+            self.events.push_back(TxEvent::Terminated { key });
+        }
+    }
+
+    fn incoming_response(&mut self, now: Instant, response: Message) {
+        let key = response.top_via().ok().and_then(|v| {
+            let branch = v.branch()?;
+            let method = response.cseq().ok()?.method;
+            self.client_index
+                .get(&format!("{branch}\u{0}{method}"))
+                .copied()
+        });
+        let Some(key) = key else {
+            self.events
+                .push_back(TxEvent::StrayResponse { message: response });
+            return;
+        };
+        let timers = self.timers;
+        let tx = self.txs.get_mut(&key).expect("indexed");
+        let code = response.status().unwrap_or(0);
+        let reliable = tx.transport == Transport::Reliable;
+        let up = match (tx.kind, tx.state, code) {
+            (_, State::Calling | State::Trying | State::Proceeding, 100..=199) => {
+                if tx.kind == Kind::InviteClient {
+                    // Timer A stops in Proceeding and Timer B no longer applies (§17.1.1.2);
+                    // Timer C (re)starts.
+                    tx.retransmit_at = None;
+                    tx.end_at = Some(now + timers.c);
+                    tx.end_is_timeout = true;
+                } else if tx.retransmit_at.is_some() {
+                    tx.interval = timers.t2;
+                }
+                tx.state = State::Proceeding;
+                true
+            }
+            (Kind::InviteClient, State::Calling | State::Proceeding, 200..=299) => {
+                tx.state = State::Accepted;
+                tx.retransmit_at = None;
+                tx.end_at = Some(now + 64 * timers.t1);
+                tx.end_is_timeout = false;
+                true
+            }
+            // RFC 6026: further 2xx (retransmissions, other forks) go up in Accepted.
+            (Kind::InviteClient, State::Accepted, 200..=299) => true,
+            (Kind::InviteClient, State::Calling | State::Proceeding, 300..) => {
+                let ack = ack_for(&tx.request, &response);
+                tx.state = State::Completed;
+                tx.retransmit_at = None;
+                tx.end_at = Some(
+                    now + if reliable {
+                        Duration::ZERO
+                    } else {
+                        Duration::from_secs(32)
+                    },
+                );
+                tx.end_is_timeout = false;
+                if let Some(ack) = ack {
+                    tx.ack = Some(ack.clone());
+                    self.out.push_back(Transmit { key, message: ack });
+                }
+                true
+            }
+            // A retransmitted non-2xx final: the ACK again, nothing up.
+            (Kind::InviteClient, State::Completed, 300..) => {
+                if let Some(ack) = tx.ack.clone() {
+                    self.out.push_back(Transmit { key, message: ack });
+                }
+                false
+            }
+            (Kind::NonInviteClient, State::Trying | State::Proceeding, 200..) => {
+                tx.state = State::Completed;
+                tx.retransmit_at = None;
+                tx.end_at = Some(now + if reliable { Duration::ZERO } else { timers.t4 });
+                tx.end_is_timeout = false;
+                true
+            }
+            _ => false,
+        };
+        self.schedule(key);
+        if up {
+            self.events.push_back(TxEvent::Response {
+                key,
+                message: response,
+            });
+        }
+    }
+
+    fn incoming_request(&mut self, now: Instant, request: Message, transport: Transport) {
+        let Some(match_key) = server_key(&request, None) else {
+            return;
+        };
+        let method = request.method().unwrap_or_default().to_owned();
+        if let Some(&key) = self.server_index.get(&match_key) {
+            let tx = self.txs.get_mut(&key).expect("indexed");
+            if method == "ACK" {
+                match tx.state {
+                    State::Completed => {
+                        // Timer I: absorb further ACKs for T4 (zero on reliable transports).
+                        tx.state = State::Confirmed;
+                        tx.retransmit_at = None;
+                        tx.end_at = Some(
+                            now + if tx.transport == Transport::Reliable {
+                                Duration::ZERO
+                            } else {
+                                self.timers.t4
+                            },
+                        );
+                        tx.end_is_timeout = false;
+                        self.schedule(key);
+                    }
+                    State::Accepted => self.events.push_back(TxEvent::Ack {
+                        key: Some(key),
+                        message: request,
+                    }),
+                    _ => {}
+                }
+                return;
+            }
+            // A retransmission: the last response again (not in Accepted: 2xx are the TU's).
+            if matches!(tx.state, State::Proceeding | State::Completed)
+                && let Some(r) = tx.last_response.clone()
+            {
+                self.out.push_back(Transmit { key, message: r });
+            }
+            return;
+        }
+        if method == "ACK" {
+            // The ACK for a 2xx whose transaction is gone: the TU's business (§17.2.3).
+            self.events.push_back(TxEvent::Ack {
+                key: None,
+                message: request,
+            });
+            return;
+        }
+        let kind = if method == "INVITE" {
+            Kind::InviteServer
+        } else {
+            Kind::NonInviteServer
+        };
+        let key = self.fresh();
+        if method == "CANCEL"
+            && let Some(invite_key) = server_key(&request, Some("INVITE"))
+            && let Some(&invite) = self.server_index.get(&invite_key)
+        {
+            self.events.push_back(TxEvent::Cancelled { key: invite });
+        }
+        self.server_index.insert(match_key.clone(), key);
+        self.txs.insert(
+            key,
+            Tx {
+                kind,
+                state: if kind == Kind::InviteServer {
+                    State::Proceeding
+                } else {
+                    State::Trying
+                },
+                transport,
+                request: request.clone(),
+                last_response: None,
+                ack: None,
+                interval: self.timers.t1,
+                retransmit_at: None,
+                end_at: None,
+                end_is_timeout: false,
+                match_key,
+            },
+        );
+        self.events.push_back(TxEvent::Request {
+            key,
+            message: request,
+        });
+    }
+
+    fn server_key_of_response(&self, response: &Message) -> Option<TxKey> {
+        let via = response.top_via().ok()?;
+        let cseq = response.cseq().ok()?;
+        let key = match via.branch().filter(|_| via.has_magic_cookie()) {
+            Some(branch) => format!(
+                "{branch}\u{0}{}\u{0}{}",
+                sent_by(&via),
+                ack_as_invite(cseq.method)
+            ),
+            None => {
+                // RFC 2543: find the transaction whose request has this Via, Call-ID and CSeq.
+                return self.txs.iter().find_map(|(k, t)| {
+                    let r = &t.request;
+                    let same = matches!(t.kind, Kind::InviteServer | Kind::NonInviteServer)
+                        && r.call_id().ok() == response.call_id().ok()
+                        && r.cseq().ok().map(|c| (c.seq, c.method))
+                            == Some((cseq.seq, cseq.method))
+                        && r.header(HeaderName::Via).map(|h| h.value)
+                            == response.header(HeaderName::Via).map(|h| h.value);
+                    same.then_some(*k)
+                });
+            }
+        };
+        self.server_index.get(&key).copied()
+    }
+}
+
+fn ack_as_invite(method: &str) -> &str {
+    if method == "ACK" { "INVITE" } else { method }
+}
+
+fn sent_by(via: &crate::headers::Via<'_>) -> String {
+    match via.port {
+        Some(p) => format!("{}:{p}", via.host),
+        None => via.host.to_string(),
+    }
+}
+
+/// §17.2.3: branch + sent-by + method (ACK as INVITE); without the magic cookie, the RFC 2543
+/// key: Request-URI, From tag, Call-ID, CSeq number, top Via (To tag left out so that the ACK,
+/// whose To carries the response's tag, finds its INVITE). `as_method` overrides the method
+/// (a CANCEL looking for its INVITE).
+fn server_key(request: &Message, as_method: Option<&str>) -> Option<String> {
+    let via = request.top_via().ok()?;
+    let cseq = request.cseq().ok()?;
+    let method = as_method.unwrap_or(ack_as_invite(cseq.method));
+    match via.branch().filter(|_| via.has_magic_cookie()) {
+        Some(branch) => Some(format!("{branch}\u{0}{}\u{0}{method}", sent_by(&via))),
+        None => {
+            let uri = match request.start_line() {
+                crate::message::StartLine::Request { uri, .. } => uri,
+                crate::message::StartLine::Response { .. } => return None,
+            };
+            let from_tag = request.from().ok()?.tag().unwrap_or_default().to_owned();
+            Some(format!(
+                "2543\u{0}{uri}\u{0}{from_tag}\u{0}{}\u{0}{}\u{0}{}\u{0}{method}",
+                request.call_id().ok()?,
+                cseq.seq,
+                request.header(HeaderName::Via)?.value,
+            ))
+        }
+    }
+}
+
+/// §17.1.1.3: the ACK for a non-2xx final response: Request-URI, Call-ID, From, the top Via and
+/// Route of the INVITE, the response's To, CSeq with the INVITE's number and ACK.
+fn ack_for(invite: &Message, response: &Message) -> Option<Message> {
+    let crate::message::StartLine::Request { uri, .. } = invite.start_line() else {
+        return None;
+    };
+    let cseq = format!("{} ACK", invite.cseq().ok()?.seq);
+    let to = response.header(HeaderName::To)?.value;
+    let mut b = MessageBuilder::request("ACK", uri)
+        .header("Via", invite.header(HeaderName::Via)?.value)
+        .header("From", invite.header(HeaderName::From)?.value)
+        .header("To", to)
+        .header("Call-ID", invite.call_id().ok()?)
+        .header("CSeq", cseq)
+        .header("Max-Forwards", "70");
+    for r in invite.headers_named(HeaderName::Route) {
+        b = b.header("Route", r.value);
+    }
+    b.build().ok()
+}
