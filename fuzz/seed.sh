@@ -138,10 +138,24 @@ PY
 # behind the "authenticated" flag byte; written by the psom_session example.
 mkdir -p "$here/corpus/psom_stream"
 (cd "$here/.." && cargo run -q --example psom_session -- "$here/corpus/psom_stream" >/dev/null)
+# Transaction seeds: step scripts (send, receive, answer, responses, time) and raw vectors.
+mkdir -p "$here/corpus/sip_transactions"
+python3 - "$here/corpus/sip_transactions" "$vectors" <<'PY'
+import os, random, sys, glob
+out, vectors = sys.argv[1], sys.argv[2]
+rng = random.Random(8)
+for k in range(24):
+    steps = bytes([0, 0, 1, 1, 1, 0, 2, 0, 3, 3, 3, 1, 5, 8, 0, 1, 0, 4, 2, 0, 6, 6, 100, 0])
+    steps += bytes(rng.randrange(256) for _ in range(rng.randrange(6, 90)))
+    open(os.path.join(out, f'script-{k}'), 'wb').write(steps)
+for f in sorted(glob.glob(os.path.join(vectors, 'sip', 'rfc4475', '*.dat')))[:20]:
+    data = open(f, 'rb').read()[:255]
+    open(os.path.join(out, 'raw-' + os.path.basename(f)), 'wb').write(bytes([7, len(data), 0]) + data + bytes([5, 200, 0]))
+PY
 # Regression inputs found earlier are seeds too.
-for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file psom_stream; do
+for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file psom_stream sip_transactions; do
   if [ -d "$here/regressions/$t" ]; then cp "$here/regressions/$t"/* "$here/corpus/$t/" 2>/dev/null || true; fi
 done
-for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file psom_stream; do
+for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file psom_stream sip_transactions; do
   echo "seeded $t: $(ls "$here/corpus/$t" | wc -l) inputs"
 done

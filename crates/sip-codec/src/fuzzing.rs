@@ -118,3 +118,112 @@ pub fn sdp(data: &[u8]) {
     let again = SessionDescription::parse(&written).expect("written SDP parses");
     assert_eq!(again.to_string(), written);
 }
+
+/// Target `sip_transactions`: the bytes drive a transaction layer: each step takes a byte for
+/// what happens (a request sent, a request or response received, a response sent by the TU, a
+/// transport error, time passing) and more for its details; a step of kind 7 feeds the rest of
+/// a length-prefixed chunk as a raw received message. Nothing panics, and once the TU has
+/// answered every request and time has run past every timer, no transaction is left.
+pub fn transactions(data: &[u8]) {
+    use std::time::{Duration, Instant};
+
+    use crate::transaction::{Timers, TransactionLayer, Transport, TxEvent, TxKey};
+
+    const METHODS: [&str; 6] = ["INVITE", "OPTIONS", "ACK", "CANCEL", "BYE", "SUBSCRIBE"];
+    const CODES: [u16; 8] = [100, 180, 183, 200, 202, 302, 486, 603];
+    let make = |method: &str, branch: u8, response: Option<u16>| -> Option<Message> {
+        let branch = if branch % 5 == 4 {
+            format!("old{branch}")
+        } else {
+            format!("z9hG4bK{}", branch % 4)
+        };
+        let text = match response {
+            None => format!(
+                "{method} sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP a:5060;branch={branch}\r\nFrom: <sip:a@h>;tag=1\r\n\
+                 To: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 {method}\r\nContent-Length: 0\r\n\r\n"
+            ),
+            Some(code) => format!(
+                "SIP/2.0 {code} R\r\nVia: SIP/2.0/UDP a:5060;branch={branch}\r\nFrom: <sip:a@h>;tag=1\r\n\
+                 To: <sip:b@h>;tag=2\r\nCall-ID: c\r\nCSeq: 1 {method}\r\nContent-Length: 0\r\n\r\n"
+            ),
+        };
+        Message::parse(Bytes::from(text)).ok()
+    };
+    let t0 = Instant::now();
+    let mut now = t0;
+    let mut layer = TransactionLayer::new(Timers::default());
+    let mut servers: Vec<Message> = Vec::new();
+    let mut i = 0;
+    let byte = |i: &mut usize| -> u8 {
+        let b = data.get(*i).copied().unwrap_or(0);
+        *i += 1;
+        b
+    };
+    while i < data.len() {
+        let op = byte(&mut i);
+        let (a, b) = (byte(&mut i), byte(&mut i));
+        let method = METHODS[usize::from(a) % METHODS.len()];
+        let transport = if b & 0x80 != 0 {
+            Transport::Reliable
+        } else {
+            Transport::Unreliable
+        };
+        match op % 8 {
+            0 => {
+                if let Some(m) = make(method, b, None) {
+                    let _ = layer.send_request(now, m, transport);
+                }
+            }
+            1 => {
+                if let Some(m) = make(method, b, None) {
+                    layer.handle_message(now, m, transport);
+                }
+            }
+            2 => {
+                if let Some(req) = servers.get(usize::from(a) % servers.len().max(1))
+                    && let Ok(resp) = req
+                        .response(CODES[usize::from(b) % CODES.len()], "R", "t")
+                        .build()
+                {
+                    let _ = layer.send_response(now, resp);
+                }
+            }
+            3 => {
+                if let Some(m) = make(method, b, Some(CODES[usize::from(a) % CODES.len()])) {
+                    layer.handle_message(now, m, transport);
+                }
+            }
+            4 => layer.handle_transport_error(TxKey(u64::from(a))),
+            5 | 6 => {
+                now += Duration::from_millis(u64::from(a) * 256 + u64::from(b));
+                layer.handle_timeout(now);
+            }
+            _ => {
+                let start = i.min(data.len());
+                let len = usize::from(a).min(data.len() - start);
+                if let Ok(m) = Message::parse(Bytes::copy_from_slice(&data[start..start + len])) {
+                    layer.handle_message(now, m, transport);
+                }
+                i += len;
+            }
+        }
+        while let Some(e) = layer.poll_event() {
+            if let TxEvent::Request { message, .. } = e {
+                servers.push(message);
+            }
+        }
+        while layer.poll_transmit().is_some() {}
+        let _ = layer.poll_timeout();
+    }
+    for req in &servers {
+        if let Ok(resp) = req.response(500, "Server Error", "t").build() {
+            let _ = layer.send_response(now, resp);
+        }
+    }
+    layer.handle_timeout(now + Duration::from_secs(200));
+    assert!(
+        layer.is_empty(),
+        "{} transactions never terminate",
+        layer.len()
+    );
+}

@@ -29,7 +29,9 @@
 //! ```
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
+
+use rustc_hash::FxHashMap as HashMap;
 use std::time::{Duration, Instant};
 
 use crate::build::MessageBuilder;
@@ -234,9 +236,9 @@ impl TransactionLayer {
         TransactionLayer {
             timers,
             next: 1,
-            txs: HashMap::new(),
-            client_index: HashMap::new(),
-            server_index: HashMap::new(),
+            txs: HashMap::default(),
+            client_index: HashMap::default(),
+            server_index: HashMap::default(),
             heap: BinaryHeap::new(),
             out: VecDeque::new(),
             events: VecDeque::new(),

@@ -30,6 +30,7 @@ fn regressions() {
         ("sip_message", fuzzing::message as fn(&[u8])),
         ("sip_stream", fuzzing::stream),
         ("sdp", fuzzing::sdp),
+        ("sip_transactions", fuzzing::transactions),
     ] {
         replay(&root.join(t), f);
     }
@@ -42,6 +43,7 @@ fn seeds() {
     for dir in ["rfc4475", "rfc5118", "ms"] {
         n += replay(&v.join(dir), fuzzing::message);
         n += replay(&v.join(dir), fuzzing::stream);
+        n += replay(&v.join(dir), fuzzing::transactions);
         n += replay(&v.join(dir), |d| {
             if let Some(i) = d.windows(4).position(|w| w == b"\r\n\r\n") {
                 fuzzing::sdp(&d[i + 4..]);
