@@ -99,6 +99,7 @@
 #![warn(missing_docs)]
 
 pub mod build;
+pub mod digest;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -1,0 +1,416 @@
+//! HTTP Digest authentication for SIP (RFC 7616, RFC 8760; RFC 3261 §22.4): MD5 and SHA-256
+//! (and their `-sess` forms), `qop=auth` with nonce counts, for both sides. Sans-IO: the
+//! client's cnonce and the server's nonce key come from the caller, time comes in as `now`.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use ocs_sip_codec::digest::{Algorithm, Challenge, DigestServer};
+//! use ocs_sip_codec::headers::Auth;
+//!
+//! let now = Instant::now();
+//! let mut server = DigestServer::new("contoso.com", [7; 32], Duration::from_secs(300), now);
+//! let www_authenticate = server.challenge(now, Algorithm::Sha256, false);
+//! // The client answers the 401.
+//! let challenge = Challenge::from_auth(&Auth::parse(&www_authenticate).unwrap()).unwrap();
+//! let authorization = challenge.authorization("alice", "secret", "REGISTER", "sip:contoso.com", "c0ffee", 1);
+//! let user = server.verify(&Auth::parse(&authorization).unwrap(), "REGISTER", now, |u| {
+//!     (u == "alice").then(|| "secret".to_owned())
+//! });
+//! assert_eq!(user.as_deref(), Ok("alice"));
+//! ```
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, KeyInit, Mac};
+use md5::{Digest as _, Md5};
+use sha2::Sha256;
+
+use crate::headers::Auth;
+
+/// The hash of the `algorithm` parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    /// `MD5` (the default when absent).
+    Md5,
+    /// `MD5-sess`.
+    Md5Sess,
+    /// `SHA-256`.
+    Sha256,
+    /// `SHA-256-sess`.
+    Sha256Sess,
+}
+
+impl Algorithm {
+    /// The parameter's value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::Md5 => "MD5",
+            Algorithm::Md5Sess => "MD5-sess",
+            Algorithm::Sha256 => "SHA-256",
+            Algorithm::Sha256Sess => "SHA-256-sess",
+        }
+    }
+
+    fn parse(v: Option<&str>) -> Option<Algorithm> {
+        let v = v.unwrap_or("MD5");
+        [
+            Algorithm::Md5,
+            Algorithm::Md5Sess,
+            Algorithm::Sha256,
+            Algorithm::Sha256Sess,
+        ]
+        .into_iter()
+        .find(|a| a.as_str().eq_ignore_ascii_case(v))
+    }
+
+    fn hash(self, data: &str) -> String {
+        let bytes: Vec<u8> = match self {
+            Algorithm::Md5 | Algorithm::Md5Sess => Md5::digest(data.as_bytes()).to_vec(),
+            Algorithm::Sha256 | Algorithm::Sha256Sess => Sha256::digest(data.as_bytes()).to_vec(),
+        };
+        hex(&bytes)
+    }
+
+    fn session(self) -> bool {
+        matches!(self, Algorithm::Md5Sess | Algorithm::Sha256Sess)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// Why Digest credentials were refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DigestError {
+    /// Not Digest, or a required parameter (username, realm, nonce, uri, response) is missing,
+    /// or `qop=auth` without `cnonce`/`nc`.
+    #[error("malformed Digest credentials: {0}")]
+    Malformed(&'static str),
+    /// An algorithm other than MD5, SHA-256 and their -sess forms.
+    #[error("unsupported algorithm")]
+    Algorithm,
+    /// Another realm.
+    #[error("wrong realm")]
+    Realm,
+    /// A nonce this server did not issue.
+    #[error("unknown nonce")]
+    Nonce,
+    /// A nonce past its lifetime: challenge again with `stale=true`.
+    #[error("stale nonce")]
+    Stale,
+    /// A nonce count not above the last one seen for this nonce (replay).
+    #[error("nonce count replayed")]
+    Replay,
+    /// No such user.
+    #[error("unknown user")]
+    User,
+    /// The response does not match.
+    #[error("wrong response")]
+    Response,
+}
+
+/// A Digest challenge (`WWW-Authenticate` / `Proxy-Authenticate`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    /// `realm`.
+    pub realm: String,
+    /// `nonce`.
+    pub nonce: String,
+    /// `opaque`, echoed back.
+    pub opaque: Option<String>,
+    /// `algorithm`.
+    pub algorithm: Algorithm,
+    /// Whether `qop` offers `auth`.
+    pub qop_auth: bool,
+    /// `stale=true`: the credentials were right, the nonce old.
+    pub stale: bool,
+}
+
+impl Challenge {
+    /// Reads a Digest challenge.
+    ///
+    /// # Errors
+    /// Not Digest, no realm or nonce, or an unsupported algorithm.
+    pub fn from_auth(a: &Auth<'_>) -> Result<Challenge, DigestError> {
+        if !a
+            .scheme_name
+            .is_some_and(|s| s.eq_ignore_ascii_case("Digest"))
+        {
+            return Err(DigestError::Malformed("not Digest"));
+        }
+        let p = &a.params;
+        Ok(Challenge {
+            realm: p
+                .get("realm")
+                .ok_or(DigestError::Malformed("realm"))?
+                .to_owned(),
+            nonce: p
+                .get("nonce")
+                .ok_or(DigestError::Malformed("nonce"))?
+                .to_owned(),
+            opaque: p.get("opaque").map(str::to_owned),
+            algorithm: Algorithm::parse(p.get("algorithm")).ok_or(DigestError::Algorithm)?,
+            qop_auth: p
+                .get("qop")
+                .is_some_and(|q| q.split(',').any(|t| t.trim().eq_ignore_ascii_case("auth"))),
+            stale: p
+                .get("stale")
+                .is_some_and(|s| s.eq_ignore_ascii_case("true")),
+        })
+    }
+
+    /// The `Authorization` (or `Proxy-Authorization`) value answering this challenge.
+    /// `cnonce` comes from the caller's randomness; `nc` counts the requests sent with this
+    /// nonce, from 1.
+    #[must_use]
+    pub fn authorization(
+        &self,
+        username: &str,
+        password: &str,
+        method: &str,
+        uri: &str,
+        cnonce: &str,
+        nc: u32,
+    ) -> String {
+        let nc_text = format!("{nc:08x}");
+        let qop = self.qop_auth.then_some(("auth", cnonce, nc_text.as_str()));
+        let response = response(
+            self.algorithm,
+            username,
+            &self.realm,
+            password,
+            &self.nonce,
+            method,
+            uri,
+            qop,
+        );
+        let mut v = format!(
+            "Digest username=\"{username}\", realm=\"{}\", nonce=\"{}\", uri=\"{uri}\", response=\"{response}\", algorithm={}",
+            self.realm,
+            self.nonce,
+            self.algorithm.as_str()
+        );
+        if self.qop_auth {
+            let _ = write!(v, ", qop=auth, cnonce=\"{cnonce}\", nc={nc_text}");
+        }
+        if let Some(o) = &self.opaque {
+            let _ = write!(v, ", opaque=\"{o}\"");
+        }
+        v
+    }
+}
+
+/// The `response` of RFC 7616 §3.4.1: KD(H(A1), nonce:nc:cnonce:qop:H(A2)), or without qop
+/// KD(H(A1), nonce:H(A2)) (RFC 2069 compatibility).
+#[allow(clippy::too_many_arguments)]
+#[must_use]
+pub fn response(
+    algorithm: Algorithm,
+    username: &str,
+    realm: &str,
+    password: &str,
+    nonce: &str,
+    method: &str,
+    uri: &str,
+    qop: Option<(&str, &str, &str)>,
+) -> String {
+    let mut ha1 = algorithm.hash(&format!("{username}:{realm}:{password}"));
+    if algorithm.session() {
+        let cnonce = qop.map_or("", |q| q.1);
+        ha1 = algorithm.hash(&format!("{ha1}:{nonce}:{cnonce}"));
+    }
+    let ha2 = algorithm.hash(&format!("{method}:{uri}"));
+    match qop {
+        Some((qop, cnonce, nc)) => {
+            algorithm.hash(&format!("{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}"))
+        }
+        None => algorithm.hash(&format!("{ha1}:{nonce}:{ha2}")),
+    }
+}
+
+/// The server side: issues nonces it can check without storing them (a time stamp and an
+/// HMAC-SHA-256 under the caller's key), verifies credentials, refuses replays of nonce counts
+/// and answers stale nonces with a fresh challenge.
+#[derive(Debug, Clone)]
+pub struct DigestServer {
+    realm: String,
+    key: [u8; 32],
+    lifetime: Duration,
+    epoch: Instant,
+    /// Highest nonce count seen per nonce still alive.
+    counts: HashMap<String, u32>,
+}
+
+impl DigestServer {
+    /// A server for `realm`; `key` comes from the caller's CSPRNG; nonces live `lifetime`;
+    /// `epoch` is any instant before the first challenge.
+    #[must_use]
+    pub fn new(realm: &str, key: [u8; 32], lifetime: Duration, epoch: Instant) -> DigestServer {
+        DigestServer {
+            realm: realm.to_owned(),
+            key,
+            lifetime,
+            epoch,
+            counts: HashMap::new(),
+        }
+    }
+
+    fn mac(&self, stamp: u64) -> String {
+        let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key).expect("any key length");
+        m.update(&stamp.to_be_bytes());
+        m.update(self.realm.as_bytes());
+        hex(&m.finalize().into_bytes()[..16])
+    }
+
+    /// A `WWW-Authenticate` value with a fresh nonce (`stale` after a stale nonce).
+    #[must_use]
+    pub fn challenge(&mut self, now: Instant, algorithm: Algorithm, stale: bool) -> String {
+        let stamp = now.saturating_duration_since(self.epoch).as_millis() as u64;
+        let nonce = format!("{stamp:x}.{}", self.mac(stamp));
+        let mut v = format!(
+            "Digest realm=\"{}\", nonce=\"{nonce}\", qop=\"auth\", algorithm={}",
+            self.realm,
+            algorithm.as_str()
+        );
+        if stale {
+            v.push_str(", stale=true");
+        }
+        // Forget counts of nonces that cannot be used any more.
+        let lifetime = self.lifetime.as_millis() as u64;
+        self.counts.retain(|n, _| {
+            u64::from_str_radix(n.split('.').next().unwrap_or(""), 16)
+                .is_ok_and(|s| s + lifetime >= stamp)
+        });
+        v
+    }
+
+    /// Checks credentials for a request with `method`; `password_of` gives a user's password.
+    /// Returns the user name.
+    ///
+    /// # Errors
+    /// Why they are refused; on [`DigestError::Stale`] send a new challenge with `stale=true`.
+    pub fn verify(
+        &mut self,
+        a: &Auth<'_>,
+        method: &str,
+        now: Instant,
+        password_of: impl FnOnce(&str) -> Option<String>,
+    ) -> Result<String, DigestError> {
+        if !a
+            .scheme_name
+            .is_some_and(|s| s.eq_ignore_ascii_case("Digest"))
+        {
+            return Err(DigestError::Malformed("not Digest"));
+        }
+        let p = &a.params;
+        let get = |n: &'static str| p.get(n).ok_or(DigestError::Malformed(n));
+        let (username, realm, nonce, uri, given) = (
+            get("username")?,
+            get("realm")?,
+            get("nonce")?,
+            get("uri")?,
+            get("response")?,
+        );
+        let algorithm = Algorithm::parse(p.get("algorithm")).ok_or(DigestError::Algorithm)?;
+        if realm != self.realm {
+            return Err(DigestError::Realm);
+        }
+        let (stamp_hex, mac) = nonce.split_once('.').ok_or(DigestError::Nonce)?;
+        let stamp = u64::from_str_radix(stamp_hex, 16).map_err(|_| DigestError::Nonce)?;
+        if format!("{stamp:x}") != stamp_hex || self.mac(stamp) != mac {
+            return Err(DigestError::Nonce);
+        }
+        let qop = p.get("qop");
+        let (cnonce, nc) = match qop {
+            Some(q) if q.eq_ignore_ascii_case("auth") => (
+                get("cnonce")?,
+                u32::from_str_radix(get("nc")?, 16).map_err(|_| DigestError::Malformed("nc"))?,
+            ),
+            Some(_) => return Err(DigestError::Malformed("qop")),
+            None => ("", 0),
+        };
+        let password = password_of(username).ok_or(DigestError::User)?;
+        let nc_text = format!("{nc:08x}");
+        let expected = response(
+            algorithm,
+            username,
+            realm,
+            &password,
+            nonce,
+            method,
+            uri,
+            qop.map(|_| ("auth", cnonce, nc_text.as_str())),
+        );
+        if expected != given.to_ascii_lowercase() {
+            return Err(DigestError::Response);
+        }
+        let now_ms = now.saturating_duration_since(self.epoch).as_millis() as u64;
+        if now_ms > stamp + self.lifetime.as_millis() as u64 {
+            return Err(DigestError::Stale);
+        }
+        if qop.is_some() {
+            let last = self.counts.entry(nonce.to_owned()).or_insert(0);
+            if nc <= *last {
+                return Err(DigestError::Replay);
+            }
+            *last = nc;
+        }
+        Ok(username.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 2617 §3.5: the classic example (MD5, qop=auth).
+    #[test]
+    fn rfc2617_example() {
+        let r = response(
+            Algorithm::Md5,
+            "Mufasa",
+            "testrealm@host.com",
+            "Circle Of Life",
+            "dcd98b7102dd2f0e8b11d0f600bfb0c093",
+            "GET",
+            "/dir/index.html",
+            Some(("auth", "0a4f113b", "00000001")),
+        );
+        assert_eq!(r, "6629fae49393a05397450978507c4ef1");
+    }
+
+    /// RFC 7616 §3.9.1: the same request answered with MD5 and with SHA-256.
+    #[test]
+    fn rfc7616_examples() {
+        let args = |alg| {
+            response(
+                alg,
+                "Mufasa",
+                "http-auth@example.org",
+                "Circle of Life",
+                "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v",
+                "GET",
+                "/dir/index.html",
+                Some((
+                    "auth",
+                    "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ",
+                    "00000001",
+                )),
+            )
+        };
+        assert_eq!(args(Algorithm::Md5), "8ca523f5e9506fed4657c9700eebdbec");
+        assert_eq!(
+            args(Algorithm::Sha256),
+            "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"
+        );
+    }
+}

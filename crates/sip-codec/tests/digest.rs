@@ -1,0 +1,133 @@
+//! The Digest server against the client: success, replayed nonce counts, stale nonces, forged
+//! nonces, wrong passwords, realms and users; the challenge as a SIP 401 carries it.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ocs_sip_codec::digest::{Algorithm, Challenge, DigestError, DigestServer};
+use ocs_sip_codec::headers::Auth;
+use ocs_sip_codec::{HeaderName, Message};
+
+fn password(user: &str) -> Option<String> {
+    (user == "alice").then(|| "wonderland".to_owned())
+}
+
+#[test]
+fn server_and_client() {
+    let t0 = Instant::now();
+    for alg in [
+        Algorithm::Md5,
+        Algorithm::Md5Sess,
+        Algorithm::Sha256,
+        Algorithm::Sha256Sess,
+    ] {
+        let mut server = DigestServer::new("contoso.com", [9; 32], Duration::from_secs(60), t0);
+        let www = server.challenge(t0, alg, false);
+        // Through a real 401, as a client sees it.
+        let resp = Message::parse(Bytes::from(format!(
+            "SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:alice@contoso.com>;tag=1\r\n\
+             To: <sip:alice@contoso.com>;tag=2\r\nCall-ID: c\r\nCSeq: 1 REGISTER\r\nWWW-Authenticate: {www}\r\nContent-Length: 0\r\n\r\n"
+        )))
+        .unwrap();
+        let auth = resp
+            .auth(HeaderName::WwwAuthenticate)
+            .next()
+            .unwrap()
+            .unwrap();
+        let ch = Challenge::from_auth(&auth).unwrap();
+        assert_eq!((ch.algorithm, ch.qop_auth, ch.stale), (alg, true, false));
+        let verify = |server: &mut DigestServer, value: &str, at: Instant| {
+            server.verify(&Auth::parse(value).unwrap(), "REGISTER", at, password)
+        };
+        let a1 = ch.authorization(
+            "alice",
+            "wonderland",
+            "REGISTER",
+            "sip:contoso.com",
+            "abc",
+            1,
+        );
+        assert_eq!(verify(&mut server, &a1, t0), Ok("alice".into()), "{alg:?}");
+        assert_eq!(
+            verify(&mut server, &a1, t0),
+            Err(DigestError::Replay),
+            "same nc again"
+        );
+        let a2 = ch.authorization(
+            "alice",
+            "wonderland",
+            "REGISTER",
+            "sip:contoso.com",
+            "abc",
+            2,
+        );
+        assert_eq!(verify(&mut server, &a2, t0), Ok("alice".into()));
+        let wrong = ch.authorization("alice", "rabbit", "REGISTER", "sip:contoso.com", "abc", 3);
+        assert_eq!(verify(&mut server, &wrong, t0), Err(DigestError::Response));
+        let nobody = ch.authorization("bob", "x", "REGISTER", "sip:contoso.com", "abc", 3);
+        assert_eq!(verify(&mut server, &nobody, t0), Err(DigestError::User));
+        // The method is covered: a REGISTER answer does not authorize an INVITE.
+        let a3 = ch.authorization(
+            "alice",
+            "wonderland",
+            "REGISTER",
+            "sip:contoso.com",
+            "abc",
+            3,
+        );
+        assert_eq!(
+            server.verify(&Auth::parse(&a3).unwrap(), "INVITE", t0, password),
+            Err(DigestError::Response)
+        );
+        // After the lifetime: stale, and the new challenge says so.
+        let a4 = ch.authorization(
+            "alice",
+            "wonderland",
+            "REGISTER",
+            "sip:contoso.com",
+            "abc",
+            4,
+        );
+        assert_eq!(
+            verify(&mut server, &a4, t0 + Duration::from_secs(61)),
+            Err(DigestError::Stale)
+        );
+        let again = server.challenge(t0 + Duration::from_secs(61), alg, true);
+        assert!(
+            Challenge::from_auth(&Auth::parse(&again).unwrap())
+                .unwrap()
+                .stale
+        );
+        // Forged nonce, other realm, another scheme.
+        let mut forged = ch.clone();
+        forged.nonce = format!("{}0", ch.nonce);
+        let f = forged.authorization(
+            "alice",
+            "wonderland",
+            "REGISTER",
+            "sip:contoso.com",
+            "abc",
+            1,
+        );
+        assert_eq!(verify(&mut server, &f, t0), Err(DigestError::Nonce));
+        let mut other = ch.clone();
+        other.realm = "fabrikam.com".into();
+        let o = other.authorization(
+            "alice",
+            "wonderland",
+            "REGISTER",
+            "sip:contoso.com",
+            "abc",
+            1,
+        );
+        assert_eq!(verify(&mut server, &o, t0), Err(DigestError::Realm));
+        assert!(matches!(
+            verify(
+                &mut server,
+                r#"NTLM qop="auth", realm="SIP Communications Service""#,
+                t0
+            ),
+            Err(DigestError::Malformed(_))
+        ));
+    }
+}
