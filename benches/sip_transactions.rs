@@ -2,7 +2,7 @@
 //! out → terminated) through a layer that holds 10,000 other live transactions. Messages are
 //! parsed before the timed loop (parse excluded, as the target says); TCP, so Timers J and I
 //! are zero and a transaction ends when its response is sent (non-INVITE) or its ACK arrives
-//! (INVITE). Memory per live transaction is measured from the process's resident size while
+//! (INVITE); the TU answers by transaction key (`respond`), as a UA does. Memory per live transaction is measured from the process's resident size while
 //! 100,000 transactions are held, and printed.
 
 use std::hint::black_box;

@@ -331,8 +331,26 @@ impl TransactionLayer {
         let key = self
             .server_key_of_response(&response)
             .ok_or(TxError::Unmatched("a response for no server transaction"))?;
+        self.respond(now, key, response)
+    }
+
+    /// Sends a response through the server transaction `key` (the key of its
+    /// [`TxEvent::Request`]), without matching it again.
+    ///
+    /// # Errors
+    /// No such server transaction, or one that is past sending responses.
+    pub fn respond(
+        &mut self,
+        now: Instant,
+        key: TxKey,
+        response: Message,
+    ) -> Result<TxKey, TxError> {
         let timers = self.timers;
-        let tx = self.txs.get_mut(&key).expect("indexed");
+        let tx = self
+            .txs
+            .get_mut(&key)
+            .filter(|t| matches!(t.kind, Kind::InviteServer | Kind::NonInviteServer))
+            .ok_or(TxError::Unmatched("no such server transaction"))?;
         let code = response.status().unwrap_or(0);
         let reliable = tx.transport == Transport::Reliable;
         match (tx.kind, tx.state) {
