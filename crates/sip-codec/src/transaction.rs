@@ -215,6 +215,35 @@ struct Tx {
     match_key: String,
 }
 
+impl Tx {
+    /// A transaction in its first state, with no timer running.
+    fn new(
+        kind: Kind,
+        transport: Transport,
+        request: Message,
+        t1: Duration,
+        match_key: String,
+    ) -> Tx {
+        Tx {
+            kind,
+            state: match kind {
+                Kind::InviteClient => State::Calling,
+                Kind::InviteServer => State::Proceeding,
+                Kind::NonInviteClient | Kind::NonInviteServer => State::Trying,
+            },
+            transport,
+            request,
+            last_response: None,
+            ack: None,
+            interval: t1,
+            retransmit_at: None,
+            end_at: None,
+            end_is_timeout: false,
+            match_key,
+        }
+    }
+}
+
 /// All transactions of an element: see the [module documentation](self).
 #[derive(Debug)]
 pub struct TransactionLayer {
@@ -296,23 +325,10 @@ impl TransactionLayer {
         let key = self.fresh();
         let match_key = format!("{branch}\u{0}{method}");
         let t1 = self.timers.t1;
-        let tx = Tx {
-            kind,
-            state: if kind == Kind::InviteClient {
-                State::Calling
-            } else {
-                State::Trying
-            },
-            transport,
-            request: request.clone(),
-            last_response: None,
-            ack: None,
-            interval: t1,
-            retransmit_at: (transport == Transport::Unreliable).then_some(now + t1),
-            end_at: Some(now + 64 * t1),
-            end_is_timeout: true,
-            match_key: match_key.clone(),
-        };
+        let mut tx = Tx::new(kind, transport, request.clone(), t1, match_key.clone());
+        tx.retransmit_at = (transport == Transport::Unreliable).then_some(now + t1);
+        tx.end_at = Some(now + 64 * t1);
+        tx.end_is_timeout = true;
         self.client_index.insert(match_key, key);
         self.txs.insert(key, tx);
         self.schedule(key);
@@ -681,26 +697,8 @@ impl TransactionLayer {
             self.events.push_back(TxEvent::Cancelled { key: invite });
         }
         self.server_index.insert(match_key.clone(), key);
-        self.txs.insert(
-            key,
-            Tx {
-                kind,
-                state: if kind == Kind::InviteServer {
-                    State::Proceeding
-                } else {
-                    State::Trying
-                },
-                transport,
-                request: request.clone(),
-                last_response: None,
-                ack: None,
-                interval: self.timers.t1,
-                retransmit_at: None,
-                end_at: None,
-                end_is_timeout: false,
-                match_key,
-            },
-        );
+        let tx = Tx::new(kind, transport, request.clone(), self.timers.t1, match_key);
+        self.txs.insert(key, tx);
         self.events.push_back(TxEvent::Request {
             key,
             message: request,
