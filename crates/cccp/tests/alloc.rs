@@ -5,57 +5,13 @@
 //!   view of the input, so adding string fields and attributes to a document adds no
 //!   allocation.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use ocs_cccp::info::ConferenceInfo;
 use ocs_cccp::message::{Body, Code, Message, Request};
 
-struct Counting;
-thread_local! {
-    // Per thread: the tests of this file run in parallel.
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn bump() {
-    // `try_with`: the thread-locals may be gone while a thread shuts down.
-    let _ = COUNTING.try_with(|c| {
-        if c.get() {
-            let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
-        }
-    });
-}
-
-// SAFETY: forwards to the system allocator and only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        bump();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        bump();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-
 #[global_allocator]
-static A: Counting = Counting;
+static A: ocs_alloc_counter::Counting = ocs_alloc_counter::Counting;
 
-fn count<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    COUNTING.with(|c| c.set(true));
-    let before = ALLOCS.with(Cell::get);
-    let r = f();
-    let n = ALLOCS.with(Cell::get) - before;
-    COUNTING.with(|c| c.set(false));
-    (r, n)
-}
+use ocs_alloc_counter::count;
 
 const FOCUS: &str = "sip:alice@contoso.com;gruu;opaque=app:conf:focus:id:4FNRHN16";
 

@@ -2,38 +2,13 @@
 //! SR+SDES, RR with 31 blocks, NACK and transport-cc, and RR with [MS-RTP] extensions, and the
 //! writer producing them.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use ocs_rtcp::feedback::{Message, nack_lost};
 use ocs_rtcp::msrtp::MsExtension;
 use ocs_rtcp::packet::{Compound, Kind, Limits, ReportBlock};
 use ocs_rtcp::writer::Writer;
 
-struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-
-// SAFETY: forwards to the system allocator and only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCS.fetch_add(1, Ordering::SeqCst);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(p, l) }
-    }
-}
-
 #[global_allocator]
-static A: Counting = Counting;
+static A: ocs_alloc_counter::Counting = ocs_alloc_counter::Counting;
 
 #[test]
 fn parse_and_write_allocate_nothing() {
@@ -54,42 +29,41 @@ fn parse_and_write_allocate_nothing() {
     ];
     let twcc = [0u8, 1, 0, 3, 0, 0, 0, 0, 0b0010_0000, 3, 1, 2, 3, 0, 0, 0];
     let mut buf = [0u8; 2048];
-    COUNTING.with(|c| c.set(true));
-    let before = ALLOCS.load(Ordering::SeqCst);
-    let mut w = Writer::new(&mut buf);
-    w.sender_report(1, 2, 3, 4, 5, &blocks[..1], &[]).unwrap();
-    w.sdes(&[(1, &[(1, b"cname".as_slice())])]).unwrap();
-    w.receiver_report(1, &blocks, &ext).unwrap();
-    w.nack(1, 2, &[5, 6, 40]).unwrap();
-    w.feedback(true, 15, 1, 2, &twcc).unwrap();
-    let n = w.len();
-    let c = Compound::parse(&buf[..n], &Limits::default()).unwrap();
-    let mut acc = 0u64;
-    for p in c.packets() {
-        match p.kind() {
-            Kind::SenderReport(sr) => {
-                acc += sr.reports().map(|r| u64::from(r.jitter)).sum::<u64>() + sr.ntp()
-            }
-            Kind::ReceiverReport(rr) => {
-                acc += rr.reports().map(|r| u64::from(r.jitter)).sum::<u64>();
-                acc += rr
-                    .extensions()
-                    .filter(|e| e.typed() != MsExtension::Unknown)
-                    .count() as u64;
-            }
-            Kind::SourceDescription(s) => {
-                acc += s.chunks().map(|(_, i)| i.count() as u64).sum::<u64>()
-            }
-            Kind::Feedback(f) => match f.message() {
-                Message::Nack(fci) => acc += nack_lost(fci).count() as u64,
-                Message::TransportCc(t) => acc += t.deltas().map(|d| d as u64).sum::<u64>(),
+    let (acc, n_allocs) = ocs_alloc_counter::count(|| {
+        let mut w = Writer::new(&mut buf);
+        w.sender_report(1, 2, 3, 4, 5, &blocks[..1], &[]).unwrap();
+        w.sdes(&[(1, &[(1, b"cname".as_slice())])]).unwrap();
+        w.receiver_report(1, &blocks, &ext).unwrap();
+        w.nack(1, 2, &[5, 6, 40]).unwrap();
+        w.feedback(true, 15, 1, 2, &twcc).unwrap();
+        let n = w.len();
+        let c = Compound::parse(&buf[..n], &Limits::default()).unwrap();
+        let mut acc = 0u64;
+        for p in c.packets() {
+            match p.kind() {
+                Kind::SenderReport(sr) => {
+                    acc += sr.reports().map(|r| u64::from(r.jitter)).sum::<u64>() + sr.ntp()
+                }
+                Kind::ReceiverReport(rr) => {
+                    acc += rr.reports().map(|r| u64::from(r.jitter)).sum::<u64>();
+                    acc += rr
+                        .extensions()
+                        .filter(|e| e.typed() != MsExtension::Unknown)
+                        .count() as u64;
+                }
+                Kind::SourceDescription(s) => {
+                    acc += s.chunks().map(|(_, i)| i.count() as u64).sum::<u64>()
+                }
+                Kind::Feedback(f) => match f.message() {
+                    Message::Nack(fci) => acc += nack_lost(fci).count() as u64,
+                    Message::TransportCc(t) => acc += t.deltas().map(|d| d as u64).sum::<u64>(),
+                    _ => {}
+                },
                 _ => {}
-            },
-            _ => {}
+            }
         }
-    }
-    let n_allocs = ALLOCS.load(Ordering::SeqCst) - before;
-    COUNTING.with(|c| c.set(false));
+        acc
+    });
     assert!(acc > 0);
     assert_eq!(n_allocs, 0);
 }

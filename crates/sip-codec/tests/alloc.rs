@@ -2,57 +2,14 @@
 //! watches a full parse (start line, every header indexed, Via, From, To, CSeq, Call-ID and
 //! Contact typed), a stream decode, and a write-back.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use bytes::{Bytes, BytesMut};
 use ocs_sip_codec::Message;
 use ocs_sip_codec::stream::{Status, StreamDecoder};
 
-struct Counting;
-
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    // Only this test's thread is counted: the test harness allocates on its own threads.
-    static COUNTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-fn counted() {
-    if COUNTING.with(std::cell::Cell::get) {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-// SAFETY: forwards to the system allocator and only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        counted();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        counted();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-
 #[global_allocator]
-static A: Counting = Counting;
+static A: ocs_alloc_counter::Counting = ocs_alloc_counter::Counting;
 
-fn count<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    COUNTING.with(|c| c.set(true));
-    let before = ALLOCS.load(Ordering::SeqCst);
-    let r = f();
-    let n = ALLOCS.load(Ordering::SeqCst) - before;
-    COUNTING.with(|c| c.set(false));
-    (r, n)
-}
+use ocs_alloc_counter::count;
 
 const INVITE: &[u8] = b"INVITE sip:bob@biloxi.example.com SIP/2.0\r\n\
 Via: SIP/2.0/TLS client.atlanta.example.com:5061;branch=z9hG4bK74bf9;received=192.0.2.101\r\n\

@@ -1,45 +1,10 @@
 //! Zero heap allocations per packet: a counting global allocator watches protect and unprotect
 //! of RTP and RTCP for every suite, once the streams exist.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use ocs_srtp::{MasterKey, Policy, Session, Suite};
 
-struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    // Only this test's thread is counted: the test harness allocates on its own threads.
-    static COUNTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-fn counted() {
-    if COUNTING.with(std::cell::Cell::get) {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-// SAFETY: forwards to the system allocator and only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        counted();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        counted();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-
 #[global_allocator]
-static A: Counting = Counting;
+static A: ocs_alloc_counter::Counting = ocs_alloc_counter::Counting;
 
 #[test]
 fn no_allocation_per_packet() {
@@ -54,37 +19,31 @@ fn no_allocation_per_packet() {
         rx.add_stream(0x42, &policy).unwrap();
         let mut buf = vec![0u8; 1500];
         let mut rbuf = vec![0u8; 1500];
-        COUNTING.with(|c| c.set(true));
-        let before = ALLOCS.load(Ordering::SeqCst);
-        for seq in 0..300u16 {
-            buf[..12].copy_from_slice(&[
-                0x80,
-                0,
-                (seq >> 8) as u8,
-                seq as u8,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0x42,
-            ]);
-            let n = tx.protect_rtp(&mut buf, 172).unwrap();
-            let m = rx.unprotect_rtp(&mut buf[..n]).unwrap();
-            assert_eq!(m, 172);
-            rbuf[..8].copy_from_slice(&[0x80, 201, 0, 1, 0, 0, 0, 0x42]);
-            let n = tx.protect_rtcp(&mut rbuf, 80).unwrap();
-            let m = rx.unprotect_rtcp(&mut rbuf[..n]).unwrap();
-            assert_eq!(m, 80);
-        }
-        let after = ALLOCS.load(Ordering::SeqCst);
-        COUNTING.with(|c| c.set(false));
-        assert_eq!(
-            after - before,
-            0,
-            "{suite}: allocations during 300 packets each way"
-        );
+        let ((), n) = ocs_alloc_counter::count(|| {
+            for seq in 0..300u16 {
+                buf[..12].copy_from_slice(&[
+                    0x80,
+                    0,
+                    (seq >> 8) as u8,
+                    seq as u8,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0x42,
+                ]);
+                let n = tx.protect_rtp(&mut buf, 172).unwrap();
+                let m = rx.unprotect_rtp(&mut buf[..n]).unwrap();
+                assert_eq!(m, 172);
+                rbuf[..8].copy_from_slice(&[0x80, 201, 0, 1, 0, 0, 0, 0x42]);
+                let n = tx.protect_rtcp(&mut rbuf, 80).unwrap();
+                let m = rx.unprotect_rtcp(&mut rbuf[..n]).unwrap();
+                assert_eq!(m, 80);
+            }
+        });
+        assert_eq!(n, 0, "{suite}: allocations during 300 packets each way");
     }
 }
