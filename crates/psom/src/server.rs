@@ -406,7 +406,9 @@ impl Server {
                 }
                 let iface = Interface::from_id(interface).filter(|i| CHILDREN.contains(i));
                 let parent_is_meeting = c.objects.get(&parent) == Some(&Interface::Meeting);
-                let c = self.conns.get_mut(&conn).expect("present");
+                let Some(c) = self.conns.get_mut(&conn) else {
+                    return;
+                };
                 let why = match (iface, parent_is_meeting, connect) {
                     (_, false, _) => Some(Refusal::UnknownObject),
                     (None, _, _) => Some(Refusal::BadArguments),
@@ -441,7 +443,9 @@ impl Server {
                 if !joined {
                     return self.refuse(conn, proxy, 0, Refusal::NotAuthenticated);
                 }
-                let c = self.conns.get_mut(&conn).expect("present");
+                let Some(c) = self.conns.get_mut(&conn) else {
+                    return;
+                };
                 let Some(&iface) = c.objects.get(&proxy).filter(|i| CHILDREN.contains(i)) else {
                     return self.refuse(conn, proxy, 0, Refusal::UnknownObject);
                 };
@@ -481,9 +485,10 @@ impl Server {
         if iface == Interface::ConnMgr {
             return self.authenticate(conn, args, now);
         }
-        let user = self.conns[&conn]
-            .user
-            .clone()
+        let user = self
+            .conns
+            .get(&conn)
+            .and_then(|c| c.user.clone())
             .ok_or(Refusal::NotAuthenticated)?;
         let held = self
             .state
@@ -671,8 +676,10 @@ impl Server {
 
     fn authenticate(&mut self, conn: ConnId, args: &[Value], now: Instant) -> Outcome {
         let text = |i: usize| args[i].as_str().unwrap_or_default();
-        if self.conns[&conn].user.is_some() {
-            return Err(Refusal::Conflict);
+        match self.conns.get(&conn) {
+            None => return Err(Refusal::NotAuthenticated),
+            Some(c) if c.user.is_some() => return Err(Refusal::Conflict),
+            Some(_) => {}
         }
         let auth = self
             .auths
@@ -694,7 +701,7 @@ impl Server {
             });
         entry.connected = true;
         let (role, privileges) = (entry.role, entry.privileges);
-        let c = self.conns.get_mut(&conn).expect("present");
+        let c = self.conns.get_mut(&conn).ok_or(Refusal::NotAuthenticated)?;
         let meeting = c.opened.unwrap_or(1) + 1;
         c.objects.insert(meeting, Interface::Meeting);
         c.user = Some(auth.user.clone());
@@ -722,7 +729,9 @@ impl Server {
         if up.data.len() as u64 != up.size {
             return Err(Refusal::BadArguments);
         }
-        let up = self.uploads.remove(&id).expect("present");
+        let Some(up) = self.uploads.remove(&id) else {
+            return Err(Refusal::BadArguments);
+        };
         if Sha1::digest(&up.data)[..] != up.sha1[..] {
             return Err(Refusal::IntegrityFailed);
         }

@@ -568,7 +568,9 @@ impl TransactionLayer {
             return;
         };
         let timers = self.timers;
-        let tx = self.txs.get_mut(&key).expect("indexed");
+        let Some(tx) = self.txs.get_mut(&key) else {
+            return;
+        };
         let code = response.status().unwrap_or(0);
         let reliable = tx.transport == Transport::Reliable;
         let up = match (tx.kind, tx.state, code) {
@@ -642,8 +644,9 @@ impl TransactionLayer {
             return;
         };
         let method = request.method().unwrap_or_default().to_owned();
-        if let Some(&key) = self.server_index.get(&match_key) {
-            let tx = self.txs.get_mut(&key).expect("indexed");
+        if let Some(&key) = self.server_index.get(&match_key)
+            && let Some(tx) = self.txs.get_mut(&key)
+        {
             if method == "ACK" {
                 match tx.state {
                     State::Completed => {
