@@ -210,12 +210,21 @@ struct Tx {
     interval: Duration,
     retransmit_at: Option<Instant>,
     end_at: Option<Instant>,
-    /// Whether the end timer is a timeout (B, F, H) rather than a wait.
-    end_is_timeout: bool,
     match_key: String,
 }
 
 impl Tx {
+    /// Whether the end timer of the current state is a timeout (B, C, F, H) rather than a
+    /// wait (D, I, J, K, L, M): it follows from the machine and its state.
+    fn end_is_timeout(&self) -> bool {
+        matches!(
+            (self.kind, self.state),
+            (Kind::InviteClient, State::Calling | State::Proceeding)
+                | (Kind::NonInviteClient, State::Trying | State::Proceeding)
+                | (Kind::InviteServer, State::Completed)
+        )
+    }
+
     /// A transaction in its first state, with no timer running.
     fn new(
         kind: Kind,
@@ -238,7 +247,6 @@ impl Tx {
             interval: t1,
             retransmit_at: None,
             end_at: None,
-            end_is_timeout: false,
             match_key,
         }
     }
@@ -328,7 +336,6 @@ impl TransactionLayer {
         let mut tx = Tx::new(kind, transport, request.clone(), t1, match_key.clone());
         tx.retransmit_at = (transport == Transport::Unreliable).then_some(now + t1);
         tx.end_at = Some(now + 64 * t1);
-        tx.end_is_timeout = true;
         self.client_index.insert(match_key, key);
         self.txs.insert(key, tx);
         self.schedule(key);
@@ -375,14 +382,12 @@ impl TransactionLayer {
                 // RFC 6026: Accepted, Timer L; 2xx retransmissions are the TU's.
                 tx.state = State::Accepted;
                 tx.end_at = Some(now + 64 * timers.t1);
-                tx.end_is_timeout = false;
             }
             (Kind::InviteServer, State::Proceeding) => {
                 tx.state = State::Completed;
                 tx.interval = timers.t1;
                 tx.retransmit_at = (!reliable).then_some(now + timers.t1);
                 tx.end_at = Some(now + 64 * timers.t1);
-                tx.end_is_timeout = true;
             }
             (Kind::InviteServer, State::Accepted) if (200..300).contains(&code) => {}
             (Kind::NonInviteServer, State::Trying | State::Proceeding) => {
@@ -394,7 +399,6 @@ impl TransactionLayer {
                         64 * timers.t1
                     },
                 );
-                tx.end_is_timeout = false;
             }
             (_, state) => return Err(TxError::WrongState(state)),
         }
@@ -534,7 +538,7 @@ impl TransactionLayer {
         let Some(tx) = self.txs.get(&key) else {
             return;
         };
-        if tx.end_is_timeout {
+        if tx.end_is_timeout() {
             self.events.push_back(TxEvent::Timeout { key });
         }
         self.terminate(key);
@@ -580,7 +584,6 @@ impl TransactionLayer {
                     // Timer C (re)starts.
                     tx.retransmit_at = None;
                     tx.end_at = Some(now + timers.c);
-                    tx.end_is_timeout = true;
                 } else if tx.retransmit_at.is_some() {
                     tx.interval = timers.t2;
                 }
@@ -591,7 +594,6 @@ impl TransactionLayer {
                 tx.state = State::Accepted;
                 tx.retransmit_at = None;
                 tx.end_at = Some(now + 64 * timers.t1);
-                tx.end_is_timeout = false;
                 true
             }
             // RFC 6026: further 2xx (retransmissions, other forks) go up in Accepted.
@@ -607,7 +609,6 @@ impl TransactionLayer {
                         Duration::from_secs(32)
                     },
                 );
-                tx.end_is_timeout = false;
                 if let Some(ack) = ack {
                     tx.ack = Some(ack.clone());
                     self.out.push_back(Transmit { key, message: ack });
@@ -625,7 +626,6 @@ impl TransactionLayer {
                 tx.state = State::Completed;
                 tx.retransmit_at = None;
                 tx.end_at = Some(now + if reliable { Duration::ZERO } else { timers.t4 });
-                tx.end_is_timeout = false;
                 true
             }
             _ => false,
@@ -660,7 +660,6 @@ impl TransactionLayer {
                                 self.timers.t4
                             },
                         );
-                        tx.end_is_timeout = false;
                         self.schedule(key);
                     }
                     State::Accepted => self.events.push_back(TxEvent::Ack {
