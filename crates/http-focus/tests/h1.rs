@@ -650,3 +650,28 @@ fn http_crate_interop() {
     c.send_http_request(&req, &mut out).unwrap();
     assert!(out.starts_with(b"POST /LiveServer/MCUFactory/ HTTP/1.1\r\nhost: pool:444\r\n"));
 }
+
+#[test]
+fn many_trailers_and_too_many() {
+    let fields = |n: usize| (0..n).map(|i| format!("T{i}: {i}\r\n")).collect::<String>();
+    let raw = format!(
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n{}\r\n",
+        fields(40)
+    );
+    let evs = server_events(raw.as_bytes()).unwrap();
+    let Ev::End(t) = &evs[2] else {
+        panic!("{evs:?}")
+    };
+    assert_eq!((t.len(), t[39].0.as_str()), (40, "T39"));
+    let raw = format!(
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n{}\r\n",
+        fields(101)
+    );
+    assert_eq!(
+        server_events(raw.as_bytes()),
+        Err(Error::TooManyHeaders {
+            limit: 100,
+            offset: 65
+        })
+    );
+}

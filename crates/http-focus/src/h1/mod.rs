@@ -607,22 +607,18 @@ impl Connection {
         }
         let window = &rest[..rest.len().min(self.limits.max_head_size)];
         let max = self.limits.max_headers.min(MAX_HEADERS_CAP);
-        // Few trailers are usual: try 16 slots on the stack, then the full count, still there.
+        // Few trailers are usual: 16 slots on the stack; only a section with more is parsed
+        // again, with the full count (still on the stack).
         let mut small = [httparse::EMPTY_HEADER; 16];
         let mut large;
-        let slots: &mut [httparse::Header<'_>] = if max <= small.len()
-            || !matches!(
-                httparse::parse_headers(window, &mut small),
-                Err(httparse::Error::TooManyHeaders)
-            ) {
-            let n = max.min(small.len());
-            small = [httparse::EMPTY_HEADER; 16];
-            &mut small[..n]
-        } else {
-            large = [httparse::EMPTY_HEADER; MAX_HEADERS_CAP];
-            &mut large[..max]
+        let parsed = match httparse::parse_headers(window, &mut small[..max.min(16)]) {
+            Err(httparse::Error::TooManyHeaders) if max > 16 => {
+                large = [httparse::EMPTY_HEADER; MAX_HEADERS_CAP];
+                httparse::parse_headers(window, &mut large[..max])
+            }
+            other => other,
         };
-        let (len, headers) = match httparse::parse_headers(window, slots) {
+        let (len, headers) = match parsed {
             Ok(httparse::Status::Complete((n, h))) => (n, h),
             Ok(httparse::Status::Partial) => {
                 if rest.len() >= self.limits.max_head_size {
