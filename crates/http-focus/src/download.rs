@@ -21,6 +21,7 @@
 //! assert!(text.ends_with("content-length: 3\r\n\r\n234"));
 //! ```
 
+use std::fmt::Write as _;
 use std::ops::Range;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -66,7 +67,7 @@ pub fn etag_of(body: &[u8]) -> String {
     let mut s = String::with_capacity(34);
     s.push('"');
     for b in &digest[..16] {
-        s.push_str(&format!("{b:02x}"));
+        let _ = write!(s, "{b:02x}");
     }
     s.push('"');
     s

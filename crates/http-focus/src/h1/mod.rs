@@ -548,7 +548,7 @@ impl Connection {
                     offset: 0,
                 });
             }
-            size = (size << 4) | u64::from(hex_value(rest[i]));
+            size = (size << 4) | u64::from(char::from(rest[i]).to_digit(16).unwrap_or(0));
             i += 1;
         }
         if i == rest.len() {
@@ -962,14 +962,6 @@ impl Connection {
 
 fn wrong(event: &'static str, state: &'static str) -> SendError {
     SendError::WrongState { event, state }
-}
-
-fn hex_value(b: u8) -> u8 {
-    match b {
-        b'0'..=b'9' => b - b'0',
-        b'a'..=b'f' => b - b'a' + 10,
-        _ => b - b'A' + 10,
-    }
 }
 
 #[derive(Debug, Clone, Copy)]
