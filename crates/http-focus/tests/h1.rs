@@ -675,3 +675,16 @@ fn many_trailers_and_too_many() {
         })
     );
 }
+
+#[test]
+fn faults_in_trailers_name_their_offset() {
+    let body = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n";
+    for (trailer, want) in [
+        ("X: 1\r\n folded\r\n\r\n", Error::ObsFold { offset: 65 }),
+        ("X : 1\r\n\r\n", Error::WhitespaceBeforeColon { offset: 60 }),
+        ("X: \u{1}\r\n\r\n", Error::InvalidHeaderValue { offset: 62 }),
+    ] {
+        let raw = format!("{body}{trailer}");
+        assert_eq!(server_events(raw.as_bytes()), Err(want), "{trailer:?}");
+    }
+}

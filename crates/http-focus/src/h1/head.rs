@@ -703,6 +703,18 @@ pub(crate) fn diagnose(head: &[u8], request: bool, kind: httparse::Error) -> Err
     }
 }
 
+/// [`diagnose`] for a field section on its own (a chunked body's trailers): folds refused as in
+/// requests.
+pub(crate) fn diagnose_fields(section: &[u8], kind: httparse::Error) -> Error {
+    field_lines(section, 0, true).unwrap_or_else(|| {
+        let offset = section.len() as u64;
+        match kind {
+            httparse::Error::HeaderValue => Error::InvalidHeaderValue { offset },
+            _ => Error::InvalidHeaderName { offset },
+        }
+    })
+}
+
 /// A line end at `at`: CRLF, or the fault. `Ok(None)` when the bytes run out.
 fn line_end(head: &[u8], at: usize) -> Result<Option<usize>, Error> {
     match (head.get(at), head.get(at + 1)) {

@@ -635,14 +635,7 @@ impl Connection {
                     offset: 0,
                 });
             }
-            Err(e) => {
-                // A trailer section is a field section: diagnose it behind a stand-in start line.
-                const LINE: &[u8] = b"X / HTTP/1.1\r\n";
-                let mut probe = LINE.to_vec();
-                probe.extend_from_slice(window);
-                let err = head::diagnose(&probe, true, e);
-                return Err(err.at(err.offset().saturating_sub(LINE.len() as u64)));
-            }
+            Err(e) => return Err(head::diagnose_fields(window, e)),
         };
         check_line_ends(&rest[..len])?;
         let scan = head::scan_fields(&rest[..len], headers, &mut self.fields, false)
