@@ -328,13 +328,7 @@ impl Operation {
                 for _ in 0..n {
                     args.push(Value::decode(&mut r, 0, &mut budget, limits)?);
                 }
-                Operation::Rpc {
-                    proxy,
-                    kind,
-                    call,
-                    method,
-                    args,
-                }
+                Operation::rpc(proxy, kind, call, method, args)
             }
             code => return Err(Error::UnknownOperation { code, offset: base }),
         };
