@@ -163,6 +163,22 @@ impl Message {
     pub fn to_bytes(&self) -> Bytes {
         Bytes::from(self.to_vec())
     }
+
+    /// This message with one more header line, placed right after the start line (where a
+    /// signature header such as [MS-SIPAE] `Authentication-Info` goes once the rest is fixed).
+    ///
+    /// # Errors
+    /// A name or value that makes the message unparsable (a CR or LF in the value, say).
+    pub fn with_header(&self, name: &str, value: &str) -> Result<Message, Error> {
+        let head = self.head();
+        let line_end = head.find("\r\n").map_or(head.len(), |i| i + 2);
+        let mut b = BytesMut::with_capacity(self.len() + name.len() + value.len() + 4);
+        b.put_slice(&head.as_bytes()[..line_end]);
+        put(&mut b, &[name, ": ", value, "\r\n"]);
+        b.put_slice(&head.as_bytes()[line_end..]);
+        b.put_slice(self.body());
+        Message::parse(b.freeze())
+    }
 }
 
 #[cfg(test)]
