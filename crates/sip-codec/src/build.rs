@@ -33,17 +33,35 @@ pub struct MessageBuilder<'a> {
     body: &'a [u8],
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Start<'a> {
-    Request { method: &'a str, uri: &'a str },
-    Response { code: u16, reason: &'a str },
+    Request {
+        method: &'a str,
+        uri: std::borrow::Cow<'a, str>,
+    },
+    Response {
+        code: u16,
+        reason: &'a str,
+    },
 }
 
 impl<'a> MessageBuilder<'a> {
     /// A request with this method and Request-URI.
     #[must_use]
     pub fn request(method: &'a str, uri: &'a str) -> Self {
-        Self::new(Start::Request { method, uri })
+        Self::new(Start::Request {
+            method,
+            uri: uri.into(),
+        })
+    }
+
+    /// A request whose Request-URI was computed (a dialog's remote target, say).
+    #[must_use]
+    pub fn request_owned(method: &'a str, uri: String) -> Self {
+        Self::new(Start::Request {
+            method,
+            uri: uri.into(),
+        })
     }
 
     /// A response with this status code and reason phrase.
@@ -78,7 +96,7 @@ impl<'a> MessageBuilder<'a> {
 
     /// Writes the message into `buf`.
     pub fn write(&self, buf: &mut impl BufMut) {
-        match self.start {
+        match &self.start {
             Start::Request { method, uri } => put(buf, &[method, " ", uri, " SIP/2.0\r\n"]),
             Start::Response { code, reason } => {
                 put(buf, &["SIP/2.0 ", &code.to_string(), " ", reason, "\r\n"])

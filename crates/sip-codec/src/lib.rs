@@ -99,6 +99,7 @@
 #![warn(missing_docs)]
 
 pub mod build;
+pub mod dialog;
 pub mod digest;
 mod error;
 #[doc(hidden)]
@@ -113,6 +114,7 @@ pub mod sdp;
 pub mod sign;
 pub mod sipae;
 pub mod stream;
+pub mod subscription;
 pub mod transaction;
 pub mod uri;
 

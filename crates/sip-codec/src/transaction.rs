@@ -428,6 +428,26 @@ impl TransactionLayer {
         }
     }
 
+    /// Drops a server transaction without answering it: for a request that gets no response,
+    /// such as the Microsoft BENOTIFY ([`crate::subscription`]). Reported as
+    /// [`TxEvent::Terminated`]; a retransmission of the request would start a new one.
+    ///
+    /// # Errors
+    /// `key` is not a server transaction still waiting for its response.
+    pub fn abandon(&mut self, key: TxKey) -> Result<(), TxError> {
+        match self.txs.get(&key) {
+            Some(t)
+                if matches!(t.kind, Kind::InviteServer | Kind::NonInviteServer)
+                    && matches!(t.state, State::Trying | State::Proceeding) =>
+            {
+                self.terminate(key);
+                Ok(())
+            }
+            Some(t) => Err(TxError::WrongState(t.state)),
+            None => Err(TxError::Unmatched("no such server transaction")),
+        }
+    }
+
     /// The next message to send.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
