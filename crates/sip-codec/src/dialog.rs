@@ -519,9 +519,11 @@ impl Dialog {
             if let Some(c) = contact_uri(response)? {
                 self.remote_target = c;
             }
-        } else if code == 481 || code == 408 {
-            self.state = DialogState::Terminated;
-        } else if code >= 300 && self.state == DialogState::Early && method == self.method {
+        } else if code == 481
+            || code == 408
+            || (code >= 300 && self.state == DialogState::Early && method == self.method)
+        {
+            // The peer lost the dialog, or the creating request failed while it was early.
             self.state = DialogState::Terminated;
         }
         Ok(self.state)
