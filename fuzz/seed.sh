@@ -152,10 +152,14 @@ for f in sorted(glob.glob(os.path.join(vectors, 'sip', 'rfc4475', '*.dat')))[:20
     data = open(f, 'rb').read()[:255]
     open(os.path.join(out, 'raw-' + os.path.basename(f)), 'wb').write(bytes([7, len(data), 0]) + data + bytes([5, 200, 0]))
 PY
+# Authentication and dialog seeds: an NTLM registration's messages and tokens (the
+# sip_ntlm_register example) and the Microsoft vectors.
+(cd "$here/.." && cargo run -q --example sip_ntlm_register -- "$here/corpus" >/dev/null)
+cp "$vectors"/sip/ms/*.sip "$here/corpus/sip_auth/"
 # Regression inputs found earlier are seeds too.
-for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file psom_stream sip_transactions; do
+for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file psom_stream sip_transactions sip_auth sip_dialogs; do
   if [ -d "$here/regressions/$t" ]; then cp "$here/regressions/$t"/* "$here/corpus/$t/" 2>/dev/null || true; fi
 done
-for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file psom_stream sip_transactions; do
+for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file psom_stream sip_transactions sip_auth sip_dialogs; do
   echo "seeded $t: $(ls "$here/corpus/$t" | wc -l) inputs"
 done

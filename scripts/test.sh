@@ -4,6 +4,7 @@
 #   libsrtp2-dev (libsrtp interop, through bindgen: libclang-dev, pkg-config, libssl-dev)
 #   tshark       (RTCP decoded by Wireshark)
 #   curl         (a real HTTP client against the ocs-http-focus loopback server)
+#   sip-tester   (sipp: a real SIP peer against the ocs-sip-codec user agent on loopback)
 # Without them it still runs everything else and says loudly what it left out. With
 # OCS_REQUIRE_INTEROP=1 (CI) leaving anything out is an error.
 set -euo pipefail
@@ -14,11 +15,12 @@ have_libsrtp() {
 }
 have_tshark() { command -v tshark >/dev/null 2>&1; }
 have_curl() { command -v curl >/dev/null 2>&1; }
+have_sipp() { command -v sipp >/dev/null 2>&1; }
 
-if { ! have_libsrtp || ! have_tshark || ! have_curl; } && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "installing test peers: libsrtp2-dev libclang-dev pkg-config libssl-dev tshark curl"
+if { ! have_libsrtp || ! have_tshark || ! have_curl || ! have_sipp; } && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing test peers: libsrtp2-dev libclang-dev pkg-config libssl-dev tshark curl sip-tester"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libsrtp2-dev libclang-dev pkg-config libssl-dev tshark curl >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libsrtp2-dev libclang-dev pkg-config libssl-dev tshark curl sip-tester >/dev/null
 fi
 
 features=()
@@ -36,6 +38,11 @@ if have_curl; then
   features+=(ocs-http-focus/curl-tests)
 else
   echo "WARNING: curl not available: the HTTP curl conformance tests are NOT run" >&2
+fi
+if have_sipp; then
+  features+=(ocs-sip-codec/sipp-tests)
+else
+  echo "WARNING: sipp not available: the SIP sipp interop tests are NOT run" >&2
 fi
 
 if [ ${#features[@]} -gt 0 ]; then

@@ -227,3 +227,177 @@ pub fn transactions(data: &[u8]) {
         layer.len()
     );
 }
+
+/// Target `sip_auth`: the bytes as an NTLM CHALLENGE and AUTHENTICATE message (parsed, and a
+/// parsed one written and parsed again to the same fields), as an AUTHENTICATE checked by a
+/// server, and as a SIP message whose [MS-SIPAE] headers are typed and whose signed requests go
+/// through a server holding an association.
+pub fn auth(data: &[u8]) {
+    use crate::name::HeaderName;
+    use crate::ntlm::{
+        AuthenticateMessage, ChallengeMessage, Credentials, NtlmClient, NtlmServer, TargetInfo,
+    };
+    use crate::sipae::{NtlmSipServer, SecurityHeader};
+
+    if let Ok(c) = ChallengeMessage::parse(data) {
+        let again = ChallengeMessage::parse(&c.to_bytes()).expect("our own CHALLENGE");
+        assert_eq!(
+            (
+                &again.target_name,
+                again.server_challenge,
+                &again.target_info
+            ),
+            (&c.target_name, c.server_challenge, &c.target_info)
+        );
+        let client = NtlmClient::new(Credentials::new("u", "d", "p"), "w");
+        let _ = client.authenticate(data, [1; 8], [2; 16]);
+    }
+    if let Ok(a) = AuthenticateMessage::parse(data) {
+        let mut b = a.clone();
+        b.flags |= crate::ntlm::flags::UNICODE;
+        let again = AuthenticateMessage::parse(&b.to_bytes()).expect("our own AUTHENTICATE");
+        assert_eq!(again.nt_response, a.nt_response);
+    }
+    let server = NtlmServer::new(TargetInfo::new("S", "D"));
+    let challenge = server.challenge([3; 8], 0);
+    let hash = Credentials::new("u", "d", "p").nt_hash();
+    let _ = server.accept(&challenge, data, |_, _| Some(hash));
+
+    let Ok(m) = Message::parse(Bytes::copy_from_slice(data)) else {
+        return;
+    };
+    for name in [
+        HeaderName::WwwAuthenticate,
+        HeaderName::ProxyAuthenticate,
+        HeaderName::Authorization,
+        HeaderName::ProxyAuthorization,
+        HeaderName::AuthenticationInfo,
+        HeaderName::ProxyAuthenticationInfo,
+    ] {
+        let _ = SecurityHeader::all(&m, name);
+    }
+    let mut sip = NtlmSipServer::new("fe", TargetInfo::new("S", "D"));
+    for _ in 0..3 {
+        let _ = sip.handle(&m, HeaderName::Authorization, [4; 8], "OP", |_, _| {
+            Some(hash)
+        });
+    }
+}
+
+/// Target `sip_dialogs`: length-prefixed chunks of the input, parsed as messages, go into a UAC
+/// dialog set of an INVITE, a UAS dialog, a subscriber and a notifier, with time passing and
+/// in-dialog requests built between them. Nothing panics; every built request parses; local
+/// CSeq numbers only grow.
+pub fn dialogs(data: &[u8]) {
+    use std::time::{Duration, Instant};
+
+    use crate::dialog::{Dialog, DialogSet};
+    use crate::subscription::{Notifier, Subscriber};
+
+    let parse = |s: &str| Message::parse(Bytes::from(s.replace('\n', "\r\n"))).ok();
+    let (Some(invite), Some(subscribe)) = (
+        parse(
+            "INVITE sip:b@h SIP/2.0\nVia: SIP/2.0/TCP a;branch=z9hG4bK1\nFrom: <sip:a@h>;tag=1\n\
+             To: <sip:b@h>\nCall-ID: c\nCSeq: 1 INVITE\nContact: <sip:a@a>\nContent-Length: 0\n\n",
+        ),
+        parse(
+            "SUBSCRIBE sip:b@h SIP/2.0\nVia: SIP/2.0/TCP a;branch=z9hG4bK2\nFrom: <sip:a@h>;tag=1\n\
+             To: <sip:b@h>\nCall-ID: c\nCSeq: 1 SUBSCRIBE\nEvent: conference\nExpires: 60\n\
+             Supported: ms-benotify\nContact: <sip:a@a>\nContent-Length: 0\n\n",
+        ),
+    ) else {
+        return;
+    };
+    let t0 = Instant::now();
+    let mut now = t0;
+    let mut set = DialogSet::new(invite.clone());
+    let Ok(ok) = invite
+        .response(200, "OK", "2")
+        .header("Contact", "<sip:b@b>")
+        .build()
+    else {
+        return;
+    };
+    let Ok(mut uas) = Dialog::uas(&invite, &ok) else {
+        return;
+    };
+    let Ok(mut sub) = Subscriber::new(t0, subscribe.clone()) else {
+        return;
+    };
+    let Ok(sub_ok) = subscribe
+        .response(202, "Accepted", "3")
+        .header("Contact", "<sip:b@b>")
+        .header("Supported", "ms-benotify")
+        .build()
+    else {
+        return;
+    };
+    let Ok(mut notifier) = Notifier::accept(t0, &subscribe, &sub_ok, false) else {
+        return;
+    };
+    let mut i = 0;
+    let mut last_seq = 0;
+    while i + 2 <= data.len() {
+        let (op, len) = (data[i], usize::from(data[i + 1]));
+        i += 2;
+        let chunk = &data[i..(i + len).min(data.len())];
+        i += len;
+        let m = Message::parse(Bytes::copy_from_slice(chunk)).ok();
+        match op % 8 {
+            0 => {
+                if let Some(m) = &m {
+                    let _ = set.handle_response(m, now);
+                }
+            }
+            1 => {
+                if let Some(m) = &m {
+                    let _ = uas.handle_request(m);
+                    let _ = uas.handle_response(m, now);
+                }
+            }
+            2 => {
+                if let Some(m) = &m {
+                    let _ = sub.handle_response(now, m);
+                    let _ = sub.handle_notify(now, m);
+                }
+            }
+            3 => {
+                if let Some(m) = &m {
+                    let _ = notifier.handle_subscribe(now, m, 3600);
+                }
+            }
+            4 => {
+                now += Duration::from_secs(u64::from(op) * 4);
+                let _ = (uas.handle_timeout(now), sub.handle_timeout(now));
+                let _ = notifier.handle_timeout(now);
+                for k in 0..set.dialogs().len() {
+                    if let Some(d) = set.dialog_mut(k) {
+                        let _ = d.handle_timeout(now);
+                    }
+                }
+            }
+            5 => {
+                let b = uas.request("BYE", "z9hG4bKb", "b").build();
+                assert!(b.is_ok(), "built BYE: {b:?}");
+                let seq = uas.local_seq();
+                assert!(seq > last_seq);
+                last_seq = seq;
+            }
+            6 => {
+                if let Some(b) = sub.refresh(now, u32::from(op), "z9hG4bKr", "a") {
+                    let _ = b.build();
+                }
+                let _ = notifier.notify(now, "z9hG4bKn", "b").build();
+            }
+            _ => {
+                for k in 0..set.dialogs().len() {
+                    if let Some(d) = set.dialog_mut(k) {
+                        let _ = d.request("INFO", "z9hG4bKi", "a").build();
+                        let _ = d.ack(&invite, "z9hG4bKa", "a").build();
+                        let _ = d.target_and_routes();
+                    }
+                }
+            }
+        }
+    }
+}

@@ -31,6 +31,8 @@ fn regressions() {
         ("sip_stream", fuzzing::stream),
         ("sdp", fuzzing::sdp),
         ("sip_transactions", fuzzing::transactions),
+        ("sip_auth", fuzzing::auth),
+        ("sip_dialogs", fuzzing::dialogs),
     ] {
         replay(&root.join(t), f);
     }
@@ -44,6 +46,8 @@ fn seeds() {
         n += replay(&v.join(dir), fuzzing::message);
         n += replay(&v.join(dir), fuzzing::stream);
         n += replay(&v.join(dir), fuzzing::transactions);
+        n += replay(&v.join(dir), fuzzing::auth);
+        n += replay(&v.join(dir), fuzzing::dialogs);
         n += replay(&v.join(dir), |d| {
             if let Some(i) = d.windows(4).position(|w| w == b"\r\n\r\n") {
                 fuzzing::sdp(&d[i + 4..]);
