@@ -207,14 +207,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             // A dialog script: each message as a chunk for every op.
             let bytes = m.to_vec();
-            if bytes.len() < 256 {
-                let mut script = Vec::new();
-                for op in 0..8u8 {
-                    script.extend_from_slice(&[op, bytes.len() as u8]);
-                    script.extend_from_slice(&bytes);
-                }
-                std::fs::write(dir.join("sip_dialogs").join(format!("script-{i}")), script)?;
+            let mut script = Vec::new();
+            for op in 0..8u8 {
+                script.push(op);
+                script.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
+                script.extend_from_slice(&bytes);
             }
+            std::fs::write(dir.join("sip_dialogs").join(format!("script-{i}")), script)?;
         }
     }
     Ok(())

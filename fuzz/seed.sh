@@ -156,6 +156,34 @@ PY
 # sip_ntlm_register example) and the Microsoft vectors.
 (cd "$here/.." && cargo run -q --example sip_ntlm_register -- "$here/corpus" >/dev/null)
 cp "$vectors"/sip/ms/*.sip "$here/corpus/sip_auth/"
+# Dialog scripts: responses to the oracle's INVITE (forked 180s, 200), requests in its UAS
+# dialog, NOTIFYs and refreshes of its subscription, with time steps between.
+python3 - "$here/corpus/sip_dialogs" <<'PY'
+import os, random, struct, sys
+out = sys.argv[1]
+def m(s): return s.replace('\n', '\r\n').encode()
+def resp(code, tag, method='INVITE', extra=''):
+    return m(f"SIP/2.0 {code} R\nVia: SIP/2.0/TCP a;branch=z9hG4bK1\nFrom: <sip:a@h>;tag=1\nTo: <sip:b@h>;tag={tag}\n"
+             f"Call-ID: c\nCSeq: 1 {method}\nContact: <sip:b@{tag}>\nRecord-Route: <sip:p{tag};lr>\n{extra}Content-Length: 0\n\n")
+def req(method, seq, ftag, ttag, extra=''):
+    return m(f"{method} sip:a@a SIP/2.0\nVia: SIP/2.0/TCP b;branch=z9hG4bK{seq}\nFrom: <sip:b@h>;tag={ftag}\nTo: <sip:a@h>;tag={ttag}\n"
+             f"Call-ID: c\nCSeq: {seq} {method}\nContact: <sip:b@b>\n{extra}Content-Length: 0\n\n")
+steps = [
+    (0, resp(180, 'A')), (0, resp(183, 'B')), (0, resp(200, 'B', extra='Session-Expires: 90;refresher=uas\n')),
+    (1, req('INFO', 2, '1', '2')), (1, req('INVITE', 3, '1', '2')), (1, req('BYE', 4, '1', '2')),
+    (2, resp(202, '3', 'SUBSCRIBE', 'Expires: 60\nSupported: ms-benotify\n')),
+    (2, req('NOTIFY', 1, '3', '1', 'Event: conference\nSubscription-State: active;expires=60\n')),
+    (2, req('BENOTIFY', 2, '3', '1', 'Event: conference\nSubscription-State: active;expires=30\n')),
+    (3, req('SUBSCRIBE', 2, '1', '2', 'Event: conference\nExpires: 0\n')),
+    (4, b''), (5, b''), (6, b''), (7, b''),
+    (2, req('NOTIFY', 3, '3', '1', 'Event: conference\nSubscription-State: terminated;reason=timeout\n')),
+]
+rng = random.Random(5)
+for k in range(16):
+    picked = steps if k == 0 else rng.sample(steps, rng.randrange(3, len(steps)))
+    data = b''.join(bytes([op + 8 * rng.randrange(4)]) + struct.pack('<H', len(b)) + b for op, b in picked)
+    open(os.path.join(out, f'script-{k}'), 'wb').write(data)
+PY
 # Regression inputs found earlier are seeds too.
 for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file psom_stream sip_transactions sip_auth sip_dialogs; do
   if [ -d "$here/regressions/$t" ]; then cp "$here/regressions/$t"/* "$here/corpus/$t/" 2>/dev/null || true; fi

@@ -346,6 +346,11 @@ fn string(v: &[u8], off: usize, unicode: bool, what: &'static str) -> Result<Str
     }
 }
 
+/// The flags of a message we write: Unicode strings, no Version field.
+fn written_flags(f: u32) -> u32 {
+    (f | flags::UNICODE) & !(flags::OEM | flags::VERSION)
+}
+
 /// Appends `(Len, MaxLen, Offset)` for `v` at `fields[at..]` and `v` to the payload.
 fn put_field(out: &mut Vec<u8>, at: usize, v: &[u8]) {
     let off = out.len() as u32;
@@ -387,14 +392,14 @@ impl ChallengeMessage {
         })
     }
 
-    /// The wire form (no Version field).
+    /// The wire form: strings in Unicode (the flags say so, OEM cleared), no Version field.
     #[must_use]
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(128);
         out.extend_from_slice(SIGNATURE);
         out.extend_from_slice(&2u32.to_le_bytes());
         out.extend_from_slice(&[0; 8]); // TargetName field
-        out.extend_from_slice(&(self.flags & !flags::VERSION).to_le_bytes());
+        out.extend_from_slice(&written_flags(self.flags).to_le_bytes());
         out.extend_from_slice(&self.server_challenge);
         out.extend_from_slice(&[0; 8]); // Reserved
         out.extend_from_slice(&[0; 8]); // TargetInfo field
@@ -449,14 +454,14 @@ impl AuthenticateMessage {
         })
     }
 
-    /// The wire form (Unicode strings, no Version, no MIC).
+    /// The wire form: strings in Unicode (the flags say so, OEM cleared), no Version, no MIC.
     #[must_use]
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(64 + self.nt_response.len() + 96);
         out.extend_from_slice(SIGNATURE);
         out.extend_from_slice(&3u32.to_le_bytes());
         out.extend_from_slice(&[0; 48]);
-        out.extend_from_slice(&(self.flags & !flags::VERSION).to_le_bytes());
+        out.extend_from_slice(&written_flags(self.flags).to_le_bytes());
         put_field(&mut out, 12, &self.lm_response);
         put_field(&mut out, 20, &self.nt_response);
         put_field(&mut out, 28, &utf16(&self.domain));
