@@ -255,7 +255,12 @@ pub fn auth(data: &[u8]) {
     if let Ok(a) = AuthenticateMessage::parse(data) {
         let again = AuthenticateMessage::parse(&a.to_bytes()).expect("our own AUTHENTICATE");
         assert_eq!(
-            (&again.nt_response, &again.user, &again.domain, &again.workstation),
+            (
+                &again.nt_response,
+                &again.user,
+                &again.domain,
+                &again.workstation
+            ),
             (&a.nt_response, &a.user, &a.domain, &a.workstation)
         );
     }
@@ -340,7 +345,10 @@ pub fn dialogs(data: &[u8]) {
     let mut i = 0;
     let mut last_seq = 0;
     while i + 3 <= data.len() {
-        let (op, len) = (data[i], usize::from(u16::from_le_bytes([data[i + 1], data[i + 2]])));
+        let (op, len) = (
+            data[i],
+            usize::from(u16::from_le_bytes([data[i + 1], data[i + 2]])),
+        );
         i += 3;
         let chunk = &data[i..(i + len).min(data.len())];
         i += len;

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::ops::Range;
+use std::sync::Arc;
 
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
@@ -142,7 +143,9 @@ pub struct Message {
     head: ByteString,
     body: Bytes,
     start: Start,
-    headers: Vec<Entry>,
+    /// Shared, so that a clone (a transaction keeping the request it passes up) costs a
+    /// reference count, not a copy.
+    headers: Arc<[Entry]>,
     max_params: usize,
 }
 
@@ -158,7 +161,7 @@ impl Eq for Message {}
 /// What the header section scan found.
 pub(crate) struct Head {
     start: Start,
-    headers: Vec<Entry>,
+    headers: Arc<[Entry]>,
     /// Offset just past the empty line.
     end: usize,
     content_length: Option<(usize, usize)>,
@@ -753,6 +756,57 @@ fn line_end(buf: &[u8], pos: usize) -> Result<Option<usize>, Error> {
     }
 }
 
+/// Collects the header index on the stack (most messages have fewer than 32 header lines) so
+/// that the one allocation of a parse is the shared index itself.
+struct IndexBuilder {
+    inline: [Entry; 32],
+    n: usize,
+    spill: Vec<Entry>,
+}
+
+impl Default for IndexBuilder {
+    fn default() -> Self {
+        let empty = Entry {
+            name: Span { start: 0, end: 0 },
+            value: Span { start: 0, end: 0 },
+            kind: HeaderName::Other,
+        };
+        IndexBuilder {
+            inline: [empty; 32],
+            n: 0,
+            spill: Vec::new(),
+        }
+    }
+}
+
+impl IndexBuilder {
+    fn len(&self) -> usize {
+        self.n + self.spill.len()
+    }
+
+    fn push(&mut self, e: Entry) {
+        if self.n < self.inline.len() && self.spill.is_empty() {
+            self.inline[self.n] = e;
+            self.n += 1;
+        } else {
+            if self.spill.is_empty() {
+                self.spill.reserve(self.n * 2);
+                self.spill.extend_from_slice(&self.inline[..self.n]);
+                self.n = 0;
+            }
+            self.spill.push(e);
+        }
+    }
+
+    fn finish(self) -> Arc<[Entry]> {
+        if self.spill.is_empty() {
+            Arc::from(&self.inline[..self.n])
+        } else {
+            Arc::from(self.spill)
+        }
+    }
+}
+
 fn scan_head(buf: &[u8], limits: &Limits) -> Result<Head, Error> {
     let incomplete = || Error::Incomplete { offset: buf.len() };
     let first_end = line_end(buf, 0)?.ok_or_else(incomplete)?;
@@ -763,7 +817,7 @@ fn scan_head(buf: &[u8], limits: &Limits) -> Result<Head, Error> {
         });
     }
     let start = parse_start_line(&buf[..first_end])?;
-    let mut headers = Vec::with_capacity(16);
+    let mut headers = IndexBuilder::default();
     let mut content_length: Option<(usize, usize)> = None;
     let mut pos = first_end + 2;
     loop {
@@ -773,7 +827,7 @@ fn scan_head(buf: &[u8], limits: &Limits) -> Result<Head, Error> {
                 if buf.get(pos + 1) == Some(&b'\n') {
                     return Ok(Head {
                         start,
-                        headers,
+                        headers: headers.finish(),
                         end: pos + 2,
                         content_length,
                     });

@@ -99,6 +99,21 @@ impl<'a> Params<'a> {
     /// `Some(Some(value))` with the value as written (quotes removed).
     #[must_use]
     pub fn get(&self, name: &str) -> Option<Option<&'a str>> {
+        // Most lists have neither quoted values nor white space (`;branch=z9hG4bK..;rport`):
+        // split them directly instead of running the full grammar.
+        let plain = !self
+            .raw
+            .bytes()
+            .any(|b| matches!(b, b'"' | b' ' | b'\t' | b'\r' | b'\n'));
+        if plain && let Some(list) = self.raw.strip_prefix(';') {
+            return list.split(';').find_map(|p| {
+                let (n, v) = match p.split_once('=') {
+                    Some((n, v)) => (n, Some(v)),
+                    None => (p, None),
+                };
+                n.eq_ignore_ascii_case(name).then_some(v)
+            });
+        }
         self.iter()
             .find(|p| p.name.eq_ignore_ascii_case(name))
             .map(|p| p.value)

@@ -30,6 +30,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap as HashMap;
 use std::time::{Duration, Instant};
@@ -210,7 +211,8 @@ struct Tx {
     interval: Duration,
     retransmit_at: Option<Instant>,
     end_at: Option<Instant>,
-    match_key: String,
+    /// Shared with the index that finds this transaction.
+    match_key: Arc<[u8]>,
 }
 
 impl Tx {
@@ -231,7 +233,7 @@ impl Tx {
         transport: Transport,
         request: Message,
         t1: Duration,
-        match_key: String,
+        match_key: Arc<[u8]>,
     ) -> Tx {
         Tx {
             kind,
@@ -256,11 +258,13 @@ impl Tx {
 #[derive(Debug)]
 pub struct TransactionLayer {
     timers: Timers,
-    next: u64,
-    txs: HashMap<TxKey, Tx>,
-    /// Client transactions by (branch, method); server ones by the §17.2.3 key.
-    client_index: HashMap<String, TxKey>,
-    server_index: HashMap<String, TxKey>,
+    txs: Slab,
+    /// Client transactions by (branch, method); server ones by the §17.2.3 key, each key the
+    /// parts' bytes joined by NUL (see [`Key`]).
+    client_index: HashMap<Arc<[u8]>, TxKey>,
+    server_index: HashMap<Arc<[u8]>, TxKey>,
+    /// Where keys of incoming messages are built for the look-up, without allocating.
+    scratch: Key,
     heap: BinaryHeap<Reverse<(Instant, TxKey, u8)>>,
     out: VecDeque<Transmit>,
     events: VecDeque<TxEvent>,
@@ -272,10 +276,10 @@ impl TransactionLayer {
     pub fn new(timers: Timers) -> TransactionLayer {
         TransactionLayer {
             timers,
-            next: 1,
-            txs: HashMap::default(),
+            txs: Slab::default(),
             client_index: HashMap::default(),
             server_index: HashMap::default(),
+            scratch: Key::default(),
             heap: BinaryHeap::new(),
             out: VecDeque::new(),
             events: VecDeque::new(),
@@ -297,13 +301,13 @@ impl TransactionLayer {
     /// A transaction's machine and state.
     #[must_use]
     pub fn state(&self, key: TxKey) -> Option<(Kind, State)> {
-        self.txs.get(&key).map(|t| (t.kind, t.state))
+        self.txs.get(key).map(|t| (t.kind, t.state))
     }
 
     /// The request a transaction was created for.
     #[must_use]
     pub fn request(&self, key: TxKey) -> Option<&Message> {
-        self.txs.get(&key).map(|t| &t.request)
+        self.txs.get(key).map(|t| &t.request)
     }
 
     /// Starts a client transaction and sends `request` (its top Via must carry the branch).
@@ -316,29 +320,26 @@ impl TransactionLayer {
         request: Message,
         transport: Transport,
     ) -> Result<TxKey, TxError> {
-        let method = request.method().unwrap_or_default().to_owned();
+        let method = request.method().unwrap_or_default();
         if method == "ACK" {
             return Err(TxError::Ack);
         }
-        let branch = request
-            .top_via()
-            .ok()
-            .and_then(|v| v.branch().map(str::to_owned))
-            .ok_or(TxError::Unmatched("a request without a Via branch"))?;
         let kind = if method == "INVITE" {
             Kind::InviteClient
         } else {
             Kind::NonInviteClient
         };
-        let key = self.fresh();
-        let match_key = format!("{branch}\u{0}{method}");
+        if !self.scratch.client(&request) {
+            return Err(TxError::Unmatched("a request without a Via branch"));
+        }
+        let match_key: Arc<[u8]> = self.scratch.bytes().into();
         let t1 = self.timers.t1;
         let mut tx = Tx::new(kind, transport, request.clone(), t1, match_key.clone());
         tx.retransmit_at = (transport == Transport::Unreliable).then_some(now + t1);
         tx.end_at = Some(now + 64 * t1);
+        let key = self.txs.insert(tx);
         self.client_index.insert(match_key, key);
-        self.txs.insert(key, tx);
-        self.schedule(key);
+        self.schedule(key, now);
         self.out.push_back(Transmit {
             key,
             message: request,
@@ -371,7 +372,7 @@ impl TransactionLayer {
         let timers = self.timers;
         let tx = self
             .txs
-            .get_mut(&key)
+            .get_mut(key)
             .filter(|t| matches!(t.kind, Kind::InviteServer | Kind::NonInviteServer))
             .ok_or(TxError::Unmatched("no such server transaction"))?;
         let code = response.status().unwrap_or(0);
@@ -403,11 +404,11 @@ impl TransactionLayer {
             (_, state) => return Err(TxError::WrongState(state)),
         }
         tx.last_response = Some(response.clone());
-        self.schedule(key);
         self.out.push_back(Transmit {
             key,
             message: response,
         });
+        self.schedule(key, now);
         Ok(key)
     }
 
@@ -422,7 +423,7 @@ impl TransactionLayer {
 
     /// The transport failed to deliver for `key` (§17.1.4, §17.2.4): the transaction ends.
     pub fn handle_transport_error(&mut self, key: TxKey) {
-        if self.txs.contains_key(&key) {
+        if self.txs.get(key).is_some() {
             self.events.push_back(TxEvent::TransportError { key });
             self.terminate(key);
         }
@@ -435,7 +436,7 @@ impl TransactionLayer {
     /// # Errors
     /// `key` is not a server transaction still waiting for its response.
     pub fn abandon(&mut self, key: TxKey) -> Result<(), TxError> {
-        match self.txs.get(&key) {
+        match self.txs.get(key) {
             Some(t)
                 if matches!(t.kind, Kind::InviteServer | Kind::NonInviteServer)
                     && matches!(t.state, State::Trying | State::Proceeding) =>
@@ -491,7 +492,7 @@ impl TransactionLayer {
     }
 
     fn is_current(&self, key: TxKey, at: Instant, which: u8) -> bool {
-        self.txs.get(&key).is_some_and(|t| {
+        self.txs.get(key).is_some_and(|t| {
             if which == Timer::Retransmit as u8 {
                 t.retransmit_at == Some(at)
             } else {
@@ -500,8 +501,17 @@ impl TransactionLayer {
         })
     }
 
-    fn schedule(&mut self, key: TxKey) {
-        if let Some(t) = self.txs.get(&key) {
+    /// Puts the transaction's timers on the heap; a wait that is zero (Timers D, I, J, K on a
+    /// reliable transport) ends the transaction at once instead.
+    fn schedule(&mut self, key: TxKey, now: Instant) {
+        if let Some(t) = self.txs.get(key) {
+            if t.retransmit_at.is_none()
+                && t.end_at.is_some_and(|at| at <= now)
+                && !t.end_is_timeout()
+            {
+                self.terminate(key);
+                return;
+            }
             if let Some(at) = t.retransmit_at {
                 self.heap.push(Reverse((at, key, Timer::Retransmit as u8)));
             }
@@ -511,16 +521,10 @@ impl TransactionLayer {
         }
     }
 
-    fn fresh(&mut self) -> TxKey {
-        let k = TxKey(self.next);
-        self.next += 1;
-        k
-    }
-
     /// Timers A, E, G.
     fn retransmit(&mut self, key: TxKey, at: Instant) {
         let t2 = self.timers.t2;
-        let Some(tx) = self.txs.get_mut(&key) else {
+        let Some(tx) = self.txs.get_mut(key) else {
             return;
         };
         let message = match (tx.kind, tx.state) {
@@ -549,13 +553,13 @@ impl TransactionLayer {
             }
         };
         tx.retransmit_at = Some(at + tx.interval);
-        self.schedule(key);
+        self.schedule(key, at);
         self.out.push_back(Transmit { key, message });
     }
 
     /// Timers B, F, H (timeouts) and D, K, I, J, L, M (waits).
     fn end(&mut self, key: TxKey) {
-        let Some(tx) = self.txs.get(&key) else {
+        let Some(tx) = self.txs.get(key) else {
             return;
         };
         if tx.end_is_timeout() {
@@ -565,7 +569,7 @@ impl TransactionLayer {
     }
 
     fn terminate(&mut self, key: TxKey) {
-        if let Some(tx) = self.txs.remove(&key) {
+        if let Some(tx) = self.txs.get(key) {
             match tx.kind {
                 Kind::InviteClient | Kind::NonInviteClient => {
                     self.client_index.remove(&tx.match_key);
@@ -574,25 +578,24 @@ impl TransactionLayer {
                     self.server_index.remove(&tx.match_key);
                 }
             }
+            self.txs.remove(key);
             self.events.push_back(TxEvent::Terminated { key });
         }
     }
 
     fn incoming_response(&mut self, now: Instant, response: Message) {
-        let key = response.top_via().ok().and_then(|v| {
-            let branch = v.branch()?;
-            let method = response.cseq().ok()?.method;
-            self.client_index
-                .get(&format!("{branch}\u{0}{method}"))
-                .copied()
-        });
+        let key = if self.scratch.client(&response) {
+            self.client_index.get(self.scratch.bytes()).copied()
+        } else {
+            None
+        };
         let Some(key) = key else {
             self.events
                 .push_back(TxEvent::StrayResponse { message: response });
             return;
         };
         let timers = self.timers;
-        let Some(tx) = self.txs.get_mut(&key) else {
+        let Some(tx) = self.txs.get_mut(key) else {
             return;
         };
         let code = response.status().unwrap_or(0);
@@ -650,24 +653,26 @@ impl TransactionLayer {
             }
             _ => false,
         };
-        self.schedule(key);
         if up {
             self.events.push_back(TxEvent::Response {
                 key,
                 message: response,
             });
         }
+        self.schedule(key, now);
     }
 
     fn incoming_request(&mut self, now: Instant, request: Message, transport: Transport) {
-        let Some(match_key) = server_key(&request, None) else {
+        if !self.scratch.server(&request, None) {
             return;
-        };
-        let method = request.method().unwrap_or_default().to_owned();
-        if let Some(&key) = self.server_index.get(&match_key)
-            && let Some(tx) = self.txs.get_mut(&key)
+        }
+        let method = request.method().unwrap_or_default();
+        let (is_ack, is_invite, is_cancel) =
+            (method == "ACK", method == "INVITE", method == "CANCEL");
+        if let Some(&key) = self.server_index.get(self.scratch.bytes())
+            && let Some(tx) = self.txs.get_mut(key)
         {
-            if method == "ACK" {
+            if is_ack {
                 match tx.state {
                     State::Completed => {
                         // Timer I: absorb further ACKs for T4 (zero on reliable transports).
@@ -680,7 +685,7 @@ impl TransactionLayer {
                                 self.timers.t4
                             },
                         );
-                        self.schedule(key);
+                        self.schedule(key, now);
                     }
                     State::Accepted => self.events.push_back(TxEvent::Ack {
                         key: Some(key),
@@ -698,7 +703,7 @@ impl TransactionLayer {
             }
             return;
         }
-        if method == "ACK" {
+        if is_ack {
             // The ACK for a 2xx whose transaction is gone: the TU's business (§17.2.3).
             self.events.push_back(TxEvent::Ack {
                 key: None,
@@ -706,51 +711,49 @@ impl TransactionLayer {
             });
             return;
         }
-        let kind = if method == "INVITE" {
+        let kind = if is_invite {
             Kind::InviteServer
         } else {
             Kind::NonInviteServer
         };
-        let key = self.fresh();
-        if method == "CANCEL"
-            && let Some(invite_key) = server_key(&request, Some("INVITE"))
-            && let Some(&invite) = self.server_index.get(&invite_key)
+        let match_key: Arc<[u8]> = self.scratch.bytes().into();
+        let tx = Tx::new(
+            kind,
+            transport,
+            request.clone(),
+            self.timers.t1,
+            match_key.clone(),
+        );
+        let key = self.txs.insert(tx);
+        self.server_index.insert(match_key, key);
+        if is_cancel
+            && self.scratch.server(&request, Some("INVITE"))
+            && let Some(&invite) = self.server_index.get(self.scratch.bytes())
         {
             self.events.push_back(TxEvent::Cancelled { key: invite });
         }
-        self.server_index.insert(match_key.clone(), key);
-        let tx = Tx::new(kind, transport, request.clone(), self.timers.t1, match_key);
-        self.txs.insert(key, tx);
         self.events.push_back(TxEvent::Request {
             key,
             message: request,
         });
     }
 
-    fn server_key_of_response(&self, response: &Message) -> Option<TxKey> {
-        let via = response.top_via().ok()?;
+    fn server_key_of_response(&mut self, response: &Message) -> Option<TxKey> {
+        if self.scratch.server(response, None) {
+            return self.server_index.get(self.scratch.bytes()).copied();
+        }
+        // RFC 2543 (no magic cookie): find the transaction whose request has this Via, Call-ID
+        // and CSeq.
         let cseq = response.cseq().ok()?;
-        let key = match via.branch().filter(|_| via.has_magic_cookie()) {
-            Some(branch) => format!(
-                "{branch}\u{0}{}\u{0}{}",
-                sent_by(&via),
-                ack_as_invite(cseq.method)
-            ),
-            None => {
-                // RFC 2543: find the transaction whose request has this Via, Call-ID and CSeq.
-                return self.txs.iter().find_map(|(k, t)| {
-                    let r = &t.request;
-                    let same = matches!(t.kind, Kind::InviteServer | Kind::NonInviteServer)
-                        && r.call_id().ok() == response.call_id().ok()
-                        && r.cseq().ok().map(|c| (c.seq, c.method))
-                            == Some((cseq.seq, cseq.method))
-                        && r.header(HeaderName::Via).map(|h| h.value)
-                            == response.header(HeaderName::Via).map(|h| h.value);
-                    same.then_some(*k)
-                });
-            }
-        };
-        self.server_index.get(&key).copied()
+        self.txs.iter().find_map(|(k, t)| {
+            let r = &t.request;
+            let same = matches!(t.kind, Kind::InviteServer | Kind::NonInviteServer)
+                && r.call_id().ok() == response.call_id().ok()
+                && r.cseq().ok().map(|c| (c.seq, c.method)) == Some((cseq.seq, cseq.method))
+                && r.header(HeaderName::Via).map(|h| h.value)
+                    == response.header(HeaderName::Via).map(|h| h.value);
+            same.then_some(k)
+        })
     }
 }
 
@@ -758,36 +761,159 @@ fn ack_as_invite(method: &str) -> &str {
     if method == "ACK" { "INVITE" } else { method }
 }
 
-fn sent_by(via: &crate::headers::Via<'_>) -> String {
-    match via.port {
-        Some(p) => format!("{}:{p}", via.host),
-        None => via.host.to_string(),
+/// The transactions, in slots reused through a free list; a [`TxKey`] is the slot's index and
+/// its generation, so a stale key never reaches the slot's next transaction.
+#[derive(Debug, Default)]
+struct Slab {
+    slots: Vec<(u32, Option<Tx>)>,
+    free: Vec<u32>,
+    len: usize,
+}
+
+impl Slab {
+    fn split(key: TxKey) -> (usize, u32) {
+        ((key.0 & 0xffff_ffff) as usize, (key.0 >> 32) as u32)
+    }
+
+    fn insert(&mut self, tx: Tx) -> TxKey {
+        self.len += 1;
+        let index = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize].1 = Some(tx);
+                i
+            }
+            None => {
+                self.slots.push((0, Some(tx)));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        TxKey((u64::from(self.slots[index as usize].0) << 32) | u64::from(index))
+    }
+
+    fn get(&self, key: TxKey) -> Option<&Tx> {
+        let (i, generation) = Self::split(key);
+        self.slots
+            .get(i)
+            .filter(|s| s.0 == generation)
+            .and_then(|s| s.1.as_ref())
+    }
+
+    fn get_mut(&mut self, key: TxKey) -> Option<&mut Tx> {
+        let (i, generation) = Self::split(key);
+        self.slots
+            .get_mut(i)
+            .filter(|s| s.0 == generation)
+            .and_then(|s| s.1.as_mut())
+    }
+
+    /// Drops the transaction in its slot.
+    fn remove(&mut self, key: TxKey) {
+        let (i, generation) = Self::split(key);
+        if let Some(s) = self.slots.get_mut(i)
+            && s.0 == generation
+            && s.1.is_some()
+        {
+            s.1 = None;
+            s.0 = s.0.wrapping_add(1);
+            self.free.push(i as u32);
+            self.len -= 1;
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (TxKey, &Tx)> {
+        self.slots.iter().enumerate().filter_map(|(i, (g, t))| {
+            t.as_ref()
+                .map(|t| (TxKey((u64::from(*g) << 32) | i as u64), t))
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
     }
 }
 
-/// §17.2.3: branch + sent-by + method (ACK as INVITE); without the magic cookie, the RFC 2543
-/// key: Request-URI, From tag, Call-ID, CSeq number, top Via (To tag left out so that the ACK,
-/// whose To carries the response's tag, finds its INVITE). `as_method` overrides the method
-/// (a CANCEL looking for its INVITE).
-fn server_key(request: &Message, as_method: Option<&str>) -> Option<String> {
-    let via = request.top_via().ok()?;
-    let cseq = request.cseq().ok()?;
-    let method = as_method.unwrap_or(ack_as_invite(cseq.method));
-    match via.branch().filter(|_| via.has_magic_cookie()) {
-        Some(branch) => Some(format!("{branch}\u{0}{}\u{0}{method}", sent_by(&via))),
-        None => {
-            let uri = match request.start_line() {
-                crate::message::StartLine::Request { uri, .. } => uri,
-                crate::message::StartLine::Response { .. } => return None,
-            };
-            let from_tag = request.from().ok()?.tag().unwrap_or_default().to_owned();
-            Some(format!(
-                "2543\u{0}{uri}\u{0}{from_tag}\u{0}{}\u{0}{}\u{0}{}\u{0}{method}",
-                request.call_id().ok()?,
-                cseq.seq,
-                request.header(HeaderName::Via)?.value,
-            ))
+/// A transaction key built as bytes: its parts joined by NUL, in a buffer kept between uses so
+/// that looking a message up allocates nothing.
+#[derive(Debug, Default)]
+struct Key(Vec<u8>);
+
+impl Key {
+    fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    fn part(&mut self, p: &[u8]) {
+        self.0.extend_from_slice(p);
+        self.0.push(0);
+    }
+
+    /// §17.1.3: the top Via's branch and the CSeq method.
+    fn client(&mut self, msg: &Message) -> bool {
+        self.0.clear();
+        let (Ok(via), Ok(cseq)) = (msg.top_via(), msg.cseq()) else {
+            return false;
+        };
+        let Some(branch) = via.branch() else {
+            return false;
+        };
+        self.part(branch.as_bytes());
+        self.part(cseq.method.as_bytes());
+        true
+    }
+
+    /// §17.2.3: branch + sent-by + method (ACK as INVITE) for a request or a response; for
+    /// requests without the magic cookie, the RFC 2543 key: Request-URI, From tag, Call-ID,
+    /// CSeq number, top Via (To tag left out so that the ACK, whose To carries the response's
+    /// tag, finds its INVITE). `as_method` overrides the method (a CANCEL looking for its
+    /// INVITE). False when the message has no such key (a response without the cookie).
+    fn server(&mut self, msg: &Message, as_method: Option<&str>) -> bool {
+        self.0.clear();
+        let (Ok(via), Ok(cseq)) = (msg.top_via(), msg.cseq()) else {
+            return false;
+        };
+        let method = as_method.unwrap_or(ack_as_invite(cseq.method));
+        if let Some(branch) = via
+            .branch()
+            .filter(|b| b.starts_with(crate::headers::MAGIC_COOKIE))
+        {
+            self.part(branch.as_bytes());
+            // The host's form is part of the key: a name never equals an address.
+            self.0.push(match via.host {
+                crate::uri::Host::Domain(_) => b'D',
+                crate::uri::Host::Ipv4(_) => b'4',
+                crate::uri::Host::Ipv6(_) => b'6',
+            });
+            match via.host {
+                crate::uri::Host::Domain(d) | crate::uri::Host::Ipv6(d) => self.part(d.as_bytes()),
+                crate::uri::Host::Ipv4(a) => self.part(&a.octets()),
+            }
+            self.part(&via.port.map_or([0, 0, 0], |p| {
+                let [a, b] = p.to_be_bytes();
+                [1, a, b]
+            }));
+            self.part(method.as_bytes());
+            return true;
         }
+        let crate::message::StartLine::Request { uri, .. } = msg.start_line() else {
+            return false;
+        };
+        let (Ok(from), Ok(call_id), Some(top)) =
+            (msg.from(), msg.call_id(), msg.header(HeaderName::Via))
+        else {
+            return false;
+        };
+        self.part(b"2543");
+        self.part(uri.as_bytes());
+        self.part(from.tag().unwrap_or_default().as_bytes());
+        self.part(call_id.as_bytes());
+        self.part(&cseq.seq.to_be_bytes());
+        self.part(top.value.as_bytes());
+        self.part(method.as_bytes());
+        true
     }
 }
 

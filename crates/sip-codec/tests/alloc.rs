@@ -3,8 +3,11 @@
 //! Contact typed), a stream decode, and a write-back.
 
 use bytes::{Bytes, BytesMut};
+use std::time::Instant;
+
 use ocs_sip_codec::Message;
 use ocs_sip_codec::stream::{Status, StreamDecoder};
+use ocs_sip_codec::transaction::{Timers, TransactionLayer, Transport, TxEvent};
 
 #[global_allocator]
 static A: ocs_alloc_counter::Counting = ocs_alloc_counter::Counting;
@@ -66,4 +69,47 @@ fn hot_paths_allocate_only_the_header_index() {
     let (k, n) = count(|| msg.validate().map(|()| msg.header_count()));
     assert_eq!(k.unwrap(), 10);
     assert_eq!(n, 0, "strict validation allocates nothing");
+
+    // A server transaction, request in to final response out (TCP: Timer J is zero), once the
+    // layer's tables have grown: one allocation, the match key shared by the transaction and
+    // its index. Cloning a parsed message copies no bytes and allocates nothing.
+    let (clone, n) = count(|| msg.clone());
+    assert_eq!(n, 0, "a Message clone shares its index");
+    drop(clone);
+    let t0 = Instant::now();
+    let mut layer = TransactionLayer::new(Timers::default());
+    let pairs: Vec<(Message, Message)> = (0..64)
+        .map(|i| {
+            let r = Message::parse(Bytes::from(format!(
+                "OPTIONS sip:b@h SIP/2.0\r\nVia: SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bK{i}\r\n\
+                 From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c{i}\r\nCSeq: 1 OPTIONS\r\n\
+                 Content-Length: 0\r\n\r\n"
+            )))
+            .unwrap();
+            let ok = r.response(200, "OK", "t").build().unwrap();
+            (r, ok)
+        })
+        .collect();
+    let mut run = |layer: &mut TransactionLayer, (req, ok): &(Message, Message)| {
+        layer.handle_message(t0, req.clone(), Transport::Reliable);
+        let Some(TxEvent::Request { key, .. }) = layer.poll_event() else {
+            panic!("no request event")
+        };
+        layer.respond(t0, key, ok.clone()).unwrap();
+        assert!(layer.poll_transmit().is_some());
+        assert!(matches!(
+            layer.poll_event(),
+            Some(TxEvent::Terminated { .. })
+        ));
+    };
+    for p in &pairs {
+        run(&mut layer, p); // grows the tables
+    }
+    let ((), n) = count(|| {
+        for p in &pairs {
+            run(&mut layer, p);
+        }
+    });
+    assert_eq!(n, 64, "one allocation per transaction");
+    assert!(layer.is_empty());
 }

@@ -124,6 +124,20 @@ fn sip_uri(p: &UriParts) -> SipUri<'_> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
+    /// `Params::get` (with its fast path for plain lists) finds what the full iterator finds.
+    #[test]
+    fn params_get_agrees_with_iteration(raw in header_params(), uri in uri_params(), probe in token()) {
+        for p in [Params::from_raw(&raw), Params::from_raw_uri(&uri)] {
+            for name in p.iter().map(|x| x.name).chain([probe.as_str(), "branch"]) {
+                prop_assert_eq!(
+                    p.get(name),
+                    p.iter().find(|x| x.name.eq_ignore_ascii_case(name)).map(|x| x.value)
+                );
+            }
+        }
+    }
+
+
     #[test]
     fn uri_round_trip(p in uri_parts()) {
         let uri = Uri::Sip(sip_uri(&p));
