@@ -90,7 +90,7 @@ fn hot_paths_allocate_only_the_header_index() {
             (r, ok)
         })
         .collect();
-    let mut run = |layer: &mut TransactionLayer, (req, ok): &(Message, Message)| {
+    let run = |layer: &mut TransactionLayer, (req, ok): &(Message, Message)| {
         layer.handle_message(t0, req.clone(), Transport::Reliable);
         let Some(TxEvent::Request { key, .. }) = layer.poll_event() else {
             panic!("no request event")
