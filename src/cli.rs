@@ -70,6 +70,10 @@ pub fn decode_sip(input: Bytes) -> Result<Value, Error> {
         headers.push(entry);
     }
     out.insert("headers".into(), Value::Array(headers));
+    let security = sip_security(&msg);
+    if !security.is_empty() {
+        out.insert("security".into(), Value::Array(security));
+    }
     let body = msg.body();
     let mut b = json!({ "length": body.len() });
     if let Some(Ok(ct)) = msg.content_type() {
@@ -80,6 +84,166 @@ pub fn decode_sip(input: Bytes) -> Result<Value, Error> {
     }
     out.insert("body".into(), b);
     Ok(Value::Object(out))
+}
+
+/// The [MS-SIPAE] view of a message's authentication headers: scheme, realm, target,
+/// association, the NTLM token inside `gssapi-data` decoded, and for signed messages the exact
+/// signature input the MAC covers.
+fn sip_security(msg: &Message) -> Vec<Value> {
+    use crate::sip::sign::{SignatureContext, signature_input};
+    use crate::sip::sipae::{Protocol, SecurityHeader};
+    let mut out = Vec::new();
+    for name in [
+        HeaderName::WwwAuthenticate,
+        HeaderName::ProxyAuthenticate,
+        HeaderName::Authorization,
+        HeaderName::ProxyAuthorization,
+        HeaderName::AuthenticationInfo,
+        HeaderName::ProxyAuthenticationInfo,
+    ] {
+        for auth in msg.auth(name).flatten() {
+            let Ok(h) = SecurityHeader::from_auth(&auth) else {
+                continue;
+            };
+            let mut v = json!({
+                "header": name.as_str(),
+                "protocol": h.protocol.as_str(),
+                "realm": h.realm,
+                "targetname": h.target_name,
+                "version": h.version,
+                "opaque": h.opaque,
+                "sts_uri": h.sts_uri,
+                "rand": h.rand,
+                "num": h.num,
+                "signature": h.signature.as_deref().map(hex_lower),
+            });
+            if let Some(token) = h.gssapi_data.as_deref() {
+                v["gssapi_data_length"] = json!(token.len());
+                if h.protocol == Protocol::Ntlm && !token.is_empty() {
+                    v["ntlm"] =
+                        ntlm_json(token).unwrap_or_else(|e| json!({ "error": e.to_string() }));
+                }
+            }
+            // A signature header without `version` belongs to an association whose version was
+            // agreed earlier; OCS 2007 R2 signs with 3 or 4, which read the same fields.
+            if let Some(ctx) = SignatureContext::from_auth(&auth, 3) {
+                let mut input = Vec::new();
+                if signature_input(msg, &ctx, &mut input).is_ok() {
+                    v["signature_input_version"] = json!(ctx.version);
+                    v["signature_input"] = json!(String::from_utf8_lossy(&input));
+                }
+            }
+            out.push(v);
+        }
+    }
+    out
+}
+
+fn hex_lower(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The names of the NTLM negotiate flags set in `f`.
+fn ntlm_flag_names(f: u32) -> Vec<&'static str> {
+    use crate::sip::ntlm::flags as F;
+    [
+        (F::UNICODE, "UNICODE"),
+        (F::OEM, "OEM"),
+        (F::REQUEST_TARGET, "REQUEST_TARGET"),
+        (F::SIGN, "SIGN"),
+        (F::SEAL, "SEAL"),
+        (F::DATAGRAM, "DATAGRAM"),
+        (F::LM_KEY, "LM_KEY"),
+        (F::NTLM, "NTLM"),
+        (F::ANONYMOUS, "ANONYMOUS"),
+        (F::ALWAYS_SIGN, "ALWAYS_SIGN"),
+        (F::TARGET_TYPE_DOMAIN, "TARGET_TYPE_DOMAIN"),
+        (F::TARGET_TYPE_SERVER, "TARGET_TYPE_SERVER"),
+        (F::EXTENDED_SESSIONSECURITY, "EXTENDED_SESSIONSECURITY"),
+        (F::TARGET_INFO, "TARGET_INFO"),
+        (F::VERSION, "VERSION"),
+        (F::NEGOTIATE_128, "128"),
+        (F::KEY_EXCH, "KEY_EXCH"),
+        (F::NEGOTIATE_56, "56"),
+    ]
+    .into_iter()
+    .filter(|(bit, _)| f & bit != 0)
+    .map(|(_, n)| n)
+    .collect()
+}
+
+/// An NTLM CHALLENGE or AUTHENTICATE message ([MS-NLMP] 2.2.1) as JSON.
+fn ntlm_json(token: &[u8]) -> Result<Value, crate::sip::ntlm::NtlmError> {
+    use crate::sip::ntlm::{AuthenticateMessage, ChallengeMessage, NtlmError, TargetInfo};
+    match token.get(8) {
+        Some(2) => {
+            let c = ChallengeMessage::parse(token)?;
+            let pairs: Vec<Value> = c
+                .target_info
+                .pairs
+                .iter()
+                .map(|(id, v)| {
+                    let value = match *id {
+                        TargetInfo::TIMESTAMP => json!(
+                            v.as_slice()
+                                .try_into()
+                                .map(u64::from_le_bytes)
+                                .unwrap_or_default()
+                        ),
+                        1..=5 => json!(c.target_info.name(*id)),
+                        _ => json!(hex_lower(v)),
+                    };
+                    json!({ "id": id, "value": value })
+                })
+                .collect();
+            Ok(json!({
+                "message": "CHALLENGE",
+                "flags": format!("{:#010x}", c.flags),
+                "flag_names": ntlm_flag_names(c.flags),
+                "target_name": c.target_name,
+                "server_challenge": hex_lower(&c.server_challenge),
+                "target_info": pairs,
+            }))
+        }
+        Some(3) => {
+            let a = AuthenticateMessage::parse(token)?;
+            let blob = a.nt_response.get(16..);
+            Ok(json!({
+                "message": "AUTHENTICATE",
+                "flags": format!("{:#010x}", a.flags),
+                "flag_names": ntlm_flag_names(a.flags),
+                "user": a.user,
+                "domain": a.domain,
+                "workstation": a.workstation,
+                "lm_response": hex_lower(&a.lm_response),
+                "nt_proof": a.nt_response.get(..16).map(hex_lower),
+                "ntlmv2": a.nt_response.len() > 24,
+                "client_time": blob.and_then(|b| b.get(8..16)).map(|t| u64::from_le_bytes(t.try_into().unwrap_or_default())),
+                "client_challenge": blob.and_then(|b| b.get(16..24)).map(hex_lower),
+                "encrypted_session_key": hex_lower(&a.encrypted_session_key),
+            }))
+        }
+        _ => Err(NtlmError::WrongMessage {
+            expected: "CHALLENGE or AUTHENTICATE",
+            offset: 8,
+        }),
+    }
+}
+
+/// Decodes an NTLM token ([MS-NLMP]): base64 text as found in `gssapi-data` (the quotes and a
+/// `gssapi-data=` prefix may stay), or the raw bytes.
+pub fn decode_ntlm(input: &[u8]) -> Result<Value, crate::sip::ntlm::NtlmError> {
+    use base64::Engine as _;
+    let text = std::str::from_utf8(input).ok().map(|t| {
+        t.trim()
+            .trim_start_matches("gssapi-data=")
+            .trim_matches('"')
+            .to_owned()
+    });
+    let bytes = text
+        .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t).ok())
+        .unwrap_or_else(|| input.to_vec());
+    ntlm_json(&bytes)
 }
 
 /// Decodes a session description to JSON, with typed views of the attributes this stack uses

@@ -446,3 +446,67 @@ fn decode_psom_streams() {
         "error: unknown record type 0x99 at byte 5"
     );
 }
+
+#[test]
+fn decode_sip_security_and_ntlm_tokens() {
+    use base64::Engine as _;
+    use ocs_stack::sip::ntlm::{Credentials, NtlmClient, NtlmServer, TargetInfo};
+
+    // The captured OCS 2007 R2 180 Ringing: its rspauth and the exact signature input.
+    let dir = vectors().join("sip/ms");
+    let out = ocs(
+        &[
+            "decode",
+            "sip",
+            dir.join("sipe_180_ringing_ntlm_v4_signed.sip")
+                .to_str()
+                .unwrap(),
+        ],
+        b"",
+    );
+    let v = ok_json(&out);
+    let sec = &v["security"][0];
+    assert_eq!(sec["header"], "Authentication-Info");
+    assert_eq!(sec["protocol"], "NTLM");
+    assert_eq!(sec["num"], 11);
+    assert_eq!(sec["signature"], "010000003ea8d688ba51d5cd64000000");
+    let expected = std::fs::read_to_string(
+        dir.join("sipe_180_ringing_ntlm_v4_signed.expected-signature-input.txt"),
+    )
+    .unwrap();
+    assert_eq!(sec["signature_input"], expected.trim_end());
+
+    // An NTLM CHALLENGE and AUTHENTICATE, base64 as in gssapi-data.
+    let server = NtlmServer::new(TargetInfo::new("FE01", "CONTOSO"));
+    let challenge = server.challenge([1, 2, 3, 4, 5, 6, 7, 8], 0x01d0_0000_0000_0000);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&challenge);
+    let v = ok_json(&ocs(
+        &["decode", "ntlm"],
+        format!("gssapi-data=\"{b64}\"").as_bytes(),
+    ));
+    assert_eq!(v["message"], "CHALLENGE");
+    assert_eq!(v["target_name"], "FE01");
+    assert_eq!(v["server_challenge"], "0102030405060708");
+    assert_eq!(v["target_info"][0]["value"], "CONTOSO");
+    assert_eq!(v["target_info"][2]["value"], 0x01d0_0000_0000_0000u64);
+    assert!(
+        v["flag_names"]
+            .as_array()
+            .unwrap()
+            .contains(&"DATAGRAM".into())
+    );
+    let client = NtlmClient::new(Credentials::new("alice", "CONTOSO", "pw"), "ALICE-PC");
+    let (auth, _) = client
+        .authenticate(&challenge, [0xaa; 8], [0x55; 16])
+        .unwrap();
+    let v = ok_json(&ocs(&["decode", "ntlm"], &auth)); // raw bytes work too
+    assert_eq!(v["message"], "AUTHENTICATE");
+    assert_eq!(v["user"], "alice");
+    assert_eq!(v["workstation"], "ALICE-PC");
+    assert_eq!(v["client_challenge"], "aaaaaaaaaaaaaaaa");
+    assert_eq!(v["client_time"], 0x01d0_0000_0000_0000u64);
+    // A token cut short: an error with its offset, exit 1.
+    let out = ocs(&["decode", "ntlm"], &auth[..40]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at byte"));
+}

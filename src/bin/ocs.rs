@@ -87,6 +87,9 @@ enum Kind {
     Abs,
     /// A PSOM record stream ([MS-PSOM]; layout as crates/psom/PROTOCOL.md says).
     Psom,
+    /// An NTLM CHALLENGE or AUTHENTICATE message ([MS-NLMP]): the base64 of a `gssapi-data`
+    /// parameter, or the raw bytes.
+    Ntlm,
 }
 
 fn main() -> ExitCode {
@@ -176,5 +179,6 @@ fn decode(kind: Kind, file: Option<&str>, hex: bool) -> Result<serde_json::Value
         Kind::Http => ocs_stack::cli::decode_http(&data).map_err(|e| e.to_string()),
         Kind::Abs => ocs_stack::cli::decode_abs(&data).map_err(|e| e.to_string()),
         Kind::Psom => ocs_stack::cli::decode_psom(&data).map_err(|e| e.to_string()),
+        Kind::Ntlm => ocs_stack::cli::decode_ntlm(&data).map_err(|e| e.to_string()),
     }
 }
