@@ -21,8 +21,24 @@
 //!   `crypto` (the [MS-SDPEXT] `inline:<key>|2^31` form included).
 //! - [`sign`]: the [MS-SIPAE] signature input that NTLM and Kerberos message signing covers.
 //!
-//! It does no I/O, reads no clock and uses no randomness: the caller supplies bytes (and, for
-//! responses, the To tag).
+//! The state machines a SIP element needs, in the same sans-IO shape (time in as `Instant`,
+//! output through `poll_*`, randomness from the caller):
+//!
+//! - [`transaction`]: the four RFC 3261 §17 machines with the RFC 6026 `Accepted` states,
+//!   timers A–M, matching (with the RFC 2543 fallback), CANCEL, retransmissions.
+//! - [`dialog`]: dialogs on both sides (§12), forking, loose and strict routing, target refresh,
+//!   in-dialog requests and the ACK for 2xx; RFC 4028 session timers.
+//! - [`subscription`]: RFC 6665 subscriber and notifier with Timer N, refresh and expiry, and the
+//!   Microsoft BENOTIFY (`ms-benotify`).
+//! - [`digest`]: RFC 7616 / RFC 8760 Digest (MD5, SHA-256, SHA-512-256, -sess), client and
+//!   server with stateless nonces, stale nonces and nonce-count replay protection.
+//! - [`ntlm`] and [`sipae`]: [MS-NLMP] connection-less NTLMv2 (messages, keys, signatures) and
+//!   the [MS-SIPAE] handshake in `gssapi-data`, security associations, message signing and
+//!   `rspauth` verification; Kerberos and TLS-DSK challenges and credentials parsed.
+//!
+//! It does no I/O, reads no clock and uses no randomness: the caller supplies bytes, instants,
+//! tags, branches, nonces and keys. `examples/sip_peer.rs` is a UDP user agent built from these
+//! layers (sipp runs against it in `tests/sipp.rs`).
 //!
 //! ## Example
 //!

@@ -56,7 +56,7 @@
 //! sa.verify(&ok.with_header("Authentication-Info", &info).unwrap()).unwrap();
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 
 use base64::Engine as _;
@@ -493,9 +493,11 @@ pub struct NtlmSipServer {
     ntlm: NtlmServer,
     target_name: String,
     pending: HashMap<String, Vec<u8>>,
+    /// The pending handshakes' `opaque`s, oldest first.
+    pending_order: VecDeque<String>,
     associations: HashMap<String, (String, SecurityAssociation)>,
-    /// Bounds the handshakes in progress (oldest forgotten first is not tracked: over the limit
-    /// new handshakes are refused until some finish).
+    /// Bounds the handshakes in progress: past it the oldest is forgotten (its client starts
+    /// over), so that unfinished handshakes cannot lock newcomers out.
     pub max_pending: usize,
 }
 
@@ -507,6 +509,7 @@ impl NtlmSipServer {
             ntlm: NtlmServer::new(info),
             target_name: target_name.into(),
             pending: HashMap::new(),
+            pending_order: VecDeque::new(),
             associations: HashMap::new(),
             max_pending: 10_000,
         }
@@ -555,8 +558,13 @@ impl NtlmSipServer {
         match (&h.opaque, &h.gssapi_data) {
             // The empty first leg: a CHALLENGE_MESSAGE under a new opaque.
             (None, Some(d)) if d.is_empty() => {
-                if self.pending.len() >= self.max_pending {
-                    return Verdict::Rejected(SipaeError::UnknownAssociation(opaque.into()));
+                while self.pending.len() >= self.max_pending.max(1) {
+                    match self.pending_order.pop_front() {
+                        Some(old) => {
+                            self.pending.remove(&old);
+                        }
+                        None => break,
+                    }
                 }
                 let token = self.ntlm.challenge(server_challenge, 0);
                 let value = format!(
@@ -565,11 +573,20 @@ impl NtlmSipServer {
                     self.target_name,
                     h.version.clamp(2, VERSION)
                 );
-                self.pending.insert(opaque.to_owned(), token);
+                if self.pending.insert(opaque.to_owned(), token).is_none() {
+                    self.pending_order.push_back(opaque.to_owned());
+                }
+                // Finished handshakes leave their names in the queue: drop them now and then.
+                if self.pending_order.len() > 2 * self.max_pending.max(1) {
+                    let pending = &self.pending;
+                    self.pending_order.retain(|o| pending.contains_key(o));
+                }
                 Verdict::Challenge(value)
             }
             // The AUTHENTICATE_MESSAGE.
             (Some(o), Some(d)) if !d.is_empty() => {
+                // The order queue keeps the name until it reaches the front; removing it from
+                // the map is enough for it to be skipped then.
                 let Some(challenge) = self.pending.remove(o) else {
                     return Verdict::Rejected(SipaeError::UnknownAssociation(o.clone()));
                 };

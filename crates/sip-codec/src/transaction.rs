@@ -113,6 +113,7 @@ pub enum State {
 
 /// Something the transaction user must know.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TxEvent {
     /// A new request: a server transaction was created for it (not for ACK).
     Request {
@@ -163,6 +164,12 @@ pub enum TxEvent {
         /// The transaction.
         key: TxKey,
     },
+    /// A new request found the layer full ([`TransactionLayer::max_transactions`]): no
+    /// transaction was created. Answer it statelessly (503 with Retry-After) or drop it.
+    Overloaded {
+        /// The request.
+        message: Message,
+    },
 }
 
 /// Bytes to send for a transaction. The embedder knows where: the request's next hop for a
@@ -190,6 +197,9 @@ pub enum TxError {
     /// The server transaction is not in a state that takes this response.
     #[error("the transaction is {0:?} and takes no response")]
     WrongState(State),
+    /// The layer holds [`TransactionLayer::max_transactions`] already.
+    #[error("the transaction layer is full")]
+    Full,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,6 +275,9 @@ pub struct TransactionLayer {
     server_index: HashMap<Arc<[u8]>, TxKey>,
     /// Where keys of incoming messages are built for the look-up, without allocating.
     scratch: Key,
+    /// The most transactions held at once (default 1,000,000); past it new requests are
+    /// reported as [`TxEvent::Overloaded`] and [`TransactionLayer::send_request`] fails.
+    pub max_transactions: usize,
     heap: BinaryHeap<Reverse<(Instant, TxKey, u8)>>,
     out: VecDeque<Transmit>,
     events: VecDeque<TxEvent>,
@@ -280,6 +293,7 @@ impl TransactionLayer {
             client_index: HashMap::default(),
             server_index: HashMap::default(),
             scratch: Key::default(),
+            max_transactions: 1_000_000,
             heap: BinaryHeap::new(),
             out: VecDeque::new(),
             events: VecDeque::new(),
@@ -331,6 +345,9 @@ impl TransactionLayer {
         };
         if !self.scratch.client(&request) {
             return Err(TxError::Unmatched("a request without a Via branch"));
+        }
+        if self.txs.len() >= self.max_transactions {
+            return Err(TxError::Full);
         }
         let match_key: Arc<[u8]> = self.scratch.bytes().into();
         let t1 = self.timers.t1;
@@ -709,6 +726,11 @@ impl TransactionLayer {
                 key: None,
                 message: request,
             });
+            return;
+        }
+        if self.txs.len() >= self.max_transactions {
+            self.events
+                .push_back(TxEvent::Overloaded { message: request });
             return;
         }
         let kind = if is_invite {

@@ -236,3 +236,60 @@ fn wrong_password_and_unknown_association() {
         Verdict::Challenge(_)
     ));
 }
+
+#[test]
+fn unfinished_handshakes_are_bounded_oldest_first() {
+    let mut server = NtlmSipServer::new("fe.contoso.com", TargetInfo::new("FE", "CONTOSO"));
+    server.max_pending = 2;
+    let alice = Credentials::new("alice", "CONTOSO", "pw");
+    let hash = alice.nt_hash();
+    let lookup = move |_: &str, _: &str| Some(hash);
+    let h = HeaderName::Authorization;
+    let mut client = NtlmSipClient::new(alice, "WS");
+    let Verdict::Challenge(c1) =
+        server.handle(&request("REGISTER", 1, None), h, [1; 8], "x", lookup)
+    else {
+        panic!()
+    };
+    let first = client.first_credentials(&c1).unwrap();
+    let mut seconds = Vec::new();
+    for (i, opaque) in ["A1", "A2", "A3"].into_iter().enumerate() {
+        let Verdict::Challenge(c2) = server.handle(
+            &request("REGISTER", 2 + i as u32, Some((h, &first))),
+            h,
+            [i as u8; 8],
+            opaque,
+            lookup,
+        ) else {
+            panic!()
+        };
+        seconds.push(c2);
+    }
+    // A1, the oldest, was forgotten when A3 came; A2 and A3 complete.
+    let answers: Vec<_> = seconds
+        .iter()
+        .map(|c| client.answer(c, [7; 8], [8; 16]).unwrap().0)
+        .collect();
+    let verdict = |s: &mut NtlmSipServer, creds: &str| {
+        s.handle(
+            &request("REGISTER", 9, Some((h, creds))),
+            h,
+            [0; 8],
+            "",
+            lookup,
+        )
+    };
+    assert!(matches!(
+        verdict(&mut server, &answers[0]),
+        Verdict::Rejected(SipaeError::UnknownAssociation(_))
+    ));
+    assert!(matches!(
+        verdict(&mut server, &answers[1]),
+        Verdict::Authenticated { .. }
+    ));
+    assert!(matches!(
+        verdict(&mut server, &answers[2]),
+        Verdict::Authenticated { .. }
+    ));
+    assert_eq!(server.associations(), 2);
+}

@@ -563,3 +563,27 @@ mod interleavings {
         }
     }
 }
+
+#[test]
+fn a_full_layer_reports_overload_instead_of_growing() {
+    let t0 = Instant::now();
+    let mut l = TransactionLayer::new(Timers::default());
+    l.max_transactions = 2;
+    for b in ["z9hG4bKo1", "z9hG4bKo2"] {
+        l.handle_message(t0, request("OPTIONS", b), Transport::Unreliable);
+    }
+    l.handle_message(t0, request("OPTIONS", "z9hG4bKo3"), Transport::Unreliable);
+    let ev = events(&mut l);
+    assert_eq!(ev.len(), 3);
+    assert!(
+        matches!(&ev[2], TxEvent::Overloaded { message } if message.top_via().unwrap().branch() == Some("z9hG4bKo3"))
+    );
+    assert_eq!(l.len(), 2);
+    assert_eq!(
+        l.send_request(t0, request("OPTIONS", "z9hG4bKo4"), Transport::Unreliable),
+        Err(ocs_sip_codec::transaction::TxError::Full)
+    );
+    // A retransmission of a held request is still absorbed, not reported.
+    l.handle_message(t0, request("OPTIONS", "z9hG4bKo1"), Transport::Unreliable);
+    assert!(events(&mut l).is_empty());
+}
