@@ -448,6 +448,15 @@ impl Message {
 
     /// The topmost Via.
     pub fn top_via(&self) -> Result<Via<'_>, Error> {
+        // One Via value on the first line (no comma, nor a quote or bracket that could hide
+        // one): parse it directly, without the list splitter.
+        if let Some(h) = self.header(HeaderName::Via)
+            && memchr::memchr3(b',', b'"', b'<', h.value.as_bytes()).is_none()
+            && !h.value.is_empty()
+        {
+            return Via::parse_at(h.value, h.value_offset, self.max_params)
+                .map_err(|e| e.in_header(HeaderName::Via.as_str()));
+        }
         self.via().next().unwrap_or(Err(Error::MissingHeader {
             header: "Via",
             offset: self.head.len(),

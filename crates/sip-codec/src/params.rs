@@ -100,19 +100,9 @@ impl<'a> Params<'a> {
     #[must_use]
     pub fn get(&self, name: &str) -> Option<Option<&'a str>> {
         // Most lists have neither quoted values nor white space (`;branch=z9hG4bK..;rport`):
-        // split them directly instead of running the full grammar.
-        let plain = !self
-            .raw
-            .bytes()
-            .any(|b| matches!(b, b'"' | b' ' | b'\t' | b'\r' | b'\n'));
-        if plain && let Some(list) = self.raw.strip_prefix(';') {
-            return list.split(';').find_map(|p| {
-                let (n, v) = match p.split_once('=') {
-                    Some((n, v)) => (n, Some(v)),
-                    None => (p, None),
-                };
-                n.eq_ignore_ascii_case(name).then_some(v)
-            });
+        // one pass over the bytes finds the parameter; anything else takes the full grammar.
+        if let Some(found) = plain_get(self.raw, name) {
+            return found;
         }
         self.iter()
             .find(|p| p.name.eq_ignore_ascii_case(name))
@@ -136,6 +126,36 @@ impl<'a> Params<'a> {
     pub fn len(&self) -> usize {
         self.iter().count()
     }
+}
+
+/// `Params::get` for a list without quotes or white space, in one pass: `None` when the list is
+/// not plain (the caller then runs the grammar), `Some(result)` otherwise.
+fn plain_get<'a>(raw: &'a str, name: &str) -> Option<Option<Option<&'a str>>> {
+    let b = raw.as_bytes();
+    if b.first() != Some(&b';') {
+        return None;
+    }
+    let mut start = 1;
+    while start <= b.len() {
+        let mut end = start;
+        let mut eq = None;
+        while end < b.len() && b[end] != b';' {
+            match b[end] {
+                b'"' | b' ' | b'\t' | b'\r' | b'\n' => return None,
+                b'=' if eq.is_none() => eq = Some(end),
+                _ => {}
+            }
+            end += 1;
+        }
+        let name_end = eq.unwrap_or(end);
+        if b[start..name_end].eq_ignore_ascii_case(name.as_bytes()) {
+            // The first match, as the grammar would find it: what follows cannot change it.
+            // Slicing at ASCII bytes keeps to char boundaries.
+            return Some(Some(eq.map(|e| &raw[e + 1..end])));
+        }
+        start = end + 1;
+    }
+    Some(None)
 }
 
 impl fmt::Debug for Params<'_> {

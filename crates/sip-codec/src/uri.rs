@@ -565,17 +565,34 @@ static HOST: [u8; 256] = {
 
 /// `1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT`, each at most 255.
 fn parse_ipv4(b: &[u8]) -> Option<Ipv4Addr> {
-    let mut parts = b.split(|&c| c == b'.');
+    // Four dotted decimal octets of one to three digits each, in one pass.
     let mut o = [0u8; 4];
-    for slot in &mut o {
-        let p = parts.next()?;
-        if p.is_empty() || p.len() > 3 {
-            return None;
+    let mut part = 0;
+    let mut value: u16 = 0;
+    let mut digits = 0;
+    for &c in b {
+        match c {
+            b'0'..=b'9' => {
+                digits += 1;
+                if digits > 3 {
+                    return None;
+                }
+                value = value * 10 + u16::from(c - b'0');
+            }
+            b'.' if digits > 0 && part < 3 => {
+                o[part] = u8::try_from(value).ok()?;
+                part += 1;
+                value = 0;
+                digits = 0;
+            }
+            _ => return None,
         }
-        let v = p.iter().fold(0u16, |a, d| a * 10 + u16::from(d - b'0'));
-        *slot = u8::try_from(v).ok()?;
     }
-    parts.next().is_none().then(|| Ipv4Addr::from(o))
+    if part != 3 || digits == 0 {
+        return None;
+    }
+    o[3] = u8::try_from(value).ok()?;
+    Some(Ipv4Addr::from(o))
 }
 
 pub(crate) fn parse_port(s: &str, base: usize) -> Result<u16, ValueError> {
