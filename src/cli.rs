@@ -93,14 +93,7 @@ fn sip_security(msg: &Message) -> Vec<Value> {
     use crate::sip::sign::{SignatureContext, signature_input};
     use crate::sip::sipae::{Protocol, SecurityHeader};
     let mut out = Vec::new();
-    for name in [
-        HeaderName::WwwAuthenticate,
-        HeaderName::ProxyAuthenticate,
-        HeaderName::Authorization,
-        HeaderName::ProxyAuthorization,
-        HeaderName::AuthenticationInfo,
-        HeaderName::ProxyAuthenticationInfo,
-    ] {
+    for name in crate::sip::sipae::AUTH_HEADERS {
         for auth in msg.auth(name).flatten() {
             let Ok(h) = SecurityHeader::from_auth(&auth) else {
                 continue;

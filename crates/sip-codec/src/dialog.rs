@@ -260,6 +260,31 @@ fn contact_uri(msg: &Message) -> Result<Option<String>, DialogError> {
     }
 }
 
+/// The route set a message's Record-Route gives: reversed for the UAC (from a response), in
+/// order for the UAS (§12.1.1, §12.1.2).
+fn route_set(msg: &Message, reverse: bool) -> Result<Vec<String>, DialogError> {
+    let mut set = Vec::new();
+    for r in msg.record_routes() {
+        set.push(r?.to_string());
+    }
+    if reverse {
+        set.reverse();
+    }
+    Ok(set)
+}
+
+/// Whether the request's Request-URI is `sips:` (a secure dialog, §12.1.1).
+fn is_sips(request: &Message) -> bool {
+    matches!(request.request_uri(), Some(Ok(u)) if u.as_sip().is_some_and(|s| s.is_secure()))
+}
+
+/// A header's value as written, trimmed; empty when absent.
+fn header_value(msg: &Message, name: HeaderName) -> String {
+    msg.header(name)
+        .map(|h| h.value.trim().to_owned())
+        .unwrap_or_default()
+}
+
 fn contact_value(msg: &Message) -> Option<String> {
     msg.header(HeaderName::Contact)
         .map(|h| h.value.trim().to_owned())
@@ -283,12 +308,8 @@ impl Dialog {
             return Err(DialogError::NotDialogCreating(format!("{method} / {code}")));
         }
         let id = DialogId::of_response(response)?;
-        let mut route_set = Vec::new();
-        for r in response.record_routes() {
-            route_set.push(r?.to_string());
-        }
-        route_set.reverse();
-        let secure = matches!(request.request_uri(), Some(Ok(u)) if u.as_sip().is_some_and(|s| s.is_secure()));
+        let route_set = route_set(response, true)?;
+        let secure = is_sips(request);
         let remote_target = match contact_uri(response)? {
             Some(c) => c,
             None => request_uri(request),
@@ -299,14 +320,8 @@ impl Dialog {
             } else {
                 DialogState::Confirmed
             },
-            local: request
-                .header(HeaderName::From)
-                .map(|h| h.value.trim().to_owned())
-                .unwrap_or_default(),
-            remote: response
-                .header(HeaderName::To)
-                .map(|h| h.value.trim().to_owned())
-                .unwrap_or_default(),
+            local: header_value(request, HeaderName::From),
+            remote: header_value(response, HeaderName::To),
             local_seq: request.cseq()?.seq,
             remote_seq: None,
             remote_target,
@@ -334,11 +349,8 @@ impl Dialog {
         }
         let local_tag = response.to()?.tag().ok_or(DialogError::NoTag("To"))?;
         let remote_tag = request.from()?.tag().ok_or(DialogError::NoTag("From"))?;
-        let mut route_set = Vec::new();
-        for r in request.record_routes() {
-            route_set.push(r?.to_string());
-        }
-        let secure = matches!(request.request_uri(), Some(Ok(u)) if u.as_sip().is_some_and(|s| s.is_secure()));
+        let route_set = route_set(request, false)?;
+        let secure = is_sips(request);
         Ok(Dialog {
             id: DialogId {
                 call_id: request.call_id()?.to_owned(),
@@ -350,14 +362,8 @@ impl Dialog {
             } else {
                 DialogState::Confirmed
             },
-            local: response
-                .header(HeaderName::To)
-                .map(|h| h.value.trim().to_owned())
-                .unwrap_or_default(),
-            remote: request
-                .header(HeaderName::From)
-                .map(|h| h.value.trim().to_owned())
-                .unwrap_or_default(),
+            local: header_value(response, HeaderName::To),
+            remote: header_value(request, HeaderName::From),
             local_seq: 0,
             remote_seq: Some(request.cseq()?.seq),
             remote_target: contact_uri(request)?.unwrap_or_default(),
@@ -490,16 +496,8 @@ impl Dialog {
         let method = response.cseq()?.method;
         if (200..300).contains(&code) {
             if self.state == DialogState::Early && self.is_uac {
-                let mut route_set = Vec::new();
-                for r in response.record_routes() {
-                    route_set.push(r?.to_string());
-                }
-                route_set.reverse();
-                self.route_set = route_set;
-                self.remote = response
-                    .header(HeaderName::To)
-                    .map(|h| h.value.trim().to_owned())
-                    .unwrap_or_default();
+                self.route_set = route_set(response, true)?;
+                self.remote = header_value(response, HeaderName::To);
                 self.state = DialogState::Confirmed;
             }
             if matches!(method, "INVITE" | "UPDATE" | "SUBSCRIBE")
@@ -655,21 +653,12 @@ impl Dialog {
         if id.remote_tag.is_empty() {
             return Err(DialogError::NoTag("From"));
         }
-        let mut route_set = Vec::new();
-        for r in notify.record_routes() {
-            route_set.push(r?.to_string());
-        }
+        let route_set = route_set(notify, false)?;
         Ok(Dialog {
             id,
             state: DialogState::Confirmed,
-            local: subscribe
-                .header(HeaderName::From)
-                .map(|h| h.value.trim().to_owned())
-                .unwrap_or_default(),
-            remote: notify
-                .header(HeaderName::From)
-                .map(|h| h.value.trim().to_owned())
-                .unwrap_or_default(),
+            local: header_value(subscribe, HeaderName::From),
+            remote: header_value(notify, HeaderName::From),
             local_seq: subscribe.cseq()?.seq,
             remote_seq: Some(notify.cseq()?.seq),
             remote_target: contact_uri(notify)?.unwrap_or_default(),

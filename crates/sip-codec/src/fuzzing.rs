@@ -272,14 +272,7 @@ pub fn auth(data: &[u8]) {
     let Ok(m) = Message::parse(Bytes::copy_from_slice(data)) else {
         return;
     };
-    for name in [
-        HeaderName::WwwAuthenticate,
-        HeaderName::ProxyAuthenticate,
-        HeaderName::Authorization,
-        HeaderName::ProxyAuthorization,
-        HeaderName::AuthenticationInfo,
-        HeaderName::ProxyAuthenticationInfo,
-    ] {
+    for name in crate::sipae::AUTH_HEADERS {
         let _ = SecurityHeader::all(&m, name);
     }
     let mut sip = NtlmSipServer::new("fe", TargetInfo::new("S", "D"));

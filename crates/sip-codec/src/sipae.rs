@@ -75,6 +75,16 @@ pub const SIGNATURE_SEQ_NUM: u32 = 100;
 /// The protocol version we announce: 3 signs the To URI and P-Asserted-Identity too.
 pub const VERSION: u32 = 3;
 
+/// The headers that carry [MS-SIPAE] challenges, credentials and signatures.
+pub const AUTH_HEADERS: [HeaderName; 6] = [
+    HeaderName::WwwAuthenticate,
+    HeaderName::ProxyAuthenticate,
+    HeaderName::Authorization,
+    HeaderName::ProxyAuthorization,
+    HeaderName::AuthenticationInfo,
+    HeaderName::ProxyAuthenticationInfo,
+];
+
 /// The [MS-SIPAE] security protocols.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {

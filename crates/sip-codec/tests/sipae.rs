@@ -119,14 +119,9 @@ fn handshake_signing_tampering_and_replay() {
             [0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88]
         );
         let (third, mut sa) = client.answer(&c2, [0xaa; 8], [0x55; 16]).unwrap();
+        let authenticate = request("REGISTER", 3, Some((header, &third)));
         assert_eq!(
-            server.handle(
-                &request("REGISTER", 3, Some((header, &third))),
-                header,
-                [0; 8],
-                "",
-                lookup
-            ),
+            server.handle(&authenticate, header, [0; 8], "", lookup),
             Verdict::Authenticated {
                 opaque: "85185AE4".into(),
                 user: "CONTOSO\\alice".into()
@@ -134,13 +129,7 @@ fn handshake_signing_tampering_and_replay() {
         );
         // A replayed AUTHENTICATE finds no pending handshake.
         assert!(matches!(
-            server.handle(
-                &request("REGISTER", 3, Some((header, &third))),
-                header,
-                [0; 8],
-                "",
-                lookup
-            ),
+            server.handle(&authenticate, header, [0; 8], "", lookup),
             Verdict::Rejected(SipaeError::UnknownAssociation(_))
         ));
         // Signed requests verify; one changed field after signing does not.
