@@ -587,3 +587,73 @@ fn a_full_layer_reports_overload_instead_of_growing() {
     l.handle_message(t0, request("OPTIONS", "z9hG4bKo1"), Transport::Unreliable);
     assert!(events(&mut l).is_empty());
 }
+
+#[test]
+fn cancel_races() {
+    let t0 = Instant::now();
+    // Server side: the INVITE was already answered 200 when the CANCEL arrives. The CANCEL
+    // gets its own transaction (the TU answers it 200, RFC 3261 §9.2) and the INVITE's is
+    // reported; it stays Accepted, the 2xx stands.
+    let mut l = TransactionLayer::new(Timers::default());
+    let invite = request("INVITE", "z9hG4bKr1");
+    l.handle_message(t0, invite.clone(), Transport::Unreliable);
+    let [TxEvent::Request { key, .. }] = events(&mut l)[..] else {
+        panic!()
+    };
+    l.respond(t0, key, invite.response(200, "OK", "u1").build().unwrap())
+        .unwrap();
+    let cancel = request("CANCEL", "z9hG4bKr1");
+    l.handle_message(
+        t0 + Duration::from_millis(5),
+        cancel.clone(),
+        Transport::Unreliable,
+    );
+    let ev = events(&mut l);
+    assert_eq!(ev[0], TxEvent::Cancelled { key });
+    assert!(
+        matches!(&ev[1], TxEvent::Request { message, .. } if message.method() == Some("CANCEL"))
+    );
+    assert_eq!(l.state(key), Some((Kind::InviteServer, State::Accepted)));
+    // A CANCEL for no INVITE at all: a request, no Cancelled (the TU answers 481).
+    let stray = request("CANCEL", "z9hG4bKnothing");
+    l.handle_message(t0, stray, Transport::Unreliable);
+    let ev = events(&mut l);
+    assert_eq!(ev.len(), 1);
+    assert!(matches!(&ev[0], TxEvent::Request { .. }));
+
+    // Client side: the UAC sent CANCEL while the 200 was on its way. The CANCEL is its own
+    // non-INVITE transaction; the 200 to the INVITE still goes up and moves it to Accepted.
+    let mut c = TransactionLayer::new(Timers::default());
+    let ik = c
+        .send_request(t0, request("INVITE", "z9hG4bKr2"), Transport::Unreliable)
+        .unwrap();
+    c.handle_message(
+        t0,
+        response(180, "INVITE", "z9hG4bKr2", "v1"),
+        Transport::Unreliable,
+    );
+    let ck = c
+        .send_request(t0, request("CANCEL", "z9hG4bKr2"), Transport::Unreliable)
+        .unwrap();
+    assert_ne!(ik, ck);
+    c.handle_message(
+        t0,
+        response(200, "INVITE", "z9hG4bKr2", "v1"),
+        Transport::Unreliable,
+    );
+    c.handle_message(
+        t0,
+        response(200, "CANCEL", "z9hG4bKr2", "v1"),
+        Transport::Unreliable,
+    );
+    assert_eq!(c.state(ik), Some((Kind::InviteClient, State::Accepted)));
+    assert_eq!(c.state(ck), Some((Kind::NonInviteClient, State::Completed)));
+    let ups: Vec<_> = events(&mut c)
+        .into_iter()
+        .filter_map(|e| match e {
+            TxEvent::Response { key, message } => Some((key, message.status().unwrap())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ups, [(ik, 180), (ik, 200), (ck, 200)]);
+}
