@@ -165,10 +165,20 @@ fn ntlm_flag_names(f: u32) -> Vec<&'static str> {
     .collect()
 }
 
-/// An NTLM CHALLENGE or AUTHENTICATE message ([MS-NLMP] 2.2.1) as JSON.
+/// An NTLM NEGOTIATE, CHALLENGE or AUTHENTICATE message ([MS-NLMP] 2.2.1) as JSON.
 fn ntlm_json(token: &[u8]) -> Result<Value, crate::sip::ntlm::NtlmError> {
     use crate::sip::ntlm::{AuthenticateMessage, ChallengeMessage, NtlmError, TargetInfo};
     match token.get(8) {
+        Some(1) => {
+            let n = crate::sip::ntlm::NegotiateMessage::parse(token)?;
+            Ok(json!({
+                "message": "NEGOTIATE",
+                "flags": format!("{:#010x}", n.flags),
+                "flag_names": ntlm_flag_names(n.flags),
+                "domain": n.domain,
+                "workstation": n.workstation,
+            }))
+        }
         Some(2) => {
             let c = ChallengeMessage::parse(token)?;
             let pairs: Vec<Value> = c
@@ -217,7 +227,7 @@ fn ntlm_json(token: &[u8]) -> Result<Value, crate::sip::ntlm::NtlmError> {
             }))
         }
         _ => Err(NtlmError::WrongMessage {
-            expected: "CHALLENGE or AUTHENTICATE",
+            expected: "NEGOTIATE, CHALLENGE or AUTHENTICATE",
             offset: 8,
         }),
     }

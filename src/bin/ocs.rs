@@ -87,7 +87,7 @@ enum Kind {
     Abs,
     /// A PSOM record stream ([MS-PSOM]; layout as crates/psom/PROTOCOL.md says).
     Psom,
-    /// An NTLM CHALLENGE or AUTHENTICATE message ([MS-NLMP]): the base64 of a `gssapi-data`
+    /// An NTLM NEGOTIATE, CHALLENGE or AUTHENTICATE message ([MS-NLMP]): the base64 of a `gssapi-data`
     /// parameter, or the raw bytes.
     Ntlm,
 }

@@ -252,6 +252,13 @@ pub fn auth(data: &[u8]) {
         let client = NtlmClient::new(Credentials::new("u", "d", "p"), "w");
         let _ = client.authenticate(data, [1; 8], [2; 16]);
     }
+    if let Ok(n) = crate::ntlm::NegotiateMessage::parse(data) {
+        let again = crate::ntlm::NegotiateMessage::parse(&n.to_bytes()).expect("our own NEGOTIATE");
+        assert_eq!(
+            again.flags & crate::ntlm::flags::SIGN,
+            n.flags & crate::ntlm::flags::SIGN
+        );
+    }
     if let Ok(a) = AuthenticateMessage::parse(data) {
         let again = AuthenticateMessage::parse(&a.to_bytes()).expect("our own AUTHENTICATE");
         assert_eq!(

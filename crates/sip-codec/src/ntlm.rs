@@ -283,6 +283,56 @@ fn from_utf16(v: &[u8]) -> Option<String> {
         .ok()
 }
 
+/// A NEGOTIATE_MESSAGE ([MS-NLMP] 2.2.1.1): what a connection-oriented client sends first.
+/// [MS-SIPAE] uses connection-less NTLM, whose first leg is empty; a server still takes a
+/// NEGOTIATE there as the start of a handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NegotiateMessage {
+    /// NegotiateFlags.
+    pub flags: u32,
+    /// DomainName (OEM), when supplied.
+    pub domain: String,
+    /// Workstation (OEM), when supplied.
+    pub workstation: String,
+}
+
+impl NegotiateMessage {
+    /// Parses one.
+    ///
+    /// # Errors
+    /// Truncated or pointing outside itself, or not a NEGOTIATE_MESSAGE.
+    pub fn parse(b: &[u8]) -> Result<NegotiateMessage, NtlmError> {
+        header(b, 1, "NEGOTIATE")?;
+        let flags = u32_at(b, 12, "NegotiateFlags")?;
+        // The two fields are there only with their "supplied" flags; a short message is fine.
+        const DOMAIN_SUPPLIED: u32 = 0x0000_1000;
+        const WORKSTATION_SUPPLIED: u32 = 0x0000_2000;
+        let text = |at: usize, flag: u32, what| -> Result<String, NtlmError> {
+            if flags & flag == 0 {
+                return Ok(String::new());
+            }
+            let (v, off) = field(b, at, what)?;
+            string(v, off, false, what)
+        };
+        Ok(NegotiateMessage {
+            flags,
+            domain: text(16, DOMAIN_SUPPLIED, "DomainName")?,
+            workstation: text(24, WORKSTATION_SUPPLIED, "Workstation")?,
+        })
+    }
+
+    /// The wire form: the flags, no names, no Version.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(32);
+        out.extend_from_slice(SIGNATURE);
+        out.extend_from_slice(&1u32.to_le_bytes());
+        out.extend_from_slice(&(self.flags & !(flags::VERSION | 0x3000)).to_le_bytes());
+        out.extend_from_slice(&[0; 16]);
+        out
+    }
+}
+
 /// A CHALLENGE_MESSAGE ([MS-NLMP] 2.2.1.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChallengeMessage {
@@ -956,6 +1006,38 @@ mod tests {
             Err(NtlmError::BadProof(_))
         ));
         assert!(server.accept(&challenge, &auth, |_, _| None).is_err());
+    }
+
+    #[test]
+    fn negotiate_round_trip_and_names() {
+        let n = NegotiateMessage {
+            flags: SIP_FLAGS,
+            domain: String::new(),
+            workstation: String::new(),
+        };
+        assert_eq!(NegotiateMessage::parse(&n.to_bytes()).unwrap(), n);
+        // With both names supplied (OEM), as a connection-oriented client may send them.
+        let mut b = n.to_bytes();
+        b[12..16].copy_from_slice(&(SIP_FLAGS | 0x3000).to_le_bytes());
+        b.extend_from_slice(b"CONTOSOWS1");
+        b[16..18].copy_from_slice(&7u16.to_le_bytes());
+        b[20..24].copy_from_slice(&32u32.to_le_bytes());
+        b[24..26].copy_from_slice(&3u16.to_le_bytes());
+        b[28..32].copy_from_slice(&39u32.to_le_bytes());
+        let p = NegotiateMessage::parse(&b).unwrap();
+        assert_eq!(
+            (p.domain.as_str(), p.workstation.as_str()),
+            ("CONTOSO", "WS1")
+        );
+        b[28] = 200;
+        assert!(matches!(
+            NegotiateMessage::parse(&b),
+            Err(NtlmError::Truncated {
+                what: "Workstation",
+                ..
+            })
+        ));
+        assert!(ChallengeMessage::parse(&n.to_bytes()).is_err());
     }
 
     #[test]

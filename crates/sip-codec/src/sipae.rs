@@ -65,7 +65,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use crate::headers::{Auth, AuthScheme};
 use crate::message::Message;
 use crate::name::HeaderName;
-use crate::ntlm::{NtlmClient, NtlmError, NtlmServer, NtlmSession, TargetInfo};
+use crate::ntlm::{NegotiateMessage, NtlmClient, NtlmError, NtlmServer, NtlmSession, TargetInfo};
 use crate::sign::{SignatureContext, signature_input};
 
 /// The `realm` of every [MS-SIPAE] challenge.
@@ -567,7 +567,8 @@ impl NtlmSipServer {
         };
         match (&h.opaque, &h.gssapi_data) {
             // The empty first leg: a CHALLENGE_MESSAGE under a new opaque.
-            (None, Some(d)) if d.is_empty() => {
+            // (A NEGOTIATE_MESSAGE in its place is taken the same way.)
+            (None, Some(d)) if d.is_empty() || NegotiateMessage::parse(d).is_ok() => {
                 while self.pending.len() >= self.max_pending.max(1) {
                     match self.pending_order.pop_front() {
                         Some(old) => {

@@ -282,3 +282,31 @@ fn unfinished_handshakes_are_bounded_oldest_first() {
     ));
     assert_eq!(server.associations(), 2);
 }
+
+#[test]
+fn a_negotiate_message_starts_the_handshake_too() {
+    use base64::Engine as _;
+    use ocs_sip_codec::ntlm::{NegotiateMessage, SIP_FLAGS};
+    let mut server = NtlmSipServer::new("fe.contoso.com", TargetInfo::new("FE", "CONTOSO"));
+    let token = NegotiateMessage {
+        flags: SIP_FLAGS,
+        domain: String::new(),
+        workstation: String::new(),
+    }
+    .to_bytes();
+    let creds = format!(
+        "NTLM qop=\"auth\", realm=\"SIP Communications Service\", targetname=\"fe.contoso.com\", gssapi-data=\"{}\", version=3",
+        base64::engine::general_purpose::STANDARD.encode(token)
+    );
+    let h = HeaderName::Authorization;
+    let Verdict::Challenge(c) = server.handle(
+        &request("REGISTER", 1, Some((h, &creds))),
+        h,
+        [5; 8],
+        "N1",
+        |_, _| None,
+    ) else {
+        panic!()
+    };
+    assert!(c.contains("opaque=\"N1\"") && c.contains("gssapi-data=\"TlRMTVNTUAACAAAA"));
+}
