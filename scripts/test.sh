@@ -40,7 +40,7 @@ else
   echo "WARNING: curl not available: the HTTP curl conformance tests are NOT run" >&2
 fi
 if have_sipp; then
-  features+=(ocs-sip-codec/sipp-tests)
+  features+=(ocs-sip-codec/sipp-tests ocs-stack/sipp-tests)
 else
   echo "WARNING: sipp not available: the SIP sipp interop tests are NOT run" >&2
 fi

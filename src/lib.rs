@@ -30,3 +30,4 @@ pub use ocs_sip_codec as sip;
 pub use ocs_srtp as srtp;
 
 pub mod cli;
+pub mod server;

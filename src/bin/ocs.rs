@@ -46,6 +46,16 @@ enum Command {
         #[arg(long, default_value_t = 128)]
         window: usize,
     },
+    /// Run the reference server: registrar and proxy over UDP and TCP, users and
+    /// registrations in SQLite. With no configuration it runs on loopback with demo users.
+    Serve {
+        /// A TOML configuration file.
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
+        /// Print every SIP message in and out.
+        #[arg(long)]
+        trace_sip: bool,
+    },
     /// Parse a message and print it as JSON.
     Decode {
         /// What the input is.
@@ -123,6 +133,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Serve { config, trace_sip } => serve(config.as_deref(), trace_sip),
         Command::Decode {
             kind,
             file,
@@ -147,6 +158,71 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+    }
+}
+
+fn serve(config: Option<&std::path::Path>, trace_sip: bool) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let mut cfg = match config {
+        Some(p) => match ocs_stack::server::Config::from_file(p) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => ocs_stack::server::Config::default(),
+    };
+    cfg.trace_sip |= trace_sip;
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = rt.block_on(ocs_stack::server::run(
+        cfg,
+        async {
+            // Ctrl-C, or SIGTERM from a service manager.
+            #[cfg(unix)]
+            {
+                let mut term =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = async {
+                        match term.as_mut() {
+                            Some(t) => { t.recv().await; }
+                            None => std::future::pending::<()>().await,
+                        }
+                    } => {}
+                }
+            }
+            #[cfg(not(unix))]
+            let _ = tokio::signal::ctrl_c().await;
+        },
+        |b| {
+            // Machine-readable for scripts: where it listens.
+            println!(
+                "listening udp={} tcp={}",
+                b.udp.map_or("-".into(), |a| a.to_string()),
+                b.tcp.map_or("-".into(), |a| a.to_string())
+            );
+        },
+    ));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 

@@ -19,7 +19,7 @@
 //! assert_eq!(user.as_deref(), Ok("alice"));
 //! ```
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
@@ -270,17 +270,26 @@ pub fn response(
     }
 }
 
-/// The server side: issues nonces it can check without storing them (a time stamp and an
-/// HMAC-SHA-256 under the caller's key), verifies credentials, refuses replays of nonce counts
-/// and answers stale nonces with a fresh challenge.
+/// The server side: issues nonces it can check without storing them (a time stamp, a serial
+/// number and an HMAC-SHA-256 under the caller's key), verifies credentials, refuses replays of
+/// nonce counts and answers stale nonces with a fresh challenge.
+///
+/// The nonce counts seen are kept per nonce, by serial, for at most [`DigestServer::max_nonces`]
+/// nonces: past that the oldest are forgotten, and a nonce whose count was forgotten is answered
+/// as stale (the client asks again) rather than accepted without replay protection.
 #[derive(Debug, Clone)]
 pub struct DigestServer {
     realm: String,
     key: [u8; 32],
     lifetime: Duration,
     epoch: Instant,
-    /// Highest nonce count seen per nonce still alive.
-    counts: HashMap<String, u32>,
+    serial: u64,
+    /// Highest nonce count seen, by nonce serial: (time stamp, count).
+    counts: BTreeMap<u64, (u64, u32)>,
+    /// Serials below this one were forgotten.
+    floor: u64,
+    /// The most nonce counts remembered (default 1,000,000).
+    pub max_nonces: usize,
 }
 
 impl DigestServer {
@@ -293,13 +302,17 @@ impl DigestServer {
             key,
             lifetime,
             epoch,
-            counts: HashMap::new(),
+            serial: 0,
+            counts: BTreeMap::new(),
+            floor: 0,
+            max_nonces: 1_000_000,
         }
     }
 
-    fn mac(&self, stamp: u64) -> String {
+    fn mac(&self, stamp: u64, serial: u64) -> String {
         let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key).expect("any key length");
         m.update(&stamp.to_be_bytes());
+        m.update(&serial.to_be_bytes());
         m.update(self.realm.as_bytes());
         hex(&m.finalize().into_bytes()[..16])
     }
@@ -308,7 +321,9 @@ impl DigestServer {
     #[must_use]
     pub fn challenge(&mut self, now: Instant, algorithm: Algorithm, stale: bool) -> String {
         let stamp = now.saturating_duration_since(self.epoch).as_millis() as u64;
-        let nonce = format!("{stamp:x}.{}", self.mac(stamp));
+        self.serial += 1;
+        let serial = self.serial;
+        let nonce = format!("{stamp:x}.{serial:x}.{}", self.mac(stamp, serial));
         let mut v = format!(
             "Digest realm=\"{}\", nonce=\"{nonce}\", qop=\"auth\", algorithm={}",
             self.realm,
@@ -317,12 +332,15 @@ impl DigestServer {
         if stale {
             v.push_str(", stale=true");
         }
-        // Forget counts of nonces that cannot be used any more.
+        // Forget the counts of nonces past their lifetime (they are oldest first).
         let lifetime = self.lifetime.as_millis() as u64;
-        self.counts.retain(|n, _| {
-            u64::from_str_radix(n.split('.').next().unwrap_or(""), 16)
-                .is_ok_and(|s| s + lifetime >= stamp)
-        });
+        while let Some((&s, &(t, _))) = self.counts.first_key_value() {
+            if t + lifetime >= stamp {
+                break;
+            }
+            self.counts.remove(&s);
+            self.floor = self.floor.max(s + 1);
+        }
         v
     }
 
@@ -363,9 +381,18 @@ impl DigestServer {
         if realm != self.realm {
             return Err(DigestError::Realm);
         }
-        let (stamp_hex, mac) = nonce.split_once('.').ok_or(DigestError::Nonce)?;
+        let mut parts = nonce.split('.');
+        let (Some(stamp_hex), Some(serial_hex), Some(mac), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(DigestError::Nonce);
+        };
         let stamp = u64::from_str_radix(stamp_hex, 16).map_err(|_| DigestError::Nonce)?;
-        if format!("{stamp:x}") != stamp_hex || self.mac(stamp) != mac {
+        let serial = u64::from_str_radix(serial_hex, 16).map_err(|_| DigestError::Nonce)?;
+        if format!("{stamp:x}") != stamp_hex
+            || format!("{serial:x}") != serial_hex
+            || self.mac(stamp, serial) != mac
+        {
             return Err(DigestError::Nonce);
         }
         let qop = p.get("qop");
@@ -397,11 +424,20 @@ impl DigestServer {
             return Err(DigestError::Stale);
         }
         if qop.is_some() {
-            let last = self.counts.entry(nonce.to_owned()).or_insert(0);
+            if serial < self.floor {
+                // Its count was forgotten: it cannot be checked for replay any more.
+                return Err(DigestError::Stale);
+            }
+            let last = &mut self.counts.entry(serial).or_insert((stamp, 0)).1;
             if nc <= *last {
                 return Err(DigestError::Replay);
             }
             *last = nc;
+            while self.counts.len() > self.max_nonces.max(1) {
+                if let Some((s, _)) = self.counts.pop_first() {
+                    self.floor = self.floor.max(s + 1);
+                }
+            }
         }
         Ok(username.to_owned())
     }

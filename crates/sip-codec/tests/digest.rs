@@ -20,6 +20,8 @@ fn server_and_client() {
         Algorithm::Md5Sess,
         Algorithm::Sha256,
         Algorithm::Sha256Sess,
+        Algorithm::Sha512_256,
+        Algorithm::Sha512_256Sess,
     ] {
         let mut server = DigestServer::new("contoso.com", [9; 32], Duration::from_secs(60), t0);
         let www = server.challenge(t0, alg, false);
@@ -130,4 +132,35 @@ fn server_and_client() {
             Err(DigestError::Malformed(_))
         ));
     }
+}
+
+#[test]
+fn nonces_are_unique_and_their_counts_bounded() {
+    let t0 = Instant::now();
+    let mut server = DigestServer::new("contoso.com", [3; 32], Duration::from_secs(60), t0);
+    server.max_nonces = 2;
+    let answer = |server: &mut DigestServer, www: &str, nc: u32| {
+        let ch = Challenge::from_auth(&Auth::parse(www).unwrap()).unwrap();
+        let v = ch.authorization(
+            "alice",
+            "wonderland",
+            "REGISTER",
+            "sip:contoso.com",
+            "cn",
+            nc,
+        );
+        server.verify(&Auth::parse(&v).unwrap(), "REGISTER", t0, password)
+    };
+    // Three challenges in the same instant: three nonces, each good once with nc=1.
+    let w: Vec<String> = (0..3)
+        .map(|_| server.challenge(t0, Algorithm::Md5, false))
+        .collect();
+    assert!(w[0] != w[1] && w[1] != w[2]);
+    assert_eq!(answer(&mut server, &w[0], 1).as_deref(), Ok("alice"));
+    assert_eq!(answer(&mut server, &w[1], 1).as_deref(), Ok("alice"));
+    assert_eq!(answer(&mut server, &w[1], 1), Err(DigestError::Replay));
+    // A third nonce in use pushes the first one's count out: it is stale now, not replayable.
+    assert_eq!(answer(&mut server, &w[2], 1).as_deref(), Ok("alice"));
+    assert_eq!(answer(&mut server, &w[0], 2), Err(DigestError::Stale));
+    assert_eq!(answer(&mut server, &w[2], 2).as_deref(), Ok("alice"));
 }

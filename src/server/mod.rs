@@ -1,0 +1,429 @@
+//! The reference server (`ocs serve`): the protocol crates wired to sockets, tasks and storage.
+//!
+//! This module owns the I/O and nothing else: [`sip::Engine`] is the registrar and proxy (on
+//! `ocs-sip-codec`'s transaction layer), [`store::Store`] the SQLite database. [`run`] binds the
+//! sockets, loads the store, and runs until the shutdown future completes (Ctrl-C for `ocs
+//! serve`); then it lets transactions finish for a moment and flushes the store.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let config = ocs_stack::server::Config::default(); // loopback, ./ocs-data, demo users
+//! ocs_stack::server::run(config, async { let _ = tokio::signal::ctrl_c().await; }, |_| {}).await
+//! # }
+//! ```
+
+pub mod sip;
+pub mod store;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use serde::Deserialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc;
+
+use crate::sip::Message;
+use crate::sip::stream::{Frame, Status, StreamDecoder};
+use sip::{ConnId, Directory, Engine, EngineConfig, Peer};
+use store::{Store, User};
+
+/// The server's configuration (TOML). Every field has a default: with none at all the server
+/// runs on loopback with demo users.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The SIP domain.
+    pub domain: String,
+    /// Where the database (and later the TLS certificate) live.
+    pub data_dir: PathBuf,
+    /// SIP over UDP, if set.
+    pub udp: Option<SocketAddr>,
+    /// SIP over TCP, if set.
+    pub tcp: Option<SocketAddr>,
+    /// Authentication schemes offered to REGISTER, in order: `Digest`, `NTLM`.
+    pub auth: Vec<String>,
+    /// Users created on first start (when the database has none by that name).
+    pub users: Vec<UserConfig>,
+    /// Synthetic users for load tests: `prefix` followed by a number below `count`, all with
+    /// `password`. Not stored.
+    pub load_users: Option<LoadUsers>,
+    /// Print every SIP message in and out.
+    pub trace_sip: bool,
+}
+
+/// A user in the configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// User name (the user part of `sip:name@domain`).
+    pub name: String,
+    /// Password.
+    pub password: String,
+    /// Display name.
+    #[serde(default)]
+    pub display: String,
+}
+
+/// Synthetic users (see [`Config::load_users`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadUsers {
+    /// Name prefix.
+    pub prefix: String,
+    /// How many.
+    pub count: u64,
+    /// Their password.
+    pub password: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let demo = |name: &str, display: &str| UserConfig {
+            name: name.into(),
+            password: format!("{name}-Passw0rd"),
+            display: display.into(),
+        };
+        Config {
+            domain: "contoso.com".into(),
+            data_dir: PathBuf::from("ocs-data"),
+            udp: Some(SocketAddr::from(([127, 0, 0, 1], 5060))),
+            tcp: Some(SocketAddr::from(([127, 0, 0, 1], 5060))),
+            auth: vec!["Digest".into(), "NTLM".into()],
+            users: vec![
+                demo("alice", "Alice Anders"),
+                demo("bob", "Bob Brown"),
+                demo("carol", "Carol Chen"),
+            ],
+            load_users: None,
+            trace_sip: false,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a TOML file; missing fields keep their defaults.
+    ///
+    /// # Errors
+    /// Unreadable file, or TOML that does not fit.
+    pub fn from_file(path: &std::path::Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+/// The users the registrar authenticates against: the database's, and synthetic ones.
+#[derive(Debug, Default)]
+struct Users {
+    map: HashMap<String, String>,
+    load: Option<LoadUsers>,
+}
+
+impl Directory for Users {
+    fn password(&self, user: &str) -> Option<String> {
+        if let Some(p) = self.map.get(user) {
+            return Some(p.clone());
+        }
+        let l = self.load.as_ref()?;
+        let n: u64 = user.strip_prefix(l.prefix.as_str())?.parse().ok()?;
+        (n < l.count).then(|| l.password.clone())
+    }
+}
+
+/// What happened, for the caller (tests, the demo): the addresses the server bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bound {
+    /// The UDP address, if any.
+    pub udp: Option<SocketAddr>,
+    /// The TCP address, if any.
+    pub tcp: Option<SocketAddr>,
+}
+
+enum Input {
+    Message(Message, Peer),
+    Connected(ConnId, mpsc::UnboundedSender<Bytes>),
+    Closed(ConnId),
+}
+
+/// Runs the server until `shutdown` completes. `on_bound` is told the addresses once the
+/// sockets are bound (port 0 in the configuration picks a free one).
+///
+/// # Errors
+/// Sockets that cannot be bound, a database that cannot be opened.
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+    on_bound: impl FnOnce(Bound),
+) -> std::io::Result<()> {
+    let io = |e: rusqlite::Error| std::io::Error::other(e.to_string());
+    std::fs::create_dir_all(&config.data_dir)?;
+    let mut db = Store::open(&config.data_dir.join("ocs.sqlite3")).map_err(io)?;
+    for u in &config.users {
+        if db
+            .add_user(&User {
+                name: u.name.clone(),
+                password: u.password.clone(),
+                display: u.display.clone(),
+            })
+            .map_err(io)?
+        {
+            tracing::info!(user = %u.name, "demo user created");
+        }
+    }
+    let users = Users {
+        map: db
+            .users()
+            .map_err(io)?
+            .into_iter()
+            .map(|u| (u.name, u.password))
+            .collect(),
+        load: config.load_users.clone(),
+    };
+
+    let udp = match config.udp {
+        Some(a) => Some(Arc::new(UdpSocket::bind(a).await?)),
+        None => None,
+    };
+    let tcp = match config.tcp {
+        Some(a) => Some(TcpListener::bind(a).await?),
+        None => None,
+    };
+    let bound = Bound {
+        udp: udp.as_ref().map(|s| s.local_addr()).transpose()?,
+        tcp: tcp.as_ref().map(|l| l.local_addr()).transpose()?,
+    };
+    let local_hosts = vec![format!("ocs.{}", config.domain)];
+    let ecfg = EngineConfig {
+        domain: config.domain.clone(),
+        local_hosts,
+        udp_addr: bound.udp,
+        tcp_addr: bound.tcp,
+        tls_addr: None,
+        auth: config.auth.clone(),
+        ntlm_target: format!("ocs.{}", config.domain),
+        ..EngineConfig::default()
+    };
+    let t0 = Instant::now();
+    let seed: [u8; 32] = {
+        let mut s = [0u8; 32];
+        // The process's random keys: std's hasher keys come from the OS generator.
+        use std::hash::{BuildHasher, Hasher};
+        for (i, chunk) in s.chunks_mut(8).enumerate() {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_usize(i);
+            chunk.copy_from_slice(&h.finish().to_le_bytes());
+        }
+        s
+    };
+    let mut engine = Engine::new(ecfg, seed, t0);
+    let wall = SystemTime::now();
+    for b in db
+        .bindings(
+            wall.duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        )
+        .map_err(io)?
+    {
+        engine.load_binding(b, wall);
+    }
+
+    // The store runs on its own thread: batches in, commit tickets out.
+    let (store_tx, store_rx) = std::sync::mpsc::channel::<(u64, sip::StoreOp)>();
+    let (commit_tx, mut commit_rx) = mpsc::unbounded_channel::<u64>();
+    let store_thread = std::thread::spawn(move || {
+        while let Ok(first) = store_rx.recv() {
+            let mut batch = vec![first];
+            while let Ok(more) = store_rx.try_recv() {
+                batch.push(more);
+            }
+            let last = batch.last().map_or(0, |(t, _)| *t);
+            let ops: Vec<sip::StoreOp> = batch.into_iter().map(|(_, op)| op).collect();
+            match db.apply(&ops) {
+                Ok(()) => {
+                    if commit_tx.send(last).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "store write failed; not acknowledged"),
+            }
+        }
+    });
+
+    let (in_tx, mut in_rx) = mpsc::channel::<Input>(65_536);
+    let mut tasks = Vec::new();
+    if let Some(sock) = udp.clone() {
+        let tx = in_tx.clone();
+        let trace = config.trace_sip;
+        tasks.push(tokio::spawn(async move {
+            let mut buf = vec![0u8; 65_535];
+            loop {
+                let Ok((n, from)) = sock.recv_from(&mut buf).await else {
+                    continue;
+                };
+                // CRLF keep-alives (RFC 5626) and junk are dropped here.
+                if let Ok(m) = Message::parse(Bytes::copy_from_slice(&buf[..n])) {
+                    if trace {
+                        tracing::info!(target: "sip", %from, "in\n{m}");
+                    }
+                    if tx.send(Input::Message(m, Peer::Udp(from))).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }));
+    }
+    if let Some(listener) = tcp {
+        let tx = in_tx.clone();
+        let trace = config.trace_sip;
+        tasks.push(tokio::spawn(async move {
+            let mut next: ConnId = 1;
+            loop {
+                let Ok((stream, addr)) = listener.accept().await else {
+                    continue;
+                };
+                let conn = next;
+                next += 1;
+                let tx = tx.clone();
+                tokio::spawn(serve_stream(stream, addr, conn, tx, trace));
+            }
+        }));
+    }
+    drop(in_tx);
+    on_bound(bound);
+    tracing::info!(udp = ?bound.udp, tcp = ?bound.tcp, domain = %config.domain, "SIP listening");
+
+    let mut conns: HashMap<ConnId, mpsc::UnboundedSender<Bytes>> = HashMap::new();
+    tokio::pin!(shutdown);
+    let mut stopping: Option<tokio::time::Instant> = None;
+    loop {
+        let deadline = engine
+            .poll_timeout()
+            .map(tokio::time::Instant::from_std)
+            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+        let deadline = stopping.map_or(deadline, |s| deadline.min(s));
+        tokio::select! {
+            input = in_rx.recv() => match input {
+                Some(Input::Message(m, peer)) => {
+                    engine.handle(Instant::now(), SystemTime::now(), m, peer, &users);
+                }
+                Some(Input::Connected(c, tx)) => { conns.insert(c, tx); }
+                Some(Input::Closed(c)) => { conns.remove(&c); }
+                None => break,
+            },
+            Some(ticket) = commit_rx.recv() => engine.committed(Instant::now(), ticket),
+            () = tokio::time::sleep_until(deadline) => {
+                if stopping.is_some_and(|s| tokio::time::Instant::now() >= s) {
+                    break;
+                }
+                engine.handle_timeout(Instant::now(), SystemTime::now(), &users);
+            }
+            () = &mut shutdown, if stopping.is_none() => {
+                tracing::info!("stopping: letting transactions finish");
+                stopping = Some(tokio::time::Instant::now() + Duration::from_secs(2));
+            }
+        }
+        while let Some((ticket, op)) = engine.poll_store() {
+            let _ = store_tx.send((ticket, op));
+        }
+        while let Some(o) = engine.poll_outbound() {
+            if config.trace_sip {
+                tracing::info!(target: "sip", to = %o.peer.addr(), "out\n{}", String::from_utf8_lossy(&o.bytes));
+            }
+            match o.peer {
+                Peer::Udp(to) => {
+                    if let Some(s) = &udp {
+                        let _ = s.try_send_to(&o.bytes, to);
+                    }
+                }
+                Peer::Stream { conn, .. } => {
+                    if let Some(c) = conns.get(&conn) {
+                        let _ = c.send(o.bytes);
+                    }
+                }
+            }
+        }
+        if stopping.is_some() && engine.transactions() == 0 {
+            break;
+        }
+    }
+    for t in tasks {
+        t.abort();
+    }
+    drop(store_tx);
+    let _ = tokio::task::spawn_blocking(move || store_thread.join()).await;
+    tracing::info!(stats = ?engine.stats(), "stopped");
+    Ok(())
+}
+
+/// One TCP connection: frames messages in (with CRLF keep-alives answered), writes what the
+/// engine sends to it.
+async fn serve_stream(
+    stream: tokio::net::TcpStream,
+    addr: SocketAddr,
+    conn: ConnId,
+    tx: mpsc::Sender<Input>,
+    trace: bool,
+) {
+    let (mut rd, mut wr) = stream.into_split();
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Bytes>();
+    if tx
+        .send(Input::Connected(conn, out_tx.clone()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let writer = tokio::spawn(async move {
+        while let Some(b) = out_rx.recv().await {
+            if wr.write_all(&b).await.is_err() {
+                break;
+            }
+        }
+    });
+    let dec = StreamDecoder::default();
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    let peer = Peer::Stream {
+        conn,
+        addr,
+        tls: false,
+    };
+    'read: loop {
+        match rd.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        // Messages are views into one frozen chunk; a partial tail goes back to the buffer.
+        let data = buf.split().freeze();
+        let mut pos = 0;
+        loop {
+            match dec.decode(&data.slice(pos..)) {
+                Ok(Status::Complete(Frame::Message(m), used)) => {
+                    pos += used;
+                    if trace {
+                        tracing::info!(target: "sip", %addr, "in\n{m}");
+                    }
+                    if tx.send(Input::Message(m, peer)).await.is_err() {
+                        break 'read;
+                    }
+                }
+                Ok(Status::Complete(Frame::Ping, used)) => {
+                    pos += used;
+                    let _ = out_tx.send(Bytes::from_static(b"\r\n"));
+                }
+                Ok(Status::Complete(_, used)) => pos += used,
+                Ok(Status::Partial) => break,
+                Err(e) => {
+                    tracing::warn!(%addr, error = %e, "closing a connection that sent a bad message");
+                    break 'read;
+                }
+            }
+        }
+        buf.extend_from_slice(&data[pos..]);
+    }
+    writer.abort();
+    let _ = tx.send(Input::Closed(conn)).await;
+}

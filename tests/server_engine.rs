@@ -1,0 +1,323 @@
+//! The reference server's SIP core without sockets: registrar (Digest, bindings, 423, GRUU,
+//! un-register, the 200 held until the store commits) and proxy (forking, Record-Route, 2xx
+//! going up, ACK and BYE through the route, 404/480/483, CANCEL).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use ocs_stack::server::sip::{Directory, Engine, EngineConfig, Outbound, Peer, StoreOp};
+use ocs_stack::sip::digest::Challenge;
+use ocs_stack::sip::{HeaderName, Message};
+
+struct Users;
+impl Directory for Users {
+    fn password(&self, user: &str) -> Option<String> {
+        matches!(user, "alice" | "bob").then(|| format!("{user}-pw"))
+    }
+}
+
+const SERVER: &str = "127.0.0.1:5060";
+
+fn engine() -> Engine {
+    let cfg = EngineConfig {
+        domain: "contoso.com".into(),
+        udp_addr: Some(SERVER.parse().unwrap()),
+        ..EngineConfig::default()
+    };
+    Engine::new(cfg, [7; 32], Instant::now())
+}
+
+fn msg(s: &str) -> Message {
+    Message::parse(Bytes::from(s.replace('\n', "\r\n"))).unwrap()
+}
+
+fn out(e: &mut Engine) -> Vec<Outbound> {
+    std::iter::from_fn(|| e.poll_outbound()).collect()
+}
+
+fn parse(o: &Outbound) -> Message {
+    Message::parse(o.bytes.clone()).unwrap()
+}
+
+fn register(user: &str, port: u16, cseq: u32, auth: Option<&str>, expires: u32) -> Message {
+    let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\n"));
+    msg(&format!(
+        "REGISTER sip:contoso.com SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKr{user}{cseq}
+Max-Forwards: 70
+From: <sip:{user}@contoso.com>;tag=r{user}
+To: <sip:{user}@contoso.com>
+Call-ID: reg-{user}
+CSeq: {cseq} REGISTER
+Contact: <sip:{user}@127.0.0.1:{port}>;+sip.instance=\"<urn:uuid:0000-{port}>\"
+Expires: {expires}
+{auth}Content-Length: 0
+
+"
+    ))
+}
+
+/// Registers `user` at 127.0.0.1:`port` with Digest; returns the 200.
+fn registered(e: &mut Engine, user: &str, port: u16) -> Message {
+    let t = Instant::now();
+    let w = SystemTime::now();
+    let from = Peer::Udp(SocketAddr::from(([127, 0, 0, 1], port)));
+    e.handle(t, w, register(user, port, 1, None, 3600), from, &Users);
+    let o = out(e);
+    let r = parse(&o[0]);
+    assert_eq!(r.status(), Some(401));
+    let a = r.auth(HeaderName::WwwAuthenticate).next().unwrap().unwrap();
+    let ch = Challenge::from_auth(&a).unwrap();
+    let creds = ch.authorization(
+        user,
+        &format!("{user}-pw"),
+        "REGISTER",
+        "sip:contoso.com",
+        "c0ffee",
+        1,
+    );
+    e.handle(
+        t,
+        w,
+        register(user, port, 2, Some(&creds), 3600),
+        from,
+        &Users,
+    );
+    // Held until the store commits.
+    assert!(out(e).is_empty(), "no 200 before the binding is stored");
+    let mut last = 0;
+    while let Some((ticket, op)) = e.poll_store() {
+        assert!(matches!(op, StoreOp::Bind(ref b) if b.aor == format!("sip:{user}@contoso.com")));
+        last = ticket;
+    }
+    e.committed(t, last);
+    let o = out(e);
+    assert_eq!(o.len(), 1);
+    assert_eq!(o[0].peer, from);
+    parse(&o[0])
+}
+
+#[test]
+fn register_with_digest_bindings_and_gruu() {
+    let mut e = engine();
+    let ok = registered(&mut e, "alice", 6001);
+    assert_eq!(ok.status(), Some(200));
+    let contact = ok.header(HeaderName::Contact).unwrap().value;
+    assert!(contact.contains("sip:alice@127.0.0.1:6001"), "{contact}");
+    assert!(contact.contains("expires=3600"));
+    assert!(
+        contact.contains("gruu=\"sip:alice@contoso.com;opaque=user:epid:00006001;gruu\""),
+        "{contact}"
+    );
+    let w = SystemTime::now();
+    assert_eq!(e.bindings("sip:alice@contoso.com", w).len(), 1);
+
+    let t = Instant::now();
+    let from = Peer::Udp(SocketAddr::from(([127, 0, 0, 1], 6001)));
+    // Too short: 423 with Min-Expires (credentials are checked first).
+    e.handle(t, w, register("alice", 6001, 3, None, 10), from, &Users);
+    let r = parse(&out(&mut e)[0]);
+    assert_eq!(r.status(), Some(401));
+    // A wrong password: 403.
+    let a = r.auth(HeaderName::WwwAuthenticate).next().unwrap().unwrap();
+    let ch = Challenge::from_auth(&a).unwrap();
+    let bad = ch.authorization("alice", "nope", "REGISTER", "sip:contoso.com", "1", 1);
+    e.handle(
+        t,
+        w,
+        register("alice", 6001, 4, Some(&bad), 3600),
+        from,
+        &Users,
+    );
+    assert_eq!(parse(&out(&mut e)[0]).status(), Some(403));
+    // Bob's credentials for Alice's AOR: 403.
+    let bobs = ch.authorization("bob", "bob-pw", "REGISTER", "sip:contoso.com", "2", 2);
+    e.handle(
+        t,
+        w,
+        register("alice", 6001, 5, Some(&bobs), 3600),
+        from,
+        &Users,
+    );
+    assert_eq!(parse(&out(&mut e)[0]).status(), Some(403));
+    let good = ch.authorization("alice", "alice-pw", "REGISTER", "sip:contoso.com", "3", 3);
+    e.handle(
+        t,
+        w,
+        register("alice", 6001, 6, Some(&good), 10),
+        from,
+        &Users,
+    );
+    let r = parse(&out(&mut e)[0]);
+    assert_eq!(r.status(), Some(423));
+    assert_eq!(r.header_by_name("Min-Expires").unwrap().value, "60");
+    // Un-register: Expires 0 removes the binding (after the store commits).
+    let good = ch.authorization("alice", "alice-pw", "REGISTER", "sip:contoso.com", "3", 4);
+    e.handle(
+        t,
+        w,
+        register("alice", 6001, 7, Some(&good), 0),
+        from,
+        &Users,
+    );
+    let (ticket, op) = e.poll_store().unwrap();
+    assert!(matches!(op, StoreOp::Unbind { .. }));
+    e.committed(t, ticket);
+    let r = parse(&out(&mut e)[0]);
+    assert_eq!(r.status(), Some(200));
+    assert!(r.header(HeaderName::Contact).is_none());
+    assert!(e.bindings("sip:alice@contoso.com", w).is_empty());
+}
+
+fn invite(to: &str, branch: &str) -> Message {
+    msg(&format!(
+        "INVITE sip:{to}@contoso.com SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:7000;branch={branch};rport
+Max-Forwards: 70
+From: <sip:carol@example.net>;tag=c1
+To: <sip:{to}@contoso.com>
+Call-ID: call-{branch}
+CSeq: 1 INVITE
+Contact: <sip:carol@127.0.0.1:7000>
+Content-Length: 0
+
+"
+    ))
+}
+
+#[test]
+fn proxy_forks_routes_and_answers() {
+    let mut e = engine();
+    registered(&mut e, "bob", 6002);
+    registered(&mut e, "bob", 6003); // a second device: two contacts
+    let t = Instant::now();
+    let w = SystemTime::now();
+    let caller = Peer::Udp(SocketAddr::from(([127, 0, 0, 1], 7000)));
+    e.handle(t, w, invite("bob", "z9hG4bKinv1"), caller, &Users);
+    let o = out(&mut e);
+    assert_eq!(o.len(), 2, "forked to both contacts");
+    let mut dests: Vec<_> = o.iter().map(|x| x.peer.addr().port()).collect();
+    dests.sort_unstable();
+    assert_eq!(dests, [6002, 6003]);
+    let fwd = parse(&o[0]);
+    assert_eq!(fwd.via().count(), 2);
+    assert_eq!(fwd.max_forwards().unwrap().unwrap(), 69);
+    let rr = fwd.header(HeaderName::RecordRoute).unwrap().value;
+    assert_eq!(rr, "<sip:127.0.0.1:5060;transport=udp;lr>");
+    // One device rings, the other answers.
+    let ring = msg(&fwd
+        .response(180, "Ringing", "dev1")
+        .build()
+        .unwrap()
+        .to_string()
+        .replace("\r\n", "\n"));
+    e.handle(t, w, ring, o[0].peer, &Users);
+    let up = out(&mut e);
+    let r = parse(&up[0]);
+    assert_eq!((r.status(), up[0].peer), (Some(180), caller));
+    assert_eq!(r.via().count(), 1, "our Via removed");
+    let other = parse(&o[1]);
+    let answered = other
+        .response(200, "OK", "dev2")
+        .header("Contact", format!("<sip:bob@{}>", o[1].peer.addr()))
+        .build()
+        .unwrap();
+    e.handle(t, w, answered, o[1].peer, &Users);
+    let up = out(&mut e);
+    let ok = up
+        .iter()
+        .map(parse)
+        .find(|m| m.status() == Some(200))
+        .unwrap();
+    assert_eq!(ok.to().unwrap().tag(), Some("dev2"));
+    // The ringing branch is cancelled.
+    let cancel = up
+        .iter()
+        .map(parse)
+        .find(|m| m.method() == Some("CANCEL"))
+        .unwrap();
+    assert_eq!(
+        cancel.top_via().unwrap().branch(),
+        fwd.top_via().unwrap().branch()
+    );
+
+    // The caller's ACK and BYE carry our Record-Route as Route: we pop it and forward.
+    let ack = msg(&format!(
+        "ACK sip:bob@{} SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:7000;branch=z9hG4bKack1
+Route: <sip:127.0.0.1:5060;transport=udp;lr>
+Max-Forwards: 70
+From: <sip:carol@example.net>;tag=c1
+To: <sip:bob@contoso.com>;tag=dev2
+Call-ID: call-z9hG4bKinv1
+CSeq: 1 ACK
+Content-Length: 0
+
+",
+        o[1].peer.addr()
+    ));
+    e.handle(t, w, ack, caller, &Users);
+    let a = out(&mut e);
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].peer, o[1].peer);
+    let fa = parse(&a[0]);
+    assert!(fa.header(HeaderName::Route).is_none(), "our Route popped");
+    assert_eq!(fa.via().count(), 2);
+
+    // Unknown user 404, known but unregistered 480, Max-Forwards 0: 483.
+    e.handle(t, w, invite("nobody", "z9hG4bKinv2"), caller, &Users);
+    assert_eq!(parse(&out(&mut e)[0]).status(), Some(404));
+    e.handle(
+        t + Duration::from_secs(1),
+        w,
+        register("alice", 6009, 1, None, 3600),
+        caller,
+        &Users,
+    );
+    let _ = out(&mut e); // alice never completes registration: not in the bindings
+    let zero = msg(&invite("bob", "z9hG4bKinv3")
+        .to_string()
+        .replace("Max-Forwards: 70", "Max-Forwards: 0")
+        .replace("\r\n", "\n"));
+    e.handle(t, w, zero, caller, &Users);
+    assert_eq!(parse(&out(&mut e)[0]).status(), Some(483));
+}
+
+#[test]
+fn forward_outcomes_pick_the_best_final_response() {
+    let mut e = engine();
+    registered(&mut e, "bob", 6002);
+    registered(&mut e, "bob", 6003);
+    let t = Instant::now();
+    let w = SystemTime::now();
+    let caller = Peer::Udp(SocketAddr::from(([127, 0, 0, 1], 7000)));
+    e.handle(t, w, invite("bob", "z9hG4bKinv9"), caller, &Users);
+    let o = out(&mut e);
+    let busy = parse(&o[0])
+        .response(486, "Busy Here", "d1")
+        .build()
+        .unwrap();
+    let gone = parse(&o[1])
+        .response(404, "Not Found", "d2")
+        .build()
+        .unwrap();
+    e.handle(t, w, busy, o[0].peer, &Users);
+    let acks = out(&mut e);
+    assert!(
+        acks.iter().all(|a| parse(a).method() == Some("ACK")),
+        "the proxy ACKs non-2xx itself"
+    );
+    e.handle(t, w, gone, o[1].peer, &Users);
+    let up: Vec<Message> = out(&mut e)
+        .iter()
+        .map(parse)
+        .filter(|m| !m.is_request())
+        .collect();
+    assert_eq!(up.len(), 1);
+    assert_eq!(
+        up[0].status(),
+        Some(486),
+        "the lowest class wins, the first seen of it"
+    );
+}

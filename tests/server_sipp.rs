@@ -1,0 +1,276 @@
+//! The reference server against sipp on loopback: REGISTER with Digest authentication for many
+//! users (and the bindings found in SQLite after a restart), and calls from sipp's `uac`
+//! scenario through the proxy to a registered sipp `uas`, with sipp's statistics required to
+//! show every call successful.
+//!
+//! Needs the `sipp-tests` feature and sipp on the PATH (Debian `sip-tester`); `scripts/test.sh`
+//! turns it on and CI requires it with `OCS_REQUIRE_INTEROP=1`.
+
+#[cfg(not(feature = "sipp-tests"))]
+#[test]
+fn server_sipp_tests_require_the_feature() {
+    assert!(
+        std::env::var_os("OCS_REQUIRE_INTEROP").is_none(),
+        "OCS_REQUIRE_INTEROP is set but the server sipp tests were built without `sipp-tests`"
+    );
+    eprintln!("server sipp tests NOT RUN: build with --features ocs-stack/sipp-tests");
+}
+
+#[cfg(feature = "sipp-tests")]
+mod with_sipp {
+    use std::net::{SocketAddr, UdpSocket};
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, Command, Stdio};
+    use std::time::Duration;
+
+    use ocs_stack::server::store::Store;
+    use ocs_stack::server::{Config, LoadUsers, run};
+
+    struct Server {
+        addr: SocketAddr,
+        stop: Option<tokio::sync::oneshot::Sender<()>>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    }
+
+    impl Server {
+        fn start(data_dir: &Path) -> Server {
+            let cfg = Config {
+                data_dir: data_dir.to_owned(),
+                udp: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+                tcp: None,
+                auth: vec!["Digest".into()],
+                load_users: Some(LoadUsers {
+                    prefix: "user".into(),
+                    count: 1_000_000,
+                    password: "secret".into(),
+                }),
+                ..Config::default()
+            };
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+            let thread = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(run(
+                    cfg,
+                    async {
+                        let _ = stop_rx.await;
+                    },
+                    move |b| {
+                        let _ = addr_tx.send(b.udp.unwrap());
+                    },
+                ))
+                .unwrap();
+            });
+            let addr = addr_rx
+                .recv_timeout(Duration::from_secs(20))
+                .expect("the server binds");
+            Server {
+                addr,
+                stop: Some(stop_tx),
+                thread: Some(thread),
+            }
+        }
+
+        fn stop(mut self) {
+            if let Some(s) = self.stop.take() {
+                let _ = s.send(());
+            }
+            if let Some(t) = self.thread.take() {
+                t.join().unwrap();
+            }
+        }
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("ocs-server-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn free_port() -> u16 {
+        UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    fn scenario(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/sipp")
+            .join(name)
+    }
+
+    fn sipp(args: &[&str], dir: &Path, stat: &str) -> Child {
+        Command::new("sipp")
+            .args(args)
+            .args([
+                "-nostdin",
+                "-timeout",
+                "120s",
+                "-timeout_error",
+                "-trace_stat",
+                "-fd",
+                "1",
+            ])
+            .args(["-stf", stat])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sipp runs (Debian package sip-tester)")
+    }
+
+    /// Waits for sipp; (successful, failed) from its statistics file.
+    fn finish(child: Child, dir: &Path, stat: &str) -> (usize, usize) {
+        let out = child.wait_with_output().expect("sipp ends");
+        assert!(
+            out.status.success(),
+            "sipp exited with {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = std::fs::read_to_string(dir.join(stat)).expect("sipp's statistics");
+        let mut lines = text.lines();
+        let head: Vec<&str> = lines.next().unwrap().split(';').collect();
+        let last: Vec<&str> = lines.last().unwrap().split(';').collect();
+        let col = |n: &str| -> usize {
+            last[head.iter().position(|h| *h == n).unwrap()]
+                .trim()
+                .parse()
+                .unwrap()
+        };
+        (col("SuccessfulCall(C)"), col("FailedCall(C)"))
+    }
+
+    fn users_csv(dir: &Path, names: &[String]) -> PathBuf {
+        let mut s = String::from("SEQUENTIAL\n");
+        for n in names {
+            s.push_str(&format!(
+                "{n};contoso.com;[authentication username={n} password=secret]\n"
+            ));
+        }
+        let p = dir.join("users.csv");
+        std::fs::write(&p, s).unwrap();
+        p
+    }
+
+    #[test]
+    fn many_users_register_with_digest_and_survive_a_restart() {
+        const USERS: usize = 500;
+        let dir = temp_dir("register");
+        let server = Server::start(&dir);
+        let names: Vec<String> = (0..USERS).map(|i| format!("user{i}")).collect();
+        let csv = users_csv(&dir, &names);
+        let target = server.addr.to_string();
+        let port = free_port().to_string();
+        let users = USERS.to_string();
+        let child = sipp(
+            &[
+                &target,
+                "-sf",
+                scenario("register.xml").to_str().unwrap(),
+                "-inf",
+                csv.to_str().unwrap(),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-m",
+                &users,
+                "-r",
+                "250",
+            ],
+            &dir,
+            "register.csv",
+        );
+        assert_eq!(finish(child, &dir, "register.csv"), (USERS, 0));
+        server.stop();
+        // What was acknowledged is in the database.
+        let store = Store::open(&dir.join("ocs.sqlite3")).unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let bindings = store.bindings(now).unwrap();
+        assert_eq!(bindings.len(), USERS);
+        assert!(bindings.iter().all(|b| b.aor.ends_with("@contoso.com")));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn calls_through_the_proxy_to_a_registered_uas() {
+        const CALLS: usize = 1000;
+        let dir = temp_dir("calls");
+        let server = Server::start(&dir);
+        let target = server.addr.to_string();
+        // The callee registers "user900001" at the port its sipp uas will listen on.
+        let uas_port = free_port().to_string();
+        let csv = users_csv(&dir, &["user900001".to_owned()]);
+        let reg = sipp(
+            &[
+                &target,
+                "-sf",
+                scenario("register.xml").to_str().unwrap(),
+                "-inf",
+                csv.to_str().unwrap(),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &uas_port,
+                "-m",
+                "1",
+            ],
+            &dir,
+            "reg.csv",
+        );
+        assert_eq!(finish(reg, &dir, "reg.csv"), (1, 0));
+        let calls = CALLS.to_string();
+        let uas = sipp(
+            &[
+                "-sn",
+                "uas",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &uas_port,
+                "-m",
+                &calls,
+            ],
+            &dir,
+            "uas.csv",
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        let uac_port = free_port().to_string();
+        let uac = sipp(
+            &[
+                "-sn",
+                "uac",
+                &target,
+                "-s",
+                "user900001",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &uac_port,
+                "-m",
+                &calls,
+                "-r",
+                "200",
+                "-l",
+                "200",
+            ],
+            &dir,
+            "uac.csv",
+        );
+        assert_eq!(finish(uac, &dir, "uac.csv"), (CALLS, 0), "sipp uac");
+        assert_eq!(finish(uas, &dir, "uas.csv"), (CALLS, 0), "sipp uas");
+        server.stop();
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
