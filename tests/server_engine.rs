@@ -321,3 +321,27 @@ fn forward_outcomes_pick_the_best_final_response() {
         "the lowest class wins, the first seen of it"
     );
 }
+
+#[test]
+fn over_tcp_the_answer_leaves_before_the_transaction_ends() {
+    // On a stream transport Timer J is zero: the transaction ends as it answers, and the answer
+    // must still reach the connection.
+    let mut e = engine();
+    let t = Instant::now();
+    let w = SystemTime::now();
+    let peer = Peer::Stream {
+        conn: 7,
+        addr: SocketAddr::from(([127, 0, 0, 1], 6100)),
+        tls: false,
+    };
+    let reg = msg(&register("alice", 6100, 1, None, 3600)
+        .to_string()
+        .replace("SIP/2.0/UDP", "SIP/2.0/TCP")
+        .replace("\r\n", "\n"));
+    e.handle(t, w, reg, peer, &Users);
+    let o = out(&mut e);
+    assert_eq!(o.len(), 1);
+    assert_eq!(o[0].peer, peer);
+    assert_eq!(parse(&o[0]).status(), Some(401));
+    assert_eq!(e.transactions(), 0);
+}

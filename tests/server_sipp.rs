@@ -28,6 +28,7 @@ mod with_sipp {
 
     struct Server {
         addr: SocketAddr,
+        tcp: SocketAddr,
         stop: Option<tokio::sync::oneshot::Sender<()>>,
         thread: Option<std::thread::JoinHandle<()>>,
     }
@@ -37,7 +38,7 @@ mod with_sipp {
             let cfg = Config {
                 data_dir: data_dir.to_owned(),
                 udp: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
-                tcp: None,
+                tcp: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
                 auth: vec!["Digest".into()],
                 load_users: Some(LoadUsers {
                     prefix: "user".into(),
@@ -60,16 +61,17 @@ mod with_sipp {
                         let _ = stop_rx.await;
                     },
                     move |b| {
-                        let _ = addr_tx.send(b.udp.unwrap());
+                        let _ = addr_tx.send((b.udp.unwrap(), b.tcp.unwrap()));
                     },
                 ))
                 .unwrap();
             });
-            let addr = addr_rx
+            let (addr, tcp) = addr_rx
                 .recv_timeout(Duration::from_secs(20))
                 .expect("the server binds");
             Server {
                 addr,
+                tcp,
                 stop: Some(stop_tx),
                 thread: Some(thread),
             }
@@ -200,6 +202,42 @@ mod with_sipp {
         let bindings = store.bindings(now).unwrap();
         assert_eq!(bindings.len(), USERS);
         assert!(bindings.iter().all(|b| b.aor.ends_with("@contoso.com")));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn users_register_over_tcp_on_one_connection() {
+        const USERS: usize = 200;
+        let dir = temp_dir("tcp");
+        let server = Server::start(&dir);
+        let names: Vec<String> = (0..USERS).map(|i| format!("user{}", 500_000 + i)).collect();
+        let csv = users_csv(&dir, &names);
+        let target = server.tcp.to_string();
+        let port = free_port().to_string();
+        let users = USERS.to_string();
+        let child = sipp(
+            &[
+                &target,
+                "-t",
+                "t1",
+                "-sf",
+                scenario("register.xml").to_str().unwrap(),
+                "-inf",
+                csv.to_str().unwrap(),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-m",
+                &users,
+                "-r",
+                "200",
+            ],
+            &dir,
+            "tcp.csv",
+        );
+        assert_eq!(finish(child, &dir, "tcp.csv"), (USERS, 0));
+        server.stop();
         std::fs::remove_dir_all(&dir).ok();
     }
 

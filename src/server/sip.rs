@@ -446,6 +446,9 @@ impl Engine {
                     self.branch_failed(now, key, 408);
                 }
                 TxEvent::Terminated { key } => {
+                    // Its last message may still be queued (a zero Timer J ends a transaction
+                    // as it answers): send before forgetting where to.
+                    self.flush_transmits();
                     self.peers.remove(&key);
                     self.branch_of.remove(&key);
                 }
