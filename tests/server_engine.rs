@@ -103,6 +103,7 @@ fn register_with_digest_bindings_and_gruu() {
     let mut e = engine();
     let ok = registered(&mut e, "alice", 6001);
     assert_eq!(ok.status(), Some(200));
+    assert!(ok.header(HeaderName::MsKeepAlive).is_none(), "not offered, not answered");
     let contact = ok.header(HeaderName::Contact).unwrap().value;
     assert!(contact.contains("sip:alice@127.0.0.1:6001"), "{contact}");
     assert!(contact.contains("expires=3600"));
@@ -344,4 +345,61 @@ fn over_tcp_the_answer_leaves_before_the_transaction_ends() {
     assert_eq!(o[0].peer, peer);
     assert_eq!(parse(&o[0]).status(), Some(401));
     assert_eq!(e.transactions(), 0);
+}
+
+#[test]
+fn register_with_ntlm_and_a_signed_200() {
+    use ocs_stack::sip::ntlm::Credentials;
+    use ocs_stack::sip::sipae::NtlmSipClient;
+
+    let cfg = EngineConfig {
+        domain: "contoso.com".into(),
+        udp_addr: Some(SERVER.parse().unwrap()),
+        auth: vec!["Digest".into(), "NTLM".into()],
+        ..EngineConfig::default()
+    };
+    let mut e = Engine::new(cfg, [9; 32], Instant::now());
+    let t = Instant::now();
+    let w = SystemTime::now();
+    let from = Peer::Udp(SocketAddr::from(([127, 0, 0, 1], 6200)));
+    // 1: both schemes offered, Digest first.
+    e.handle(t, w, register("alice", 6200, 1, None, 3600), from, &Users);
+    let r = parse(&out(&mut e)[0]);
+    let offers: Vec<String> = r
+        .auth(HeaderName::WwwAuthenticate)
+        .map(|a| a.unwrap().scheme_name.unwrap().to_owned())
+        .collect();
+    assert_eq!(offers, ["Digest", "NTLM"]);
+    let ntlm = r
+        .auth(HeaderName::WwwAuthenticate)
+        .flatten()
+        .find(|a| a.scheme_name == Some("NTLM"))
+        .unwrap()
+        .to_string();
+    // 2: the empty connection-less leg; 3: AUTHENTICATE; the 200 is signed.
+    let mut client = NtlmSipClient::new(Credentials::new("alice", "CONTOSO", "alice-pw"), "PC");
+    let first = client.first_credentials(&ntlm).unwrap();
+    e.handle(t, w, register("alice", 6200, 2, Some(&first), 3600), from, &Users);
+    let r = parse(&out(&mut e)[0]);
+    assert_eq!(r.status(), Some(401));
+    let challenge = r
+        .auth(HeaderName::WwwAuthenticate)
+        .flatten()
+        .next()
+        .unwrap()
+        .to_string();
+    let (third, mut sa) = client.answer(&challenge, [1; 8], [2; 16]).unwrap();
+    let with_ka = msg(&register("alice", 6200, 3, Some(&third), 3600)
+        .to_string()
+        .replace("Expires: 3600", "Expires: 3600\nms-keep-alive: UAC;hop-hop=yes")
+        .replace("\r\n", "\n"));
+    e.handle(t, w, with_ka, from, &Users);
+    let (ticket, _) = e.poll_store().unwrap();
+    e.committed(t, ticket);
+    let ok = parse(&out(&mut e)[0]);
+    assert_eq!(ok.status(), Some(200));
+    sa.verify(&ok).expect("the registrar's rspauth verifies");
+    let ka = ok.header(HeaderName::MsKeepAlive).unwrap().value;
+    assert_eq!(ka, "UAS; tcp=no; hop-hop=yes; end-end=no; timeout=300");
+    assert_eq!(e.bindings("sip:alice@contoso.com", w).len(), 1);
 }

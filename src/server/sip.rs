@@ -705,6 +705,14 @@ impl Engine {
             }
             b = b.header("Contact", v);
         }
+        // [MS-CONMGMT] 2.2.1: a client that offers keep-alives learns ours (hop by hop, every
+        // 300 s; no TCP keep-alive needed from it).
+        if req.header(HeaderName::MsKeepAlive).is_some() {
+            b = b.header(
+                "ms-keep-alive",
+                "UAS; tcp=no; hop-hop=yes; end-end=no; timeout=300",
+            );
+        }
         let Ok(mut ok) = b.build() else {
             return self.reply(now, key, req, 500, "Server Internal Error");
         };
