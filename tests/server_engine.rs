@@ -103,7 +103,10 @@ fn register_with_digest_bindings_and_gruu() {
     let mut e = engine();
     let ok = registered(&mut e, "alice", 6001);
     assert_eq!(ok.status(), Some(200));
-    assert!(ok.header(HeaderName::MsKeepAlive).is_none(), "not offered, not answered");
+    assert!(
+        ok.header(HeaderName::MsKeepAlive).is_none(),
+        "not offered, not answered"
+    );
     let contact = ok.header(HeaderName::Contact).unwrap().value;
     assert!(contact.contains("sip:alice@127.0.0.1:6001"), "{contact}");
     assert!(contact.contains("expires=3600"));
@@ -379,7 +382,13 @@ fn register_with_ntlm_and_a_signed_200() {
     // 2: the empty connection-less leg; 3: AUTHENTICATE; the 200 is signed.
     let mut client = NtlmSipClient::new(Credentials::new("alice", "CONTOSO", "alice-pw"), "PC");
     let first = client.first_credentials(&ntlm).unwrap();
-    e.handle(t, w, register("alice", 6200, 2, Some(&first), 3600), from, &Users);
+    e.handle(
+        t,
+        w,
+        register("alice", 6200, 2, Some(&first), 3600),
+        from,
+        &Users,
+    );
     let r = parse(&out(&mut e)[0]);
     assert_eq!(r.status(), Some(401));
     let challenge = r
@@ -391,7 +400,10 @@ fn register_with_ntlm_and_a_signed_200() {
     let (third, mut sa) = client.answer(&challenge, [1; 8], [2; 16]).unwrap();
     let with_ka = msg(&register("alice", 6200, 3, Some(&third), 3600)
         .to_string()
-        .replace("Expires: 3600", "Expires: 3600\nms-keep-alive: UAC;hop-hop=yes")
+        .replace(
+            "Expires: 3600",
+            "Expires: 3600\nms-keep-alive: UAC;hop-hop=yes",
+        )
         .replace("\r\n", "\n"));
     e.handle(t, w, with_ka, from, &Users);
     let (ticket, _) = e.poll_store().unwrap();

@@ -241,6 +241,128 @@ mod with_sipp {
         std::fs::remove_dir_all(&dir).ok();
     }
 
+    /// `ocs serve` as a process, its UDP address read from its first line.
+    fn spawn_ocs(dir: &Path) -> (Child, SocketAddr) {
+        use std::io::BufRead;
+        let cfg = dir.join("ocs.toml");
+        std::fs::write(
+            &cfg,
+            "data_dir = \"data\"\nudp = \"127.0.0.1:0\"\nauth = [\"Digest\"]\n\
+             [load_users]\nprefix = \"user\"\ncount = 1000000\npassword = \"secret\"\n",
+        )
+        .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ocs"))
+            .args(["serve", "--config", cfg.to_str().unwrap()])
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let udp = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("udp="))
+            .expect("listening line")
+            .parse()
+            .unwrap();
+        (child, udp)
+    }
+
+    #[test]
+    fn killed_mid_load_loses_no_acknowledged_registration() {
+        const USERS: usize = 3000;
+        let dir = temp_dir("kill");
+        let (mut server, addr) = spawn_ocs(&dir);
+        let names: Vec<String> = (0..USERS).map(|i| format!("user{}", 200_000 + i)).collect();
+        let csv = users_csv(&dir, &names);
+        let target = addr.to_string();
+        let port = free_port().to_string();
+        let users = USERS.to_string();
+        let load = sipp(
+            &[
+                &target,
+                "-sf",
+                scenario("register.xml").to_str().unwrap(),
+                "-inf",
+                csv.to_str().unwrap(),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-m",
+                &users,
+                "-r",
+                "500",
+                "-recv_timeout",
+                "2s",
+            ],
+            &dir,
+            "load.csv",
+        );
+        std::thread::sleep(Duration::from_millis(2500));
+        server.kill().unwrap(); // SIGKILL: no shutdown, no flush
+        server.wait().unwrap();
+        // sipp counts the registrations it saw acknowledged; the rest time out.
+        let out = load.wait_with_output().unwrap();
+        assert!(!out.status.success(), "calls in flight must have failed");
+        let text = std::fs::read_to_string(dir.join("load.csv")).unwrap();
+        let mut lines = text.lines();
+        let head: Vec<&str> = lines.next().unwrap().split(';').collect();
+        let last: Vec<&str> = lines.last().unwrap().split(';').collect();
+        let col = |n: &str| -> usize {
+            last[head.iter().position(|h| *h == n).unwrap()]
+                .trim()
+                .parse()
+                .unwrap()
+        };
+        let acknowledged = col("SuccessfulCall(C)");
+        eprintln!("acknowledged before the kill: {acknowledged} of {USERS}");
+        assert!(
+            acknowledged > 100,
+            "the load ran ({acknowledged} acknowledged)"
+        );
+        assert!(acknowledged < USERS, "the kill came mid-load");
+        // Restarted, the server has every acknowledged binding and serves again.
+        let (mut again, addr) = spawn_ocs(&dir);
+        let store = Store::open(&dir.join("data/ocs.sqlite3")).unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let stored = store.bindings(now).unwrap().len();
+        eprintln!("bindings in the database after the restart: {stored}");
+        assert!(
+            stored >= acknowledged,
+            "{stored} bindings stored, {acknowledged} acknowledged"
+        );
+        let one = users_csv(&dir, &["user999999".to_owned()]);
+        let port = free_port().to_string();
+        let reg = sipp(
+            &[
+                &addr.to_string(),
+                "-sf",
+                scenario("register.xml").to_str().unwrap(),
+                "-inf",
+                one.to_str().unwrap(),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-m",
+                "1",
+            ],
+            &dir,
+            "after.csv",
+        );
+        assert_eq!(finish(reg, &dir, "after.csv"), (1, 0));
+        again.kill().unwrap();
+        again.wait().unwrap();
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
     #[test]
     fn calls_through_the_proxy_to_a_registered_uas() {
         const CALLS: usize = 1000;
