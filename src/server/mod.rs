@@ -54,6 +54,9 @@ pub struct Config {
     pub load_users: Option<LoadUsers>,
     /// Print every SIP message in and out.
     pub trace_sip: bool,
+    /// The UDP socket's receive buffer in bytes (the system's default when unset; the kernel
+    /// caps it at `net.core.rmem_max`).
+    pub udp_recv_buffer: Option<usize>,
 }
 
 /// A user in the configuration.
@@ -101,6 +104,7 @@ impl Default for Config {
             ],
             load_users: None,
             trace_sip: false,
+            udp_recv_buffer: None,
         }
     }
 }
@@ -185,7 +189,7 @@ pub async fn run(
     };
 
     let udp = match config.udp {
-        Some(a) => Some(Arc::new(UdpSocket::bind(a).await?)),
+        Some(a) => Some(Arc::new(bind_udp(a, config.udp_recv_buffer)?)),
         None => None,
     };
     let tcp = match config.tcp {
@@ -231,6 +235,21 @@ pub async fn run(
         engine.load_binding(b, wall);
     }
 
+    // Checkpoints run beside the writer, once a second.
+    let db_path = config.data_dir.join("ocs.sqlite3");
+    let checkpointing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let checkpointer = {
+        let on = checkpointing.clone();
+        let path = db_path.clone();
+        std::thread::spawn(move || {
+            while on.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(1000));
+                if let Err(e) = store::checkpoint(&path) {
+                    tracing::warn!(error = %e, "checkpoint failed");
+                }
+            }
+        })
+    };
     // The store runs on its own thread: batches in, commit tickets out.
     let (store_tx, store_rx) = std::sync::mpsc::channel::<(u64, sip::StoreOp)>();
     let (commit_tx, mut commit_rx) = mpsc::unbounded_channel::<u64>();
@@ -255,27 +274,6 @@ pub async fn run(
 
     let (in_tx, mut in_rx) = mpsc::channel::<Input>(65_536);
     let mut tasks = Vec::new();
-    if let Some(sock) = udp.clone() {
-        let tx = in_tx.clone();
-        let trace = config.trace_sip;
-        tasks.push(tokio::spawn(async move {
-            let mut buf = vec![0u8; 65_535];
-            loop {
-                let Ok((n, from)) = sock.recv_from(&mut buf).await else {
-                    continue;
-                };
-                // CRLF keep-alives (RFC 5626) and junk are dropped here.
-                if let Ok(m) = Message::parse(Bytes::copy_from_slice(&buf[..n])) {
-                    if trace {
-                        tracing::info!(target: "sip", %from, "in\n{m}");
-                    }
-                    if tx.send(Input::Message(m, Peer::Udp(from))).await.is_err() {
-                        break;
-                    }
-                }
-            }
-        }));
-    }
     if let Some(listener) = tcp {
         let tx = in_tx.clone();
         let trace = config.trace_sip;
@@ -297,6 +295,7 @@ pub async fn run(
     tracing::info!(udp = ?bound.udp, tcp = ?bound.tcp, domain = %config.domain, "SIP listening");
 
     let mut conns: HashMap<ConnId, mpsc::UnboundedSender<Bytes>> = HashMap::new();
+    let mut udp_buf = vec![0u8; 65_535];
     tokio::pin!(shutdown);
     let mut stopping: Option<tokio::time::Instant> = None;
     loop {
@@ -306,6 +305,23 @@ pub async fn run(
             .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
         let deadline = stopping.map_or(deadline, |s| deadline.min(s));
         tokio::select! {
+            // UDP is read here, in the engine's task, a burst at a time: no hop to another
+            // task per datagram.
+            r = recv_udp(udp.as_deref(), &mut udp_buf) => {
+                if let Ok((n, from)) = r {
+                    let now = Instant::now();
+                    let wall = SystemTime::now();
+                    udp_in(&mut engine, now, wall, &udp_buf[..n], from, &users, config.trace_sip);
+                    if let Some(sock) = udp.as_deref() {
+                        for _ in 0..256 {
+                            match sock.try_recv_from(&mut udp_buf) {
+                                Ok((n, from)) => udp_in(&mut engine, now, wall, &udp_buf[..n], from, &users, config.trace_sip),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                }
+            },
             input = in_rx.recv() => match input {
                 Some(Input::Message(m, peer)) => {
                     engine.handle(Instant::now(), SystemTime::now(), m, peer, &users);
@@ -355,8 +371,55 @@ pub async fn run(
     }
     drop(store_tx);
     let _ = tokio::task::spawn_blocking(move || store_thread.join()).await;
+    checkpointing.store(false, std::sync::atomic::Ordering::Relaxed);
+    let _ = tokio::task::spawn_blocking(move || checkpointer.join()).await;
+    let _ = store::checkpoint(&db_path);
     tracing::info!(stats = ?engine.stats(), "stopped");
     Ok(())
+}
+
+/// A UDP socket with the receive buffer asked for.
+fn bind_udp(addr: SocketAddr, recv_buffer: Option<usize>) -> std::io::Result<UdpSocket> {
+    let sock = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    if let Some(n) = recv_buffer {
+        sock.set_recv_buffer_size(n)?;
+    }
+    sock.set_nonblocking(true)?;
+    sock.bind(&addr.into())?;
+    UdpSocket::from_std(sock.into())
+}
+
+/// A datagram for the engine (CRLF keep-alives and junk dropped).
+fn udp_in(
+    engine: &mut Engine,
+    now: Instant,
+    wall: SystemTime,
+    data: &[u8],
+    from: SocketAddr,
+    users: &Users,
+    trace: bool,
+) {
+    if let Ok(m) = Message::parse(Bytes::copy_from_slice(data)) {
+        if trace {
+            tracing::info!(target: "sip", %from, "in\n{m}");
+        }
+        engine.handle(now, wall, m, Peer::Udp(from), users);
+    }
+}
+
+/// Receives from the UDP socket, or never when there is none.
+async fn recv_udp(
+    sock: Option<&UdpSocket>,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, SocketAddr)> {
+    match sock {
+        Some(s) => s.recv_from(buf).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// One TCP connection: frames messages in (with CRLF keep-alives answered), writes what the

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# REGISTER throughput of `ocs serve` and of Kamailio, like for like, with sipp on loopback.
+#
+#   scripts/bench_register.sh SERVER MODE RATE [SECONDS]
+#     SERVER  ocs | kamailio
+#     MODE    noauth | digest
+#     RATE    registrations per second offered by sipp (a new user for each)
+#   scripts/bench_register.sh search SERVER MODE [FROM] [STEP]
+#     raises RATE from FROM by STEP until a run has a failed call or a retransmission, and
+#     prints the last clean rate.
+#
+# A run is clean when sipp reports zero failed calls and zero retransmissions over SECONDS
+# (20 by default). Both servers get the same UDP receive buffer (RCVBUF bytes, default 4 MiB,
+# which net.core.rmem_max must allow). Kamailio keeps registrations in memory (usrloc db_mode 0); ocs serve runs as it
+# normally does: bindings in memory, written through to SQLite, each 200 sent after its commit.
+# Prints one line: server, mode, rate, successful, failed, retransmissions, CPU seconds of the
+# server over the run, its peak resident memory. Needs sipp (sip-tester) and, for Kamailio, the
+# Debian package kamailio; run as root to install them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+if [ "${1:-}" = search ]; then
+  server=$2 mode=$3 rate=${4:-2000} step=${5:-2000}
+  last=0
+  while :; do
+    line=$("$0" "$server" "$mode" "$rate")
+    echo "$line" >&2
+    read -r _ _ _ ok failed retrans _ <<<"$line"
+    if [ "$failed" != 0 ] || [ "$retrans" != 0 ]; then break; fi
+    last=$rate
+    rate=$((rate + step))
+  done
+  echo "$server $mode sustained $last REGISTER/s"
+  exit 0
+fi
+
+server=${1:?ocs|kamailio} mode=${2:?noauth|digest} rate=${3:?rate} secs=${4:-20}
+calls=$((rate * secs))
+work=$(mktemp -d /tmp/ocs-bench.XXXXXX)
+trap 'kill ${spid:-} 2>/dev/null && wait ${spid:-} 2>/dev/null; rm -rf "$work"' EXIT
+port=$((20000 + RANDOM % 20000))
+rcvbuf=${RCVBUF:-4194304}
+
+# One user per registration.
+{
+  echo SEQUENTIAL
+  for ((i = 0; i < calls; i++)); do
+    echo "user$i;contoso.com;[authentication username=user$i password=secret]"
+  done
+} >"$work/users.csv"
+
+case "$server" in
+  ocs)
+    auth='[]'; [ "$mode" = digest ] && auth='["Digest"]'
+    cat >"$work/ocs.toml" <<EOF
+data_dir = "$work/data"
+udp = "127.0.0.1:$port"
+tcp = "127.0.0.1:$port"
+auth = $auth
+users = []
+udp_recv_buffer = $rcvbuf
+[load_users]
+prefix = "user"
+count = 100000000
+password = "secret"
+EOF
+    [ -x target/release/ocs ] || cargo build -q --release --bin ocs
+    target/release/ocs serve --config "$work/ocs.toml" >"$work/server.out" 2>"$work/server.err" &
+    spid=$!
+    ;;
+  kamailio)
+    command -v kamailio >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kamailio >/dev/null; }
+    authblock=''
+    if [ "$mode" = digest ]; then
+      authblock='if (!pv_www_authenticate("$td", "secret", "0")) { www_challenge("$td", "0"); exit; }'
+    fi
+    cat >"$work/kamailio.cfg" <<EOF
+#!KAMAILIO
+debug=0
+log_stderror=no
+children=2
+maxbuffer=$rcvbuf
+listen=udp:127.0.0.1:$port
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "auth.so"
+loadmodule "textops.so"
+modparam("usrloc", "db_mode", 0)
+modparam("usrloc", "hash_size", 16)
+request_route {
+  if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
+  if (is_method("REGISTER")) {
+    $authblock
+    if (!save("location")) { sl_reply_error(); }
+    exit;
+  }
+  sl_send_reply("404", "Not here");
+}
+EOF
+    kamailio -f "$work/kamailio.cfg" -DD -E -m 512 >"$work/server.out" 2>&1 &
+    spid=$!
+    ;;
+  *) echo "unknown server $server" >&2; exit 2 ;;
+esac
+sleep 1
+
+scenario=register_noauth.xml; [ "$mode" = digest ] && scenario=register.xml
+cpu() { # utime + stime of the server and its children, in clock ticks
+  local t=0
+  for p in $spid $(pgrep -P "$spid" || true); do
+    [ -r /proc/$p/stat ] && t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat)))
+  done
+  echo $t
+}
+c0=$(cpu)
+sipp "127.0.0.1:$port" -sf "$root/tests/sipp/$scenario" -inf "$work/users.csv" \
+  -i 127.0.0.1 -p $((port + 1)) -m "$calls" -r "$rate" -l $((rate * 2)) \
+  -buff_size "$rcvbuf" -nostdin -trace_stat -fd 1 -stf "$work/stat.csv" -timeout $((secs * 3))s \
+  >/dev/null 2>"$work/sipp.err" || true
+c1=$(cpu)
+rss=0
+for p in $spid $(pgrep -P "$spid" || true); do
+  r=$(awk '/VmHWM/ {print $2}' /proc/$p/status 2>/dev/null || echo 0)
+  rss=$((rss + r))
+done
+hz=$(getconf CLK_TCK)
+head=$(head -1 "$work/stat.csv")
+last=$(tail -1 "$work/stat.csv")
+col() { awk -F';' -v h="$head" -v n="$1" 'BEGIN{split(h,a,";"); for(i in a) if(a[i]==n) c=i} {print $c}' <<<"$last"; }
+ok=$(col "SuccessfulCall(C)")
+failed=$(col "FailedCall(C)")
+retrans=$(col "Retransmissions(C)")
+printf '%s %s %s %s %s %s cpu=%.1fs rss=%sKiB\n' "$server" "$mode" "$rate" "$ok" "$failed" "$retrans" \
+  "$(echo "($c1 - $c0) / $hz" | bc -l)" "$rss"
