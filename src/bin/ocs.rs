@@ -177,7 +177,9 @@ fn serve(config: Option<&std::path::Path>, trace_sip: bool) -> ExitCode {
         None => ocs_stack::server::Config::default(),
     };
     cfg.trace_sip |= trace_sip;
-    let rt = match tokio::runtime::Builder::new_multi_thread()
+    // One thread runs the sockets and the SIP engine together (no hand-over between threads
+    // per datagram); the database writer and its checkpoints have threads of their own.
+    let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

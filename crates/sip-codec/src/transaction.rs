@@ -215,7 +215,9 @@ struct Tx {
     kind: Kind,
     state: State,
     transport: Transport,
-    request: Message,
+    /// Dropped once a non-INVITE server transaction has its final response: only the response
+    /// is needed to answer retransmissions, and the layer may hold a great many of these.
+    request: Option<Message>,
     last_response: Option<Message>,
     ack: Option<Message>,
     interval: Duration,
@@ -253,7 +255,7 @@ impl Tx {
                 Kind::NonInviteClient | Kind::NonInviteServer => State::Trying,
             },
             transport,
-            request,
+            request: Some(request),
             last_response: None,
             ack: None,
             interval: t1,
@@ -321,7 +323,7 @@ impl TransactionLayer {
     /// The request a transaction was created for.
     #[must_use]
     pub fn request(&self, key: TxKey) -> Option<&Message> {
-        self.txs.get(key).map(|t| &t.request)
+        self.txs.get(key).and_then(|t| t.request.as_ref())
     }
 
     /// Starts a client transaction and sends `request` (its top Via must carry the branch).
@@ -410,6 +412,11 @@ impl TransactionLayer {
             (Kind::InviteServer, State::Accepted) if (200..300).contains(&code) => {}
             (Kind::NonInviteServer, State::Trying | State::Proceeding) => {
                 tx.state = State::Completed;
+                // The RFC 2543 fallback matches responses against the request; keys with the
+                // magic cookie need only the response from now on.
+                if !tx.match_key.starts_with(b"2543\0") {
+                    tx.request = None;
+                }
                 tx.end_at = Some(
                     now + if reliable {
                         Duration::ZERO
@@ -547,7 +554,10 @@ impl TransactionLayer {
         let message = match (tx.kind, tx.state) {
             (Kind::InviteClient, State::Calling) => {
                 tx.interval *= 2;
-                tx.request.clone()
+                match tx.request.clone() {
+                    Some(r) => r,
+                    None => return,
+                }
             }
             (Kind::NonInviteClient, State::Trying | State::Proceeding) => {
                 tx.interval = if tx.state == State::Proceeding {
@@ -555,7 +565,10 @@ impl TransactionLayer {
                 } else {
                     (tx.interval * 2).min(t2)
                 };
-                tx.request.clone()
+                match tx.request.clone() {
+                    Some(r) => r,
+                    None => return,
+                }
             }
             (Kind::InviteServer, State::Completed) => {
                 tx.interval = (tx.interval * 2).min(t2);
@@ -639,7 +652,7 @@ impl TransactionLayer {
             // RFC 6026: further 2xx (retransmissions, other forks) go up in Accepted.
             (Kind::InviteClient, State::Accepted, 200..=299) => true,
             (Kind::InviteClient, State::Calling | State::Proceeding, 300..) => {
-                let ack = ack_for(&tx.request, &response);
+                let ack = tx.request.as_ref().and_then(|r| ack_for(r, &response));
                 tx.state = State::Completed;
                 tx.retransmit_at = None;
                 tx.end_at = Some(
@@ -768,7 +781,9 @@ impl TransactionLayer {
         // and CSeq.
         let cseq = response.cseq().ok()?;
         self.txs.iter().find_map(|(k, t)| {
-            let r = &t.request;
+            let Some(r) = &t.request else {
+                return None;
+            };
             let same = matches!(t.kind, Kind::InviteServer | Kind::NonInviteServer)
                 && r.call_id().ok() == response.call_id().ok()
                 && r.cseq().ok().map(|c| (c.seq, c.method)) == Some((cseq.seq, cseq.method))
@@ -787,43 +802,62 @@ fn ack_as_invite(method: &str) -> &str {
 /// its generation, so a stale key never reaches the slot's next transaction.
 #[derive(Debug, Default)]
 struct Slab {
-    slots: Vec<(u32, Option<Tx>)>,
+    /// Fixed-size chunks, so that growing never moves the transactions already held (a large
+    /// layer would otherwise copy hundreds of megabytes at once when a single vector doubled).
+    chunks: Vec<Vec<(u32, Option<Tx>)>>,
     free: Vec<u32>,
     len: usize,
 }
+
+const CHUNK: usize = 4096;
 
 impl Slab {
     fn split(key: TxKey) -> (usize, u32) {
         ((key.0 & 0xffff_ffff) as usize, (key.0 >> 32) as u32)
     }
 
+    fn slot(&self, i: usize) -> Option<&(u32, Option<Tx>)> {
+        self.chunks.get(i / CHUNK)?.get(i % CHUNK)
+    }
+
+    fn slot_mut(&mut self, i: usize) -> Option<&mut (u32, Option<Tx>)> {
+        self.chunks.get_mut(i / CHUNK)?.get_mut(i % CHUNK)
+    }
+
     fn insert(&mut self, tx: Tx) -> TxKey {
         self.len += 1;
         let index = match self.free.pop() {
-            Some(i) => {
-                self.slots[i as usize].1 = Some(tx);
-                i
-            }
+            Some(i) => i as usize,
             None => {
-                self.slots.push((0, Some(tx)));
-                (self.slots.len() - 1) as u32
+                if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
+                    self.chunks.push(Vec::with_capacity(CHUNK));
+                }
+                let n = self.chunks.len();
+                let last = &mut self.chunks[n - 1];
+                last.push((0, None));
+                (n - 1) * CHUNK + last.len() - 1
             }
         };
-        TxKey((u64::from(self.slots[index as usize].0) << 32) | u64::from(index))
+        let generation = match self.slot_mut(index) {
+            Some(s) => {
+                s.1 = Some(tx);
+                s.0
+            }
+            None => 0,
+        };
+        TxKey((u64::from(generation) << 32) | index as u64)
     }
 
     fn get(&self, key: TxKey) -> Option<&Tx> {
         let (i, generation) = Self::split(key);
-        self.slots
-            .get(i)
+        self.slot(i)
             .filter(|s| s.0 == generation)
             .and_then(|s| s.1.as_ref())
     }
 
     fn get_mut(&mut self, key: TxKey) -> Option<&mut Tx> {
         let (i, generation) = Self::split(key);
-        self.slots
-            .get_mut(i)
+        self.slot_mut(i)
             .filter(|s| s.0 == generation)
             .and_then(|s| s.1.as_mut())
     }
@@ -831,7 +865,7 @@ impl Slab {
     /// Drops the transaction in its slot.
     fn remove(&mut self, key: TxKey) {
         let (i, generation) = Self::split(key);
-        if let Some(s) = self.slots.get_mut(i)
+        if let Some(s) = self.slot_mut(i)
             && s.0 == generation
             && s.1.is_some()
         {
@@ -843,10 +877,14 @@ impl Slab {
     }
 
     fn iter(&self) -> impl Iterator<Item = (TxKey, &Tx)> {
-        self.slots.iter().enumerate().filter_map(|(i, (g, t))| {
-            t.as_ref()
-                .map(|t| (TxKey((u64::from(*g) << 32) | i as u64), t))
-        })
+        self.chunks
+            .iter()
+            .flatten()
+            .enumerate()
+            .filter_map(|(i, (g, t))| {
+                t.as_ref()
+                    .map(|t| (TxKey((u64::from(*g) << 32) | i as u64), t))
+            })
     }
 
     fn len(&self) -> usize {
