@@ -56,7 +56,8 @@ case "$server" in
     cat >"$work/ocs.toml" <<EOF
 data_dir = "$work/data"
 udp = "127.0.0.1:$port"
-tcp = "127.0.0.1:$port"
+tcp = "off"
+tls = "off"
 auth = $auth
 users = []
 udp_recv_buffer = $rcvbuf

@@ -415,3 +415,82 @@ fn register_with_ntlm_and_a_signed_200() {
     assert_eq!(ka, "UAS; tcp=no; hop-hop=yes; end-end=no; timeout=300");
     assert_eq!(e.bindings("sip:alice@contoso.com", w).len(), 1);
 }
+
+#[test]
+fn between_transports_the_proxy_record_routes_twice() {
+    let cfg = EngineConfig {
+        domain: "contoso.com".into(),
+        udp_addr: Some(SERVER.parse().unwrap()),
+        tls_addr: Some("127.0.0.1:5061".parse().unwrap()),
+        auth: Vec::new(),
+        ..EngineConfig::default()
+    };
+    let mut e = Engine::new(cfg, [1; 32], Instant::now());
+    let t = Instant::now();
+    let w = SystemTime::now();
+    // Bob registers over TLS: requests for him go over that connection.
+    let bob = Peer::Stream {
+        conn: 3,
+        addr: SocketAddr::from(([127, 0, 0, 1], 6300)),
+        tls: true,
+    };
+    let reg = msg(&register("bob", 6300, 1, None, 3600)
+        .to_string()
+        .replace("SIP/2.0/UDP", "SIP/2.0/TLS")
+        .replace("\r\n", "\n"));
+    e.handle(t, w, reg, bob, &Users);
+    let (ticket, _) = e.poll_store().unwrap();
+    e.committed(t, ticket);
+    assert_eq!(parse(&out(&mut e)[0]).status(), Some(200));
+    // Carol calls over UDP.
+    let caller = Peer::Udp(SocketAddr::from(([127, 0, 0, 1], 7000)));
+    e.handle(t, w, invite("bob", "z9hG4bKx1"), caller, &Users);
+    let o = out(&mut e);
+    assert_eq!(o[0].peer, bob);
+    let fwd = parse(&o[0]);
+    assert!(
+        fwd.top_via()
+            .unwrap()
+            .to_string()
+            .starts_with("SIP/2.0/TLS 127.0.0.1:5061")
+    );
+    let rr: Vec<String> = fwd
+        .record_routes()
+        .map(|r| r.unwrap().uri.to_string())
+        .collect();
+    assert_eq!(
+        rr,
+        [
+            "sip:127.0.0.1:5061;transport=tls;lr",
+            "sip:127.0.0.1:5060;transport=udp;lr"
+        ]
+    );
+    // Bob's BYE carries both as Route (his route set is the Record-Route in order): both popped,
+    // and it reaches Carol over UDP.
+    let bye = msg("BYE sip:carol@127.0.0.1:7000 SIP/2.0
+Via: SIP/2.0/TLS 127.0.0.1:6300;branch=z9hG4bKbye1
+Route: <sip:127.0.0.1:5061;transport=tls;lr>
+Route: <sip:127.0.0.1:5060;transport=udp;lr>
+Max-Forwards: 70
+From: <sip:bob@contoso.com>;tag=b1
+To: <sip:carol@example.net>;tag=c1
+Call-ID: call-z9hG4bKx1
+CSeq: 1 BYE
+Content-Length: 0
+
+");
+    e.handle(t, w, bye, bob, &Users);
+    let o = out(&mut e);
+    assert_eq!(o[0].peer, caller);
+    let fb = parse(&o[0]);
+    assert!(
+        fb.header(HeaderName::Route).is_none(),
+        "both of our routes popped"
+    );
+    assert!(
+        fb.top_via()
+            .unwrap()
+            .to_string()
+            .starts_with("SIP/2.0/UDP 127.0.0.1:5060")
+    );
+}

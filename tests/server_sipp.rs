@@ -39,6 +39,7 @@ mod with_sipp {
                 data_dir: data_dir.to_owned(),
                 udp: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
                 tcp: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+                tls: None,
                 auth: vec!["Digest".into()],
                 load_users: Some(LoadUsers {
                     prefix: "user".into(),
@@ -247,7 +248,7 @@ mod with_sipp {
         let cfg = dir.join("ocs.toml");
         std::fs::write(
             &cfg,
-            "data_dir = \"data\"\nudp = \"127.0.0.1:0\"\nauth = [\"Digest\"]\n\
+            "data_dir = \"data\"\nudp = \"127.0.0.1:0\"\ntcp = \"off\"\ntls = \"off\"\nauth = [\"Digest\"]\n\
              [load_users]\nprefix = \"user\"\ncount = 1000000\npassword = \"secret\"\n",
         )
         .unwrap();

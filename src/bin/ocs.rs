@@ -213,9 +213,10 @@ fn serve(config: Option<&std::path::Path>, trace_sip: bool) -> ExitCode {
         |b| {
             // Machine-readable for scripts: where it listens.
             println!(
-                "listening udp={} tcp={}",
+                "listening udp={} tcp={} tls={}",
                 b.udp.map_or("-".into(), |a| a.to_string()),
-                b.tcp.map_or("-".into(), |a| a.to_string())
+                b.tcp.map_or("-".into(), |a| a.to_string()),
+                b.tls.map_or("-".into(), |a| a.to_string())
             );
         },
     ));

@@ -41,10 +41,17 @@ pub struct Config {
     pub domain: String,
     /// Where the database (and later the TLS certificate) live.
     pub data_dir: PathBuf,
-    /// SIP over UDP, if set.
+    /// SIP over UDP, if set (`"off"` in the file turns it off).
+    #[serde(deserialize_with = "addr_or_off")]
     pub udp: Option<SocketAddr>,
-    /// SIP over TCP, if set.
+    /// SIP over TCP, if set (`"off"` in the file turns it off).
+    #[serde(deserialize_with = "addr_or_off")]
     pub tcp: Option<SocketAddr>,
+    /// SIP over TLS, if set. The certificate is `tls-cert.pem` / `tls-key.pem` in the data
+    /// directory, generated (self-signed for the domain, `ocs.<domain>`, `localhost` and
+    /// `127.0.0.1`) on first start. `"off"` in the file turns it off.
+    #[serde(deserialize_with = "addr_or_off")]
+    pub tls: Option<SocketAddr>,
     /// Authentication schemes offered to REGISTER, in order: `Digest`, `NTLM`.
     pub auth: Vec<String>,
     /// Users created on first start (when the database has none by that name).
@@ -57,6 +64,15 @@ pub struct Config {
     /// The UDP socket's receive buffer in bytes (the system's default when unset; the kernel
     /// caps it at `net.core.rmem_max`).
     pub udp_recv_buffer: Option<usize>,
+}
+
+/// A socket address, or `"off"`.
+fn addr_or_off<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let s = String::deserialize(d)?;
+    if s.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    s.parse().map(Some).map_err(serde::de::Error::custom)
 }
 
 /// A user in the configuration.
@@ -96,6 +112,7 @@ impl Default for Config {
             data_dir: PathBuf::from("ocs-data"),
             udp: Some(SocketAddr::from(([127, 0, 0, 1], 5060))),
             tcp: Some(SocketAddr::from(([127, 0, 0, 1], 5060))),
+            tls: Some(SocketAddr::from(([127, 0, 0, 1], 5061))),
             auth: vec!["Digest".into(), "NTLM".into()],
             users: vec![
                 demo("alice", "Alice Anders"),
@@ -145,6 +162,8 @@ pub struct Bound {
     pub udp: Option<SocketAddr>,
     /// The TCP address, if any.
     pub tcp: Option<SocketAddr>,
+    /// The TLS address, if any.
+    pub tls: Option<SocketAddr>,
 }
 
 enum Input {
@@ -196,9 +215,17 @@ pub async fn run(
         Some(a) => Some(TcpListener::bind(a).await?),
         None => None,
     };
+    let tls = match config.tls {
+        Some(a) => Some((
+            TcpListener::bind(a).await?,
+            tls_acceptor(&config.data_dir, &config.domain)?,
+        )),
+        None => None,
+    };
     let bound = Bound {
         udp: udp.as_ref().map(|s| s.local_addr()).transpose()?,
         tcp: tcp.as_ref().map(|l| l.local_addr()).transpose()?,
+        tls: tls.as_ref().map(|(l, _)| l.local_addr()).transpose()?,
     };
     let local_hosts = vec![format!("ocs.{}", config.domain)];
     let ecfg = EngineConfig {
@@ -206,7 +233,7 @@ pub async fn run(
         local_hosts,
         udp_addr: bound.udp,
         tcp_addr: bound.tcp,
-        tls_addr: None,
+        tls_addr: bound.tls,
         auth: config.auth.clone(),
         ntlm_target: format!("ocs.{}", config.domain),
         ..EngineConfig::default()
@@ -237,13 +264,14 @@ pub async fn run(
 
     // Checkpoints run beside the writer, once a second.
     let db_path = config.data_dir.join("ocs.sqlite3");
-    let checkpointing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    // Dropping `checkpoint_stop` ends the checkpoint thread at once.
+    let (checkpoint_stop, checkpoint_rx) = std::sync::mpsc::channel::<()>();
     let checkpointer = {
-        let on = checkpointing.clone();
         let path = db_path.clone();
         std::thread::spawn(move || {
-            while on.load(std::sync::atomic::Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(1000));
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                checkpoint_rx.recv_timeout(Duration::from_millis(1000))
+            {
                 if let Err(e) = store::checkpoint(&path) {
                     tracing::warn!(error = %e, "checkpoint failed");
                 }
@@ -274,25 +302,49 @@ pub async fn run(
 
     let (in_tx, mut in_rx) = mpsc::channel::<Input>(65_536);
     let mut tasks = Vec::new();
+    let next_conn = Arc::new(std::sync::atomic::AtomicU64::new(1));
     if let Some(listener) = tcp {
         let tx = in_tx.clone();
         let trace = config.trace_sip;
+        let next = next_conn.clone();
         tasks.push(tokio::spawn(async move {
-            let mut next: ConnId = 1;
             loop {
                 let Ok((stream, addr)) = listener.accept().await else {
                     continue;
                 };
-                let conn = next;
-                next += 1;
+                let conn = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tokio::spawn(serve_stream(stream, addr, conn, tx.clone(), trace, false));
+            }
+        }));
+    }
+    if let Some((listener, acceptor)) = tls {
+        let tx = in_tx.clone();
+        let trace = config.trace_sip;
+        let next = next_conn.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let Ok((stream, addr)) = listener.accept().await else {
+                    continue;
+                };
+                let conn = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let acceptor = acceptor.clone();
                 let tx = tx.clone();
-                tokio::spawn(serve_stream(stream, addr, conn, tx, trace));
+                tokio::spawn(async move {
+                    // A handshake that fails or stalls costs only its own task.
+                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
+                        .await
+                    {
+                        Ok(Ok(s)) => serve_stream(s, addr, conn, tx, trace, true).await,
+                        Ok(Err(e)) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
+                    }
+                });
             }
         }));
     }
     drop(in_tx);
     on_bound(bound);
-    tracing::info!(udp = ?bound.udp, tcp = ?bound.tcp, domain = %config.domain, "SIP listening");
+    tracing::info!(udp = ?bound.udp, tcp = ?bound.tcp, tls = ?bound.tls, domain = %config.domain, "SIP listening");
 
     let mut conns: HashMap<ConnId, mpsc::UnboundedSender<Bytes>> = HashMap::new();
     let mut udp_buf = vec![0u8; 65_535];
@@ -371,11 +423,49 @@ pub async fn run(
     }
     drop(store_tx);
     let _ = tokio::task::spawn_blocking(move || store_thread.join()).await;
-    checkpointing.store(false, std::sync::atomic::Ordering::Relaxed);
+    drop(checkpoint_stop);
     let _ = tokio::task::spawn_blocking(move || checkpointer.join()).await;
     let _ = store::checkpoint(&db_path);
     tracing::info!(stats = ?engine.stats(), "stopped");
     Ok(())
+}
+
+/// The TLS acceptor, with the certificate of the data directory (generated on first start).
+fn tls_acceptor(
+    data_dir: &std::path::Path,
+    domain: &str,
+) -> std::io::Result<tokio_rustls::TlsAcceptor> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let other = |e: &dyn std::fmt::Display| std::io::Error::other(e.to_string());
+    let cert_path = data_dir.join("tls-cert.pem");
+    let key_path = data_dir.join("tls-key.pem");
+    if !cert_path.exists() || !key_path.exists() {
+        let names = vec![
+            domain.to_owned(),
+            format!("ocs.{domain}"),
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+        ];
+        let ck = rcgen::generate_simple_self_signed(names).map_err(|e| other(&e))?;
+        std::fs::write(&key_path, ck.signing_key.serialize_pem())?;
+        std::fs::write(&cert_path, ck.cert.pem())?;
+        tracing::info!(cert = %cert_path.display(), "self-signed TLS certificate generated");
+    }
+    let certs = CertificateDer::pem_file_iter(&cert_path)
+        .map_err(|e| other(&e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| other(&e))?;
+    let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| other(&e))?;
+    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| other(&e))?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| other(&e))?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))
 }
 
 /// A UDP socket with the receive buffer asked for.
@@ -424,14 +514,17 @@ async fn recv_udp(
 
 /// One TCP connection: frames messages in (with CRLF keep-alives answered), writes what the
 /// engine sends to it.
-async fn serve_stream(
-    stream: tokio::net::TcpStream,
+async fn serve_stream<S>(
+    stream: S,
     addr: SocketAddr,
     conn: ConnId,
     tx: mpsc::Sender<Input>,
     trace: bool,
-) {
-    let (mut rd, mut wr) = stream.into_split();
+    tls: bool,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Bytes>();
     if tx
         .send(Input::Connected(conn, out_tx.clone()))
@@ -449,11 +542,7 @@ async fn serve_stream(
     });
     let dec = StreamDecoder::default();
     let mut buf = BytesMut::with_capacity(16 * 1024);
-    let peer = Peer::Stream {
-        conn,
-        addr,
-        tls: false,
-    };
+    let peer = Peer::Stream { conn, addr, tls };
     'read: loop {
         match rd.read_buf(&mut buf).await {
             Ok(0) | Err(_) => break,

@@ -922,7 +922,13 @@ impl Engine {
     /// The request rewritten for one branch (RFC 3261 §16.6): Request-URI, our Via on top,
     /// Max-Forwards less one, our Route popped, Record-Route added for dialog-creating
     /// requests.
-    fn rewrite(&mut self, req: &Message, target: &str, peer: &Peer) -> Option<Message> {
+    fn rewrite(
+        &mut self,
+        req: &Message,
+        target: &str,
+        peer: &Peer,
+        from: Option<&Peer>,
+    ) -> Option<Message> {
         let StartLine::Request { method, .. } = req.start_line() else {
             return None;
         };
@@ -937,9 +943,16 @@ impl Engine {
             && let Some(rr) = self.record_route(peer)
         {
             push_header(&mut out, "Record-Route", &rr);
+            // Between two transports, record-route twice (RFC 5658): the callee's side on top,
+            // then the caller's, so that each end reaches us over its own transport.
+            if let Some(inbound) = from.filter(|f| f.via_transport() != peer.via_transport())
+                && let Some(rr_in) = self.record_route(inbound)
+            {
+                push_header(&mut out, "Record-Route", &rr_in);
+            }
         }
         let mut mf_seen = false;
-        let mut route_popped = false;
+        let mut popping = true;
         for h in req.headers() {
             match h.kind {
                 HeaderName::MaxForwards => {
@@ -947,15 +960,16 @@ impl Engine {
                     let n: u32 = h.value.trim().parse().unwrap_or(70);
                     push_header(&mut out, h.name, &n.saturating_sub(1).to_string());
                 }
-                HeaderName::Route if !route_popped => {
-                    route_popped = true;
-                    let values: Vec<&str> = h.values().map(|(v, _)| v).collect();
-                    let keep: Vec<&str> = if values.first().is_some_and(|v| self.route_is_us(v)) {
-                        values[1..].to_vec()
-                    } else {
-                        values
-                    };
+                HeaderName::Route => {
+                    // Every leading entry that is ours (two after double record-routing, maybe
+                    // on separate lines).
+                    let keep: Vec<&str> = h
+                        .values()
+                        .map(|(v, _)| v)
+                        .skip_while(|v| popping && self.route_is_us(v))
+                        .collect();
                     if !keep.is_empty() {
+                        popping = false;
                         push_header(&mut out, h.name, &keep.join(", "));
                     }
                 }
@@ -992,7 +1006,8 @@ impl Engine {
         };
         let mut branches = Vec::new();
         for (target, peer) in targets {
-            let Some(fwd) = self.rewrite(&req, &target, &peer) else {
+            let inbound = self.peers.get(&key).copied();
+            let Some(fwd) = self.rewrite(&req, &target, &peer, inbound.as_ref()) else {
                 continue;
             };
             match self.layer.send_request(now, fwd.clone(), peer.transport()) {
@@ -1135,7 +1150,7 @@ impl Engine {
             Err(_) => return,
         };
         if let Some((target, peer)) = targets.into_iter().next()
-            && let Some(fwd) = self.rewrite(&req, &target, &peer)
+            && let Some(fwd) = self.rewrite(&req, &target, &peer, None)
         {
             self.stats.forwarded += 1;
             self.out.push_back(Outbound {
