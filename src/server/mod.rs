@@ -342,7 +342,8 @@ pub async fn run(
             }
         }));
     }
-    drop(in_tx);
+    // Kept so that the channel stays open when no listener task holds a sender (UDP only).
+    let _in_tx = in_tx;
     on_bound(bound);
     tracing::info!(udp = ?bound.udp, tcp = ?bound.tcp, tls = ?bound.tls, domain = %config.domain, "SIP listening");
 
