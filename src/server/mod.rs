@@ -239,17 +239,7 @@ pub async fn run(
         ..EngineConfig::default()
     };
     let t0 = Instant::now();
-    let seed: [u8; 32] = {
-        let mut s = [0u8; 32];
-        // The process's random keys: std's hasher keys come from the OS generator.
-        use std::hash::{BuildHasher, Hasher};
-        for (i, chunk) in s.chunks_mut(8).enumerate() {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_usize(i);
-            chunk.copy_from_slice(&h.finish().to_le_bytes());
-        }
-        s
-    };
+    let seed = os_random()?;
     let mut engine = Engine::new(ecfg, seed, t0);
     let wall = SystemTime::now();
     for b in db
@@ -429,6 +419,15 @@ pub async fn run(
     let _ = store::checkpoint(&db_path);
     tracing::info!(stats = ?engine.stats(), "stopped");
     Ok(())
+}
+
+/// 32 bytes from the operating system's generator: the server's keys (Digest nonces, NTLM
+/// challenges) derive from them.
+fn os_random() -> std::io::Result<[u8; 32]> {
+    use std::io::Read;
+    let mut seed = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut seed)?;
+    Ok(seed)
 }
 
 /// The TLS acceptor, with the certificate of the data directory (generated on first start).

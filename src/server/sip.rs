@@ -210,6 +210,8 @@ pub struct Engine {
     next_ticket: u64,
     counter: u64,
     seed: u64,
+    /// Keys the HMAC that makes unpredictable values (NTLM server challenges).
+    secret: [u8; 32],
     stats: Stats,
 }
 
@@ -318,6 +320,15 @@ impl Engine {
             next_ticket: 1,
             counter: 0,
             seed: u64::from_le_bytes(seed[..8].try_into().unwrap_or_default()),
+            // A key of its own, apart from the Digest nonces' key.
+            secret: {
+                use sha2::Digest as _;
+                sha2::Sha256::new()
+                    .chain_update(seed)
+                    .chain_update(b"ocs-engine challenges")
+                    .finalize()
+                    .into()
+            },
             stats: Stats::default(),
         }
     }
@@ -352,6 +363,22 @@ impl Engine {
     }
 
     /// A fresh token (tags, branches): a counter mixed with the seed.
+    /// Eight bytes nobody can predict from what the server sent before: HMAC-SHA-256 of a
+    /// counter under the engine's secret.
+    fn unpredictable(&mut self) -> [u8; 8] {
+        use hmac::{Hmac, KeyInit, Mac};
+        self.counter += 1;
+        let Ok(mut m) = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&self.secret) else {
+            return self.counter.to_le_bytes();
+        };
+        m.update(b"ocs-engine");
+        m.update(&self.counter.to_le_bytes());
+        let out = m.finalize().into_bytes();
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&out[..8]);
+        b
+    }
+
     fn token(&mut self) -> String {
         self.counter += 1;
         let mut x = self.counter ^ self.seed;
@@ -767,7 +794,7 @@ impl Engine {
         if creds.iter().any(|a| a.scheme() == Some(AuthScheme::Ntlm))
             && self.cfg.auth.iter().any(|s| s.eq_ignore_ascii_case("NTLM"))
         {
-            let challenge: [u8; 8] = self.token().as_bytes()[..8].try_into().unwrap_or_default();
+            let challenge = self.unpredictable();
             let opaque = self.token()[..8].to_ascii_uppercase();
             let lookup = |u: &str, _d: &str| {
                 users
