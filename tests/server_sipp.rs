@@ -151,6 +151,36 @@ mod with_sipp {
         (col("SuccessfulCall(C)"), col("FailedCall(C)"))
     }
 
+    /// sipp registering the users of `csv` (one per call) with Digest at `target`, from local
+    /// port `port`, `count` calls; `extra` adds options (rate, transport...).
+    fn sipp_register(
+        dir: &Path,
+        target: &str,
+        csv: &Path,
+        port: &str,
+        count: usize,
+        extra: &[&str],
+        stat: &str,
+    ) -> Child {
+        let count = count.to_string();
+        let register = scenario("register.xml");
+        let mut args = vec![
+            target,
+            "-sf",
+            register.to_str().unwrap(),
+            "-inf",
+            csv.to_str().unwrap(),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            port,
+            "-m",
+            &count,
+        ];
+        args.extend_from_slice(extra);
+        sipp(&args, dir, stat)
+    }
+
     fn users_csv(dir: &Path, names: &[String]) -> PathBuf {
         let mut s = String::from("SEQUENTIAL\n");
         for n in names {
@@ -172,24 +202,13 @@ mod with_sipp {
         let csv = users_csv(&dir, &names);
         let target = server.addr.to_string();
         let port = free_port().to_string();
-        let users = USERS.to_string();
-        let child = sipp(
-            &[
-                &target,
-                "-sf",
-                scenario("register.xml").to_str().unwrap(),
-                "-inf",
-                csv.to_str().unwrap(),
-                "-i",
-                "127.0.0.1",
-                "-p",
-                &port,
-                "-m",
-                &users,
-                "-r",
-                "250",
-            ],
+        let child = sipp_register(
             &dir,
+            &target,
+            &csv,
+            &port,
+            USERS,
+            &["-r", "250"],
             "register.csv",
         );
         assert_eq!(finish(child, &dir, "register.csv"), (USERS, 0));
@@ -215,26 +234,13 @@ mod with_sipp {
         let csv = users_csv(&dir, &names);
         let target = server.tcp.to_string();
         let port = free_port().to_string();
-        let users = USERS.to_string();
-        let child = sipp(
-            &[
-                &target,
-                "-t",
-                "t1",
-                "-sf",
-                scenario("register.xml").to_str().unwrap(),
-                "-inf",
-                csv.to_str().unwrap(),
-                "-i",
-                "127.0.0.1",
-                "-p",
-                &port,
-                "-m",
-                &users,
-                "-r",
-                "200",
-            ],
+        let child = sipp_register(
             &dir,
+            &target,
+            &csv,
+            &port,
+            USERS,
+            &["-t", "t1", "-r", "200"],
             "tcp.csv",
         );
         assert_eq!(finish(child, &dir, "tcp.csv"), (USERS, 0));
@@ -281,26 +287,13 @@ mod with_sipp {
         let csv = users_csv(&dir, &names);
         let target = addr.to_string();
         let port = free_port().to_string();
-        let users = USERS.to_string();
-        let load = sipp(
-            &[
-                &target,
-                "-sf",
-                scenario("register.xml").to_str().unwrap(),
-                "-inf",
-                csv.to_str().unwrap(),
-                "-i",
-                "127.0.0.1",
-                "-p",
-                &port,
-                "-m",
-                &users,
-                "-r",
-                "500",
-                "-recv_timeout",
-                "2s",
-            ],
+        let load = sipp_register(
             &dir,
+            &target,
+            &csv,
+            &port,
+            USERS,
+            &["-r", "500", "-recv_timeout", "2s"],
             "load.csv",
         );
         std::thread::sleep(Duration::from_millis(2500));
@@ -341,23 +334,7 @@ mod with_sipp {
         );
         let one = users_csv(&dir, &["user999999".to_owned()]);
         let port = free_port().to_string();
-        let reg = sipp(
-            &[
-                &addr.to_string(),
-                "-sf",
-                scenario("register.xml").to_str().unwrap(),
-                "-inf",
-                one.to_str().unwrap(),
-                "-i",
-                "127.0.0.1",
-                "-p",
-                &port,
-                "-m",
-                "1",
-            ],
-            &dir,
-            "after.csv",
-        );
+        let reg = sipp_register(&dir, &addr.to_string(), &one, &port, 1, &[], "after.csv");
         assert_eq!(finish(reg, &dir, "after.csv"), (1, 0));
         again.kill().unwrap();
         again.wait().unwrap();
@@ -373,23 +350,7 @@ mod with_sipp {
         // The callee registers "user900001" at the port its sipp uas will listen on.
         let uas_port = free_port().to_string();
         let csv = users_csv(&dir, &["user900001".to_owned()]);
-        let reg = sipp(
-            &[
-                &target,
-                "-sf",
-                scenario("register.xml").to_str().unwrap(),
-                "-inf",
-                csv.to_str().unwrap(),
-                "-i",
-                "127.0.0.1",
-                "-p",
-                &uas_port,
-                "-m",
-                "1",
-            ],
-            &dir,
-            "reg.csv",
-        );
+        let reg = sipp_register(&dir, &target, &csv, &uas_port, 1, &[], "reg.csv");
         assert_eq!(finish(reg, &dir, "reg.csv"), (1, 0));
         let calls = CALLS.to_string();
         let uas = sipp(

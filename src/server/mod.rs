@@ -293,44 +293,18 @@ pub async fn run(
     let (in_tx, mut in_rx) = mpsc::channel::<Input>(65_536);
     let mut tasks = Vec::new();
     let next_conn = Arc::new(std::sync::atomic::AtomicU64::new(1));
-    if let Some(listener) = tcp {
-        let tx = in_tx.clone();
-        let trace = config.trace_sip;
-        let next = next_conn.clone();
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let Ok((stream, addr)) = listener.accept().await else {
-                    continue;
-                };
-                let conn = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                tokio::spawn(serve_stream(stream, addr, conn, tx.clone(), trace, false));
-            }
-        }));
-    }
-    if let Some((listener, acceptor)) = tls {
-        let tx = in_tx.clone();
-        let trace = config.trace_sip;
-        let next = next_conn.clone();
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let Ok((stream, addr)) = listener.accept().await else {
-                    continue;
-                };
-                let conn = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let acceptor = acceptor.clone();
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    // A handshake that fails or stalls costs only its own task.
-                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
-                        .await
-                    {
-                        Ok(Ok(s)) => serve_stream(s, addr, conn, tx, trace, true).await,
-                        Ok(Err(e)) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
-                    }
-                });
-            }
-        }));
+    let listeners = tcp
+        .map(|l| (l, None))
+        .into_iter()
+        .chain(tls.map(|(l, a)| (l, Some(a))));
+    for (listener, acceptor) in listeners {
+        tasks.push(tokio::spawn(accept_loop(
+            listener,
+            acceptor,
+            in_tx.clone(),
+            next_conn.clone(),
+            config.trace_sip,
+        )));
     }
     // Kept so that the channel stays open when no listener task holds a sender (UDP only).
     let _in_tx = in_tx;
@@ -509,6 +483,35 @@ async fn recv_udp(
     match sock {
         Some(s) => s.recv_from(buf).await,
         None => std::future::pending().await,
+    }
+}
+
+/// Accepts TCP connections (TLS ones when there is an acceptor) and serves each in a task.
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    tx: mpsc::Sender<Input>,
+    next: Arc<std::sync::atomic::AtomicU64>,
+    trace: bool,
+) {
+    loop {
+        let Ok((stream, addr)) = listener.accept().await else {
+            continue;
+        };
+        let conn = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tx = tx.clone();
+        let Some(acceptor) = acceptor.clone() else {
+            tokio::spawn(serve_stream(stream, addr, conn, tx, trace, false));
+            continue;
+        };
+        tokio::spawn(async move {
+            // A handshake that fails or stalls costs only its own task.
+            match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+                Ok(Ok(s)) => serve_stream(s, addr, conn, tx, trace, true).await,
+                Ok(Err(e)) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
+            }
+        });
     }
 }
 
