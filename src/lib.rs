@@ -1,7 +1,8 @@
 //! # ocs-stack
 //!
 //! The umbrella crate of the OCS 2007 protocol libraries: it re-exports each protocol crate
-//! under a short module name and carries the `ocs` command-line tool.
+//! under a short module name, carries the `ocs` command-line tool, and wires the crates into a
+//! reference server ([`server`], `ocs serve`: registrar and proxy over UDP, TCP and TLS, SQLite).
 //!
 //! | module | crate | protocol |
 //! |---|---|---|
