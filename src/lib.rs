@@ -31,4 +31,5 @@ pub use ocs_sip_codec as sip;
 pub use ocs_srtp as srtp;
 
 pub mod cli;
+#[cfg(feature = "server")]
 pub mod server;

@@ -2,6 +2,8 @@
 //! un-register, the 200 held until the store commits) and proxy (forking, Record-Route, 2xx
 //! going up, ACK and BYE through the route, 404/480/483, CANCEL).
 
+#![cfg(feature = "server")]
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 

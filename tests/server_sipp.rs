@@ -6,6 +6,8 @@
 //! Needs the `sipp-tests` feature and sipp on the PATH (Debian `sip-tester`); `scripts/test.sh`
 //! turns it on and CI requires it with `OCS_REQUIRE_INTEROP=1`.
 
+#![cfg(feature = "server")]
+
 #[cfg(not(feature = "sipp-tests"))]
 #[test]
 fn server_sipp_tests_require_the_feature() {

@@ -2,6 +2,8 @@
 //! (kept, and reused on the next start), a REGISTER answered on the TLS connection, CRLF
 //! keep-alives answered. (Via and Record-Route across transports: `tests/server_engine.rs`.)
 
+#![cfg(feature = "server")]
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

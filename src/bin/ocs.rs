@@ -46,6 +46,7 @@ enum Command {
         #[arg(long, default_value_t = 128)]
         window: usize,
     },
+    #[cfg(feature = "server")]
     /// Run the reference server: registrar and proxy over UDP and TCP, users and
     /// registrations in SQLite. With no configuration it runs on loopback with demo users.
     Serve {
@@ -133,6 +134,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        #[cfg(feature = "server")]
         Command::Serve { config, trace_sip } => serve(config.as_deref(), trace_sip),
         Command::Decode {
             kind,
@@ -161,6 +163,7 @@ fn main() -> ExitCode {
     }
 }
 
+#[cfg(feature = "server")]
 fn serve(config: Option<&std::path::Path>, trace_sip: bool) -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
