@@ -19,6 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+. scripts/lib.sh
 
 if [ "${1:-}" = search ]; then
   server=$2 mode=$3 rate=${4:-2000} step=${5:-2000}
@@ -53,19 +54,7 @@ rcvbuf=${RCVBUF:-4194304}
 case "$server" in
   ocs)
     auth='[]'; [ "$mode" = digest ] && auth='["Digest"]'
-    cat >"$work/ocs.toml" <<EOF
-data_dir = "$work/data"
-udp = "127.0.0.1:$port"
-tcp = "off"
-tls = "off"
-auth = $auth
-users = []
-udp_recv_buffer = $rcvbuf
-[load_users]
-prefix = "user"
-count = 100000000
-password = "secret"
-EOF
+    ocs_config "$work/ocs.toml" "$work/data" "$port" "$auth" "$rcvbuf"
     [ -x target/release/ocs ] || cargo build -q --release --bin ocs
     target/release/ocs serve --config "$work/ocs.toml" >"$work/server.out" 2>"$work/server.err" &
     spid=$!
@@ -130,11 +119,8 @@ for p in $spid $(pgrep -P "$spid" || true); do
   rss=$((rss + r))
 done
 hz=$(getconf CLK_TCK)
-head=$(head -1 "$work/stat.csv")
-last=$(tail -1 "$work/stat.csv")
-col() { awk -F';' -v h="$head" -v n="$1" 'BEGIN{split(h,a,";"); for(i in a) if(a[i]==n) c=i} {print $c}' <<<"$last"; }
-ok=$(col "SuccessfulCall(C)")
-failed=$(col "FailedCall(C)")
-retrans=$(col "Retransmissions(C)")
+ok=$(sipp_col "$work/stat.csv" "SuccessfulCall(C)")
+failed=$(sipp_col "$work/stat.csv" "FailedCall(C)")
+retrans=$(sipp_col "$work/stat.csv" "Retransmissions(C)")
 printf '%s %s %s %s %s %s cpu=%.1fs rss=%sKiB\n' "$server" "$mode" "$rate" "$ok" "$failed" "$retrans" \
   "$(echo "($c1 - $c0) / $hz" | bc -l)" "$rss"

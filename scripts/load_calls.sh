@@ -11,23 +11,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+. scripts/lib.sh
 rate=${1:-300} secs=${2:-60}
 calls=$((rate * secs))
 work=$(mktemp -d /tmp/ocs-load.XXXXXX)
-trap 'kill ${spid:-} ${uas:-} 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill ${spid:-} ${uas:-} 2>/dev/null; wait ${spid:-} 2>/dev/null; rm -rf "$work"' EXIT
 port=$((20000 + RANDOM % 20000))
-cat >"$work/ocs.toml" <<EOF
-data_dir = "$work/data"
-udp = "127.0.0.1:$port"
-tcp = "off"
-tls = "off"
-auth = ["Digest"]
-udp_recv_buffer = 4194304
-[load_users]
-prefix = "user"
-count = 1000000
-password = "secret"
-EOF
+ocs_config "$work/ocs.toml" "$work/data" "$port" '["Digest"]' 4194304
 [ -x target/release/ocs ] || cargo build -q --release --bin ocs
 target/release/ocs serve --config "$work/ocs.toml" >"$work/server.out" 2>"$work/server.err" &
 spid=$!
@@ -49,7 +39,6 @@ for round in 1 2; do
   wait $uas || true
   peak=$(awk '/VmHWM/ {print $2}' /proc/$spid/status)
   sleep 40
-  head=$(head -1 "$work/uac-$round.csv") last=$(tail -1 "$work/uac-$round.csv")
-  col() { awk -F';' -v h="$head" -v n="$1" 'BEGIN{split(h,a,";"); for(i in a) if(a[i]==n) c=i} {print $c}' <<<"$last"; }
-  echo "round $round: rate=$rate/s calls=$calls successful=$(col 'SuccessfulCall(C)') failed=$(col 'FailedCall(C)') retransmissions=$(col 'Retransmissions(C)') peak_rss=${peak}KiB rss_after_idle=$(rss)KiB"
+  st="$work/uac-$round.csv"
+  echo "round $round: rate=$rate/s calls=$calls successful=$(sipp_col "$st" 'SuccessfulCall(C)') failed=$(sipp_col "$st" 'FailedCall(C)') retransmissions=$(sipp_col "$st" 'Retransmissions(C)') peak_rss=${peak}KiB rss_after_idle=$(rss)KiB"
 done

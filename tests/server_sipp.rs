@@ -140,6 +140,11 @@ mod with_sipp {
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );
+        counts(dir, stat)
+    }
+
+    /// (successful, failed) from the last line of sipp's statistics file.
+    fn counts(dir: &Path, stat: &str) -> (usize, usize) {
         let text = std::fs::read_to_string(dir.join(stat)).expect("sipp's statistics");
         let mut lines = text.lines();
         let head: Vec<&str> = lines.next().unwrap().split(';').collect();
@@ -153,18 +158,27 @@ mod with_sipp {
         (col("SuccessfulCall(C)"), col("FailedCall(C)"))
     }
 
-    /// sipp registering the users of `csv` (one per call) with Digest at `target`, from local
-    /// port `port`, `count` calls; `extra` adds options (rate, transport...).
+    /// The live bindings in the database at `db`.
+    fn stored_bindings(db: &Path) -> Vec<ocs_stack::server::sip::Binding> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        Store::open(db).unwrap().bindings(now).unwrap()
+    }
+
+    /// sipp registering `names` (one per call) with Digest at `target`, from local port `port`;
+    /// `extra` adds options (rate, transport...).
     fn sipp_register(
         dir: &Path,
         target: &str,
-        csv: &Path,
+        names: &[String],
         port: &str,
-        count: usize,
         extra: &[&str],
         stat: &str,
     ) -> Child {
-        let count = count.to_string();
+        let csv = users_csv(dir, names, stat);
+        let count = names.len().to_string();
         let register = scenario("register.xml");
         let mut args = vec![
             target,
@@ -183,14 +197,14 @@ mod with_sipp {
         sipp(&args, dir, stat)
     }
 
-    fn users_csv(dir: &Path, names: &[String]) -> PathBuf {
+    fn users_csv(dir: &Path, names: &[String], stat: &str) -> PathBuf {
         let mut s = String::from("SEQUENTIAL\n");
         for n in names {
             s.push_str(&format!(
                 "{n};contoso.com;[authentication username={n} password=secret]\n"
             ));
         }
-        let p = dir.join("users.csv");
+        let p = dir.join(format!("{stat}.users"));
         std::fs::write(&p, s).unwrap();
         p
     }
@@ -201,27 +215,13 @@ mod with_sipp {
         let dir = temp_dir("register");
         let server = Server::start(&dir);
         let names: Vec<String> = (0..USERS).map(|i| format!("user{i}")).collect();
-        let csv = users_csv(&dir, &names);
         let target = server.addr.to_string();
         let port = free_port().to_string();
-        let child = sipp_register(
-            &dir,
-            &target,
-            &csv,
-            &port,
-            USERS,
-            &["-r", "250"],
-            "register.csv",
-        );
+        let child = sipp_register(&dir, &target, &names, &port, &["-r", "250"], "register.csv");
         assert_eq!(finish(child, &dir, "register.csv"), (USERS, 0));
         server.stop();
         // What was acknowledged is in the database.
-        let store = Store::open(&dir.join("ocs.sqlite3")).unwrap();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let bindings = store.bindings(now).unwrap();
+        let bindings = stored_bindings(&dir.join("ocs.sqlite3"));
         assert_eq!(bindings.len(), USERS);
         assert!(bindings.iter().all(|b| b.aor.ends_with("@contoso.com")));
         std::fs::remove_dir_all(&dir).ok();
@@ -233,15 +233,13 @@ mod with_sipp {
         let dir = temp_dir("tcp");
         let server = Server::start(&dir);
         let names: Vec<String> = (0..USERS).map(|i| format!("user{}", 500_000 + i)).collect();
-        let csv = users_csv(&dir, &names);
         let target = server.tcp.to_string();
         let port = free_port().to_string();
         let child = sipp_register(
             &dir,
             &target,
-            &csv,
+            &names,
             &port,
-            USERS,
             &["-t", "t1", "-r", "200"],
             "tcp.csv",
         );
@@ -286,15 +284,13 @@ mod with_sipp {
         let dir = temp_dir("kill");
         let (mut server, addr) = spawn_ocs(&dir);
         let names: Vec<String> = (0..USERS).map(|i| format!("user{}", 200_000 + i)).collect();
-        let csv = users_csv(&dir, &names);
         let target = addr.to_string();
         let port = free_port().to_string();
         let load = sipp_register(
             &dir,
             &target,
-            &csv,
+            &names,
             &port,
-            USERS,
             &["-r", "500", "-recv_timeout", "2s"],
             "load.csv",
         );
@@ -304,17 +300,7 @@ mod with_sipp {
         // sipp counts the registrations it saw acknowledged; the rest time out.
         let out = load.wait_with_output().unwrap();
         assert!(!out.status.success(), "calls in flight must have failed");
-        let text = std::fs::read_to_string(dir.join("load.csv")).unwrap();
-        let mut lines = text.lines();
-        let head: Vec<&str> = lines.next().unwrap().split(';').collect();
-        let last: Vec<&str> = lines.last().unwrap().split(';').collect();
-        let col = |n: &str| -> usize {
-            last[head.iter().position(|h| *h == n).unwrap()]
-                .trim()
-                .parse()
-                .unwrap()
-        };
-        let acknowledged = col("SuccessfulCall(C)");
+        let (acknowledged, _) = counts(&dir, "load.csv");
         eprintln!("acknowledged before the kill: {acknowledged} of {USERS}");
         assert!(
             acknowledged > 100,
@@ -323,20 +309,15 @@ mod with_sipp {
         assert!(acknowledged < USERS, "the kill came mid-load");
         // Restarted, the server has every acknowledged binding and serves again.
         let (mut again, addr) = spawn_ocs(&dir);
-        let store = Store::open(&dir.join("data/ocs.sqlite3")).unwrap();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let stored = store.bindings(now).unwrap().len();
+        let stored = stored_bindings(&dir.join("data/ocs.sqlite3")).len();
         eprintln!("bindings in the database after the restart: {stored}");
         assert!(
             stored >= acknowledged,
             "{stored} bindings stored, {acknowledged} acknowledged"
         );
-        let one = users_csv(&dir, &["user999999".to_owned()]);
         let port = free_port().to_string();
-        let reg = sipp_register(&dir, &addr.to_string(), &one, &port, 1, &[], "after.csv");
+        let one = ["user999999".to_owned()];
+        let reg = sipp_register(&dir, &addr.to_string(), &one, &port, &[], "after.csv");
         assert_eq!(finish(reg, &dir, "after.csv"), (1, 0));
         again.kill().unwrap();
         again.wait().unwrap();
@@ -351,8 +332,8 @@ mod with_sipp {
         let target = server.addr.to_string();
         // The callee registers "user900001" at the port its sipp uas will listen on.
         let uas_port = free_port().to_string();
-        let csv = users_csv(&dir, &["user900001".to_owned()]);
-        let reg = sipp_register(&dir, &target, &csv, &uas_port, 1, &[], "reg.csv");
+        let callee = ["user900001".to_owned()];
+        let reg = sipp_register(&dir, &target, &callee, &uas_port, &[], "reg.csv");
         assert_eq!(finish(reg, &dir, "reg.csv"), (1, 0));
         let calls = CALLS.to_string();
         let uas = sipp(

@@ -170,8 +170,6 @@ impl Default for EngineConfig {
 /// A request we forward, and what came back on its branches.
 #[derive(Debug)]
 struct Forward {
-    /// The server transaction upstream.
-    server: TxKey,
     /// The client transactions, with the request each sent and whether it ended.
     branches: Vec<(TxKey, Message, bool)>,
     /// The best final response so far.
@@ -198,6 +196,9 @@ pub struct Engine {
     digest: DigestServer,
     ntlm: NtlmSipServer,
     bindings: HashMap<String, Vec<Binding>>,
+    /// Contact URI → the connection it registered over, for the bindings that have one (an
+    /// in-dialog request names the contact, not the AOR).
+    flows: HashMap<String, Peer>,
     /// Where each transaction's messages go.
     peers: HashMap<TxKey, Peer>,
     forwards: HashMap<TxKey, Forward>,
@@ -227,18 +228,6 @@ impl std::fmt::Debug for Engine {
 
 fn unix(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-/// The user, host (lower-cased) and port of a From/To/Request-URI.
-fn aor_of(uri: &Uri<'_>) -> Option<(String, String, Option<u16>)> {
-    let s = uri.as_sip()?;
-    let user = s.user?.to_owned();
-    let host = match s.host {
-        Host::Domain(d) => d.to_ascii_lowercase(),
-        Host::Ipv4(a) => a.to_string(),
-        Host::Ipv6(a) => a.to_owned(),
-    };
-    Some((user, host, s.port))
 }
 
 /// Where a SIP URI points: its host (an address), port and transport.
@@ -311,6 +300,7 @@ impl Engine {
             cfg,
             layer: TransactionLayer::new(Timers::default()),
             bindings: HashMap::new(),
+            flows: HashMap::new(),
             peers: HashMap::new(),
             forwards: HashMap::new(),
             branch_of: HashMap::new(),
@@ -531,21 +521,29 @@ impl Engine {
 
     /// Whether `host[:port]` names this server: the domain or one of its aliases (any port),
     /// or one of our listening addresses (address and port, 5060 when absent).
-    fn is_us(&self, host: &str, port: Option<u16>) -> bool {
-        if host.eq_ignore_ascii_case(&self.cfg.domain)
-            || self
-                .cfg
-                .local_hosts
-                .iter()
-                .any(|h| h.eq_ignore_ascii_case(host))
+    fn is_us(&self, host: &Host<'_>, port: Option<u16>) -> bool {
+        if let Host::Domain(name) = host
+            && (name.eq_ignore_ascii_case(&self.cfg.domain)
+                || self
+                    .cfg
+                    .local_hosts
+                    .iter()
+                    .any(|h| h.eq_ignore_ascii_case(name)))
         {
             return true;
         }
-        let port = port.unwrap_or(5060);
+        self.is_our_addr(host, port.unwrap_or(5060))
+    }
+
+    /// Whether `host:port` is one of our listening addresses (by value, no text compared).
+    fn is_our_addr(&self, host: &Host<'_>, port: u16) -> bool {
+        let Some(ip) = host.ip() else {
+            return false;
+        };
         [self.cfg.udp_addr, self.cfg.tcp_addr, self.cfg.tls_addr]
             .iter()
             .flatten()
-            .any(|a| a.port() == port && a.ip().to_string() == host.trim_matches(['[', ']']))
+            .any(|a| a.port() == port && a.ip() == ip)
     }
 
     fn request(
@@ -588,7 +586,7 @@ impl Engine {
         match req.request_uri() {
             Some(Ok(u)) => u
                 .as_sip()
-                .is_some_and(|s| s.user.is_none() && self.is_us(&s.host.to_string(), s.port)),
+                .is_some_and(|s| s.user.is_none() && self.is_us(&s.host, s.port)),
             _ => false,
         }
     }
@@ -604,16 +602,21 @@ impl Engine {
         let Some(Ok(ruri)) = req.request_uri() else {
             return self.reply(now, key, req, 400, "Bad Request");
         };
-        let ours = ruri
-            .as_sip()
-            .is_some_and(|s| self.is_us(&s.host.to_string(), s.port));
+        let ours = ruri.as_sip().is_some_and(|s| self.is_us(&s.host, s.port));
         if !ours {
             return self.reply(now, key, req, 404, "Not Found");
         }
-        let Some((user, to_host, to_port)) = req.to().ok().and_then(|t| aor_of(&t.uri)) else {
+        let Ok(to) = req.to() else {
             return self.reply(now, key, req, 400, "Bad Request");
         };
-        if !self.is_us(&to_host, to_port) {
+        let Some((user, to_ours)) = to
+            .uri
+            .as_sip()
+            .and_then(|s| Some((s.user?.to_owned(), self.is_us(&s.host, s.port))))
+        else {
+            return self.reply(now, key, req, 400, "Bad Request");
+        };
+        if !to_ours {
             return self.reply(now, key, req, 404, "Not Found");
         }
         let aor = format!("sip:{user}@{}", self.cfg.domain);
@@ -650,6 +653,7 @@ impl Engine {
                 return self.reply(now, key, req, 400, "Bad Request");
             }
             for b in self.bindings.remove(&aor).unwrap_or_default() {
+                self.flows.remove(&b.contact);
                 ops.push(StoreOp::Unbind {
                     aor: aor.clone(),
                     contact: b.contact,
@@ -657,7 +661,14 @@ impl Engine {
             }
         } else {
             let existing = self.bindings.entry(aor.clone()).or_default();
-            existing.retain(|b| b.expires_at > now_s);
+            let flows = &mut self.flows;
+            existing.retain(|b| {
+                let live = b.expires_at > now_s;
+                if !live {
+                    flows.remove(&b.contact);
+                }
+                live
+            });
             let mut changes: Vec<(String, Option<Binding>)> = Vec::new();
             for c in &contacts {
                 let Some(addr) = c.address() else { continue };
@@ -701,6 +712,10 @@ impl Engine {
             }
             for (uri, binding) in changes {
                 existing.retain(|b| b.contact != uri);
+                match binding.as_ref().and_then(|b| b.flow) {
+                    Some(flow) => self.flows.insert(uri.clone(), flow),
+                    None => self.flows.remove(&uri),
+                };
                 match binding {
                     Some(b) => {
                         existing.push(b.clone());
@@ -883,12 +898,10 @@ impl Engine {
     fn route_is_us(&self, value: &str) -> bool {
         crate::sip::headers::NameAddr::parse(value)
             .ok()
-            .and_then(|n| n.uri.as_sip().map(|s| (s.host.to_string(), s.port)))
-            .is_some_and(|(h, port)| {
-                [self.cfg.udp_addr, self.cfg.tcp_addr, self.cfg.tls_addr]
-                    .iter()
-                    .flatten()
-                    .any(|a| a.ip().to_string() == h && port.unwrap_or(5060) == a.port())
+            .is_some_and(|n| {
+                n.uri
+                    .as_sip()
+                    .is_some_and(|s| self.is_our_addr(&s.host, s.port.unwrap_or(5060)))
             })
     }
 
@@ -903,8 +916,7 @@ impl Engine {
             return Err((400, "Bad Request"));
         };
         let sip = uri.as_sip().ok_or((416, "Unsupported URI Scheme"))?;
-        let host = sip.host.to_string();
-        if self.is_us(&host, sip.port) {
+        if self.is_us(&sip.host, sip.port) {
             let user = sip.user.ok_or((404, "Not Found"))?;
             let aor = format!("sip:{user}@{}", self.cfg.domain);
             // A GRUU reaches one instance.
@@ -937,13 +949,9 @@ impl Engine {
         }
         let (addr, _tcp) = target_of(&uri).ok_or((404, "Not Found"))?;
         // A contact of ours reached over its registration flow, if it has one.
-        let flow = self
-            .bindings
-            .values()
-            .flatten()
-            .find(|b| b.contact == uri.to_string())
-            .and_then(|b| b.flow);
-        Ok(vec![(uri.to_string(), flow.unwrap_or(Peer::Udp(addr)))])
+        let uri = uri.to_string();
+        let peer = self.flows.get(&uri).copied().unwrap_or(Peer::Udp(addr));
+        Ok(vec![(uri, peer)])
     }
 
     /// The request rewritten for one branch (RFC 3261 §16.6): Request-URI, our Via on top,
@@ -1017,12 +1025,9 @@ impl Engine {
             return self.reply(now, key, &req, 483, "Too Many Hops");
         }
         // A request that already went through us on this branch is a loop (§16.3 step 4).
-        let ours = [self.cfg.udp_addr, self.cfg.tcp_addr, self.cfg.tls_addr];
+        let top_branch = req.top_via().ok().and_then(|t| t.branch());
         let looped = req.via().flatten().skip(1).any(|v| {
-            ours.iter()
-                .flatten()
-                .any(|a| v.host.to_string() == a.ip().to_string() && v.port == Some(a.port()))
-                && v.branch() == req.top_via().ok().and_then(|t| t.branch())
+            v.port.is_some_and(|p| self.is_our_addr(&v.host, p)) && v.branch() == top_branch
         });
         if looped {
             return self.reply(now, key, &req, 482, "Loop Detected");
@@ -1053,7 +1058,6 @@ impl Engine {
         self.forwards.insert(
             key,
             Forward {
-                server: key,
                 branches,
                 best: None,
                 answered: false,
@@ -1081,7 +1085,7 @@ impl Engine {
             return;
         };
         if code < 200 {
-            let _ = self.layer.respond(now, f.server, up);
+            let _ = self.layer.respond(now, sk, up);
             return;
         }
         if let Some(b) = f.branches.iter_mut().find(|b| b.0 == ck) {
@@ -1089,10 +1093,9 @@ impl Engine {
         }
         if (200..300).contains(&code) {
             f.answered = true;
-            let server = f.server;
             // Every 2xx goes up (§16.7 step 5); the other branches are cancelled.
-            let _ = self.layer.respond(now, server, up);
-            self.cancel_branches(now, server);
+            let _ = self.layer.respond(now, sk, up);
+            self.cancel_branches(now, sk);
         } else if f
             .best
             .as_ref()
@@ -1114,7 +1117,7 @@ impl Engine {
             && !f.answered
             && let Some(best) = f.best
         {
-            let _ = self.layer.respond(now, f.server, best);
+            let _ = self.layer.respond(now, sk, best);
         }
     }
 

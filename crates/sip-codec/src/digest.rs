@@ -60,18 +60,21 @@ impl Algorithm {
         }
     }
 
+    /// Every algorithm, in the order of the RFCs.
+    pub const ALL: [Algorithm; 6] = [
+        Algorithm::Md5,
+        Algorithm::Md5Sess,
+        Algorithm::Sha256,
+        Algorithm::Sha256Sess,
+        Algorithm::Sha512_256,
+        Algorithm::Sha512_256Sess,
+    ];
+
     fn parse(v: Option<&str>) -> Option<Algorithm> {
         let v = v.unwrap_or("MD5");
-        [
-            Algorithm::Md5,
-            Algorithm::Md5Sess,
-            Algorithm::Sha256,
-            Algorithm::Sha256Sess,
-            Algorithm::Sha512_256,
-            Algorithm::Sha512_256Sess,
-        ]
-        .into_iter()
-        .find(|a| a.as_str().eq_ignore_ascii_case(v))
+        Algorithm::ALL
+            .into_iter()
+            .find(|a| a.as_str().eq_ignore_ascii_case(v))
     }
 
     fn hash(self, data: &str) -> String {

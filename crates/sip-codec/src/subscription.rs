@@ -157,7 +157,6 @@ pub struct Subscriber {
     expires_at: Option<Instant>,
     refresh_at: Option<Instant>,
     timer_n: Option<Instant>,
-    benotify_offered: bool,
     benotify: bool,
     reason: Option<String>,
     /// Timer N, 64·T1 (32 s with the default T1).
@@ -207,7 +206,6 @@ impl Subscriber {
         let requested = subscribe.expires().and_then(Result::ok).unwrap_or(3600);
         let timer_n_duration = Duration::from_secs(32);
         Ok(Subscriber {
-            benotify_offered: supports(&subscribe, MS_BENOTIFY),
             subscribe,
             event,
             dialog: None,
@@ -226,6 +224,11 @@ impl Subscriber {
     #[must_use]
     pub fn state(&self) -> SubState {
         self.state
+    }
+
+    /// Whether our SUBSCRIBE offered BENOTIFY.
+    fn offers_benotify(&self) -> bool {
+        supports(&self.subscribe, MS_BENOTIFY)
     }
 
     /// The Event header value.
@@ -294,7 +297,7 @@ impl Subscriber {
                 self.dialog = Some(Dialog::uac(&self.subscribe, response)?);
             }
         }
-        if supports(response, MS_BENOTIFY) && self.benotify_offered {
+        if supports(response, MS_BENOTIFY) && self.offers_benotify() {
             self.benotify = true;
         }
         let secs = response
@@ -414,7 +417,7 @@ impl Subscriber {
             self.timer_n = Some(now + self.timer_n_duration);
             self.refresh_at = None;
         }
-        let offered = self.benotify_offered;
+        let offered = self.offers_benotify();
         let event = &self.event;
         let d = self.dialog.as_mut()?;
         if d.state() == DialogState::Terminated {

@@ -1,0 +1,27 @@
+# Shared by scripts/bench_register.sh and scripts/load_calls.sh (sourced, not run).
+
+# ocs_config FILE DATA_DIR PORT AUTH RCVBUF: a UDP-only `ocs serve` configuration with
+# synthetic users user0, user1... (password "secret") for load runs.
+ocs_config() {
+  cat >"$1" <<EOF2
+data_dir = "$2"
+udp = "127.0.0.1:$3"
+tcp = "off"
+tls = "off"
+auth = $4
+users = []
+udp_recv_buffer = $5
+[load_users]
+prefix = "user"
+count = 100000000
+password = "secret"
+EOF2
+}
+
+# sipp_col STATFILE NAME: a cumulative counter from the last line of a sipp statistics file.
+sipp_col() {
+  local head last
+  head=$(head -1 "$1")
+  last=$(tail -1 "$1")
+  awk -F';' -v h="$head" -v n="$2" 'BEGIN{split(h,a,";"); for(i in a) if(a[i]==n) c=i} {print $c}' <<<"$last"
+}
