@@ -230,6 +230,8 @@ pub(crate) fn run_uas(socket: UdpSocket, calls: usize, deadline: Duration) -> io
                 }
                 TxEvent::Timeout { .. } | TxEvent::TransportError { .. } => stats.failed += 1,
                 TxEvent::Terminated { key } => {
+                    // Send what it still has queued first (see `TxEvent::Terminated`).
+                    ep.flush()?;
                     ep.dest.remove(&key);
                 }
                 _ => {}
@@ -368,6 +370,8 @@ pub(crate) fn run_uac(
                     }
                 }
                 TxEvent::Terminated { key } => {
+                    // Send what it still has queued first (see `TxEvent::Terminated`).
+                    ep.flush()?;
                     ep.dest.remove(&key);
                 }
                 _ => {}

@@ -159,7 +159,9 @@ pub enum TxEvent {
         /// The transaction.
         key: TxKey,
     },
-    /// The transaction is gone.
+    /// The transaction is gone. Its last message may still wait in
+    /// [`TransactionLayer::poll_transmit`] (a zero wait ends a transaction as it answers): send
+    /// what is queued before forgetting where the transaction's messages go.
     Terminated {
         /// The transaction.
         key: TxKey,
