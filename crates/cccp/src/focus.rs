@@ -51,6 +51,7 @@
 //!         }
 //!         Output::McuRequest { .. } => mcu_requests += 1, // addConference to each MCU, over HTTP
 //!         Output::Notify { .. } => {}
+//!         Output::Schedule { conference, .. } => assert!(conference.is_some()), // for the store
 //!     }
 //! }
 //! assert_eq!(mcu_requests, 3);
@@ -204,6 +205,46 @@ pub enum Output {
         /// The conference is gone: this is the last notification of the subscription.
         terminated: bool,
     },
+    /// A conference was created, its description changed, or it was deleted (`None`): what a
+    /// store keeps so that [`Focus::restore`] can schedule it again after a restart.
+    Schedule {
+        /// The focus URI.
+        focus: ByteString,
+        /// The conference as scheduled now, or `None` once it is gone.
+        conference: Option<Box<Scheduled>>,
+    },
+}
+
+/// A scheduled conference as a store keeps it ([`Output::Schedule`], [`Focus::restore`]).
+///
+/// `info` is a `conference-info` document in the form of an addConference: the focus URI as
+/// entity; the description (conference ID, subject, display text, expiry, admission policy,
+/// organizer); a conference view naming each MCU; and the invited users with their roles.
+/// Who is in the conference is not kept: a restart ends every session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scheduled {
+    /// The document.
+    pub info: ConferenceInfo,
+    /// The conference key (what `getEncryptionKey` hands out).
+    pub key: [u8; 16],
+}
+
+/// Why [`Focus::restore`] refused a conference.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RestoreError {
+    /// The entity is not a focus URI, or the conference ID is not one.
+    #[error("not a focus URI with a conference ID: {0}")]
+    NotAFocus(String),
+    /// Its expiry time has passed (or it has none).
+    #[error("the conference has expired")]
+    Expired,
+    /// A conference with this URI exists already.
+    #[error("the conference exists already")]
+    Exists,
+    /// It names an MCU type this focus does not run.
+    #[error("MCU type {0} is not available")]
+    McuTypeNotAvailable(String),
 }
 
 /// Why a subscription was refused.
@@ -283,6 +324,16 @@ struct Conference {
 }
 
 type Key = (String, String);
+
+/// What [`Focus::install`] creates, once checked.
+struct Plan {
+    id: String,
+    expiry: Timestamp,
+    policy: AdmissionPolicy,
+    mcus: Vec<McuType>,
+    invited: Vec<(ByteString, Role)>,
+    key: [u8; 16],
+}
 
 #[derive(Debug, Clone)]
 enum Pending {
@@ -436,6 +487,122 @@ impl Focus {
     #[must_use]
     pub fn conference_count(&self) -> usize {
         self.conferences.len()
+    }
+
+    /// The scheduling record of a conference, by focus URI (what [`Output::Schedule`] carries).
+    #[must_use]
+    pub fn scheduled(&self, focus_uri: &str) -> Option<Scheduled> {
+        let u = ConferenceUri::parse(focus_uri).ok()?;
+        self.conferences.get(&u.key()).map(Self::record)
+    }
+
+    fn record(c: &Conference) -> Scheduled {
+        let description = c.info.description.as_ref().map(|d| ConferenceDescription {
+            subject: d.subject.clone(),
+            display_text: d.display_text.clone(),
+            conference_id: d.conference_id.clone(),
+            expiry_time: d.expiry_time.clone(),
+            admission_policy: d.admission_policy.clone(),
+            organizer: d.organizer.clone(),
+            ..ConferenceDescription::default()
+        });
+        let info = ConferenceInfo {
+            entity: c.focus.clone(),
+            description,
+            users: Some(Users {
+                users: c
+                    .invited
+                    .iter()
+                    .map(|(u, r)| User::new(u.clone(), r.clone()))
+                    .collect(),
+                ..Users::default()
+            }),
+            conference_view: Some(ConferenceView {
+                state: State::Full,
+                entity_views: c
+                    .mcus
+                    .iter()
+                    .map(|(t, _)| EntityView {
+                        entity: ByteString::from(t.as_str()),
+                        ..EntityView::default()
+                    })
+                    .collect(),
+            }),
+            ..ConferenceInfo::default()
+        };
+        Scheduled { info, key: c.key }
+    }
+
+    /// Tells the store how a conference stands now.
+    fn schedule(&mut self, key: &Key) {
+        let Some(c) = self.conferences.get(key) else {
+            return;
+        };
+        let out = Output::Schedule {
+            focus: c.focus.clone(),
+            conference: Some(Box::new(Self::record(c))),
+        };
+        self.outputs.push_back(out);
+    }
+
+    /// Schedules again a conference a store kept ([`Output::Schedule`]) — after a restart. Its
+    /// MCUs are told again (addConference); it has no users and no subscribers yet. No
+    /// [`Output::Schedule`] follows: the store has it.
+    ///
+    /// # Errors
+    /// The record is not a conference of a focus URI, has expired at `now`, exists, or names
+    /// an MCU this focus does not run.
+    pub fn restore(&mut self, now: Timestamp, s: &Scheduled) -> Result<ByteString, RestoreError> {
+        let info = &s.info;
+        let bad = || RestoreError::NotAFocus(info.entity.to_string());
+        let uri = ConferenceUri::parse(&info.entity).map_err(|_| bad())?;
+        let id = uri.conference_id.clone().ok_or_else(bad)?;
+        if uri.kind != UriKind::Focus || !is_conference_id(&id) {
+            return Err(bad());
+        }
+        let desc = info.description.clone().unwrap_or_default();
+        let expiry = desc
+            .expiry_time
+            .as_ref()
+            .map(|t| t.at)
+            .filter(|&t| t > now)
+            .ok_or(RestoreError::Expired)?;
+        if self.conferences.contains_key(&uri.key()) {
+            return Err(RestoreError::Exists);
+        }
+        let mut mcus = Vec::new();
+        for ev in info.conference_view.iter().flat_map(|v| &v.entity_views) {
+            let t = McuType::parse(&ev.entity);
+            if !self.config.mcus.contains(&t) {
+                return Err(RestoreError::McuTypeNotAvailable(ev.entity.to_string()));
+            }
+            if !mcus.contains(&t) {
+                mcus.push(t);
+            }
+        }
+        let plan = Plan {
+            id: id.to_string(),
+            expiry,
+            policy: desc
+                .admission_policy
+                .clone()
+                .unwrap_or(AdmissionPolicy::OpenAuthenticated),
+            mcus,
+            invited: info
+                .user_list()
+                .iter()
+                .map(|u| {
+                    (
+                        u.entity.clone(),
+                        u.role().cloned().unwrap_or(Role::Attendee),
+                    )
+                })
+                .collect(),
+            key: s.key,
+        };
+        let focus = ByteString::from(uri.to_string());
+        self.install(now, uri, &desc, plan);
+        Ok(focus)
     }
 
     fn respond(&mut self, token: u64, response: Response, diagnostic: Option<Diagnostic>) {
@@ -637,15 +804,6 @@ impl Focus {
             }
             _ => mcus.clone_from(&self.config.mcus),
         }
-        let focus = ByteString::from(uri.to_string());
-        let organizer = ByteString::from(format!("sip:{}", factory.organizer));
-        let mcus: Vec<(McuType, ByteString)> = mcus
-            .into_iter()
-            .map(|t| {
-                let u = ByteString::from(uri.mcu(t.clone()).to_string());
-                (t, u)
-            })
-            .collect();
         let invited: Vec<(ByteString, Role)> = info
             .user_list()
             .iter()
@@ -660,6 +818,55 @@ impl Focus {
         let (a, b) = (self.random(), self.random());
         key_bytes[..8].copy_from_slice(&a.to_be_bytes());
         key_bytes[8..].copy_from_slice(&b.to_be_bytes());
+        let answer = self.install(
+            now,
+            uri.clone(),
+            &desc,
+            Plan {
+                id,
+                expiry,
+                policy,
+                mcus,
+                invited,
+                key: key_bytes,
+            },
+        );
+        self.schedule(&uri.key());
+        Ok(req.respond(
+            Code::Success,
+            Body::AddConference {
+                info: Some(Box::new(answer)),
+            },
+        ))
+    }
+
+    /// Creates a conference that passed the checks: its state, the MCUs told (addConference).
+    /// Returns the addConference answer.
+    fn install(
+        &mut self,
+        now: Timestamp,
+        uri: ConferenceUri,
+        desc: &ConferenceDescription,
+        plan: Plan,
+    ) -> ConferenceInfo {
+        let Plan {
+            id,
+            expiry,
+            policy,
+            mcus,
+            invited,
+            key: key_bytes,
+        } = plan;
+        let key = uri.key();
+        let focus = ByteString::from(uri.to_string());
+        let organizer = ByteString::from(format!("sip:{}", uri.organizer));
+        let mcus: Vec<(McuType, ByteString)> = mcus
+            .into_iter()
+            .map(|t| {
+                let u = ByteString::from(uri.mcu(t.clone()).to_string());
+                (t, u)
+            })
+            .collect();
         let description = ConferenceDescription {
             subject: desc.subject.clone(),
             display_text: desc.display_text.clone(),
@@ -758,12 +965,7 @@ impl Focus {
                 lobby: Vec::new(),
             },
         );
-        Ok(req.respond(
-            Code::Success,
-            Body::AddConference {
-                info: Some(Box::new(answer)),
-            },
-        ))
+        answer
     }
 
     fn get_conferences(&mut self, origin: &Origin, req: &Request) -> Response {
@@ -907,6 +1109,10 @@ impl Focus {
         let Some(c) = self.conferences.remove(key) else {
             return;
         };
+        self.outputs.push_back(Output::Schedule {
+            focus: c.focus.clone(),
+            conference: None,
+        });
         for (t, u) in &c.mcus {
             let body = Body::DeleteConference {
                 keys: Some(Keys::conference(u.clone())),
@@ -1008,6 +1214,7 @@ impl Focus {
             }
             desc.last_update = Some(DateTime::from_timestamp(now));
         });
+        self.schedule(&key);
         Ok(Some(req.respond(Code::Success, req.command.body.echo())))
     }
 

@@ -5,7 +5,7 @@
 
 use bytestring::ByteString;
 
-use crate::focus::{Carriage, Focus, FocusConfig, Origin, Output};
+use crate::focus::{Carriage, Focus, FocusConfig, Origin, Output, RestoreError};
 use crate::info::{
     ClientInfo, ConferenceDescription, ConferenceInfo, Endpoint, Filter, JoiningMethod, Media,
     MediaStatus, Role, User,
@@ -86,6 +86,19 @@ impl Driver {
                 Output::Response { response, .. } => {
                     assert_eq!(Response::parse(response.to_bytes()).ok(), Some(response));
                 }
+                Output::Schedule {
+                    conference: Some(s),
+                    ..
+                } => {
+                    // What a store keeps reads back, and schedules the same conference again.
+                    let info = ConferenceInfo::parse(s.info.to_bytes());
+                    assert_eq!(info.as_ref().ok(), Some(&s.info));
+                    let mut other = Focus::new(FocusConfig::default(), 1);
+                    if let Err(e) = other.restore(self.now, &s) {
+                        assert!(matches!(e, RestoreError::Expired), "{e}");
+                    }
+                }
+                Output::Schedule { .. } => {}
                 Output::McuRequest { id, request, .. } => {
                     assert_eq!(
                         Request::parse(request.to_bytes()).ok().as_ref(),

@@ -5,7 +5,10 @@
 //! notifications ends with the same state as a fresh full one.
 
 use bytestring::ByteString;
-use ocs_cccp::focus::{Carriage, Diagnostic, Focus, FocusConfig, Origin, Output, SubscribeError};
+use ocs_cccp::focus::{
+    Carriage, Diagnostic, Focus, FocusConfig, Origin, Output, RestoreError, Scheduled,
+    SubscribeError,
+};
 use ocs_cccp::info::{
     AdmissionPolicy, ClientInfo, ConferenceDescription, ConferenceInfo, ConferenceView, Endpoint,
     EndpointStatus, EntityView, Filter, JoiningMethod, Media, MediaStatus, Role, State, User,
@@ -41,6 +44,11 @@ fn wire(o: &Output) {
                 &ConferenceInfo::parse(document.to_bytes()).unwrap(),
                 document
             );
+        }
+        Output::Schedule { conference, .. } => {
+            if let Some(s) = conference {
+                assert_eq!(ConferenceInfo::parse(s.info.to_bytes()).unwrap(), s.info);
+            }
         }
     }
 }
@@ -1063,4 +1071,147 @@ fn mcu_failure_fails_the_waiting_request() {
     // A second answer for the same id is ignored.
     m.focus.handle_mcu_failure(m.now, id);
     assert!(m.drain().is_empty());
+}
+
+fn schedules(out: &[Output]) -> Vec<(&str, Option<&Scheduled>)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Schedule { focus, conference } => Some((&**focus, conference.as_deref())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_scheduled_conference_survives_a_restart() {
+    let mut m = Meeting::new();
+    // Created with an invitee and a subject: the store is told.
+    let info = ConferenceInfo {
+        description: Some(ConferenceDescription {
+            conference_id: Some("DESIGN01".into()),
+            subject: Some("Design review".into()),
+            expiry_time: Some(DateTime::from_timestamp(T0.plus(7200))),
+            admission_policy: Some(AdmissionPolicy::ClosedAuthenticated),
+            ..ConferenceDescription::default()
+        }),
+        users: Some(ocs_cccp::info::Users {
+            users: vec![User::new("sip:bob@contoso.com", Role::Presenter)],
+            ..Default::default()
+        }),
+        ..ConferenceInfo::default()
+    };
+    let (_, out) = m.send(
+        ALICE,
+        FACTORY,
+        Carriage::Service,
+        Body::AddConference {
+            info: Some(Box::new(info)),
+        },
+        None,
+    );
+    let s = schedules(&out);
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].0, FOCUS);
+    let record = s[0].1.unwrap().clone();
+    assert_eq!(Some(record.clone()), m.focus.scheduled(FOCUS));
+    // A change of the description is told too; joining is not (sessions do not survive).
+    let (_, out) = m.info(
+        ALICE,
+        Body::ModifyConference {
+            info: Some(Box::new(ConferenceInfo {
+                entity: FOCUS.into(),
+                description: Some(ConferenceDescription {
+                    subject: Some("Design review, v2".into()),
+                    ..ConferenceDescription::default()
+                }),
+                ..ConferenceInfo::default()
+            })),
+        },
+    );
+    let record = schedules(&out)[0].1.unwrap().clone();
+    let (_, out) = m.join(ALICE, "{A1}", Role::Presenter, true);
+    assert!(schedules(&out).is_empty());
+    let key = |f: &mut Meeting| {
+        let (_, out) = f.info(
+            ALICE,
+            Body::GetEncryptionKey {
+                keys: Some(Keys::conference(FOCUS)),
+            },
+        );
+        let (r, _) = the_response(&out);
+        let Body::GetEncryptionKey { keys: Some(k) } = &r.command.body else {
+            panic!("{r:?}")
+        };
+        k.encryption_key.as_ref().unwrap().key.clone().unwrap()
+    };
+    let before = key(&mut m);
+
+    // The record goes through its wire form, as a store keeps it, into a new focus.
+    let stored = Scheduled {
+        info: ConferenceInfo::parse(record.info.to_bytes()).unwrap(),
+        key: record.key,
+    };
+    let mut after = Meeting::new();
+    after.now = T0.plus(3600);
+    assert_eq!(
+        after.focus.restore(after.now, &stored).as_deref(),
+        Ok(FOCUS)
+    );
+    let out = after.drain();
+    assert_eq!(mcu_requests(&out).len(), 3, "the MCUs hear of it again");
+    assert!(schedules(&out).is_empty(), "the store has it");
+    let c = after.focus.conference(FOCUS).unwrap();
+    let d = c.description.as_ref().unwrap();
+    assert_eq!(d.subject.as_deref(), Some("Design review, v2"));
+    assert_eq!(
+        d.admission_policy,
+        Some(AdmissionPolicy::ClosedAuthenticated)
+    );
+    assert_eq!(d.expiry_time.as_ref().unwrap().at, T0.plus(7200));
+    assert!(c.user_list().is_empty());
+    assert_eq!(after.focus.poll_timeout(), Some(T0.plus(7200)));
+    // The organizer joins again, the invitee keeps his role, the key is the same.
+    let (_, out) = after.join(ALICE, "{A2}", Role::Attendee, true);
+    assert_eq!(the_response(&out).0.code, Code::Success);
+    let (_, out) = after.join("sip:bob@contoso.com", "{B1}", Role::Attendee, false);
+    assert_eq!(
+        the_response(&out).0.code,
+        Code::Success,
+        "invited: admitted"
+    );
+    let bob = after
+        .focus
+        .conference(FOCUS)
+        .unwrap()
+        .user("sip:bob@contoso.com")
+        .unwrap()
+        .role()
+        .cloned();
+    assert_eq!(bob, Some(Role::Presenter));
+    assert_eq!(key(&mut after), before);
+    // Restoring twice, or after the expiry, is refused.
+    assert_eq!(
+        after.focus.restore(after.now, &stored),
+        Err(RestoreError::Exists)
+    );
+    let mut late = Meeting::new();
+    assert_eq!(
+        late.focus.restore(T0.plus(7200), &stored),
+        Err(RestoreError::Expired)
+    );
+    let mut bad = stored.clone();
+    bad.info.entity = FACTORY.into();
+    assert!(matches!(
+        late.focus.restore(T0, &bad),
+        Err(RestoreError::NotAFocus(_))
+    ));
+    // Deletion tells the store to forget it.
+    let (_, out) = after.info(
+        ALICE,
+        Body::DeleteConference {
+            keys: Some(Keys::conference(FOCUS)),
+            info: None,
+        },
+    );
+    assert_eq!(schedules(&out), vec![(FOCUS, None)]);
 }
