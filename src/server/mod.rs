@@ -12,8 +12,10 @@
 //! # }
 //! ```
 
+pub mod abs;
 pub mod sip;
 pub mod store;
+pub mod web;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -52,6 +54,12 @@ pub struct Config {
     /// `127.0.0.1`) on first start. `"off"` in the file turns it off.
     #[serde(deserialize_with = "addr_or_off")]
     pub tls: Option<SocketAddr>,
+    /// HTTP for clients (the Address Book Server's files at `/abs/handler/`), if set (`"off"`
+    /// in the file turns it off).
+    #[serde(deserialize_with = "addr_or_off")]
+    pub web: Option<SocketAddr>,
+    /// HTTP for the focus's C3P to the MCUs (`/LiveServer/<mcu-type>/`); keep it on loopback.
+    pub mcu: SocketAddr,
     /// Authentication schemes offered to REGISTER, in order: `Digest`, `NTLM`.
     pub auth: Vec<String>,
     /// Users created on first start (when the database has none by that name).
@@ -113,6 +121,8 @@ impl Default for Config {
             udp: Some(SocketAddr::from(([127, 0, 0, 1], 5060))),
             tcp: Some(SocketAddr::from(([127, 0, 0, 1], 5060))),
             tls: Some(SocketAddr::from(([127, 0, 0, 1], 5061))),
+            web: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            mcu: SocketAddr::from(([127, 0, 0, 1], 0)),
             auth: vec!["Digest".into(), "NTLM".into()],
             users: vec![
                 demo("alice", "Alice Anders"),
@@ -164,12 +174,27 @@ pub struct Bound {
     pub tcp: Option<SocketAddr>,
     /// The TLS address, if any.
     pub tls: Option<SocketAddr>,
+    /// The web (address book) address, if any.
+    pub web: Option<SocketAddr>,
+    /// The MCUs' C3P address.
+    pub mcu: SocketAddr,
 }
 
 enum Input {
     Message(Message, Peer),
     Connected(ConnId, mpsc::UnboundedSender<Bytes>),
     Closed(ConnId),
+    /// A C3P request POSTed to an MCU: the engine answers it.
+    Mcu {
+        mcu: crate::cccp::uri::McuType,
+        body: Vec<u8>,
+        reply: tokio::sync::oneshot::Sender<Option<Bytes>>,
+    },
+    /// An MCU's answer to the focus (none: the exchange failed).
+    McuAnswer {
+        id: u64,
+        c3p: Option<Bytes>,
+    },
 }
 
 /// Runs the server until `shutdown` completes. `on_bound` is told the addresses once the
@@ -222,11 +247,27 @@ pub async fn run(
         )),
         None => None,
     };
+    let web = match config.web {
+        Some(a) => Some(TcpListener::bind(a).await?),
+        None => None,
+    };
+    let mcu = TcpListener::bind(config.mcu).await?;
     let bound = Bound {
         udp: udp.as_ref().map(|s| s.local_addr()).transpose()?,
         tcp: tcp.as_ref().map(|l| l.local_addr()).transpose()?,
         tls: tls.as_ref().map(|(l, _)| l.local_addr()).transpose()?,
+        web: web.as_ref().map(|l| l.local_addr()).transpose()?,
+        mcu: mcu.local_addr()?,
     };
+    // The address book: what the store kept, and today's book if it is not out yet.
+    let mut book = abs::AddressBook::load(&db).map_err(std::io::Error::other)?;
+    let directory = db.users().map_err(io)?;
+    let published = book
+        .publish(&mut db, &directory, &config.domain, unix_now())
+        .map_err(std::io::Error::other)?;
+    if !published.is_empty() {
+        tracing::info!(files = published.len(), "address book published");
+    }
     let local_hosts = vec![format!("ocs.{}", config.domain)];
     let ecfg = EngineConfig {
         domain: config.domain.clone(),
@@ -236,6 +277,7 @@ pub async fn run(
         tls_addr: bound.tls,
         auth: config.auth.clone(),
         ntlm_target: format!("ocs.{}", config.domain),
+        abs_url: bound.web.map(|a| format!("http://{a}{}", web::ABS_PATH)),
         ..EngineConfig::default()
     };
     let t0 = Instant::now();
@@ -250,6 +292,13 @@ pub async fn run(
         .map_err(io)?
     {
         engine.load_binding(b, wall);
+    }
+    // Scheduled conferences (expired ones were purged by the query).
+    for c in db.conferences(unix_now()).map_err(io)? {
+        match engine.restore_conference(t0, wall, &c) {
+            Ok(()) => tracing::info!(focus = %c.focus, "conference restored"),
+            Err(e) => tracing::warn!(focus = %c.focus, error = %e, "conference not restored"),
+        }
     }
 
     // Checkpoints run beside the writer, once a second.
@@ -306,10 +355,46 @@ pub async fn run(
             config.trace_sip,
         )));
     }
-    // Kept so that the channel stays open when no listener task holds a sender (UDP only).
-    let _in_tx = in_tx;
+    if let Some(l) = web {
+        tasks.push(tokio::spawn(web::listen(l, web::Site::Web(book.files()))));
+    }
+    tasks.push(tokio::spawn(web::listen(
+        mcu,
+        web::Site::Mcu(in_tx.clone()),
+    )));
+    // Today's book at each change of day (UTC).
+    {
+        let data_dir = config.data_dir.clone();
+        let domain = config.domain.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let secs = 86_400 - unix_now() % 86_400 + 60;
+                tokio::time::sleep(Duration::from_secs(secs)).await;
+                let data_dir = data_dir.clone();
+                let domain = domain.clone();
+                let moved = tokio::task::spawn_blocking(move || {
+                    let r = Store::open(&data_dir.join("ocs.sqlite3"))
+                        .map_err(|e| e.to_string())
+                        .and_then(|mut db| {
+                            let users = db.users().map_err(|e| e.to_string())?;
+                            book.publish(&mut db, &users, &domain, unix_now())
+                        });
+                    (book, r)
+                })
+                .await;
+                let Ok((b, r)) = moved else { break };
+                book = b;
+                match r {
+                    Ok(files) => tracing::info!(files = files.len(), "address book published"),
+                    Err(e) => tracing::error!(error = %e, "address book not published"),
+                }
+            }
+        }));
+    }
+    // Kept: MCU answers come back on it, and the channel stays open without listeners.
+    let in_tx_main = in_tx;
     on_bound(bound);
-    tracing::info!(udp = ?bound.udp, tcp = ?bound.tcp, tls = ?bound.tls, domain = %config.domain, "SIP listening");
+    tracing::info!(udp = ?bound.udp, tcp = ?bound.tcp, tls = ?bound.tls, web = ?bound.web, mcu = %bound.mcu, domain = %config.domain, "listening");
 
     let mut conns: HashMap<ConnId, mpsc::UnboundedSender<Bytes>> = HashMap::new();
     let mut udp_buf = vec![0u8; 65_535];
@@ -345,6 +430,13 @@ pub async fn run(
                 }
                 Some(Input::Connected(c, tx)) => { conns.insert(c, tx); }
                 Some(Input::Closed(c)) => { conns.remove(&c); }
+                Some(Input::Mcu { mcu, body, reply }) => {
+                    let answer = engine.serve_mcu(Instant::now(), SystemTime::now(), &mcu, &body);
+                    let _ = reply.send(answer);
+                }
+                Some(Input::McuAnswer { id, c3p }) => {
+                    engine.mcu_answer(Instant::now(), SystemTime::now(), id, c3p.as_deref());
+                }
                 None => break,
             },
             Some(ticket) = commit_rx.recv() => engine.committed(Instant::now(), ticket),
@@ -361,6 +453,14 @@ pub async fn run(
         }
         while let Some((ticket, op)) = engine.poll_store() {
             let _ = store_tx.send((ticket, op));
+        }
+        while let Some(call) = engine.poll_mcu() {
+            let tx = in_tx_main.clone();
+            let addr = bound.mcu;
+            tokio::spawn(async move {
+                let c3p = web::post_c3p(addr, &call.mcu, &call.body, Duration::from_secs(10)).await;
+                let _ = tx.send(web::answer(call.id, c3p)).await;
+            });
         }
         while let Some(o) = engine.poll_outbound() {
             if config.trace_sip {
@@ -393,6 +493,13 @@ pub async fn run(
     let _ = store::checkpoint(&db_path);
     tracing::info!(stats = ?engine.stats(), "stopped");
     Ok(())
+}
+
+/// Seconds since the Unix epoch, now.
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// 32 bytes from the operating system's generator: the server's keys (Digest nonces, NTLM

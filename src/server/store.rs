@@ -1,5 +1,6 @@
 //! Persistence in SQLite (the bundled library, through rusqlite): users, registrations and
-//! their expiry. Writes arrive in batches and each batch is one transaction, committed before the
+//! their expiry, scheduled conferences and their expiry, and the Address Book Server's history
+//! (each day's book and the files published from it). Writes arrive in batches and each batch is one transaction, committed before the
 //! engine is told (and only then acknowledges them to the network). WAL journal with
 //! `synchronous=NORMAL`: a killed process loses nothing committed.
 
@@ -7,7 +8,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, params};
 
-use super::sip::{Binding, StoreOp};
+use super::sip::{Binding, StoreOp, StoredConference};
 
 /// A user of the directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,13 +51,22 @@ impl Store {
         // Checkpoints (which write the database file and sync it) run on another connection
         // ([`checkpoint`]), so that a commit never waits for one.
         db.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // The address-book publisher writes on a connection of its own.
+        db.busy_timeout(std::time::Duration::from_secs(5))?;
         db.execute_batch(
             "CREATE TABLE IF NOT EXISTS users (
                  name TEXT PRIMARY KEY, password TEXT NOT NULL, display TEXT NOT NULL DEFAULT '');
              CREATE TABLE IF NOT EXISTS bindings (
                  aor TEXT NOT NULL, contact TEXT NOT NULL, instance TEXT,
                  expires_at INTEGER NOT NULL, call_id TEXT NOT NULL, cseq INTEGER NOT NULL,
-                 PRIMARY KEY (aor, contact));",
+                 PRIMARY KEY (aor, contact));
+             CREATE TABLE IF NOT EXISTS conferences (
+                 focus TEXT PRIMARY KEY, info TEXT NOT NULL, key BLOB NOT NULL,
+                 expires_at INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS abs_days (day INTEGER PRIMARY KEY, book BLOB NOT NULL);
+             CREATE TABLE IF NOT EXISTS abs_files (
+                 name TEXT PRIMARY KEY, day INTEGER NOT NULL, body BLOB NOT NULL,
+                 published INTEGER NOT NULL);",
         )?;
         Ok(Store { db })
     }
@@ -117,6 +127,91 @@ impl Store {
         rows.collect()
     }
 
+    /// Every conference not expired at `now` (Unix seconds); the expired ones are deleted.
+    ///
+    /// # Errors
+    /// SQLite's.
+    pub fn conferences(&self, now: u64) -> rusqlite::Result<Vec<StoredConference>> {
+        self.db.execute(
+            "DELETE FROM conferences WHERE expires_at <= ?1",
+            params![now as i64],
+        )?;
+        let mut st = self
+            .db
+            .prepare("SELECT focus, info, key, expires_at FROM conferences ORDER BY focus")?;
+        let rows = st.query_map([], |r| {
+            let key: Vec<u8> = r.get(2)?;
+            Ok(StoredConference {
+                focus: r.get(0)?,
+                info: r.get(1)?,
+                key: key.try_into().unwrap_or([0; 16]),
+                expires_at: r.get::<_, i64>(3)? as u64,
+            })
+        })?;
+        rows.collect()
+    }
+
+    /// The address books kept, oldest first: (day, the full `.lsabs` file of that day).
+    ///
+    /// # Errors
+    /// SQLite's.
+    pub fn abs_days(&self) -> rusqlite::Result<Vec<(u16, Vec<u8>)>> {
+        let mut st = self
+            .db
+            .prepare("SELECT day, book FROM abs_days ORDER BY day")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, u16>(0)?, r.get(1)?)))?;
+        rows.collect()
+    }
+
+    /// The published address-book files: (name, bytes, publication time in Unix seconds).
+    ///
+    /// # Errors
+    /// SQLite's.
+    pub fn abs_files(&self) -> rusqlite::Result<Vec<(String, Vec<u8>, u64)>> {
+        let mut st = self
+            .db
+            .prepare("SELECT name, body, published FROM abs_files ORDER BY name")?;
+        let rows = st.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+        })?;
+        rows.collect()
+    }
+
+    /// Records one day's publication in one transaction: its book, the files written, the
+    /// files and days that left the retention window.
+    ///
+    /// # Errors
+    /// SQLite's; nothing is recorded then.
+    pub fn publish_abs(
+        &mut self,
+        day: u16,
+        book: &[u8],
+        write: &[(String, u16, Vec<u8>)],
+        remove: &[String],
+        oldest_day: u16,
+        now: u64,
+    ) -> rusqlite::Result<()> {
+        let tx = self.db.transaction()?;
+        tx.execute(
+            "INSERT OR REPLACE INTO abs_days (day, book) VALUES (?1, ?2)",
+            params![day, book],
+        )?;
+        tx.execute("DELETE FROM abs_days WHERE day < ?1", params![oldest_day])?;
+        {
+            let mut put = tx.prepare_cached(
+                "INSERT OR REPLACE INTO abs_files (name, day, body, published) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (name, d, body) in write {
+                put.execute(params![name, d, body, now as i64])?;
+            }
+            let mut del = tx.prepare_cached("DELETE FROM abs_files WHERE name = ?1")?;
+            for name in remove {
+                del.execute(params![name])?;
+            }
+        }
+        tx.commit()
+    }
+
     /// Applies a batch of writes in one transaction.
     ///
     /// # Errors
@@ -144,6 +239,22 @@ impl Store {
                     }
                     StoreOp::Unbind { aor, contact } => {
                         unbind.execute(params![aor, contact])?;
+                    }
+                    StoreOp::Schedule {
+                        conference: Some(c),
+                        ..
+                    } => {
+                        tx.execute(
+                            "INSERT OR REPLACE INTO conferences (focus, info, key, expires_at)
+                             VALUES (?1, ?2, ?3, ?4)",
+                            params![c.focus, c.info, &c.key[..], c.expires_at as i64],
+                        )?;
+                    }
+                    StoreOp::Schedule {
+                        focus,
+                        conference: None,
+                    } => {
+                        tx.execute("DELETE FROM conferences WHERE focus = ?1", params![focus])?;
                     }
                 }
             }
@@ -204,5 +315,49 @@ mod tests {
         }])
         .unwrap();
         assert!(s.bindings(500).unwrap().is_empty());
+    }
+
+    #[test]
+    fn conferences_and_address_books_round_trip() {
+        let mut s = Store::in_memory().unwrap();
+        let c = StoredConference {
+            focus: "sip:alice@contoso.com;gruu;opaque=app:conf:focus:id:DESIGN01".into(),
+            info: "<conference-info/>".into(),
+            key: [7; 16],
+            expires_at: 2000,
+        };
+        let old = StoredConference {
+            focus: "sip:alice@contoso.com;gruu;opaque=app:conf:focus:id:OLDONE01".into(),
+            expires_at: 100,
+            ..c.clone()
+        };
+        s.apply(&[
+            StoreOp::Schedule {
+                focus: c.focus.clone(),
+                conference: Some(c.clone()),
+            },
+            StoreOp::Schedule {
+                focus: old.focus.clone(),
+                conference: Some(old.clone()),
+            },
+        ])
+        .unwrap();
+        assert_eq!(s.conferences(500).unwrap(), [c.clone()], "expired: purged");
+        s.apply(&[StoreOp::Schedule {
+            focus: c.focus.clone(),
+            conference: None,
+        }])
+        .unwrap();
+        assert!(s.conferences(500).unwrap().is_empty());
+
+        let files = |d: u16| vec![(format!("F-{d:04X}.lsabs"), d, vec![d as u8])];
+        s.publish_abs(10, b"ten", &files(10), &[], 0, 1).unwrap();
+        s.publish_abs(11, b"eleven", &files(11), &["F-000A.lsabs".into()], 11, 2)
+            .unwrap();
+        assert_eq!(s.abs_days().unwrap(), [(11, b"eleven".to_vec())]);
+        assert_eq!(
+            s.abs_files().unwrap(),
+            [("F-000B.lsabs".to_owned(), vec![11], 2)]
+        );
     }
 }

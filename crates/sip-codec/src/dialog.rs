@@ -248,6 +248,8 @@ pub struct Dialog {
     local_contact: Option<String>,
     route_set: Vec<String>,
     secure: bool,
+    /// The Via transport of requests we send, when the caller says (else TLS or TCP).
+    transport: Option<&'static str>,
     is_uac: bool,
     method: String,
     session_timer: Option<SessionTimer>,
@@ -328,6 +330,7 @@ impl Dialog {
             local_contact: contact_value(request),
             route_set,
             secure,
+            transport: None,
             is_uac: true,
             method: method.to_owned(),
             session_timer: None,
@@ -370,6 +373,7 @@ impl Dialog {
             local_contact: contact_value(response),
             route_set,
             secure,
+            transport: None,
             is_uac: false,
             method: method.to_owned(),
             session_timer: None,
@@ -428,6 +432,13 @@ impl Dialog {
     #[must_use]
     pub fn is_secure(&self) -> bool {
         self.secure
+    }
+
+    /// Sets the transport named in the Via of requests built from now on (`UDP`, `TCP`,
+    /// `TLS`...): the one the peer is reached over. Unset, it is TLS for a secure dialog and
+    /// TCP otherwise.
+    pub fn set_transport(&mut self, transport: &'static str) {
+        self.transport = Some(transport);
     }
 
     /// The session timer, once negotiated.
@@ -617,7 +628,11 @@ impl Dialog {
         branch: &str,
         sent_by: &str,
     ) -> MessageBuilder<'a> {
-        let transport = if self.secure { "TLS" } else { "TCP" };
+        let transport = match self.transport {
+            Some(t) => t,
+            None if self.secure => "TLS",
+            None => "TCP",
+        };
         let (target, routes) = self.target_and_routes();
         let mut b = MessageBuilder::request_owned(method, target)
             .header(
@@ -665,6 +680,7 @@ impl Dialog {
             local_contact: contact_value(subscribe),
             route_set,
             secure: false,
+            transport: None,
             is_uac: true,
             method: "SUBSCRIBE".into(),
             session_timer: None,

@@ -507,6 +507,11 @@ impl Notifier {
         self.benotify
     }
 
+    /// The Via transport of the notifications ([`Dialog::set_transport`]).
+    pub fn set_transport(&mut self, transport: &'static str) {
+        self.dialog.set_transport(transport);
+    }
+
     /// Authorization came: the next NOTIFY says active.
     pub fn activate(&mut self) {
         if self.state == SubState::Pending {

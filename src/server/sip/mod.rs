@@ -20,6 +20,9 @@ use crate::sip::transaction::{Timers, TransactionLayer, Transport, TxEvent, TxKe
 use crate::sip::uri::{Host, Uri};
 use crate::sip::{HeaderName, Message, StartLine};
 
+mod conf;
+pub use conf::{C3P, McuCall, StoredConference};
+
 /// A connection of a stream transport (TCP or TLS), numbered by the transport.
 pub type ConnId = u64;
 
@@ -119,6 +122,13 @@ pub enum StoreOp {
         /// The contact URI.
         contact: String,
     },
+    /// Keep a conference (created, or its description changed), or forget it (`None`).
+    Schedule {
+        /// The focus URI.
+        focus: String,
+        /// The record, or `None` once it is deleted.
+        conference: Option<StoredConference>,
+    },
 }
 
 /// The users the registrar knows.
@@ -149,6 +159,9 @@ pub struct EngineConfig {
     pub max_expires: u32,
     /// The NTLM target name (`targetname`), the server's FQDN.
     pub ntlm_target: String,
+    /// The Address Book Server's base URL (`…/abs/handler/`), given to clients in in-band
+    /// provisioning ([MS-SIPREGE] `absInternalServerUrl`).
+    pub abs_url: Option<String>,
 }
 
 impl Default for EngineConfig {
@@ -163,6 +176,7 @@ impl Default for EngineConfig {
             min_expires: 60,
             max_expires: 7200,
             ntlm_target: "ocs.contoso.com".into(),
+            abs_url: None,
         }
     }
 }
@@ -214,6 +228,8 @@ pub struct Engine {
     /// Keys the HMAC that makes unpredictable values (NTLM server challenges).
     secret: [u8; 32],
     stats: Stats,
+    /// The focus, its sessions and subscriptions, the MCUs.
+    conf: conf::Conferencing,
 }
 
 impl std::fmt::Debug for Engine {
@@ -320,6 +336,17 @@ impl Engine {
                     .into()
             },
             stats: Stats::default(),
+            conf: conf::Conferencing::new(crate::cccp::focus::Focus::new(
+                crate::cccp::focus::FocusConfig {
+                    mcus: vec![
+                        crate::cccp::uri::McuType::AudioVideo,
+                        crate::cccp::uri::McuType::Chat,
+                        crate::cccp::uri::McuType::Meeting,
+                    ],
+                    ..crate::cccp::focus::FocusConfig::default()
+                },
+                u64::from_le_bytes(seed[8..16].try_into().unwrap_or_default()),
+            )),
         }
     }
 
@@ -402,12 +429,18 @@ impl Engine {
     pub fn handle_timeout(&mut self, now: Instant, wall: SystemTime, users: &dyn Directory) {
         self.layer.handle_timeout(now);
         self.drain(now, wall, None, users);
+        self.conference_timeout(now, wall);
+        self.flush_transmits();
     }
 
     /// When [`Engine::handle_timeout`] is next due.
     #[must_use]
     pub fn poll_timeout(&mut self) -> Option<Instant> {
-        self.layer.poll_timeout()
+        let tx = self.layer.poll_timeout();
+        match self.conf.poll_timeout() {
+            Some(c) => Some(tx.map_or(c, |t| t.min(c))),
+            None => tx,
+        }
     }
 
     /// The next bytes to send.
@@ -456,7 +489,12 @@ impl Engine {
                     self.request(now, wall, key, message, users);
                 }
                 TxEvent::Response { key, message } => self.response(now, key, message),
-                TxEvent::Ack { message, .. } => self.forward_stateless(wall, message),
+                TxEvent::Ack { message, .. } => {
+                    // The ACK of a 2xx from the focus or an MCU ends there.
+                    if !self.is_our_session(&message) {
+                        self.forward_stateless(wall, message);
+                    }
+                }
                 TxEvent::Cancelled { key } => self.cancel_branches(now, key),
                 TxEvent::StrayResponse { message } => self.stray_response(message),
                 TxEvent::Timeout { key } | TxEvent::TransportError { key } => {
@@ -578,6 +616,12 @@ impl Engine {
             // The transaction layer reported the INVITE (Cancelled); this answers the CANCEL.
             return self.reply(now, key, &req, 200, "OK");
         }
+        if let Some(uri) = conf::conference_uri(self, &req) {
+            return self.conference_request(now, wall, key, req, uri);
+        }
+        if method == "SUBSCRIBE" && self.is_provisioning(&req) {
+            return self.provisioning(now, key, &req);
+        }
         self.proxy(now, wall, key, req);
     }
 
@@ -589,6 +633,67 @@ impl Engine {
                 .is_some_and(|s| s.user.is_none() && self.is_us(&s.host, s.port)),
             _ => false,
         }
+    }
+
+    /// An in-band provisioning SUBSCRIBE ([MS-SIPREGE] 2.2.2.1): to the user's own AOR,
+    /// `Event: vnd-microsoft-provisioning-v2`.
+    fn is_provisioning(&self, req: &Message) -> bool {
+        let event = req.event().and_then(Result::ok);
+        event.is_some_and(|e| {
+            e.value
+                .eq_ignore_ascii_case("vnd-microsoft-provisioning-v2")
+        }) && matches!(req.request_uri(), Some(Ok(u)) if u.as_sip().is_some_and(|s| self.is_us(&s.host, s.port)))
+    }
+
+    /// Answers in-band provisioning as [MS-SIPREGE] 4.2.2 shows: a `200 OK` carrying the
+    /// provisioning groups, the subscription terminated at once (`Expires: 0`). The
+    /// `ServerConfiguration` group gives the Address Book Server's URL and the user's focus
+    /// factory.
+    fn provisioning(&mut self, now: Instant, key: TxKey, req: &Message) {
+        let accept_ok = req.values(HeaderName::Accept).next().is_none()
+            || req.values(HeaderName::Accept).any(|(v, _)| {
+                v.trim()
+                    .eq_ignore_ascii_case("application/vnd-microsoft-roaming-provisioning-v2+xml")
+            });
+        if !accept_ok {
+            return self.reply(now, key, req, 406, "Not Acceptable");
+        }
+        let user = req
+            .to()
+            .ok()
+            .and_then(|t| t.uri.as_sip().and_then(|s| s.user.map(str::to_owned)));
+        let Some(user) = user else {
+            return self.reply(now, key, req, 400, "Bad Request");
+        };
+        let domain = &self.cfg.domain;
+        let abs = self.cfg.abs_url.clone().unwrap_or_default();
+        let body = format!(
+            "<provisionGroupList xmlns=\"http://schemas.microsoft.com/2006/09/sip/provisiongrouplist-notification\">\
+             <provisionGroup name=\"ServerConfiguration\">\
+             <absInternalServerUrl>{abs}</absInternalServerUrl>\
+             <absExternalServerUrl>{abs}</absExternalServerUrl>\
+             <organization>{domain}</organization>\
+             <focusFactoryUri>sip:{user}@{domain};gruu;opaque=app:conf:focusfactory</focusFactoryUri>\
+             </provisionGroup></provisionGroupList>"
+        );
+        let tag = self.token();
+        let cseq = req.cseq().map_or(1, |c| c.seq);
+        let Ok(ok) = req
+            .response(200, "OK", &tag)
+            .header("Expires", 0)
+            .header("Event", "vnd-microsoft-provisioning-v2")
+            .header("subscription-state", "terminated;expires=0")
+            .header("ms-piggyback-cseq", cseq)
+            .header("Supported", "ms-benotify, ms-piggyback-first-notify")
+            .body(
+                "application/vnd-microsoft-roaming-provisioning-v2+xml",
+                body.as_bytes(),
+            )
+            .build()
+        else {
+            return self.reply(now, key, req, 500, "Server Internal Error");
+        };
+        let _ = self.layer.respond(now, key, ok);
     }
 
     fn register(
@@ -871,13 +976,7 @@ impl Engine {
 
     /// Our Via for a request going out on `peer`'s transport, with a fresh branch.
     fn our_via(&mut self, peer: &Peer) -> String {
-        let addr = match peer {
-            Peer::Udp(_) => self.cfg.udp_addr,
-            Peer::Stream { tls: false, .. } => self.cfg.tcp_addr,
-            Peer::Stream { tls: true, .. } => self.cfg.tls_addr,
-        }
-        .or(self.cfg.udp_addr)
-        .map_or_else(|| "127.0.0.1:5060".to_owned(), |a| a.to_string());
+        let addr = self.sent_by(peer);
         let branch = self.token();
         format!(
             "SIP/2.0/{} {addr};branch=z9hG4bK{branch}",

@@ -1,0 +1,247 @@
+//! HTTP for the reference server, on `ocs-http-focus`'s sans-IO HTTP/1.1 connection:
+//!
+//! - the web listener: Address Book Server files at `/abs/handler/<file>` (GET and HEAD,
+//!   strong ETags, `If-None-Match` / `If-Modified-Since` → 304, `Range` → 206, through
+//!   [`crate::http::download::evaluate`]);
+//! - the MCU listener: the in-process MCUs' C3P endpoints at `/LiveServer/<mcu-type>/`, each
+//!   request handed to the SIP engine's task and answered with its C3P response;
+//! - [`post_c3p`]: the focus's side, one POST over a fresh loopback connection.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+
+use super::Input;
+use super::abs::Files;
+use crate::cccp::uri::McuType;
+use crate::http::c3p::{C3pClient, C3pEndpoint, Incoming, Outcome, Reject, mcu_path};
+use crate::http::download::{Reply, Resource, content_type_for, evaluate};
+use crate::http::h1::{Connection, Event, Role};
+
+/// The path prefix of the address-book files.
+pub const ABS_PATH: &str = "/abs/handler/";
+/// How long an idle HTTP connection is kept.
+const IDLE: Duration = Duration::from_secs(30);
+
+/// What a listener serves.
+#[derive(Clone)]
+pub(super) enum Site {
+    /// Address-book files.
+    Web(Files),
+    /// The MCUs' C3P endpoints, served by the engine's task.
+    Mcu(mpsc::Sender<Input>),
+}
+
+/// Accepts connections and serves each in a task.
+pub(super) async fn listen(listener: TcpListener, site: Site) {
+    loop {
+        let Ok((stream, addr)) = listener.accept().await else {
+            continue;
+        };
+        let site = site.clone();
+        tokio::spawn(async move {
+            if let Err(e) = serve(stream, site).await {
+                tracing::debug!(%addr, error = %e, "HTTP connection ended");
+            }
+        });
+    }
+}
+
+/// What to do once the current request is read.
+enum Pending {
+    None,
+    File(Reply, Bytes, u64, &'static str),
+    Mcu(Result<McuType, Reject>, C3pEndpoint),
+}
+
+async fn serve(mut stream: TcpStream, site: Site) -> std::io::Result<()> {
+    let mut conn = Connection::new(Role::Server);
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut out = Vec::new();
+    let mut pending = Pending::None;
+    loop {
+        // Everything the bytes so far give.
+        loop {
+            let mut incoming = None;
+            let mut ended = false;
+            match conn.next_event() {
+                Ok(Event::Request(head)) => {
+                    pending = match &site {
+                        Site::Web(files) => {
+                            let path = head.target.split('?').next().unwrap_or("");
+                            let name = path.strip_prefix(ABS_PATH).unwrap_or("");
+                            let file = (!name.is_empty() && !name.contains('/'))
+                                .then(|| {
+                                    files.read().ok()?.get(&name.to_ascii_lowercase()).cloned()
+                                })
+                                .flatten();
+                            match file {
+                                Some((body, at)) => {
+                                    let ct = content_type_for(name);
+                                    let reply = evaluate(&head, &Resource::new(&body, at, ct));
+                                    Pending::File(reply, body, at, ct)
+                                }
+                                None => Pending::None,
+                            }
+                        }
+                        Site::Mcu(_) => {
+                            let path = head.target.split('?').next().unwrap_or("");
+                            let t = path
+                                .strip_prefix("/LiveServer/")
+                                .and_then(|p| p.strip_suffix('/'))
+                                .map(McuType::parse)
+                                .filter(|t| !matches!(t, McuType::Other(_)))
+                                .ok_or(Reject::NotFound);
+                            let mut ep = C3pEndpoint::new(path);
+                            let _ = ep.on_event(&Event::Request(head));
+                            Pending::Mcu(t, ep)
+                        }
+                    };
+                }
+                Ok(ev @ Event::Data(_)) => {
+                    if let Pending::Mcu(_, ep) = &mut pending {
+                        let _ = ep.on_event(&ev);
+                    }
+                }
+                Ok(ev @ Event::EndOfMessage(_)) => {
+                    if let Pending::Mcu(_, ep) = &mut pending {
+                        incoming = ep.on_event(&ev);
+                    }
+                    ended = true;
+                }
+                Ok(Event::NeedData) => break,
+                Ok(Event::Paused | Event::ConnectionClosed) => {
+                    if conn.must_close() || conn.their_state() == crate::http::h1::State::Closed {
+                        stream.write_all(&out).await?;
+                        return Ok(());
+                    }
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let status = e.status();
+                    let _ = conn.send_response(
+                        status,
+                        "Bad Request",
+                        [("content-length", "0"), ("connection", "close")],
+                        &mut out,
+                    );
+                    let _ = conn.send_end_of_message(&[] as &[(&str, &str)], &mut out);
+                    stream.write_all(&out).await?;
+                    return Ok(());
+                }
+            }
+            if !ended {
+                continue;
+            }
+            match std::mem::replace(&mut pending, Pending::None) {
+                Pending::File(reply, body, at, ct) => {
+                    let res = Resource::new(&body, at, ct);
+                    reply
+                        .send(&mut conn, &res, &mut out)
+                        .map_err(std::io::Error::other)?;
+                }
+                Pending::None => {
+                    conn.send_response(404, "Not Found", [("content-length", "0")], &mut out)
+                        .map_err(std::io::Error::other)?;
+                    conn.send_end_of_message(&[] as &[(&str, &str)], &mut out)
+                        .map_err(std::io::Error::other)?;
+                }
+                Pending::Mcu(t, _) => {
+                    let answer = match (t, incoming, &site) {
+                        (Err(r), _, _) | (_, Some(Incoming::Rejected(r)), _) => Err(r),
+                        (Ok(t), Some(Incoming::Request(body)), Site::Mcu(tx)) => {
+                            let (reply, rx) = oneshot::channel();
+                            let sent = tx
+                                .send(Input::Mcu {
+                                    mcu: t,
+                                    body,
+                                    reply,
+                                })
+                                .await;
+                            match (sent, rx.await) {
+                                (Ok(()), Ok(Some(c3p))) => Ok(c3p),
+                                _ => Err(Reject::UnsupportedMediaType),
+                            }
+                        }
+                        _ => Err(Reject::NotFound),
+                    };
+                    match answer {
+                        Ok(c3p) => C3pEndpoint::respond(&mut conn, &c3p, &mut out),
+                        Err(r) => C3pEndpoint::reject(&mut conn, r, &mut out),
+                    }
+                    .map_err(std::io::Error::other)?;
+                }
+            }
+            stream.write_all(&out).await?;
+            out.clear();
+        }
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
+            out.clear();
+        }
+        match tokio::time::timeout(IDLE, stream.read(&mut buf)).await {
+            Ok(Ok(0)) => conn.receive_eof(),
+            Ok(Ok(n)) => conn.receive_data(&buf[..n]),
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Ok(()),
+        }
+    }
+}
+
+/// POSTs one C3P request to the MCU of type `mcu` at `addr` and returns the C3P response
+/// document; `None` when the exchange fails or takes longer than `timeout`.
+pub async fn post_c3p(
+    addr: SocketAddr,
+    mcu: &McuType,
+    body: &[u8],
+    timeout: Duration,
+) -> Option<Vec<u8>> {
+    let exchange = async {
+        let mut stream = TcpStream::connect(addr).await.ok()?;
+        let mut conn = Connection::new(Role::Client);
+        let client = C3pClient::new(&addr.to_string(), &mcu_path(mcu.as_str()));
+        let mut out = Vec::new();
+        client.send(&mut conn, body, &mut out).ok()?;
+        stream.write_all(&out).await.ok()?;
+        let mut reader = client.reader();
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            loop {
+                match conn.next_event() {
+                    Ok(Event::NeedData) => break,
+                    Ok(ev) => match reader.on_event(&ev) {
+                        Some(Outcome::Response(c3p)) => return Some(c3p),
+                        Some(Outcome::Failed(f)) => {
+                            tracing::warn!(failure = ?f, mcu = mcu.as_str(), "C3P to the MCU failed");
+                            return None;
+                        }
+                        None => {
+                            if matches!(ev, Event::ConnectionClosed) {
+                                return None;
+                            }
+                        }
+                    },
+                    Err(_) => return None,
+                }
+            }
+            match stream.read(&mut buf).await.ok()? {
+                0 => conn.receive_eof(),
+                n => conn.receive_data(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(timeout, exchange).await.ok().flatten()
+}
+
+/// The MCU's answer for the focus task, typed for [`Input::McuAnswer`].
+pub(super) fn answer(id: u64, c3p: Option<Vec<u8>>) -> Input {
+    Input::McuAnswer {
+        id,
+        c3p: c3p.map(Bytes::from),
+    }
+}
