@@ -79,6 +79,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     let ok = request.respond(Code::Success, request.command.body.echo());
                     focus.handle_mcu_response(now, id, &ok);
                 }
+                Output::Schedule { focus, conference } => match conference {
+                    Some(_) => println!("==> store: keep {focus}\n"),
+                    None => println!("==> store: forget {focus}\n"),
+                },
                 Output::Notify { document, .. } => {
                     show(
                         &format!(

@@ -1,0 +1,517 @@
+//! The reference server's conferencing without sockets: in-band provisioning, the focus
+//! factory (SERVICE), joining the focus (INVITE), conference-state subscriptions with
+//! BENOTIFY, in-conference commands (INFO) that go to the MCUs, the IM MCU relaying chat, and
+//! deletion — every C3P body written and parsed by `ocs-cccp`, the MCUs' C3P served by the
+//! engine as the HTTP listener hands it over.
+
+#![cfg(feature = "server")]
+
+use std::net::SocketAddr;
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use ocs_stack::cccp::info::{ConferenceDescription, ConferenceInfo, Endpoint, User, Role};
+use ocs_stack::cccp::message::{Body, Code, Keys, Request, Response};
+use ocs_stack::server::sip::{Directory, Engine, EngineConfig, Outbound, Peer, StoreOp};
+use ocs_stack::sip::{HeaderName, Message};
+
+struct Users;
+impl Directory for Users {
+    fn password(&self, _: &str) -> Option<String> {
+        None
+    }
+}
+
+const FACTORY: &str = "sip:alice@contoso.com;gruu;opaque=app:conf:focusfactory";
+const FOCUS: &str = "sip:alice@contoso.com;gruu;opaque=app:conf:focus:id:DESIGN01";
+const CHAT: &str = "sip:alice@contoso.com;gruu;opaque=app:conf:chat:id:DESIGN01";
+
+fn engine() -> Engine {
+    let cfg = EngineConfig {
+        domain: "contoso.com".into(),
+        udp_addr: Some("127.0.0.1:5060".parse().unwrap()),
+        auth: Vec::new(),
+        abs_url: Some("http://127.0.0.1:8080/abs/handler/".into()),
+        ..EngineConfig::default()
+    };
+    Engine::new(cfg, [9; 32], Instant::now())
+}
+
+fn peer(port: u16) -> Peer {
+    Peer::Udp(SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+fn port_of(user: &str) -> u16 {
+    match user {
+        "alice" => 6001,
+        "bob" => 6002,
+        _ => 6003,
+    }
+}
+
+/// A client's request. `to_tag` makes it in-dialog.
+struct Req<'a> {
+    method: &'a str,
+    uri: &'a str,
+    user: &'a str,
+    call: &'a str,
+    cseq: u32,
+    to_tag: Option<&'a str>,
+    headers: &'a str,
+    body: Option<(&'a str, Vec<u8>)>,
+}
+
+impl Req<'_> {
+    fn message(&self) -> Message {
+        let port = port_of(self.user);
+        let to = match self.to_tag {
+            Some(t) => format!("<{}>;tag={t}", self.uri),
+            None => format!("<{}>", self.uri),
+        };
+        let (ct, body) = match &self.body {
+            Some((ct, b)) => (format!("Content-Type: {ct}\r\n"), b.clone()),
+            None => (String::new(), Vec::new()),
+        };
+        let mut head = format!(
+            "{m} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{call}{cseq}{m}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:{user}@contoso.com>;tag=t{user}\r\nTo: {to}\r\n\
+             Call-ID: {call}\r\nCSeq: {cseq} {m}\r\nContact: <sip:{user}@127.0.0.1:{port}>\r\n{h}{ct}\
+             Content-Length: {len}\r\n\r\n",
+            m = self.method,
+            uri = self.uri,
+            user = self.user,
+            call = self.call,
+            cseq = self.cseq,
+            h = self.headers,
+            len = body.len(),
+        )
+        .into_bytes();
+        head.extend_from_slice(&body);
+        Message::parse(Bytes::from(head)).unwrap()
+    }
+}
+
+fn c3p(from: &str, to: &str, body: Body, mcu: Option<&str>) -> Option<(&'static str, Vec<u8>)> {
+    let mut r = Request::new(1, from, to, body);
+    r.command.mcu_uri = mcu.map(Into::into);
+    Some(("application/cccp+xml", r.to_bytes().to_vec()))
+}
+
+struct World {
+    e: Engine,
+    t: Instant,
+    w: SystemTime,
+}
+
+impl World {
+    fn send(&mut self, r: &Req<'_>) -> Vec<Outbound> {
+        let m = r.message();
+        self.e.handle(self.t, self.w, m, peer(port_of(r.user)), &Users);
+        self.pump()
+    }
+
+    /// Commits store writes and carries MCU requests, as the runtime does; everything sent.
+    fn pump(&mut self) -> Vec<Outbound> {
+        let mut sent = Vec::new();
+        loop {
+            let mut moved = false;
+            while let Some((ticket, _)) = self.e.poll_store() {
+                self.e.committed(self.t, ticket);
+                moved = true;
+            }
+            while let Some(call) = self.e.poll_mcu() {
+                let answer = self.e.serve_mcu(self.t, self.w, &call.mcu, &call.body);
+                self.e.mcu_answer(self.t, self.w, call.id, answer.as_deref());
+                moved = true;
+            }
+            sent.extend(std::iter::from_fn(|| self.e.poll_outbound()));
+            if !moved {
+                return sent;
+            }
+        }
+    }
+}
+
+fn parse(o: &Outbound) -> Message {
+    Message::parse(o.bytes.clone()).unwrap()
+}
+
+/// The one message sent to `user`.
+fn to(sent: &[Outbound], user: &str) -> Vec<Message> {
+    sent.iter()
+        .filter(|o| o.peer == peer(port_of(user)))
+        .map(parse)
+        .collect()
+}
+
+fn response_to(sent: &[Outbound], user: &str) -> Message {
+    let r: Vec<_> = to(sent, user).into_iter().filter(|m| !m.is_request()).collect();
+    assert_eq!(r.len(), 1, "{r:#?}");
+    r.into_iter().next().unwrap()
+}
+
+fn c3p_response(m: &Message) -> Response {
+    assert_eq!(
+        m.header(HeaderName::ContentType).unwrap().value,
+        "application/cccp+xml"
+    );
+    Response::parse(Bytes::copy_from_slice(m.body())).unwrap()
+}
+
+fn to_tag(m: &Message) -> String {
+    m.to().unwrap().tag().unwrap().to_owned()
+}
+
+/// Applies the conference notifications among what was sent to Alice.
+fn watch(t: &mut ocs_stack::cccp::state::Tracker, sent: &[Outbound]) -> usize {
+    let mut n = 0;
+    for m in to(sent, "alice") {
+        if m.is_request()
+            && m.header(HeaderName::ContentType)
+                .is_some_and(|c| c.value == "application/conference-info+xml")
+        {
+            t.apply(&ConferenceInfo::parse(Bytes::copy_from_slice(m.body())).unwrap())
+                .unwrap();
+            n += 1;
+        }
+    }
+    n
+}
+
+fn join(user: &str) -> Body {
+    Body::AddUser {
+        keys: Some(Keys::conference(FOCUS)),
+        user: Some(Box::new(User {
+            entity: format!("sip:{user}@contoso.com").into(),
+            roles: Some(vec![Role::Attendee]),
+            endpoints: vec![Endpoint {
+                entity: format!("{{{user}-endpoint}}").into(),
+                ..Endpoint::default()
+            }],
+            ..User::default()
+        })),
+    }
+}
+
+fn dial_in(user: &str) -> Body {
+    Body::AddUser {
+        keys: Some(Keys::conference(FOCUS)),
+        user: Some(Box::new(User::new(
+            format!("sip:{user}@contoso.com"),
+            Role::Attendee,
+        ))),
+    }
+}
+
+#[test]
+fn provisioning_gives_the_focus_factory_and_the_address_book() {
+    let mut w = World {
+        e: engine(),
+        t: Instant::now(),
+        w: SystemTime::now(),
+    };
+    let sent = w.send(&Req {
+        method: "SUBSCRIBE",
+        uri: "sip:alice@contoso.com",
+        user: "alice",
+        call: "prov",
+        cseq: 1,
+        to_tag: None,
+        headers: "Event: vnd-microsoft-provisioning-v2\r\nAccept: application/vnd-microsoft-roaming-provisioning-v2+xml\r\n",
+        body: None,
+    });
+    let ok = response_to(&sent, "alice");
+    assert_eq!(ok.status(), Some(200));
+    assert_eq!(ok.expires().unwrap().unwrap(), 0);
+    let body = std::str::from_utf8(ok.body()).unwrap();
+    assert!(body.contains(&format!("<focusFactoryUri>{FACTORY}</focusFactoryUri>")), "{body}");
+    assert!(body.contains("<absInternalServerUrl>http://127.0.0.1:8080/abs/handler/</absInternalServerUrl>"));
+    // Another Accept: 406 ([MS-SIPREGE] 2.2.2.1).
+    let sent = w.send(&Req {
+        method: "SUBSCRIBE",
+        uri: "sip:alice@contoso.com",
+        user: "alice",
+        call: "prov2",
+        cseq: 1,
+        to_tag: None,
+        headers: "Event: vnd-microsoft-provisioning-v2\r\nAccept: text/plain\r\n",
+        body: None,
+    });
+    assert_eq!(response_to(&sent, "alice").status(), Some(406));
+}
+
+#[test]
+fn a_conference_from_creation_to_deletion() {
+    let mut w = World {
+        e: engine(),
+        t: Instant::now(),
+        w: SystemTime::now(),
+    };
+    // --- The focus factory: addConference over SERVICE, acknowledged once stored.
+    let info = ConferenceInfo {
+        description: Some(ConferenceDescription {
+            conference_id: Some("DESIGN01".into()),
+            subject: Some("Design review".into()),
+            ..ConferenceDescription::default()
+        }),
+        ..ConferenceInfo::default()
+    };
+    let add = Req {
+        method: "SERVICE",
+        uri: FACTORY,
+        user: "alice",
+        call: "svc",
+        cseq: 1,
+        to_tag: None,
+        headers: "",
+        body: c3p(
+            "sip:alice@contoso.com",
+            FACTORY,
+            Body::AddConference {
+                info: Some(Box::new(info)),
+            },
+            None,
+        ),
+    };
+    w.e.handle(w.t, w.w, add.message(), peer(6001), &Users);
+    assert!(
+        std::iter::from_fn(|| w.e.poll_outbound()).next().is_none(),
+        "not acknowledged before it is stored"
+    );
+    let (ticket, op) = w.e.poll_store().unwrap();
+    let StoreOp::Schedule {
+        focus,
+        conference: Some(stored),
+    } = op
+    else {
+        panic!("{op:?}")
+    };
+    assert_eq!(focus, FOCUS);
+    assert!(stored.info.contains("Design review"));
+    w.e.committed(w.t, ticket);
+    let sent = w.pump();
+    let ok = response_to(&sent, "alice");
+    assert_eq!(ok.status(), Some(200));
+    let r = c3p_response(&ok);
+    assert_eq!(r.code, Code::Success);
+    assert_eq!(w.e.conference_count(), 1);
+
+    // --- Bob may not watch a conference he has nothing to do with.
+    let sub = |user: &'static str, call: &'static str| Req {
+        method: "SUBSCRIBE",
+        uri: FOCUS,
+        user,
+        call,
+        cseq: 1,
+        to_tag: None,
+        headers: "Event: conference\r\nAccept: application/conference-info+xml\r\nSupported: ms-benotify\r\nExpires: 3600\r\n",
+        body: None,
+    };
+    let sent = w.send(&sub("bob", "bobsub"));
+    assert_eq!(response_to(&sent, "bob").status(), Some(403));
+    // --- Alice subscribes: 200 with BENOTIFY accepted, then the full state.
+    let sent = w.send(&sub("alice", "alicesub"));
+    let got = to(&sent, "alice");
+    assert_eq!(got[0].status(), Some(200), "{got:#?}");
+    assert!(got[0].values(HeaderName::Supported).any(|(v, _)| v == "ms-benotify"));
+    assert_eq!(got[1].method(), Some("NOTIFY"));
+    let full = ConferenceInfo::parse(Bytes::copy_from_slice(got[1].body())).unwrap();
+    assert_eq!(full.version, Some(1));
+    assert_eq!(
+        full.description.as_ref().unwrap().subject.as_deref(),
+        Some("Design review")
+    );
+    let mut alice_sees = ocs_stack::cccp::state::Tracker::new();
+    alice_sees.apply(&full).unwrap();
+
+    // --- Alice and Bob join the focus (INVITE with addUser): 200 with the C3P answer.
+    let mut focus_tags = Vec::new();
+    for user in ["alice", "bob"] {
+        let call = format!("{user}focus");
+        let sent = w.send(&Req {
+            method: "INVITE",
+            uri: FOCUS,
+            user,
+            call: &call,
+            cseq: 1,
+            to_tag: None,
+            headers: "Supported: ms-sender\r\n",
+            body: c3p(&format!("sip:{user}@contoso.com"), FOCUS, join(user), None),
+        });
+        let ok = response_to(&sent, user);
+        assert_eq!(ok.status(), Some(200));
+        assert_eq!(
+            ok.header(HeaderName::Contact).unwrap().value,
+            format!("<{FOCUS}>")
+        );
+        assert_eq!(c3p_response(&ok).code, Code::Success);
+        focus_tags.push(to_tag(&ok));
+        // The ACK ends at the focus.
+        let ack = Req {
+            method: "ACK",
+            uri: FOCUS,
+            user,
+            call: &call,
+            cseq: 1,
+            to_tag: Some(&focus_tags[focus_tags.len() - 1]),
+            headers: "",
+            body: None,
+        };
+        assert!(w.send(&ack).is_empty());
+        // The subscriber hears of it: a partial notification, as BENOTIFY.
+        let n: Vec<Message> = to(&sent, "alice")
+            .into_iter()
+            .filter(|m| m.is_request())
+            .collect();
+        assert_eq!(n.len(), 1, "{n:#?}");
+        assert_eq!(n[0].method(), Some("BENOTIFY"));
+        let delta = ConferenceInfo::parse(Bytes::copy_from_slice(n[0].body())).unwrap();
+        alice_sees.apply(&delta).unwrap();
+    }
+    assert_eq!(alice_sees.state().unwrap().user_list().len(), 2);
+
+    // --- Both dial in to the IM MCU through the focus (INFO, mcuUri): the focus asks the MCU
+    // over "HTTP" (here handed straight over) and answers with the MCU's endpoint.
+    for (i, user) in ["alice", "bob"].into_iter().enumerate() {
+        let call = format!("{user}focus");
+        let sent = w.send(&Req {
+            method: "INFO",
+            uri: FOCUS,
+            user,
+            call: &call,
+            cseq: 2,
+            to_tag: Some(&focus_tags[i]),
+            headers: "",
+            body: c3p(&format!("sip:{user}@contoso.com"), FOCUS, dial_in(user), Some(CHAT)),
+        });
+        let ok = response_to(&sent, user);
+        assert_eq!(ok.status(), Some(200));
+        let r = c3p_response(&ok);
+        assert_eq!(r.code, Code::Success, "{r:?}");
+        assert_eq!(watch(&mut alice_sees, &sent), 1, "the new endpoint is told");
+    }
+    let state = w.e.conference(FOCUS).unwrap();
+    let bob = state.user("sip:bob@contoso.com").unwrap();
+    assert!(
+        bob.endpoints
+            .iter()
+            .any(|e| e.session_type.as_deref() == Some("chat")),
+        "the chat endpoint is in the state: {bob:?}"
+    );
+
+    // --- Chat: both INVITE the IM MCU; Carol, not added there, is refused.
+    let mut chat_tags = Vec::new();
+    for user in ["alice", "bob"] {
+        let call = format!("{user}chat");
+        let sent = w.send(&Req {
+            method: "INVITE",
+            uri: CHAT,
+            user,
+            call: &call,
+            cseq: 1,
+            to_tag: None,
+            headers: "Supported: ms-sender\r\n",
+            body: Some((
+                "application/sdp",
+                b"v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=session\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=message 5060 sip null\r\n".to_vec(),
+            )),
+        });
+        let ok = response_to(&sent, user);
+        assert_eq!(ok.status(), Some(200));
+        assert!(std::str::from_utf8(ok.body()).unwrap().contains("m=message"));
+        chat_tags.push(to_tag(&ok));
+    }
+    let sent = w.send(&Req {
+        method: "INVITE",
+        uri: CHAT,
+        user: "carol",
+        call: "carolchat",
+        cseq: 1,
+        to_tag: None,
+        headers: "",
+        body: None,
+    });
+    assert_eq!(response_to(&sent, "carol").status(), Some(403));
+    // Alice writes; Bob gets it from the MCU with Ms-Sender; Alice gets her 200 only.
+    let sent = w.send(&Req {
+        method: "MESSAGE",
+        uri: CHAT,
+        user: "alice",
+        call: "alicechat",
+        cseq: 2,
+        to_tag: Some(&chat_tags[0]),
+        headers: "",
+        body: Some(("text/plain", b"Shall we start?".to_vec())),
+    });
+    assert_eq!(response_to(&sent, "alice").status(), Some(200));
+    let relayed = to(&sent, "bob");
+    assert_eq!(relayed.len(), 1);
+    assert_eq!(relayed[0].method(), Some("MESSAGE"));
+    assert_eq!(&relayed[0].body()[..], b"Shall we start?");
+    assert_eq!(
+        relayed[0].header_by_name("Ms-Sender").unwrap().value,
+        "<sip:alice@contoso.com>"
+    );
+    assert_eq!(relayed[0].call_id().unwrap(), "bobchat", "in Bob's session");
+    assert_eq!(relayed[0].from().unwrap().tag(), Some(chat_tags[1].as_str()));
+
+    // --- Bob leaves (BYE to the focus): Alice's subscription hears of it.
+    let sent = w.send(&Req {
+        method: "BYE",
+        uri: FOCUS,
+        user: "bob",
+        call: "bobfocus",
+        cseq: 3,
+        to_tag: Some(&focus_tags[1]),
+        headers: "",
+        body: None,
+    });
+    assert_eq!(response_to(&sent, "bob").status(), Some(200));
+    assert_eq!(watch(&mut alice_sees, &sent), 1);
+    assert!(alice_sees.state().unwrap().user("sip:bob@contoso.com").is_none());
+
+    // --- Alice deletes it: forgotten by the store, the subscription ends, the chat session
+    // gets a BYE from the MCU.
+    let del = Req {
+        method: "SERVICE",
+        uri: FACTORY,
+        user: "alice",
+        call: "svc2",
+        cseq: 1,
+        to_tag: None,
+        headers: "",
+        body: c3p(
+            "sip:alice@contoso.com",
+            FACTORY,
+            Body::DeleteConference {
+                keys: Some(Keys::conference(FOCUS)),
+                info: None,
+            },
+            None,
+        ),
+    };
+    w.e.handle(w.t, w.w, del.message(), peer(6001), &Users);
+    let (ticket, op) = w.e.poll_store().unwrap();
+    assert!(matches!(op, StoreOp::Schedule { conference: None, .. }));
+    w.e.committed(w.t, ticket);
+    let sent = w.pump();
+    let alice = to(&sent, "alice");
+    assert!(alice.iter().any(|m| m.status() == Some(200)));
+    let last = alice
+        .iter()
+        .find(|m| m.method() == Some("NOTIFY"))
+        .expect("the terminating NOTIFY");
+    assert!(
+        last.header_by_name("Subscription-State")
+            .unwrap()
+            .value
+            .starts_with("terminated")
+    );
+    assert!(
+        alice
+            .iter()
+            .any(|m| m.method() == Some("BYE") && m.call_id().unwrap() == "alicechat"),
+        "{alice:#?}"
+    );
+    assert_eq!(w.e.conference_count(), 0);
+}
