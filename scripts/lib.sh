@@ -8,6 +8,7 @@ data_dir = "$2"
 udp = "127.0.0.1:$3"
 tcp = "off"
 tls = "off"
+web = "off"
 auth = $4
 users = []
 udp_recv_buffer = $5

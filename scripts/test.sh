@@ -35,7 +35,7 @@ else
   echo "WARNING: tshark not available: the RTCP tshark conformance tests are NOT run" >&2
 fi
 if have_curl; then
-  features+=(ocs-http-focus/curl-tests)
+  features+=(ocs-http-focus/curl-tests ocs-stack/curl-tests)
 else
   echo "WARNING: curl not available: the HTTP curl conformance tests are NOT run" >&2
 fi

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
-use ocs_stack::cccp::info::{ConferenceDescription, ConferenceInfo, Endpoint, User, Role};
+use ocs_stack::cccp::info::{ConferenceDescription, ConferenceInfo, Endpoint, Role, User};
 use ocs_stack::cccp::message::{Body, Code, Keys, Request, Response};
 use ocs_stack::server::sip::{Directory, Engine, EngineConfig, Outbound, Peer, StoreOp};
 use ocs_stack::sip::{HeaderName, Message};
@@ -106,7 +106,8 @@ struct World {
 impl World {
     fn send(&mut self, r: &Req<'_>) -> Vec<Outbound> {
         let m = r.message();
-        self.e.handle(self.t, self.w, m, peer(port_of(r.user)), &Users);
+        self.e
+            .handle(self.t, self.w, m, peer(port_of(r.user)), &Users);
         self.pump()
     }
 
@@ -121,7 +122,8 @@ impl World {
             }
             while let Some(call) = self.e.poll_mcu() {
                 let answer = self.e.serve_mcu(self.t, self.w, &call.mcu, &call.body);
-                self.e.mcu_answer(self.t, self.w, call.id, answer.as_deref());
+                self.e
+                    .mcu_answer(self.t, self.w, call.id, answer.as_deref());
                 moved = true;
             }
             sent.extend(std::iter::from_fn(|| self.e.poll_outbound()));
@@ -145,7 +147,10 @@ fn to(sent: &[Outbound], user: &str) -> Vec<Message> {
 }
 
 fn response_to(sent: &[Outbound], user: &str) -> Message {
-    let r: Vec<_> = to(sent, user).into_iter().filter(|m| !m.is_request()).collect();
+    let r: Vec<_> = to(sent, user)
+        .into_iter()
+        .filter(|m| !m.is_request())
+        .collect();
     assert_eq!(r.len(), 1, "{r:#?}");
     r.into_iter().next().unwrap()
 }
@@ -224,8 +229,13 @@ fn provisioning_gives_the_focus_factory_and_the_address_book() {
     assert_eq!(ok.status(), Some(200));
     assert_eq!(ok.expires().unwrap().unwrap(), 0);
     let body = std::str::from_utf8(ok.body()).unwrap();
-    assert!(body.contains(&format!("<focusFactoryUri>{FACTORY}</focusFactoryUri>")), "{body}");
-    assert!(body.contains("<absInternalServerUrl>http://127.0.0.1:8080/abs/handler/</absInternalServerUrl>"));
+    assert!(
+        body.contains(&format!("<focusFactoryUri>{FACTORY}</focusFactoryUri>")),
+        "{body}"
+    );
+    assert!(body.contains(
+        "<absInternalServerUrl>http://127.0.0.1:8080/abs/handler/</absInternalServerUrl>"
+    ));
     // Another Accept: 406 ([MS-SIPREGE] 2.2.2.1).
     let sent = w.send(&Req {
         method: "SUBSCRIBE",
@@ -313,7 +323,11 @@ fn a_conference_from_creation_to_deletion() {
     let sent = w.send(&sub("alice", "alicesub"));
     let got = to(&sent, "alice");
     assert_eq!(got[0].status(), Some(200), "{got:#?}");
-    assert!(got[0].values(HeaderName::Supported).any(|(v, _)| v == "ms-benotify"));
+    assert!(
+        got[0]
+            .values(HeaderName::Supported)
+            .any(|(v, _)| v == "ms-benotify")
+    );
     assert_eq!(got[1].method(), Some("NOTIFY"));
     let full = ConferenceInfo::parse(Bytes::copy_from_slice(got[1].body())).unwrap();
     assert_eq!(full.version, Some(1));
@@ -382,7 +396,12 @@ fn a_conference_from_creation_to_deletion() {
             cseq: 2,
             to_tag: Some(&focus_tags[i]),
             headers: "",
-            body: c3p(&format!("sip:{user}@contoso.com"), FOCUS, dial_in(user), Some(CHAT)),
+            body: c3p(
+                &format!("sip:{user}@contoso.com"),
+                FOCUS,
+                dial_in(user),
+                Some(CHAT),
+            ),
         });
         let ok = response_to(&sent, user);
         assert_eq!(ok.status(), Some(200));
@@ -418,7 +437,11 @@ fn a_conference_from_creation_to_deletion() {
         });
         let ok = response_to(&sent, user);
         assert_eq!(ok.status(), Some(200));
-        assert!(std::str::from_utf8(ok.body()).unwrap().contains("m=message"));
+        assert!(
+            std::str::from_utf8(ok.body())
+                .unwrap()
+                .contains("m=message")
+        );
         chat_tags.push(to_tag(&ok));
     }
     let sent = w.send(&Req {
@@ -453,7 +476,10 @@ fn a_conference_from_creation_to_deletion() {
         "<sip:alice@contoso.com>"
     );
     assert_eq!(relayed[0].call_id().unwrap(), "bobchat", "in Bob's session");
-    assert_eq!(relayed[0].from().unwrap().tag(), Some(chat_tags[1].as_str()));
+    assert_eq!(
+        relayed[0].from().unwrap().tag(),
+        Some(chat_tags[1].as_str())
+    );
 
     // --- Bob leaves (BYE to the focus): Alice's subscription hears of it.
     let sent = w.send(&Req {
@@ -468,7 +494,13 @@ fn a_conference_from_creation_to_deletion() {
     });
     assert_eq!(response_to(&sent, "bob").status(), Some(200));
     assert_eq!(watch(&mut alice_sees, &sent), 1);
-    assert!(alice_sees.state().unwrap().user("sip:bob@contoso.com").is_none());
+    assert!(
+        alice_sees
+            .state()
+            .unwrap()
+            .user("sip:bob@contoso.com")
+            .is_none()
+    );
 
     // --- Alice deletes it: forgotten by the store, the subscription ends, the chat session
     // gets a BYE from the MCU.
@@ -492,7 +524,13 @@ fn a_conference_from_creation_to_deletion() {
     };
     w.e.handle(w.t, w.w, del.message(), peer(6001), &Users);
     let (ticket, op) = w.e.poll_store().unwrap();
-    assert!(matches!(op, StoreOp::Schedule { conference: None, .. }));
+    assert!(matches!(
+        op,
+        StoreOp::Schedule {
+            conference: None,
+            ..
+        }
+    ));
     w.e.committed(w.t, ticket);
     let sent = w.pump();
     let alice = to(&sent, "alice");

@@ -42,6 +42,7 @@ mod with_sipp {
                 udp: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
                 tcp: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
                 tls: None,
+                web: None,
                 auth: vec!["Digest".into()],
                 load_users: Some(LoadUsers {
                     prefix: "user".into(),
@@ -254,7 +255,7 @@ mod with_sipp {
         let cfg = dir.join("ocs.toml");
         std::fs::write(
             &cfg,
-            "data_dir = \"data\"\nudp = \"127.0.0.1:0\"\ntcp = \"off\"\ntls = \"off\"\nauth = [\"Digest\"]\n\
+            "data_dir = \"data\"\nudp = \"127.0.0.1:0\"\ntcp = \"off\"\ntls = \"off\"\nweb = \"off\"\nauth = [\"Digest\"]\n\
              [load_users]\nprefix = \"user\"\ncount = 1000000\npassword = \"secret\"\n",
         )
         .unwrap();

@@ -28,6 +28,7 @@ async fn start(
         udp: None,
         tcp: None,
         tls: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        web: None,
         auth: Vec::new(),
         ..Config::default()
     };

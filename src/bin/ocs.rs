@@ -216,10 +216,12 @@ fn serve(config: Option<&std::path::Path>, trace_sip: bool) -> ExitCode {
         |b| {
             // Machine-readable for scripts: where it listens.
             println!(
-                "listening udp={} tcp={} tls={}",
+                "listening udp={} tcp={} tls={} web={} mcu={}",
                 b.udp.map_or("-".into(), |a| a.to_string()),
                 b.tcp.map_or("-".into(), |a| a.to_string()),
-                b.tls.map_or("-".into(), |a| a.to_string())
+                b.tls.map_or("-".into(), |a| a.to_string()),
+                b.web.map_or("-".into(), |a| a.to_string()),
+                b.mcu
             );
         },
     ));

@@ -1,0 +1,454 @@
+//! The reference server with real sockets: conferences created and joined over SIP/TCP, the
+//! focus reaching the MCUs through the HTTP listener, a scheduled conference surviving a
+//! restart while an expired one is purged; and curl (a client nobody here wrote) against the
+//! address-book files (200 with ETag, 304, 206) and the MCUs' C3P endpoint.
+//!
+//! The curl part needs the `curl-tests` feature and curl on the PATH; `scripts/test.sh`
+//! turns it on and CI requires it with `OCS_REQUIRE_INTEROP=1`.
+
+#![cfg(feature = "server")]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use ocs_stack::cccp::info::{ConferenceDescription, ConferenceInfo, Endpoint, Role, User};
+use ocs_stack::cccp::message::{Body, Code, Keys, Reason, Request, Response};
+use ocs_stack::cccp::time::{DateTime, Timestamp};
+use ocs_stack::server::{Bound, Config, run};
+use ocs_stack::sip::Message;
+use ocs_stack::sip::stream::{Frame, Status, StreamDecoder};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const FACTORY: &str = "sip:alice@contoso.com;gruu;opaque=app:conf:focusfactory";
+
+fn focus(id: &str) -> String {
+    format!("sip:alice@contoso.com;gruu;opaque=app:conf:focus:id:{id}")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ocs-http-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+struct Server {
+    bound: Bound,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn start(dir: &Path) -> Server {
+    let any = SocketAddr::from(([127, 0, 0, 1], 0));
+    let cfg = Config {
+        data_dir: dir.to_owned(),
+        udp: None,
+        tcp: Some(any),
+        tls: None,
+        web: Some(any),
+        auth: Vec::new(),
+        ..Config::default()
+    };
+    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(async move {
+        run(
+            cfg,
+            async {
+                let _ = stop_rx.await;
+            },
+            move |b| {
+                let _ = bound_tx.send(b);
+            },
+        )
+        .await
+        .unwrap();
+    });
+    Server {
+        bound: bound_rx.await.unwrap(),
+        stop,
+        task,
+    }
+}
+
+impl Server {
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.unwrap();
+    }
+}
+
+/// A SIP user agent over one TCP connection.
+struct Ua {
+    user: &'static str,
+    tcp: TcpStream,
+    buf: BytesMut,
+    cseq: u32,
+}
+
+impl Ua {
+    async fn connect(addr: SocketAddr, user: &'static str) -> Ua {
+        Ua {
+            user,
+            tcp: TcpStream::connect(addr).await.unwrap(),
+            buf: BytesMut::new(),
+            cseq: 0,
+        }
+    }
+
+    /// Sends a request and returns its final response.
+    async fn request(
+        &mut self,
+        method: &str,
+        uri: &str,
+        call: &str,
+        to_tag: Option<&str>,
+        body: Option<Bytes>,
+    ) -> Message {
+        self.cseq += 1;
+        let local = self.tcp.local_addr().unwrap();
+        let to = to_tag.map_or(format!("<{uri}>"), |t| format!("<{uri}>;tag={t}"));
+        let body = body.unwrap_or_default();
+        let ct = if body.is_empty() {
+            String::new()
+        } else {
+            "Content-Type: application/cccp+xml\r\n".into()
+        };
+        let mut m = format!(
+            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/TCP {local};branch=z9hG4bK{call}{c}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:{u}@contoso.com>;tag=t{u}\r\nTo: {to}\r\n\
+             Call-ID: {call}\r\nCSeq: {c} {method}\r\nContact: <sip:{u}@{local};transport=tcp>\r\n\
+             {ct}Content-Length: {n}\r\n\r\n",
+            u = self.user,
+            c = self.cseq,
+            n = body.len()
+        )
+        .into_bytes();
+        m.extend_from_slice(&body);
+        self.tcp.write_all(&m).await.unwrap();
+        loop {
+            let msg = self.read().await;
+            if !msg.is_request() && msg.status().unwrap_or(0) >= 200 {
+                if method == "INVITE" && msg.status() == Some(200) {
+                    let ack = format!(
+                        "ACK {uri} SIP/2.0\r\nVia: SIP/2.0/TCP {local};branch=z9hG4bKack{call}\r\n\
+                         Max-Forwards: 70\r\nFrom: <sip:{u}@contoso.com>;tag=t{u}\r\nTo: {to}\r\n\
+                         Call-ID: {call}\r\nCSeq: {c} ACK\r\nContent-Length: 0\r\n\r\n",
+                        u = self.user,
+                        c = self.cseq,
+                        to = msg.header(ocs_stack::sip::HeaderName::To).unwrap().value,
+                    );
+                    self.tcp.write_all(ack.as_bytes()).await.unwrap();
+                }
+                return msg;
+            }
+        }
+    }
+
+    async fn read(&mut self) -> Message {
+        let dec = StreamDecoder::default();
+        loop {
+            let data = Bytes::copy_from_slice(&self.buf);
+            if let Status::Complete(f, used) = dec.decode(&data).unwrap() {
+                let _ = self.buf.split_to(used);
+                if let Frame::Message(m) = f {
+                    return m;
+                }
+                continue;
+            }
+            let n = tokio::time::timeout(Duration::from_secs(10), self.tcp.read_buf(&mut self.buf))
+                .await
+                .expect("an answer in time")
+                .unwrap();
+            assert!(n > 0, "the server closed the connection");
+        }
+    }
+
+    /// A C3P request in SIP; its C3P response.
+    async fn c3p(
+        &mut self,
+        method: &str,
+        uri: &str,
+        call: &str,
+        to_tag: Option<&str>,
+        body: Body,
+        mcu: Option<&str>,
+    ) -> (Message, Response) {
+        let me = format!("sip:{}@contoso.com", self.user);
+        let mut r = Request::new(u64::from(self.cseq) + 1, me, uri, body);
+        r.command.mcu_uri = mcu.map(Into::into);
+        let sip = self
+            .request(method, uri, call, to_tag, Some(r.to_bytes()))
+            .await;
+        let c3p = Response::parse(Bytes::copy_from_slice(sip.body())).unwrap();
+        (sip, c3p)
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn add_conference(id: &str, subject: &str, lifetime: i64) -> Body {
+    Body::AddConference {
+        info: Some(Box::new(ConferenceInfo {
+            description: Some(ConferenceDescription {
+                conference_id: Some(id.into()),
+                subject: Some(subject.into()),
+                expiry_time: Some(DateTime::from_timestamp(Timestamp(now() + lifetime))),
+                ..ConferenceDescription::default()
+            }),
+            ..ConferenceInfo::default()
+        })),
+    }
+}
+
+#[tokio::test]
+async fn conferences_over_sip_and_http_survive_a_restart() {
+    let dir = temp_dir("restart");
+    let server = start(&dir).await;
+    let sip = server.bound.tcp.unwrap();
+    let mut alice = Ua::connect(sip, "alice").await;
+    // Two scheduled conferences: one for an hour, one that ends in two seconds.
+    for (id, subject, life) in [
+        ("DESIGN01", "Design review", 3600),
+        ("SHORT001", "Stand-up", 2),
+    ] {
+        let (ok, r) = alice
+            .c3p(
+                "SERVICE",
+                FACTORY,
+                &format!("svc-{id}"),
+                None,
+                add_conference(id, subject, life),
+                None,
+            )
+            .await;
+        assert_eq!(ok.status(), Some(200));
+        assert_eq!(r.code, Code::Success, "{r:?}");
+    }
+    // Join, then dial in to the IM MCU: the focus's addUser goes to the MCU over HTTP.
+    let design = focus("DESIGN01");
+    let join = Body::AddUser {
+        keys: Some(Keys::conference(design.clone())),
+        user: Some(Box::new(User {
+            entity: "sip:alice@contoso.com".into(),
+            roles: Some(vec![Role::Presenter]),
+            endpoints: vec![Endpoint {
+                entity: "{alice-1}".into(),
+                ..Endpoint::default()
+            }],
+            ..User::default()
+        })),
+    };
+    let (ok, r) = alice.c3p("INVITE", &design, "join", None, join, None).await;
+    assert_eq!((ok.status(), r.code), (Some(200), Code::Success));
+    let tag = ok.to().unwrap().tag().unwrap().to_owned();
+    let chat = "sip:alice@contoso.com;gruu;opaque=app:conf:chat:id:DESIGN01";
+    let dial_in = Body::AddUser {
+        keys: Some(Keys::conference(design.clone())),
+        user: Some(Box::new(User::new(
+            "sip:alice@contoso.com",
+            Role::Presenter,
+        ))),
+    };
+    let (ok, r) = alice
+        .c3p("INFO", &design, "join", Some(&tag), dial_in, Some(chat))
+        .await;
+    assert_eq!((ok.status(), r.code), (Some(200), Code::Success), "{r:?}");
+    let Body::AddUser { user: Some(u), .. } = &r.command.body else {
+        panic!("{r:?}")
+    };
+    assert!(!u.endpoints.is_empty(), "the MCU reported the endpoint");
+    server.stop().await;
+
+    // Past the short one's expiry, the server starts again on the same data.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let server = start(&dir).await;
+    let mut alice = Ua::connect(server.bound.tcp.unwrap(), "alice").await;
+    let get = |id: &str| Body::GetConference {
+        keys: Some(Keys::conference(focus(id))),
+        info: None,
+    };
+    let (_, r) = alice
+        .c3p("SERVICE", FACTORY, "get1", None, get("DESIGN01"), None)
+        .await;
+    assert_eq!(
+        r.code,
+        Code::Success,
+        "the scheduled conference survived: {r:?}"
+    );
+    let Body::GetConference { info: Some(ci), .. } = &r.command.body else {
+        panic!("{r:?}")
+    };
+    let d = ci.description.as_ref().unwrap();
+    assert_eq!(d.subject.as_deref(), Some("Design review"));
+    assert!(ci.user_list().is_empty(), "sessions end with the server");
+    let (_, r) = alice
+        .c3p("SERVICE", FACTORY, "get2", None, get("SHORT001"), None)
+        .await;
+    assert_eq!(
+        (r.code, r.reason),
+        (Code::Failure, Some(Reason::ConferenceDoesNotExist)),
+        "the expired one was purged"
+    );
+    // It can be joined again, and its MCUs know it again (told over HTTP at start-up).
+    let join = Body::AddUser {
+        keys: Some(Keys::conference(design.clone())),
+        user: Some(Box::new(User::new(
+            "sip:alice@contoso.com",
+            Role::Presenter,
+        ))),
+    };
+    let (ok, r) = alice
+        .c3p("INVITE", &design, "join2", None, join, None)
+        .await;
+    assert_eq!((ok.status(), r.code), (Some(200), Code::Success));
+    let tag = ok.to().unwrap().tag().unwrap().to_owned();
+    let dial_in = Body::AddUser {
+        keys: Some(Keys::conference(design.clone())),
+        user: Some(Box::new(User::new(
+            "sip:alice@contoso.com",
+            Role::Presenter,
+        ))),
+    };
+    let (_, r) = alice
+        .c3p("INFO", &design, "join2", Some(&tag), dial_in, Some(chat))
+        .await;
+    assert_eq!(r.code, Code::Success, "{r:?}");
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(not(feature = "curl-tests"))]
+#[test]
+fn curl_tests_require_the_feature() {
+    assert!(
+        std::env::var_os("OCS_REQUIRE_INTEROP").is_none(),
+        "OCS_REQUIRE_INTEROP is set but the server's curl tests were built without `curl-tests`"
+    );
+    eprintln!("server curl tests NOT RUN: build with --features ocs-stack/curl-tests");
+}
+
+#[cfg(feature = "curl-tests")]
+mod with_curl {
+    use std::process::Command;
+
+    use super::*;
+    use ocs_stack::http::abs::{AbsFile, day_from_unix};
+
+    /// curl's output: (status line and headers, body).
+    fn curl(args: &[&str]) -> (String, Vec<u8>) {
+        let out = Command::new("curl")
+            .args(["--silent", "--show-error", "--max-time", "20", "--include"])
+            .args(args)
+            .output()
+            .expect("curl runs");
+        assert!(
+            out.status.success(),
+            "curl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let split = out
+            .stdout
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a head");
+        (
+            String::from_utf8_lossy(&out.stdout[..split]).into_owned(),
+            out.stdout[split + 4..].to_vec(),
+        )
+    }
+
+    fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+        head.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    // curl blocks its thread: the server runs on the other.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn curl_downloads_the_address_book_and_talks_c3p_to_an_mcu() {
+        let dir = temp_dir("curl");
+        let server = start(&dir).await;
+        let web = server.bound.web.unwrap();
+        let day = day_from_unix(now() as u64).unwrap();
+        let url = format!("http://{web}/abs/handler/F-{day:04X}.lsabs");
+        let (head, body) = curl(&[&url]);
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let etag = header(&head, "etag").expect("an ETag").to_owned();
+        let book = AbsFile::parse(&body).expect("a full address book");
+        assert_eq!(book.contacts.len(), 3, "the demo users");
+        assert_eq!(book.header.day, day);
+        // Conditional GET: 304 without a body.
+        let (head, body) = curl(&["-H", &format!("If-None-Match: {etag}"), &url]);
+        assert!(head.starts_with("HTTP/1.1 304"), "{head}");
+        assert!(body.is_empty());
+        let since = header(&curl(&[&url]).0, "last-modified")
+            .unwrap()
+            .to_owned();
+        let (head, _) = curl(&["-H", &format!("If-Modified-Since: {since}"), &url]);
+        assert!(head.starts_with("HTTP/1.1 304"), "{head}");
+        // A range: 206 with those bytes.
+        let (head, part) = curl(&["-r", "16-47", &url]);
+        assert!(head.starts_with("HTTP/1.1 206"), "{head}");
+        let full = curl(&[&url]).1;
+        assert_eq!(part, full[16..48]);
+        assert_eq!(
+            header(&head, "content-range"),
+            Some(format!("bytes 16-47/{}", full.len()).as_str())
+        );
+        // The device form, case-insensitive names, and a 404.
+        let (head, _) = curl(&[&format!("http://{web}/abs/handler/f-{day:04x}.dabs")]);
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let (head, _) = curl(&[&format!("http://{web}/abs/handler/F-0001.lsabs")]);
+        assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+
+        // The MCU listener speaks C3P over HTTP to any client: addConference, then
+        // getConference, as the focus would send them.
+        let mcu = server.bound.mcu;
+        let chat = "sip:alice@contoso.com;gruu;opaque=app:conf:chat:id:CURLTEST1";
+        let post = |body: Body| {
+            let r = Request::new(1, focus("CURLTEST1"), chat, body);
+            let file = dir.join("c3p.xml");
+            std::fs::write(&file, r.to_bytes()).unwrap();
+            let (head, body) = curl(&[
+                "-H",
+                "Content-Type: application/cccp+xml",
+                "--data-binary",
+                &format!("@{}", file.display()),
+                &format!("http://{mcu}/LiveServer/chat/"),
+            ]);
+            assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+            assert_eq!(header(&head, "content-type"), Some("application/cccp+xml"));
+            Response::parse(Bytes::from(body)).unwrap()
+        };
+        let r = post(Body::AddConference { info: None });
+        assert_eq!(r.code, Code::Success, "{r:?}");
+        let r = post(Body::GetConference {
+            keys: Some(Keys::conference(chat)),
+            info: None,
+        });
+        assert_eq!(r.code, Code::Success, "{r:?}");
+        // Not C3P: 415; another path: 404.
+        let (head, _) = curl(&[
+            "-H",
+            "Content-Type: text/plain",
+            "--data",
+            "hello",
+            &format!("http://{mcu}/LiveServer/chat/"),
+        ]);
+        assert!(head.starts_with("HTTP/1.1 415"), "{head}");
+        let (head, _) = curl(&[&format!("http://{mcu}/LiveServer/nothing/")]);
+        assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+        server.stop().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
