@@ -553,3 +553,73 @@ fn a_conference_from_creation_to_deletion() {
     );
     assert_eq!(w.e.conference_count(), 0);
 }
+
+#[test]
+fn the_focus_factory_answers_provisioning_commands() {
+    let mut w = World {
+        e: engine(),
+        t: Instant::now(),
+        w: SystemTime::now(),
+    };
+    let service = |user: &'static str, call: &'static str, body: Body| Req {
+        method: "SERVICE",
+        uri: FACTORY,
+        user,
+        call,
+        cseq: 1,
+        to_tag: None,
+        headers: "",
+        body: c3p(&format!("sip:{user}@contoso.com"), FACTORY, body, None),
+    };
+    let sent = w.send(&service(
+        "alice",
+        "types",
+        Body::GetAvailableMcuTypes { mcu_types: None },
+    ));
+    let r = c3p_response(&response_to(&sent, "alice"));
+    let Body::GetAvailableMcuTypes {
+        mcu_types: Some(types),
+    } = &r.command.body
+    else {
+        panic!("{r:?}")
+    };
+    let names: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
+    assert_eq!(names, ["audio-video", "chat", "meeting"]);
+    let sent = w.send(&service(
+        "alice",
+        "caps",
+        Body::GetConferencingCapabilities {
+            mcu_types: None,
+            pstn_bridging: None,
+        },
+    ));
+    assert_eq!(
+        c3p_response(&response_to(&sent, "alice")).code,
+        Code::Success
+    );
+    // Bob creating a conference through Alice's factory: refused, with the diagnostic.
+    let sent = w.send(&service(
+        "bob",
+        "bobsvc",
+        Body::AddConference { info: None },
+    ));
+    let refused = response_to(&sent, "bob");
+    assert_eq!(c3p_response(&refused).code, Code::Failure);
+    assert!(
+        refused
+            .header_by_name("ms-diagnostics")
+            .unwrap()
+            .value
+            .starts_with("3014;"),
+        "{refused}"
+    );
+    assert_eq!(w.e.conference_count(), 0);
+    // Not C3P: 415.
+    let mut not_c3p = service(
+        "alice",
+        "plain",
+        Body::GetAvailableMcuTypes { mcu_types: None },
+    );
+    not_c3p.body = Some(("text/plain", b"hello".to_vec()));
+    assert_eq!(response_to(&w.send(&not_c3p), "alice").status(), Some(415));
+}

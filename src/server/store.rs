@@ -342,7 +342,11 @@ mod tests {
             },
         ])
         .unwrap();
-        assert_eq!(s.conferences(500).unwrap(), [c.clone()], "expired: purged");
+        assert_eq!(
+            s.conferences(500).unwrap(),
+            std::slice::from_ref(&c),
+            "expired: purged"
+        );
         s.apply(&[StoreOp::Schedule {
             focus: c.focus.clone(),
             conference: None,

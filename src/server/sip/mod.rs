@@ -489,12 +489,9 @@ impl Engine {
                     self.request(now, wall, key, message, users);
                 }
                 TxEvent::Response { key, message } => self.response(now, key, message),
-                TxEvent::Ack { message, .. } => {
-                    // The ACK of a 2xx from the focus or an MCU ends there.
-                    if !self.is_our_session(&message) {
-                        self.forward_stateless(wall, message);
-                    }
-                }
+                // The ACK of a 2xx from the focus or an MCU ends there.
+                TxEvent::Ack { message, .. } if self.is_our_session(&message) => {}
+                TxEvent::Ack { message, .. } => self.forward_stateless(wall, message),
                 TxEvent::Cancelled { key } => self.cancel_branches(now, key),
                 TxEvent::StrayResponse { message } => self.stray_response(message),
                 TxEvent::Timeout { key } | TxEvent::TransportError { key } => {
