@@ -121,7 +121,7 @@ impl World {
                 moved = true;
             }
             while let Some(call) = self.e.poll_mcu() {
-                let answer = self.e.serve_mcu(self.t, self.w, &call.mcu, &call.body);
+                let answer = self.e.serve_mcu(self.t, &call.mcu, &call.body);
                 self.e
                     .mcu_answer(self.t, self.w, call.id, answer.as_deref());
                 moved = true;

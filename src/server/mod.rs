@@ -431,7 +431,7 @@ pub async fn run(
                 Some(Input::Connected(c, tx)) => { conns.insert(c, tx); }
                 Some(Input::Closed(c)) => { conns.remove(&c); }
                 Some(Input::Mcu { mcu, body, reply }) => {
-                    let answer = engine.serve_mcu(Instant::now(), SystemTime::now(), &mcu, &body);
+                    let answer = engine.serve_mcu(Instant::now(), &mcu, &body);
                     let _ = reply.send(answer);
                 }
                 Some(Input::McuAnswer { id, c3p }) => {

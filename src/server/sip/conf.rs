@@ -257,17 +257,10 @@ impl Engine {
     /// Serves one C3P request POSTed to the MCU of type `mcu` (the in-process MCUs behind the
     /// runtime's HTTP listener). Returns the C3P response document, or `None` for a body that
     /// is not a C3P request (HTTP 400).
-    pub fn serve_mcu(
-        &mut self,
-        now: Instant,
-        wall: SystemTime,
-        mcu: &McuType,
-        body: &[u8],
-    ) -> Option<Bytes> {
+    pub fn serve_mcu(&mut self, now: Instant, mcu: &McuType, body: &[u8]) -> Option<Bytes> {
         let req = Request::parse(Bytes::copy_from_slice(body)).ok()?;
         let resp = self.mcu_command(now, mcu, &req);
         self.flush_transmits();
-        let _ = wall;
         Some(resp.to_bytes())
     }
 
