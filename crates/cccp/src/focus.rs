@@ -588,16 +588,7 @@ impl Focus {
                 .clone()
                 .unwrap_or(AdmissionPolicy::OpenAuthenticated),
             mcus,
-            invited: info
-                .user_list()
-                .iter()
-                .map(|u| {
-                    (
-                        u.entity.clone(),
-                        u.role().cloned().unwrap_or(Role::Attendee),
-                    )
-                })
-                .collect(),
+            invited: invitees(info),
             key: s.key,
         };
         let focus = ByteString::from(uri.to_string());
@@ -804,16 +795,7 @@ impl Focus {
             }
             _ => mcus.clone_from(&self.config.mcus),
         }
-        let invited: Vec<(ByteString, Role)> = info
-            .user_list()
-            .iter()
-            .map(|u| {
-                (
-                    u.entity.clone(),
-                    u.role().cloned().unwrap_or(Role::Attendee),
-                )
-            })
-            .collect();
+        let invited = invitees(info);
         let mut key_bytes = [0u8; 16];
         let (a, b) = (self.random(), self.random());
         key_bytes[..8].copy_from_slice(&a.to_be_bytes());
@@ -2103,6 +2085,19 @@ impl Focus {
             });
         }
     }
+}
+
+/// The users a scheduling document invites, with their roles (attendee when none is given).
+fn invitees(info: &ConferenceInfo) -> Vec<(ByteString, Role)> {
+    info.user_list()
+        .iter()
+        .map(|u| {
+            (
+                u.entity.clone(),
+                u.role().cloned().unwrap_or(Role::Attendee),
+            )
+        })
+        .collect()
 }
 
 /// The media an MCU's entity view lists.

@@ -374,6 +374,11 @@ impl Engine {
         .map_or_else(|| "127.0.0.1:5060".to_owned(), |a| a.to_string())
     }
 
+    /// A fresh branch and our `sent-by` for a request to `peer`.
+    fn hop(&mut self, peer: &Peer) -> (String, String) {
+        (format!("z9hG4bK{}", self.token()), self.sent_by(peer))
+    }
+
     /// Sends a request we originate through a client transaction.
     fn originate(&mut self, now: Instant, msg: Message, peer: Peer) {
         if let Ok(k) = self.layer.send_request(now, msg, peer.transport()) {
@@ -389,11 +394,10 @@ impl Engine {
         method: &'static str,
         body: Option<(&str, &[u8])>,
     ) -> bool {
-        let branch = format!("z9hG4bK{}", self.token());
         let Some(peer) = self.conf.legs.get(call).map(|l| l.peer) else {
             return false;
         };
-        let sent_by = self.sent_by(&peer);
+        let (branch, sent_by) = self.hop(&peer);
         let Some(leg) = self.conf.legs.get_mut(call) else {
             return false;
         };
@@ -835,11 +839,10 @@ impl Engine {
         document: &ConferenceInfo,
         terminated: bool,
     ) {
-        let branch = format!("z9hG4bK{}", self.token());
         let Some(peer) = self.conf.subs.get(&id).map(|s| s.peer) else {
             return;
         };
-        let sent_by = self.sent_by(&peer);
+        let (branch, sent_by) = self.hop(&peer);
         let body = document.to_bytes();
         let Some(sub) = self.conf.subs.get_mut(&id) else {
             return;
@@ -875,11 +878,10 @@ impl Engine {
 
     /// The terminating NOTIFY of a subscription (no body), and forgets it.
     fn final_notify(&mut self, now: Instant, id: u64) {
-        let branch = format!("z9hG4bK{}", self.token());
         let Some(peer) = self.conf.subs.get(&id).map(|s| s.peer) else {
             return;
         };
-        let sent_by = self.sent_by(&peer);
+        let (branch, sent_by) = self.hop(&peer);
         if let Some(sub) = self.conf.subs.get_mut(&id)
             && let Ok(msg) = sub.notifier.notify(now, &branch, &sent_by).build()
         {
@@ -988,11 +990,10 @@ impl Engine {
             .map(|(c, _)| c.clone())
             .collect();
         for other in others {
-            let branch = format!("z9hG4bK{}", self.token());
             let Some(peer) = self.conf.legs.get(&other).map(|l| l.peer) else {
                 continue;
             };
-            let sent_by = self.sent_by(&peer);
+            let (branch, sent_by) = self.hop(&peer);
             let Some(leg) = self.conf.legs.get_mut(&other) else {
                 continue;
             };
