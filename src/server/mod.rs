@@ -13,6 +13,7 @@
 //! ```
 
 pub mod abs;
+pub mod media;
 pub mod sip;
 pub mod store;
 pub mod web;

@@ -1,0 +1,289 @@
+//! The A/V MCU's relay (`ocs_stack::server::media`) with participants built from `ocs-srtp` and
+//! `ocs-rtcp`, on virtual time: each one keyed apart, the dominant speaker relayed to the others
+//! as one stream per receiver with the speaker as first CSRC, replays refused, RTCP both ways
+//! giving loss, jitter, RTT and MOS per participant (a lossy one visibly worse), and no
+//! allocation per relayed packet.
+
+#![cfg(feature = "server")]
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use ocs_stack::rtcp::rtp::RtpPacket;
+use ocs_stack::rtcp::session::{Config, Session as Rtcp};
+use ocs_stack::server::media::{LegId, Relay, RelayError};
+use ocs_stack::srtp::{Policy, Session};
+
+#[global_allocator]
+static A: ocs_alloc_counter::Counting = ocs_alloc_counter::Counting;
+
+/// The MCU's SSRC toward leg `id`.
+fn mcu_ssrc(id: LegId) -> u32 {
+    0x4D43_0000 + id as u32
+}
+
+fn key(byte: u8) -> Policy {
+    Policy::ms_srtp(&[byte; 30]).unwrap()
+}
+
+struct Party {
+    id: LegId,
+    ssrc: u32,
+    /// What it sends with (its key) and what it receives with (the MCU's key for it).
+    tx: Session,
+    rx: Session,
+    rtcp: Rtcp,
+    seq: u16,
+    ts: u32,
+    /// Received: (SSRC, first CSRC, sequence number, marker, timestamp).
+    got: Vec<(u32, u32, u16, bool, u32)>,
+}
+
+fn party(id: LegId, relay: &mut Relay, now: Instant) -> Party {
+    let mine = key(id as u8);
+    let theirs = key(0x80 + id as u8);
+    relay
+        .add_leg(id, &mine, &theirs, mcu_ssrc(id), now, 0x1_0000_0000, id)
+        .unwrap();
+    let mut tx = Session::new();
+    tx.add_outbound_template(&mine).unwrap();
+    let mut rx = Session::new();
+    rx.add_inbound_template(&theirs).unwrap();
+    let ssrc = 0x1000 + id as u32;
+    Party {
+        id,
+        ssrc,
+        tx,
+        rx,
+        rtcp: Rtcp::new(
+            Config::audio(ssrc, &format!("p{id}")),
+            now,
+            0x1_0000_0000,
+            id + 7,
+        ),
+        seq: 1,
+        ts: 0,
+        got: Vec::new(),
+    }
+}
+
+impl Party {
+    /// Its next 20 ms of PCMU, loud or silent, protected.
+    fn speak(&mut self, now: Instant, loud: bool) -> Vec<u8> {
+        let mut p = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        p[2..4].copy_from_slice(&self.seq.to_be_bytes());
+        p[4..8].copy_from_slice(&self.ts.to_be_bytes());
+        p[8..12].copy_from_slice(&self.ssrc.to_be_bytes());
+        p.extend((0..160).map(|i| if loud { (i % 32) as u8 } else { 0xFF }));
+        self.rtcp.on_rtp_sent(now, &p).unwrap();
+        self.seq = self.seq.wrapping_add(1);
+        self.ts = self.ts.wrapping_add(160);
+        let n = p.len();
+        p.resize(n + 64, 0);
+        let m = self.tx.protect_rtp(&mut p, n).unwrap();
+        p.truncate(m);
+        p
+    }
+
+    fn receive(&mut self, now: Instant, bytes: &[u8]) {
+        let mut b = bytes.to_vec();
+        let n = self.rx.unprotect_rtp(&mut b).expect("the MCU's key for us");
+        let p = RtpPacket::parse(&b[..n]).unwrap();
+        let csrc = p.csrcs().next().expect("the speaker as CSRC");
+        self.got.push((
+            p.ssrc(),
+            csrc,
+            p.sequence_number(),
+            p.marker(),
+            p.timestamp(),
+        ));
+        assert_eq!(p.payload().len(), 160);
+        self.rtcp.handle_rtp(now, &b[..n]).unwrap();
+    }
+}
+
+#[test]
+fn the_dominant_speaker_reaches_every_other_participant() {
+    let t0 = Instant::now();
+    let mut relay = Relay::new();
+    let mut ps: Vec<Party> = (1..=3).map(|i| party(i, &mut relay, t0)).collect();
+    let mut last_a = Vec::new();
+    // One second of Alice talking, then Bob takes over.
+    for tick in 0..100u32 {
+        let now = t0 + Duration::from_millis(20 * u64::from(tick));
+        for i in 0..3 {
+            let loud = if tick < 50 { i == 0 } else { i == 1 };
+            let mut pkt = ps[i].speak(now, loud);
+            if i == 0 {
+                last_a = pkt.clone();
+            }
+            let mut out = Vec::new();
+            relay
+                .relay_rtp(now, ps[i].id, &mut pkt, |to, b| out.push((to, b.to_vec())))
+                .unwrap();
+            for (to, b) in out {
+                assert_ne!(to, ps[i].id, "nobody hears himself");
+                let r = ps.iter_mut().find(|p| p.id == to).unwrap();
+                r.receive(now, &b);
+            }
+        }
+    }
+    assert_eq!(relay.dominant_speaker(), Some((2, ps[1].ssrc)));
+    // Carol heard Alice, then Bob, as one stream: the MCU's SSRC, continuous sequence
+    // numbers and timestamps, the marker at each new speaker.
+    let carol = &ps[2].got;
+    assert!(carol.iter().all(|g| g.0 == mcu_ssrc(3)));
+    let speakers: Vec<u32> = carol.iter().map(|g| g.1).collect();
+    let switch = speakers
+        .iter()
+        .position(|&s| s == ps[1].ssrc)
+        .expect("Bob was heard");
+    assert!(speakers[..switch].iter().all(|&s| s == ps[0].ssrc));
+    assert!(speakers[switch..].iter().all(|&s| s == ps[1].ssrc));
+    assert!((50..70).contains(&switch), "after the hold time: {switch}");
+    for w in carol.windows(2) {
+        assert_eq!(w[1].2, w[0].2.wrapping_add(1), "sequence numbers run on");
+        assert!(
+            w[1].4.wrapping_sub(w[0].4) >= 160,
+            "timestamps move forward"
+        );
+    }
+    let markers: Vec<usize> = carol
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| g.3)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(markers, [0, switch]);
+    // Alice got Bob only; Bob got Alice only.
+    assert!(
+        ps[0]
+            .got
+            .iter()
+            .all(|g| g.1 == ps[1].ssrc && g.0 == mcu_ssrc(1))
+    );
+    assert!(ps[1].got.iter().all(|g| g.1 == ps[0].ssrc));
+    // A replayed packet is refused, and nothing is sent.
+    let now = t0 + Duration::from_secs(3);
+    let mut sent = 0;
+    let r = relay.relay_rtp(now, 1, &mut last_a, |_, _| sent += 1);
+    assert!(matches!(r, Err(RelayError::Srtp { leg: 1, .. })), "{r:?}");
+    assert_eq!(sent, 0);
+    // A packet under another participant's key is refused too.
+    let mut forged = ps[1].speak(now, true);
+    assert!(relay.relay_rtp(now, 1, &mut forged, |_, _| {}).is_err());
+}
+
+#[test]
+fn rtcp_both_ways_gives_each_participant_its_quality() {
+    let t0 = Instant::now();
+    let mut relay = Relay::new();
+    let mut ps: Vec<Party> = (1..=3).map(|i| party(i, &mut relay, t0)).collect();
+    // RTCP from the participants reaches the MCU 30 ms late.
+    let mut late: VecDeque<(Instant, LegId, Vec<u8>)> = VecDeque::new();
+    let mut buf = vec![0u8; 1500];
+    for tick in 0..750u32 {
+        let now = t0 + Duration::from_millis(20 * u64::from(tick));
+        // Five seconds each: Alice, Bob, Carol.
+        let speaker = (tick / 250) as usize;
+        for i in 0..3 {
+            let mut pkt = ps[i].speak(now, i == speaker);
+            // Carol's uplink loses every 8th packet.
+            if i == 2 && tick % 8 == 0 {
+                continue;
+            }
+            let mut out = Vec::new();
+            relay
+                .relay_rtp(now, ps[i].id, &mut pkt, |to, b| out.push((to, b.to_vec())))
+                .unwrap();
+            for (to, b) in out {
+                ps.iter_mut().find(|p| p.id == to).unwrap().receive(now, &b);
+            }
+        }
+        // The MCU's reports, straight to the participants.
+        let mut reports = Vec::new();
+        relay.poll_rtcp(now, |to, b| reports.push((to, b.to_vec())));
+        for (to, mut b) in reports {
+            let p = ps.iter_mut().find(|p| p.id == to).unwrap();
+            let n = p.rx.unprotect_rtcp(&mut b).unwrap();
+            p.rtcp.handle_rtcp(now, &b[..n]).unwrap();
+        }
+        // The participants' reports, 30 ms on the way.
+        for p in &mut ps {
+            if p.rtcp.poll_timeout().is_some_and(|t| t <= now) {
+                p.rtcp.handle_timeout(now);
+            }
+            while let Some(n) = p.rtcp.poll_transmit(now, &mut buf[..1400]) {
+                let m = p.tx.protect_rtcp(&mut buf, n).unwrap();
+                late.push_back((now + Duration::from_millis(30), p.id, buf[..m].to_vec()));
+            }
+        }
+        while late.front().is_some_and(|(t, _, _)| *t <= now) {
+            let (_, from, mut b) = late.pop_front().unwrap();
+            relay.handle_rtcp(now, from, &mut b).unwrap();
+        }
+    }
+    let report = relay.report();
+    assert_eq!(report.len(), 3);
+    for r in &report {
+        let q = r.quality.as_ref().expect("a quality estimate");
+        let rtt = q
+            .rtt
+            .expect("a round-trip time from the participant's reports");
+        assert!(
+            (Duration::from_millis(20)..Duration::from_millis(80)).contains(&rtt),
+            "leg {}: {rtt:?}",
+            r.leg
+        );
+    }
+    let clean = report[0].quality.as_ref().unwrap();
+    let lossy = report[2].quality.as_ref().unwrap();
+    assert_eq!(report[0].lost, 0);
+    assert!(
+        (90..=96).contains(&report[2].lost),
+        "one in eight of 750: {}",
+        report[2].lost
+    );
+    assert!((lossy.loss_percent - 12.5).abs() < 0.5, "{lossy:?}");
+    assert!(
+        lossy.mos + 0.5 < clean.mos,
+        "the lossy one is visibly worse: {} against {}",
+        lossy.mos,
+        clean.mos
+    );
+    let relayed: u64 = report.iter().map(|r| r.relayed).sum();
+    assert!(
+        relayed > 2 * 700,
+        "each speaker reached the two others: {relayed}"
+    );
+}
+
+#[test]
+fn relaying_allocates_nothing_per_packet() {
+    let t0 = Instant::now();
+    let mut relay = Relay::new();
+    let mut ps: Vec<Party> = (1..=10).map(|i| party(i, &mut relay, t0)).collect();
+    // Pre-built packets, and a warm-up that creates every stream and member.
+    let mut packets: Vec<Vec<u8>> = (0..400)
+        .map(|k| ps[0].speak(t0 + Duration::from_millis(20 * k), true))
+        .collect();
+    let mut sent = 0usize;
+    for (k, p) in packets.iter_mut().take(50).enumerate() {
+        let now = t0 + Duration::from_millis(20 * k as u64);
+        sent += relay.relay_rtp(now, 1, p, |_, _| {}).unwrap();
+    }
+    let (relayed, allocations) = ocs_alloc_counter::count(|| {
+        let mut n = 0;
+        for (k, p) in packets.iter_mut().enumerate().skip(50) {
+            let now = t0 + Duration::from_millis(20 * k as u64);
+            n += relay
+                .relay_rtp(now, 1, p, |_, b| assert!(b.len() > 160))
+                .unwrap();
+        }
+        n
+    });
+    assert_eq!(sent, 50 * 9);
+    assert_eq!(relayed, 350 * 9, "each packet to the nine others");
+    assert_eq!(allocations, 0, "no allocation per relayed packet");
+    ps.clear();
+}
