@@ -2,7 +2,8 @@
 //!
 //! The umbrella crate of the OCS 2007 protocol libraries: it re-exports each protocol crate
 //! under a short module name, carries the `ocs` command-line tool, and wires the crates into a
-//! reference server ([`server`], `ocs serve`: registrar and proxy over UDP, TCP and TLS, SQLite).
+//! reference server ([`server`], `ocs serve`: registrar, proxy, focus, MCUs, address book over UDP,
+//! TCP, TLS and HTTP, SQLite). [`media`] is the A/V MCU's sans-IO SRTP relay.
 //!
 //! | module | crate | protocol |
 //! |---|---|---|
@@ -31,5 +32,8 @@ pub use ocs_sip_codec as sip;
 pub use ocs_srtp as srtp;
 
 pub mod cli;
+#[cfg(feature = "server")]
+pub mod demo;
+pub mod media;
 #[cfg(feature = "server")]
 pub mod server;

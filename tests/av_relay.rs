@@ -1,17 +1,15 @@
-//! The A/V MCU's relay (`ocs_stack::server::media`) with participants built from `ocs-srtp` and
+//! The A/V MCU's relay (`ocs_stack::media`) with participants built from `ocs-srtp` and
 //! `ocs-rtcp`, on virtual time: each one keyed apart, the dominant speaker relayed to the others
 //! as one stream per receiver with the speaker as first CSRC, replays refused, RTCP both ways
 //! giving loss, jitter, RTT and MOS per participant (a lossy one visibly worse), and no
 //! allocation per relayed packet.
 
-#![cfg(feature = "server")]
-
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use ocs_stack::media::{LegId, LegSetup, Relay, RelayError};
 use ocs_stack::rtcp::rtp::RtpPacket;
 use ocs_stack::rtcp::session::{Config, Session as Rtcp};
-use ocs_stack::server::media::{LegId, Relay, RelayError};
 use ocs_stack::srtp::{Policy, Session};
 
 #[global_allocator]
@@ -42,9 +40,13 @@ struct Party {
 fn party(id: LegId, relay: &mut Relay, now: Instant) -> Party {
     let mine = key(id as u8);
     let theirs = key(0x80 + id as u8);
-    relay
-        .add_leg(id, &mine, &theirs, mcu_ssrc(id), now, 0x1_0000_0000, id)
-        .unwrap();
+    let setup = LegSetup {
+        inbound: &mine,
+        outbound: &theirs,
+        ssrc: mcu_ssrc(id),
+        seed: id,
+    };
+    relay.add_leg(id, setup, now, 0x1_0000_0000).unwrap();
     let mut tx = Session::new();
     tx.add_outbound_template(&mine).unwrap();
     let mut rx = Session::new();

@@ -47,6 +47,19 @@ enum Command {
         window: usize,
     },
     #[cfg(feature = "server")]
+    /// Run a meeting end to end: the server in-process on loopback, three simulated
+    /// participants (NTLM registration, address book, C3P conference, focus, conference state,
+    /// SRTP audio with RTCP through the A/V MCU, lobby, deletion), a transcript and a quality
+    /// table.
+    Demo {
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+        /// Seconds of audio.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    #[cfg(feature = "server")]
     /// Run the reference server: registrar and proxy over UDP and TCP, users and
     /// registrations in SQLite. With no configuration it runs on loopback with demo users.
     Serve {
@@ -136,6 +149,8 @@ fn main() -> ExitCode {
         }
         #[cfg(feature = "server")]
         Command::Serve { config, trace_sip } => serve(config.as_deref(), trace_sip),
+        #[cfg(feature = "server")]
+        Command::Demo { json, seconds } => demo(json.as_deref(), seconds),
         Command::Decode {
             kind,
             file,
@@ -227,6 +242,41 @@ fn serve(config: Option<&std::path::Path>, trace_sip: bool) -> ExitCode {
     ));
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(feature = "server")]
+fn demo(json: Option<&std::path::Path>, seconds: u64) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let opts = ocs_stack::demo::Options {
+        seconds,
+        print: true,
+    };
+    match rt.block_on(ocs_stack::demo::run(&opts)) {
+        Ok(report) => {
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&report).unwrap_or_default();
+                if let Err(e) = std::fs::write(path, text) {
+                    eprintln!("error: {}: {e}", path.display());
+                    return ExitCode::from(1);
+                }
+            }
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(1)

@@ -13,7 +13,7 @@
 //! ```
 
 pub mod abs;
-pub mod media;
+pub mod av;
 pub mod sip;
 pub mod store;
 pub mod web;
@@ -61,6 +61,10 @@ pub struct Config {
     pub web: Option<SocketAddr>,
     /// HTTP for the focus's C3P to the MCUs (`/LiveServer/<mcu-type>/`); keep it on loopback.
     pub mcu: SocketAddr,
+    /// The A/V MCU's RTP socket (its RTCP socket is bound beside it, on the same address with
+    /// a port of the system's choice), if set (`"off"` in the file: no audio).
+    #[serde(deserialize_with = "addr_or_off")]
+    pub media: Option<SocketAddr>,
     /// Authentication schemes offered to REGISTER, in order: `Digest`, `NTLM`.
     pub auth: Vec<String>,
     /// Users created on first start (when the database has none by that name).
@@ -124,6 +128,7 @@ impl Default for Config {
             tls: Some(SocketAddr::from(([127, 0, 0, 1], 5061))),
             web: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
             mcu: SocketAddr::from(([127, 0, 0, 1], 0)),
+            media: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             auth: vec!["Digest".into(), "NTLM".into()],
             users: vec![
                 demo("alice", "Alice Anders"),
@@ -179,6 +184,8 @@ pub struct Bound {
     pub web: Option<SocketAddr>,
     /// The MCUs' C3P address.
     pub mcu: SocketAddr,
+    /// The A/V MCU's RTP and RTCP addresses, if any.
+    pub media: Option<(SocketAddr, SocketAddr)>,
 }
 
 enum Input {
@@ -253,12 +260,23 @@ pub async fn run(
         None => None,
     };
     let mcu = TcpListener::bind(config.mcu).await?;
+    let media = match config.media {
+        Some(a) => Some((
+            UdpSocket::bind(a).await?,
+            UdpSocket::bind(SocketAddr::new(a.ip(), 0)).await?,
+        )),
+        None => None,
+    };
     let bound = Bound {
         udp: udp.as_ref().map(|s| s.local_addr()).transpose()?,
         tcp: tcp.as_ref().map(|l| l.local_addr()).transpose()?,
         tls: tls.as_ref().map(|(l, _)| l.local_addr()).transpose()?,
         web: web.as_ref().map(|l| l.local_addr()).transpose()?,
         mcu: mcu.local_addr()?,
+        media: match &media {
+            Some((a, b)) => Some((a.local_addr()?, b.local_addr()?)),
+            None => None,
+        },
     };
     // The address book: what the store kept, and today's book if it is not out yet.
     let mut book = abs::AddressBook::load(&db).map_err(std::io::Error::other)?;
@@ -279,6 +297,8 @@ pub async fn run(
         auth: config.auth.clone(),
         ntlm_target: format!("ocs.{}", config.domain),
         abs_url: bound.web.map(|a| format!("http://{a}{}", web::ABS_PATH)),
+        media_rtp: bound.media.map(|m| m.0),
+        media_rtcp: bound.media.map(|m| m.1),
         ..EngineConfig::default()
     };
     let t0 = Instant::now();
@@ -356,8 +376,16 @@ pub async fn run(
             config.trace_sip,
         )));
     }
+    let reports = av::Reports::default();
+    let (media_tx, media_rx) = mpsc::unbounded_channel();
+    if let Some((a, b)) = media {
+        tasks.push(tokio::spawn(av::run(a, b, media_rx, reports.clone())));
+    }
     if let Some(l) = web {
-        tasks.push(tokio::spawn(web::listen(l, web::Site::Web(book.files()))));
+        tasks.push(tokio::spawn(web::listen(
+            l,
+            web::Site::Web(book.files(), reports.clone()),
+        )));
     }
     tasks.push(tokio::spawn(web::listen(
         mcu,
@@ -395,7 +423,7 @@ pub async fn run(
     // Kept: MCU answers come back on it, and the channel stays open without listeners.
     let in_tx_main = in_tx;
     on_bound(bound);
-    tracing::info!(udp = ?bound.udp, tcp = ?bound.tcp, tls = ?bound.tls, web = ?bound.web, mcu = %bound.mcu, domain = %config.domain, "listening");
+    tracing::info!(udp = ?bound.udp, tcp = ?bound.tcp, tls = ?bound.tls, web = ?bound.web, mcu = %bound.mcu, media = ?bound.media, domain = %config.domain, "listening");
 
     let mut conns: HashMap<ConnId, mpsc::UnboundedSender<Bytes>> = HashMap::new();
     let mut udp_buf = vec![0u8; 65_535];
@@ -454,6 +482,9 @@ pub async fn run(
         }
         while let Some((ticket, op)) = engine.poll_store() {
             let _ = store_tx.send((ticket, op));
+        }
+        while let Some(op) = engine.poll_media() {
+            let _ = media_tx.send(op);
         }
         while let Some(call) = engine.poll_mcu() {
             let tx = in_tx_main.clone();

@@ -2,7 +2,8 @@
 //!
 //! - the web listener: Address Book Server files at `/abs/handler/<file>` (GET and HEAD,
 //!   strong ETags, `If-None-Match` / `If-Modified-Since` → 304, `Range` → 206, through
-//!   [`crate::http::download::evaluate`]);
+//!   [`crate::http::download::evaluate`]), and the A/V MCU's per-participant audio quality as
+//!   JSON at `/av/quality`;
 //! - the MCU listener: the in-process MCUs' C3P endpoints at `/LiveServer/<mcu-type>/`, each
 //!   request handed to the SIP engine's task and answered with its C3P response;
 //! - [`post_c3p`]: the focus's side, one POST over a fresh loopback connection.
@@ -17,6 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Input;
 use super::abs::Files;
+use super::av::Reports;
 use crate::cccp::uri::McuType;
 use crate::http::c3p::{C3pClient, C3pEndpoint, Incoming, Outcome, Reject, mcu_path};
 use crate::http::download::{Reply, Resource, content_type_for, evaluate};
@@ -24,14 +26,16 @@ use crate::http::h1::{Connection, Event, Role};
 
 /// The path prefix of the address-book files.
 pub const ABS_PATH: &str = "/abs/handler/";
+/// The A/V MCU's quality reports.
+pub const QUALITY_PATH: &str = "/av/quality";
 /// How long an idle HTTP connection is kept.
 const IDLE: Duration = Duration::from_secs(30);
 
 /// What a listener serves.
 #[derive(Clone)]
 pub(super) enum Site {
-    /// Address-book files.
-    Web(Files),
+    /// Address-book files and the A/V MCU's reports.
+    Web(Files, Reports),
     /// The MCUs' C3P endpoints, served by the engine's task.
     Mcu(mpsc::Sender<Input>),
 }
@@ -71,7 +75,15 @@ async fn serve(mut stream: TcpStream, site: Site) -> std::io::Result<()> {
             match conn.next_event() {
                 Ok(Event::Request(head)) => {
                     pending = match &site {
-                        Site::Web(files) => {
+                        Site::Web(_, reports)
+                            if head.target.split('?').next() == Some(QUALITY_PATH) =>
+                        {
+                            let json = Bytes::from(quality_json(reports));
+                            let reply =
+                                evaluate(&head, &Resource::new(&json, 0, "application/json"));
+                            Pending::File(reply, json, 0, "application/json")
+                        }
+                        Site::Web(files, _) => {
                             let path = head.target.split('?').next().unwrap_or("");
                             let name = path.strip_prefix(ABS_PATH).unwrap_or("");
                             let file = (!name.is_empty() && !name.contains('/'))
@@ -244,4 +256,34 @@ pub(super) fn answer(id: u64, c3p: Option<Vec<u8>>) -> Input {
         id,
         c3p: c3p.map(Bytes::from),
     }
+}
+
+/// The reports as JSON: `{ "<conference>": [ { "user", "leg", "ssrc", "received", "lost",
+/// "loss_percent", "jitter_ms", "rtt_ms", "mos", "relayed" } ] }`.
+fn quality_json(reports: &Reports) -> Vec<u8> {
+    let mut out = serde_json::Map::new();
+    if let Ok(r) = reports.lock() {
+        for (conf, rows) in r.iter() {
+            let rows: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|(user, r)| {
+                    let q = r.quality.as_ref();
+                    serde_json::json!({
+                        "user": user,
+                        "leg": r.leg,
+                        "ssrc": r.ssrc,
+                        "received": r.received,
+                        "lost": r.lost,
+                        "loss_percent": q.map(|q| q.loss_percent),
+                        "jitter_ms": q.map(|q| q.jitter.as_secs_f64() * 1000.0),
+                        "rtt_ms": q.and_then(|q| q.rtt).map(|t| t.as_secs_f64() * 1000.0),
+                        "mos": q.map(|q| q.mos),
+                        "relayed": r.relayed,
+                    })
+                })
+                .collect();
+            out.insert(conf.clone(), serde_json::Value::Array(rows));
+        }
+    }
+    serde_json::to_vec_pretty(&serde_json::Value::Object(out)).unwrap_or_default()
 }

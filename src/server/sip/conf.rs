@@ -26,6 +26,7 @@
 //! REGISTER only.
 
 use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
@@ -40,6 +41,7 @@ use crate::sip::dialog::Dialog;
 use crate::sip::subscription::{Notifier, NotifierEvent};
 use crate::sip::transaction::TxKey;
 use crate::sip::{HeaderName, Message};
+use crate::srtp::Policy;
 
 /// The media type of C3P documents.
 pub const C3P: &str = "application/cccp+xml";
@@ -56,6 +58,37 @@ pub struct McuCall {
     pub mcu: McuType,
     /// The C3P request document.
     pub body: Bytes,
+}
+
+/// A change to the A/V MCU's media relay, for the runtime's media task.
+#[derive(Debug, Clone)]
+pub enum MediaOp {
+    /// A participant's audio joins the conference's relay.
+    Join {
+        /// The A/V MCU conference URI.
+        conference: String,
+        /// The leg.
+        leg: crate::media::LegId,
+        /// The participant's address of record.
+        user: String,
+        /// Where its RTP and RTCP go (from its offer).
+        rtp: SocketAddr,
+        /// Its RTCP address (`a=rtcp`, else the RTP port + 1).
+        rtcp: SocketAddr,
+        /// The key it sends with (its offer's `a=crypto`).
+        inbound: Policy,
+        /// The key we send to it with (our answer's).
+        outbound: Policy,
+        /// The MCU's SSRC toward it.
+        ssrc: u32,
+    },
+    /// A participant's audio leaves.
+    Leave {
+        /// The A/V MCU conference URI.
+        conference: String,
+        /// The leg.
+        leg: crate::media::LegId,
+    },
 }
 
 /// A conference as the store keeps it ([`StoreOp::Schedule`]).
@@ -92,6 +125,8 @@ struct Leg {
     /// The conference URI the session is with (focus or MCU).
     conference: String,
     peer: Peer,
+    /// Its audio leg at the A/V MCU's relay.
+    media: Option<crate::media::LegId>,
 }
 
 #[derive(Debug)]
@@ -120,6 +155,8 @@ pub(super) struct Conferencing {
     sub_of_call: HashMap<String, u64>,
     next_sub: u64,
     calls: VecDeque<McuCall>,
+    media: VecDeque<MediaOp>,
+    next_media_leg: u64,
     /// (MCU type, organizer, conference ID) → the conference there.
     mcu_conferences: HashMap<(String, String, String), McuConference>,
     /// The store ticket the answers of the current batch wait for (a conference created or
@@ -140,6 +177,8 @@ impl Conferencing {
             sub_of_call: HashMap::new(),
             next_sub: 1,
             calls: VecDeque::new(),
+            media: VecDeque::new(),
+            next_media_leg: 1,
             mcu_conferences: HashMap::new(),
             hold: None,
             due: None,
@@ -205,6 +244,12 @@ impl Engine {
     #[must_use]
     pub fn poll_mcu(&mut self) -> Option<McuCall> {
         self.conf.calls.pop_front()
+    }
+
+    /// The next change for the A/V MCU's media relay.
+    #[must_use]
+    pub fn poll_media(&mut self) -> Option<MediaOp> {
+        self.conf.media.pop_front()
     }
 
     /// The answer of an MCU to [`McuCall`] `id`: the C3P response document, or `None` when
@@ -359,7 +404,19 @@ impl Engine {
             .collect();
         for call in calls {
             self.send_in_dialog(now, &call, "BYE", None);
-            self.conf.legs.remove(&call);
+            if let Some(leg) = self.conf.legs.remove(&call) {
+                self.leave_media(&leg);
+            }
+        }
+    }
+
+    /// Takes a session's audio out of the relay.
+    fn leave_media(&mut self, leg: &Leg) {
+        if let Some(id) = leg.media {
+            self.conf.media.push_back(MediaOp::Leave {
+                conference: leg.conference.clone(),
+                leg: id,
+            });
         }
     }
 
@@ -453,7 +510,10 @@ impl Engine {
                     peer,
                 );
             }
-            (UriKind::Focus | UriKind::Mcu(McuType::Chat), "INVITE") if in_dialog => {
+            (
+                UriKind::Focus | UriKind::Mcu(McuType::Chat) | UriKind::Mcu(McuType::AudioVideo),
+                "INVITE",
+            ) if in_dialog => {
                 // A re-INVITE: the session stays as it is.
                 if !self.in_session(&call, &req) {
                     return self.reply(now, key, &req, 481, "Call/Transaction Does Not Exist");
@@ -462,11 +522,15 @@ impl Engine {
                 self.reply_with(now, key, &req, 200, "OK", &[("Contact", contact)]);
             }
             (UriKind::Focus, "SUBSCRIBE") => self.conference_subscribe(now, wall, key, req, &uri),
-            (UriKind::Focus | UriKind::Mcu(McuType::Chat), "BYE") => {
+            (
+                UriKind::Focus | UriKind::Mcu(McuType::Chat) | UriKind::Mcu(McuType::AudioVideo),
+                "BYE",
+            ) => {
                 let Some(leg) = self.conf.legs.remove(&call) else {
                     return self.reply(now, key, &req, 481, "Call/Transaction Does Not Exist");
                 };
                 self.reply(now, key, &req, 200, "OK");
+                self.leave_media(&leg);
                 if uri.kind == UriKind::Focus {
                     // Leaving the focus session is leaving the conference.
                     let focus = uri.to_string();
@@ -490,6 +554,9 @@ impl Engine {
                 }
             }
             (UriKind::Mcu(McuType::Chat), "INVITE") => self.chat_join(now, key, &req, &uri, sender),
+            (UriKind::Mcu(McuType::AudioVideo), "INVITE") => {
+                self.av_join(now, key, &req, &uri, sender);
+            }
             (UriKind::Mcu(McuType::Chat), "MESSAGE" | "INFO") => {
                 if !self.in_session(&call, &req) {
                     return self.reply(now, key, &req, 481, "Call/Transaction Does Not Exist");
@@ -505,7 +572,7 @@ impl Engine {
                 "Not Acceptable Here",
                 &[(
                     "Warning",
-                    "399 ocs \"media of this MCU is not served by this server yet\"".into(),
+                    "399 ocs \"this MCU takes no SIP sessions here\"".into(),
                 )],
             ),
             _ => self.reply_with(
@@ -707,6 +774,7 @@ impl Engine {
                         user,
                         conference: to_uri(&req),
                         peer,
+                        media: None,
                     },
                 );
             }
@@ -929,13 +997,8 @@ impl Engine {
         let Some(peer) = self.peers.get(&key).copied() else {
             return;
         };
-        let aor = aor_of(&sender);
-        let admitted = match self.conf.mcu_conferences.get(&mcu_key(&McuType::Chat, uri)) {
-            None => return self.reply(now, key, req, 404, "Not Found"),
-            Some(c) => c.users.iter().any(|(a, _)| *a == aor),
-        };
-        if !admitted {
-            return self.reply(now, key, req, 403, "Forbidden");
+        if !self.admitted(now, key, req, &McuType::Chat, uri, &sender) {
+            return;
         }
         let me = uri.to_string();
         let ip = self.sent_by(&peer);
@@ -963,6 +1026,126 @@ impl Engine {
                 user: sender,
                 conference: me,
                 peer,
+                media: None,
+            },
+        );
+        let _ = self.layer.respond(now, key, ok);
+    }
+
+    /// Whether `sender` was added at this MCU's conference (404 / 403 answered if not).
+    fn admitted(
+        &mut self,
+        now: Instant,
+        key: TxKey,
+        req: &Message,
+        mcu: &McuType,
+        uri: &ConferenceUri,
+        sender: &str,
+    ) -> bool {
+        let aor = aor_of(sender);
+        match self.conf.mcu_conferences.get(&mcu_key(mcu, uri)) {
+            None => {
+                self.reply(now, key, req, 404, "Not Found");
+                false
+            }
+            Some(c) if c.users.iter().any(|(a, _)| *a == aor) => true,
+            Some(_) => {
+                self.reply(now, key, req, 403, "Forbidden");
+                false
+            }
+        }
+    }
+
+    /// An INVITE to the A/V MCU: the audio of the offer (RTP/SAVP with `a=crypto`, PCMU or
+    /// PCMA) answered with the MCU's media address and a key of its own for this leg, and the
+    /// leg handed to the relay.
+    fn av_join(
+        &mut self,
+        now: Instant,
+        key: TxKey,
+        req: &Message,
+        uri: &ConferenceUri,
+        sender: String,
+    ) {
+        let Some(peer) = self.peers.get(&key).copied() else {
+            return;
+        };
+        if !self.admitted(now, key, req, &McuType::AudioVideo, uri, &sender) {
+            return;
+        }
+        let (Some(media_rtp), Some(media_rtcp)) = (self.cfg.media_rtp, self.cfg.media_rtcp) else {
+            return self.reply(now, key, req, 488, "Not Acceptable Here");
+        };
+        let offer = match audio_offer(req) {
+            Ok(o) => o,
+            Err(why) => {
+                let warning = format!("399 ocs \"{why}\"");
+                return self.reply_with(
+                    now,
+                    key,
+                    req,
+                    488,
+                    "Not Acceptable Here",
+                    &[("Warning", warning)],
+                );
+            }
+        };
+        // Our key for this leg: 30 bytes nobody can predict.
+        let mut key_salt = Vec::with_capacity(32);
+        for _ in 0..4 {
+            key_salt.extend_from_slice(&self.unpredictable());
+        }
+        key_salt.truncate(30);
+        let suite = crate::srtp::Suite::AesCm128HmacSha1_80;
+        let ours = crate::srtp::sdes::Crypto::new(offer.tag, suite, &key_salt, true);
+        let Ok(outbound) = ours.policy() else {
+            return self.reply(now, key, req, 500, "Server Internal Error");
+        };
+        let ssrc = u32::from_be_bytes(self.unpredictable()[..4].try_into().unwrap_or_default());
+        let leg_id = self.conf.next_media_leg;
+        self.conf.next_media_leg += 1;
+        let me = uri.to_string();
+        let ip = media_rtp.ip();
+        let pt = offer.payload_type;
+        let codec = if pt == 0 { "PCMU" } else { "PCMA" };
+        let sdp = format!(
+            "v=0\r\no=- {leg_id} 1 IN IP4 {ip}\r\ns=session\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
+             m=audio {} RTP/SAVP {pt}\r\na=rtcp:{}\r\na=crypto:{ours}\r\n\
+             a=rtpmap:{pt} {codec}/8000\r\na=sendrecv\r\n",
+            media_rtp.port(),
+            media_rtcp.port(),
+        );
+        let tag = self.token();
+        let Ok(ok) = req
+            .response(200, "OK", &tag)
+            .header("Contact", format!("<{me}>"))
+            .body("application/sdp", sdp.as_bytes())
+            .build()
+        else {
+            return self.reply(now, key, req, 500, "Server Internal Error");
+        };
+        let Ok(mut dialog) = Dialog::uas(req, &ok) else {
+            return self.reply(now, key, req, 400, "Bad Request");
+        };
+        dialog.set_transport(peer.via_transport());
+        self.conf.media.push_back(MediaOp::Join {
+            conference: me.clone(),
+            leg: leg_id,
+            user: aor_of(&sender),
+            rtp: offer.rtp,
+            rtcp: offer.rtcp,
+            inbound: offer.policy,
+            outbound,
+            ssrc,
+        });
+        self.conf.legs.insert(
+            req.call_id().unwrap_or_default().to_owned(),
+            Leg {
+                dialog,
+                user: sender,
+                conference: me,
+                peer,
+                media: Some(leg_id),
             },
         );
         let _ = self.layer.respond(now, key, ok);
@@ -1014,4 +1197,68 @@ impl Engine {
     pub(super) fn is_our_session(&self, req: &Message) -> bool {
         req.call_id().is_ok_and(|c| self.conf.legs.contains_key(c))
     }
+}
+
+/// The audio part of an SDP offer the A/V MCU can take.
+struct AudioOffer {
+    rtp: SocketAddr,
+    rtcp: SocketAddr,
+    payload_type: u8,
+    tag: u32,
+    policy: Policy,
+}
+
+/// Reads the first `m=audio` of an offer: RTP/SAVP, PCMU (0) or PCMA (8), an `a=crypto` this
+/// server supports, the connection address (media level, else session level), `a=rtcp`.
+fn audio_offer(req: &Message) -> Result<AudioOffer, &'static str> {
+    use crate::sip::sdp::SessionDescription;
+    let text = std::str::from_utf8(req.body()).map_err(|_| "the offer is not UTF-8")?;
+    let sdp = SessionDescription::parse(text).map_err(|_| "the offer is not SDP")?;
+    let m = sdp
+        .media
+        .iter()
+        .find(|m| m.media == "audio" && m.port != 0)
+        .ok_or("no audio in the offer")?;
+    if !m.proto.eq_ignore_ascii_case("RTP/SAVP") {
+        return Err("audio must be RTP/SAVP");
+    }
+    let payload_type = m
+        .formats
+        .iter()
+        .filter_map(|f| f.parse::<u8>().ok())
+        .find(|&p| p == 0 || p == 8)
+        .ok_or("neither PCMU nor PCMA offered")?;
+    let addr = m
+        .connections
+        .first()
+        .or(sdp.connection.as_ref())
+        .ok_or("no connection address")?
+        .address;
+    let ip: std::net::IpAddr = addr
+        .parse()
+        .map_err(|_| "the connection address is not an IP address")?;
+    let rtcp_port = m
+        .attribute("rtcp")
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|p| p.parse::<u16>().ok())
+        .unwrap_or(m.port.wrapping_add(1));
+    let (tag, policy) = m
+        .attributes_named("crypto")
+        .find_map(|v| {
+            let c = crate::srtp::sdes::Crypto::parse(v).ok()?;
+            let p = c.policy().ok()?;
+            matches!(
+                c.suite,
+                crate::srtp::Suite::AesCm128HmacSha1_80 | crate::srtp::Suite::AesCm128HmacSha1_32
+            )
+            .then_some((c.tag, p))
+        })
+        .ok_or("no usable a=crypto (AES_CM_128_HMAC_SHA1_80 or _32)")?;
+    Ok(AudioOffer {
+        rtp: SocketAddr::new(ip, m.port),
+        rtcp: SocketAddr::new(ip, rtcp_port),
+        payload_type,
+        tag,
+        policy,
+    })
 }

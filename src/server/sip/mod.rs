@@ -21,7 +21,7 @@ use crate::sip::uri::{Host, Uri};
 use crate::sip::{HeaderName, Message, StartLine};
 
 mod conf;
-pub use conf::{C3P, McuCall, StoredConference};
+pub use conf::{C3P, McuCall, MediaOp, StoredConference};
 
 /// A connection of a stream transport (TCP or TLS), numbered by the transport.
 pub type ConnId = u64;
@@ -162,6 +162,11 @@ pub struct EngineConfig {
     /// The Address Book Server's base URL (`…/abs/handler/`), given to clients in in-band
     /// provisioning ([MS-SIPREGE] `absInternalServerUrl`).
     pub abs_url: Option<String>,
+    /// The A/V MCU's media sockets (RTP, RTCP) given in its SDP answers; without them the
+    /// A/V MCU takes no audio.
+    pub media_rtp: Option<SocketAddr>,
+    /// Its RTCP socket.
+    pub media_rtcp: Option<SocketAddr>,
 }
 
 impl Default for EngineConfig {
@@ -177,6 +182,8 @@ impl Default for EngineConfig {
             max_expires: 7200,
             ntlm_target: "ocs.contoso.com".into(),
             abs_url: None,
+            media_rtp: None,
+            media_rtcp: None,
         }
     }
 }

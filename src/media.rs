@@ -57,6 +57,19 @@ pub enum RelayError {
     },
 }
 
+/// How a participant's audio is keyed.
+#[derive(Debug, Clone, Copy)]
+pub struct LegSetup<'a> {
+    /// Its key: what it sends with (its offer's `a=crypto`).
+    pub inbound: &'a Policy,
+    /// Ours for it: what the MCU sends to it with (the answer's `a=crypto`).
+    pub outbound: &'a Policy,
+    /// The MCU's SSRC toward it.
+    pub ssrc: u32,
+    /// Randomness for its RTCP interval and initial sequence number and timestamp.
+    pub seed: u64,
+}
+
 /// What the MCU knows of one participant's audio.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LegReport {
@@ -96,6 +109,19 @@ struct Leg {
     speaker: Option<u32>,
     received: u64,
     relayed: u64,
+    /// The last measurement of its uplink (cumulative loss, quality), kept when the RTCP
+    /// session forgets the source (its BYE, a time-out).
+    last: Option<(i64, Quality)>,
+}
+
+impl Leg {
+    /// Takes a fresh measurement if the RTCP session has one.
+    fn measure(&mut self) {
+        let Some(s) = self.remote else { return };
+        if let (Some(st), Some(q)) = (self.rtcp.source(s), self.rtcp.quality(s)) {
+            self.last = Some((i64::from(st.cumulative_lost()), q));
+        }
+    }
 }
 
 /// The relay of one conference: see the [module documentation](self).
@@ -170,22 +196,24 @@ impl Relay {
         }
     }
 
-    /// Adds a participant: `inbound` is its key (its offer's `a=crypto`), `outbound` ours for
-    /// it (the answer's), `ssrc` the MCU's SSRC toward it; `ntp_now` the wall clock as NTP
-    /// 32.32 and `seed` the RTCP interval's randomness.
+    /// Adds a participant (replacing a leg with the same id); `ntp_now` is the wall clock as
+    /// NTP 32.32.
     ///
     /// # Errors
     /// A policy SRTP refuses.
     pub fn add_leg(
         &mut self,
         id: LegId,
-        inbound: &Policy,
-        outbound: &Policy,
-        ssrc: u32,
+        setup: LegSetup<'_>,
         now: Instant,
         ntp_now: u64,
-        seed: u64,
     ) -> Result<(), RelayError> {
+        let LegSetup {
+            inbound,
+            outbound,
+            ssrc,
+            seed,
+        } = setup;
         let srtp = |error| RelayError::Srtp { leg: id, error };
         let mut inb = SrtpSession::new();
         inb.add_inbound_template(inbound).map_err(srtp)?;
@@ -209,6 +237,7 @@ impl Relay {
             speaker: None,
             received: 0,
             relayed: 0,
+            last: None,
         });
         Ok(())
     }
@@ -378,9 +407,14 @@ impl Relay {
             .inbound
             .unprotect_rtcp(packet)
             .map_err(|error| RelayError::Srtp { leg: from, error })?;
-        leg.rtcp
+        // What it says may end the source (BYE): measure before, and after (a new RTT).
+        leg.measure();
+        let r = leg
+            .rtcp
             .handle_rtcp(now, &packet[..n])
-            .map_err(|error| RelayError::Rtp { leg: from, error })
+            .map_err(|error| RelayError::Rtp { leg: from, error });
+        leg.measure();
+        r
     }
 
     /// When [`Relay::poll_rtcp`] is next due.
@@ -401,6 +435,7 @@ impl Relay {
                 }
             }
             while leg.rtcp.poll_event().is_some() {}
+            leg.measure();
         }
     }
 
@@ -410,13 +445,17 @@ impl Relay {
         self.legs
             .iter()
             .map(|l| {
-                let stats = l.remote.and_then(|s| l.rtcp.source(s));
+                let now = l.remote.and_then(|s| {
+                    let st = l.rtcp.source(s)?;
+                    Some((i64::from(st.cumulative_lost()), l.rtcp.quality(s)?))
+                });
+                let (lost, quality) = now.or(l.last).unzip();
                 LegReport {
                     leg: l.id,
                     ssrc: l.remote,
                     received: l.received,
-                    lost: stats.map_or(0, |s| i64::from(s.cumulative_lost())),
-                    quality: l.remote.and_then(|s| l.rtcp.quality(s)),
+                    lost: lost.unwrap_or(0),
+                    quality,
                     relayed: l.relayed,
                 }
             })
@@ -447,7 +486,13 @@ mod tests {
         let mut r = Relay::new();
         let now = Instant::now();
         let p = Policy::ms_srtp(&[7; 30]).unwrap();
-        r.add_leg(1, &p, &p, 0x100, now, 0, 1).unwrap();
+        let setup = LegSetup {
+            inbound: &p,
+            outbound: &p,
+            ssrc: 0x100,
+            seed: 1,
+        };
+        r.add_leg(1, setup, now, 0).unwrap();
         let mut junk = [0u8; 40];
         junk[0] = 0x80;
         assert_eq!(

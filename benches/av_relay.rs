@@ -1,0 +1,167 @@
+//! `cargo bench --bench av_relay [--features bench-libsrtp]`: the A/V MCU relay
+//! (`ocs_stack::media::Relay`) of a 10-party audio conference. One *relayed packet* is a
+//! 20 ms PCMU packet (172 bytes of RTP) from the dominant speaker, unprotected once with its
+//! key and protected nine times, once per receiver's key, with the reception statistics, the
+//! sent counts of nine RTCP sessions and the dominant-speaker level updated. AES_CM_128_HMAC_SHA1_80.
+//!
+//! Rows, same packets, same run, one core:
+//! - `relay/ocs`: the whole relay;
+//! - `crypto-floor/ocs-srtp`: only the cryptography (1 unprotect + 9 protects with `ocs-srtp`,
+//!   the header written once per receiver), what the relay cannot do without;
+//! - `crypto-floor/libsrtp-openssl` (with `bench-libsrtp`): the same cryptography with libsrtp.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use ocs_stack::media::{LegSetup, Relay};
+use ocs_stack::srtp::{Policy, Session};
+
+const PARTIES: u64 = 10;
+/// Packets per relay instance (fresh replay state after each round).
+const RING: usize = 16_384;
+const WARM: usize = 8;
+
+fn key(b: u8) -> Policy {
+    Policy::ms_srtp(&[b; 30]).unwrap()
+}
+
+/// The speaker's packets: RTP with 160 bytes of loud PCMU, protected with its key.
+fn packets() -> Vec<Vec<u8>> {
+    let mut tx = Session::new();
+    tx.add_outbound_template(&key(1)).unwrap();
+    (0..RING)
+        .map(|k| {
+            let mut p = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0x01];
+            p[2..4].copy_from_slice(&(k as u16).to_be_bytes());
+            p[4..8].copy_from_slice(&((k as u32) * 160).to_be_bytes());
+            p.extend((0..160).map(|i| (i % 32) as u8));
+            let n = p.len();
+            p.resize(n + 64, 0);
+            let m = tx.protect_rtp(&mut p, n).unwrap();
+            p.truncate(m);
+            p
+        })
+        .collect()
+}
+
+fn relay(t0: Instant) -> Relay {
+    let mut r = Relay::new();
+    for id in 1..=PARTIES {
+        let (inbound, outbound) = (key(id as u8), key(0x80 + id as u8));
+        let setup = LegSetup {
+            inbound: &inbound,
+            outbound: &outbound,
+            ssrc: 0x4D43_0000 + id as u32,
+            seed: id,
+        };
+        r.add_leg(id, setup, t0, 0x1_0000_0000).unwrap();
+    }
+    r
+}
+
+fn at(t0: Instant, k: usize) -> Instant {
+    t0 + Duration::from_millis(20 * k as u64)
+}
+
+fn bench(c: &mut Criterion) {
+    let source = packets();
+    let mut g = c.benchmark_group("av-relay/10-party/pcmu-20ms");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("relay/ocs", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters as usize;
+            while left > 0 {
+                let t0 = Instant::now();
+                let mut r = relay(t0);
+                let mut pkts = source.clone();
+                for (k, p) in pkts.iter_mut().take(WARM).enumerate() {
+                    r.relay_rtp(at(t0, k), 1, p, |_, _| {}).unwrap();
+                }
+                let n = left.min(RING - WARM);
+                let start = Instant::now();
+                for (k, p) in pkts.iter_mut().enumerate().skip(WARM).take(n) {
+                    let sent = r
+                        .relay_rtp(at(t0, k), 1, p, |to, bytes| {
+                            black_box((to, bytes));
+                        })
+                        .unwrap();
+                    debug_assert_eq!(sent, 9);
+                }
+                total += start.elapsed();
+                left -= n;
+            }
+            total
+        })
+    });
+    g.bench_function("crypto-floor/ocs-srtp", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters as usize;
+            while left > 0 {
+                let mut rx = Session::new();
+                rx.add_inbound_template(&key(1)).unwrap();
+                let mut outs: Vec<Session> = (2..=PARTIES)
+                    .map(|id| {
+                        let mut s = Session::new();
+                        s.add_stream(0x4D43_0000 + id as u32, &key(0x80 + id as u8))
+                            .unwrap();
+                        s
+                    })
+                    .collect();
+                let mut pkts = source.clone();
+                let mut scratch = vec![0u8; 2048];
+                let n = left.min(RING);
+                let start = Instant::now();
+                for p in pkts.iter_mut().take(n) {
+                    let len = rx.unprotect_rtp(p).unwrap();
+                    for (j, s) in outs.iter_mut().enumerate() {
+                        scratch[..12].copy_from_slice(&p[..12]);
+                        scratch[8..12].copy_from_slice(&(0x4D43_0002 + j as u32).to_be_bytes());
+                        scratch[12..len].copy_from_slice(&p[12..len]);
+                        black_box(s.protect_rtp(&mut scratch, len).unwrap());
+                    }
+                }
+                total += start.elapsed();
+                left -= n;
+            }
+            total
+        })
+    });
+    #[cfg(feature = "bench-libsrtp")]
+    g.bench_function("crypto-floor/libsrtp-openssl", |b| {
+        use ocs_libsrtp_harness::LibSrtp;
+        let name = ocs_stack::srtp::Suite::AesCm128HmacSha1_80.name();
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters as usize;
+            while left > 0 {
+                let mut rx = LibSrtp::new(name, &[1; 30], None, false).unwrap();
+                let mut outs: Vec<LibSrtp> = (2..=PARTIES)
+                    .map(|id| LibSrtp::new(name, &[0x80 + id as u8; 30], None, true).unwrap())
+                    .collect();
+                let mut pkts = source.clone();
+                let mut scratch = vec![0u8; 2048];
+                let n = left.min(RING);
+                let start = Instant::now();
+                for p in pkts.iter_mut().take(n) {
+                    let len = rx.unprotect_rtp(p).unwrap();
+                    for (j, s) in outs.iter_mut().enumerate() {
+                        scratch[..12].copy_from_slice(&p[..12]);
+                        scratch[8..12].copy_from_slice(&(0x4D43_0002 + j as u32).to_be_bytes());
+                        scratch[12..len].copy_from_slice(&p[12..len]);
+                        black_box(s.protect_rtp(&mut scratch, len).unwrap());
+                    }
+                }
+                total += start.elapsed();
+                left -= n;
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,164 @@
+//! The A/V MCU's media task: the sans-IO relay ([`crate::media::Relay`], one per conference)
+//! on two UDP sockets (RTP and RTCP), legs added and removed as the SIP engine says
+//! ([`MediaOp`]), RTCP sent when due, and each participant's quality published for the web
+//! listener (`/av/quality`) and written to the log every five seconds.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use super::sip::MediaOp;
+use crate::media::{LegId, LegReport, LegSetup, Relay};
+
+/// Each conference's participants as the A/V MCU measures them: (user, report).
+pub type Reports = Arc<Mutex<HashMap<String, Vec<(String, LegReport)>>>>;
+
+struct Conference {
+    relay: Relay,
+    /// Leg → (RTP address, RTCP address, user).
+    peers: HashMap<LegId, (SocketAddr, SocketAddr, String)>,
+}
+
+/// The wall clock as NTP 32.32.
+fn ntp_now() -> u64 {
+    let d = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = d.as_secs() + 2_208_988_800;
+    (secs << 32) | ((u64::from(d.subsec_nanos()) << 32) / 1_000_000_000)
+}
+
+/// Publishes the reports of every conference.
+fn publish(confs: &HashMap<String, Conference>, reports: &Reports, log: bool) {
+    let mut all = HashMap::new();
+    for (uri, c) in confs {
+        let rows: Vec<(String, LegReport)> = c
+            .relay
+            .report()
+            .into_iter()
+            .map(|r| {
+                let user = c.peers.get(&r.leg).map(|p| p.2.clone()).unwrap_or_default();
+                (user, r)
+            })
+            .collect();
+        if log {
+            for (user, r) in &rows {
+                match &r.quality {
+                    Some(q) => tracing::info!(
+                        conference = %uri, %user, received = r.received, lost = r.lost,
+                        loss = format!("{:.1}%", q.loss_percent),
+                        jitter_ms = format!("{:.1}", q.jitter.as_secs_f64() * 1000.0),
+                        rtt_ms = q.rtt.map(|t| format!("{:.0}", t.as_secs_f64() * 1000.0)).unwrap_or_else(|| "-".into()),
+                        mos = format!("{:.2}", q.mos),
+                        "audio quality"
+                    ),
+                    None => {
+                        tracing::info!(conference = %uri, %user, "audio quality: nothing received yet")
+                    }
+                }
+            }
+        }
+        all.insert(uri.clone(), rows);
+    }
+    if let Ok(mut r) = reports.lock() {
+        *r = all;
+    }
+}
+
+/// Runs the relay until the engine's side of `ops` is dropped.
+pub(super) async fn run(
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+    mut ops: mpsc::UnboundedReceiver<MediaOp>,
+    reports: Reports,
+) {
+    let mut confs: HashMap<String, Conference> = HashMap::new();
+    let mut by_rtp: HashMap<SocketAddr, (String, LegId)> = HashMap::new();
+    let mut by_rtcp: HashMap<SocketAddr, (String, LegId)> = HashMap::new();
+    let mut buf = vec![0u8; 2048];
+    let mut cbuf = vec![0u8; 2048];
+    let mut next_publish = Instant::now() + Duration::from_secs(1);
+    let mut publishes = 0u64;
+    loop {
+        let due = confs
+            .values()
+            .filter_map(|c| c.relay.poll_timeout())
+            .min()
+            .map_or(next_publish, |t| t.min(next_publish));
+        tokio::select! {
+            r = rtp.recv_from(&mut buf) => {
+                let Ok((n, from)) = r else { continue };
+                let Some((uri, leg)) = by_rtp.get(&from) else { continue };
+                let Some(Conference { relay, peers }) = confs.get_mut(uri) else { continue };
+                let sent = relay.relay_rtp(Instant::now(), *leg, &mut buf[..n], |to, bytes| {
+                    if let Some(p) = peers.get(&to) {
+                        let _ = rtp.try_send_to(bytes, p.0);
+                    }
+                });
+                if let Err(e) = sent {
+                    tracing::debug!(error = %e, %from, "RTP not relayed");
+                }
+            }
+            r = rtcp.recv_from(&mut cbuf) => {
+                let Ok((n, from)) = r else { continue };
+                let Some((uri, leg)) = by_rtcp.get(&from) else { continue };
+                let Some(c) = confs.get_mut(uri) else { continue };
+                if let Err(e) = c.relay.handle_rtcp(Instant::now(), *leg, &mut cbuf[..n]) {
+                    tracing::debug!(error = %e, %from, "RTCP refused");
+                }
+            }
+            op = ops.recv() => match op {
+                None => break,
+                Some(MediaOp::Join { conference, leg, user, rtp: a, rtcp: b, inbound, outbound, ssrc }) => {
+                    let c = confs.entry(conference.clone()).or_insert_with(|| Conference {
+                        relay: Relay::new(),
+                        peers: HashMap::new(),
+                    });
+                    let setup = LegSetup { inbound: &inbound, outbound: &outbound, ssrc, seed: leg ^ u64::from(ssrc) };
+                    match c.relay.add_leg(leg, setup, Instant::now(), ntp_now()) {
+                        Ok(()) => {
+                            tracing::info!(conference = %conference, %user, rtp = %a, "audio joined the relay");
+                            c.peers.insert(leg, (a, b, user));
+                            by_rtp.insert(a, (conference.clone(), leg));
+                            by_rtcp.insert(b, (conference, leg));
+                        }
+                        Err(e) => tracing::warn!(error = %e, "audio leg refused"),
+                    }
+                }
+                Some(MediaOp::Leave { conference, leg }) => {
+                    if let Some(c) = confs.get_mut(&conference) {
+                        c.relay.remove_leg(leg);
+                        if let Some((a, b, user)) = c.peers.remove(&leg) {
+                            by_rtp.remove(&a);
+                            by_rtcp.remove(&b);
+                            tracing::info!(conference = %conference, %user, "audio left the relay");
+                        }
+                        if c.relay.is_empty() {
+                            confs.remove(&conference);
+                        }
+                    }
+                    publish(&confs, &reports, false);
+                }
+            },
+            () = tokio::time::sleep_until(tokio::time::Instant::from_std(due)) => {
+                let now = Instant::now();
+                for Conference { relay, peers } in confs.values_mut() {
+                    relay.poll_rtcp(now, |to, bytes| {
+                        if let Some(p) = peers.get(&to) {
+                            let _ = rtcp.try_send_to(bytes, p.1);
+                        }
+                    });
+                }
+                if now >= next_publish {
+                    publishes += 1;
+                    publish(&confs, &reports, publishes.is_multiple_of(5));
+                    next_publish = now + Duration::from_secs(1);
+                }
+            }
+        }
+    }
+}
