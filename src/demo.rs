@@ -459,12 +459,11 @@ async fn audio(
     let mut rx = Srtp::new();
     rx.add_inbound_template(&recv_key)?;
     let start = Instant::now();
-    let mut session = Rtcp::new(
-        RtcpConfig::audio(ssrc, "demo@contoso.com"),
-        start,
-        ntp(),
-        seed,
-    );
+    // The participants report every second ([MS-RTP]'s packet-train fast mode), so that a
+    // short meeting gives every leg a round trip; the MCU keeps the RFC 3550 interval.
+    let mut cfg = RtcpConfig::audio(ssrc, "demo@contoso.com");
+    cfg.timer_mode = crate::rtcp::session::TimerMode::PacketTrainFast;
+    let mut session = Rtcp::new(cfg, start, ntp(), seed);
     let mut rng = Rng(seed | 1);
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     // The lossy path's packets wait here until their time: (when, to the RTCP port, bytes).
