@@ -9,6 +9,7 @@ udp = "127.0.0.1:$3"
 tcp = "off"
 tls = "off"
 web = "off"
+psom = "off"
 auth = $4
 users = []
 udp_recv_buffer = $5

@@ -342,6 +342,109 @@ impl Ua {
     }
 }
 
+/// A PSOM client on a TLS connection to the web-conferencing MCU.
+struct Psom {
+    tls: tokio_rustls::client::TlsStream<TcpStream>,
+    client: crate::psom::client::Client,
+}
+
+impl Psom {
+    /// Connects with the credentials of an addUser answer's `connection-info`, trusting the
+    /// server's certificate (`cert_pem`, what it generated in its data directory).
+    async fn connect(endpoint: &Endpoint, cert_pem: &[u8], name: &str) -> Result<Psom, Fail> {
+        use base64::Engine as _;
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, ServerName};
+        let get = |k: &str| -> Result<String, Fail> {
+            Ok(endpoint
+                .connection_value(k)
+                .ok_or_else(|| format!("no {k} in connection-info"))?
+                .to_string())
+        };
+        let addr: SocketAddr = get("Mcu-Server-Uri")?
+            .strip_prefix("psom://")
+            .ok_or("Mcu-Server-Uri is not psom://")?
+            .parse()?;
+        let creds = crate::psom::client::Credentials {
+            conference_id: get("sConferenceId")?,
+            auth_id: get("sAuthId")?,
+            key: base64::engine::general_purpose::STANDARD.decode(get("sKey")?)?,
+            name: name.to_owned(),
+        };
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_slice_iter(cert_pem) {
+            roots.add(c?)?;
+        }
+        let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let tcp = TcpStream::connect(addr).await?;
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+            .connect(ServerName::try_from("localhost")?, tcp)
+            .await?;
+        let mut p = Psom {
+            tls,
+            client: crate::psom::client::Client::new(creds, Instant::now()),
+        };
+        p.until(|c, _| c.joined()).await?;
+        Ok(p)
+    }
+
+    /// Runs the connection until `done` says so; the events seen on the way.
+    async fn until(
+        &mut self,
+        done: impl Fn(&crate::psom::client::Client, &[crate::psom::client::ClientEvent]) -> bool,
+    ) -> Result<Vec<crate::psom::client::ClientEvent>, Fail> {
+        let mut events = Vec::new();
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            while let Some(b) = self.client.poll_transmit() {
+                self.tls.write_all(&b).await?;
+            }
+            events.extend(std::iter::from_fn(|| self.client.poll_event()));
+            if done(&self.client, &events) {
+                return Ok(events);
+            }
+            let n = tokio::time::timeout(Duration::from_secs(10), self.tls.read(&mut buf))
+                .await
+                .map_err(|_| "PSOM: no answer")??;
+            if n == 0 {
+                return Err("PSOM: the server closed the connection".into());
+            }
+            self.client.handle_input(&buf[..n], Instant::now())?;
+        }
+    }
+
+    /// One call and its results.
+    async fn call(
+        &mut self,
+        action: crate::psom::client::Action,
+    ) -> Result<Vec<crate::psom::value::Value>, Fail> {
+        use crate::psom::client::ClientEvent;
+        let id = self.client.call(action)?;
+        let events = self
+            .until(|_, ev| {
+                ev.iter().any(|e| {
+                    matches!(e, ClientEvent::Done { call, .. } | ClientEvent::Refused { call, .. } if *call == id)
+                })
+            })
+            .await?;
+        for e in events {
+            match e {
+                ClientEvent::Done { call, results } if call == id => return Ok(results),
+                ClientEvent::Refused { call, refusal } if call == id => {
+                    return Err(format!("PSOM call refused: {refusal:?}").into());
+                }
+                _ => {}
+            }
+        }
+        Err("PSOM: no result".into())
+    }
+}
+
 fn to_tag(m: &Message) -> Result<String, Fail> {
     Ok(m.to()?.tag().ok_or("no To tag")?.to_owned())
 }
@@ -695,6 +798,7 @@ pub async fn run(opts: &Options) -> Result<Report, Fail> {
         tls: None,
         web: Some(any),
         media: Some(any),
+        psom: Some(any),
         auth: vec!["NTLM".into()],
         ..Config::default()
     };
@@ -723,7 +827,8 @@ pub async fn run(opts: &Options) -> Result<Report, Fail> {
             .map_or("-".into(), |(a, b)| format!("{a} (RTCP {b})"))
     );
     log.say("server", format!("started in-process: {server_line}"));
-    let result = meeting(opts, &log, sip, web).await;
+    let cert = std::fs::read(dir.join("tls-cert.pem")).unwrap_or_default();
+    let result = meeting(opts, &log, sip, web, &cert).await;
     let _ = stop.send(());
     let _ = server.await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -746,6 +851,7 @@ async fn meeting(
     log: &Log,
     sip: SocketAddr,
     web: SocketAddr,
+    cert: &[u8],
 ) -> Result<(String, usize, usize, Vec<QualityRow>), Fail> {
     let mut rng = Rng(SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -1053,6 +1159,9 @@ async fn meeting(
         }
     }
 
+    // The web conference over PSOM.
+    web_conference(log, web, &focus, &focus_tags, alice, bob, cert, &mut rng).await?;
+
     // Promote, lock, lobby, leave, delete.
     let (_, r) = alice
         .c3p(
@@ -1193,4 +1302,143 @@ async fn meeting(
         ),
     );
     Ok((focus, book.contacts.len(), notifications, quality))
+}
+
+/// Alice and Bob dial in to the web-conferencing MCU over C3P and join over PSOM with the
+/// credentials it answered; Alice uploads slides, shows one, runs a poll Bob votes in; Bob
+/// downloads the slides over HTTP with the URL and key PSOM gave him.
+#[allow(clippy::too_many_arguments)]
+async fn web_conference(
+    log: &Log,
+    web: SocketAddr,
+    focus: &str,
+    focus_tags: &[String],
+    alice: &mut Ua,
+    bob: &mut Ua,
+    cert: &[u8],
+    rng: &mut Rng,
+) -> Result<(), Fail> {
+    use crate::psom::client::Action;
+    use crate::psom::value::Value;
+    use sha1::Digest as _;
+    let meeting = focus.replace(":focus:", ":meeting:");
+    let mut sessions = Vec::new();
+    for (ua, tag) in [(&mut *alice, &focus_tags[0]), (&mut *bob, &focus_tags[1])] {
+        let (_, r) = ua
+            .c3p(
+                "INFO",
+                focus,
+                &format!("focus-{}", ua.user),
+                Some(tag),
+                dial_in_body(focus, ua.user),
+                Some(&meeting),
+            )
+            .await?;
+        let Body::AddUser { user: Some(u), .. } = &r.command.body else {
+            return Err(format!("addUser at the web-conferencing MCU: {:?}", r.code).into());
+        };
+        let ep = u.endpoints.first().ok_or("no endpoint in the answer")?;
+        let p = Psom::connect(ep, cert, ua.user).await?;
+        let role = p.client.role();
+        log.say(
+            ua.user,
+            format!(
+                "INFO addUser at the web-conferencing MCU → {:?} with connection-info ({}); PSOM over TLS: joined as {role:?}",
+                r.code,
+                ep.connection_info
+                    .iter()
+                    .flatten()
+                    .map(|e| e.key.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+        sessions.push(p);
+    }
+    let [a, b] = &mut sessions[..] else {
+        return Err("two PSOM sessions".into());
+    };
+    // Slides: 48 KB uploaded in chunks, SHA-1 checked by the server.
+    let deck: Vec<u8> = (0..48 * 1024).map(|_| rng.next() as u8).collect();
+    let sha1: [u8; 20] = sha1::Sha1::digest(&deck).into();
+    let name = "design-review.pptx";
+    let begun = a
+        .call(Action::BeginUpload {
+            name: name.into(),
+            size: deck.len() as u64,
+            sha1,
+        })
+        .await?;
+    let Some(Value::U32(id)) = begun.first() else {
+        return Err(format!("Upload.Begin: {begun:?}").into());
+    };
+    for (i, chunk) in deck.chunks(16 * 1024).enumerate() {
+        a.call(Action::UploadChunk {
+            id: *id,
+            offset: (i * 16 * 1024) as u64,
+            data: chunk.to_vec(),
+        })
+        .await?;
+    }
+    a.call(Action::FinishUpload(*id)).await?;
+    a.call(Action::LoadDeck {
+        id: name.into(),
+        slides: 12,
+    })
+    .await?;
+    a.call(Action::GoTo(3)).await?;
+    b.until(|c, _| c.view().deck.as_ref().is_some_and(|d| d.current == 3))
+        .await?;
+    log.say(
+        "alice",
+        format!("PSOM: uploaded {name} ({} bytes, SHA-1 checked), loaded it, went to slide 3 — bob sees slide 3", deck.len()),
+    );
+    a.call(Action::OpenPoll {
+        question: "Ship the design?".into(),
+        choices: vec!["yes".into(), "not yet".into()],
+    })
+    .await?;
+    b.until(|c, _| c.view().poll.as_ref().is_some_and(|p| p.open))
+        .await?;
+    b.call(Action::Vote(0)).await?;
+    a.call(Action::Vote(0)).await?;
+    a.call(Action::ClosePoll).await?;
+    b.until(|c, _| c.view().poll.as_ref().is_some_and(|p| !p.open))
+        .await?;
+    let poll = b.client.view().poll.clone().ok_or("no poll")?;
+    log.say(
+        "alice",
+        format!(
+            "PSOM: poll \"{}\" opened, voted, closed: {}",
+            poll.question,
+            poll.choices
+                .iter()
+                .zip(&poll.counts)
+                .map(|(c, n)| format!("{c} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
+    // Bob downloads the slides with what PSOM told him.
+    b.until(|c, _| !c.view().content.is_empty()).await?;
+    let content = b.client.view().content[0].clone();
+    let path = content
+        .url
+        .strip_prefix(&format!("http://{web}"))
+        .ok_or("content URL on another server")?
+        .to_owned();
+    let (status, _, stored) = http_get(web, &path, &[]).await?;
+    let plain = crate::server::webconf::open(&content.key, &stored).ok_or("cannot decrypt")?;
+    if plain != deck {
+        return Err("the downloaded slides differ".into());
+    }
+    log.say(
+        "bob",
+        format!(
+            "GET {path}: {status}, {} bytes stored encrypted; decrypted with the key from PSOM: the {} bytes Alice uploaded",
+            stored.len(),
+            plain.len()
+        ),
+    );
+    Ok(())
 }

@@ -470,15 +470,16 @@ mod tests {
 
     #[test]
     fn g711_magnitudes() {
-        // Silence codes and the extremes (ITU-T G.711 tables).
+        // Silence codes and the extremes, on the 16-bit scale (ITU-T G.711 decoding tables:
+        // µ-law ±32124, A-law ±32256 at full scale).
         assert_eq!(ulaw(0xFF), 0);
         assert_eq!(ulaw(0x7F), 0);
-        assert_eq!(ulaw(0x00), 8031);
-        assert_eq!(ulaw(0x80), 8031);
+        assert_eq!(ulaw(0x00), 32124);
+        assert_eq!(ulaw(0x80), 32124);
         assert_eq!(alaw(0xD5), 8);
         assert_eq!(alaw(0x55), 8);
-        assert_eq!(alaw(0xAA), 4032);
-        assert_eq!(alaw(0x2A), 4032);
+        assert_eq!(alaw(0xAA), 32256);
+        assert_eq!(alaw(0x2A), 32256);
     }
 
     #[test]

@@ -29,6 +29,14 @@ async fn the_demo_runs_a_meeting_and_measures_it() {
     assert!(said("alice", "again with If-None-Match: 304"));
     assert!(said("alice", "SERVICE addConference → success"));
     assert!(said("alice", "BENOTIFY accepted"));
+    assert!(said("alice", "PSOM over TLS: joined as Some(Organizer)"));
+    assert!(said("bob", "PSOM over TLS: joined as Some(Attendee)"));
+    assert!(said("alice", "bob sees slide 3"));
+    assert!(said("alice", "closed: yes 2, not yet 0"));
+    assert!(said(
+        "bob",
+        "decrypted with the key from PSOM: the 49152 bytes Alice uploaded"
+    ));
     assert!(said("carol", "Pending: waiting in the lobby"));
     assert!(said(
         "alice",

@@ -49,6 +49,7 @@ async fn start(dir: &Path) -> Server {
         tcp: Some(any),
         tls: None,
         web: Some(any),
+        psom: Some(any),
         auth: Vec::new(),
         ..Config::default()
     };

@@ -43,6 +43,7 @@ mod with_sipp {
                 tcp: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
                 tls: None,
                 web: None,
+                psom: None,
                 auth: vec!["Digest".into()],
                 load_users: Some(LoadUsers {
                     prefix: "user".into(),
@@ -255,7 +256,7 @@ mod with_sipp {
         let cfg = dir.join("ocs.toml");
         std::fs::write(
             &cfg,
-            "data_dir = \"data\"\nudp = \"127.0.0.1:0\"\ntcp = \"off\"\ntls = \"off\"\nweb = \"off\"\nauth = [\"Digest\"]\n\
+            "data_dir = \"data\"\nudp = \"127.0.0.1:0\"\ntcp = \"off\"\ntls = \"off\"\nweb = \"off\"\npsom = \"off\"\nauth = [\"Digest\"]\n\
              [load_users]\nprefix = \"user\"\ncount = 1000000\npassword = \"secret\"\n",
         )
         .unwrap();

@@ -29,6 +29,7 @@ async fn start(
         tcp: None,
         tls: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         web: None,
+        psom: None,
         auth: Vec::new(),
         ..Config::default()
     };

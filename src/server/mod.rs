@@ -17,6 +17,7 @@ pub mod av;
 pub mod sip;
 pub mod store;
 pub mod web;
+pub mod webconf;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -65,6 +66,10 @@ pub struct Config {
     /// a port of the system's choice), if set (`"off"` in the file: no audio).
     #[serde(deserialize_with = "addr_or_off")]
     pub media: Option<SocketAddr>,
+    /// The web-conferencing MCU's PSOM listener (TLS, the certificate of `tls`), if set
+    /// (`"off"` in the file turns it off).
+    #[serde(deserialize_with = "addr_or_off")]
+    pub psom: Option<SocketAddr>,
     /// Authentication schemes offered to REGISTER, in order: `Digest`, `NTLM`.
     pub auth: Vec<String>,
     /// Users created on first start (when the database has none by that name).
@@ -129,6 +134,7 @@ impl Default for Config {
             web: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
             mcu: SocketAddr::from(([127, 0, 0, 1], 0)),
             media: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            psom: Some(SocketAddr::from(([127, 0, 0, 1], 8057))),
             auth: vec!["Digest".into(), "NTLM".into()],
             users: vec![
                 demo("alice", "Alice Anders"),
@@ -186,6 +192,8 @@ pub struct Bound {
     pub mcu: SocketAddr,
     /// The A/V MCU's RTP and RTCP addresses, if any.
     pub media: Option<(SocketAddr, SocketAddr)>,
+    /// The web-conferencing MCU's PSOM (TLS) address, if any.
+    pub psom: Option<SocketAddr>,
 }
 
 enum Input {
@@ -260,6 +268,13 @@ pub async fn run(
         None => None,
     };
     let mcu = TcpListener::bind(config.mcu).await?;
+    let psom = match config.psom {
+        Some(a) => Some((
+            TcpListener::bind(a).await?,
+            tls_acceptor(&config.data_dir, &config.domain)?,
+        )),
+        None => None,
+    };
     let media = match config.media {
         Some(a) => Some((
             UdpSocket::bind(a).await?,
@@ -277,6 +292,7 @@ pub async fn run(
             Some((a, b)) => Some((a.local_addr()?, b.local_addr()?)),
             None => None,
         },
+        psom: psom.as_ref().map(|(l, _)| l.local_addr()).transpose()?,
     };
     // The address book: what the store kept, and today's book if it is not out yet.
     let mut book = abs::AddressBook::load(&db).map_err(std::io::Error::other)?;
@@ -299,6 +315,7 @@ pub async fn run(
         abs_url: bound.web.map(|a| format!("http://{a}{}", web::ABS_PATH)),
         media_rtp: bound.media.map(|m| m.0),
         media_rtcp: bound.media.map(|m| m.1),
+        psom_addr: bound.psom,
         ..EngineConfig::default()
     };
     let t0 = Instant::now();
@@ -381,10 +398,24 @@ pub async fn run(
     if let Some((a, b)) = media {
         tasks.push(tokio::spawn(av::run(a, b, media_rx, reports.clone())));
     }
+    let content = abs::Files::default();
+    let (webconf_tx, webconf_rx) = mpsc::unbounded_channel();
+    if let Some((l, acceptor)) = psom {
+        let base = bound.web.map(|a| format!("http://{a}"));
+        let seed = u64::from_le_bytes(seed[16..24].try_into().unwrap_or_default());
+        tasks.push(tokio::spawn(webconf::run(
+            l,
+            acceptor,
+            webconf_rx,
+            content.clone(),
+            base,
+            seed,
+        )));
+    }
     if let Some(l) = web {
         tasks.push(tokio::spawn(web::listen(
             l,
-            web::Site::Web(book.files(), reports.clone()),
+            web::Site::Web(book.files(), reports.clone(), content.clone()),
         )));
     }
     tasks.push(tokio::spawn(web::listen(
@@ -423,7 +454,7 @@ pub async fn run(
     // Kept: MCU answers come back on it, and the channel stays open without listeners.
     let in_tx_main = in_tx;
     on_bound(bound);
-    tracing::info!(udp = ?bound.udp, tcp = ?bound.tcp, tls = ?bound.tls, web = ?bound.web, mcu = %bound.mcu, media = ?bound.media, domain = %config.domain, "listening");
+    tracing::info!(udp = ?bound.udp, tcp = ?bound.tcp, tls = ?bound.tls, web = ?bound.web, mcu = %bound.mcu, media = ?bound.media, psom = ?bound.psom, domain = %config.domain, "listening");
 
     let mut conns: HashMap<ConnId, mpsc::UnboundedSender<Bytes>> = HashMap::new();
     let mut udp_buf = vec![0u8; 65_535];
@@ -485,6 +516,9 @@ pub async fn run(
         }
         while let Some(op) = engine.poll_media() {
             let _ = media_tx.send(op);
+        }
+        while let Some(op) = engine.poll_webconf() {
+            let _ = webconf_tx.send(op);
         }
         while let Some(call) = engine.poll_mcu() {
             let tx = in_tx_main.clone();

@@ -3,7 +3,7 @@
 //! - the web listener: Address Book Server files at `/abs/handler/<file>` (GET and HEAD,
 //!   strong ETags, `If-None-Match` / `If-Modified-Since` → 304, `Range` → 206, through
 //!   [`crate::http::download::evaluate`]), and the A/V MCU's per-participant audio quality as
-//!   JSON at `/av/quality`;
+//!   JSON at `/av/quality`, and web-conference content (stored encrypted) at `/content/…`;
 //! - the MCU listener: the in-process MCUs' C3P endpoints at `/LiveServer/<mcu-type>/`, each
 //!   request handed to the SIP engine's task and answered with its C3P response;
 //! - [`post_c3p`]: the focus's side, one POST over a fresh loopback connection.
@@ -34,8 +34,9 @@ const IDLE: Duration = Duration::from_secs(30);
 /// What a listener serves.
 #[derive(Clone)]
 pub(super) enum Site {
-    /// Address-book files and the A/V MCU's reports.
-    Web(Files, Reports),
+    /// Address-book files, the A/V MCU's reports, uploaded web-conference content (stored
+    /// encrypted, by path).
+    Web(Files, Reports, Files),
     /// The MCUs' C3P endpoints, served by the engine's task.
     Mcu(mpsc::Sender<Input>),
 }
@@ -75,7 +76,20 @@ async fn serve(mut stream: TcpStream, site: Site) -> std::io::Result<()> {
             match conn.next_event() {
                 Ok(Event::Request(head)) => {
                     pending = match &site {
-                        Site::Web(_, reports)
+                        Site::Web(_, _, content)
+                            if head.target.starts_with(super::webconf::CONTENT_PATH) =>
+                        {
+                            let path = head.target.split('?').next().unwrap_or("");
+                            match content.read().ok().and_then(|c| c.get(path).cloned()) {
+                                Some((body, at)) => {
+                                    let ct = "application/octet-stream";
+                                    let reply = evaluate(&head, &Resource::new(&body, at, ct));
+                                    Pending::File(reply, body, at, ct)
+                                }
+                                None => Pending::None,
+                            }
+                        }
+                        Site::Web(_, reports, _)
                             if head.target.split('?').next() == Some(QUALITY_PATH) =>
                         {
                             let json = Bytes::from(quality_json(reports));
@@ -83,7 +97,7 @@ async fn serve(mut stream: TcpStream, site: Site) -> std::io::Result<()> {
                                 evaluate(&head, &Resource::new(&json, 0, "application/json"));
                             Pending::File(reply, json, 0, "application/json")
                         }
-                        Site::Web(files, _) => {
+                        Site::Web(files, _, _) => {
                             let path = head.target.split('?').next().unwrap_or("");
                             let name = path.strip_prefix(ABS_PATH).unwrap_or("");
                             let file = (!name.is_empty() && !name.contains('/'))

@@ -149,6 +149,66 @@ struct Upload {
 
 type Outcome = Result<Vec<Value>, Refusal>;
 
+/// What the first bytes of a connection ask for ([`first_contact`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirstContact {
+    /// Not enough bytes yet.
+    NeedMore,
+    /// The conference ID its Authenticate call names: hand the connection, with every byte so
+    /// far, to that conference's [`Server`].
+    Conference(String),
+    /// Not a PSOM client's opening (no RpcOpen then Authenticate): close it.
+    NotPsom,
+}
+
+/// Reads a client's opening — RpcOpen, then the ConnMgr `Authenticate` call — for the
+/// conference it asks for, so that one listener can serve many conferences, each its own
+/// [`Server`]. Looks at `data` only; nothing is kept.
+///
+/// ```
+/// use std::time::Instant;
+/// use ocs_psom::client::{Client, Credentials};
+/// use ocs_psom::server::{FirstContact, ServerConfig, first_contact};
+///
+/// let mut c = Client::new(Credentials {
+///     conference_id: "ABCD1234".into(), auth_id: "1".into(), key: b"k".to_vec(), name: "Al".into(),
+/// }, Instant::now());
+/// let bytes = c.poll_transmit().unwrap();
+/// let cfg = ServerConfig::default();
+/// assert_eq!(first_contact(&bytes[..3], &cfg), FirstContact::NeedMore);
+/// assert_eq!(first_contact(&bytes, &cfg), FirstContact::Conference("ABCD1234".into()));
+/// assert_eq!(first_contact(b"GET / HTTP/1.1\r\n\r\n", &cfg), FirstContact::NotPsom);
+/// ```
+#[must_use]
+pub fn first_contact(data: &[u8], config: &ServerConfig) -> FirstContact {
+    let mut d = Decoder::new(config.max_record);
+    d.push(data);
+    let mut opened = false;
+    loop {
+        match d.next_record() {
+            Ok(None) => return FirstContact::NeedMore,
+            Err(_) => return FirstContact::NotPsom,
+            Ok(Some(Record::RpcOpen { .. })) if !opened => opened = true,
+            Ok(Some(Record::SetChannel { .. } | Record::Break)) => {}
+            Ok(Some(Record::RpcMessage { body, offset })) if opened => {
+                return match Operation::decode(body, offset, &config.limits) {
+                    Ok(Operation::Rpc {
+                        method: ordinal::AUTHENTICATE,
+                        kind: RpcKind::Call,
+                        args,
+                        ..
+                    }) => match args.first().and_then(Value::as_str) {
+                        Some(id) => FirstContact::Conference(id.to_owned()),
+                        None => FirstContact::NotPsom,
+                    },
+                    _ => FirstContact::NotPsom,
+                };
+            }
+            Ok(Some(_)) => return FirstContact::NotPsom,
+        }
+    }
+}
+
 /// The data MCU: see the [module documentation](self).
 #[derive(Debug)]
 pub struct Server {

@@ -91,6 +91,30 @@ pub enum MediaOp {
     },
 }
 
+/// A change for the web-conferencing MCU's PSOM service, for the runtime's PSOM task.
+#[derive(Debug, Clone)]
+pub enum WebConfOp {
+    /// A participant may connect with these credentials (what the addUser dial-in answer gave
+    /// it in `connection-info`).
+    Authorize {
+        /// The conference ID.
+        conference_id: String,
+        /// `sAuthId`.
+        auth_id: String,
+        /// The key.
+        key: Vec<u8>,
+        /// The participant's SIP URI.
+        user: String,
+        /// Its role in the meeting.
+        role: crate::psom::meeting::Role,
+    },
+    /// The conference is gone: its PSOM sessions end.
+    Close {
+        /// The conference ID.
+        conference_id: String,
+    },
+}
+
 /// A conference as the store keeps it ([`StoreOp::Schedule`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredConference {
@@ -157,6 +181,7 @@ pub(super) struct Conferencing {
     calls: VecDeque<McuCall>,
     media: VecDeque<MediaOp>,
     next_media_leg: u64,
+    webconf: VecDeque<WebConfOp>,
     /// (MCU type, organizer, conference ID) → the conference there.
     mcu_conferences: HashMap<(String, String, String), McuConference>,
     /// The store ticket the answers of the current batch wait for (a conference created or
@@ -179,6 +204,7 @@ impl Conferencing {
             calls: VecDeque::new(),
             media: VecDeque::new(),
             next_media_leg: 1,
+            webconf: VecDeque::new(),
             mcu_conferences: HashMap::new(),
             hold: None,
             due: None,
@@ -250,6 +276,12 @@ impl Engine {
     #[must_use]
     pub fn poll_media(&mut self) -> Option<MediaOp> {
         self.conf.media.pop_front()
+    }
+
+    /// The next change for the web-conferencing MCU's PSOM service.
+    #[must_use]
+    pub fn poll_webconf(&mut self) -> Option<WebConfOp> {
+        self.conf.webconf.pop_front()
     }
 
     /// The answer of an MCU to [`McuCall`] `id`: the C3P response document, or `None` when
@@ -326,6 +358,11 @@ impl Engine {
                 if self.conf.mcu_conferences.remove(&key).is_none() {
                     return req.fail(Reason::ConferenceDoesNotExist);
                 }
+                if *mcu == McuType::Meeting {
+                    self.conf.webconf.push_back(WebConfOp::Close {
+                        conference_id: key.2.clone(),
+                    });
+                }
                 let uri = uri.to_string();
                 self.end_sessions(now, |l| l.conference == uri);
                 req.respond(Code::Success, req.command.body.echo())
@@ -344,7 +381,10 @@ impl Engine {
                     .unwrap_or_else(|| format!("{}:{}", mcu.as_str(), u.entity));
                 let aor = aor_of(&u.entity);
                 c.users.retain(|(a, _)| *a != aor);
-                c.users.push((aor, endpoint.clone()));
+                c.users.push((aor.clone(), endpoint.clone()));
+                let connection_info = (*mcu == McuType::Meeting)
+                    .then(|| self.web_credentials(&uri, &key.2, u, &aor))
+                    .flatten();
                 let answer = User {
                     entity: u.entity.clone(),
                     roles: u.roles.clone(),
@@ -352,6 +392,7 @@ impl Engine {
                         entity: endpoint.into(),
                         joining_method: asked.and_then(|e| e.joining_method.clone()),
                         media: asked.map(|e| e.media.clone()).unwrap_or_default(),
+                        connection_info,
                         ..Endpoint::default()
                     }],
                     ..User::default()
@@ -391,6 +432,58 @@ impl Engine {
             }
             _ => req.fail(Reason::NotSupported),
         }
+    }
+
+    /// Credentials for the web-conferencing MCU's PSOM service, handed to the service and
+    /// returned as the addUser answer's `connection-info` ([MS-CONFBAS] 2.2.3.18). Keys, our
+    /// choice beyond the two well-known ones: `Mcu-Server-Uri` (`psom://host:port`, TLS),
+    /// `Mcu-Conference-Uri`, `sAuthId` (decimal digits, as the specification says),
+    /// `sConferenceId` and `sKey` (base64). `None` without a PSOM listener.
+    fn web_credentials(
+        &mut self,
+        uri: &ConferenceUri,
+        conference_id: &str,
+        user: &User,
+        aor: &str,
+    ) -> Option<Vec<crate::cccp::info::ConnectionEntry>> {
+        use crate::psom::meeting::Role as Web;
+        use base64::Engine as _;
+        let psom = self.cfg.psom_addr?;
+        let auth_id = (u64::from_le_bytes(self.unpredictable()) % 10_000_000_000).to_string();
+        let mut key = self.unpredictable().to_vec();
+        key.extend_from_slice(&self.unpredictable());
+        let role = if aor_of(&uri.organizer) == aor {
+            Web::Organizer
+        } else if user
+            .roles
+            .as_ref()
+            .is_some_and(|r| r.contains(&crate::cccp::info::Role::Presenter))
+        {
+            Web::Presenter
+        } else {
+            Web::Attendee
+        };
+        self.conf.webconf.push_back(WebConfOp::Authorize {
+            conference_id: conference_id.to_owned(),
+            auth_id: auth_id.clone(),
+            key: key.clone(),
+            user: format!("sip:{aor}"),
+            role,
+        });
+        let entry = |k: &str, v: String| crate::cccp::info::ConnectionEntry {
+            key: k.into(),
+            value: v.into(),
+        };
+        Some(vec![
+            entry("Mcu-Server-Uri", format!("psom://{psom}")),
+            entry("Mcu-Conference-Uri", uri.to_string()),
+            entry("sAuthId", auth_id),
+            entry("sConferenceId", conference_id.to_owned()),
+            entry(
+                "sKey",
+                base64::engine::general_purpose::STANDARD.encode(&key),
+            ),
+        ])
     }
 
     /// BYE to every session `which` picks, and forgets them.

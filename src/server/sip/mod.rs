@@ -21,7 +21,7 @@ use crate::sip::uri::{Host, Uri};
 use crate::sip::{HeaderName, Message, StartLine};
 
 mod conf;
-pub use conf::{C3P, McuCall, MediaOp, StoredConference};
+pub use conf::{C3P, McuCall, MediaOp, StoredConference, WebConfOp};
 
 /// A connection of a stream transport (TCP or TLS), numbered by the transport.
 pub type ConnId = u64;
@@ -167,6 +167,9 @@ pub struct EngineConfig {
     pub media_rtp: Option<SocketAddr>,
     /// Its RTCP socket.
     pub media_rtcp: Option<SocketAddr>,
+    /// The web-conferencing MCU's PSOM listener (TLS), given to participants in the addUser
+    /// answer's `connection-info`.
+    pub psom_addr: Option<SocketAddr>,
 }
 
 impl Default for EngineConfig {
@@ -184,6 +187,7 @@ impl Default for EngineConfig {
             abs_url: None,
             media_rtp: None,
             media_rtcp: None,
+            psom_addr: None,
         }
     }
 }
