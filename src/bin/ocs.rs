@@ -49,8 +49,8 @@ enum Command {
     #[cfg(feature = "server")]
     /// Run a meeting end to end: the server in-process on loopback, three simulated
     /// participants (NTLM registration, address book, C3P conference, focus, conference state,
-    /// SRTP audio with RTCP through the A/V MCU, lobby, deletion), a transcript and a quality
-    /// table.
+    /// SRTP audio with RTCP through the A/V MCU, a web conference over PSOM, promote, lock,
+    /// lobby, deletion), a transcript and a quality table.
     Demo {
         /// Also write the report as JSON to this file.
         #[arg(long)]
@@ -60,8 +60,8 @@ enum Command {
         seconds: u64,
     },
     #[cfg(feature = "server")]
-    /// Run the reference server: registrar and proxy over UDP and TCP, users and
-    /// registrations in SQLite. With no configuration it runs on loopback with demo users.
+    /// Run the reference server: registrar, proxy, focus, MCUs, address book; SQLite. With no
+    /// configuration it runs on loopback with demo users.
     Serve {
         /// A TOML configuration file.
         #[arg(long)]
@@ -231,12 +231,14 @@ fn serve(config: Option<&std::path::Path>, trace_sip: bool) -> ExitCode {
         |b| {
             // Machine-readable for scripts: where it listens.
             println!(
-                "listening udp={} tcp={} tls={} web={} mcu={}",
+                "listening udp={} tcp={} tls={} web={} mcu={} psom={} media={}",
                 b.udp.map_or("-".into(), |a| a.to_string()),
                 b.tcp.map_or("-".into(), |a| a.to_string()),
                 b.tls.map_or("-".into(), |a| a.to_string()),
                 b.web.map_or("-".into(), |a| a.to_string()),
-                b.mcu
+                b.mcu,
+                b.psom.map_or("-".into(), |a| a.to_string()),
+                b.media.map_or("-".into(), |(a, _)| a.to_string()),
             );
         },
     ));
