@@ -20,10 +20,13 @@
 //! jitter, LSR/DLSR) and on ours (SR with the counts of what was relayed to it), at the RFC
 //! 3550 A.7 interval, protected as SRTCP. The participant's reports about our stream give the
 //! round-trip time; with loss and jitter of its uplink they make the per-participant quality
-//! ([`Relay::report`]).
+//! ([`Relay::report`]). The reports carry the [MS-RTP] 2.2.11 profile extensions the MCU can
+//! fill: Estimated Bandwidth (the participant's receive rate since the last report) and
+//! Policy Server Bandwidth (80 kbit/s a leg, what a G.711 leg needs with headers).
 
 use std::time::{Duration, Instant};
 
+use crate::rtcp::msrtp::MsExtension;
 use crate::rtcp::quality::Quality;
 use crate::rtcp::rtp::RtpPacket;
 use crate::rtcp::session::{Config as RtcpConfig, Session as RtcpSession};
@@ -112,6 +115,9 @@ struct Leg {
     /// The last measurement of its uplink (cumulative loss, quality), kept when the RTCP
     /// session forgets the source (its BYE, a time-out).
     last: Option<(i64, Quality)>,
+    /// Bytes of its RTP received (IP and UDP headers counted) since `since`.
+    bytes_in: u64,
+    since: Instant,
 }
 
 impl Leg {
@@ -132,6 +138,8 @@ pub struct Relay {
     scratch: Vec<u8>,
     rtcp_buf: Vec<u8>,
     clock_rate: u32,
+    /// What a leg may use, bits per second ([MS-RTP] Policy Server Bandwidth).
+    policy_bandwidth: u32,
 }
 
 impl std::fmt::Debug for Relay {
@@ -193,6 +201,7 @@ impl Relay {
             scratch: vec![0; 2048],
             rtcp_buf: vec![0; 1500],
             clock_rate: 8000,
+            policy_bandwidth: 80_000,
         }
     }
 
@@ -238,6 +247,8 @@ impl Relay {
             received: 0,
             relayed: 0,
             last: None,
+            bytes_in: 0,
+            since: now,
         });
         Ok(())
     }
@@ -308,6 +319,7 @@ impl Relay {
             leg.level = leg.level * 0.8 + level * 0.2;
             leg.last_heard = Some(now);
             leg.received += 1;
+            leg.bytes_in += packet.len() as u64 + 28;
         }
         self.elect(now, i);
         if self.dominant != Some(from) {
@@ -428,6 +440,24 @@ impl Relay {
         for leg in &mut self.legs {
             if leg.rtcp.poll_timeout().is_some_and(|t| t <= now) {
                 leg.rtcp.handle_timeout(now);
+                // The [MS-RTP] extensions the MCU can fill: the bandwidth it sees the
+                // participant use (its receive rate since the last report: a lower bound of
+                // the link's capacity), and what policy grants a leg.
+                let secs = now.saturating_duration_since(leg.since).as_secs_f64();
+                let mut ext = vec![MsExtension::PolicyServerBandwidth(self.policy_bandwidth)];
+                if let (Some(ssrc), true) = (leg.remote, secs > 0.0) {
+                    ext.insert(
+                        0,
+                        MsExtension::EstimatedBandwidth {
+                            ssrc,
+                            bandwidth: ((leg.bytes_in * 8) as f64 / secs) as u32,
+                            confidence: None,
+                        },
+                    );
+                }
+                leg.rtcp.set_extensions(ext);
+                leg.bytes_in = 0;
+                leg.since = now;
             }
             while let Some(n) = leg.rtcp.poll_transmit(now, &mut self.rtcp_buf[..1400]) {
                 if let Ok(m) = leg.outbound.protect_rtcp(&mut self.rtcp_buf, n) {

@@ -176,6 +176,38 @@ fn the_dominant_speaker_reaches_every_other_participant() {
     assert!(relay.relay_rtp(now, 1, &mut forged, |_, _| {}).is_err());
 }
 
+/// How many reports in an RTCP compound carry the MCU's [MS-RTP] extensions: Policy Server
+/// Bandwidth, and Estimated Bandwidth about `ssrc` at G.711's rate (64 kbit/s of payload,
+/// 80 with headers) once it has sent.
+fn ms_extensions(rtcp: &[u8], ssrc: u32) -> usize {
+    use ocs_stack::rtcp::msrtp::MsExtension;
+    use ocs_stack::rtcp::packet::{Compound, Kind, Limits};
+    let c = Compound::parse(rtcp, &Limits::default()).unwrap();
+    let mut n = 0;
+    for p in c.packets() {
+        let ext: Vec<MsExtension> = match p.kind() {
+            Kind::SenderReport(r) => r.extensions().map(|e| e.typed()).collect(),
+            Kind::ReceiverReport(r) => r.extensions().map(|e| e.typed()).collect(),
+            _ => continue,
+        };
+        assert!(
+            ext.contains(&MsExtension::PolicyServerBandwidth(80_000)),
+            "{ext:?}"
+        );
+        for e in &ext {
+            if let MsExtension::EstimatedBandwidth {
+                ssrc: s, bandwidth, ..
+            } = e
+            {
+                assert_eq!(*s, ssrc);
+                assert!((50_000..100_000).contains(bandwidth), "{bandwidth}");
+            }
+        }
+        n += 1;
+    }
+    n
+}
+
 #[test]
 fn rtcp_both_ways_gives_each_participant_its_quality() {
     let t0 = Instant::now();
@@ -184,6 +216,7 @@ fn rtcp_both_ways_gives_each_participant_its_quality() {
     // RTCP from the participants reaches the MCU 30 ms late.
     let mut late: VecDeque<(Instant, LegId, Vec<u8>)> = VecDeque::new();
     let mut buf = vec![0u8; 1500];
+    let mut extensions_seen = 0;
     for tick in 0..750u32 {
         let now = t0 + Duration::from_millis(20 * u64::from(tick));
         // Five seconds each: Alice, Bob, Carol.
@@ -208,6 +241,7 @@ fn rtcp_both_ways_gives_each_participant_its_quality() {
         for (to, mut b) in reports {
             let p = ps.iter_mut().find(|p| p.id == to).unwrap();
             let n = p.rx.unprotect_rtcp(&mut b).unwrap();
+            extensions_seen += ms_extensions(&b[..n], p.ssrc);
             p.rtcp.handle_rtcp(now, &b[..n]).unwrap();
         }
         // The participants' reports, 30 ms on the way.
@@ -225,6 +259,10 @@ fn rtcp_both_ways_gives_each_participant_its_quality() {
             relay.handle_rtcp(now, from, &mut b).unwrap();
         }
     }
+    assert!(
+        extensions_seen >= 3,
+        "the MCU's reports carry [MS-RTP] extensions"
+    );
     let report = relay.report();
     assert_eq!(report.len(), 3);
     for r in &report {

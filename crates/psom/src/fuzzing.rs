@@ -96,11 +96,11 @@ pub fn psom_stream(data: &[u8]) {
     }
     // The router's look at a connection's opening: never a panic, and the valid opening
     // names the oracle's conference whatever follows it.
-    let _ = crate::server::first_contact(data, &crate::server::ServerConfig::default());
+    let _ = crate::server::first_contact(data, &ServerConfig::default());
     let mut opening = hello.clone();
     opening.extend_from_slice(data);
     assert!(matches!(
-        crate::server::first_contact(&opening, &crate::server::ServerConfig::default()),
+        crate::server::first_contact(&opening, &ServerConfig::default()),
         crate::server::FirstContact::Conference(_)
     ));
     let cut = data.len() / 2;

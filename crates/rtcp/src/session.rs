@@ -172,6 +172,8 @@ pub struct Session {
     left: bool,
     rtt: HashMap<u32, Duration>,
     events: VecDeque<Event>,
+    /// [MS-RTP] profile extensions written into every SR/RR.
+    extensions: Vec<crate::msrtp::MsExtension>,
 }
 
 /// UDP and IPv4 header bytes counted into the average RTCP size (RFC 3550 §6.2).
@@ -200,6 +202,7 @@ impl Session {
             left: false,
             rtt: HashMap::new(),
             events: VecDeque::new(),
+            extensions: Vec::new(),
             cfg,
         };
         s.tn = now + s.interval(false);
@@ -467,10 +470,10 @@ impl Session {
                 self.packets_sent,
                 self.octets_sent,
                 &blocks[..n],
-                &[],
+                &self.extensions,
             )
         } else {
-            w.receiver_report(self.cfg.ssrc, &blocks[..n], &[])
+            w.receiver_report(self.cfg.ssrc, &blocks[..n], &self.extensions)
         };
         let cname = self.cfg.cname.as_bytes();
         let r = r.and_then(|()| {
@@ -508,6 +511,12 @@ impl Session {
             self.we_sent = false;
         }
         Some(len)
+    }
+
+    /// Sets the [MS-RTP] 2.2.11 profile extensions that follow the report blocks of every SR
+    /// and RR from now on (Estimated Bandwidth, Policy Server Bandwidth...); empty for none.
+    pub fn set_extensions(&mut self, extensions: Vec<crate::msrtp::MsExtension>) {
+        self.extensions = extensions;
     }
 
     /// Leaves the session: a BYE goes out with the next report. With fewer than 50 members it

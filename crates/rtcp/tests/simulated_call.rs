@@ -307,3 +307,29 @@ fn loops_and_bye_reconsideration() {
     small.leave(t0, "bye");
     assert!(small.poll_transmit(t0, &mut buf).is_some());
 }
+
+#[test]
+fn ms_rtp_profile_extensions_ride_every_report() {
+    use ocs_rtcp::msrtp::MsExtension;
+    use ocs_rtcp::packet::{Compound, Kind, Limits};
+    let t0 = Instant::now();
+    let mut s = Session::new(Config::audio(0x11, "mcu"), t0, 0x1_0000_0000, 3);
+    let ext = vec![
+        MsExtension::EstimatedBandwidth {
+            ssrc: 0x22,
+            bandwidth: 64_000,
+            confidence: None,
+        },
+        MsExtension::PolicyServerBandwidth(80_000),
+    ];
+    s.set_extensions(ext.clone());
+    let mut buf = [0u8; 1500];
+    let (_, n) = next_report(&mut s, &mut buf);
+    let c = Compound::parse(&buf[..n], &Limits::default()).unwrap();
+    let rr = c.packets().next().unwrap();
+    let Kind::ReceiverReport(rr) = rr.kind() else {
+        panic!("an RR first")
+    };
+    let got: Vec<MsExtension> = rr.extensions().map(|e| e.typed()).collect();
+    assert_eq!(got, ext, "written after the report blocks, read back typed");
+}
