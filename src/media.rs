@@ -16,6 +16,10 @@
 //! decoded; other payloads count their size), changing only when another is clearly louder
 //! (×1.5) for at least 300 ms, or when the current one has been silent for 200 ms.
 //!
+//! Video goes through a relay of its own ([`Relay::video`]) the same way, following the audio
+//! relay's dominant speaker ([`Relay::set_dominant`]) and asking each new speaker for a key
+//! frame (RTCP PLI).
+//!
 //! Per leg, an `ocs-rtcp` session reports on the participant's stream (RR blocks with loss,
 //! jitter, LSR/DLSR) and on ours (SR with the counts of what was relayed to it), at the RFC
 //! 3550 A.7 interval, protected as SRTCP. The participant's reports about our stream give the
@@ -58,6 +62,17 @@ pub enum RelayError {
         /// What the parser said.
         error: crate::rtcp::Error,
     },
+}
+
+/// What a relay carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaKind {
+    /// Audio at 8 kHz: the relay elects the dominant speaker from the levels it hears.
+    Audio,
+    /// Video at 90 kHz: the relay follows the dominant speaker it is told
+    /// ([`Relay::set_dominant`], from the audio relay), keeps the sender's marker bits (frame
+    /// ends), and asks a new speaker for a key frame (RTCP PLI).
+    Video,
 }
 
 /// How a participant's audio is keyed.
@@ -137,6 +152,7 @@ pub struct Relay {
     since: Option<Instant>,
     scratch: Vec<u8>,
     rtcp_buf: Vec<u8>,
+    kind: MediaKind,
     clock_rate: u32,
     /// What a leg may use, bits per second ([MS-RTP] Policy Server Bandwidth).
     policy_bandwidth: u32,
@@ -200,8 +216,53 @@ impl Relay {
             since: None,
             scratch: vec![0; 2048],
             rtcp_buf: vec![0; 1500],
+            kind: MediaKind::Audio,
             clock_rate: 8000,
             policy_bandwidth: 80_000,
+        }
+    }
+
+    /// An empty relay for 90 kHz video that follows the dominant speaker it is told.
+    #[must_use]
+    pub fn video() -> Relay {
+        Relay {
+            kind: MediaKind::Video,
+            clock_rate: 90_000,
+            policy_bandwidth: 2_000_000,
+            ..Relay::new()
+        }
+    }
+
+    /// What it carries.
+    #[must_use]
+    pub fn kind(&self) -> MediaKind {
+        self.kind
+    }
+
+    /// Makes `leg` the dominant speaker (a video relay follows the audio relay's choice).
+    /// When it changes to a leg that has sent, a key frame request (an RTCP compound of an
+    /// empty RR and a PLI, RFC 4585, as SRTCP) goes to that leg through `send`: its video
+    /// reaches the others from a decodable frame.
+    pub fn set_dominant(&mut self, leg: Option<LegId>, mut send: impl FnMut(LegId, &[u8])) {
+        if self.dominant == leg {
+            return;
+        }
+        self.dominant = leg;
+        let Some(l) = leg.and_then(|id| self.legs.iter_mut().find(|l| l.id == id)) else {
+            return;
+        };
+        let Some(media) = l.remote else {
+            return;
+        };
+        let mut w = crate::rtcp::writer::Writer::new(&mut self.rtcp_buf[..1400]);
+        let written = w
+            .receiver_report(l.ssrc, &[], &[])
+            .and_then(|()| w.pli(l.ssrc, media, None));
+        let n = w.len();
+        if written.is_ok()
+            && let Ok(m) = l.outbound.protect_rtcp(&mut self.rtcp_buf, n)
+        {
+            send(l.id, &self.rtcp_buf[..m]);
         }
     }
 
@@ -229,7 +290,11 @@ impl Relay {
         let mut out = SrtpSession::new();
         out.add_stream(ssrc, outbound).map_err(srtp)?;
         self.remove_leg(id);
-        let cfg = RtcpConfig::audio(ssrc, &format!("avmcu-{id}@ocs"));
+        let mut cfg = RtcpConfig::audio(ssrc, &format!("avmcu-{id}@ocs"));
+        if self.kind == MediaKind::Video {
+            cfg.clock_rate = 90_000;
+            cfg.session_bandwidth = u64::from(self.policy_bandwidth);
+        }
         self.legs.push(Leg {
             id,
             inbound: inb,
@@ -308,7 +373,12 @@ impl Relay {
             .map_err(|error| RelayError::Srtp { leg: from, error })?;
         let rtp =
             RtpPacket::parse(&packet[..n]).map_err(|error| RelayError::Rtp { leg: from, error })?;
-        let (ssrc, ts, pt) = (rtp.ssrc(), rtp.timestamp(), rtp.payload_type());
+        let (ssrc, ts, pt, marker) = (
+            rtp.ssrc(),
+            rtp.timestamp(),
+            rtp.payload_type(),
+            rtp.marker(),
+        );
         let level = frame_level(pt, rtp.payload());
         {
             let leg = &mut self.legs[i];
@@ -321,7 +391,9 @@ impl Relay {
             leg.received += 1;
             leg.bytes_in += packet.len() as u64 + 28;
         }
-        self.elect(now, i);
+        if self.kind == MediaKind::Audio {
+            self.elect(now, i);
+        }
         if self.dominant != Some(from) {
             return Ok(0);
         }
@@ -347,17 +419,22 @@ impl Relay {
                     (d.as_secs_f64() * f64::from(self.clock_rate)) as u32
                 });
                 // At least one frame: two speakers' packets can leave in the same instant.
-                let frame = if matches!(pt, 0 | 8) {
-                    payload_len as u32
-                } else {
-                    self.clock_rate / 50
+                let frame = match self.kind {
+                    MediaKind::Audio if matches!(pt, 0 | 8) => payload_len as u32,
+                    MediaKind::Audio => self.clock_rate / 50,
+                    MediaKind::Video => self.clock_rate / 30,
                 };
                 leg.ts_offset = leg.last_ts.wrapping_add(gap.max(frame)).wrapping_sub(ts);
                 leg.speaker = Some(ssrc);
             }
             let out_ts = ts.wrapping_add(leg.ts_offset);
             buf[0] = 0x81; // V=2, CC=1
-            buf[1] = (pt & 0x7F) | if new_spurt { 0x80 } else { 0 };
+            // Audio marks the start of a talk spurt; video keeps the sender's frame ends.
+            let mark = match self.kind {
+                MediaKind::Audio => new_spurt,
+                MediaKind::Video => marker,
+            };
+            buf[1] = (pt & 0x7F) | if mark { 0x80 } else { 0 };
             buf[2..4].copy_from_slice(&leg.seq.to_be_bytes());
             buf[4..8].copy_from_slice(&out_ts.to_be_bytes());
             buf[8..12].copy_from_slice(&leg.ssrc.to_be_bytes());

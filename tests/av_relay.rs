@@ -327,3 +327,124 @@ fn relaying_allocates_nothing_per_packet() {
     assert_eq!(allocations, 0, "no allocation per relayed packet");
     ps.clear();
 }
+
+/// A video packet of `ssrc`: 1,000 bytes of payload, the marker on the last packet of a frame.
+fn video_packet(tx: &mut Session, ssrc: u32, seq: u16, ts: u32, last: bool) -> Vec<u8> {
+    let mut p = vec![0x80, if last { 0x80 | 121 } else { 121 }];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&ts.to_be_bytes());
+    p.extend_from_slice(&ssrc.to_be_bytes());
+    p.extend(std::iter::repeat_n(0x5A, 1000));
+    let n = p.len();
+    p.resize(n + 64, 0);
+    let m = tx.protect_rtp(&mut p, n).unwrap();
+    p.truncate(m);
+    p
+}
+
+#[test]
+fn video_follows_the_dominant_speaker_and_asks_for_a_key_frame() {
+    use ocs_stack::rtcp::packet::{Compound, Kind, Limits};
+    let t0 = Instant::now();
+    let mut video = Relay::video();
+    assert_eq!(video.kind(), ocs_stack::media::MediaKind::Video);
+    // Three participants' video legs, keyed apart.
+    let mut tx = Vec::new();
+    let mut rx = Vec::new();
+    for id in 1..=3u64 {
+        let (mine, theirs) = (key(0x40 + id as u8), key(0xC0 + id as u8));
+        let setup = LegSetup {
+            inbound: &mine,
+            outbound: &theirs,
+            ssrc: mcu_ssrc(id),
+            seed: id,
+        };
+        video.add_leg(id, setup, t0, 0x1_0000_0000).unwrap();
+        let mut t = Session::new();
+        t.add_outbound_template(&mine).unwrap();
+        let mut r = Session::new();
+        r.add_inbound_template(&theirs).unwrap();
+        tx.push(t);
+        rx.push(r);
+    }
+    let vssrc = |id: u64| 0x7000 + id as u32;
+    // Nobody is dominant yet: nothing is relayed.
+    let mut first = video_packet(&mut tx[1], vssrc(2), 1, 0, true);
+    assert_eq!(video.relay_rtp(t0, 2, &mut first, |_, _| {}).unwrap(), 0);
+    // Alice speaks: her frames (3 packets each, 33 ms apart) reach Bob and Carol.
+    video.set_dominant(Some(1), |_, _| {});
+    let mut got: Vec<(LegId, u32, u32, bool, u32)> = Vec::new();
+    let mut seq = 0u16;
+    for frame in 0..10u32 {
+        let now = t0 + Duration::from_millis(33 * u64::from(frame));
+        for k in 0..3 {
+            seq += 1;
+            let mut p = video_packet(&mut tx[0], vssrc(1), seq, frame * 3000, k == 2);
+            let mut out = Vec::new();
+            let n = video
+                .relay_rtp(now, 1, &mut p, |to, b| out.push((to, b.to_vec())))
+                .unwrap();
+            assert_eq!(n, 2);
+            for (to, mut b) in out {
+                let m = rx[to as usize - 1].unprotect_rtp(&mut b).unwrap();
+                let r = RtpPacket::parse(&b[..m]).unwrap();
+                assert_eq!(r.payload().len(), 1000);
+                got.push((
+                    to,
+                    r.ssrc(),
+                    r.csrcs().next().unwrap(),
+                    r.marker(),
+                    r.timestamp(),
+                ));
+            }
+        }
+    }
+    let carol: Vec<_> = got.iter().filter(|g| g.0 == 3).collect();
+    assert_eq!(carol.len(), 30);
+    assert!(carol.iter().all(|g| g.1 == mcu_ssrc(3) && g.2 == vssrc(1)));
+    let marks: Vec<bool> = carol.iter().map(|g| g.3).collect();
+    assert_eq!(
+        marks[..6],
+        [false, false, true, false, false, true],
+        "frame ends kept"
+    );
+    assert_eq!(
+        carol[3].4.wrapping_sub(carol[0].4),
+        3000,
+        "90 kHz timestamps kept"
+    );
+    // Bob becomes the speaker: a key frame request (RR + PLI) goes to Bob's leg only.
+    let mut seq2 = 1u16;
+    let mut bob = video_packet(&mut tx[1], vssrc(2), 2, 0, true);
+    video.relay_rtp(t0, 2, &mut bob, |_, _| {}).unwrap();
+    let mut asked = Vec::new();
+    video.set_dominant(Some(2), |to, b| asked.push((to, b.to_vec())));
+    assert_eq!(asked.len(), 1);
+    let (to, mut b) = asked.pop().unwrap();
+    assert_eq!(to, 2);
+    let n = rx[1].unprotect_rtcp(&mut b).unwrap();
+    let c = Compound::parse(&b[..n], &Limits::default()).unwrap();
+    let kinds: Vec<_> = c.packets().map(|p| p.kind()).collect();
+    assert!(matches!(kinds[0], Kind::ReceiverReport(_)));
+    let Kind::Feedback(f) = &kinds[1] else {
+        panic!("{kinds:?}")
+    };
+    assert_eq!((f.transport, f.fmt), (false, 1), "PLI");
+    assert_eq!(f.media_ssrc(), vssrc(2));
+    // The same speaker again: no second request.
+    video.set_dominant(Some(2), |_, _| panic!("asked twice"));
+    // Bob's next frame reaches Alice and Carol, timestamps going on from Alice's.
+    let now = t0 + Duration::from_millis(400);
+    seq2 += 2;
+    let mut p = video_packet(&mut tx[1], vssrc(2), seq2, 90_000, true);
+    let mut out = Vec::new();
+    video
+        .relay_rtp(now, 2, &mut p, |to, b| out.push((to, b.to_vec())))
+        .unwrap();
+    let (_, mut b) = out.into_iter().find(|(to, _)| *to == 3).unwrap();
+    let m = rx[2].unprotect_rtp(&mut b).unwrap();
+    let r = RtpPacket::parse(&b[..m]).unwrap();
+    assert_eq!(r.csrcs().next(), Some(vssrc(2)));
+    let step = r.timestamp().wrapping_sub(carol.last().unwrap().4);
+    assert!((3000..=9000 * 10).contains(&step), "{step}");
+}

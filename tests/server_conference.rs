@@ -32,6 +32,8 @@ fn engine() -> Engine {
         udp_addr: Some("127.0.0.1:5060".parse().unwrap()),
         auth: Vec::new(),
         abs_url: Some("http://127.0.0.1:8080/abs/handler/".into()),
+        media_rtp: Some("127.0.0.1:40000".parse().unwrap()),
+        media_rtcp: Some("127.0.0.1:40001".parse().unwrap()),
         ..EngineConfig::default()
     };
     Engine::new(cfg, [9; 32], Instant::now())
@@ -622,4 +624,167 @@ fn the_focus_factory_answers_provisioning_commands() {
     );
     not_c3p.body = Some(("text/plain", b"hello".to_vec()));
     assert_eq!(response_to(&w.send(&not_c3p), "alice").status(), Some(415));
+}
+
+#[test]
+fn the_av_mcu_answers_audio_and_video_with_keys_of_its_own() {
+    use ocs_stack::server::sip::MediaOp;
+    use ocs_stack::sip::sdp::SessionDescription;
+    let mut w = World {
+        e: engine(),
+        t: Instant::now(),
+        w: SystemTime::now(),
+    };
+    let info = ConferenceInfo {
+        description: Some(ConferenceDescription {
+            conference_id: Some("DESIGN01".into()),
+            ..ConferenceDescription::default()
+        }),
+        ..ConferenceInfo::default()
+    };
+    let sent = w.send(&Req {
+        method: "SERVICE",
+        uri: FACTORY,
+        user: "alice",
+        call: "svc",
+        cseq: 1,
+        to_tag: None,
+        headers: "",
+        body: c3p(
+            "sip:alice@contoso.com",
+            FACTORY,
+            Body::AddConference {
+                info: Some(Box::new(info)),
+            },
+            None,
+        ),
+    });
+    assert_eq!(
+        c3p_response(&response_to(&sent, "alice")).code,
+        Code::Success
+    );
+    let sent = w.send(&Req {
+        method: "INVITE",
+        uri: FOCUS,
+        user: "alice",
+        call: "focus",
+        cseq: 1,
+        to_tag: None,
+        headers: "",
+        body: c3p("sip:alice@contoso.com", FOCUS, join("alice"), None),
+    });
+    let tag = to_tag(&response_to(&sent, "alice"));
+    let av = "sip:alice@contoso.com;gruu;opaque=app:conf:audio-video:id:DESIGN01";
+    let sent = w.send(&Req {
+        method: "INFO",
+        uri: FOCUS,
+        user: "alice",
+        call: "focus",
+        cseq: 2,
+        to_tag: Some(&tag),
+        headers: "",
+        body: c3p("sip:alice@contoso.com", FOCUS, dial_in("alice"), Some(av)),
+    });
+    assert_eq!(
+        c3p_response(&response_to(&sent, "alice")).code,
+        Code::Success
+    );
+    let offer = "v=0\r\no=- 1 1 IN IP4 192.0.2.7\r\ns=-\r\nc=IN IP4 192.0.2.7\r\nt=0 0\r\n\
+        m=audio 5000 RTP/SAVP 8 0 101\r\na=rtcp:5001\r\n\
+        a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^31\r\n\
+        m=video 5002 RTP/SAVP 121\r\na=rtpmap:121 x-rtvc1/90000\r\n\
+        a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj|2^31\r\n\
+        m=application 5004 TCP/RTP/AVP 127\r\n";
+    let sent = w.send(&Req {
+        method: "INVITE",
+        uri: av,
+        user: "alice",
+        call: "av",
+        cseq: 1,
+        to_tag: None,
+        headers: "",
+        body: Some(("application/sdp", offer.as_bytes().to_vec())),
+    });
+    let ok = response_to(&sent, "alice");
+    assert_eq!(ok.status(), Some(200));
+    let text = std::str::from_utf8(ok.body()).unwrap().to_owned();
+    let answer = SessionDescription::parse(&text).unwrap();
+    assert_eq!(
+        answer.media.len(),
+        3,
+        "one answer line per offered line\n{text}"
+    );
+    let (a, v, app) = (&answer.media[0], &answer.media[1], &answer.media[2]);
+    assert_eq!((a.media, a.port, a.formats[0]), ("audio", 40000, "8"));
+    assert_eq!(a.attribute("rtcp"), Some("40001"));
+    assert!(
+        a.attribute("crypto")
+            .unwrap()
+            .starts_with("2 AES_CM_128_HMAC_SHA1_80 inline:")
+    );
+    assert_eq!((v.media, v.port, v.formats[0]), ("video", 40000, "121"));
+    assert_eq!(v.attribute("rtpmap"), Some("121 x-rtvc1/90000"));
+    assert!(
+        v.attribute("crypto")
+            .unwrap()
+            .starts_with("3 AES_CM_128_HMAC_SHA1_80 inline:")
+    );
+    assert_ne!(
+        a.attribute("crypto"),
+        v.attribute("crypto"),
+        "a key per medium"
+    );
+    assert_eq!((app.media, app.port), ("application", 0), "refused");
+    let Some(MediaOp::Join {
+        audio, video, user, ..
+    }) = w.e.poll_media()
+    else {
+        panic!("the relay is told")
+    };
+    assert_eq!(user, "alice@contoso.com");
+    assert_eq!(audio.rtp, "192.0.2.7:5000".parse().unwrap());
+    assert_eq!(audio.rtcp, "192.0.2.7:5001".parse().unwrap());
+    let video = video.expect("video taken");
+    assert_eq!(video.rtp, "192.0.2.7:5002".parse().unwrap());
+    assert_eq!(
+        video.rtcp,
+        "192.0.2.7:5003".parse().unwrap(),
+        "RTP port + 1"
+    );
+    // Leaving takes the leg out of the relay.
+    let sent = w.send(&Req {
+        method: "BYE",
+        uri: av,
+        user: "alice",
+        call: "av",
+        cseq: 2,
+        to_tag: Some(&to_tag(&ok)),
+        headers: "",
+        body: None,
+    });
+    assert_eq!(response_to(&sent, "alice").status(), Some(200));
+    assert!(matches!(w.e.poll_media(), Some(MediaOp::Leave { .. })));
+    // Video alone, or audio the MCU cannot take: 488 with the reason.
+    let sent = w.send(&Req {
+        method: "INVITE",
+        uri: av,
+        user: "alice",
+        call: "av2",
+        cseq: 1,
+        to_tag: None,
+        headers: "",
+        body: Some((
+            "application/sdp",
+            b"v=0\r\no=- 1 1 IN IP4 192.0.2.7\r\ns=-\r\nc=IN IP4 192.0.2.7\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n".to_vec(),
+        )),
+    });
+    let refused = response_to(&sent, "alice");
+    assert_eq!(refused.status(), Some(488));
+    assert!(
+        refused
+            .header_by_name("Warning")
+            .unwrap()
+            .value
+            .contains("no usable audio")
+    );
 }

@@ -1,7 +1,9 @@
-//! The A/V MCU's media task: the sans-IO relay ([`crate::media::Relay`], one per conference)
-//! on two UDP sockets (RTP and RTCP), legs added and removed as the SIP engine says
-//! ([`MediaOp`]), RTCP sent when due, and each participant's quality published for the web
-//! listener (`/av/quality`) and written to the log every five seconds.
+//! The A/V MCU's media task: the sans-IO relays ([`crate::media::Relay`], one for audio and one
+//! for video per conference, the video following the audio's dominant speaker) on two UDP
+//! sockets (RTP and RTCP, shared by audio and video: packets are told apart by where they come
+//! from), legs added and removed as the SIP engine says ([`MediaOp`]), RTCP sent when due, and
+//! each participant's audio quality published for the web listener (`/av/quality`) and written
+//! to the log every five seconds.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -19,8 +21,11 @@ pub type Reports = Arc<Mutex<HashMap<String, Vec<(String, LegReport)>>>>;
 
 struct Conference {
     relay: Relay,
+    video: Relay,
     /// Leg → (RTP address, RTCP address, user).
     peers: HashMap<LegId, (SocketAddr, SocketAddr, String)>,
+    /// Leg → its video's (RTP address, RTCP address).
+    vpeers: HashMap<LegId, (SocketAddr, SocketAddr)>,
 }
 
 /// The wall clock as NTP 32.32.
@@ -77,8 +82,9 @@ pub(super) async fn run(
     reports: Reports,
 ) {
     let mut confs: HashMap<String, Conference> = HashMap::new();
-    let mut by_rtp: HashMap<SocketAddr, (String, LegId)> = HashMap::new();
-    let mut by_rtcp: HashMap<SocketAddr, (String, LegId)> = HashMap::new();
+    // Source address → (conference, leg, video).
+    let mut by_rtp: HashMap<SocketAddr, (String, LegId, bool)> = HashMap::new();
+    let mut by_rtcp: HashMap<SocketAddr, (String, LegId, bool)> = HashMap::new();
     let mut buf = vec![0u8; 2048];
     let mut cbuf = vec![0u8; 2048];
     let mut next_publish = Instant::now() + Duration::from_secs(1);
@@ -86,56 +92,101 @@ pub(super) async fn run(
     loop {
         let due = confs
             .values()
-            .filter_map(|c| c.relay.poll_timeout())
+            .flat_map(|c| [c.relay.poll_timeout(), c.video.poll_timeout()])
+            .flatten()
             .min()
             .map_or(next_publish, |t| t.min(next_publish));
         tokio::select! {
             r = rtp.recv_from(&mut buf) => {
                 let Ok((n, from)) = r else { continue };
-                let Some((uri, leg)) = by_rtp.get(&from) else { continue };
-                let Some(Conference { relay, peers }) = confs.get_mut(uri) else { continue };
-                let sent = relay.relay_rtp(Instant::now(), *leg, &mut buf[..n], |to, bytes| {
-                    if let Some(p) = peers.get(&to) {
-                        let _ = rtp.try_send_to(bytes, p.0);
-                    }
-                });
+                let Some((uri, leg, is_video)) = by_rtp.get(&from) else { continue };
+                let Some(Conference { relay, video, peers, vpeers }) = confs.get_mut(uri) else { continue };
+                let now = Instant::now();
+                let sent = if *is_video {
+                    video.relay_rtp(now, *leg, &mut buf[..n], |to, bytes| {
+                        if let Some(p) = vpeers.get(&to) {
+                            let _ = rtp.try_send_to(bytes, p.0);
+                        }
+                    })
+                } else {
+                    let r = relay.relay_rtp(now, *leg, &mut buf[..n], |to, bytes| {
+                        if let Some(p) = peers.get(&to) {
+                            let _ = rtp.try_send_to(bytes, p.0);
+                        }
+                    });
+                    // The video follows the voice; a new speaker is asked for a key frame.
+                    video.set_dominant(relay.dominant_speaker().map(|d| d.0), |to, bytes| {
+                        if let Some(p) = vpeers.get(&to) {
+                            let _ = rtcp.try_send_to(bytes, p.1);
+                        }
+                    });
+                    r
+                };
                 if let Err(e) = sent {
                     tracing::debug!(error = %e, %from, "RTP not relayed");
                 }
             }
             r = rtcp.recv_from(&mut cbuf) => {
                 let Ok((n, from)) = r else { continue };
-                let Some((uri, leg)) = by_rtcp.get(&from) else { continue };
+                let Some((uri, leg, is_video)) = by_rtcp.get(&from) else { continue };
                 let Some(c) = confs.get_mut(uri) else { continue };
-                if let Err(e) = c.relay.handle_rtcp(Instant::now(), *leg, &mut cbuf[..n]) {
+                let relay = if *is_video { &mut c.video } else { &mut c.relay };
+                if let Err(e) = relay.handle_rtcp(Instant::now(), *leg, &mut cbuf[..n]) {
                     tracing::debug!(error = %e, %from, "RTCP refused");
                 }
             }
             op = ops.recv() => match op {
                 None => break,
-                Some(MediaOp::Join { conference, leg, user, rtp: a, rtcp: b, inbound, outbound, ssrc }) => {
+                Some(MediaOp::Join { conference, leg, user, audio, video }) => {
                     let c = confs.entry(conference.clone()).or_insert_with(|| Conference {
                         relay: Relay::new(),
+                        video: Relay::video(),
                         peers: HashMap::new(),
+                        vpeers: HashMap::new(),
                     });
-                    let setup = LegSetup { inbound: &inbound, outbound: &outbound, ssrc, seed: leg ^ u64::from(ssrc) };
-                    match c.relay.add_leg(leg, setup, Instant::now(), ntp_now()) {
-                        Ok(()) => {
-                            tracing::info!(conference = %conference, %user, rtp = %a, "audio joined the relay");
-                            c.peers.insert(leg, (a, b, user));
-                            by_rtp.insert(a, (conference.clone(), leg));
-                            by_rtcp.insert(b, (conference, leg));
+                    fn setup(m: &super::sip::MediaLeg, leg: LegId) -> LegSetup<'_> {
+                        LegSetup {
+                            inbound: &m.inbound,
+                            outbound: &m.outbound,
+                            ssrc: m.ssrc,
+                            seed: leg ^ u64::from(m.ssrc),
                         }
-                        Err(e) => tracing::warn!(error = %e, "audio leg refused"),
+                    }
+                    match c.relay.add_leg(leg, setup(&audio, leg), Instant::now(), ntp_now()) {
+                        Ok(()) => {
+                            tracing::info!(conference = %conference, %user, rtp = %audio.rtp, video = video.is_some(), "joined the A/V relay");
+                            c.peers.insert(leg, (audio.rtp, audio.rtcp, user));
+                            by_rtp.insert(audio.rtp, (conference.clone(), leg, false));
+                            by_rtcp.insert(audio.rtcp, (conference.clone(), leg, false));
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "audio leg refused");
+                            continue;
+                        }
+                    }
+                    if let Some(v) = video {
+                        match c.video.add_leg(leg, setup(&v, leg), Instant::now(), ntp_now()) {
+                            Ok(()) => {
+                                c.vpeers.insert(leg, (v.rtp, v.rtcp));
+                                by_rtp.insert(v.rtp, (conference.clone(), leg, true));
+                                by_rtcp.insert(v.rtcp, (conference, leg, true));
+                            }
+                            Err(e) => tracing::warn!(error = %e, "video leg refused"),
+                        }
                     }
                 }
                 Some(MediaOp::Leave { conference, leg }) => {
                     if let Some(c) = confs.get_mut(&conference) {
                         c.relay.remove_leg(leg);
+                        c.video.remove_leg(leg);
                         if let Some((a, b, user)) = c.peers.remove(&leg) {
                             by_rtp.remove(&a);
                             by_rtcp.remove(&b);
-                            tracing::info!(conference = %conference, %user, "audio left the relay");
+                            tracing::info!(conference = %conference, %user, "left the A/V relay");
+                        }
+                        if let Some((a, b)) = c.vpeers.remove(&leg) {
+                            by_rtp.remove(&a);
+                            by_rtcp.remove(&b);
                         }
                         if c.relay.is_empty() {
                             confs.remove(&conference);
@@ -146,9 +197,14 @@ pub(super) async fn run(
             },
             () = tokio::time::sleep_until(tokio::time::Instant::from_std(due)) => {
                 let now = Instant::now();
-                for Conference { relay, peers } in confs.values_mut() {
+                for Conference { relay, video, peers, vpeers } in confs.values_mut() {
                     relay.poll_rtcp(now, |to, bytes| {
                         if let Some(p) = peers.get(&to) {
+                            let _ = rtcp.try_send_to(bytes, p.1);
+                        }
+                    });
+                    video.poll_rtcp(now, |to, bytes| {
+                        if let Some(p) = vpeers.get(&to) {
                             let _ = rtcp.try_send_to(bytes, p.1);
                         }
                     });

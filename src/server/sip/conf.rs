@@ -60,10 +60,25 @@ pub struct McuCall {
     pub body: Bytes,
 }
 
+/// One medium of a participant at the A/V MCU.
+#[derive(Debug, Clone)]
+pub struct MediaLeg {
+    /// Where its RTP goes (from its offer).
+    pub rtp: SocketAddr,
+    /// Its RTCP address (`a=rtcp`, else the RTP port + 1).
+    pub rtcp: SocketAddr,
+    /// The key it sends with (its offer's `a=crypto`).
+    pub inbound: Policy,
+    /// The key we send to it with (our answer's).
+    pub outbound: Policy,
+    /// The MCU's SSRC toward it.
+    pub ssrc: u32,
+}
+
 /// A change to the A/V MCU's media relay, for the runtime's media task.
 #[derive(Debug, Clone)]
 pub enum MediaOp {
-    /// A participant's audio joins the conference's relay.
+    /// A participant's audio (and video) join the conference's relays.
     Join {
         /// The A/V MCU conference URI.
         conference: String,
@@ -71,16 +86,10 @@ pub enum MediaOp {
         leg: crate::media::LegId,
         /// The participant's address of record.
         user: String,
-        /// Where its RTP and RTCP go (from its offer).
-        rtp: SocketAddr,
-        /// Its RTCP address (`a=rtcp`, else the RTP port + 1).
-        rtcp: SocketAddr,
-        /// The key it sends with (its offer's `a=crypto`).
-        inbound: Policy,
-        /// The key we send to it with (our answer's).
-        outbound: Policy,
-        /// The MCU's SSRC toward it.
-        ssrc: u32,
+        /// Its audio.
+        audio: Box<MediaLeg>,
+        /// Its video, if it offered video the MCU can take.
+        video: Option<Box<MediaLeg>>,
     },
     /// A participant's audio leaves.
     Leave {
@@ -1169,7 +1178,7 @@ impl Engine {
         let (Some(media_rtp), Some(media_rtcp)) = (self.cfg.media_rtp, self.cfg.media_rtcp) else {
             return self.reply(now, key, req, 488, "Not Acceptable Here");
         };
-        let offer = match audio_offer(req) {
+        let offer = match media_offer(req) {
             Ok(o) => o,
             Err(why) => {
                 let warning = format!("399 ocs \"{why}\"");
@@ -1183,31 +1192,65 @@ impl Engine {
                 );
             }
         };
-        // Our key for this leg: 30 bytes nobody can predict.
-        let mut key_salt = Vec::with_capacity(32);
-        for _ in 0..4 {
-            key_salt.extend_from_slice(&self.unpredictable());
-        }
-        key_salt.truncate(30);
-        let suite = crate::srtp::Suite::AesCm128HmacSha1_80;
-        let ours = crate::srtp::sdes::Crypto::new(offer.tag, suite, &key_salt, true);
-        let Ok(outbound) = ours.policy() else {
-            return self.reply(now, key, req, 500, "Server Internal Error");
-        };
-        let ssrc = u32::from_be_bytes(self.unpredictable()[..4].try_into().unwrap_or_default());
         let leg_id = self.conf.next_media_leg;
         self.conf.next_media_leg += 1;
         let me = uri.to_string();
         let ip = media_rtp.ip();
-        let pt = offer.payload_type;
-        let codec = if pt == 0 { "PCMU" } else { "PCMA" };
-        let sdp = format!(
-            "v=0\r\no=- {leg_id} 1 IN IP4 {ip}\r\ns=session\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
-             m=audio {} RTP/SAVP {pt}\r\na=rtcp:{}\r\na=crypto:{ours}\r\n\
-             a=rtpmap:{pt} {codec}/8000\r\na=sendrecv\r\n",
-            media_rtp.port(),
-            media_rtcp.port(),
-        );
+        // One answer line per offered line (RFC 3264 §6): audio and video taken, each with a
+        // key of ours for this leg; anything else refused with port 0.
+        let mut sdp =
+            format!("v=0\r\no=- {leg_id} 1 IN IP4 {ip}\r\ns=session\r\nc=IN IP4 {ip}\r\nt=0 0\r\n");
+        let mut accepted: Vec<(crate::media::MediaKind, MediaLeg)> = Vec::new();
+        for line in &offer.lines {
+            let Some((kind, stream)) = &line.stream else {
+                sdp.push_str(&format!(
+                    "m={} 0 {} {}\r\n",
+                    line.media, line.proto, line.format
+                ));
+                continue;
+            };
+            // Our key for this leg and medium: 30 bytes nobody can predict.
+            let mut key_salt = Vec::with_capacity(32);
+            for _ in 0..4 {
+                key_salt.extend_from_slice(&self.unpredictable());
+            }
+            key_salt.truncate(30);
+            let suite = crate::srtp::Suite::AesCm128HmacSha1_80;
+            let ours = crate::srtp::sdes::Crypto::new(stream.tag, suite, &key_salt, true);
+            let Ok(outbound) = ours.policy() else {
+                return self.reply(now, key, req, 500, "Server Internal Error");
+            };
+            let ssrc = u32::from_be_bytes(self.unpredictable()[..4].try_into().unwrap_or_default());
+            let pt = stream.payload_type;
+            sdp.push_str(&format!(
+                "m={} {} RTP/SAVP {pt}\r\na=rtcp:{}\r\na=crypto:{ours}\r\n",
+                line.media,
+                media_rtp.port(),
+                media_rtcp.port()
+            ));
+            if let Some(map) = &stream.rtpmap {
+                sdp.push_str(&format!("a=rtpmap:{map}\r\n"));
+            }
+            sdp.push_str("a=sendrecv\r\n");
+            accepted.push((
+                *kind,
+                MediaLeg {
+                    rtp: stream.rtp,
+                    rtcp: stream.rtcp,
+                    inbound: stream.policy.clone(),
+                    outbound,
+                    ssrc,
+                },
+            ));
+        }
+        let audio = accepted
+            .iter()
+            .position(|(k, _)| *k == crate::media::MediaKind::Audio)
+            .map(|i| accepted.remove(i).1);
+        let video = accepted.pop().map(|(_, v)| v);
+        let Some(audio) = audio else {
+            return self.reply(now, key, req, 488, "Not Acceptable Here");
+        };
         let tag = self.token();
         let Ok(ok) = req
             .response(200, "OK", &tag)
@@ -1225,11 +1268,8 @@ impl Engine {
             conference: me.clone(),
             leg: leg_id,
             user: aor_of(&sender),
-            rtp: offer.rtp,
-            rtcp: offer.rtcp,
-            inbound: offer.policy,
-            outbound,
-            ssrc,
+            audio: Box::new(audio),
+            video: video.map(Box::new),
         });
         self.conf.legs.insert(
             req.call_id().unwrap_or_default().to_owned(),
@@ -1292,66 +1332,109 @@ impl Engine {
     }
 }
 
-/// The audio part of an SDP offer the A/V MCU can take.
-struct AudioOffer {
+/// One medium of an offer the A/V MCU takes.
+struct OfferedStream {
     rtp: SocketAddr,
     rtcp: SocketAddr,
     payload_type: u8,
+    /// The `a=rtpmap` value of that payload type, if the offer had one.
+    rtpmap: Option<String>,
     tag: u32,
     policy: Policy,
 }
 
-/// Reads the first `m=audio` of an offer: RTP/SAVP, PCMU (0) or PCMA (8), an `a=crypto` this
-/// server supports, the connection address (media level, else session level), `a=rtcp`.
-fn audio_offer(req: &Message) -> Result<AudioOffer, &'static str> {
+/// One `m=` line of an offer and what the MCU does with it.
+struct OfferedLine {
+    media: String,
+    proto: String,
+    format: String,
+    stream: Option<(crate::media::MediaKind, OfferedStream)>,
+}
+
+/// What an offer asks of the A/V MCU.
+struct Offer {
+    lines: Vec<OfferedLine>,
+}
+
+/// Reads an SDP offer: the first `m=audio` (RTP/SAVP, PCMU or PCMA) is taken and must be
+/// there, the first `m=video` (RTP/SAVP, its first payload type) is taken; each needs an
+/// `a=crypto` this server supports (AES_CM_128_HMAC_SHA1_80 or _32), the connection address
+/// (media level, else session level) and `a=rtcp` (else the RTP port + 1). Other lines are
+/// kept to be refused.
+fn media_offer(req: &Message) -> Result<Offer, &'static str> {
+    use crate::media::MediaKind;
     use crate::sip::sdp::SessionDescription;
     let text = std::str::from_utf8(req.body()).map_err(|_| "the offer is not UTF-8")?;
     let sdp = SessionDescription::parse(text).map_err(|_| "the offer is not SDP")?;
-    let m = sdp
-        .media
-        .iter()
-        .find(|m| m.media == "audio" && m.port != 0)
-        .ok_or("no audio in the offer")?;
-    if !m.proto.eq_ignore_ascii_case("RTP/SAVP") {
-        return Err("audio must be RTP/SAVP");
+    let mut lines = Vec::new();
+    let (mut audio, mut video) = (false, false);
+    for m in &sdp.media {
+        let kind = match m.media {
+            "audio" if !audio => Some(MediaKind::Audio),
+            "video" if !video => Some(MediaKind::Video),
+            _ => None,
+        };
+        let stream = kind
+            .filter(|_| m.port != 0 && m.proto.eq_ignore_ascii_case("RTP/SAVP"))
+            .and_then(|k| {
+                let pt = m
+                    .formats
+                    .iter()
+                    .filter_map(|f| f.parse::<u8>().ok())
+                    .find(|&p| k == MediaKind::Video || p == 0 || p == 8)?;
+                let addr = m.connections.first().or(sdp.connection.as_ref())?.address;
+                let ip: std::net::IpAddr = addr.parse().ok()?;
+                let rtcp_port = m
+                    .attribute("rtcp")
+                    .and_then(|v| v.split_whitespace().next())
+                    .and_then(|p| p.parse::<u16>().ok())
+                    .unwrap_or(m.port.wrapping_add(1));
+                let (tag, policy) = m.attributes_named("crypto").find_map(|v| {
+                    let c = crate::srtp::sdes::Crypto::parse(v).ok()?;
+                    let p = c.policy().ok()?;
+                    matches!(
+                        c.suite,
+                        crate::srtp::Suite::AesCm128HmacSha1_80
+                            | crate::srtp::Suite::AesCm128HmacSha1_32
+                    )
+                    .then_some((c.tag, p))
+                })?;
+                let pts = pt.to_string();
+                let rtpmap = m
+                    .attributes_named("rtpmap")
+                    .find(|v| v.split_whitespace().next() == Some(pts.as_str()))
+                    .map(str::to_owned)
+                    .or_else(|| match pt {
+                        0 => Some("0 PCMU/8000".into()),
+                        8 => Some("8 PCMA/8000".into()),
+                        _ => None,
+                    });
+                Some((
+                    k,
+                    OfferedStream {
+                        rtp: SocketAddr::new(ip, m.port),
+                        rtcp: SocketAddr::new(ip, rtcp_port),
+                        payload_type: pt,
+                        rtpmap,
+                        tag,
+                        policy,
+                    },
+                ))
+            });
+        match stream.as_ref().map(|(k, _)| *k) {
+            Some(MediaKind::Audio) => audio = true,
+            Some(MediaKind::Video) => video = true,
+            None => {}
+        }
+        lines.push(OfferedLine {
+            media: m.media.to_owned(),
+            proto: m.proto.to_owned(),
+            format: m.formats.first().copied().unwrap_or("0").to_owned(),
+            stream,
+        });
     }
-    let payload_type = m
-        .formats
-        .iter()
-        .filter_map(|f| f.parse::<u8>().ok())
-        .find(|&p| p == 0 || p == 8)
-        .ok_or("neither PCMU nor PCMA offered")?;
-    let addr = m
-        .connections
-        .first()
-        .or(sdp.connection.as_ref())
-        .ok_or("no connection address")?
-        .address;
-    let ip: std::net::IpAddr = addr
-        .parse()
-        .map_err(|_| "the connection address is not an IP address")?;
-    let rtcp_port = m
-        .attribute("rtcp")
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|p| p.parse::<u16>().ok())
-        .unwrap_or(m.port.wrapping_add(1));
-    let (tag, policy) = m
-        .attributes_named("crypto")
-        .find_map(|v| {
-            let c = crate::srtp::sdes::Crypto::parse(v).ok()?;
-            let p = c.policy().ok()?;
-            matches!(
-                c.suite,
-                crate::srtp::Suite::AesCm128HmacSha1_80 | crate::srtp::Suite::AesCm128HmacSha1_32
-            )
-            .then_some((c.tag, p))
-        })
-        .ok_or("no usable a=crypto (AES_CM_128_HMAC_SHA1_80 or _32)")?;
-    Ok(AudioOffer {
-        rtp: SocketAddr::new(ip, m.port),
-        rtcp: SocketAddr::new(ip, rtcp_port),
-        payload_type,
-        tag,
-        policy,
-    })
+    if !audio {
+        return Err("no usable audio: RTP/SAVP with PCMU or PCMA and an AES_CM_128 a=crypto");
+    }
+    Ok(Offer { lines })
 }

@@ -21,7 +21,7 @@ use crate::sip::uri::{Host, Uri};
 use crate::sip::{HeaderName, Message, StartLine};
 
 mod conf;
-pub use conf::{C3P, McuCall, MediaOp, StoredConference, WebConfOp};
+pub use conf::{C3P, McuCall, MediaLeg, MediaOp, StoredConference, WebConfOp};
 
 /// A connection of a stream transport (TCP or TLS), numbered by the transport.
 pub type ConnId = u64;
