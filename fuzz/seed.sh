@@ -184,10 +184,40 @@ for k in range(16):
     data = b''.join(bytes([op + 8 * rng.randrange(4)]) + struct.pack('<H', len(b)) + b for op, b in picked)
     open(os.path.join(out, f'script-{k}'), 'wb').write(data)
 PY
+# A/V relay seeds: chunks of leg, flags, length, bytes (see ocs_stack::fuzzing::av_relay):
+# protected PCMU from each leg in turn, some video, some SRTCP, clock steps, raw junk.
+mkdir -p "$here/corpus/av_relay"
+python3 - "$here/corpus/av_relay" <<'PY'
+import os, random, struct, sys
+out = sys.argv[1]
+rng = random.Random(7)
+def rtp(seq, ts, ssrc, payload, pt=0, marker=False):
+    return struct.pack('>BBHII', 0x80, (0x80 if marker else 0) | pt, seq, ts, ssrc) + payload
+for k in range(8):
+    chunks = []
+    for i in range(40):
+        leg = (i // 10) % 3 + 1 if k % 2 == 0 else rng.randrange(4)
+        loud = bytes((j * 7) % 64 for j in range(160)) if leg == (i // 10) % 3 + 1 else b'\xff' * 160
+        video = k >= 4 and i % 3 == 0
+        if video:
+            body = rtp(i, i * 3000, 0x7000 + leg, bytes(rng.randrange(256) for _ in range(200)), 121, i % 2 == 0)
+        else:
+            body = rtp(i, i * 160, 0x1000 + leg, loud)
+        flags = 2 | (4 if video else 0) | (8 if i % 12 == 11 else 0)
+        body = body[:255]
+        chunks.append(bytes([leg, flags, len(body)]) + body)
+        if i % 9 == 8:
+            rr = struct.pack('>BBHI', 0x81, 201, 7, 0x1000 + leg) + bytes(24)
+            chunks.append(bytes([leg, 3, len(rr)]) + rr)
+        if k == 7 and i % 5 == 0:
+            junk = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 60)))
+            chunks.append(bytes([rng.randrange(4), rng.randrange(16), len(junk)]) + junk)
+    open(os.path.join(out, f'meeting-{k}'), 'wb').write(b''.join(chunks))
+PY
 # Regression inputs found earlier are seeds too.
-for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file psom_stream sip_transactions sip_auth sip_dialogs; do
+for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file psom_stream sip_transactions sip_auth sip_dialogs av_relay; do
   if [ -d "$here/regressions/$t" ]; then cp "$here/regressions/$t"/* "$here/corpus/$t/" 2>/dev/null || true; fi
 done
-for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file psom_stream sip_transactions sip_auth sip_dialogs; do
+for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file psom_stream sip_transactions sip_auth sip_dialogs av_relay; do
   echo "seeded $t: $(ls "$here/corpus/$t" | wc -l) inputs"
 done

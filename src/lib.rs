@@ -34,6 +34,8 @@ pub use ocs_srtp as srtp;
 pub mod cli;
 #[cfg(feature = "server")]
 pub mod demo;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod media;
 #[cfg(feature = "server")]
 pub mod server;
