@@ -1096,18 +1096,33 @@ impl Engine {
         uri: &ConferenceUri,
         sender: String,
     ) {
-        let Some(peer) = self.peers.get(&key).copied() else {
+        let Some(peer) = self.admitted(now, key, req, &McuType::Chat, uri, &sender) else {
             return;
         };
-        if !self.admitted(now, key, req, &McuType::Chat, uri, &sender) {
-            return;
-        }
         let me = uri.to_string();
         let ip = self.sent_by(&peer);
         let host = ip.rsplit_once(':').map_or(ip.as_str(), |(h, _)| h);
         let sdp = format!(
             "v=0\r\no=- 0 0 IN IP4 {host}\r\ns=session\r\nc=IN IP4 {host}\r\nt=0 0\r\nm=message 5060 sip {me}\r\na=accept-types:text/plain text/html text/rtf application/im-iscomposing+xml\r\n"
         );
+        self.accept_session(now, key, req, peer, &me, &sdp, sender, None);
+    }
+
+    /// Answers an INVITE to an MCU `200 OK` with our SDP and the MCU URI as Contact, and keeps
+    /// the session (with its audio leg at the relay, if any). False when it answered an error
+    /// instead.
+    #[allow(clippy::too_many_arguments)]
+    fn accept_session(
+        &mut self,
+        now: Instant,
+        key: TxKey,
+        req: &Message,
+        peer: Peer,
+        me: &str,
+        sdp: &str,
+        user: String,
+        media: Option<crate::media::LegId>,
+    ) -> bool {
         let tag = self.token();
         let Ok(ok) = req
             .response(200, "OK", &tag)
@@ -1115,26 +1130,30 @@ impl Engine {
             .body("application/sdp", sdp.as_bytes())
             .build()
         else {
-            return self.reply(now, key, req, 500, "Server Internal Error");
+            self.reply(now, key, req, 500, "Server Internal Error");
+            return false;
         };
         let Ok(mut dialog) = Dialog::uas(req, &ok) else {
-            return self.reply(now, key, req, 400, "Bad Request");
+            self.reply(now, key, req, 400, "Bad Request");
+            return false;
         };
         dialog.set_transport(peer.via_transport());
         self.conf.legs.insert(
             req.call_id().unwrap_or_default().to_owned(),
             Leg {
                 dialog,
-                user: sender,
-                conference: me,
+                user,
+                conference: me.to_owned(),
                 peer,
-                media: None,
+                media,
             },
         );
         let _ = self.layer.respond(now, key, ok);
+        true
     }
 
-    /// Whether `sender` was added at this MCU's conference (404 / 403 answered if not).
+    /// Where the INVITE came from, when `sender` was added at this MCU's conference (404 or
+    /// 403 answered if not).
     fn admitted(
         &mut self,
         now: Instant,
@@ -1143,17 +1162,18 @@ impl Engine {
         mcu: &McuType,
         uri: &ConferenceUri,
         sender: &str,
-    ) -> bool {
+    ) -> Option<Peer> {
+        let peer = self.peers.get(&key).copied()?;
         let aor = aor_of(sender);
         match self.conf.mcu_conferences.get(&mcu_key(mcu, uri)) {
             None => {
                 self.reply(now, key, req, 404, "Not Found");
-                false
+                None
             }
-            Some(c) if c.users.iter().any(|(a, _)| *a == aor) => true,
+            Some(c) if c.users.iter().any(|(a, _)| *a == aor) => Some(peer),
             Some(_) => {
                 self.reply(now, key, req, 403, "Forbidden");
-                false
+                None
             }
         }
     }
@@ -1169,12 +1189,9 @@ impl Engine {
         uri: &ConferenceUri,
         sender: String,
     ) {
-        let Some(peer) = self.peers.get(&key).copied() else {
+        let Some(peer) = self.admitted(now, key, req, &McuType::AudioVideo, uri, &sender) else {
             return;
         };
-        if !self.admitted(now, key, req, &McuType::AudioVideo, uri, &sender) {
-            return;
-        }
         let (Some(media_rtp), Some(media_rtcp)) = (self.cfg.media_rtp, self.cfg.media_rtcp) else {
             return self.reply(now, key, req, 488, "Not Acceptable Here");
         };
@@ -1251,37 +1268,16 @@ impl Engine {
         let Some(audio) = audio else {
             return self.reply(now, key, req, 488, "Not Acceptable Here");
         };
-        let tag = self.token();
-        let Ok(ok) = req
-            .response(200, "OK", &tag)
-            .header("Contact", format!("<{me}>"))
-            .body("application/sdp", sdp.as_bytes())
-            .build()
-        else {
-            return self.reply(now, key, req, 500, "Server Internal Error");
-        };
-        let Ok(mut dialog) = Dialog::uas(req, &ok) else {
-            return self.reply(now, key, req, 400, "Bad Request");
-        };
-        dialog.set_transport(peer.via_transport());
-        self.conf.media.push_back(MediaOp::Join {
-            conference: me.clone(),
-            leg: leg_id,
-            user: aor_of(&sender),
-            audio: Box::new(audio),
-            video: video.map(Box::new),
-        });
-        self.conf.legs.insert(
-            req.call_id().unwrap_or_default().to_owned(),
-            Leg {
-                dialog,
-                user: sender,
+        let user = aor_of(&sender);
+        if self.accept_session(now, key, req, peer, &me, &sdp, sender, Some(leg_id)) {
+            self.conf.media.push_back(MediaOp::Join {
                 conference: me,
-                peer,
-                media: Some(leg_id),
-            },
-        );
-        let _ = self.layer.respond(now, key, ok);
+                leg: leg_id,
+                user,
+                audio: Box::new(audio),
+                video: video.map(Box::new),
+            });
+        }
     }
 
     /// A chat MESSAGE or INFO relayed to every other participant of the same IM conference.
