@@ -1160,7 +1160,8 @@ async fn meeting(
     }
 
     // The web conference over PSOM.
-    web_conference(log, web, &focus, &focus_tags, alice, bob, cert, &mut rng).await?;
+    let mut psom =
+        web_conference(log, web, &focus, &focus_tags, alice, bob, cert, &mut rng).await?;
 
     // Promote, lock, lobby, leave, delete.
     let (_, r) = alice
@@ -1176,10 +1177,24 @@ async fn meeting(
             None,
         )
         .await?;
+    // The focus tells the web-conferencing MCU too: Bob's PSOM session sees his new role.
+    let bob_uri = "sip:bob@contoso.com";
+    psom[1]
+        .until(|c, _| {
+            c.view()
+                .roster
+                .get(bob_uri)
+                .is_some_and(|p| p.role == crate::psom::meeting::Role::Presenter)
+        })
+        .await?;
     log.say(
         "alice",
-        format!("INFO modifyUserRoles bob → presenter: {:?}", r.code),
+        format!(
+            "INFO modifyUserRoles bob → presenter: {:?}; bob's PSOM roster entry follows: Presenter",
+            r.code
+        ),
     );
+    drop(psom);
     let (_, r) = alice
         .c3p(
             "INFO",
@@ -1317,7 +1332,7 @@ async fn web_conference(
     bob: &mut Ua,
     cert: &[u8],
     rng: &mut Rng,
-) -> Result<(), Fail> {
+) -> Result<Vec<Psom>, Fail> {
     use crate::psom::client::Action;
     use crate::psom::value::Value;
     use sha1::Digest as _;
@@ -1440,5 +1455,5 @@ async fn web_conference(
             plain.len()
         ),
     );
-    Ok(())
+    Ok(sessions)
 }

@@ -37,6 +37,7 @@ async fn the_demo_runs_a_meeting_and_measures_it() {
         "bob",
         "decrypted with the key from PSOM: the 49152 bytes Alice uploaded"
     ));
+    assert!(said("alice", "bob's PSOM roster entry follows: Presenter"));
     assert!(said("carol", "Pending: waiting in the lobby"));
     assert!(said(
         "alice",

@@ -34,6 +34,7 @@ fn engine() -> Engine {
         abs_url: Some("http://127.0.0.1:8080/abs/handler/".into()),
         media_rtp: Some("127.0.0.1:40000".parse().unwrap()),
         media_rtcp: Some("127.0.0.1:40001".parse().unwrap()),
+        psom_addr: Some("127.0.0.1:8057".parse().unwrap()),
         ..EngineConfig::default()
     };
     Engine::new(cfg, [9; 32], Instant::now())
@@ -787,4 +788,176 @@ fn the_av_mcu_answers_audio_and_video_with_keys_of_its_own() {
             .value
             .contains("no usable audio")
     );
+}
+
+#[test]
+fn the_web_conferencing_mcu_hands_out_psom_credentials_and_follows_roles() {
+    use ocs_stack::psom::meeting::Role as Web;
+    use ocs_stack::server::sip::WebConfOp;
+    let mut w = World {
+        e: engine(),
+        t: Instant::now(),
+        w: SystemTime::now(),
+    };
+    let info = ConferenceInfo {
+        description: Some(ConferenceDescription {
+            conference_id: Some("DESIGN01".into()),
+            ..ConferenceDescription::default()
+        }),
+        ..ConferenceInfo::default()
+    };
+    let sent = w.send(&Req {
+        method: "SERVICE",
+        uri: FACTORY,
+        user: "alice",
+        call: "svc",
+        cseq: 1,
+        to_tag: None,
+        headers: "",
+        body: c3p(
+            "sip:alice@contoso.com",
+            FACTORY,
+            Body::AddConference {
+                info: Some(Box::new(info)),
+            },
+            None,
+        ),
+    });
+    assert_eq!(
+        c3p_response(&response_to(&sent, "alice")).code,
+        Code::Success
+    );
+    let meeting = "sip:alice@contoso.com;gruu;opaque=app:conf:meeting:id:DESIGN01";
+    let mut tags = Vec::new();
+    for user in ["alice", "bob"] {
+        let call = format!("{user}focus");
+        let sent = w.send(&Req {
+            method: "INVITE",
+            uri: FOCUS,
+            user,
+            call: &call,
+            cseq: 1,
+            to_tag: None,
+            headers: "",
+            body: c3p(&format!("sip:{user}@contoso.com"), FOCUS, join(user), None),
+        });
+        let tag = to_tag(&response_to(&sent, user));
+        let sent = w.send(&Req {
+            method: "INFO",
+            uri: FOCUS,
+            user,
+            call: &call,
+            cseq: 2,
+            to_tag: Some(&tag),
+            headers: "",
+            body: c3p(
+                &format!("sip:{user}@contoso.com"),
+                FOCUS,
+                dial_in(user),
+                Some(meeting),
+            ),
+        });
+        let r = c3p_response(&response_to(&sent, user));
+        let Body::AddUser { user: Some(u), .. } = &r.command.body else {
+            panic!("{r:?}")
+        };
+        let ep = &u.endpoints[0];
+        assert_eq!(
+            ep.connection_value("mcu-server-uri").map(|v| v.to_string()),
+            Some("psom://127.0.0.1:8057".into()),
+            "Mcu-* keys match without case"
+        );
+        let auth_id = ep.connection_value("sAuthId").unwrap().to_string();
+        assert!(auth_id.bytes().all(|b| b.is_ascii_digit()), "{auth_id}");
+        assert_eq!(ep.connection_value("sConferenceId").unwrap(), "DESIGN01");
+        let Some(WebConfOp::Authorize {
+            conference_id,
+            auth_id: id,
+            user: who,
+            role,
+            key,
+        }) = w.e.poll_webconf()
+        else {
+            panic!("the PSOM service is told")
+        };
+        assert_eq!((conference_id.as_str(), id), ("DESIGN01", auth_id));
+        assert_eq!(who, format!("sip:{user}@contoso.com"));
+        assert_eq!(
+            role,
+            if user == "alice" {
+                Web::Organizer
+            } else {
+                Web::Attendee
+            }
+        );
+        use base64::Engine as _;
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD
+                .decode(ep.connection_value("sKey").unwrap().as_bytes())
+                .unwrap(),
+            key
+        );
+        // The conference state does not show the credentials to everyone.
+        let state = w.e.conference(FOCUS).unwrap();
+        let mine = state.user(&format!("sip:{user}@contoso.com")).unwrap();
+        assert!(mine.endpoints.iter().all(|e| e.connection_info.is_none()));
+        tags.push(tag);
+    }
+    // Alice promotes Bob: the focus tells the meeting MCU, which tells the PSOM service.
+    let sent = w.send(&Req {
+        method: "INFO",
+        uri: FOCUS,
+        user: "alice",
+        call: "alicefocus",
+        cseq: 3,
+        to_tag: Some(&tags[0]),
+        headers: "",
+        body: c3p(
+            "sip:alice@contoso.com",
+            FOCUS,
+            Body::ModifyUserRoles {
+                keys: Some(Keys::user(FOCUS, "sip:bob@contoso.com")),
+                roles: Some(vec![Role::Presenter]),
+            },
+            None,
+        ),
+    });
+    assert_eq!(
+        c3p_response(&response_to(&sent, "alice")).code,
+        Code::Success
+    );
+    let Some(WebConfOp::SetRole { user, role, .. }) = w.e.poll_webconf() else {
+        panic!("the role reaches the PSOM service")
+    };
+    assert_eq!(
+        (user.as_str(), role),
+        ("sip:bob@contoso.com", Web::Presenter)
+    );
+    // Deleting the conference closes the web conference.
+    let sent = w.send(&Req {
+        method: "SERVICE",
+        uri: FACTORY,
+        user: "alice",
+        call: "svc-del",
+        cseq: 1,
+        to_tag: None,
+        headers: "",
+        body: c3p(
+            "sip:alice@contoso.com",
+            FACTORY,
+            Body::DeleteConference {
+                keys: Some(Keys::conference(FOCUS)),
+                info: None,
+            },
+            None,
+        ),
+    });
+    assert_eq!(
+        c3p_response(&response_to(&sent, "alice")).code,
+        Code::Success
+    );
+    assert!(matches!(
+        w.e.poll_webconf(),
+        Some(WebConfOp::Close { conference_id }) if conference_id == "DESIGN01"
+    ));
 }

@@ -153,6 +153,11 @@ pub(super) async fn run(
                     });
                     tracing::info!(conference = %conference_id, %user, ?role, "web conference: credentials issued");
                 }
+                Some(WebConfOp::SetRole { conference_id, user, role }) => {
+                    if let Some(s) = servers.get_mut(&conference_id) && s.set_role(&user, role) {
+                        tracing::info!(conference = %conference_id, %user, ?role, "web conference: role changed over C3P");
+                    }
+                }
                 Some(WebConfOp::Close { conference_id }) => {
                     if let Some(mut s) = servers.remove(&conference_id) {
                         let conns: Vec<ConnId> = routed

@@ -252,6 +252,39 @@ impl Server {
         self.auths.insert(auth.auth_id.clone(), auth);
     }
 
+    /// Changes a participant's role from outside the meeting (the conference's C3P
+    /// modifyUserRoles reaching the data MCU): its privileges become the role's, its
+    /// authorizations carry the role for later connections, and every joined participant sees
+    /// the roster change. False when the user is neither in the roster nor authorized.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use ocs_psom::meeting::Role;
+    /// use ocs_psom::server::{Authorization, Server, ServerConfig};
+    /// let now = Instant::now();
+    /// let mut s = Server::new("ABCD1234", ServerConfig::default(), 1);
+    /// s.authorize(Authorization {
+    ///     auth_id: "1".into(), key: b"k".to_vec(), user: "sip:bob@contoso.com".into(),
+    ///     role: Role::Attendee, expires: now + Duration::from_secs(60),
+    /// });
+    /// assert!(s.set_role("sip:bob@contoso.com", Role::Presenter));
+    /// assert!(!s.set_role("sip:nobody@contoso.com", Role::Presenter));
+    /// ```
+    pub fn set_role(&mut self, user: &str, role: Role) -> bool {
+        let mut known = false;
+        for a in self.auths.values_mut().filter(|a| a.user == user) {
+            a.role = role;
+            known = true;
+        }
+        if let Some(p) = self.state.roster.get_mut(user) {
+            p.role = role;
+            p.privileges = role.privileges();
+            let _ = self.changed(Interface::Roster);
+            known = true;
+        }
+        known
+    }
+
     /// The shared state, as every joined participant sees it.
     #[must_use]
     pub fn state(&self) -> &MeetingState {

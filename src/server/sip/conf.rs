@@ -117,6 +117,15 @@ pub enum WebConfOp {
         /// Its role in the meeting.
         role: crate::psom::meeting::Role,
     },
+    /// A participant's role changed (C3P modifyUserRoles at the meeting MCU).
+    SetRole {
+        /// The conference ID.
+        conference_id: String,
+        /// The participant's SIP URI.
+        user: String,
+        /// Its new role.
+        role: crate::psom::meeting::Role,
+    },
     /// The conference is gone: its PSOM sessions end.
     Close {
         /// The conference ID.
@@ -425,6 +434,31 @@ impl Engine {
                 c.users.retain(|(a, _)| *a != aor);
                 let uri = uri.to_string();
                 self.end_sessions(now, |l| l.conference == uri && aor_of(&l.user) == aor);
+                req.respond(Code::Success, req.command.body.echo())
+            }
+            Body::ModifyUserRoles { keys, roles } if *mcu == McuType::Meeting => {
+                if !self.conf.mcu_conferences.contains_key(&key) {
+                    return req.fail(Reason::ConferenceDoesNotExist);
+                }
+                let (Some(user), Some(roles)) =
+                    (keys.as_ref().and_then(|k| k.user_entity.as_deref()), roles)
+                else {
+                    return req.fail(Reason::InvalidUserEntity);
+                };
+                use crate::cccp::info::Role as C3pRole;
+                use crate::psom::meeting::Role as Web;
+                let role = if aor_of(&uri.organizer) == aor_of(user) {
+                    Web::Organizer
+                } else if roles.contains(&C3pRole::Presenter) {
+                    Web::Presenter
+                } else {
+                    Web::Attendee
+                };
+                self.conf.webconf.push_back(WebConfOp::SetRole {
+                    conference_id: key.2.clone(),
+                    user: format!("sip:{}", aor_of(user)),
+                    role,
+                });
                 req.respond(Code::Success, req.command.body.echo())
             }
             Body::ModifyConference { .. }
