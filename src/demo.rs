@@ -36,7 +36,7 @@ use crate::http::abs::{AbsFile, day_from_unix};
 use crate::http::h1::{Connection, Event, Role as HttpRole};
 use crate::rtcp::rtp::RtpPacket;
 use crate::rtcp::session::{Config as RtcpConfig, Session as Rtcp};
-use crate::server::{Bound, Config};
+use crate::server::Config;
 use crate::sip::headers::Auth;
 use crate::sip::ntlm::Credentials;
 use crate::sip::sipae::NtlmSipClient;
@@ -566,7 +566,7 @@ async fn audio(
     // short meeting gives every leg a round trip; the MCU keeps the RFC 3550 interval.
     let mut cfg = RtcpConfig::audio(ssrc, "demo@contoso.com");
     cfg.timer_mode = crate::rtcp::session::TimerMode::PacketTrainFast;
-    let mut session = Rtcp::new(cfg, start, ntp(), seed);
+    let mut session = Rtcp::new(cfg, start, crate::server::av::ntp_now(), seed);
     let mut rng = Rng(seed | 1);
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     // The lossy path's packets wait here until their time: (when, to the RTCP port, bytes).
@@ -668,13 +668,6 @@ async fn audio(
         rtcp.send_to(&out[..m], mcu.1).await?;
     }
     Ok(heard)
-}
-
-fn ntp() -> u64 {
-    let d = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    ((d.as_secs() + 2_208_988_800) << 32) | ((u64::from(d.subsec_nanos()) << 32) / 1_000_000_000)
 }
 
 /// Reads the audio of the MCU's SDP answer: RTP and RTCP addresses and its key.
@@ -802,21 +795,8 @@ pub async fn run(opts: &Options) -> Result<Report, Fail> {
         auth: vec!["NTLM".into()],
         ..Config::default()
     };
-    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let (bound_tx, bound_rx) = tokio::sync::oneshot::channel::<Bound>();
-    let server = tokio::spawn(async move {
-        crate::server::run(
-            config,
-            async {
-                let _ = stop_rx.await;
-            },
-            move |b| {
-                let _ = bound_tx.send(b);
-            },
-        )
-        .await
-    });
-    let bound = bound_rx.await.map_err(|_| "the server did not start")?;
+    let server = crate::server::spawn(config).await?;
+    let bound = server.bound;
     let sip = bound.tcp.ok_or("no SIP/TCP")?;
     let web = bound.web.ok_or("no web listener")?;
     let server_line = format!(
@@ -829,8 +809,7 @@ pub async fn run(opts: &Options) -> Result<Report, Fail> {
     log.say("server", format!("started in-process: {server_line}"));
     let cert = std::fs::read(dir.join("tls-cert.pem")).unwrap_or_default();
     let result = meeting(opts, &log, sip, web, &cert).await;
-    let _ = stop.send(());
-    let _ = server.await;
+    let _ = server.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
     let (conference, contacts, notifications, quality) = result?;
     log.say("server", "stopped");

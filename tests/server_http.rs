@@ -16,7 +16,7 @@ use bytes::{Bytes, BytesMut};
 use ocs_stack::cccp::info::{ConferenceDescription, ConferenceInfo, Endpoint, Role, User};
 use ocs_stack::cccp::message::{Body, Code, Keys, Reason, Request, Response};
 use ocs_stack::cccp::time::{DateTime, Timestamp};
-use ocs_stack::server::{Bound, Config, run};
+use ocs_stack::server::{Config, Running, spawn};
 use ocs_stack::sip::Message;
 use ocs_stack::sip::stream::{Frame, Status, StreamDecoder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -35,15 +35,9 @@ fn temp_dir(name: &str) -> PathBuf {
     d
 }
 
-struct Server {
-    bound: Bound,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-async fn start(dir: &Path) -> Server {
+async fn start(dir: &Path) -> Running {
     let any = SocketAddr::from(([127, 0, 0, 1], 0));
-    let cfg = Config {
+    spawn(Config {
         data_dir: dir.to_owned(),
         udp: None,
         tcp: Some(any),
@@ -52,34 +46,9 @@ async fn start(dir: &Path) -> Server {
         psom: Some(any),
         auth: Vec::new(),
         ..Config::default()
-    };
-    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
-    let task = tokio::spawn(async move {
-        run(
-            cfg,
-            async {
-                let _ = stop_rx.await;
-            },
-            move |b| {
-                let _ = bound_tx.send(b);
-            },
-        )
-        .await
-        .unwrap();
-    });
-    Server {
-        bound: bound_rx.await.unwrap(),
-        stop,
-        task,
-    }
-}
-
-impl Server {
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.task.await.unwrap();
-    }
+    })
+    .await
+    .unwrap()
 }
 
 /// A SIP user agent over one TCP connection.
@@ -267,7 +236,7 @@ async fn conferences_over_sip_and_http_survive_a_restart() {
         panic!("{r:?}")
     };
     assert!(!u.endpoints.is_empty(), "the MCU reported the endpoint");
-    server.stop().await;
+    server.stop().await.unwrap();
 
     // Past the short one's expiry, the server starts again on the same data.
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -323,7 +292,7 @@ async fn conferences_over_sip_and_http_survive_a_restart() {
         .c3p("INFO", &design, "join2", Some(&tag), dial_in, Some(chat))
         .await;
     assert_eq!(r.code, Code::Success, "{r:?}");
-    server.stop().await;
+    server.stop().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -449,7 +418,7 @@ mod with_curl {
         assert!(head.starts_with("HTTP/1.1 415"), "{head}");
         let (head, _) = curl(&[&format!("http://{mcu}/LiveServer/nothing/")]);
         assert!(head.starts_with("HTTP/1.1 404"), "{head}");
-        server.stop().await;
+        server.stop().await.unwrap();
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

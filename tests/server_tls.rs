@@ -9,21 +9,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use ocs_stack::server::{Bound, Config, run};
+use ocs_stack::server::{Config, Running, spawn};
 use ocs_stack::sip::Message;
 use ocs_stack::sip::stream::{Frame, Status, StreamDecoder};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-async fn start(
-    dir: &std::path::Path,
-) -> (
-    Bound,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<()>,
-) {
-    let cfg = Config {
+async fn start(dir: &std::path::Path) -> Running {
+    spawn(Config {
         data_dir: dir.to_owned(),
         udp: None,
         tcp: None,
@@ -32,23 +26,9 @@ async fn start(
         psom: None,
         auth: Vec::new(),
         ..Config::default()
-    };
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
-    let task = tokio::spawn(async move {
-        run(
-            cfg,
-            async {
-                let _ = stop_rx.await;
-            },
-            move |b| {
-                let _ = bound_tx.send(b);
-            },
-        )
-        .await
-        .unwrap();
-    });
-    (bound_rx.await.unwrap(), stop_tx, task)
+    })
+    .await
+    .unwrap()
 }
 
 async fn read_frame<R: tokio::io::AsyncRead + Unpin>(r: &mut R, buf: &mut BytesMut) -> Frame {
@@ -72,7 +52,8 @@ async fn register_over_tls_with_the_generated_certificate() {
     let dir = std::env::temp_dir().join(format!("ocs-tls-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let (bound, stop, task) = start(&dir).await;
+    let server = start(&dir).await;
+    let bound = server.bound;
     let addr = bound.tls.unwrap();
     let pem = std::fs::read(dir.join("tls-cert.pem")).expect("a certificate was generated");
 
@@ -119,12 +100,10 @@ async fn register_over_tls_with_the_generated_certificate() {
     tls.write_all(b"\r\n\r\n").await.unwrap();
     assert!(matches!(read_frame(&mut tls, &mut buf).await, Frame::Pong));
 
-    let _ = stop.send(());
-    task.await.unwrap();
+    server.stop().await.unwrap();
     // The next start uses the same certificate.
-    let (_, stop, task) = start(&dir).await;
+    let server = start(&dir).await;
     assert_eq!(std::fs::read(dir.join("tls-cert.pem")).unwrap(), pem);
-    let _ = stop.send(());
-    task.await.unwrap();
+    server.stop().await.unwrap();
     std::fs::remove_dir_all(&dir).ok();
 }

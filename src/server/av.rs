@@ -29,12 +29,12 @@ struct Conference {
 }
 
 /// The wall clock as NTP 32.32.
-fn ntp_now() -> u64 {
-    let d = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = d.as_secs() + 2_208_988_800;
-    (secs << 32) | ((u64::from(d.subsec_nanos()) << 32) / 1_000_000_000)
+pub(crate) fn ntp_now() -> u64 {
+    crate::rtcp::stats::ntp_from_unix(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default(),
+    )
 }
 
 /// Publishes the reports of every conference.

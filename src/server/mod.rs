@@ -561,6 +561,52 @@ pub async fn run(
     Ok(())
 }
 
+/// A server running in a task of the current tokio runtime ([`spawn`]).
+#[derive(Debug)]
+pub struct Running {
+    /// Where it listens.
+    pub bound: Bound,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops it as Ctrl-C does (transactions finish, the store is flushed) and waits.
+    ///
+    /// # Errors
+    /// What [`run`] returned, or its task's failure.
+    pub async fn stop(self) -> std::io::Result<()> {
+        let _ = self.stop.send(());
+        self.task.await.map_err(std::io::Error::other)?
+    }
+}
+
+/// Starts [`run`] in a task and returns once its sockets are bound (tests, the demo, embedders
+/// that want the server beside their own work).
+///
+/// # Errors
+/// What [`run`] fails with before it binds (a socket in use, a database it cannot open).
+pub async fn spawn(config: Config) -> std::io::Result<Running> {
+    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(run(
+        config,
+        async {
+            let _ = stop_rx.await;
+        },
+        move |b| {
+            let _ = bound_tx.send(b);
+        },
+    ));
+    match bound_rx.await {
+        Ok(bound) => Ok(Running { bound, stop, task }),
+        Err(_) => match task.await.map_err(std::io::Error::other)? {
+            Err(e) => Err(e),
+            Ok(()) => Err(std::io::Error::other("the server stopped before it bound")),
+        },
+    }
+}
+
 /// Seconds since the Unix epoch, now.
 fn unix_now() -> u64 {
     SystemTime::now()

@@ -371,20 +371,7 @@ pub struct Focus {
     rng: u64,
 }
 
-/// The address part of a SIP URI, lower case: `sip:Bob@Contoso.com;x` → `bob@contoso.com`.
-pub(crate) fn aor(uri: &str) -> String {
-    let u = uri.trim();
-    let u = u.strip_prefix('<').unwrap_or(u);
-    let rest = if u.len() >= 4 && u[..4].eq_ignore_ascii_case("sip:") {
-        &u[4..]
-    } else if u.len() >= 5 && u[..5].eq_ignore_ascii_case("sips:") {
-        &u[5..]
-    } else {
-        u
-    };
-    let end = rest.find([';', '?', '>']).unwrap_or(rest.len());
-    rest[..end].to_ascii_lowercase()
-}
+pub(crate) use crate::uri::address_of_record as aor;
 
 fn same_user(a: &str, b: &str) -> bool {
     aor(a) == aor(b)

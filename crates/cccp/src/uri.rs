@@ -56,6 +56,26 @@ pub struct ConferenceUri {
     pub conference_id: Option<ByteString>,
 }
 
+/// The address part of a SIP URI, lower case: `sip:Bob@Contoso.com;x` → `bob@contoso.com`.
+///
+/// ```
+/// assert_eq!(ocs_cccp::uri::address_of_record("<sip:Bob@Contoso.com;gruu>"), "bob@contoso.com");
+/// ```
+#[must_use]
+pub fn address_of_record(uri: &str) -> String {
+    let u = uri.trim();
+    let u = u.strip_prefix('<').unwrap_or(u);
+    let rest = if u.len() >= 4 && u[..4].eq_ignore_ascii_case("sip:") {
+        &u[4..]
+    } else if u.len() >= 5 && u[..5].eq_ignore_ascii_case("sips:") {
+        &u[5..]
+    } else {
+        u
+    };
+    let end = rest.find([';', '?', '>']).unwrap_or(rest.len());
+    rest[..end].to_ascii_lowercase()
+}
+
 /// Whether `id` is a conference ID as [MS-CONFPRO] 2.2.1.2 asks implementations to allow:
 /// 8 to 32 ASCII alphanumerics.
 #[must_use]

@@ -307,6 +307,22 @@ impl NtpClock {
     }
 }
 
+/// NTP 32.32 time (seconds since 1900) of a wall-clock time given as the time since the Unix
+/// epoch (what a session's `ntp_now` wants; the caller reads the clock).
+///
+/// ```
+/// use std::time::Duration;
+/// // The Unix epoch is 2,208,988,800 s after the NTP one; half a second is 0x8000_0000.
+/// let t = ocs_rtcp::stats::ntp_from_unix(Duration::from_millis(500));
+/// assert_eq!(t, (2_208_988_800u64 << 32) | 0x8000_0000);
+/// ```
+#[must_use]
+pub fn ntp_from_unix(since_epoch: Duration) -> u64 {
+    const UNIX_TO_NTP: u64 = 2_208_988_800;
+    let frac = (u64::from(since_epoch.subsec_nanos()) << 32) / 1_000_000_000;
+    ((since_epoch.as_secs() + UNIX_TO_NTP) << 32) | frac
+}
+
 /// The RTP timestamp for a wall-clock instant, from the last packet sent (for SR, §6.4.1).
 #[must_use]
 pub fn rtp_timestamp_at(last_ts: u32, last_at: Instant, now: Instant, clock_rate: u32) -> u32 {

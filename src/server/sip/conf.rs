@@ -36,7 +36,7 @@ use crate::cccp::focus::{Carriage, Focus, Origin, Output, Scheduled};
 use crate::cccp::info::{ConferenceInfo, Endpoint, User};
 use crate::cccp::message::{Body, Code, Reason, Request, Response};
 use crate::cccp::time::Timestamp;
-use crate::cccp::uri::{ConferenceUri, McuType, UriKind};
+use crate::cccp::uri::{ConferenceUri, McuType, UriKind, address_of_record};
 use crate::sip::dialog::Dialog;
 use crate::sip::subscription::{Notifier, NotifierEvent};
 use crate::sip::transaction::TxKey;
@@ -267,15 +267,21 @@ fn to_uri(req: &Message) -> String {
     req.to().map(|t| t.uri.to_string()).unwrap_or_default()
 }
 
-/// The address part of a SIP URI, lower case: `sip:Bob@Contoso.com;x` → `bob@contoso.com`.
-fn aor_of(uri: &str) -> String {
-    let u = uri.trim().trim_start_matches('<');
-    let rest = u
-        .strip_prefix("sip:")
-        .or_else(|| u.strip_prefix("sips:"))
-        .unwrap_or(u);
-    let end = rest.find([';', '?', '>']).unwrap_or(rest.len());
-    rest[..end].to_ascii_lowercase()
+/// The web conference's role of `aor` (`user@host`) with these C3P roles: organizer for the
+/// conference's organizer, presenter when granted, attendee otherwise.
+fn web_role(
+    uri: &ConferenceUri,
+    aor: &str,
+    roles: &[crate::cccp::info::Role],
+) -> crate::psom::meeting::Role {
+    use crate::psom::meeting::Role as Web;
+    if address_of_record(&uri.organizer) == aor {
+        Web::Organizer
+    } else if roles.contains(&crate::cccp::info::Role::Presenter) {
+        Web::Presenter
+    } else {
+        Web::Attendee
+    }
 }
 
 fn mcu_key(t: &McuType, u: &ConferenceUri) -> (String, String, String) {
@@ -397,7 +403,7 @@ impl Engine {
                     .map(|e| e.entity.to_string())
                     .filter(|e| !e.is_empty())
                     .unwrap_or_else(|| format!("{}:{}", mcu.as_str(), u.entity));
-                let aor = aor_of(&u.entity);
+                let aor = address_of_record(&u.entity);
                 c.users.retain(|(a, _)| *a != aor);
                 c.users.push((aor.clone(), endpoint.clone()));
                 let connection_info = (*mcu == McuType::Meeting)
@@ -430,10 +436,12 @@ impl Engine {
                 let Some(user) = keys.as_ref().and_then(|k| k.user_entity.as_deref()) else {
                     return req.fail(Reason::InvalidUserEntity);
                 };
-                let aor = aor_of(user);
+                let aor = address_of_record(user);
                 c.users.retain(|(a, _)| *a != aor);
                 let uri = uri.to_string();
-                self.end_sessions(now, |l| l.conference == uri && aor_of(&l.user) == aor);
+                self.end_sessions(now, |l| {
+                    l.conference == uri && address_of_record(&l.user) == aor
+                });
                 req.respond(Code::Success, req.command.body.echo())
             }
             Body::ModifyUserRoles { keys, roles } if *mcu == McuType::Meeting => {
@@ -445,18 +453,10 @@ impl Engine {
                 else {
                     return req.fail(Reason::InvalidUserEntity);
                 };
-                use crate::cccp::info::Role as C3pRole;
-                use crate::psom::meeting::Role as Web;
-                let role = if aor_of(&uri.organizer) == aor_of(user) {
-                    Web::Organizer
-                } else if roles.contains(&C3pRole::Presenter) {
-                    Web::Presenter
-                } else {
-                    Web::Attendee
-                };
+                let role = web_role(&uri, &address_of_record(user), roles);
                 self.conf.webconf.push_back(WebConfOp::SetRole {
                     conference_id: key.2.clone(),
-                    user: format!("sip:{}", aor_of(user)),
+                    user: format!("sip:{}", address_of_record(user)),
                     role,
                 });
                 req.respond(Code::Success, req.command.body.echo())
@@ -489,23 +489,12 @@ impl Engine {
         user: &User,
         aor: &str,
     ) -> Option<Vec<crate::cccp::info::ConnectionEntry>> {
-        use crate::psom::meeting::Role as Web;
         use base64::Engine as _;
         let psom = self.cfg.psom_addr?;
         let auth_id = (u64::from_le_bytes(self.unpredictable()) % 10_000_000_000).to_string();
         let mut key = self.unpredictable().to_vec();
         key.extend_from_slice(&self.unpredictable());
-        let role = if aor_of(&uri.organizer) == aor {
-            Web::Organizer
-        } else if user
-            .roles
-            .as_ref()
-            .is_some_and(|r| r.contains(&crate::cccp::info::Role::Presenter))
-        {
-            Web::Presenter
-        } else {
-            Web::Attendee
-        };
+        let role = web_role(uri, aor, user.roles.as_deref().unwrap_or_default());
         self.conf.webconf.push_back(WebConfOp::Authorize {
             conference_id: conference_id.to_owned(),
             auth_id: auth_id.clone(),
@@ -1198,7 +1187,7 @@ impl Engine {
         sender: &str,
     ) -> Option<Peer> {
         let peer = self.peers.get(&key).copied()?;
-        let aor = aor_of(sender);
+        let aor = address_of_record(sender);
         match self.conf.mcu_conferences.get(&mcu_key(mcu, uri)) {
             None => {
                 self.reply(now, key, req, 404, "Not Found");
@@ -1302,7 +1291,7 @@ impl Engine {
         let Some(audio) = audio else {
             return self.reply(now, key, req, 488, "Not Acceptable Here");
         };
-        let user = aor_of(&sender);
+        let user = address_of_record(&sender);
         if self.accept_session(now, key, req, peer, &me, &sdp, sender, Some(leg_id)) {
             self.conf.media.push_back(MediaOp::Join {
                 conference: me,
