@@ -961,3 +961,62 @@ fn the_web_conferencing_mcu_hands_out_psom_credentials_and_follows_roles() {
         Some(WebConfOp::Close { conference_id }) if conference_id == "DESIGN01"
     ));
 }
+
+#[test]
+fn a_conference_subscription_runs_out() {
+    let mut w = World {
+        e: engine(),
+        t: Instant::now(),
+        w: SystemTime::now(),
+    };
+    let info = ConferenceInfo {
+        description: Some(ConferenceDescription {
+            conference_id: Some("DESIGN01".into()),
+            ..ConferenceDescription::default()
+        }),
+        ..ConferenceInfo::default()
+    };
+    w.send(&Req {
+        method: "SERVICE",
+        uri: FACTORY,
+        user: "alice",
+        call: "svc",
+        cseq: 1,
+        to_tag: None,
+        headers: "",
+        body: c3p(
+            "sip:alice@contoso.com",
+            FACTORY,
+            Body::AddConference {
+                info: Some(Box::new(info)),
+            },
+            None,
+        ),
+    });
+    let sent = w.send(&Req {
+        method: "SUBSCRIBE",
+        uri: FOCUS,
+        user: "alice",
+        call: "sub",
+        cseq: 1,
+        to_tag: None,
+        headers: "Event: conference\r\nExpires: 60\r\n",
+        body: None,
+    });
+    assert_eq!(response_to(&sent, "alice").expires().unwrap().unwrap(), 60);
+    // The engine's next timeout is the subscription's end at the latest.
+    let due = w.e.poll_timeout().expect("a deadline");
+    assert!(due <= w.t + std::time::Duration::from_secs(60), "{due:?}");
+    let later = w.t + std::time::Duration::from_secs(61);
+    w.e.handle_timeout(later, w.w, &Users);
+    let out: Vec<Message> = std::iter::from_fn(|| w.e.poll_outbound())
+        .map(|o| parse(&o))
+        .collect();
+    // (The unanswered first NOTIFY is retransmitted too: UDP, Timer E.)
+    assert!(
+        out.iter().any(|m| m.method() == Some("NOTIFY")
+            && m.header_by_name("Subscription-State").unwrap().value
+                == "terminated;reason=timeout"),
+        "the terminating NOTIFY: {out:#?}"
+    );
+}

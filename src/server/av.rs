@@ -89,13 +89,11 @@ pub(super) async fn run(
     let mut cbuf = vec![0u8; 2048];
     let mut next_publish = Instant::now() + Duration::from_secs(1);
     let mut publishes = 0u64;
+    // RTCP is due every few seconds per leg: a 50 ms tick checks it, instead of working out
+    // the earliest deadline of every leg for every packet.
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let due = confs
-            .values()
-            .flat_map(|c| [c.relay.poll_timeout(), c.video.poll_timeout()])
-            .flatten()
-            .min()
-            .map_or(next_publish, |t| t.min(next_publish));
         tokio::select! {
             r = rtp.recv_from(&mut buf) => {
                 let Ok((n, from)) = r else { continue };
@@ -195,7 +193,7 @@ pub(super) async fn run(
                     publish(&confs, &reports, false);
                 }
             },
-            () = tokio::time::sleep_until(tokio::time::Instant::from_std(due)) => {
+            _ = tick.tick() => {
                 let now = Instant::now();
                 for Conference { relay, video, peers, vpeers } in confs.values_mut() {
                     relay.poll_rtcp(now, |to, bytes| {

@@ -130,12 +130,11 @@ pub(super) async fn run(
         title: id.to_owned(),
         ..ServerConfig::default()
     };
+    // Idle time-outs and expiries are seconds apart: a tick checks them, instead of working
+    // out the earliest of every conference for every chunk received.
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let due = servers
-            .values()
-            .filter_map(Server::poll_timeout)
-            .min()
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         tokio::select! {
             op = ops.recv() => match op {
                 None => break,
@@ -214,10 +213,12 @@ pub(super) async fn run(
                     }
                 }
             },
-            () = tokio::time::sleep_until(tokio::time::Instant::from_std(due)) => {
+            _ = tick.tick() => {
                 let now = Instant::now();
                 for s in servers.values_mut() {
-                    s.handle_timeout(now);
+                    if s.poll_timeout().is_some_and(|t| t <= now) {
+                        s.handle_timeout(now);
+                    }
                 }
             }
         }

@@ -207,6 +207,9 @@ pub(super) struct Conferencing {
     hold: Option<u64>,
     /// The focus's next expiry, as an instant (wall clock mapped on the engine's clock).
     pub(super) due: Option<Instant>,
+    /// The earliest subscription expiry, kept as subscriptions change (the engine asks for
+    /// its next timeout on every turn).
+    subs_due: Option<Instant>,
 }
 
 impl Conferencing {
@@ -226,16 +229,16 @@ impl Conferencing {
             mcu_conferences: HashMap::new(),
             hold: None,
             due: None,
+            subs_due: None,
         }
     }
 
     /// The earliest subscription expiry or focus deadline.
     pub(super) fn poll_timeout(&self) -> Option<Instant> {
-        self.subs
-            .values()
-            .filter_map(|s| s.notifier.poll_timeout())
-            .chain(self.due)
-            .min()
+        match (self.subs_due, self.due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 }
 
@@ -832,6 +835,13 @@ impl Engine {
             }
         }
         self.conf.hold = None;
+        // Subscriptions are granted, refreshed and ended only on the paths that come here.
+        self.conf.subs_due = self
+            .conf
+            .subs
+            .values()
+            .filter_map(|s| s.notifier.poll_timeout())
+            .min();
         // The focus's next deadline on our clock.
         self.conf.due = self.conf.focus.poll_timeout().map(|t| {
             let ahead = (t.0 - ts(wall).0).max(0) as u64;
