@@ -64,6 +64,39 @@ fn at(t0: Instant, k: usize) -> Instant {
     t0 + Duration::from_millis(20 * k as u64)
 }
 
+/// The cryptography alone, timed over `iters` packets: each unprotected once with the
+/// speaker's session and protected once per receiver's session (the header's SSRC rewritten),
+/// fresh sessions every round of the packets.
+fn crypto_floor<R, P>(
+    source: &[Vec<u8>],
+    iters: u64,
+    mut sessions: impl FnMut() -> (R, Vec<P>),
+    unprotect: impl Fn(&mut R, &mut [u8]) -> usize,
+    protect: impl Fn(&mut P, &mut [u8], usize) -> usize,
+) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut left = iters as usize;
+    while left > 0 {
+        let (mut rx, mut outs) = sessions();
+        let mut pkts = source.to_vec();
+        let mut scratch = vec![0u8; 2048];
+        let n = left.min(RING);
+        let start = Instant::now();
+        for p in pkts.iter_mut().take(n) {
+            let len = unprotect(&mut rx, p);
+            for (j, s) in outs.iter_mut().enumerate() {
+                scratch[..12].copy_from_slice(&p[..12]);
+                scratch[8..12].copy_from_slice(&(0x4D43_0002 + j as u32).to_be_bytes());
+                scratch[12..len].copy_from_slice(&p[12..len]);
+                black_box(protect(s, &mut scratch, len));
+            }
+        }
+        total += start.elapsed();
+        left -= n;
+    }
+    total
+}
+
 fn bench(c: &mut Criterion) {
     let source = packets();
     let mut g = c.benchmark_group("av-relay/10-party/pcmu-20ms");
@@ -97,36 +130,25 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("crypto-floor/ocs-srtp", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            let mut left = iters as usize;
-            while left > 0 {
-                let mut rx = Session::new();
-                rx.add_inbound_template(&key(1)).unwrap();
-                let mut outs: Vec<Session> = (2..=PARTIES)
-                    .map(|id| {
-                        let mut s = Session::new();
-                        s.add_stream(0x4D43_0000 + id as u32, &key(0x80 + id as u8))
-                            .unwrap();
-                        s
-                    })
-                    .collect();
-                let mut pkts = source.clone();
-                let mut scratch = vec![0u8; 2048];
-                let n = left.min(RING);
-                let start = Instant::now();
-                for p in pkts.iter_mut().take(n) {
-                    let len = rx.unprotect_rtp(p).unwrap();
-                    for (j, s) in outs.iter_mut().enumerate() {
-                        scratch[..12].copy_from_slice(&p[..12]);
-                        scratch[8..12].copy_from_slice(&(0x4D43_0002 + j as u32).to_be_bytes());
-                        scratch[12..len].copy_from_slice(&p[12..len]);
-                        black_box(s.protect_rtp(&mut scratch, len).unwrap());
-                    }
-                }
-                total += start.elapsed();
-                left -= n;
-            }
-            total
+            crypto_floor(
+                &source,
+                iters,
+                || {
+                    let mut rx = Session::new();
+                    rx.add_inbound_template(&key(1)).unwrap();
+                    let outs = (2..=PARTIES)
+                        .map(|id| {
+                            let mut s = Session::new();
+                            s.add_stream(0x4D43_0000 + id as u32, &key(0x80 + id as u8))
+                                .unwrap();
+                            s
+                        })
+                        .collect();
+                    (rx, outs)
+                },
+                |rx, p| rx.unprotect_rtp(p).unwrap(),
+                |s, p, len| s.protect_rtp(p, len).unwrap(),
+            )
         })
     });
     #[cfg(feature = "bench-libsrtp")]
@@ -134,30 +156,19 @@ fn bench(c: &mut Criterion) {
         use ocs_libsrtp_harness::LibSrtp;
         let name = ocs_stack::srtp::Suite::AesCm128HmacSha1_80.name();
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            let mut left = iters as usize;
-            while left > 0 {
-                let mut rx = LibSrtp::new(name, &[1; 30], None, false).unwrap();
-                let mut outs: Vec<LibSrtp> = (2..=PARTIES)
-                    .map(|id| LibSrtp::new(name, &[0x80 + id as u8; 30], None, true).unwrap())
-                    .collect();
-                let mut pkts = source.clone();
-                let mut scratch = vec![0u8; 2048];
-                let n = left.min(RING);
-                let start = Instant::now();
-                for p in pkts.iter_mut().take(n) {
-                    let len = rx.unprotect_rtp(p).unwrap();
-                    for (j, s) in outs.iter_mut().enumerate() {
-                        scratch[..12].copy_from_slice(&p[..12]);
-                        scratch[8..12].copy_from_slice(&(0x4D43_0002 + j as u32).to_be_bytes());
-                        scratch[12..len].copy_from_slice(&p[12..len]);
-                        black_box(s.protect_rtp(&mut scratch, len).unwrap());
-                    }
-                }
-                total += start.elapsed();
-                left -= n;
-            }
-            total
+            crypto_floor(
+                &source,
+                iters,
+                || {
+                    let rx = LibSrtp::new(name, &[1; 30], None, false).unwrap();
+                    let outs = (2..=PARTIES)
+                        .map(|id| LibSrtp::new(name, &[0x80 + id as u8; 30], None, true).unwrap())
+                        .collect();
+                    (rx, outs)
+                },
+                |rx, p| rx.unprotect_rtp(p).unwrap(),
+                |s, p, len| s.protect_rtp(p, len).unwrap(),
+            )
         })
     });
     g.finish();

@@ -107,6 +107,84 @@ struct World {
 }
 
 impl World {
+    fn new() -> World {
+        World {
+            e: engine(),
+            t: Instant::now(),
+            w: SystemTime::now(),
+        }
+    }
+
+    /// Alice's conference DESIGN01, created through her focus factory.
+    fn create(&mut self) {
+        let info = ConferenceInfo {
+            description: Some(ConferenceDescription {
+                conference_id: Some("DESIGN01".into()),
+                ..ConferenceDescription::default()
+            }),
+            ..ConferenceInfo::default()
+        };
+        let r = self.service(
+            "svc-create",
+            Body::AddConference {
+                info: Some(Box::new(info)),
+            },
+        );
+        assert_eq!(r.code, Code::Success);
+    }
+
+    /// A C3P request of Alice to her focus factory; its C3P answer.
+    fn service(&mut self, call: &str, body: Body) -> Response {
+        let sent = self.send(&Req {
+            method: "SERVICE",
+            uri: FACTORY,
+            user: "alice",
+            call,
+            cseq: 1,
+            to_tag: None,
+            headers: "",
+            body: c3p("sip:alice@contoso.com", FACTORY, body, None),
+        });
+        c3p_response(&response_to(&sent, "alice"))
+    }
+
+    /// `user` joins the focus (call `<user>focus`); the focus dialog's tag.
+    fn join_focus(&mut self, user: &str) -> String {
+        let call = format!("{user}focus");
+        let sent = self.send(&Req {
+            method: "INVITE",
+            uri: FOCUS,
+            user,
+            call: &call,
+            cseq: 1,
+            to_tag: None,
+            headers: "",
+            body: c3p(&format!("sip:{user}@contoso.com"), FOCUS, join(user), None),
+        });
+        to_tag(&response_to(&sent, user))
+    }
+
+    /// `user` dials in at an MCU through the focus (INFO, `cseq`); the C3P answer.
+    fn dial(&mut self, user: &str, tag: &str, cseq: u32, mcu: &str) -> Response {
+        let call = format!("{user}focus");
+        let sent = self.send(&Req {
+            method: "INFO",
+            uri: FOCUS,
+            user,
+            call: &call,
+            cseq,
+            to_tag: Some(tag),
+            headers: "",
+            body: c3p(
+                &format!("sip:{user}@contoso.com"),
+                FOCUS,
+                dial_in(user),
+                Some(mcu),
+            ),
+        });
+        c3p_response(&response_to(&sent, user))
+    }
+
     fn send(&mut self, r: &Req<'_>) -> Vec<Outbound> {
         let m = r.message();
         self.e
@@ -213,11 +291,7 @@ fn dial_in(user: &str) -> Body {
 
 #[test]
 fn provisioning_gives_the_focus_factory_and_the_address_book() {
-    let mut w = World {
-        e: engine(),
-        t: Instant::now(),
-        w: SystemTime::now(),
-    };
+    let mut w = World::new();
     let sent = w.send(&Req {
         method: "SUBSCRIBE",
         uri: "sip:alice@contoso.com",
@@ -255,11 +329,7 @@ fn provisioning_gives_the_focus_factory_and_the_address_book() {
 
 #[test]
 fn a_conference_from_creation_to_deletion() {
-    let mut w = World {
-        e: engine(),
-        t: Instant::now(),
-        w: SystemTime::now(),
-    };
+    let mut w = World::new();
     // --- The focus factory: addConference over SERVICE, acknowledged once stored.
     let info = ConferenceInfo {
         description: Some(ConferenceDescription {
@@ -559,11 +629,7 @@ fn a_conference_from_creation_to_deletion() {
 
 #[test]
 fn the_focus_factory_answers_provisioning_commands() {
-    let mut w = World {
-        e: engine(),
-        t: Instant::now(),
-        w: SystemTime::now(),
-    };
+    let mut w = World::new();
     let service = |user: &'static str, call: &'static str, body: Body| Req {
         method: "SERVICE",
         uri: FACTORY,
@@ -631,65 +697,11 @@ fn the_focus_factory_answers_provisioning_commands() {
 fn the_av_mcu_answers_audio_and_video_with_keys_of_its_own() {
     use ocs_stack::server::sip::MediaOp;
     use ocs_stack::sip::sdp::SessionDescription;
-    let mut w = World {
-        e: engine(),
-        t: Instant::now(),
-        w: SystemTime::now(),
-    };
-    let info = ConferenceInfo {
-        description: Some(ConferenceDescription {
-            conference_id: Some("DESIGN01".into()),
-            ..ConferenceDescription::default()
-        }),
-        ..ConferenceInfo::default()
-    };
-    let sent = w.send(&Req {
-        method: "SERVICE",
-        uri: FACTORY,
-        user: "alice",
-        call: "svc",
-        cseq: 1,
-        to_tag: None,
-        headers: "",
-        body: c3p(
-            "sip:alice@contoso.com",
-            FACTORY,
-            Body::AddConference {
-                info: Some(Box::new(info)),
-            },
-            None,
-        ),
-    });
-    assert_eq!(
-        c3p_response(&response_to(&sent, "alice")).code,
-        Code::Success
-    );
-    let sent = w.send(&Req {
-        method: "INVITE",
-        uri: FOCUS,
-        user: "alice",
-        call: "focus",
-        cseq: 1,
-        to_tag: None,
-        headers: "",
-        body: c3p("sip:alice@contoso.com", FOCUS, join("alice"), None),
-    });
-    let tag = to_tag(&response_to(&sent, "alice"));
+    let mut w = World::new();
+    w.create();
+    let tag = w.join_focus("alice");
     let av = "sip:alice@contoso.com;gruu;opaque=app:conf:audio-video:id:DESIGN01";
-    let sent = w.send(&Req {
-        method: "INFO",
-        uri: FOCUS,
-        user: "alice",
-        call: "focus",
-        cseq: 2,
-        to_tag: Some(&tag),
-        headers: "",
-        body: c3p("sip:alice@contoso.com", FOCUS, dial_in("alice"), Some(av)),
-    });
-    assert_eq!(
-        c3p_response(&response_to(&sent, "alice")).code,
-        Code::Success
-    );
+    assert_eq!(w.dial("alice", &tag, 2, av).code, Code::Success);
     let offer = "v=0\r\no=- 1 1 IN IP4 192.0.2.7\r\ns=-\r\nc=IN IP4 192.0.2.7\r\nt=0 0\r\n\
         m=audio 5000 RTP/SAVP 8 0 101\r\na=rtcp:5001\r\n\
         a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^31\r\n\
@@ -794,70 +806,13 @@ fn the_av_mcu_answers_audio_and_video_with_keys_of_its_own() {
 fn the_web_conferencing_mcu_hands_out_psom_credentials_and_follows_roles() {
     use ocs_stack::psom::meeting::Role as Web;
     use ocs_stack::server::sip::WebConfOp;
-    let mut w = World {
-        e: engine(),
-        t: Instant::now(),
-        w: SystemTime::now(),
-    };
-    let info = ConferenceInfo {
-        description: Some(ConferenceDescription {
-            conference_id: Some("DESIGN01".into()),
-            ..ConferenceDescription::default()
-        }),
-        ..ConferenceInfo::default()
-    };
-    let sent = w.send(&Req {
-        method: "SERVICE",
-        uri: FACTORY,
-        user: "alice",
-        call: "svc",
-        cseq: 1,
-        to_tag: None,
-        headers: "",
-        body: c3p(
-            "sip:alice@contoso.com",
-            FACTORY,
-            Body::AddConference {
-                info: Some(Box::new(info)),
-            },
-            None,
-        ),
-    });
-    assert_eq!(
-        c3p_response(&response_to(&sent, "alice")).code,
-        Code::Success
-    );
+    let mut w = World::new();
+    w.create();
     let meeting = "sip:alice@contoso.com;gruu;opaque=app:conf:meeting:id:DESIGN01";
     let mut tags = Vec::new();
     for user in ["alice", "bob"] {
-        let call = format!("{user}focus");
-        let sent = w.send(&Req {
-            method: "INVITE",
-            uri: FOCUS,
-            user,
-            call: &call,
-            cseq: 1,
-            to_tag: None,
-            headers: "",
-            body: c3p(&format!("sip:{user}@contoso.com"), FOCUS, join(user), None),
-        });
-        let tag = to_tag(&response_to(&sent, user));
-        let sent = w.send(&Req {
-            method: "INFO",
-            uri: FOCUS,
-            user,
-            call: &call,
-            cseq: 2,
-            to_tag: Some(&tag),
-            headers: "",
-            body: c3p(
-                &format!("sip:{user}@contoso.com"),
-                FOCUS,
-                dial_in(user),
-                Some(meeting),
-            ),
-        });
-        let r = c3p_response(&response_to(&sent, user));
+        let tag = w.join_focus(user);
+        let r = w.dial(user, &tag, 2, meeting);
         let Body::AddUser { user: Some(u), .. } = &r.command.body else {
             panic!("{r:?}")
         };
@@ -934,28 +889,14 @@ fn the_web_conferencing_mcu_hands_out_psom_credentials_and_follows_roles() {
         ("sip:bob@contoso.com", Web::Presenter)
     );
     // Deleting the conference closes the web conference.
-    let sent = w.send(&Req {
-        method: "SERVICE",
-        uri: FACTORY,
-        user: "alice",
-        call: "svc-del",
-        cseq: 1,
-        to_tag: None,
-        headers: "",
-        body: c3p(
-            "sip:alice@contoso.com",
-            FACTORY,
-            Body::DeleteConference {
-                keys: Some(Keys::conference(FOCUS)),
-                info: None,
-            },
-            None,
-        ),
-    });
-    assert_eq!(
-        c3p_response(&response_to(&sent, "alice")).code,
-        Code::Success
+    let r = w.service(
+        "svc-del",
+        Body::DeleteConference {
+            keys: Some(Keys::conference(FOCUS)),
+            info: None,
+        },
     );
+    assert_eq!(r.code, Code::Success);
     assert!(matches!(
         w.e.poll_webconf(),
         Some(WebConfOp::Close { conference_id }) if conference_id == "DESIGN01"
@@ -964,35 +905,8 @@ fn the_web_conferencing_mcu_hands_out_psom_credentials_and_follows_roles() {
 
 #[test]
 fn a_conference_subscription_runs_out() {
-    let mut w = World {
-        e: engine(),
-        t: Instant::now(),
-        w: SystemTime::now(),
-    };
-    let info = ConferenceInfo {
-        description: Some(ConferenceDescription {
-            conference_id: Some("DESIGN01".into()),
-            ..ConferenceDescription::default()
-        }),
-        ..ConferenceInfo::default()
-    };
-    w.send(&Req {
-        method: "SERVICE",
-        uri: FACTORY,
-        user: "alice",
-        call: "svc",
-        cseq: 1,
-        to_tag: None,
-        headers: "",
-        body: c3p(
-            "sip:alice@contoso.com",
-            FACTORY,
-            Body::AddConference {
-                info: Some(Box::new(info)),
-            },
-            None,
-        ),
-    });
+    let mut w = World::new();
+    w.create();
     let sent = w.send(&Req {
         method: "SUBSCRIBE",
         uri: FOCUS,
