@@ -448,3 +448,47 @@ fn video_follows_the_dominant_speaker_and_asks_for_a_key_frame() {
     let step = r.timestamp().wrapping_sub(carol.last().unwrap().4);
     assert!((3000..=9000 * 10).contains(&step), "{step}");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Any schedule of who sends, loud or quiet, and how much time passes: every relayed
+    /// packet decrypts under its receiver's key, nobody gets his own audio, each receiver's
+    /// stream has consecutive sequence numbers and timestamps that never go back, the CSRC is
+    /// the packet's sender, and the marker is set exactly where the speaker changes.
+    #[test]
+    fn relayed_streams_stay_coherent(
+        schedule in proptest::collection::vec((0usize..4, proptest::bool::ANY, 0u64..60), 1..300)
+    ) {
+        let t0 = Instant::now();
+        let mut relay = Relay::new();
+        let mut ps: Vec<Party> = (1..=4).map(|i| party(i, &mut relay, t0)).collect();
+        let mut now = t0;
+        let mut last: Vec<Option<(u16, u32, u32)>> = vec![None; 4];
+        for (who, loud, step) in schedule {
+            now += Duration::from_millis(step);
+            let mut pkt = ps[who].speak(now, loud);
+            let mut out = Vec::new();
+            relay
+                .relay_rtp(now, ps[who].id, &mut pkt, |to, b| out.push((to, b.to_vec())))
+                .unwrap();
+            for (to, mut b) in out {
+                let r = (to - 1) as usize;
+                proptest::prop_assert_ne!(r, who);
+                let n = ps[r].rx.unprotect_rtp(&mut b).unwrap();
+                let p = RtpPacket::parse(&b[..n]).unwrap();
+                let csrc = p.csrcs().next().unwrap();
+                proptest::prop_assert_eq!(csrc, ps[who].ssrc);
+                proptest::prop_assert_eq!(p.ssrc(), mcu_ssrc(to));
+                if let Some((seq, ts, speaker)) = last[r] {
+                    proptest::prop_assert_eq!(p.sequence_number(), seq.wrapping_add(1));
+                    proptest::prop_assert!(p.timestamp().wrapping_sub(ts) < 1 << 31);
+                    proptest::prop_assert_eq!(p.marker(), speaker != csrc);
+                } else {
+                    proptest::prop_assert!(p.marker());
+                }
+                last[r] = Some((p.sequence_number(), p.timestamp(), csrc));
+            }
+        }
+    }
+}

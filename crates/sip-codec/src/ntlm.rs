@@ -662,9 +662,8 @@ impl NtlmSession {
 
     fn mac(&self, sign: &[u8; 16], seal: &[u8; 16], seq: u32, data: &[u8]) -> [u8; 16] {
         let seq_le = seq.to_le_bytes();
-        let mut checksum: [u8; 8] = hmac_md5(sign, &[&seq_le, data])[..8]
-            .try_into()
-            .expect("8 of 16 bytes");
+        let mut checksum = [0u8; 8];
+        checksum.copy_from_slice(&hmac_md5(sign, &[&seq_le, data])[..8]);
         if self.flags & flags::KEY_EXCH != 0 {
             // Connection-less: the RC4 state starts afresh for every message from
             // SealingKey' = MD5(SealingKey ‖ SeqNum) ([MS-NLMP] 3.4).
