@@ -125,6 +125,7 @@ mod message;
 mod name;
 pub mod ntlm;
 mod params;
+pub mod proxy;
 mod scan;
 pub mod sdp;
 pub mod sign;
