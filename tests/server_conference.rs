@@ -12,7 +12,9 @@ use std::time::{Instant, SystemTime};
 use bytes::Bytes;
 use ocs_stack::cccp::info::{ConferenceDescription, ConferenceInfo, Endpoint, Role, User};
 use ocs_stack::cccp::message::{Body, Code, Keys, Request, Response};
-use ocs_stack::server::sip::{Directory, Engine, EngineConfig, Outbound, Peer, StoreOp};
+use ocs_stack::server::sip::{
+    Directory, Engine, EngineConfig, MediaOp, Outbound, Peer, Recorder, StoreOp, WebConfOp,
+};
 use ocs_stack::sip::{HeaderName, Message};
 
 struct Users;
@@ -104,6 +106,8 @@ struct World {
     e: Engine,
     t: Instant,
     w: SystemTime,
+    /// What the engine put out (the store commits at once unless `defer_commits`).
+    io: Recorder,
 }
 
 impl World {
@@ -112,6 +116,7 @@ impl World {
             e: engine(),
             t: Instant::now(),
             w: SystemTime::now(),
+            io: Recorder::default(),
         }
     }
 
@@ -192,26 +197,34 @@ impl World {
         self.pump()
     }
 
-    /// Commits store writes and carries MCU requests, as the runtime does; everything sent.
+    /// Drains the engine through the shared pump; everything sent.
     fn pump(&mut self) -> Vec<Outbound> {
-        let mut sent = Vec::new();
-        loop {
-            let mut moved = false;
-            while let Some((ticket, _)) = self.e.poll_store() {
-                self.e.committed(self.t, ticket);
-                moved = true;
-            }
-            while let Some(call) = self.e.poll_mcu() {
-                let answer = self.e.serve_mcu(self.t, &call.mcu, &call.body);
-                self.e
-                    .mcu_answer(self.t, self.w, call.id, answer.as_deref());
-                moved = true;
-            }
-            sent.extend(std::iter::from_fn(|| self.e.poll_outbound()));
-            if !moved {
-                return sent;
-            }
-        }
+        self.e.pump(self.t, &mut self.io);
+        std::mem::take(&mut self.io.sent)
+    }
+
+    /// The oldest relay change not looked at yet.
+    fn media(&mut self) -> Option<MediaOp> {
+        self.pump_keep();
+        (!self.io.media.is_empty()).then(|| self.io.media.remove(0))
+    }
+
+    /// The oldest PSOM service change not looked at yet.
+    fn webconf(&mut self) -> Option<WebConfOp> {
+        self.pump_keep();
+        (!self.io.webconf.is_empty()).then(|| self.io.webconf.remove(0))
+    }
+
+    /// The oldest store write not looked at yet.
+    fn stored(&mut self) -> Option<(u64, StoreOp)> {
+        self.pump_keep();
+        (!self.io.stored.is_empty()).then(|| self.io.stored.remove(0))
+    }
+
+    /// Drains the engine, keeping what was sent for the next [`World::pump`].
+    fn pump_keep(&mut self) {
+        let sent = self.pump();
+        self.io.sent = sent;
     }
 }
 
@@ -356,12 +369,10 @@ fn a_conference_from_creation_to_deletion() {
             None,
         ),
     };
+    w.io.defer_commits = true;
     w.e.handle(w.t, w.w, add.message(), peer(6001), &Users);
-    assert!(
-        std::iter::from_fn(|| w.e.poll_outbound()).next().is_none(),
-        "not acknowledged before it is stored"
-    );
-    let (ticket, op) = w.e.poll_store().unwrap();
+    assert!(w.pump().is_empty(), "not acknowledged before it is stored");
+    let (ticket, op) = w.stored().unwrap();
     let StoreOp::Schedule {
         focus,
         conference: Some(stored),
@@ -371,6 +382,7 @@ fn a_conference_from_creation_to_deletion() {
     };
     assert_eq!(focus, FOCUS);
     assert!(stored.info.contains("Design review"));
+    w.io.defer_commits = false;
     w.e.committed(w.t, ticket);
     let sent = w.pump();
     let ok = response_to(&sent, "alice");
@@ -595,8 +607,9 @@ fn a_conference_from_creation_to_deletion() {
             None,
         ),
     };
+    w.io.defer_commits = true;
     w.e.handle(w.t, w.w, del.message(), peer(6001), &Users);
-    let (ticket, op) = w.e.poll_store().unwrap();
+    let (ticket, op) = w.stored().unwrap();
     assert!(matches!(
         op,
         StoreOp::Schedule {
@@ -604,6 +617,7 @@ fn a_conference_from_creation_to_deletion() {
             ..
         }
     ));
+    w.io.defer_commits = false;
     w.e.committed(w.t, ticket);
     let sent = w.pump();
     let alice = to(&sent, "alice");
@@ -750,7 +764,7 @@ fn the_av_mcu_answers_audio_and_video_with_keys_of_its_own() {
     assert_eq!((app.media, app.port), ("application", 0), "refused");
     let Some(MediaOp::Join {
         audio, video, user, ..
-    }) = w.e.poll_media()
+    }) = w.media()
     else {
         panic!("the relay is told")
     };
@@ -776,7 +790,7 @@ fn the_av_mcu_answers_audio_and_video_with_keys_of_its_own() {
         body: None,
     });
     assert_eq!(response_to(&sent, "alice").status(), Some(200));
-    assert!(matches!(w.e.poll_media(), Some(MediaOp::Leave { .. })));
+    assert!(matches!(w.media(), Some(MediaOp::Leave { .. })));
     // Video alone, or audio the MCU cannot take: 488 with the reason.
     let sent = w.send(&Req {
         method: "INVITE",
@@ -831,7 +845,7 @@ fn the_web_conferencing_mcu_hands_out_psom_credentials_and_follows_roles() {
             user: who,
             role,
             key,
-        }) = w.e.poll_webconf()
+        }) = w.webconf()
         else {
             panic!("the PSOM service is told")
         };
@@ -881,7 +895,7 @@ fn the_web_conferencing_mcu_hands_out_psom_credentials_and_follows_roles() {
         c3p_response(&response_to(&sent, "alice")).code,
         Code::Success
     );
-    let Some(WebConfOp::SetRole { user, role, .. }) = w.e.poll_webconf() else {
+    let Some(WebConfOp::SetRole { user, role, .. }) = w.webconf() else {
         panic!("the role reaches the PSOM service")
     };
     assert_eq!(
@@ -898,7 +912,7 @@ fn the_web_conferencing_mcu_hands_out_psom_credentials_and_follows_roles() {
     );
     assert_eq!(r.code, Code::Success);
     assert!(matches!(
-        w.e.poll_webconf(),
+        w.webconf(),
         Some(WebConfOp::Close { conference_id }) if conference_id == "DESIGN01"
     ));
 }
@@ -923,9 +937,7 @@ fn a_conference_subscription_runs_out() {
     assert!(due <= w.t + std::time::Duration::from_secs(60), "{due:?}");
     let later = w.t + std::time::Duration::from_secs(61);
     w.e.handle_timeout(later, w.w, &Users);
-    let out: Vec<Message> = std::iter::from_fn(|| w.e.poll_outbound())
-        .map(|o| parse(&o))
-        .collect();
+    let out: Vec<Message> = w.pump().iter().map(parse).collect();
     // (The unanswered first NOTIFY is retransmitted too: UDP, Timer E.)
     assert!(
         out.iter().any(|m| m.method() == Some("NOTIFY")

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use ocs_stack::server::sip::{Directory, Engine, EngineConfig, Outbound, Peer, StoreOp};
+use ocs_stack::server::sip::{Directory, Engine, EngineConfig, Outbound, Peer, Recorder, StoreOp};
 use ocs_stack::sip::digest::Challenge;
 use ocs_stack::sip::{HeaderName, Message};
 
@@ -34,8 +34,30 @@ fn msg(s: &str) -> Message {
     Message::parse(Bytes::from(s.replace('\n', "\r\n"))).unwrap()
 }
 
+thread_local! {
+    /// What the engine put out in this test: its store commits are reported by the test.
+    static IO: std::cell::RefCell<Recorder> = std::cell::RefCell::new(Recorder {
+        defer_commits: true,
+        ..Recorder::default()
+    });
+}
+
+/// Drains the engine through the shared pump; what was sent since the last call.
 fn out(e: &mut Engine) -> Vec<Outbound> {
-    std::iter::from_fn(|| e.poll_outbound()).collect()
+    IO.with(|io| {
+        let mut io = io.borrow_mut();
+        e.pump(Instant::now(), &mut *io);
+        std::mem::take(&mut io.sent)
+    })
+}
+
+/// The oldest store write not looked at yet (what was sent stays for [`out`]).
+fn poll_store(e: &mut Engine) -> Option<(u64, StoreOp)> {
+    IO.with(|io| {
+        let mut io = io.borrow_mut();
+        e.pump(Instant::now(), &mut *io);
+        (!io.stored.is_empty()).then(|| io.stored.remove(0))
+    })
 }
 
 fn parse(o: &Outbound) -> Message {
@@ -89,7 +111,7 @@ fn registered(e: &mut Engine, user: &str, port: u16) -> Message {
     // Held until the store commits.
     assert!(out(e).is_empty(), "no 200 before the binding is stored");
     let mut last = 0;
-    while let Some((ticket, op)) = e.poll_store() {
+    while let Some((ticket, op)) = poll_store(e) {
         assert!(matches!(op, StoreOp::Bind(ref b) if b.aor == format!("sip:{user}@contoso.com")));
         last = ticket;
     }
@@ -167,7 +189,7 @@ fn register_with_digest_bindings_and_gruu() {
         from,
         &Users,
     );
-    let (ticket, op) = e.poll_store().unwrap();
+    let (ticket, op) = poll_store(&mut e).unwrap();
     assert!(matches!(op, StoreOp::Unbind { .. }));
     e.committed(t, ticket);
     let r = parse(&out(&mut e)[0]);
@@ -408,7 +430,7 @@ fn register_with_ntlm_and_a_signed_200() {
         )
         .replace("\r\n", "\n"));
     e.handle(t, w, with_ka, from, &Users);
-    let (ticket, _) = e.poll_store().unwrap();
+    let (ticket, _) = poll_store(&mut e).unwrap();
     e.committed(t, ticket);
     let ok = parse(&out(&mut e)[0]);
     assert_eq!(ok.status(), Some(200));
@@ -441,7 +463,7 @@ fn between_transports_the_proxy_record_routes_twice() {
         .replace("SIP/2.0/UDP", "SIP/2.0/TLS")
         .replace("\r\n", "\n"));
     e.handle(t, w, reg, bob, &Users);
-    let (ticket, _) = e.poll_store().unwrap();
+    let (ticket, _) = poll_store(&mut e).unwrap();
     e.committed(t, ticket);
     assert_eq!(parse(&out(&mut e)[0]).status(), Some(200));
     // Carol calls over UDP.

@@ -14,6 +14,7 @@
 
 pub mod abs;
 pub mod av;
+pub mod mcu;
 pub mod sip;
 pub mod store;
 pub mod web;
@@ -60,8 +61,13 @@ pub struct Config {
     /// in the file turns it off).
     #[serde(deserialize_with = "addr_or_off")]
     pub web: Option<SocketAddr>,
-    /// HTTP for the focus's C3P to the MCUs (`/LiveServer/<mcu-type>/`); keep it on loopback.
+    /// HTTP where this server's MCUs take C3P from a focus elsewhere
+    /// (`/LiveServer/<mcu-type>/`); keep it on loopback. The focus of this server calls its
+    /// own MCUs directly.
     pub mcu: SocketAddr,
+    /// MCUs of other servers this focus uses instead of its own, by type (`audio-video`,
+    /// `chat`, `meeting`): the address of their C3P-over-HTTP listener.
+    pub remote_mcus: std::collections::BTreeMap<String, SocketAddr>,
     /// The A/V MCU's RTP socket (its RTCP socket is bound beside it, on the same address with
     /// a port of the system's choice), if set (`"off"` in the file: no audio).
     #[serde(deserialize_with = "addr_or_off")]
@@ -133,6 +139,7 @@ impl Default for Config {
             tls: Some(SocketAddr::from(([127, 0, 0, 1], 5061))),
             web: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
             mcu: SocketAddr::from(([127, 0, 0, 1], 0)),
+            remote_mcus: std::collections::BTreeMap::new(),
             media: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             psom: Some(SocketAddr::from(([127, 0, 0, 1], 8057))),
             auth: vec!["Digest".into(), "NTLM".into()],
@@ -316,6 +323,11 @@ pub async fn run(
         media_rtp: bound.media.map(|m| m.0),
         media_rtcp: bound.media.map(|m| m.1),
         psom_addr: bound.psom,
+        remote_mcus: config
+            .remote_mcus
+            .iter()
+            .map(|(t, a)| (crate::cccp::uri::McuType::parse(t), *a))
+            .collect(),
         ..EngineConfig::default()
     };
     let t0 = Instant::now();
@@ -511,40 +523,18 @@ pub async fn run(
                 stopping = Some(tokio::time::Instant::now() + Duration::from_secs(2));
             }
         }
-        while let Some((ticket, op)) = engine.poll_store() {
-            let _ = store_tx.send((ticket, op));
-        }
-        while let Some(op) = engine.poll_media() {
-            let _ = media_tx.send(op);
-        }
-        while let Some(op) = engine.poll_webconf() {
-            let _ = webconf_tx.send(op);
-        }
-        while let Some(call) = engine.poll_mcu() {
-            let tx = in_tx_main.clone();
-            let addr = bound.mcu;
-            tokio::spawn(async move {
-                let c3p = web::post_c3p(addr, &call.mcu, &call.body, Duration::from_secs(10)).await;
-                let _ = tx.send(web::answer(call.id, c3p)).await;
-            });
-        }
-        while let Some(o) = engine.poll_outbound() {
-            if config.trace_sip {
-                tracing::info!(target: "sip", to = %o.peer.addr(), "out\n{}", String::from_utf8_lossy(&o.bytes));
-            }
-            match o.peer {
-                Peer::Udp(to) => {
-                    if let Some(s) = &udp {
-                        let _ = s.try_send_to(&o.bytes, to);
-                    }
-                }
-                Peer::Stream { conn, .. } => {
-                    if let Some(c) = conns.get(&conn) {
-                        let _ = c.send(o.bytes);
-                    }
-                }
-            }
-        }
+        engine.pump(
+            Instant::now(),
+            &mut Outputs {
+                udp: udp.as_deref(),
+                conns: &conns,
+                store: &store_tx,
+                media: &media_tx,
+                webconf: &webconf_tx,
+                answers: &in_tx_main,
+                trace: config.trace_sip,
+            },
+        );
         if stopping.is_some() && engine.transactions() == 0 {
             break;
         }
@@ -559,6 +549,61 @@ pub async fn run(
     let _ = store::checkpoint(&db_path);
     tracing::info!(stats = ?engine.stats(), "stopped");
     Ok(())
+}
+
+/// Where the engine's outputs go in the runtime: sockets, the store thread, the media and
+/// PSOM tasks, and HTTP exchanges with remote MCUs.
+struct Outputs<'a> {
+    udp: Option<&'a UdpSocket>,
+    conns: &'a HashMap<ConnId, mpsc::UnboundedSender<Bytes>>,
+    store: &'a std::sync::mpsc::Sender<(u64, sip::StoreOp)>,
+    media: &'a mpsc::UnboundedSender<sip::MediaOp>,
+    webconf: &'a mpsc::UnboundedSender<sip::WebConfOp>,
+    answers: &'a mpsc::Sender<Input>,
+    trace: bool,
+}
+
+impl sip::Sink for Outputs<'_> {
+    fn transmit(&mut self, o: sip::Outbound) {
+        if self.trace {
+            tracing::info!(target: "sip", to = %o.peer.addr(), "out\n{}", String::from_utf8_lossy(&o.bytes));
+        }
+        match o.peer {
+            Peer::Udp(to) => {
+                if let Some(s) = self.udp {
+                    let _ = s.try_send_to(&o.bytes, to);
+                }
+            }
+            Peer::Stream { conn, .. } => {
+                if let Some(c) = self.conns.get(&conn) {
+                    let _ = c.send(o.bytes);
+                }
+            }
+        }
+    }
+
+    fn store(&mut self, ticket: u64, op: sip::StoreOp) -> bool {
+        // Committed on the store thread; the ticket comes back on the commit channel.
+        let _ = self.store.send((ticket, op));
+        false
+    }
+
+    fn media(&mut self, op: sip::MediaOp) {
+        let _ = self.media.send(op);
+    }
+
+    fn webconf(&mut self, op: sip::WebConfOp) {
+        let _ = self.webconf.send(op);
+    }
+
+    fn mcu(&mut self, call: sip::McuCall) {
+        let tx = self.answers.clone();
+        tokio::spawn(async move {
+            let c3p =
+                web::post_c3p(call.addr, &call.mcu, &call.body, Duration::from_secs(10)).await;
+            let _ = tx.send(web::answer(call.id, c3p)).await;
+        });
+    }
 }
 
 /// A server running in a task of the current tokio runtime ([`spawn`]).

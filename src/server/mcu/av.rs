@@ -1,0 +1,215 @@
+//! The A/V MCU's SDP offer/answer (RFC 3264, [MS-SDPEXT] `a=crypto`): every offered `m=` line
+//! answered, the first audio (RTP/SAVP, PCMU or PCMA) and video taken with a key of the MCU's
+//! own per leg and medium, the rest refused with port 0.
+
+use std::net::SocketAddr;
+
+pub use crate::media::MediaKind;
+use crate::srtp::Policy;
+
+use super::{Mcus, MediaLeg, MediaOp};
+
+/// The A/V MCU's answer to an offer: the SDP, and the relay change to make once the session
+/// is accepted.
+#[derive(Debug, Clone)]
+pub struct AvAnswer {
+    /// The answer SDP.
+    pub sdp: String,
+    /// The leg for the relay (`MediaOp::Join`).
+    pub join: MediaOp,
+    /// Its leg id.
+    pub leg: crate::media::LegId,
+}
+
+impl Mcus {
+    /// Answers an SDP offer to the A/V MCU conference `conference` from `user` (address of
+    /// record): the audio (RTP/SAVP with `a=crypto`, PCMU or PCMA) answered with the MCU's
+    /// media address and a key of its own for this leg, video likewise, other lines refused.
+    ///
+    /// # Errors
+    /// Why the offer cannot be taken, for a `488` with a Warning: no media sockets, not SDP,
+    /// no usable audio.
+    pub fn av_answer(
+        &mut self,
+        conference: &str,
+        user: &str,
+        offer: &[u8],
+    ) -> Result<AvAnswer, &'static str> {
+        let (Some(media_rtp), Some(media_rtcp)) = (self.cfg.media_rtp, self.cfg.media_rtcp) else {
+            return Err("this MCU has no media sockets");
+        };
+        let offer = media_offer(offer)?;
+        let leg_id = self.next_media_leg;
+        self.next_media_leg += 1;
+        let ip = media_rtp.ip();
+        // One answer line per offered line (RFC 3264 §6): audio and video taken, each with a
+        // key of ours for this leg; anything else refused with port 0.
+        let mut sdp =
+            format!("v=0\r\no=- {leg_id} 1 IN IP4 {ip}\r\ns=session\r\nc=IN IP4 {ip}\r\nt=0 0\r\n");
+        let mut accepted: Vec<(MediaKind, MediaLeg)> = Vec::new();
+        for line in &offer.lines {
+            let Some((kind, stream)) = &line.stream else {
+                sdp.push_str(&format!(
+                    "m={} 0 {} {}\r\n",
+                    line.media, line.proto, line.format
+                ));
+                continue;
+            };
+            // Our key for this leg and medium: 30 bytes nobody can predict.
+            let mut key_salt = Vec::with_capacity(32);
+            for _ in 0..4 {
+                key_salt.extend_from_slice(&self.rng.next_bytes());
+            }
+            key_salt.truncate(30);
+            let suite = crate::srtp::Suite::AesCm128HmacSha1_80;
+            let ours = crate::srtp::sdes::Crypto::new(stream.tag, suite, &key_salt, true);
+            let outbound = ours.policy().map_err(|_| "no key could be made")?;
+            let b = self.rng.next_bytes();
+            let ssrc = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+            let pt = stream.payload_type;
+            sdp.push_str(&format!(
+                "m={} {} RTP/SAVP {pt}\r\na=rtcp:{}\r\na=crypto:{ours}\r\n",
+                line.media,
+                media_rtp.port(),
+                media_rtcp.port()
+            ));
+            if let Some(map) = &stream.rtpmap {
+                sdp.push_str(&format!("a=rtpmap:{map}\r\n"));
+            }
+            sdp.push_str("a=sendrecv\r\n");
+            accepted.push((
+                *kind,
+                MediaLeg {
+                    rtp: stream.rtp,
+                    rtcp: stream.rtcp,
+                    inbound: stream.policy.clone(),
+                    outbound,
+                    ssrc,
+                },
+            ));
+        }
+        let audio = accepted
+            .iter()
+            .position(|(k, _)| *k == MediaKind::Audio)
+            .map(|i| accepted.remove(i).1)
+            .ok_or("no usable audio")?;
+        let video = accepted.pop().map(|(_, v)| v);
+        Ok(AvAnswer {
+            sdp,
+            join: MediaOp::Join {
+                conference: conference.to_owned(),
+                leg: leg_id,
+                user: user.to_owned(),
+                audio: Box::new(audio),
+                video: video.map(Box::new),
+            },
+            leg: leg_id,
+        })
+    }
+}
+
+/// One medium of an offer the A/V MCU takes.
+struct OfferedStream {
+    rtp: SocketAddr,
+    rtcp: SocketAddr,
+    payload_type: u8,
+    /// The `a=rtpmap` value of that payload type, if the offer had one.
+    rtpmap: Option<String>,
+    tag: u32,
+    policy: Policy,
+}
+
+/// One `m=` line of an offer and what the MCU does with it.
+struct OfferedLine {
+    media: String,
+    proto: String,
+    format: String,
+    stream: Option<(MediaKind, OfferedStream)>,
+}
+
+/// What an offer asks of the A/V MCU.
+struct Offer {
+    lines: Vec<OfferedLine>,
+}
+
+/// Reads an SDP offer: the first `m=audio` (RTP/SAVP, PCMU or PCMA) is taken and must be
+/// there, the first `m=video` (RTP/SAVP, its first payload type) is taken; each needs an
+/// `a=crypto` this server supports (AES_CM_128_HMAC_SHA1_80 or _32), the connection address
+/// (media level, else session level) and `a=rtcp` (else the RTP port + 1). Other lines are
+/// kept to be refused.
+fn media_offer(body: &[u8]) -> Result<Offer, &'static str> {
+    use crate::sip::sdp::SessionDescription;
+    let text = std::str::from_utf8(body).map_err(|_| "the offer is not UTF-8")?;
+    let sdp = SessionDescription::parse(text).map_err(|_| "the offer is not SDP")?;
+    let mut lines = Vec::new();
+    let (mut audio, mut video) = (false, false);
+    for m in &sdp.media {
+        let kind = match m.media {
+            "audio" if !audio => Some(MediaKind::Audio),
+            "video" if !video => Some(MediaKind::Video),
+            _ => None,
+        };
+        let stream = kind
+            .filter(|_| m.port != 0 && m.proto.eq_ignore_ascii_case("RTP/SAVP"))
+            .and_then(|k| {
+                let pt = m
+                    .formats
+                    .iter()
+                    .filter_map(|f| f.parse::<u8>().ok())
+                    .find(|&p| k == MediaKind::Video || p == 0 || p == 8)?;
+                let addr = m.connections.first().or(sdp.connection.as_ref())?.address;
+                let ip: std::net::IpAddr = addr.parse().ok()?;
+                let rtcp_port = m
+                    .attribute("rtcp")
+                    .and_then(|v| v.split_whitespace().next())
+                    .and_then(|p| p.parse::<u16>().ok())
+                    .unwrap_or(m.port.wrapping_add(1));
+                let (tag, policy) = m.attributes_named("crypto").find_map(|v| {
+                    let c = crate::srtp::sdes::Crypto::parse(v).ok()?;
+                    let p = c.policy().ok()?;
+                    matches!(
+                        c.suite,
+                        crate::srtp::Suite::AesCm128HmacSha1_80
+                            | crate::srtp::Suite::AesCm128HmacSha1_32
+                    )
+                    .then_some((c.tag, p))
+                })?;
+                let pts = pt.to_string();
+                let rtpmap = m
+                    .attributes_named("rtpmap")
+                    .find(|v| v.split_whitespace().next() == Some(pts.as_str()))
+                    .map(str::to_owned)
+                    .or_else(|| match pt {
+                        0 => Some("0 PCMU/8000".into()),
+                        8 => Some("8 PCMA/8000".into()),
+                        _ => None,
+                    });
+                Some((
+                    k,
+                    OfferedStream {
+                        rtp: SocketAddr::new(ip, m.port),
+                        rtcp: SocketAddr::new(ip, rtcp_port),
+                        payload_type: pt,
+                        rtpmap,
+                        tag,
+                        policy,
+                    },
+                ))
+            });
+        match stream.as_ref().map(|(k, _)| *k) {
+            Some(MediaKind::Audio) => audio = true,
+            Some(MediaKind::Video) => video = true,
+            None => {}
+        }
+        lines.push(OfferedLine {
+            media: m.media.to_owned(),
+            proto: m.proto.to_owned(),
+            format: m.formats.first().copied().unwrap_or("0").to_owned(),
+            stream,
+        });
+    }
+    if !audio {
+        return Err("no usable audio: RTP/SAVP with PCMU or PCMA and an AES_CM_128 a=crypto");
+    }
+    Ok(Offer { lines })
+}

@@ -1,0 +1,331 @@
+//! The stateful forking proxy (RFC 3261 §16): the targets of a request (the registrar's
+//! bindings of a user of ours, else the Request-URI), one client transaction per branch with
+//! the request rewritten by `ocs-sip-codec`'s [`proxy`](crate::sip::proxy) functions, the best
+//! response going up (every 2xx at once), CANCEL of the other branches, 2xx ACKs forwarded
+//! without state, and stray responses relayed by their next Via.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Instant, SystemTime};
+
+use super::core::{Core, Peer};
+use super::registrar::Registrar;
+use crate::sip::Message;
+use crate::sip::proxy::{self as rules, Branch};
+use crate::sip::transaction::TxKey;
+use crate::sip::uri::{Host, Uri};
+
+/// A request we forward, and what came back on its branches.
+#[derive(Debug)]
+struct Forward {
+    /// The client transactions, with the request each sent and whether it ended.
+    branches: Vec<(TxKey, Message, bool)>,
+    /// The best final response so far.
+    best: Option<Message>,
+    /// A 2xx went up: the rest are done.
+    answered: bool,
+}
+
+/// The proxy's state: see the [module documentation](self).
+#[derive(Debug, Default)]
+pub(super) struct Proxy {
+    forwards: HashMap<TxKey, Forward>,
+    /// Client transaction → the server transaction it serves.
+    branch_of: HashMap<TxKey, TxKey>,
+}
+
+/// Where a SIP URI points: its host (an address), port and transport.
+fn target_of(uri: &Uri<'_>) -> Option<(SocketAddr, bool)> {
+    let s = uri.as_sip()?;
+    let ip = match s.host {
+        Host::Ipv4(a) => std::net::IpAddr::V4(a),
+        Host::Domain(d) if d.eq_ignore_ascii_case("localhost") => {
+            std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+        }
+        Host::Ipv6(a) => a.parse().ok()?,
+        Host::Domain(_) => return None,
+    };
+    let tcp = s
+        .params
+        .value("transport")
+        .is_some_and(|t| t.eq_ignore_ascii_case("tcp") || t.eq_ignore_ascii_case("tls"));
+    Some((SocketAddr::new(ip, s.port.unwrap_or(5060)), tcp))
+}
+
+impl Proxy {
+    /// A client transaction of ours ended: forget which forward it served.
+    pub(super) fn terminated(&mut self, key: TxKey) {
+        self.branch_of.remove(&key);
+    }
+
+    /// The targets of a request: the Request-URI's registered contacts when it names a user of
+    /// ours, else the Request-URI itself.
+    fn targets(
+        core: &Core,
+        registrar: &Registrar,
+        req: &Message,
+        wall: SystemTime,
+    ) -> Result<Vec<(String, Peer)>, (u16, &'static str)> {
+        let Some(Ok(uri)) = req.request_uri() else {
+            return Err((400, "Bad Request"));
+        };
+        let sip = uri.as_sip().ok_or((416, "Unsupported URI Scheme"))?;
+        if core.is_us(&sip.host, sip.port) {
+            let user = sip.user.ok_or((404, "Not Found"))?;
+            let aor = format!("sip:{user}@{}", core.cfg.domain);
+            // A GRUU reaches one instance.
+            let epid = sip
+                .params
+                .value("opaque")
+                .and_then(|o| o.strip_prefix("user:epid:"));
+            let found: Vec<(String, Peer)> = registrar
+                .bindings(&aor, wall)
+                .into_iter()
+                .filter(|b| epid.is_none_or(|e| b.gruu().is_some_and(|g| g.contains(e))))
+                .filter_map(|b| {
+                    let peer = b.flow.or_else(|| {
+                        Uri::parse(&b.contact)
+                            .ok()
+                            .and_then(|u| target_of(&u))
+                            .map(|(addr, _tcp)| Peer::Udp(addr))
+                    })?;
+                    Some((b.contact.clone(), peer))
+                })
+                .collect();
+            if found.is_empty() {
+                return Err(if registrar.knows(&aor) {
+                    (480, "Temporarily Unavailable")
+                } else {
+                    (404, "Not Found")
+                });
+            }
+            return Ok(found);
+        }
+        let (addr, _tcp) = target_of(&uri).ok_or((404, "Not Found"))?;
+        // A contact of ours reached over its registration flow, if it has one.
+        let uri = uri.to_string();
+        let peer = registrar
+            .flows
+            .get(&uri)
+            .copied()
+            .unwrap_or(Peer::Udp(addr));
+        Ok(vec![(uri, peer)])
+    }
+
+    /// The request rewritten for one branch (RFC 3261 §16.6): Record-Route added for
+    /// dialog-creating requests — twice between two transports (RFC 5658), the callee's side
+    /// on top, so that each end reaches us over its own transport.
+    fn rewrite(
+        core: &mut Core,
+        req: &Message,
+        target: &str,
+        peer: &Peer,
+        from: Option<&Peer>,
+    ) -> Option<Message> {
+        let via = core.our_via(peer);
+        let mut record_route = Vec::new();
+        if matches!(req.method(), Some("INVITE" | "SUBSCRIBE" | "REFER"))
+            && let Some(rr) = core.record_route(peer)
+        {
+            record_route.push(rr);
+            if let Some(inbound) = from.filter(|f| f.via_transport() != peer.via_transport())
+                && let Some(rr_in) = core.record_route(inbound)
+            {
+                record_route.push(rr_in);
+            }
+        }
+        let rr: Vec<&str> = record_route.iter().map(String::as_str).collect();
+        let branch = Branch {
+            target,
+            via: &via,
+            record_route: &rr,
+        };
+        let is_ours = |u: &Uri<'_>| {
+            u.as_sip()
+                .is_some_and(|s| core.is_our_addr(&s.host, s.port.unwrap_or(5060)))
+        };
+        rules::forward(req, &branch, is_ours).ok()
+    }
+
+    /// A request for somewhere else: forwarded on every target (§16).
+    pub(super) fn forward(
+        &mut self,
+        core: &mut Core,
+        registrar: &Registrar,
+        now: Instant,
+        wall: SystemTime,
+        key: TxKey,
+        req: Message,
+    ) {
+        if req.max_forwards().and_then(Result::ok) == Some(0) {
+            return core.reply(now, key, &req, 483, "Too Many Hops");
+        }
+        // A request that already went through us on this branch is a loop (§16.3 step 4).
+        let top_branch = req.top_via().ok().and_then(|t| t.branch());
+        let looped = req.via().flatten().skip(1).any(|v| {
+            v.port.is_some_and(|p| core.is_our_addr(&v.host, p)) && v.branch() == top_branch
+        });
+        if looped {
+            return core.reply(now, key, &req, 482, "Loop Detected");
+        }
+        let targets = match Self::targets(core, registrar, &req, wall) {
+            Ok(t) => t,
+            Err((code, reason)) => return core.reply(now, key, &req, code, reason),
+        };
+        let mut branches = Vec::new();
+        for (target, peer) in targets {
+            let inbound = core.peers.get(&key).copied();
+            let Some(fwd) = Self::rewrite(core, &req, &target, &peer, inbound.as_ref()) else {
+                continue;
+            };
+            if let Some(ck) = core.originate(now, fwd.clone(), peer) {
+                self.branch_of.insert(ck, key);
+                branches.push((ck, fwd, false));
+                core.stats.forwarded += 1;
+            }
+        }
+        if branches.is_empty() {
+            return core.reply(now, key, &req, 503, "Service Unavailable");
+        }
+        self.forwards.insert(
+            key,
+            Forward {
+                branches,
+                best: None,
+                answered: false,
+            },
+        );
+    }
+
+    /// A response on one of our client transactions.
+    pub(super) fn response(&mut self, core: &mut Core, now: Instant, ck: TxKey, resp: Message) {
+        let Some(&sk) = self.branch_of.get(&ck) else {
+            return;
+        };
+        let code = resp.status().unwrap_or(0);
+        if code == 100 {
+            return;
+        }
+        let Ok(up) = rules::strip_top_via(&resp) else {
+            return;
+        };
+        let Some(f) = self.forwards.get_mut(&sk) else {
+            // The forward is over; a 2xx retransmission still goes up statelessly.
+            if (200..300).contains(&code) {
+                Self::stray_response(core, resp);
+            }
+            return;
+        };
+        if code < 200 {
+            let _ = core.layer.respond(now, sk, up);
+            return;
+        }
+        if let Some(b) = f.branches.iter_mut().find(|b| b.0 == ck) {
+            b.2 = true;
+        }
+        if (200..300).contains(&code) {
+            f.answered = true;
+            // Every 2xx goes up (§16.7 step 5); the other branches are cancelled.
+            let _ = core.layer.respond(now, sk, up);
+            self.cancel_branches(core, now, sk);
+        } else if f
+            .best
+            .as_ref()
+            .is_none_or(|b| rules::beats(code, b.status().unwrap_or(0)))
+        {
+            f.best = Some(up);
+        }
+        self.finish_if_done(core, now, sk);
+    }
+
+    fn finish_if_done(&mut self, core: &mut Core, now: Instant, sk: TxKey) {
+        let Some(f) = self.forwards.get(&sk) else {
+            return;
+        };
+        if !f.branches.iter().all(|b| b.2) {
+            return;
+        }
+        if let Some(f) = self.forwards.remove(&sk)
+            && !f.answered
+            && let Some(best) = f.best
+        {
+            let _ = core.layer.respond(now, sk, best);
+        }
+    }
+
+    /// A branch gave up (timeout, transport error): it counts as a 408 (§16.7 step 2).
+    pub(super) fn branch_failed(&mut self, core: &mut Core, now: Instant, ck: TxKey, code: u16) {
+        let Some(&sk) = self.branch_of.get(&ck) else {
+            return;
+        };
+        let Some(f) = self.forwards.get_mut(&sk) else {
+            return;
+        };
+        let Some(b) = f.branches.iter_mut().find(|b| b.0 == ck) else {
+            return;
+        };
+        b.2 = true;
+        if f.best
+            .as_ref()
+            .is_none_or(|r| rules::beats(code, r.status().unwrap_or(0)))
+            && let Some(upreq) = core.layer.request(sk).cloned()
+            && let Ok(r) = upreq.response(code, "Request Timeout", "").build()
+        {
+            f.best = Some(r);
+        }
+        self.finish_if_done(core, now, sk);
+    }
+
+    /// CANCEL every unfinished INVITE branch of the forward served by `sk` (§16.10).
+    pub(super) fn cancel_branches(&mut self, core: &mut Core, now: Instant, sk: TxKey) {
+        let Some(f) = self.forwards.get(&sk) else {
+            return;
+        };
+        for (ck, req, _) in f.branches.iter().filter(|b| !b.2) {
+            let Ok(cancel) = rules::cancel(req) else {
+                continue;
+            };
+            if let Some(&peer) = core.peers.get(ck) {
+                core.originate(now, cancel, peer);
+            }
+        }
+    }
+
+    /// An ACK for a 2xx (or any request outside a transaction) forwarded without state.
+    pub(super) fn forward_stateless(
+        core: &mut Core,
+        registrar: &Registrar,
+        wall: SystemTime,
+        req: Message,
+    ) {
+        let Ok(targets) = Self::targets(core, registrar, &req, wall) else {
+            return;
+        };
+        if let Some((target, peer)) = targets.into_iter().next()
+            && let Some(fwd) = Self::rewrite(core, &req, &target, &peer, None)
+        {
+            core.stats.forwarded += 1;
+            core.send(peer, fwd.to_bytes());
+        }
+    }
+
+    /// A response for no transaction of ours: if its top Via is ours, it goes to the next Via
+    /// (received/rport first, §18.2.2).
+    pub(super) fn stray_response(core: &mut Core, resp: Message) {
+        let Ok(up) = rules::strip_top_via(&resp) else {
+            return;
+        };
+        let Ok(via) = up.top_via() else {
+            return;
+        };
+        let sent_by = match via.host {
+            Host::Ipv4(a) => Some(std::net::IpAddr::V4(a)),
+            _ => None,
+        };
+        let ip = via.received().and_then(|r| r.parse().ok()).or(sent_by);
+        let port = via.rport().flatten().or(via.port).unwrap_or(5060);
+        if let Some(ip) = ip {
+            core.send(Peer::Udp(SocketAddr::new(ip, port)), up.to_bytes());
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! SIP sessions the server is the UAS of — with the focus (made by the addUser INVITE) and
+//! with the IM and A/V MCUs — and the MCU-side SIP application: joining the IM MCU's chat and
+//! the A/V MCU's media by INVITE (for a user the focus added there, [`Mcus::admits`]),
+//! relaying chat MESSAGE and INFO to every other participant with `Ms-Sender`, re-INVITE and
+//! BYE. What the MCUs themselves decide is in [`crate::server::mcu`].
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use super::Output;
+use super::core::{Core, Peer};
+use crate::cccp::uri::{ConferenceUri, McuType, UriKind, address_of_record};
+use crate::server::mcu::{Admission, Mcus, MediaOp};
+use crate::sip::dialog::Dialog;
+use crate::sip::transaction::TxKey;
+use crate::sip::{HeaderName, Message};
+
+/// One SIP session with the focus or an MCU, we being the UAS.
+#[derive(Debug)]
+pub(super) struct Leg {
+    pub(super) dialog: Dialog,
+    /// The participant's address of record URI, `sip:user@domain`.
+    pub(super) user: String,
+    /// The conference URI the session is with (focus or MCU).
+    pub(super) conference: String,
+    pub(super) peer: Peer,
+    /// Its audio leg at the A/V MCU's relay.
+    pub(super) media: Option<crate::media::LegId>,
+}
+
+/// The sessions, by Call-ID.
+#[derive(Debug, Default)]
+pub(super) struct Sessions {
+    legs: HashMap<String, Leg>,
+}
+
+/// The From URI of a message without parameters, `sip:user@host`.
+pub(super) fn from_uri(req: &Message) -> Option<String> {
+    let from = req.from().ok()?;
+    let s = from.uri.as_sip()?;
+    Some(format!("sip:{}@{}", s.user?, s.host))
+}
+
+pub(super) fn to_uri(req: &Message) -> String {
+    req.to().map(|t| t.uri.to_string()).unwrap_or_default()
+}
+
+impl Sessions {
+    pub(super) fn insert(&mut self, call: String, leg: Leg) {
+        self.legs.insert(call, leg);
+    }
+
+    pub(super) fn remove(&mut self, call: &str) -> Option<Leg> {
+        self.legs.remove(call)
+    }
+
+    /// An ACK for a session of ours: absorbed.
+    pub(super) fn contains(&self, call: &str) -> bool {
+        self.legs.contains_key(call)
+    }
+
+    /// Whether `call` is a session of ours with this request's sender, in order (CSeq).
+    pub(super) fn in_session(&mut self, call: &str, req: &Message) -> bool {
+        self.legs
+            .get_mut(call)
+            .is_some_and(|l| l.dialog.matches(req) && l.dialog.handle_request(req).is_ok())
+    }
+
+    /// A request in the session `call` (`body`: content type and bytes).
+    pub(super) fn send(
+        &mut self,
+        core: &mut Core,
+        now: Instant,
+        call: &str,
+        method: &'static str,
+        extra: Option<(&str, String)>,
+        body: Option<(&str, &[u8])>,
+    ) -> bool {
+        let Some(peer) = self.legs.get(call).map(|l| l.peer) else {
+            return false;
+        };
+        let (branch, sent_by) = core.hop(&peer);
+        let Some(leg) = self.legs.get_mut(call) else {
+            return false;
+        };
+        let mut b = leg.dialog.request(method, &branch, &sent_by);
+        if let Some((name, value)) = &extra {
+            b = b.header(name, value);
+        }
+        if let Some((ct, bytes)) = body {
+            b = b.body(ct, bytes);
+        }
+        let Ok(msg) = b.build() else {
+            return false;
+        };
+        core.originate(now, msg, peer);
+        true
+    }
+
+    /// BYE to every session `which` picks, and forgets them (their media leaves the relay).
+    pub(super) fn end(&mut self, core: &mut Core, now: Instant, which: impl Fn(&Leg) -> bool) {
+        let calls: Vec<String> = self
+            .legs
+            .iter()
+            .filter(|(_, l)| which(l))
+            .map(|(c, _)| c.clone())
+            .collect();
+        for call in calls {
+            self.send(core, now, &call, "BYE", None, None);
+            if let Some(leg) = self.legs.remove(&call) {
+                leave_media(core, &leg);
+            }
+        }
+    }
+
+    /// Answers an INVITE `200 OK` with `sdp` and the conference URI `me` as Contact, and keeps
+    /// the session. False when it answered an error instead.
+    #[allow(clippy::too_many_arguments)]
+    fn accept(
+        &mut self,
+        core: &mut Core,
+        now: Instant,
+        key: TxKey,
+        req: &Message,
+        peer: Peer,
+        me: &str,
+        sdp: &str,
+        user: String,
+        media: Option<crate::media::LegId>,
+    ) -> bool {
+        let tag = core.token();
+        let Ok(ok) = req
+            .response(200, "OK", &tag)
+            .header("Contact", format!("<{me}>"))
+            .body("application/sdp", sdp.as_bytes())
+            .build()
+        else {
+            core.reply(now, key, req, 500, "Server Internal Error");
+            return false;
+        };
+        let Ok(mut dialog) = Dialog::uas(req, &ok) else {
+            core.reply(now, key, req, 400, "Bad Request");
+            return false;
+        };
+        dialog.set_transport(peer.via_transport());
+        self.legs.insert(
+            req.call_id().unwrap_or_default().to_owned(),
+            Leg {
+                dialog,
+                user,
+                conference: me.to_owned(),
+                peer,
+                media,
+            },
+        );
+        let _ = core.layer.respond(now, key, ok);
+        true
+    }
+
+    /// A request to an MCU conference URI of ours (IM or A/V): INVITE to join, re-INVITE, BYE,
+    /// chat MESSAGE/INFO.
+    pub(super) fn mcu_request(
+        &mut self,
+        core: &mut Core,
+        mcus: &mut Mcus,
+        now: Instant,
+        key: TxKey,
+        req: &Message,
+        uri: &ConferenceUri,
+    ) {
+        let UriKind::Mcu(mcu) = &uri.kind else {
+            return;
+        };
+        let method = req.method().unwrap_or_default();
+        let Some(sender) = from_uri(req) else {
+            return core.reply(now, key, req, 400, "Bad Request");
+        };
+        let call = req.call_id().unwrap_or_default().to_owned();
+        let in_dialog = req.to().is_ok_and(|t| t.tag().is_some());
+        let session_mcu = matches!(mcu, McuType::Chat | McuType::AudioVideo);
+        match method {
+            "INVITE" if in_dialog && session_mcu => {
+                // A re-INVITE: the session stays as it is.
+                if !self.in_session(&call, req) {
+                    return core.reply(now, key, req, 481, "Call/Transaction Does Not Exist");
+                }
+                core.reply_with(now, key, req, 200, "OK", &[("Contact", format!("<{uri}>"))]);
+            }
+            "BYE" if session_mcu => {
+                let Some(leg) = self.legs.remove(&call) else {
+                    return core.reply(now, key, req, 481, "Call/Transaction Does Not Exist");
+                };
+                core.reply(now, key, req, 200, "OK");
+                leave_media(core, &leg);
+            }
+            "INVITE" if session_mcu => {
+                let Some(peer) = admitted(core, mcus, now, key, req, mcu, uri, &sender) else {
+                    return;
+                };
+                if *mcu == McuType::Chat {
+                    self.chat_join(core, now, key, req, uri, sender, peer);
+                } else {
+                    self.av_join(core, mcus, now, key, req, uri, sender, peer);
+                }
+            }
+            "MESSAGE" | "INFO" if *mcu == McuType::Chat => {
+                if !self.in_session(&call, req) {
+                    return core.reply(now, key, req, 481, "Call/Transaction Does Not Exist");
+                }
+                core.reply(now, key, req, 200, "OK");
+                self.chat_relay(core, now, &call, req, method);
+            }
+            "INVITE" => core.reply_with(
+                now,
+                key,
+                req,
+                488,
+                "Not Acceptable Here",
+                &[(
+                    "Warning",
+                    "399 ocs \"this MCU takes no SIP sessions here\"".into(),
+                )],
+            ),
+            _ => core.reply_with(
+                now,
+                key,
+                req,
+                405,
+                "Method Not Allowed",
+                &[(
+                    "Allow",
+                    "INVITE, ACK, BYE, CANCEL, INFO, SUBSCRIBE, SERVICE, MESSAGE".into(),
+                )],
+            ),
+        }
+    }
+
+    /// An INVITE to the IM MCU from a user the focus added there.
+    #[allow(clippy::too_many_arguments)]
+    fn chat_join(
+        &mut self,
+        core: &mut Core,
+        now: Instant,
+        key: TxKey,
+        req: &Message,
+        uri: &ConferenceUri,
+        sender: String,
+        peer: Peer,
+    ) {
+        let me = uri.to_string();
+        let ip = core.sent_by(&peer);
+        let host = ip.rsplit_once(':').map_or(ip.as_str(), |(h, _)| h);
+        let sdp = format!(
+            "v=0\r\no=- 0 0 IN IP4 {host}\r\ns=session\r\nc=IN IP4 {host}\r\nt=0 0\r\nm=message 5060 sip {me}\r\na=accept-types:text/plain text/html text/rtf application/im-iscomposing+xml\r\n"
+        );
+        self.accept(core, now, key, req, peer, &me, &sdp, sender, None);
+    }
+
+    /// An INVITE to the A/V MCU: the A/V MCU's answer, and the leg handed to the relay.
+    #[allow(clippy::too_many_arguments)]
+    fn av_join(
+        &mut self,
+        core: &mut Core,
+        mcus: &mut Mcus,
+        now: Instant,
+        key: TxKey,
+        req: &Message,
+        uri: &ConferenceUri,
+        sender: String,
+        peer: Peer,
+    ) {
+        let me = uri.to_string();
+        let answer = match mcus.av_answer(&me, &address_of_record(&sender), req.body()) {
+            Ok(a) => a,
+            Err(why) => {
+                let warning = format!("399 ocs \"{why}\"");
+                return core.reply_with(
+                    now,
+                    key,
+                    req,
+                    488,
+                    "Not Acceptable Here",
+                    &[("Warning", warning)],
+                );
+            }
+        };
+        if self.accept(
+            core,
+            now,
+            key,
+            req,
+            peer,
+            &me,
+            &answer.sdp,
+            sender,
+            Some(answer.leg),
+        ) {
+            core.push(Output::Media(answer.join));
+        }
+    }
+
+    /// A chat MESSAGE or INFO relayed to every other participant of the same IM conference.
+    fn chat_relay(
+        &mut self,
+        core: &mut Core,
+        now: Instant,
+        call: &str,
+        req: &Message,
+        method: &str,
+    ) {
+        let Some((conference, sender)) = self
+            .legs
+            .get(call)
+            .map(|l| (l.conference.clone(), l.user.clone()))
+        else {
+            return;
+        };
+        let method: &'static str = if method == "INFO" { "INFO" } else { "MESSAGE" };
+        let content_type = req
+            .header(HeaderName::ContentType)
+            .map_or_else(|| "text/plain".to_owned(), |h| h.value.trim().to_owned());
+        let others: Vec<String> = self
+            .legs
+            .iter()
+            .filter(|(c, l)| c.as_str() != call && l.conference == conference)
+            .map(|(c, _)| c.clone())
+            .collect();
+        for other in others {
+            self.send(
+                core,
+                now,
+                &other,
+                method,
+                Some(("Ms-Sender", format!("<{sender}>"))),
+                Some((&content_type, req.body())),
+            );
+        }
+    }
+}
+
+/// Takes a session's audio out of the relay.
+pub(super) fn leave_media(core: &mut Core, leg: &Leg) {
+    if let Some(id) = leg.media {
+        core.push(Output::Media(MediaOp::Leave {
+            conference: leg.conference.clone(),
+            leg: id,
+        }));
+    }
+}
+
+/// Where the INVITE came from, when `sender` was added at this MCU's conference (404 or 403
+/// answered if not).
+#[allow(clippy::too_many_arguments)]
+fn admitted(
+    core: &mut Core,
+    mcus: &Mcus,
+    now: Instant,
+    key: TxKey,
+    req: &Message,
+    mcu: &McuType,
+    uri: &ConferenceUri,
+    sender: &str,
+) -> Option<Peer> {
+    let peer = core.peers.get(&key).copied()?;
+    match mcus.admits(mcu, uri, &address_of_record(sender)) {
+        Admission::NoConference => {
+            core.reply(now, key, req, 404, "Not Found");
+            None
+        }
+        Admission::Admitted => Some(peer),
+        Admission::NotAdded => {
+            core.reply(now, key, req, 403, "Forbidden");
+            None
+        }
+    }
+}
