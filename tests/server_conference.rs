@@ -946,3 +946,86 @@ fn a_conference_subscription_runs_out() {
         "the terminating NOTIFY: {out:#?}"
     );
 }
+
+/// An MCU configured elsewhere gets the focus's C3P as an `Output::Mcu` (for the runtime to
+/// POST); its answer through `mcu_answer` completes the command. Here the remote MCU is a
+/// second engine's in-process MCUs, reached through `serve_mcu` as its HTTP listener would.
+#[test]
+fn a_remote_mcu_gets_c3p_over_http_and_its_answer_completes_the_command() {
+    use ocs_stack::cccp::uri::McuType;
+    let mcu_host: SocketAddr = "127.0.0.1:4444".parse().unwrap();
+    let mut w = World::new();
+    w.e = Engine::new(
+        EngineConfig {
+            domain: "contoso.com".into(),
+            udp_addr: Some("127.0.0.1:5060".parse().unwrap()),
+            auth: Vec::new(),
+            remote_mcus: vec![(McuType::Chat, mcu_host)],
+            ..EngineConfig::default()
+        },
+        [9; 32],
+        Instant::now(),
+    );
+    let mut elsewhere = engine();
+    // addConference is answered at once; the MCUs are told on the side.
+    w.create();
+    assert_eq!(
+        w.io.mcu.len(),
+        1,
+        "only the chat MCU is remote: {:?}",
+        w.io.mcu
+    );
+    let call = w.io.mcu.remove(0);
+    assert_eq!((call.mcu.clone(), call.addr), (McuType::Chat, mcu_host));
+    let answer = elsewhere.serve_mcu(w.t, &call.mcu, &call.body).unwrap();
+    assert_eq!(Response::parse(answer.clone()).unwrap().code, Code::Success);
+    w.e.mcu_answer(w.t, w.w, call.id, Some(&answer));
+    // A dial-in at the chat MCU waits for the remote MCU's answer, which then goes up.
+    let tag = w.join_focus("alice");
+    let sent = w.send(&Req {
+        method: "INFO",
+        uri: FOCUS,
+        user: "alice",
+        call: "alicefocus",
+        cseq: 2,
+        to_tag: Some(&tag),
+        headers: "",
+        body: c3p("sip:alice@contoso.com", FOCUS, dial_in("alice"), Some(CHAT)),
+    });
+    assert!(
+        to(&sent, "alice").is_empty(),
+        "the answer waits for the remote MCU"
+    );
+    let call = w.io.mcu.pop().expect("addUser for the remote chat MCU");
+    let answer = elsewhere.serve_mcu(w.t, &call.mcu, &call.body).unwrap();
+    w.e.mcu_answer(w.t, w.w, call.id, Some(&answer));
+    let r = c3p_response(&response_to(&w.pump(), "alice"));
+    assert_eq!(r.code, Code::Success, "{r:?}");
+    // The remote MCU now admits alice; this server's own chat MCU knows nothing of it.
+    let chat = Req {
+        method: "INVITE",
+        uri: CHAT,
+        user: "alice",
+        call: "chat",
+        cseq: 1,
+        to_tag: None,
+        headers: "",
+        body: None,
+    };
+    assert_eq!(response_to(&w.send(&chat), "alice").status(), Some(404));
+    let answer = elsewhere
+        .serve_mcu(w.t, &McuType::Chat, &{
+            let q = Request::new(
+                9,
+                "sip:alice@contoso.com",
+                CHAT,
+                Body::GetConference {
+                    keys: None,
+                    info: None,
+                },
+            );
+            q.to_bytes()
+        })
+        .unwrap();
+    assert_eq!(Response::parse(answer).unwrap().code, Code::Success);
+}
