@@ -16,9 +16,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 
-use super::Input;
 use super::abs::Files;
 use super::av::Reports;
+use super::runtime::Input;
 use crate::cccp::uri::McuType;
 use crate::http::c3p::{C3pClient, C3pEndpoint, Incoming, Outcome, Reject, mcu_path};
 use crate::http::download::{Reply, Resource, content_type_for, evaluate};

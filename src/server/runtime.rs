@@ -1,0 +1,499 @@
+//! The runtime: sockets bound, the store loaded, the engine driven by tokio until shutdown.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc;
+
+use super::sip::{self, ConnId, Directory, Engine, EngineConfig, Peer};
+use super::store::{self, Store, User};
+use super::transport::{accept_loop, bind_udp, recv_udp, tls_acceptor, udp_in};
+use super::{Bound, Config, LoadUsers, abs, av, web, webconf};
+use crate::sip::Message;
+
+/// The users the registrar authenticates against: the database's, and synthetic ones.
+#[derive(Debug, Default)]
+pub(super) struct Users {
+    map: HashMap<String, String>,
+    load: Option<LoadUsers>,
+}
+
+impl Directory for Users {
+    fn password(&self, user: &str) -> Option<String> {
+        if let Some(p) = self.map.get(user) {
+            return Some(p.clone());
+        }
+        let l = self.load.as_ref()?;
+        let n: u64 = user.strip_prefix(l.prefix.as_str())?.parse().ok()?;
+        (n < l.count).then(|| l.password.clone())
+    }
+}
+
+pub(super) enum Input {
+    Message(Message, Peer),
+    Connected(ConnId, mpsc::UnboundedSender<Bytes>),
+    Closed(ConnId),
+    /// A C3P request POSTed to an MCU: the engine answers it.
+    Mcu {
+        mcu: crate::cccp::uri::McuType,
+        body: Vec<u8>,
+        reply: tokio::sync::oneshot::Sender<Option<Bytes>>,
+    },
+    /// An MCU's answer to the focus (none: the exchange failed).
+    McuAnswer {
+        id: u64,
+        c3p: Option<Bytes>,
+    },
+}
+
+/// Runs the server until `shutdown` completes. `on_bound` is told the addresses once the
+/// sockets are bound (port 0 in the configuration picks a free one).
+///
+/// # Errors
+/// Sockets that cannot be bound, a database that cannot be opened.
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+    on_bound: impl FnOnce(Bound),
+) -> std::io::Result<()> {
+    let io = |e: rusqlite::Error| std::io::Error::other(e.to_string());
+    std::fs::create_dir_all(&config.data_dir)?;
+    let mut db = Store::open(&config.data_dir.join("ocs.sqlite3")).map_err(io)?;
+    for u in &config.users {
+        if db
+            .add_user(&User {
+                name: u.name.clone(),
+                password: u.password.clone(),
+                display: u.display.clone(),
+            })
+            .map_err(io)?
+        {
+            tracing::info!(user = %u.name, "demo user created");
+        }
+    }
+    let users = Users {
+        map: db
+            .users()
+            .map_err(io)?
+            .into_iter()
+            .map(|u| (u.name, u.password))
+            .collect(),
+        load: config.load_users.clone(),
+    };
+
+    let udp = match config.udp {
+        Some(a) => Some(Arc::new(bind_udp(a, config.udp_recv_buffer)?)),
+        None => None,
+    };
+    let tcp = match config.tcp {
+        Some(a) => Some(TcpListener::bind(a).await?),
+        None => None,
+    };
+    let tls = match config.tls {
+        Some(a) => Some((
+            TcpListener::bind(a).await?,
+            tls_acceptor(&config.data_dir, &config.domain)?,
+        )),
+        None => None,
+    };
+    let web = match config.web {
+        Some(a) => Some(TcpListener::bind(a).await?),
+        None => None,
+    };
+    let mcu = TcpListener::bind(config.mcu).await?;
+    let psom = match config.psom {
+        Some(a) => Some((
+            TcpListener::bind(a).await?,
+            tls_acceptor(&config.data_dir, &config.domain)?,
+        )),
+        None => None,
+    };
+    let media = match config.media {
+        Some(a) => Some((
+            UdpSocket::bind(a).await?,
+            UdpSocket::bind(SocketAddr::new(a.ip(), 0)).await?,
+        )),
+        None => None,
+    };
+    let bound = Bound {
+        udp: udp.as_ref().map(|s| s.local_addr()).transpose()?,
+        tcp: tcp.as_ref().map(|l| l.local_addr()).transpose()?,
+        tls: tls.as_ref().map(|(l, _)| l.local_addr()).transpose()?,
+        web: web.as_ref().map(|l| l.local_addr()).transpose()?,
+        mcu: mcu.local_addr()?,
+        media: match &media {
+            Some((a, b)) => Some((a.local_addr()?, b.local_addr()?)),
+            None => None,
+        },
+        psom: psom.as_ref().map(|(l, _)| l.local_addr()).transpose()?,
+    };
+    // The address book: what the store kept, and today's book if it is not out yet.
+    let mut book = abs::AddressBook::load(&db).map_err(std::io::Error::other)?;
+    let directory = db.users().map_err(io)?;
+    let published = book
+        .publish(&mut db, &directory, &config.domain, unix_now())
+        .map_err(std::io::Error::other)?;
+    if !published.is_empty() {
+        tracing::info!(files = published.len(), "address book published");
+    }
+    let local_hosts = vec![format!("ocs.{}", config.domain)];
+    let ecfg = EngineConfig {
+        domain: config.domain.clone(),
+        local_hosts,
+        udp_addr: bound.udp,
+        tcp_addr: bound.tcp,
+        tls_addr: bound.tls,
+        auth: config.auth.clone(),
+        ntlm_target: format!("ocs.{}", config.domain),
+        abs_url: bound.web.map(|a| format!("http://{a}{}", web::ABS_PATH)),
+        media_rtp: bound.media.map(|m| m.0),
+        media_rtcp: bound.media.map(|m| m.1),
+        psom_addr: bound.psom,
+        remote_mcus: config
+            .remote_mcus
+            .iter()
+            .map(|(t, a)| (crate::cccp::uri::McuType::parse(t), *a))
+            .collect(),
+        ..EngineConfig::default()
+    };
+    let t0 = Instant::now();
+    let seed = os_random()?;
+    let mut engine = Engine::new(ecfg, seed, t0);
+    let wall = SystemTime::now();
+    for b in db
+        .bindings(
+            wall.duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        )
+        .map_err(io)?
+    {
+        engine.load_binding(b, wall);
+    }
+    // Scheduled conferences (expired ones were purged by the query).
+    for c in db.conferences(unix_now()).map_err(io)? {
+        match engine.restore_conference(t0, wall, &c) {
+            Ok(()) => tracing::info!(focus = %c.focus, "conference restored"),
+            Err(e) => tracing::warn!(focus = %c.focus, error = %e, "conference not restored"),
+        }
+    }
+
+    // Checkpoints run beside the writer, once a second.
+    let db_path = config.data_dir.join("ocs.sqlite3");
+    // Dropping `checkpoint_stop` ends the checkpoint thread at once.
+    let (checkpoint_stop, checkpoint_rx) = std::sync::mpsc::channel::<()>();
+    let checkpointer = {
+        let path = db_path.clone();
+        std::thread::spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                checkpoint_rx.recv_timeout(Duration::from_millis(1000))
+            {
+                if let Err(e) = store::checkpoint(&path) {
+                    tracing::warn!(error = %e, "checkpoint failed");
+                }
+            }
+        })
+    };
+    // The store runs on its own thread: batches in, commit tickets out.
+    let (store_tx, store_rx) = std::sync::mpsc::channel::<(u64, sip::StoreOp)>();
+    let (commit_tx, mut commit_rx) = mpsc::unbounded_channel::<u64>();
+    let store_thread = std::thread::spawn(move || {
+        while let Ok(first) = store_rx.recv() {
+            let mut batch = vec![first];
+            while let Ok(more) = store_rx.try_recv() {
+                batch.push(more);
+            }
+            let last = batch.last().map_or(0, |(t, _)| *t);
+            let ops: Vec<sip::StoreOp> = batch.into_iter().map(|(_, op)| op).collect();
+            match db.apply(&ops) {
+                Ok(()) => {
+                    if commit_tx.send(last).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "store write failed; not acknowledged"),
+            }
+        }
+    });
+
+    let (in_tx, mut in_rx) = mpsc::channel::<Input>(65_536);
+    let mut tasks = Vec::new();
+    let next_conn = Arc::new(std::sync::atomic::AtomicU64::new(1));
+    let listeners = tcp
+        .map(|l| (l, None))
+        .into_iter()
+        .chain(tls.map(|(l, a)| (l, Some(a))));
+    for (listener, acceptor) in listeners {
+        tasks.push(tokio::spawn(accept_loop(
+            listener,
+            acceptor,
+            in_tx.clone(),
+            next_conn.clone(),
+            config.trace_sip,
+        )));
+    }
+    let reports = av::Reports::default();
+    let (media_tx, media_rx) = mpsc::unbounded_channel();
+    if let Some((a, b)) = media {
+        tasks.push(tokio::spawn(av::run(a, b, media_rx, reports.clone())));
+    }
+    let content = abs::Files::default();
+    let (webconf_tx, webconf_rx) = mpsc::unbounded_channel();
+    if let Some((l, acceptor)) = psom {
+        let base = bound.web.map(|a| format!("http://{a}"));
+        let seed = u64::from_le_bytes(seed[16..24].try_into().unwrap_or_default());
+        tasks.push(tokio::spawn(webconf::run(
+            l,
+            acceptor,
+            webconf_rx,
+            content.clone(),
+            base,
+            seed,
+        )));
+    }
+    if let Some(l) = web {
+        tasks.push(tokio::spawn(web::listen(
+            l,
+            web::Site::Web(book.files(), reports.clone(), content.clone()),
+        )));
+    }
+    tasks.push(tokio::spawn(web::listen(
+        mcu,
+        web::Site::Mcu(in_tx.clone()),
+    )));
+    // Today's book at each change of day (UTC).
+    {
+        let data_dir = config.data_dir.clone();
+        let domain = config.domain.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let secs = 86_400 - unix_now() % 86_400 + 60;
+                tokio::time::sleep(Duration::from_secs(secs)).await;
+                let data_dir = data_dir.clone();
+                let domain = domain.clone();
+                let moved = tokio::task::spawn_blocking(move || {
+                    let r = Store::open(&data_dir.join("ocs.sqlite3"))
+                        .map_err(|e| e.to_string())
+                        .and_then(|mut db| {
+                            let users = db.users().map_err(|e| e.to_string())?;
+                            book.publish(&mut db, &users, &domain, unix_now())
+                        });
+                    (book, r)
+                })
+                .await;
+                let Ok((b, r)) = moved else { break };
+                book = b;
+                match r {
+                    Ok(files) => tracing::info!(files = files.len(), "address book published"),
+                    Err(e) => tracing::error!(error = %e, "address book not published"),
+                }
+            }
+        }));
+    }
+    // Kept: MCU answers come back on it, and the channel stays open without listeners.
+    let in_tx_main = in_tx;
+    on_bound(bound);
+    tracing::info!(udp = ?bound.udp, tcp = ?bound.tcp, tls = ?bound.tls, web = ?bound.web, mcu = %bound.mcu, media = ?bound.media, psom = ?bound.psom, domain = %config.domain, "listening");
+
+    let mut conns: HashMap<ConnId, mpsc::UnboundedSender<Bytes>> = HashMap::new();
+    let mut udp_buf = vec![0u8; 65_535];
+    tokio::pin!(shutdown);
+    let mut stopping: Option<tokio::time::Instant> = None;
+    loop {
+        let deadline = engine
+            .poll_timeout()
+            .map(tokio::time::Instant::from_std)
+            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+        let deadline = stopping.map_or(deadline, |s| deadline.min(s));
+        tokio::select! {
+            // UDP is read here, in the engine's task, a burst at a time: no hop to another
+            // task per datagram.
+            r = recv_udp(udp.as_deref(), &mut udp_buf) => {
+                if let Ok((n, from)) = r {
+                    let now = Instant::now();
+                    let wall = SystemTime::now();
+                    udp_in(&mut engine, now, wall, &udp_buf[..n], from, &users, config.trace_sip);
+                    if let Some(sock) = udp.as_deref() {
+                        for _ in 0..256 {
+                            match sock.try_recv_from(&mut udp_buf) {
+                                Ok((n, from)) => udp_in(&mut engine, now, wall, &udp_buf[..n], from, &users, config.trace_sip),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                }
+            },
+            input = in_rx.recv() => match input {
+                Some(Input::Message(m, peer)) => {
+                    engine.handle(Instant::now(), SystemTime::now(), m, peer, &users);
+                }
+                Some(Input::Connected(c, tx)) => { conns.insert(c, tx); }
+                Some(Input::Closed(c)) => { conns.remove(&c); }
+                Some(Input::Mcu { mcu, body, reply }) => {
+                    let answer = engine.serve_mcu(Instant::now(), &mcu, &body);
+                    let _ = reply.send(answer);
+                }
+                Some(Input::McuAnswer { id, c3p }) => {
+                    engine.mcu_answer(Instant::now(), SystemTime::now(), id, c3p.as_deref());
+                }
+                None => break,
+            },
+            Some(ticket) = commit_rx.recv() => engine.committed(Instant::now(), ticket),
+            () = tokio::time::sleep_until(deadline) => {
+                if stopping.is_some_and(|s| tokio::time::Instant::now() >= s) {
+                    break;
+                }
+                engine.handle_timeout(Instant::now(), SystemTime::now(), &users);
+            }
+            () = &mut shutdown, if stopping.is_none() => {
+                tracing::info!("stopping: letting transactions finish");
+                stopping = Some(tokio::time::Instant::now() + Duration::from_secs(2));
+            }
+        }
+        engine.pump(
+            Instant::now(),
+            &mut Outputs {
+                udp: udp.as_deref(),
+                conns: &conns,
+                store: &store_tx,
+                media: &media_tx,
+                webconf: &webconf_tx,
+                answers: &in_tx_main,
+                trace: config.trace_sip,
+            },
+        );
+        if stopping.is_some() && engine.transactions() == 0 {
+            break;
+        }
+    }
+    for t in tasks {
+        t.abort();
+    }
+    drop(store_tx);
+    let _ = tokio::task::spawn_blocking(move || store_thread.join()).await;
+    drop(checkpoint_stop);
+    let _ = tokio::task::spawn_blocking(move || checkpointer.join()).await;
+    let _ = store::checkpoint(&db_path);
+    tracing::info!(stats = ?engine.stats(), "stopped");
+    Ok(())
+}
+
+/// Where the engine's outputs go in the runtime: sockets, the store thread, the media and
+/// PSOM tasks, and HTTP exchanges with remote MCUs.
+struct Outputs<'a> {
+    udp: Option<&'a UdpSocket>,
+    conns: &'a HashMap<ConnId, mpsc::UnboundedSender<Bytes>>,
+    store: &'a std::sync::mpsc::Sender<(u64, sip::StoreOp)>,
+    media: &'a mpsc::UnboundedSender<sip::MediaOp>,
+    webconf: &'a mpsc::UnboundedSender<sip::WebConfOp>,
+    answers: &'a mpsc::Sender<Input>,
+    trace: bool,
+}
+
+impl sip::Sink for Outputs<'_> {
+    fn transmit(&mut self, o: sip::Outbound) {
+        if self.trace {
+            tracing::info!(target: "sip", to = %o.peer.addr(), "out\n{}", String::from_utf8_lossy(&o.bytes));
+        }
+        match o.peer {
+            Peer::Udp(to) => {
+                if let Some(s) = self.udp {
+                    let _ = s.try_send_to(&o.bytes, to);
+                }
+            }
+            Peer::Stream { conn, .. } => {
+                if let Some(c) = self.conns.get(&conn) {
+                    let _ = c.send(o.bytes);
+                }
+            }
+        }
+    }
+
+    fn store(&mut self, ticket: u64, op: sip::StoreOp) -> bool {
+        // Committed on the store thread; the ticket comes back on the commit channel.
+        let _ = self.store.send((ticket, op));
+        false
+    }
+
+    fn media(&mut self, op: sip::MediaOp) {
+        let _ = self.media.send(op);
+    }
+
+    fn webconf(&mut self, op: sip::WebConfOp) {
+        let _ = self.webconf.send(op);
+    }
+
+    fn mcu(&mut self, call: sip::McuCall) {
+        let tx = self.answers.clone();
+        tokio::spawn(async move {
+            let c3p =
+                web::post_c3p(call.addr, &call.mcu, &call.body, Duration::from_secs(10)).await;
+            let _ = tx.send(web::answer(call.id, c3p)).await;
+        });
+    }
+}
+
+/// A server running in a task of the current tokio runtime ([`spawn`]).
+#[derive(Debug)]
+pub struct Running {
+    /// Where it listens.
+    pub bound: Bound,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops it as Ctrl-C does (transactions finish, the store is flushed) and waits.
+    ///
+    /// # Errors
+    /// What [`run`] returned, or its task's failure.
+    pub async fn stop(self) -> std::io::Result<()> {
+        let _ = self.stop.send(());
+        self.task.await.map_err(std::io::Error::other)?
+    }
+}
+
+/// Starts [`run`] in a task and returns once its sockets are bound (tests, the demo, embedders
+/// that want the server beside their own work).
+///
+/// # Errors
+/// What [`run`] fails with before it binds (a socket in use, a database it cannot open).
+pub async fn spawn(config: Config) -> std::io::Result<Running> {
+    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(run(
+        config,
+        async {
+            let _ = stop_rx.await;
+        },
+        move |b| {
+            let _ = bound_tx.send(b);
+        },
+    ));
+    match bound_rx.await {
+        Ok(bound) => Ok(Running { bound, stop, task }),
+        Err(_) => match task.await.map_err(std::io::Error::other)? {
+            Err(e) => Err(e),
+            Ok(()) => Err(std::io::Error::other("the server stopped before it bound")),
+        },
+    }
+}
+
+/// Seconds since the Unix epoch, now.
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// 32 bytes from the operating system's generator: the server's keys (Digest nonces, NTLM
+/// challenges) derive from them.
+fn os_random() -> std::io::Result<[u8; 32]> {
+    use std::io::Read;
+    let mut seed = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut seed)?;
+    Ok(seed)
+}
