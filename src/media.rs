@@ -428,18 +428,25 @@ impl Relay {
                 leg.speaker = Some(ssrc);
             }
             let out_ts = ts.wrapping_add(leg.ts_offset);
-            buf[0] = 0x81; // V=2, CC=1
             // Audio marks the start of a talk spurt; video keeps the sender's frame ends.
             let mark = match self.kind {
                 MediaKind::Audio => new_spurt,
                 MediaKind::Video => marker,
             };
-            buf[1] = (pt & 0x7F) | if mark { 0x80 } else { 0 };
-            buf[2..4].copy_from_slice(&leg.seq.to_be_bytes());
-            buf[4..8].copy_from_slice(&out_ts.to_be_bytes());
-            buf[8..12].copy_from_slice(&leg.ssrc.to_be_bytes());
-            buf[12..16].copy_from_slice(&ssrc.to_be_bytes());
-            buf[16..len].copy_from_slice(&packet[payload_at..payload_at + payload_len]);
+            // The speaker is the first (only) CSRC ([MS-RTP]).
+            let header = crate::rtcp::rtp::RtpHeader {
+                marker: mark,
+                payload_type: pt & 0x7F,
+                sequence_number: leg.seq,
+                timestamp: out_ts,
+                ssrc: leg.ssrc,
+                csrcs: &[ssrc],
+                extensions: &[],
+            };
+            let payload = &packet[payload_at..payload_at + payload_len];
+            let Ok(len) = header.write(payload, 0, &mut buf[..]) else {
+                continue;
+            };
             let _ = leg.rtcp.on_rtp_sent(now, &buf[..len]);
             let Ok(m) = leg.outbound.protect_rtp(buf, len) else {
                 continue;
