@@ -214,10 +214,18 @@ for k in range(8):
             chunks.append(bytes([rng.randrange(4), rng.randrange(16), len(junk)]) + junk)
     open(os.path.join(out, f'meeting-{k}'), 'wb').write(b''.join(chunks))
 PY
+# Proxy seeds: the SIP vectors behind a flag byte (pop our Route entries, record-route).
+mkdir -p "$here/corpus/sip_proxy"
+i=0
+for f in "$here/corpus/sip_message"/*; do
+  printf "\\x0$((i % 4))" > "$here/corpus/sip_proxy/$(basename "$f")"
+  cat "$f" >> "$here/corpus/sip_proxy/$(basename "$f")"
+  i=$((i + 1))
+done
 # Regression inputs found earlier are seeds too.
-for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file psom_stream sip_transactions sip_auth sip_dialogs av_relay; do
+for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file psom_stream sip_transactions sip_auth sip_dialogs sip_proxy av_relay; do
   if [ -d "$here/regressions/$t" ]; then cp "$here/regressions/$t"/* "$here/corpus/$t/" 2>/dev/null || true; fi
 done
-for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file psom_stream sip_transactions sip_auth sip_dialogs av_relay; do
+for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file psom_stream sip_transactions sip_auth sip_dialogs sip_proxy av_relay; do
   echo "seeded $t: $(ls "$here/corpus/$t" | wc -l) inputs"
 done

@@ -411,3 +411,63 @@ pub fn dialogs(data: &[u8]) {
         }
     }
 }
+
+/// The proxy rules on any message: a request forwarded on a branch (a Route entry of ours
+/// popped when the input's first byte says so) keeps its method, body and every header but
+/// Max-Forwards and Route; the forward's top Via is ours; a response loses exactly its top
+/// Via; a CANCEL of an INVITE matches its branch. Whatever succeeds parses back.
+pub fn proxy(data: &[u8]) {
+    use crate::HeaderName;
+    use crate::proxy::{Branch, ProxyError, beats, cancel, forward, strip_top_via};
+    let (flags, data) = data.split_first().unwrap_or((&0, data));
+    let Ok(m) = Message::parse(Bytes::copy_from_slice(data)) else {
+        return;
+    };
+    let pop_all = flags & 1 == 1;
+    let rr = ["<sip:192.0.2.99;transport=tcp;lr>"];
+    let branch = Branch {
+        target: "sip:fuzz@192.0.2.1:5070",
+        via: "SIP/2.0/TCP 192.0.2.99;branch=z9hG4bKfuzz",
+        record_route: if flags & 2 == 2 { &rr } else { &[] },
+    };
+    match forward(&m, &branch, |_| pop_all) {
+        Ok(f) => {
+            assert_eq!(f.method(), m.method());
+            assert_eq!(f.body(), m.body());
+            assert_eq!(
+                f.top_via().ok().and_then(|v| v.branch()),
+                Some("z9hG4bKfuzz")
+            );
+            if pop_all {
+                assert!(f.header(HeaderName::Route).is_none());
+            }
+            let kept = |x: &Message| {
+                x.headers()
+                    .filter(|h| {
+                        !matches!(
+                            h.kind,
+                            HeaderName::MaxForwards | HeaderName::Route | HeaderName::Via
+                        )
+                    })
+                    .count()
+            };
+            assert_eq!(kept(&f), kept(&m) + branch.record_route.len());
+            if m.method() == Some("INVITE")
+                && let Ok(c) = cancel(&f)
+            {
+                assert_eq!(
+                    c.top_via().ok().and_then(|v| v.branch()),
+                    Some("z9hG4bKfuzz")
+                );
+            }
+        }
+        Err(ProxyError::TooManyHops { offset }) => assert!(offset < m.len()),
+        Err(_) => {}
+    }
+    if let Ok(up) = strip_top_via(&m) {
+        assert_eq!(up.via().count() + 1, m.via().count());
+        assert_eq!(up.body(), m.body());
+    }
+    let code = m.status().unwrap_or(500);
+    let _ = (beats(code, 486), beats(486, code));
+}

@@ -33,6 +33,7 @@ fn regressions() {
         ("sip_transactions", fuzzing::transactions),
         ("sip_auth", fuzzing::auth),
         ("sip_dialogs", fuzzing::dialogs),
+        ("sip_proxy", fuzzing::proxy),
     ] {
         replay(&root.join(t), f);
     }
@@ -48,6 +49,7 @@ fn seeds() {
         n += replay(&v.join(dir), fuzzing::transactions);
         n += replay(&v.join(dir), fuzzing::auth);
         n += replay(&v.join(dir), fuzzing::dialogs);
+        n += replay(&v.join(dir), fuzzing::proxy);
         n += replay(&v.join(dir), |d| {
             if let Some(i) = d.windows(4).position(|w| w == b"\r\n\r\n") {
                 fuzzing::sdp(&d[i + 4..]);
