@@ -200,3 +200,22 @@ pub struct Bound {
     /// The web-conferencing MCU's PSOM (TLS) address, if any.
     pub psom: Option<SocketAddr>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+
+    #[test]
+    fn remote_mcus_are_read_from_the_configuration() {
+        let c: Config = toml::from_str(
+            "domain = \"fabrikam.com\"\n[remote_mcus]\nchat = \"192.0.2.10:4444\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.domain, "fabrikam.com");
+        assert_eq!(
+            c.remote_mcus.get("chat"),
+            Some(&"192.0.2.10:4444".parse().unwrap())
+        );
+        assert!(toml::from_str::<Config>("[remote_mcus]\nchat = \"nowhere\"\n").is_err());
+    }
+}
