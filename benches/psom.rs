@@ -81,6 +81,7 @@ fn codec(c: &mut Criterion) {
 fn fanout(c: &mut Criterion) {
     let now = Instant::now();
     let mut server = Server::new("BENCH001", ServerConfig::default(), 1);
+    let mut buf = vec![0u8; 1 << 16];
     let mut clients = Vec::new();
     for i in 0..101u64 {
         let id = format!("{i}");
@@ -95,25 +96,25 @@ fn fanout(c: &mut Criterion) {
             },
             expires: now + Duration::from_secs(86_400),
         });
-        server.connect(i, now);
+        server.connect(now, i);
         let mut client = Client::new(
+            now,
             Credentials {
                 conference_id: "BENCH001".into(),
                 auth_id: id,
                 key: b"k".to_vec(),
                 name: "u".into(),
             },
-            now,
         );
         loop {
             let mut moved = false;
-            while let Some(b) = client.poll_transmit() {
-                server.handle_input(i, &b, now);
+            while let Ok(Some(n)) = client.poll_transmit(&mut buf) {
+                server.handle_input(now, i, &buf[..n]);
                 moved = true;
             }
-            while let Some(t) = server.poll_transmit() {
+            while let Ok(Some(t)) = server.poll_transmit(&mut buf) {
                 if t.conn == i {
-                    client.handle_input(&t.data, now).unwrap();
+                    client.handle_input(now, &buf[..t.len]).unwrap();
                     moved = true;
                 }
             }
@@ -130,20 +131,21 @@ fn fanout(c: &mut Criterion) {
             slides: 1000,
         })
         .unwrap();
-    let load = presenter.poll_transmit().unwrap();
-    server.handle_input(0, &load, now);
-    while server.poll_transmit().is_some() {}
+    let n = presenter.poll_transmit(&mut buf).unwrap().unwrap();
+    server.handle_input(now, 0, &buf[..n]);
+    while let Ok(Some(_)) = server.poll_transmit(&mut buf) {}
     // One GoTo record, replayed: each is a new call id for the server's purposes.
     presenter.call(Action::GoTo(5)).unwrap();
-    let goto = presenter.poll_transmit().unwrap();
+    let n = presenter.poll_transmit(&mut buf).unwrap().unwrap();
+    let goto = buf[..n].to_vec();
     let mut g = c.benchmark_group("psom/fanout_100");
     g.throughput(Throughput::Elements(100));
     g.bench_function("goto to 100 clients", |b| {
         b.iter(|| {
-            server.handle_input(0, black_box(&goto), now);
+            server.handle_input(now, 0, black_box(&goto));
             let mut bytes = 0;
-            while let Some(t) = server.poll_transmit() {
-                bytes += t.data.len();
+            while let Ok(Some(t)) = server.poll_transmit(&mut buf) {
+                bytes += t.len;
             }
             black_box(bytes)
         });

@@ -34,27 +34,28 @@ fn main() {
             role: *role,
             expires: now + Duration::from_secs(3600),
         });
-        server.connect(conn as u64, now);
+        server.connect(now, conn as u64);
         let creds = Credentials {
             conference_id: "ABCD1234".into(),
             auth_id: (*auth_id).into(),
             key: format!("key-{auth_id}").into_bytes(),
             name: (*user).into(),
         };
-        clients.push((conn as u64, Client::new(creds, now)));
+        clients.push((conn as u64, Client::new(now, creds)));
     }
-    let pump = |server: &mut Server, clients: &mut Vec<(u64, Client)>| loop {
+    let mut buf = vec![0u8; 1 << 16];
+    let mut pump = |server: &mut Server, clients: &mut Vec<(u64, Client)>| loop {
         let mut moved = false;
         for (conn, c) in clients.iter_mut() {
-            while let Some(bytes) = c.poll_transmit() {
-                server.handle_input(*conn, &bytes, now);
+            while let Ok(Some(n)) = c.poll_transmit(&mut buf) {
+                server.handle_input(now, *conn, &buf[..n]);
                 moved = true;
             }
         }
-        while let Some(t) = server.poll_transmit() {
+        while let Ok(Some(t)) = server.poll_transmit(&mut buf) {
             clients[t.conn as usize]
                 .1
-                .handle_input(&t.data, now)
+                .handle_input(now, &buf[..t.len])
                 .expect("valid server bytes");
             moved = true;
         }

@@ -387,7 +387,7 @@ impl Psom {
             .await?;
         let mut p = Psom {
             tls,
-            client: crate::psom::client::Client::new(creds, Instant::now()),
+            client: crate::psom::client::Client::new(Instant::now(), creds),
         };
         p.until(|c, _| c.joined()).await?;
         Ok(p)
@@ -401,8 +401,8 @@ impl Psom {
         let mut events = Vec::new();
         let mut buf = vec![0u8; 16 * 1024];
         loop {
-            while let Some(b) = self.client.poll_transmit() {
-                self.tls.write_all(&b).await?;
+            while let Ok(Some(n)) = self.client.poll_transmit(&mut buf) {
+                self.tls.write_all(&buf[..n]).await?;
             }
             events.extend(std::iter::from_fn(|| self.client.poll_event()));
             if done(&self.client, &events) {
@@ -414,7 +414,7 @@ impl Psom {
             if n == 0 {
                 return Err("PSOM: the server closed the connection".into());
             }
-            self.client.handle_input(&buf[..n], Instant::now())?;
+            self.client.handle_input(Instant::now(), &buf[..n])?;
         }
     }
 

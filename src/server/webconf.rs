@@ -119,6 +119,7 @@ pub(super) async fn run(
     let mut servers: HashMap<String, Server> = HashMap::new();
     // Connections: their writer, the conference once known, the bytes before that.
     let mut writers: HashMap<ConnId, mpsc::UnboundedSender<Vec<u8>>> = HashMap::new();
+    let mut out = vec![0u8; 64 * 1024];
     let mut routed: HashMap<ConnId, String> = HashMap::new();
     let mut early: HashMap<ConnId, Vec<u8>> = HashMap::new();
     let mut rng = seed | 1;
@@ -189,7 +190,7 @@ pub(super) async fn run(
                     let now = Instant::now();
                     if let Some(id) = routed.get(&c) {
                         if let Some(s) = servers.get_mut(id) {
-                            s.handle_input(c, &data, now);
+                            s.handle_input(now, c, &data);
                         }
                     } else {
                         let buf = early.entry(c).or_default();
@@ -199,8 +200,8 @@ pub(super) async fn run(
                             FirstContact::Conference(id) if servers.contains_key(&id) => {
                                 let bytes = early.remove(&c).unwrap_or_default();
                                 if let Some(s) = servers.get_mut(&id) {
-                                    s.connect(c, now);
-                                    s.handle_input(c, &bytes, now);
+                                    s.connect(now, c);
+                                    s.handle_input(now, c, &bytes);
                                 }
                                 routed.insert(c, id);
                             }
@@ -224,9 +225,9 @@ pub(super) async fn run(
         }
         // What the servers want done.
         for s in servers.values_mut() {
-            while let Some(t) = s.poll_transmit() {
+            while let Ok(Some(t)) = s.poll_transmit(&mut out) {
                 if let Some(w) = writers.get(&t.conn) {
-                    let _ = w.send(t.data);
+                    let _ = w.send(out[..t.len].to_vec());
                 }
             }
             while let Some(ev) = s.poll_event() {

@@ -2,6 +2,7 @@
 //! opens the meeting's children, keeps a mirror of the shared state from the server's
 //! notifications, and sends actions. Sans-IO: bytes and `now` in, bytes and events out.
 
+use crate::BufferTooSmall;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -233,7 +234,7 @@ pub struct Client {
 impl Client {
     /// Opens a session: queues RPCOpen and ConnMgr.Authenticate.
     #[must_use]
-    pub fn new(creds: Credentials, now: Instant) -> Client {
+    pub fn new(now: Instant, creds: Credentials) -> Client {
         let mut c = Client {
             phase: Phase::Authenticating,
             decoder: Decoder::new(1 << 20),
@@ -328,20 +329,34 @@ impl Client {
         call
     }
 
-    /// Bytes to send, if any.
-    #[must_use]
-    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        (!self.out.is_empty()).then(|| std::mem::take(&mut self.out))
+    /// Writes the bytes to send at the start of `buf`, as many as fit (the rest stays
+    /// queued); their count, or `None` when nothing is waiting. Call until `Ok(None)` after
+    /// every action, input and timeout.
+    ///
+    /// # Errors
+    /// [`BufferTooSmall`] when `buf` is empty and bytes are waiting (nothing is taken).
+    #[must_use = "bytes left in the queue are never sent"]
+    pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Result<Option<usize>, BufferTooSmall> {
+        if self.out.is_empty() {
+            return Ok(None);
+        }
+        if buf.is_empty() {
+            return Err(BufferTooSmall { required: 1 });
+        }
+        let len = self.out.len().min(buf.len());
+        buf[..len].copy_from_slice(&self.out[..len]);
+        self.out.drain(..len);
+        Ok(Some(len))
     }
 
     /// The next event.
-    #[must_use]
+    #[must_use = "an event left in the queue is never acted on"]
     pub fn poll_event(&mut self) -> Option<ClientEvent> {
         self.events.pop_front()
     }
 
     /// When the next keep-alive is due.
-    #[must_use]
+    #[must_use = "without it the embedder never calls handle_timeout"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         (self.phase != Phase::Closed).then_some(self.last_sent + self.keepalive)
     }
@@ -358,7 +373,7 @@ impl Client {
     ///
     /// # Errors
     /// The server's bytes broke the protocol; the session is over.
-    pub fn handle_input(&mut self, data: &[u8], now: Instant) -> Result<(), Error> {
+    pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<(), Error> {
         self.decoder.push(data);
         loop {
             let record = match self.decoder.next_record() {

@@ -18,19 +18,19 @@ fn oracle_server(now: Instant) -> Server {
         role: Role::Attendee,
         expires: now + Duration::from_secs(60),
     });
-    server.connect(1, now);
+    server.connect(now, 1);
     server
 }
 
 fn oracle_client(now: Instant) -> crate::client::Client {
     crate::client::Client::new(
+        now,
         crate::client::Credentials {
             conference_id: "FUZZ0001".into(),
             auth_id: "1".into(),
             key: b"k".to_vec(),
             name: "f".into(),
         },
-        now,
     )
 }
 
@@ -51,18 +51,19 @@ pub fn seeds() -> Vec<Vec<u8>> {
         Action::GoTo(1),
     ];
     let mut next = actions.iter();
+    let mut buf = vec![0u8; 1 << 16];
     loop {
         let mut moved = false;
-        while let Some(bytes) = client.poll_transmit() {
+        while let Ok(Some(n)) = client.poll_transmit(&mut buf) {
             if hello_len == 0 {
-                hello_len = bytes.len();
+                hello_len = n;
             }
-            sent.extend_from_slice(&bytes);
-            server.handle_input(1, &bytes, now);
+            sent.extend_from_slice(&buf[..n]);
+            server.handle_input(now, 1, &buf[..n]);
             moved = true;
         }
-        while let Some(t) = server.poll_transmit() {
-            let _ = client.handle_input(&t.data, now);
+        while let Ok(Some(t)) = server.poll_transmit(&mut buf) {
+            let _ = client.handle_input(now, &buf[..t.len]);
             moved = true;
         }
         if !moved {
@@ -89,10 +90,14 @@ pub fn psom_stream(data: &[u8]) {
     let now = Instant::now();
     let mut server = oracle_server(now);
     let mut creds = oracle_client(now);
-    let hello = creds.poll_transmit().unwrap_or_default();
+    let mut buf = vec![0u8; 1 << 16];
+    let hello = match creds.poll_transmit(&mut buf) {
+        Ok(Some(n)) => buf[..n].to_vec(),
+        _ => Vec::new(),
+    };
     let authenticated = data.first().is_some_and(|b| b & 1 == 1);
     if authenticated {
-        server.handle_input(1, &hello, now);
+        server.handle_input(now, 1, &hello);
     }
     // The router's look at a connection's opening: never a panic, and the valid opening
     // names the oracle's conference whatever follows it.
@@ -104,13 +109,18 @@ pub fn psom_stream(data: &[u8]) {
         crate::server::FirstContact::Conference(_)
     ));
     let cut = data.len() / 2;
-    server.handle_input(1, &data[..cut], now);
-    server.handle_input(1, &data[cut..], now + Duration::from_secs(1));
-    while let Some(t) = server.poll_transmit() {
-        // What the server sends must decode.
+    server.handle_input(now, 1, &data[..cut]);
+    server.handle_input(now + Duration::from_secs(1), 1, &data[cut..]);
+    // What the server sends must decode, however small the pieces it is taken in.
+    let mut stream = Vec::new();
+    let mut piece = [0u8; 7];
+    while let Ok(Some(t)) = server.poll_transmit(&mut piece) {
+        stream.extend_from_slice(&piece[..t.len]);
+    }
+    {
         let mut at = 0;
-        while at < t.data.len() {
-            match Record::decode(&t.data[at..], usize::MAX, 0) {
+        while at < stream.len() {
+            match Record::decode(&stream[at..], usize::MAX, 0) {
                 Ok(Status::Complete(r, used)) => {
                     if let Record::RpcMessage { body, .. } = r {
                         Operation::decode(body, 0, &MarshalLimits::default())

@@ -35,24 +35,26 @@
 //!     expires: now + Duration::from_secs(3600),
 //! });
 //! let mut alice = Client::new(
+//!     now,
 //!     Credentials {
 //!         conference_id: "ABCD1234".into(),
 //!         auth_id: "4711".into(),
 //!         key: b"secret".to_vec(),
 //!         name: "Alice".into(),
 //!     },
-//!     now,
 //! );
-//! server.connect(1, now);
+//! server.connect(now, 1);
 //! // Shuttle bytes both ways until nothing moves (an in-memory pipe).
-//! let pump = |server: &mut Server, alice: &mut Client| loop {
+//! // Each side writes into the caller's buffer; nothing is allocated per transmit.
+//! let mut buf = [0u8; 4096];
+//! let mut pump = |server: &mut Server, alice: &mut Client| loop {
 //!     let mut moved = false;
-//!     while let Some(bytes) = alice.poll_transmit() {
-//!         server.handle_input(1, &bytes, now);
+//!     while let Ok(Some(n)) = alice.poll_transmit(&mut buf) {
+//!         server.handle_input(now, 1, &buf[..n]);
 //!         moved = true;
 //!     }
-//!     while let Some(t) = server.poll_transmit() {
-//!         alice.handle_input(&t.data, now).unwrap();
+//!     while let Ok(Some(t)) = server.poll_transmit(&mut buf) {
+//!         alice.handle_input(now, &buf[..t.len]).unwrap();
 //!         moved = true;
 //!     }
 //!     if !moved {
@@ -84,6 +86,15 @@ pub mod meeting;
 pub mod record;
 pub mod server;
 pub mod value;
+
+/// The caller's buffer cannot take anything: a `poll_transmit` was given an empty slice while
+/// bytes are waiting. Nothing was written; call again with at least `required` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the output buffer is too small: at least {required} bytes are needed")]
+pub struct BufferTooSmall {
+    /// The smallest buffer that makes progress.
+    pub required: usize,
+}
 
 use thiserror::Error;
 

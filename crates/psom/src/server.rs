@@ -10,6 +10,7 @@
 //! (OpenClose), which sends their snapshot and subscribes it to changes. On the wire each side
 //! names an object by its own proxy id.
 
+use crate::BufferTooSmall;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -79,8 +80,8 @@ impl Default for ServerConfig {
 pub struct Transmit {
     /// The connection.
     pub conn: ConnId,
-    /// The bytes.
-    pub data: Vec<u8>,
+    /// How many bytes were written at the start of the caller's buffer.
+    pub len: usize,
 }
 
 /// What happened, for the embedder.
@@ -170,13 +171,15 @@ pub enum FirstContact {
 /// use ocs_psom::client::{Client, Credentials};
 /// use ocs_psom::server::{FirstContact, ServerConfig, first_contact};
 ///
-/// let mut c = Client::new(Credentials {
+/// let mut c = Client::new(Instant::now(), Credentials {
 ///     conference_id: "ABCD1234".into(), auth_id: "1".into(), key: b"k".to_vec(), name: "Al".into(),
-/// }, Instant::now());
-/// let bytes = c.poll_transmit().unwrap();
+/// });
+/// let mut buf = [0u8; 1024];
+/// let n = c.poll_transmit(&mut buf).unwrap().unwrap();
+/// let bytes = &buf[..n];
 /// let cfg = ServerConfig::default();
 /// assert_eq!(first_contact(&bytes[..3], &cfg), FirstContact::NeedMore);
-/// assert_eq!(first_contact(&bytes, &cfg), FirstContact::Conference("ABCD1234".into()));
+/// assert_eq!(first_contact(bytes, &cfg), FirstContact::Conference("ABCD1234".into()));
 /// assert_eq!(first_contact(b"GET / HTTP/1.1\r\n\r\n", &cfg), FirstContact::NotPsom);
 /// ```
 #[must_use]
@@ -298,7 +301,7 @@ impl Server {
     }
 
     /// A transport connection was accepted.
-    pub fn connect(&mut self, conn: ConnId, now: Instant) {
+    pub fn connect(&mut self, now: Instant, conn: ConnId) {
         self.conns.insert(
             conn,
             Conn {
@@ -334,7 +337,7 @@ impl Server {
     }
 
     /// Bytes received on `conn`.
-    pub fn handle_input(&mut self, conn: ConnId, data: &[u8], now: Instant) {
+    pub fn handle_input(&mut self, now: Instant, conn: ConnId, data: &[u8]) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -375,21 +378,40 @@ impl Server {
         }
     }
 
-    /// The next bytes to send.
-    #[must_use]
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        let (conn, data) = self.out.pop_first()?;
-        Some(Transmit { conn, data })
+    /// Writes the next bytes to send, all for one connection, at the start of `buf`: as many
+    /// as fit (a record may be split across calls: PSOM runs on a byte stream); the rest stays
+    /// queued. Call until it returns `Ok(None)` after every input and timeout.
+    ///
+    /// # Errors
+    /// [`BufferTooSmall`] when `buf` is empty and bytes are waiting (nothing is taken).
+    #[must_use = "bytes left in the queue are never sent"]
+    pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Result<Option<Transmit>, BufferTooSmall> {
+        let Some(mut entry) = self.out.first_entry() else {
+            return Ok(None);
+        };
+        if buf.is_empty() {
+            return Err(BufferTooSmall { required: 1 });
+        }
+        let conn = *entry.key();
+        let data = entry.get_mut();
+        let len = data.len().min(buf.len());
+        buf[..len].copy_from_slice(&data[..len]);
+        if len == data.len() {
+            entry.remove();
+        } else {
+            data.drain(..len);
+        }
+        Ok(Some(Transmit { conn, len }))
     }
 
     /// The next event.
-    #[must_use]
+    #[must_use = "an event left in the queue is never acted on"]
     pub fn poll_event(&mut self) -> Option<ServerEvent> {
         self.events.pop_front()
     }
 
     /// When [`Server::handle_timeout`] is next due (an idle timeout or an expiry).
-    #[must_use]
+    #[must_use = "without it the embedder never calls handle_timeout"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.conns
             .values()

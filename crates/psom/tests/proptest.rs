@@ -107,10 +107,12 @@ proptest! {
         // A real client's opening bytes with one byte changed, into an authenticated server.
         let mut data = vec![1u8];
         let mut c = ocs_psom::client::Client::new(
-            ocs_psom::client::Credentials { conference_id: "FUZZ0001".into(), auth_id: "1".into(), key: b"k".to_vec(), name: "f".into() },
             std::time::Instant::now(),
+            ocs_psom::client::Credentials { conference_id: "FUZZ0001".into(), auth_id: "1".into(), key: b"k".to_vec(), name: "f".into() },
         );
-        data.extend(c.poll_transmit().unwrap());
+        let mut buf = [0u8; 4096];
+        let n = c.poll_transmit(&mut buf).unwrap().unwrap();
+        data.extend_from_slice(&buf[..n]);
         let mut op = Vec::new();
         Operation::Rpc { proxy: 2, kind: RpcKind::Call, call: 5, method: 1, args: vec![Value::String("x".into()), Value::Array(vec![Value::U8(1)])] }.encode_record(&mut op);
         data.extend(op);

@@ -22,6 +22,8 @@ struct Sim {
     /// Events a call's answer was looked for among, kept for the test.
     logs: Vec<Vec<ClientEvent>>,
     next_conn: u64,
+    /// Where either side writes what it sends.
+    buf: Vec<u8>,
 }
 
 impl Sim {
@@ -55,6 +57,7 @@ impl Sim {
             clients: Vec::new(),
             logs: Vec::new(),
             next_conn: 1,
+            buf: vec![0u8; 1 << 16],
         }
     }
 
@@ -62,15 +65,15 @@ impl Sim {
     fn join_as(&mut self, auth_id: &str, key: &str) -> usize {
         let conn = self.next_conn;
         self.next_conn += 1;
-        self.server.connect(conn, self.now);
+        self.server.connect(self.now, conn);
         let client = Client::new(
+            self.now,
             Credentials {
                 conference_id: CONF.into(),
                 auth_id: auth_id.into(),
                 key: key.as_bytes().to_vec(),
                 name: auth_id.into(),
             },
-            self.now,
         );
         self.clients.push((conn, client));
         self.logs.push(Vec::new());
@@ -86,14 +89,14 @@ impl Sim {
         loop {
             let mut moved = false;
             for (conn, c) in &mut self.clients {
-                while let Some(bytes) = c.poll_transmit() {
-                    self.server.handle_input(*conn, &bytes, self.now);
+                while let Ok(Some(n)) = c.poll_transmit(&mut self.buf) {
+                    self.server.handle_input(self.now, *conn, &self.buf[..n]);
                     moved = true;
                 }
             }
-            while let Some(t) = self.server.poll_transmit() {
+            while let Ok(Some(t)) = self.server.poll_transmit(&mut self.buf) {
                 if let Some((_, c)) = self.clients.iter_mut().find(|(id, _)| *id == t.conn) {
-                    c.handle_input(&t.data, self.now).unwrap();
+                    c.handle_input(self.now, &self.buf[..t.len]).unwrap();
                 }
                 moved = true;
             }
@@ -139,11 +142,11 @@ impl Sim {
     }
 
     fn raw(&mut self, conn: u64, bytes: &[u8]) -> Vec<u8> {
-        self.server.handle_input(conn, bytes, self.now);
+        self.server.handle_input(self.now, conn, bytes);
         let mut out = Vec::new();
-        while let Some(t) = self.server.poll_transmit() {
+        while let Ok(Some(t)) = self.server.poll_transmit(&mut self.buf) {
             assert_eq!(t.conn, conn);
-            out.extend_from_slice(&t.data);
+            out.extend_from_slice(&self.buf[..t.len]);
         }
         out
     }
@@ -390,18 +393,20 @@ fn bad_credentials_and_expiry() {
     }
     // Wrong conference.
     let conn = 50;
-    sim.server.connect(conn, sim.now);
+    sim.server.connect(sim.now, conn);
     let mut c = Client::new(
+        sim.now,
         Credentials {
             conference_id: "OTHER123".into(),
             auth_id: "1001".into(),
             key: b"key-1001".to_vec(),
             name: "x".into(),
         },
-        sim.now,
     );
-    let reply = sim.raw(conn, &c.poll_transmit().unwrap());
-    c.handle_input(&reply, sim.now).unwrap();
+    let mut buf = [0u8; 4096];
+    let n = c.poll_transmit(&mut buf).unwrap().unwrap();
+    let reply = sim.raw(conn, &buf[..n]);
+    c.handle_input(sim.now, &reply).unwrap();
     assert_eq!(
         c.poll_event().as_ref().and_then(refused),
         Some(Refusal::BadCredentials)
@@ -616,7 +621,7 @@ fn hostile_peer() {
     };
 
     // An operation before RPCOpen closes the connection.
-    sim.server.connect(100, sim.now);
+    sim.server.connect(sim.now, 100);
     let reply = sim.raw(100, &rpc(CONN_MGR_PROXY, ordinal::AUTHENTICATE, vec![]));
     assert_eq!(close_code(&reply), Some(Refusal::ProtocolError as u16));
     // Unknown record type, oversized and malformed records close the connection too.
@@ -639,7 +644,7 @@ fn hostile_peer() {
             .concat(),
         ),
     ] {
-        sim.server.connect(conn, sim.now);
+        sim.server.connect(sim.now, conn);
         let reply = sim.raw(conn, &bytes);
         assert_eq!(
             close_code(&reply),
@@ -648,13 +653,13 @@ fn hostile_peer() {
         );
     }
     // A truncated record waits for the rest, and the connection stays.
-    sim.server.connect(105, sim.now);
+    sim.server.connect(sim.now, 105);
     assert!(
         sim.raw(105, &[open.clone(), vec![0x16, 40, 0, 0, 0, 0x96]].concat())
             .is_empty()
     );
     // Before authentication: only ConnMgr; forged and unknown proxy ids are refused.
-    sim.server.connect(106, sim.now);
+    sim.server.connect(sim.now, 106);
     sim.raw(106, &open);
     let reply = sim.raw(106, &rpc(CONN_MGR_PROXY + 1, ordinal::GET_INFO, vec![]));
     assert_eq!(
