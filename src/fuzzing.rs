@@ -52,6 +52,7 @@ pub fn av_relay(data: &[u8]) {
     }
     let mut rest = data;
     let mut buf = vec![0u8; 400];
+    let mut out = vec![0u8; 2048];
     while let [leg, flags, len, tail @ ..] = rest {
         let n = usize::from(*len).min(tail.len());
         let (bytes, more) = tail.split_at(n);
@@ -79,34 +80,30 @@ pub fn av_relay(data: &[u8]) {
         if flags & 1 != 0 {
             let _ = relay.handle_rtcp(now, leg, &mut buf[..m]);
         } else {
-            let mut out: Vec<(u64, Vec<u8>)> = Vec::new();
-            let _ = relay.relay_rtp(now, leg, &mut buf[..m], |to, b| out.push((to, b.to_vec())));
-            for (to, mut b) in out {
+            let _ = relay.relay_rtp(now, leg, &mut buf[..m]);
+        }
+        let dominant = relays[0].dominant_speaker().map(|d| d.0);
+        relays[1].set_dominant(dominant);
+        for (k, r) in relays.iter_mut().enumerate() {
+            r.handle_timeout(now);
+            while let Ok(Some(t)) = r.poll_transmit(now, &mut out) {
+                let to = t.leg;
+                let b = &mut out[..t.len];
+                if t.rtcp {
+                    rx[k][to as usize - 1].unprotect_rtcp(b).expect(
+                        "reports and key frame requests are protected with the receiver's key",
+                    );
+                    continue;
+                }
                 assert_ne!(to, leg, "nobody gets his own packets");
                 let plain = rx[k][to as usize - 1]
-                    .unprotect_rtp(&mut b)
+                    .unprotect_rtp(b)
                     .expect("relayed packets are protected with the receiver's key");
                 let p = crate::rtcp::rtp::RtpPacket::parse(&b[..plain])
                     .expect("relayed packets are RTP");
                 assert_eq!(p.ssrc(), mcu_ssrc(k, to));
                 assert_eq!(p.csrcs().len(), 1);
             }
-        }
-        let dominant = relays[0].dominant_speaker().map(|d| d.0);
-        let [audio_rx, video_rx] = &mut rx;
-        relays[1].set_dominant(dominant, |to, b| {
-            let mut b = b.to_vec();
-            video_rx[to as usize - 1]
-                .unprotect_rtcp(&mut b)
-                .expect("key frame requests are protected with the receiver's key");
-        });
-        for (r, rx) in relays.iter_mut().zip([audio_rx, video_rx]) {
-            r.poll_rtcp(now, |to, b| {
-                let mut b = b.to_vec();
-                rx[to as usize - 1]
-                    .unprotect_rtcp(&mut b)
-                    .expect("reports are protected with the receiver's key");
-            });
         }
     }
     let _ = relays[0].report();

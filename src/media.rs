@@ -5,7 +5,12 @@
 //! receives SRTP under the key the MCU chose for it (the `a=crypto` of the answer). A packet
 //! that arrives is unprotected once with its sender's key — with that stream's replay
 //! protection — and, when its sender is the dominant speaker, protected again with each
-//! receiver's key and handed to the caller once per receiver; nothing is allocated per packet.
+//! receiver's key, one packet per receiver out of [`Relay::poll_transmit`] into the caller's
+//! buffer; nothing is allocated per packet.
+//!
+//! The shape is the workspace's: inputs ([`Relay::relay_rtp`], [`Relay::handle_rtcp`],
+//! [`Relay::handle_timeout`] when [`Relay::poll_timeout`] is due, [`Relay::set_dominant`]),
+//! then [`Relay::poll_transmit`] until it returns `Ok(None)`.
 //!
 //! What a receiver gets is one coherent stream per leg: the MCU's SSRC for that leg, its own
 //! sequence numbers and timestamps (continuous across speaker changes, the marker bit set on
@@ -145,13 +150,58 @@ impl Leg {
     }
 }
 
+/// A packet for one leg, written by [`Relay::poll_transmit`] at the start of the caller's
+/// buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    /// The leg it goes to.
+    pub leg: LegId,
+    /// Its length in the buffer.
+    pub len: usize,
+    /// SRTCP (to the leg's RTCP address) rather than SRTP.
+    pub rtcp: bool,
+}
+
+/// The caller's buffer cannot hold the next packet; nothing was taken. Call again with at
+/// least `required` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the output buffer is too small: {required} bytes are needed")]
+pub struct BufferTooSmall {
+    /// The room the next packet needs.
+    pub required: usize,
+}
+
+/// Room an SRTP or SRTCP packet needs past its plain length (authentication tag, SRTCP index,
+/// MKI), generously.
+const TRAILER: usize = 64;
+
+/// The dominant speaker's packet, waiting to be protected for each other leg.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    /// The sender's index in `legs`.
+    from: usize,
+    ssrc: u32,
+    ts: u32,
+    pt: u8,
+    marker: bool,
+    /// When it arrived.
+    at: Instant,
+    /// The next receiver's index in `legs`.
+    next: usize,
+}
+
 /// The relay of one conference: see the [module documentation](self).
 pub struct Relay {
     legs: Vec<Leg>,
     dominant: Option<LegId>,
     since: Option<Instant>,
-    scratch: Vec<u8>,
-    rtcp_buf: Vec<u8>,
+    /// The payload of [`Pending`] (its capacity kept: nothing allocated per packet).
+    payload: Vec<u8>,
+    pending: Option<Pending>,
+    /// A key-frame request for this leg (a new dominant speaker), to be sent.
+    pli: Option<LegId>,
+    /// Legs from this index on may have RTCP reports to send (after a timeout).
+    rtcp_from: Option<usize>,
     kind: MediaKind,
     clock_rate: u32,
     /// What a leg may use, bits per second ([MS-RTP] Policy Server Bandwidth).
@@ -214,8 +264,10 @@ impl Relay {
             legs: Vec::new(),
             dominant: None,
             since: None,
-            scratch: vec![0; 2048],
-            rtcp_buf: vec![0; 1500],
+            payload: Vec::with_capacity(2048),
+            pending: None,
+            pli: None,
+            rtcp_from: None,
             kind: MediaKind::Audio,
             clock_rate: 8000,
             policy_bandwidth: 80_000,
@@ -241,29 +293,14 @@ impl Relay {
 
     /// Makes `leg` the dominant speaker (a video relay follows the audio relay's choice).
     /// When it changes to a leg that has sent, a key frame request (an RTCP compound of an
-    /// empty RR and a PLI, RFC 4585, as SRTCP) goes to that leg through `send`: its video
-    /// reaches the others from a decodable frame.
-    pub fn set_dominant(&mut self, leg: Option<LegId>, mut send: impl FnMut(LegId, &[u8])) {
+    /// empty RR and a PLI, RFC 4585, as SRTCP) for that leg comes out of
+    /// [`Relay::poll_transmit`] next: its video reaches the others from a decodable frame.
+    pub fn set_dominant(&mut self, leg: Option<LegId>) {
         if self.dominant == leg {
             return;
         }
         self.dominant = leg;
-        let Some(l) = leg.and_then(|id| self.legs.iter_mut().find(|l| l.id == id)) else {
-            return;
-        };
-        let Some(media) = l.remote else {
-            return;
-        };
-        let mut w = crate::rtcp::writer::Writer::new(&mut self.rtcp_buf[..1400]);
-        let written = w
-            .receiver_report(l.ssrc, &[], &[])
-            .and_then(|()| w.pli(l.ssrc, media, None));
-        let n = w.len();
-        if written.is_ok()
-            && let Ok(m) = l.outbound.protect_rtcp(&mut self.rtcp_buf, n)
-        {
-            send(l.id, &self.rtcp_buf[..m]);
-        }
+        self.pli = leg.filter(|id| self.legs.iter().any(|l| l.id == *id && l.remote.is_some()));
     }
 
     /// Adds a participant (replacing a leg with the same id); `ntp_now` is the wall clock as
@@ -295,6 +332,7 @@ impl Relay {
             cfg.clock_rate = 90_000;
             cfg.session_bandwidth = u64::from(self.policy_bandwidth);
         }
+        self.pending = None;
         self.legs.push(Leg {
             id,
             inbound: inb,
@@ -320,6 +358,10 @@ impl Relay {
 
     /// Removes a participant.
     pub fn remove_leg(&mut self, id: LegId) {
+        // Indices move: a packet still queued is dropped (drain before changing the legs).
+        if self.legs.iter().any(|l| l.id == id) {
+            self.pending = None;
+        }
         self.legs.retain(|l| l.id != id);
         if self.dominant == Some(id) {
             self.dominant = None;
@@ -354,17 +396,17 @@ impl Relay {
     }
 
     /// An SRTP packet from leg `from`, unprotected in place; when its sender is the dominant
-    /// speaker it goes to every other leg through `send(leg, srtp_bytes)`. Returns how many
-    /// legs it went to.
+    /// speaker it is queued for every other leg: drain [`Relay::poll_transmit`] before the
+    /// next input. Returns how many legs it is queued for.
     ///
     /// # Errors
-    /// An unknown leg, or a packet SRTP refuses (forged, replayed, malformed): nothing is sent.
+    /// An unknown leg, or a packet SRTP refuses (forged, replayed, malformed): nothing is
+    /// queued.
     pub fn relay_rtp(
         &mut self,
         now: Instant,
         from: LegId,
         packet: &mut [u8],
-        mut send: impl FnMut(LegId, &[u8]),
     ) -> Result<usize, RelayError> {
         let i = self.index(from)?;
         let n = self.legs[i]
@@ -397,68 +439,157 @@ impl Relay {
         if self.dominant != Some(from) {
             return Ok(0);
         }
-        // The payload, behind a fresh header per receiver.
+        // The payload waits for a fresh header per receiver.
         let payload_at = rtp.header_len();
         let payload_len = n - payload_at - rtp.padding_len();
-        let mut sent = 0;
-        for r in 0..self.legs.len() {
-            if r == i {
-                continue;
+        self.payload.clear();
+        self.payload
+            .extend_from_slice(&packet[payload_at..payload_at + payload_len]);
+        self.pending = Some(Pending {
+            from: i,
+            ssrc,
+            ts,
+            pt,
+            marker,
+            at: now,
+            next: 0,
+        });
+        Ok(self.legs.len() - 1)
+    }
+
+    /// Writes the next packet to send at the start of `buf` — a key-frame request, the
+    /// dominant speaker's packet for the next receiver, or an RTCP report that is due — as SRTP
+    /// or SRTCP under that leg's key. Call until `Ok(None)` after every input and timeout.
+    ///
+    /// # Errors
+    /// [`BufferTooSmall`] when `buf` cannot hold the next packet (nothing is taken).
+    #[must_use = "packets left in the queue are never sent"]
+    pub fn poll_transmit(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+    ) -> Result<Option<Transmit>, BufferTooSmall> {
+        if let Some(id) = self.pli {
+            if buf.len() < 1400 {
+                return Err(BufferTooSmall { required: 1400 });
             }
-            let leg = &mut self.legs[r];
-            let buf = &mut self.scratch;
-            let len = 16 + payload_len;
-            if buf.len() < len + 64 {
-                continue;
+            self.pli = None;
+            if let Some(l) = self.legs.iter_mut().find(|l| l.id == id)
+                && let Some(media) = l.remote
+            {
+                let mut w = crate::rtcp::writer::Writer::new(&mut buf[..1400 - TRAILER]);
+                let written = w
+                    .receiver_report(l.ssrc, &[], &[])
+                    .and_then(|()| w.pli(l.ssrc, media, None));
+                let n = w.len();
+                if written.is_ok()
+                    && let Ok(m) = l.outbound.protect_rtcp(buf, n)
+                {
+                    return Ok(Some(Transmit {
+                        leg: id,
+                        len: m,
+                        rtcp: true,
+                    }));
+                }
             }
-            let new_spurt = leg.speaker != Some(ssrc);
-            if new_spurt {
-                // Timestamps go on from the last one sent, by the time that passed.
-                let gap = leg.last_sent.map_or(0, |t| {
-                    let d = now.saturating_duration_since(t);
-                    (d.as_secs_f64() * f64::from(self.clock_rate)) as u32
-                });
-                // At least one frame: two speakers' packets can leave in the same instant.
-                let frame = match self.kind {
-                    MediaKind::Audio if matches!(pt, 0 | 8) => payload_len as u32,
-                    MediaKind::Audio => self.clock_rate / 50,
-                    MediaKind::Video => self.clock_rate / 30,
-                };
-                leg.ts_offset = leg.last_ts.wrapping_add(gap.max(frame)).wrapping_sub(ts);
-                leg.speaker = Some(ssrc);
-            }
-            let out_ts = ts.wrapping_add(leg.ts_offset);
-            // Audio marks the start of a talk spurt; video keeps the sender's frame ends.
-            let mark = match self.kind {
-                MediaKind::Audio => new_spurt,
-                MediaKind::Video => marker,
-            };
-            // The speaker is the first (only) CSRC ([MS-RTP]).
-            let header = crate::rtcp::rtp::RtpHeader {
-                marker: mark,
-                payload_type: pt & 0x7F,
-                sequence_number: leg.seq,
-                timestamp: out_ts,
-                ssrc: leg.ssrc,
-                csrcs: &[ssrc],
-                extensions: &[],
-            };
-            let payload = &packet[payload_at..payload_at + payload_len];
-            let Ok(len) = header.write(payload, 0, &mut buf[..]) else {
-                continue;
-            };
-            let _ = leg.rtcp.on_rtp_sent(now, &buf[..len]);
-            let Ok(m) = leg.outbound.protect_rtp(buf, len) else {
-                continue;
-            };
-            leg.seq = leg.seq.wrapping_add(1);
-            leg.last_ts = out_ts;
-            leg.last_sent = Some(now);
-            leg.relayed += 1;
-            send(leg.id, &buf[..m]);
-            sent += 1;
         }
-        Ok(sent)
+        while let Some(p) = self.pending {
+            if p.next >= self.legs.len() {
+                self.pending = None;
+                break;
+            }
+            if p.next == p.from {
+                self.pending = Some(Pending {
+                    next: p.next + 1,
+                    ..p
+                });
+                continue;
+            }
+            let required = 16 + self.payload.len() + TRAILER;
+            if buf.len() < required {
+                return Err(BufferTooSmall { required });
+            }
+            self.pending = Some(Pending {
+                next: p.next + 1,
+                ..p
+            });
+            if let Some(len) = self.protect_for(p, buf) {
+                return Ok(Some(Transmit {
+                    leg: self.legs[p.next].id,
+                    len,
+                    rtcp: false,
+                }));
+            }
+        }
+        while let Some(i) = self.rtcp_from {
+            let Some(leg) = self.legs.get_mut(i) else {
+                self.rtcp_from = None;
+                break;
+            };
+            if buf.len() < 1400 {
+                return Err(BufferTooSmall { required: 1400 });
+            }
+            match leg.rtcp.poll_transmit(now, &mut buf[..1400 - TRAILER]) {
+                Some(n) => {
+                    if let Ok(m) = leg.outbound.protect_rtcp(buf, n) {
+                        return Ok(Some(Transmit {
+                            leg: leg.id,
+                            len: m,
+                            rtcp: true,
+                        }));
+                    }
+                }
+                None => self.rtcp_from = Some(i + 1),
+            }
+        }
+        Ok(None)
+    }
+
+    /// The pending packet behind a fresh header for receiver `p.next`, protected into `buf`.
+    fn protect_for(&mut self, p: Pending, buf: &mut [u8]) -> Option<usize> {
+        let (clock_rate, kind) = (self.clock_rate, self.kind);
+        let payload_len = self.payload.len();
+        let leg = &mut self.legs[p.next];
+        let new_spurt = leg.speaker != Some(p.ssrc);
+        if new_spurt {
+            // Timestamps go on from the last one sent, by the time that passed.
+            let gap = leg.last_sent.map_or(0, |t| {
+                let d = p.at.saturating_duration_since(t);
+                (d.as_secs_f64() * f64::from(clock_rate)) as u32
+            });
+            // At least one frame: two speakers' packets can leave in the same instant.
+            let frame = match kind {
+                MediaKind::Audio if matches!(p.pt, 0 | 8) => payload_len as u32,
+                MediaKind::Audio => clock_rate / 50,
+                MediaKind::Video => clock_rate / 30,
+            };
+            leg.ts_offset = leg.last_ts.wrapping_add(gap.max(frame)).wrapping_sub(p.ts);
+            leg.speaker = Some(p.ssrc);
+        }
+        let out_ts = p.ts.wrapping_add(leg.ts_offset);
+        // Audio marks the start of a talk spurt; video keeps the sender's frame ends.
+        let mark = match kind {
+            MediaKind::Audio => new_spurt,
+            MediaKind::Video => p.marker,
+        };
+        // The speaker is the first (only) CSRC ([MS-RTP]).
+        let header = crate::rtcp::rtp::RtpHeader {
+            marker: mark,
+            payload_type: p.pt & 0x7F,
+            sequence_number: leg.seq,
+            timestamp: out_ts,
+            ssrc: leg.ssrc,
+            csrcs: &[p.ssrc],
+            extensions: &[],
+        };
+        let len = header.write(&self.payload, 0, buf).ok()?;
+        let _ = leg.rtcp.on_rtp_sent(p.at, &buf[..len]);
+        let m = leg.outbound.protect_rtp(buf, len).ok()?;
+        leg.seq = leg.seq.wrapping_add(1);
+        leg.last_ts = out_ts;
+        leg.last_sent = Some(p.at);
+        leg.relayed += 1;
+        Some(m)
     }
 
     /// Elects the dominant speaker after leg `i` sent.
@@ -513,14 +644,16 @@ impl Relay {
         r
     }
 
-    /// When [`Relay::poll_rtcp`] is next due.
-    #[must_use]
+    /// When [`Relay::handle_timeout`] is next due.
+    #[must_use = "without it the reports are never sent"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.legs.iter().filter_map(|l| l.rtcp.poll_timeout()).min()
     }
 
-    /// The RTCP reports due at `now`, protected as SRTCP, through `send(leg, bytes)`.
-    pub fn poll_rtcp(&mut self, now: Instant, mut send: impl FnMut(LegId, &[u8])) {
+    /// Makes the RTCP reports due at `now`; they come out of [`Relay::poll_transmit`],
+    /// protected as SRTCP.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.rtcp_from = Some(0);
         for leg in &mut self.legs {
             if leg.rtcp.poll_timeout().is_some_and(|t| t <= now) {
                 leg.rtcp.handle_timeout(now);
@@ -542,11 +675,6 @@ impl Relay {
                 leg.rtcp.set_extensions(ext);
                 leg.bytes_in = 0;
                 leg.since = now;
-            }
-            while let Some(n) = leg.rtcp.poll_transmit(now, &mut self.rtcp_buf[..1400]) {
-                if let Ok(m) = leg.outbound.protect_rtcp(&mut self.rtcp_buf, n) {
-                    send(leg.id, &self.rtcp_buf[..m]);
-                }
             }
             while leg.rtcp.poll_event().is_some() {}
             leg.measure();
@@ -611,11 +739,11 @@ mod tests {
         let mut junk = [0u8; 40];
         junk[0] = 0x80;
         assert_eq!(
-            r.relay_rtp(now, 9, &mut junk, |_, _| {}),
+            r.relay_rtp(now, 9, &mut junk),
             Err(RelayError::UnknownLeg(9))
         );
         assert!(matches!(
-            r.relay_rtp(now, 1, &mut junk, |_, _| {}),
+            r.relay_rtp(now, 1, &mut junk),
             Err(RelayError::Srtp { leg: 1, .. })
         ));
     }

@@ -15,6 +15,31 @@ use ocs_stack::srtp::{Policy, Session};
 #[global_allocator]
 static A: ocs_alloc_counter::Counting = ocs_alloc_counter::Counting;
 
+/// Everything the relay has to send now: (leg, bytes, RTCP or not).
+fn sent(relay: &mut Relay, now: Instant) -> Vec<(LegId, Vec<u8>, bool)> {
+    let mut buf = [0u8; 2048];
+    let mut out = Vec::new();
+    while let Some(t) = relay.poll_transmit(now, &mut buf).unwrap() {
+        out.push((t.leg, buf[..t.len].to_vec(), t.rtcp));
+    }
+    out
+}
+
+/// Relays one RTP packet; the SRTP packets it sends, by leg.
+fn relay_one(
+    relay: &mut Relay,
+    now: Instant,
+    from: LegId,
+    pkt: &mut [u8],
+) -> Result<Vec<(LegId, Vec<u8>)>, RelayError> {
+    relay.relay_rtp(now, from, pkt)?;
+    Ok(sent(relay, now)
+        .into_iter()
+        .filter(|t| !t.2)
+        .map(|(leg, b, _)| (leg, b))
+        .collect())
+}
+
 /// The MCU's SSRC toward leg `id`.
 fn mcu_ssrc(id: LegId) -> u32 {
     0x4D43_0000 + id as u32
@@ -119,10 +144,7 @@ fn the_dominant_speaker_reaches_every_other_participant() {
             if i == 0 {
                 last_a = pkt.clone();
             }
-            let mut out = Vec::new();
-            relay
-                .relay_rtp(now, ps[i].id, &mut pkt, |to, b| out.push((to, b.to_vec())))
-                .unwrap();
+            let out = relay_one(&mut relay, now, ps[i].id, &mut pkt).unwrap();
             for (to, b) in out {
                 assert_ne!(to, ps[i].id, "nobody hears himself");
                 let r = ps.iter_mut().find(|p| p.id == to).unwrap();
@@ -167,13 +189,12 @@ fn the_dominant_speaker_reaches_every_other_participant() {
     assert!(ps[1].got.iter().all(|g| g.1 == ps[0].ssrc));
     // A replayed packet is refused, and nothing is sent.
     let now = t0 + Duration::from_secs(3);
-    let mut sent = 0;
-    let r = relay.relay_rtp(now, 1, &mut last_a, |_, _| sent += 1);
+    let r = relay_one(&mut relay, now, 1, &mut last_a);
     assert!(matches!(r, Err(RelayError::Srtp { leg: 1, .. })), "{r:?}");
-    assert_eq!(sent, 0);
+    assert!(sent(&mut relay, now).is_empty(), "nothing is sent");
     // A packet under another participant's key is refused too.
     let mut forged = ps[1].speak(now, true);
-    assert!(relay.relay_rtp(now, 1, &mut forged, |_, _| {}).is_err());
+    assert!(relay_one(&mut relay, now, 1, &mut forged).is_err());
 }
 
 /// How many reports in an RTCP compound carry the MCU's [MS-RTP] extensions: Policy Server
@@ -227,18 +248,16 @@ fn rtcp_both_ways_gives_each_participant_its_quality() {
             if i == 2 && tick % 8 == 0 {
                 continue;
             }
-            let mut out = Vec::new();
-            relay
-                .relay_rtp(now, ps[i].id, &mut pkt, |to, b| out.push((to, b.to_vec())))
-                .unwrap();
+            let out = relay_one(&mut relay, now, ps[i].id, &mut pkt).unwrap();
             for (to, b) in out {
                 ps.iter_mut().find(|p| p.id == to).unwrap().receive(now, &b);
             }
         }
         // The MCU's reports, straight to the participants.
-        let mut reports = Vec::new();
-        relay.poll_rtcp(now, |to, b| reports.push((to, b.to_vec())));
-        for (to, mut b) in reports {
+        relay.handle_timeout(now);
+        let reports = sent(&mut relay, now);
+        assert!(reports.iter().all(|r| r.2), "only reports");
+        for (to, mut b, _) in reports {
             let p = ps.iter_mut().find(|p| p.id == to).unwrap();
             let n = p.rx.unprotect_rtcp(&mut b).unwrap();
             extensions_seen += ms_extensions(&b[..n], p.ssrc);
@@ -307,22 +326,25 @@ fn relaying_allocates_nothing_per_packet() {
     let mut packets: Vec<Vec<u8>> = (0..400)
         .map(|k| ps[0].speak(t0 + Duration::from_millis(20 * k), true))
         .collect();
-    let mut sent = 0usize;
+    let mut sent_n = 0usize;
     for (k, p) in packets.iter_mut().take(50).enumerate() {
         let now = t0 + Duration::from_millis(20 * k as u64);
-        sent += relay.relay_rtp(now, 1, p, |_, _| {}).unwrap();
+        sent_n += relay_one(&mut relay, now, 1, p).unwrap().len();
     }
+    let mut out = [0u8; 2048];
     let (relayed, allocations) = ocs_alloc_counter::count(|| {
         let mut n = 0;
         for (k, p) in packets.iter_mut().enumerate().skip(50) {
             let now = t0 + Duration::from_millis(20 * k as u64);
-            n += relay
-                .relay_rtp(now, 1, p, |_, b| assert!(b.len() > 160))
-                .unwrap();
+            relay.relay_rtp(now, 1, p).unwrap();
+            while let Some(t) = relay.poll_transmit(now, &mut out).unwrap() {
+                assert!(t.len > 160 && !t.rtcp);
+                n += 1;
+            }
         }
         n
     });
-    assert_eq!(sent, 50 * 9);
+    assert_eq!(sent_n, 50 * 9);
     assert_eq!(relayed, 350 * 9, "each packet to the nine others");
     assert_eq!(allocations, 0, "no allocation per relayed packet");
     ps.clear();
@@ -370,9 +392,11 @@ fn video_follows_the_dominant_speaker_and_asks_for_a_key_frame() {
     let vssrc = |id: u64| 0x7000 + id as u32;
     // Nobody is dominant yet: nothing is relayed.
     let mut first = video_packet(&mut tx[1], vssrc(2), 1, 0, true);
-    assert_eq!(video.relay_rtp(t0, 2, &mut first, |_, _| {}).unwrap(), 0);
+    assert_eq!(video.relay_rtp(t0, 2, &mut first).unwrap(), 0);
+    assert!(sent(&mut video, t0).is_empty());
     // Alice speaks: her frames (3 packets each, 33 ms apart) reach Bob and Carol.
-    video.set_dominant(Some(1), |_, _| {});
+    video.set_dominant(Some(1));
+    let _ = sent(&mut video, t0);
     let mut got: Vec<(LegId, u32, u32, bool, u32)> = Vec::new();
     let mut seq = 0u16;
     for frame in 0..10u32 {
@@ -380,10 +404,8 @@ fn video_follows_the_dominant_speaker_and_asks_for_a_key_frame() {
         for k in 0..3 {
             seq += 1;
             let mut p = video_packet(&mut tx[0], vssrc(1), seq, frame * 3000, k == 2);
-            let mut out = Vec::new();
-            let n = video
-                .relay_rtp(now, 1, &mut p, |to, b| out.push((to, b.to_vec())))
-                .unwrap();
+            let out = relay_one(&mut video, now, 1, &mut p).unwrap();
+            let n = out.len();
             assert_eq!(n, 2);
             for (to, mut b) in out {
                 let m = rx[to as usize - 1].unprotect_rtp(&mut b).unwrap();
@@ -416,11 +438,12 @@ fn video_follows_the_dominant_speaker_and_asks_for_a_key_frame() {
     // Bob becomes the speaker: a key frame request (RR + PLI) goes to Bob's leg only.
     let mut seq2 = 1u16;
     let mut bob = video_packet(&mut tx[1], vssrc(2), 2, 0, true);
-    video.relay_rtp(t0, 2, &mut bob, |_, _| {}).unwrap();
-    let mut asked = Vec::new();
-    video.set_dominant(Some(2), |to, b| asked.push((to, b.to_vec())));
+    let _ = relay_one(&mut video, t0, 2, &mut bob).unwrap();
+    video.set_dominant(Some(2));
+    let mut asked = sent(&mut video, t0);
     assert_eq!(asked.len(), 1);
-    let (to, mut b) = asked.pop().unwrap();
+    let (to, mut b, rtcp) = asked.pop().unwrap();
+    assert!(rtcp, "a key frame request is RTCP");
     assert_eq!(to, 2);
     let n = rx[1].unprotect_rtcp(&mut b).unwrap();
     let c = Compound::parse(&b[..n], &Limits::default()).unwrap();
@@ -432,15 +455,13 @@ fn video_follows_the_dominant_speaker_and_asks_for_a_key_frame() {
     assert_eq!((f.transport, f.fmt), (false, 1), "PLI");
     assert_eq!(f.media_ssrc(), vssrc(2));
     // The same speaker again: no second request.
-    video.set_dominant(Some(2), |_, _| panic!("asked twice"));
+    video.set_dominant(Some(2));
+    assert!(sent(&mut video, t0).is_empty(), "asked once");
     // Bob's next frame reaches Alice and Carol, timestamps going on from Alice's.
     let now = t0 + Duration::from_millis(400);
     seq2 += 2;
     let mut p = video_packet(&mut tx[1], vssrc(2), seq2, 90_000, true);
-    let mut out = Vec::new();
-    video
-        .relay_rtp(now, 2, &mut p, |to, b| out.push((to, b.to_vec())))
-        .unwrap();
+    let out = relay_one(&mut video, now, 2, &mut p).unwrap();
     let (_, mut b) = out.into_iter().find(|(to, _)| *to == 3).unwrap();
     let m = rx[2].unprotect_rtp(&mut b).unwrap();
     let r = RtpPacket::parse(&b[..m]).unwrap();
@@ -468,10 +489,7 @@ proptest::proptest! {
         for (who, loud, step) in schedule {
             now += Duration::from_millis(step);
             let mut pkt = ps[who].speak(now, loud);
-            let mut out = Vec::new();
-            relay
-                .relay_rtp(now, ps[who].id, &mut pkt, |to, b| out.push((to, b.to_vec())))
-                .unwrap();
+            let out = relay_one(&mut relay, now, ps[who].id, &mut pkt).unwrap();
             for (to, mut b) in out {
                 let r = (to - 1) as usize;
                 proptest::prop_assert_ne!(r, who);

@@ -74,6 +74,23 @@ fn publish(confs: &HashMap<String, Conference>, reports: &Reports, log: bool) {
     }
 }
 
+/// Sends what a relay has to send: SRTP to each leg's RTP address, SRTCP to its RTCP address.
+fn flush(
+    relay: &mut Relay,
+    now: Instant,
+    out: &mut [u8],
+    rtp: &UdpSocket,
+    rtcp: &UdpSocket,
+    addrs: impl Fn(LegId) -> Option<(SocketAddr, SocketAddr)>,
+) {
+    while let Ok(Some(t)) = relay.poll_transmit(now, out) {
+        if let Some((a, b)) = addrs(t.leg) {
+            let sock = if t.rtcp { (rtcp, b) } else { (rtp, a) };
+            let _ = sock.0.try_send_to(&out[..t.len], sock.1);
+        }
+    }
+}
+
 /// Runs the relay until the engine's side of `ops` is dropped.
 pub(super) async fn run(
     rtp: UdpSocket,
@@ -87,6 +104,7 @@ pub(super) async fn run(
     let mut by_rtcp: HashMap<SocketAddr, (String, LegId, bool)> = HashMap::new();
     let mut buf = vec![0u8; 2048];
     let mut cbuf = vec![0u8; 2048];
+    let mut out = vec![0u8; 2048];
     let mut next_publish = Instant::now() + Duration::from_secs(1);
     let mut publishes = 0u64;
     // RTCP is due every few seconds per leg: a 50 ms tick checks it, instead of working out
@@ -101,25 +119,15 @@ pub(super) async fn run(
                 let Some(Conference { relay, video, peers, vpeers }) = confs.get_mut(uri) else { continue };
                 let now = Instant::now();
                 let sent = if *is_video {
-                    video.relay_rtp(now, *leg, &mut buf[..n], |to, bytes| {
-                        if let Some(p) = vpeers.get(&to) {
-                            let _ = rtp.try_send_to(bytes, p.0);
-                        }
-                    })
+                    video.relay_rtp(now, *leg, &mut buf[..n])
                 } else {
-                    let r = relay.relay_rtp(now, *leg, &mut buf[..n], |to, bytes| {
-                        if let Some(p) = peers.get(&to) {
-                            let _ = rtp.try_send_to(bytes, p.0);
-                        }
-                    });
+                    let r = relay.relay_rtp(now, *leg, &mut buf[..n]);
                     // The video follows the voice; a new speaker is asked for a key frame.
-                    video.set_dominant(relay.dominant_speaker().map(|d| d.0), |to, bytes| {
-                        if let Some(p) = vpeers.get(&to) {
-                            let _ = rtcp.try_send_to(bytes, p.1);
-                        }
-                    });
+                    video.set_dominant(relay.dominant_speaker().map(|d| d.0));
                     r
                 };
+                flush(relay, now, &mut out, &rtp, &rtcp, |l| peers.get(&l).map(|p| (p.0, p.1)));
+                flush(video, now, &mut out, &rtp, &rtcp, |l| vpeers.get(&l).copied());
                 if let Err(e) = sent {
                     tracing::debug!(error = %e, %from, "RTP not relayed");
                 }
@@ -196,16 +204,10 @@ pub(super) async fn run(
             _ = tick.tick() => {
                 let now = Instant::now();
                 for Conference { relay, video, peers, vpeers } in confs.values_mut() {
-                    relay.poll_rtcp(now, |to, bytes| {
-                        if let Some(p) = peers.get(&to) {
-                            let _ = rtcp.try_send_to(bytes, p.1);
-                        }
-                    });
-                    video.poll_rtcp(now, |to, bytes| {
-                        if let Some(p) = vpeers.get(&to) {
-                            let _ = rtcp.try_send_to(bytes, p.1);
-                        }
-                    });
+                    relay.handle_timeout(now);
+                    video.handle_timeout(now);
+                    flush(relay, now, &mut out, &rtp, &rtcp, |l| peers.get(&l).map(|p| (p.0, p.1)));
+                    flush(video, now, &mut out, &rtp, &rtcp, |l| vpeers.get(&l).copied());
                 }
                 if now >= next_publish {
                     publishes += 1;
