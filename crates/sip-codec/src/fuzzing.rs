@@ -465,7 +465,9 @@ pub fn proxy(data: &[u8]) {
         Err(_) => {}
     }
     if let Ok(up) = strip_top_via(&m) {
-        assert_eq!(up.via().count() + 1, m.via().count());
+        // Counted as values (a malformed list may type-parse otherwise): exactly one less.
+        let vias = |x: &Message| x.values(HeaderName::Via).count();
+        assert_eq!(vias(&up) + 1, vias(&m));
         assert_eq!(up.body(), m.body());
     }
     let code = m.status().unwrap_or(500);

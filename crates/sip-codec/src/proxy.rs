@@ -182,7 +182,7 @@ pub fn forward_into(
 ///
 /// # Errors
 /// [`ProxyError::NoViaLeft`] when the response had one Via (it was for this element); a
-/// request; a message without Via.
+/// request; a message without Via, or with a Via value that does not parse.
 pub fn strip_top_via(resp: &Message) -> Result<Message, ProxyError> {
     let mut out = BytesMut::with_capacity(resp.len());
     strip_top_via_into(resp, &mut out)?;
@@ -198,6 +198,11 @@ pub fn strip_top_via_into(resp: &Message, buf: &mut impl BufMut) -> Result<(), P
         return Err(ProxyError::WrongKind {
             expected: "response",
         });
+    }
+    // Every Via must be one (an empty list element, say, is not): the one we remove is the
+    // first of them, and the next element upstream must be where the response goes.
+    for v in resp.via() {
+        v?;
     }
     let vias: usize = resp
         .headers_named(HeaderName::Via)
