@@ -628,7 +628,7 @@ async fn audio(
             () = tokio::time::sleep_until(tokio::time::Instant::from_std(rtcp_due)) => {
                 let now = Instant::now();
                 session.handle_timeout(now);
-                while let Some(n) = session.poll_transmit(now, &mut out[..1400]) {
+                while let Ok(Some(n)) = session.poll_transmit(now, &mut out[..1400]) {
                     let m = tx.protect_rtcp(&mut out, n)?;
                     if lossy {
                         // The same path: its reports arrive 20 to 60 ms late.
@@ -663,7 +663,7 @@ async fn audio(
     }
     // A last report, so the MCU has the latest round trip.
     session.leave(Instant::now(), "bye");
-    while let Some(n) = session.poll_transmit(Instant::now(), &mut out[..1400]) {
+    while let Ok(Some(n)) = session.poll_transmit(Instant::now(), &mut out[..1400]) {
         let m = tx.protect_rtcp(&mut out, n)?;
         rtcp.send_to(&out[..m], mcu.1).await?;
     }

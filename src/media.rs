@@ -530,7 +530,7 @@ impl Relay {
                 return Err(BufferTooSmall { required: 1400 });
             }
             match leg.rtcp.poll_transmit(now, &mut buf[..1400 - TRAILER]) {
-                Some(n) => {
+                Ok(Some(n)) => {
                     if let Ok(m) = leg.outbound.protect_rtcp(buf, n) {
                         return Ok(Some(Transmit {
                             leg: leg.id,
@@ -539,7 +539,9 @@ impl Relay {
                         }));
                     }
                 }
-                None => self.rtcp_from = Some(i + 1),
+                // Nothing more from this leg (a report larger than 1,336 bytes cannot be: 31
+                // blocks and the extensions fit).
+                Ok(None) | Err(_) => self.rtcp_from = Some(i + 1),
             }
         }
         Ok(None)

@@ -268,7 +268,7 @@ fn rtcp_both_ways_gives_each_participant_its_quality() {
             if p.rtcp.poll_timeout().is_some_and(|t| t <= now) {
                 p.rtcp.handle_timeout(now);
             }
-            while let Some(n) = p.rtcp.poll_transmit(now, &mut buf[..1400]) {
+            while let Some(n) = p.rtcp.poll_transmit(now, &mut buf[..1400]).unwrap() {
                 let m = p.tx.protect_rtcp(&mut buf, n).unwrap();
                 late.push_back((now + Duration::from_millis(30), p.id, buf[..m].to_vec()));
             }

@@ -145,7 +145,7 @@ struct Member {
 /// let (at, n) = loop {
 ///     let t = s.poll_timeout().unwrap();
 ///     s.handle_timeout(t);
-///     if let Some(n) = s.poll_transmit(t, &mut buf) {
+///     if let Some(n) = s.poll_transmit(t, &mut buf).unwrap() {
 ///         break (t, n);
 ///     }
 /// };
@@ -423,21 +423,28 @@ impl Session {
         }
     }
 
-    /// Writes the due RTCP compound into `buf` and returns its length; `None` when nothing is
-    /// due (or `buf` is too small, in which case it stays due).
-    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+    /// Writes the due RTCP compound into `buf` and returns its length; `Ok(None)` when nothing
+    /// is due.
+    ///
+    /// # Errors
+    /// [`Error::BufferTooSmall`] when the compound does not fit: it stays due, and no
+    /// statistic moves on (the A.3 interval counters advance only for a report that is sent).
+    #[must_use = "a report that is due and not taken is never sent"]
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Result<Option<usize>, Error> {
         if !self.pending || self.left {
-            return None;
+            return Ok(None);
         }
         let mut blocks = [ReportBlock::default(); 31];
+        let mut reported = [0u32; 31];
         let mut n = 0;
         let mut quality = Vec::new();
-        for (ssrc, m) in self.members.iter_mut() {
+        for (ssrc, m) in self.members.iter() {
             if n == 31 {
                 break;
             }
-            if let Some(st) = m.stats.as_mut().filter(|s| s.is_valid()) {
-                blocks[n] = st.report_block(*ssrc, now);
+            if let Some(st) = m.stats.as_ref().filter(|s| s.is_valid()) {
+                blocks[n] = st.peek_report_block(*ssrc, now);
+                reported[n] = *ssrc;
                 n += 1;
                 let expected = f64::from(st.expected()).max(1.0);
                 let lost = f64::from(st.cumulative_lost().max(0));
@@ -449,7 +456,6 @@ impl Session {
                     self.rtt.get(ssrc).copied(),
                 );
                 if m.last_mos.is_none_or(|old| (old - q.mos).abs() >= 0.1) {
-                    m.last_mos = Some(q.mos);
                     quality.push(Event::QualityChanged {
                         ssrc: *ssrc,
                         quality: q,
@@ -491,10 +497,21 @@ impl Session {
             }),
             None => r,
         };
-        if r.is_err() {
-            return None;
-        }
+        r?;
         let len = w.len();
+        // Sent: the interval counters move on, and the qualities reported are the last known.
+        for ssrc in &reported[..n] {
+            if let Some(st) = self.members.get_mut(ssrc).and_then(|m| m.stats.as_mut()) {
+                st.advance_interval();
+            }
+        }
+        for e in &quality {
+            if let Event::QualityChanged { ssrc, quality } = e
+                && let Some(m) = self.members.get_mut(ssrc)
+            {
+                m.last_mos = Some(quality.mos);
+            }
+        }
         self.events.extend(quality);
         self.avg_rtcp_size = (len as f64 + OVERHEAD) / 16.0 + self.avg_rtcp_size * 15.0 / 16.0;
         self.tp = now;
@@ -510,7 +527,7 @@ impl Session {
         if !sent_recently {
             self.we_sent = false;
         }
-        Some(len)
+        Ok(Some(len))
     }
 
     /// Sets the [MS-RTP] 2.2.11 profile extensions that follow the report blocks of every SR

@@ -239,11 +239,18 @@ impl ReceiverStats {
 
     /// The report block for this source at `now`, advancing the interval counters of A.3.
     pub fn report_block(&mut self, ssrc: u32, now: Instant) -> ReportBlock {
+        let block = self.peek_report_block(ssrc, now);
+        self.advance_interval();
+        block
+    }
+
+    /// The report block [`ReceiverStats::report_block`] would give, without advancing the
+    /// interval counters (for a report that may not be sent).
+    #[must_use]
+    pub fn peek_report_block(&self, ssrc: u32, now: Instant) -> ReportBlock {
         let expected = self.expected();
         let expected_interval = expected.wrapping_sub(self.expected_prior);
-        self.expected_prior = expected;
         let received_interval = self.received.wrapping_sub(self.received_prior);
-        self.received_prior = self.received;
         let lost_interval = i64::from(expected_interval) - i64::from(received_interval);
         let fraction_lost = if expected_interval == 0 || lost_interval <= 0 {
             0
@@ -266,6 +273,12 @@ impl ReceiverStats {
             lsr,
             dlsr,
         }
+    }
+
+    /// Starts the next reporting interval of A.3 (the report for this one went out).
+    pub fn advance_interval(&mut self) {
+        self.expected_prior = self.expected();
+        self.received_prior = self.received;
     }
 }
 

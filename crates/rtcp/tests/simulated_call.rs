@@ -100,7 +100,7 @@ fn measured_loss_jitter_and_rtt_match_the_link() {
         }
         for (to_b, s) in [(true, &mut a), (false, &mut b)] {
             s.handle_timeout(now);
-            if let Some(n) = s.poll_transmit(now, &mut buf) {
+            if let Some(n) = s.poll_transmit(now, &mut buf).unwrap() {
                 // RTCP travels the same link but is not lost here, so that every report counts.
                 let at = link.carry(now, false).unwrap();
                 queue.push(InFlight {
@@ -152,7 +152,7 @@ fn next_report(s: &mut Session, buf: &mut [u8]) -> (Instant, usize) {
     loop {
         let t = s.poll_timeout().unwrap();
         s.handle_timeout(t);
-        if let Some(n) = s.poll_transmit(t, buf) {
+        if let Some(n) = s.poll_transmit(t, buf).unwrap() {
             return (t, n);
         }
     }
@@ -169,7 +169,7 @@ fn bye_and_timeouts() {
     b.handle_rtcp(t, &buf[..n]).unwrap();
     assert_eq!(b.member_count(), 1);
     a.leave(t, "call ended");
-    let n = a.poll_transmit(t, &mut buf).unwrap();
+    let n = a.poll_transmit(t, &mut buf).unwrap().unwrap();
     assert!(a.poll_timeout().is_none());
     b.handle_rtcp(t, &buf[..n]).unwrap();
     assert_eq!(b.member_count(), 0);
@@ -187,7 +187,7 @@ fn bye_and_timeouts() {
     for _ in 0..200 {
         now = b.poll_timeout().unwrap();
         b.handle_timeout(now);
-        let _ = b.poll_transmit(now, &mut buf);
+        let _ = b.poll_transmit(now, &mut buf).unwrap();
         if std::iter::from_fn(|| b.poll_event()).any(|e| e == Event::Timeout { ssrc: 0xC }) {
             timed_out = true;
             break;
@@ -291,7 +291,7 @@ fn loops_and_bye_reconsideration() {
     let now = t0 + Duration::from_secs(10);
     big.leave(now, "");
     assert!(
-        big.poll_transmit(now, &mut buf).is_none(),
+        big.poll_transmit(now, &mut buf).unwrap().is_none(),
         "the BYE waits for its reconsidered time"
     );
     let (t, n) = next_report(&mut big, &mut buf);
@@ -305,7 +305,7 @@ fn loops_and_bye_reconsideration() {
     // With few members it goes out at once.
     let mut small = Session::new(Config::audio(0xC, "c"), t0, 1 << 32, 14);
     small.leave(t0, "bye");
-    assert!(small.poll_transmit(t0, &mut buf).is_some());
+    assert!(small.poll_transmit(t0, &mut buf).unwrap().is_some());
 }
 
 #[test]
@@ -332,4 +332,55 @@ fn ms_rtp_profile_extensions_ride_every_report() {
     };
     let got: Vec<MsExtension> = rr.extensions().map(|e| e.typed()).collect();
     assert_eq!(got, ext, "written after the report blocks, read back typed");
+}
+
+/// A report that does not fit the caller's buffer is an error that changes nothing: it stays
+/// due, and the report then sent is byte for byte the one a session never asked with too
+/// small a buffer sends (the A.3 interval counters did not move).
+#[test]
+fn a_buffer_too_small_leaves_the_report_due_and_the_statistics_alone() {
+    let t0 = Instant::now();
+    let mk = || Session::new(Config::audio(0xA, "a@contoso.com"), t0, 1 << 32, 3);
+    let (mut tried, mut clean) = (mk(), mk());
+    let mut pkt = [0u8; 200];
+    // 50 packets from B with every fifth lost.
+    for seq in 0..50u16 {
+        if seq % 5 == 4 {
+            continue;
+        }
+        let h = RtpHeader {
+            payload_type: 0,
+            sequence_number: seq,
+            timestamp: u32::from(seq) * 160,
+            ssrc: 0xB,
+            ..RtpHeader::default()
+        };
+        let n = h.write(&[0xFF; 160], 0, &mut pkt).unwrap();
+        let at = t0 + Duration::from_millis(20 * u64::from(seq));
+        tried.handle_rtp(at, &pkt[..n]).unwrap();
+        clean.handle_rtp(at, &pkt[..n]).unwrap();
+    }
+    let due = tried
+        .poll_timeout()
+        .unwrap()
+        .max(t0 + Duration::from_secs(1));
+    for s in [&mut tried, &mut clean] {
+        s.handle_timeout(due);
+    }
+    let mut small = [0u8; 16];
+    assert!(matches!(
+        tried.poll_transmit(due, &mut small),
+        Err(ocs_rtcp::Error::BufferTooSmall { .. })
+    ));
+    let (mut a, mut b) = ([0u8; 1500], [0u8; 1500]);
+    let n = tried
+        .poll_transmit(due, &mut a)
+        .unwrap()
+        .expect("still due");
+    let m = clean.poll_transmit(due, &mut b).unwrap().unwrap();
+    assert_eq!(a[..n], b[..m]);
+    assert!(
+        tried.poll_transmit(due, &mut a).unwrap().is_none(),
+        "sent once"
+    );
 }
