@@ -151,13 +151,15 @@ pub fn forward_into(
                 put(buf, &[h.name, ": ", &max_forwards.to_string(), "\r\n"]);
             }
             HeaderName::MaxForwards => {}
-            HeaderName::Route if skip > 0 => {
-                let values: Vec<&str> = h.values().map(|(v, _)| v).collect();
-                let dropped = skip.min(values.len());
-                skip -= dropped;
-                if dropped < values.len() {
+            HeaderName::Route => {
+                // Our leading entries go; a line left with none (or that had none) goes too.
+                let mut values = h.values().map(|(v, _)| v).peekable();
+                while skip > 0 && values.next().is_some() {
+                    skip -= 1;
+                }
+                if values.peek().is_some() {
                     put(buf, &[h.name, ": "]);
-                    for (i, v) in values[dropped..].iter().enumerate() {
+                    for (i, v) in values.enumerate() {
                         if i > 0 {
                             buf.put_slice(b", ");
                         }
