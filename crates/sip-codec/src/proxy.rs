@@ -218,14 +218,18 @@ pub fn strip_top_via_into(resp: &Message, buf: &mut impl BufMut) -> Result<(), P
     let head = resp.head();
     let first_line = head.split("\r\n").next().unwrap_or_default();
     put(buf, &[first_line, "\r\n"]);
-    let mut done = false;
+    // The first Via value goes wherever its line is; lines left with none (or that had
+    // none) go too.
+    let mut removed = false;
     for h in resp.headers() {
-        if !done && h.kind == HeaderName::Via {
-            done = true;
-            let mut rest = h.values().skip(1).map(|(v, _)| v).peekable();
-            if rest.peek().is_some() {
+        if h.kind == HeaderName::Via {
+            let mut values = h.values().map(|(v, _)| v).peekable();
+            if !removed && values.next().is_some() {
+                removed = true;
+            }
+            if values.peek().is_some() {
                 put(buf, &[h.name, ": "]);
-                for (i, v) in rest.enumerate() {
+                for (i, v) in values.enumerate() {
                     if i > 0 {
                         buf.put_slice(b", ");
                     }
