@@ -153,20 +153,11 @@ pub fn forward_into(
             HeaderName::MaxForwards => {}
             HeaderName::Route => {
                 // Our leading entries go; a line left with none (or that had none) goes too.
-                let mut values = h.values().map(|(v, _)| v).peekable();
+                let mut values = h.values().map(|(v, _)| v);
                 while skip > 0 && values.next().is_some() {
                     skip -= 1;
                 }
-                if values.peek().is_some() {
-                    put(buf, &[h.name, ": "]);
-                    for (i, v) in values.enumerate() {
-                        if i > 0 {
-                            buf.put_slice(b", ");
-                        }
-                        buf.put_slice(v.as_bytes());
-                    }
-                    buf.put_slice(b"\r\n");
-                }
+                put_list(buf, h.name, values);
             }
             _ => put(buf, &[h.name, ": ", h.value, "\r\n"]),
         }
@@ -223,20 +214,11 @@ pub fn strip_top_via_into(resp: &Message, buf: &mut impl BufMut) -> Result<(), P
     let mut removed = false;
     for h in resp.headers() {
         if h.kind == HeaderName::Via {
-            let mut values = h.values().map(|(v, _)| v).peekable();
+            let mut values = h.values().map(|(v, _)| v);
             if !removed && values.next().is_some() {
                 removed = true;
             }
-            if values.peek().is_some() {
-                put(buf, &[h.name, ": "]);
-                for (i, v) in values.enumerate() {
-                    if i > 0 {
-                        buf.put_slice(b", ");
-                    }
-                    buf.put_slice(v.as_bytes());
-                }
-                buf.put_slice(b"\r\n");
-            }
+            put_list(buf, h.name, values);
             continue;
         }
         put(buf, &[h.name, ": ", h.value, "\r\n"]);
@@ -310,6 +292,22 @@ pub fn beats(code: u16, best: u16) -> bool {
 #[must_use]
 pub fn route_names(value: &str, is_ours: impl Fn(&Uri<'_>) -> bool) -> bool {
     NameAddr::parse(value).is_ok_and(|n| is_ours(&n.uri))
+}
+
+/// A header line with these list values, or nothing when there are none.
+fn put_list<'a>(buf: &mut impl BufMut, name: &str, values: impl Iterator<Item = &'a str>) {
+    let mut values = values.peekable();
+    if values.peek().is_none() {
+        return;
+    }
+    put(buf, &[name, ": "]);
+    for (i, v) in values.enumerate() {
+        if i > 0 {
+            buf.put_slice(b", ");
+        }
+        buf.put_slice(v.as_bytes());
+    }
+    buf.put_slice(b"\r\n");
 }
 
 fn put(buf: &mut impl BufMut, parts: &[&str]) {
