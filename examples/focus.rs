@@ -5,9 +5,7 @@
 //! `cargo run --example focus`
 
 use ocs_stack::cccp::focus::{Carriage, Focus, FocusConfig, Origin, Output};
-use ocs_stack::cccp::info::{
-    ClientInfo, ConferenceDescription, ConferenceInfo, Endpoint, Role, User,
-};
+use ocs_stack::cccp::info::{ConferenceDescription, ConferenceInfo};
 use ocs_stack::cccp::message::{Body, Code, Keys, LobbyAccess, Request};
 use ocs_stack::cccp::state::Tracker;
 use ocs_stack::cccp::time::Timestamp;
@@ -20,22 +18,7 @@ fn show(label: &str, bytes: &[u8]) {
 }
 
 fn join(who: &str, endpoint: &str) -> Body {
-    Body::AddUser {
-        keys: Some(Keys::conference(FOCUS)),
-        user: Some(Box::new(User {
-            entity: who.into(),
-            roles: Some(vec![Role::Attendee]),
-            endpoints: vec![Endpoint {
-                entity: endpoint.into(),
-                client_info: Some(ClientInfo {
-                    lobby_capable: Some(true),
-                    ..ClientInfo::default()
-                }),
-                ..Endpoint::default()
-            }],
-            ..User::default()
-        })),
-    }
+    Body::join(FOCUS, who, endpoint)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

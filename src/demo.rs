@@ -22,25 +22,21 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpStream, UdpSocket};
-use tokio::sync::mpsc;
 
-use crate::cccp::info::{ClientInfo, ConferenceDescription, ConferenceInfo, Endpoint, Role, User};
-use crate::cccp::message::{Body, Code, Keys, LobbyAccess, Request, Response};
+use crate::cccp::info::{ConferenceDescription, ConferenceInfo, Endpoint, Role, User};
+use crate::cccp::message::{Body, Code, Keys, LobbyAccess, Response};
 use crate::cccp::state::Tracker;
 use crate::http::abs::{AbsFile, day_from_unix};
-use crate::http::h1::{Connection, Event, Role as HttpRole};
 use crate::rtcp::rtp::RtpPacket;
 use crate::rtcp::session::{Config as RtcpConfig, Session as Rtcp};
 use crate::server::Config;
 use crate::sip::headers::Auth;
 use crate::sip::ntlm::Credentials;
 use crate::sip::sipae::NtlmSipClient;
-use crate::sip::stream::{Frame, Status, StreamDecoder};
 use crate::sip::{HeaderName, Message};
 use crate::srtp::{Policy, Session as Srtp, Suite};
 
@@ -115,7 +111,7 @@ pub struct Report {
     pub quality: Vec<QualityRow>,
 }
 
-type Fail = Box<dyn std::error::Error + Send + Sync>;
+use crate::client::{Fail, UserAgent as Ua, http_get, to_tag};
 
 struct Log {
     t0: Instant,
@@ -160,185 +156,6 @@ impl Rng {
     }
     fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// A SIP user agent on one TCP connection: requests out one at a time, requests in answered
-/// 200 (BENOTIFY and ACK not answered) and kept.
-struct Ua {
-    user: &'static str,
-    local: SocketAddr,
-    wr: Arc<tokio::sync::Mutex<OwnedWriteHalf>>,
-    responses: mpsc::UnboundedReceiver<Message>,
-    inbox: Arc<Mutex<Vec<Message>>>,
-    cseq: u32,
-}
-
-impl Ua {
-    async fn connect(server: SocketAddr, user: &'static str) -> Result<Ua, Fail> {
-        let tcp = TcpStream::connect(server).await?;
-        let local = tcp.local_addr()?;
-        let (mut rd, wr) = tcp.into_split();
-        let wr = Arc::new(tokio::sync::Mutex::new(wr));
-        let (tx, responses) = mpsc::unbounded_channel();
-        let inbox = Arc::new(Mutex::new(Vec::new()));
-        let (w2, in2) = (wr.clone(), inbox.clone());
-        tokio::spawn(async move {
-            let dec = StreamDecoder::default();
-            let mut buf = BytesMut::with_capacity(16 * 1024);
-            loop {
-                match rd.read_buf(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {}
-                }
-                loop {
-                    let data = Bytes::copy_from_slice(&buf);
-                    let Ok(Status::Complete(frame, used)) = dec.decode(&data) else {
-                        break;
-                    };
-                    let _ = buf.split_to(used);
-                    let Frame::Message(m) = frame else { continue };
-                    if !m.is_request() {
-                        let _ = tx.send(m);
-                        continue;
-                    }
-                    let method = m.method().unwrap_or_default();
-                    if method != "BENOTIFY"
-                        && method != "ACK"
-                        && let Ok(ok) = m.response(200, "OK", "").build()
-                    {
-                        let _ = w2.lock().await.write_all(&ok.to_bytes()).await;
-                    }
-                    if let Ok(mut i) = in2.lock() {
-                        i.push(m);
-                    }
-                }
-            }
-        });
-        Ok(Ua {
-            user,
-            local,
-            wr,
-            responses,
-            inbox,
-            cseq: 0,
-        })
-    }
-
-    fn aor(&self) -> String {
-        format!("sip:{}@contoso.com", self.user)
-    }
-
-    /// Sends a request; returns its final response (an INVITE's 2xx is ACKed).
-    async fn request(
-        &mut self,
-        method: &str,
-        uri: &str,
-        call: &str,
-        to_tag: Option<&str>,
-        headers: &[(&str, String)],
-        body: Option<(&str, &[u8])>,
-    ) -> Result<Message, Fail> {
-        self.cseq += 1;
-        let (u, local, c) = (self.user, self.local, self.cseq);
-        let to_uri = if method == "REGISTER" {
-            self.aor()
-        } else {
-            uri.to_owned()
-        };
-        let to = to_tag.map_or(format!("<{to_uri}>"), |t| format!("<{to_uri}>;tag={t}"));
-        let mut head = format!(
-            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/TCP {local};branch=z9hG4bK{call}x{c}\r\n\
-             Max-Forwards: 70\r\nFrom: <sip:{u}@contoso.com>;tag={u}{call}\r\nTo: {to}\r\n\
-             Call-ID: {call}\r\nCSeq: {c} {method}\r\n\
-             Contact: <sip:{u}@{local};transport=tcp>\r\n"
-        );
-        for (n, v) in headers {
-            head.push_str(&format!("{n}: {v}\r\n"));
-        }
-        let body = body.unwrap_or(("", b""));
-        if !body.1.is_empty() {
-            head.push_str(&format!("Content-Type: {}\r\n", body.0));
-        }
-        head.push_str(&format!("Content-Length: {}\r\n\r\n", body.1.len()));
-        let mut bytes = head.into_bytes();
-        bytes.extend_from_slice(body.1);
-        self.wr.lock().await.write_all(&bytes).await?;
-        loop {
-            let r = tokio::time::timeout(Duration::from_secs(15), self.responses.recv())
-                .await
-                .map_err(|_| format!("{method} {uri}: no answer"))?
-                .ok_or("the server closed the connection")?;
-            if r.status().unwrap_or(0) < 200 {
-                continue;
-            }
-            if method == "INVITE" && (200..300).contains(&r.status().unwrap_or(0)) {
-                let to = r
-                    .header(HeaderName::To)
-                    .map(|h| h.value)
-                    .unwrap_or_default();
-                let ack = format!(
-                    "ACK {uri} SIP/2.0\r\nVia: SIP/2.0/TCP {local};branch=z9hG4bK{call}a{c}\r\n\
-                     Max-Forwards: 70\r\nFrom: <sip:{u}@contoso.com>;tag={u}{call}\r\nTo: {to}\r\n\
-                     Call-ID: {call}\r\nCSeq: {c} ACK\r\nContent-Length: 0\r\n\r\n"
-                );
-                self.wr.lock().await.write_all(ack.as_bytes()).await?;
-            }
-            return Ok(r);
-        }
-    }
-
-    /// A C3P request in SIP: the SIP response and the C3P response in it.
-    async fn c3p(
-        &mut self,
-        method: &str,
-        uri: &str,
-        call: &str,
-        to_tag: Option<&str>,
-        body: Body,
-        mcu: Option<&str>,
-    ) -> Result<(Message, Response), Fail> {
-        let mut r = Request::new(u64::from(self.cseq) + 1, self.aor(), uri, body);
-        r.command.mcu_uri = mcu.map(Into::into);
-        let bytes = r.to_bytes();
-        let sip = self
-            .request(
-                method,
-                uri,
-                call,
-                to_tag,
-                &[],
-                Some((crate::server::sip::C3P, &bytes)),
-            )
-            .await?;
-        let c3p = Response::parse(Bytes::copy_from_slice(sip.body())).map_err(|e| {
-            format!(
-                "{method} {uri}: {} without C3P: {e}",
-                sip.status().unwrap_or(0)
-            )
-        })?;
-        Ok((sip, c3p))
-    }
-
-    /// Requests received so far that match `f`, taken out of the inbox.
-    fn take(&self, f: impl Fn(&Message) -> bool) -> Vec<Message> {
-        let Ok(mut i) = self.inbox.lock() else {
-            return Vec::new();
-        };
-        let (got, keep): (Vec<_>, Vec<_>) = i.drain(..).partition(|m| f(m));
-        *i = keep;
-        got
-    }
-
-    /// Waits until a request matching `f` arrives.
-    async fn wait_for(&self, f: impl Fn(&Message) -> bool + Copy) -> Result<Message, Fail> {
-        for _ in 0..300 {
-            if let Some(m) = self.take(f).into_iter().next() {
-                return Ok(m);
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        Err(format!("{}: the expected request did not come", self.user).into())
     }
 }
 
@@ -442,59 +259,6 @@ impl Psom {
             }
         }
         Err("PSOM: no result".into())
-    }
-}
-
-fn to_tag(m: &Message) -> Result<String, Fail> {
-    Ok(m.to()?.tag().ok_or("no To tag")?.to_owned())
-}
-
-/// One HTTP GET over a fresh connection: status, header fields, body.
-async fn http_get(
-    addr: SocketAddr,
-    path: &str,
-    extra: &[(&str, &str)],
-) -> Result<(u16, Vec<(String, String)>, Vec<u8>), Fail> {
-    let mut tcp = TcpStream::connect(addr).await?;
-    let mut conn = Connection::new(HttpRole::Client);
-    let mut out = Vec::new();
-    let host = addr.to_string();
-    let mut fields: Vec<(&str, &str)> = vec![("host", host.as_str())];
-    fields.extend_from_slice(extra);
-    conn.send_request("GET", path, fields, &mut out)?;
-    conn.send_end_of_message(&[] as &[(&str, &str)], &mut out)?;
-    tcp.write_all(&out).await?;
-    let (mut status, mut headers, mut body) = (0, Vec::new(), Vec::new());
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        loop {
-            match conn.next_event()? {
-                Event::Response(h) => {
-                    status = h.status;
-                    headers = h
-                        .headers
-                        .iter()
-                        .map(|(n, v)| {
-                            (
-                                n.to_ascii_lowercase(),
-                                String::from_utf8_lossy(v).into_owned(),
-                            )
-                        })
-                        .collect();
-                }
-                Event::Data(d) => body.extend_from_slice(d),
-                Event::EndOfMessage(_) => return Ok((status, headers, body)),
-                Event::NeedData => break,
-                Event::ConnectionClosed => return Err("connection closed".into()),
-                _ => {}
-            }
-        }
-        let n = tcp.read(&mut buf).await?;
-        if n == 0 {
-            conn.receive_eof();
-        } else {
-            conn.receive_data(&buf[..n]);
-        }
     }
 }
 
@@ -738,22 +502,7 @@ async fn register(ua: &mut Ua, password: &str, rng: &mut Rng, log: &Log) -> Resu
 }
 
 fn join_body(focus: &str, user: &str, endpoint: &str) -> Body {
-    Body::AddUser {
-        keys: Some(Keys::conference(focus)),
-        user: Some(Box::new(User {
-            entity: format!("sip:{user}@contoso.com").into(),
-            roles: Some(vec![Role::Attendee]),
-            endpoints: vec![Endpoint {
-                entity: endpoint.into(),
-                client_info: Some(ClientInfo {
-                    lobby_capable: Some(true),
-                    ..ClientInfo::default()
-                }),
-                ..Endpoint::default()
-            }],
-            ..User::default()
-        })),
-    }
+    Body::join(focus, &format!("sip:{user}@contoso.com"), endpoint)
 }
 
 fn dial_in_body(focus: &str, user: &str) -> Body {

@@ -33,6 +33,8 @@ pub use ocs_srtp as srtp;
 
 pub mod cli;
 #[cfg(feature = "server")]
+pub mod client;
+#[cfg(feature = "server")]
 pub mod demo;
 #[doc(hidden)]
 pub mod fuzzing;

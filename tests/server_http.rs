@@ -12,15 +12,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
 use ocs_stack::cccp::info::{ConferenceDescription, ConferenceInfo, Endpoint, Role, User};
-use ocs_stack::cccp::message::{Body, Code, Keys, Reason, Request, Response};
+use ocs_stack::cccp::message::{Body, Code, Keys, Reason};
 use ocs_stack::cccp::time::{DateTime, Timestamp};
+use ocs_stack::client::UserAgent as Ua;
 use ocs_stack::server::{Config, Running, spawn};
-use ocs_stack::sip::Message;
-use ocs_stack::sip::stream::{Frame, Status, StreamDecoder};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 const FACTORY: &str = "sip:alice@contoso.com;gruu;opaque=app:conf:focusfactory";
 
@@ -51,113 +47,6 @@ async fn start(dir: &Path) -> Running {
     .unwrap()
 }
 
-/// A SIP user agent over one TCP connection.
-struct Ua {
-    user: &'static str,
-    tcp: TcpStream,
-    buf: BytesMut,
-    cseq: u32,
-}
-
-impl Ua {
-    async fn connect(addr: SocketAddr, user: &'static str) -> Ua {
-        Ua {
-            user,
-            tcp: TcpStream::connect(addr).await.unwrap(),
-            buf: BytesMut::new(),
-            cseq: 0,
-        }
-    }
-
-    /// Sends a request and returns its final response.
-    async fn request(
-        &mut self,
-        method: &str,
-        uri: &str,
-        call: &str,
-        to_tag: Option<&str>,
-        body: Option<Bytes>,
-    ) -> Message {
-        self.cseq += 1;
-        let local = self.tcp.local_addr().unwrap();
-        let to = to_tag.map_or(format!("<{uri}>"), |t| format!("<{uri}>;tag={t}"));
-        let body = body.unwrap_or_default();
-        let ct = if body.is_empty() {
-            String::new()
-        } else {
-            "Content-Type: application/cccp+xml\r\n".into()
-        };
-        let mut m = format!(
-            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/TCP {local};branch=z9hG4bK{call}{c}\r\n\
-             Max-Forwards: 70\r\nFrom: <sip:{u}@contoso.com>;tag=t{u}\r\nTo: {to}\r\n\
-             Call-ID: {call}\r\nCSeq: {c} {method}\r\nContact: <sip:{u}@{local};transport=tcp>\r\n\
-             {ct}Content-Length: {n}\r\n\r\n",
-            u = self.user,
-            c = self.cseq,
-            n = body.len()
-        )
-        .into_bytes();
-        m.extend_from_slice(&body);
-        self.tcp.write_all(&m).await.unwrap();
-        loop {
-            let msg = self.read().await;
-            if !msg.is_request() && msg.status().unwrap_or(0) >= 200 {
-                if method == "INVITE" && msg.status() == Some(200) {
-                    let ack = format!(
-                        "ACK {uri} SIP/2.0\r\nVia: SIP/2.0/TCP {local};branch=z9hG4bKack{call}\r\n\
-                         Max-Forwards: 70\r\nFrom: <sip:{u}@contoso.com>;tag=t{u}\r\nTo: {to}\r\n\
-                         Call-ID: {call}\r\nCSeq: {c} ACK\r\nContent-Length: 0\r\n\r\n",
-                        u = self.user,
-                        c = self.cseq,
-                        to = msg.header(ocs_stack::sip::HeaderName::To).unwrap().value,
-                    );
-                    self.tcp.write_all(ack.as_bytes()).await.unwrap();
-                }
-                return msg;
-            }
-        }
-    }
-
-    async fn read(&mut self) -> Message {
-        let dec = StreamDecoder::default();
-        loop {
-            let data = Bytes::copy_from_slice(&self.buf);
-            if let Status::Complete(f, used) = dec.decode(&data).unwrap() {
-                let _ = self.buf.split_to(used);
-                if let Frame::Message(m) = f {
-                    return m;
-                }
-                continue;
-            }
-            let n = tokio::time::timeout(Duration::from_secs(10), self.tcp.read_buf(&mut self.buf))
-                .await
-                .expect("an answer in time")
-                .unwrap();
-            assert!(n > 0, "the server closed the connection");
-        }
-    }
-
-    /// A C3P request in SIP; its C3P response.
-    async fn c3p(
-        &mut self,
-        method: &str,
-        uri: &str,
-        call: &str,
-        to_tag: Option<&str>,
-        body: Body,
-        mcu: Option<&str>,
-    ) -> (Message, Response) {
-        let me = format!("sip:{}@contoso.com", self.user);
-        let mut r = Request::new(u64::from(self.cseq) + 1, me, uri, body);
-        r.command.mcu_uri = mcu.map(Into::into);
-        let sip = self
-            .request(method, uri, call, to_tag, Some(r.to_bytes()))
-            .await;
-        let c3p = Response::parse(Bytes::copy_from_slice(sip.body())).unwrap();
-        (sip, c3p)
-    }
-}
-
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -184,7 +73,7 @@ async fn conferences_over_sip_and_http_survive_a_restart() {
     let dir = temp_dir("restart");
     let server = start(&dir).await;
     let sip = server.bound.tcp.unwrap();
-    let mut alice = Ua::connect(sip, "alice").await;
+    let mut alice = Ua::connect(sip, "alice").await.unwrap();
     // Two scheduled conferences: one for an hour, one that ends in two seconds.
     for (id, subject, life) in [
         ("DESIGN01", "Design review", 3600),
@@ -199,7 +88,8 @@ async fn conferences_over_sip_and_http_survive_a_restart() {
                 add_conference(id, subject, life),
                 None,
             )
-            .await;
+            .await
+            .unwrap();
         assert_eq!(ok.status(), Some(200));
         assert_eq!(r.code, Code::Success, "{r:?}");
     }
@@ -217,7 +107,10 @@ async fn conferences_over_sip_and_http_survive_a_restart() {
             ..User::default()
         })),
     };
-    let (ok, r) = alice.c3p("INVITE", &design, "join", None, join, None).await;
+    let (ok, r) = alice
+        .c3p("INVITE", &design, "join", None, join, None)
+        .await
+        .unwrap();
     assert_eq!((ok.status(), r.code), (Some(200), Code::Success));
     let tag = ok.to().unwrap().tag().unwrap().to_owned();
     let chat = "sip:alice@contoso.com;gruu;opaque=app:conf:chat:id:DESIGN01";
@@ -230,7 +123,8 @@ async fn conferences_over_sip_and_http_survive_a_restart() {
     };
     let (ok, r) = alice
         .c3p("INFO", &design, "join", Some(&tag), dial_in, Some(chat))
-        .await;
+        .await
+        .unwrap();
     assert_eq!((ok.status(), r.code), (Some(200), Code::Success), "{r:?}");
     let Body::AddUser { user: Some(u), .. } = &r.command.body else {
         panic!("{r:?}")
@@ -241,14 +135,17 @@ async fn conferences_over_sip_and_http_survive_a_restart() {
     // Past the short one's expiry, the server starts again on the same data.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let server = start(&dir).await;
-    let mut alice = Ua::connect(server.bound.tcp.unwrap(), "alice").await;
+    let mut alice = Ua::connect(server.bound.tcp.unwrap(), "alice")
+        .await
+        .unwrap();
     let get = |id: &str| Body::GetConference {
         keys: Some(Keys::conference(focus(id))),
         info: None,
     };
     let (_, r) = alice
         .c3p("SERVICE", FACTORY, "get1", None, get("DESIGN01"), None)
-        .await;
+        .await
+        .unwrap();
     assert_eq!(
         r.code,
         Code::Success,
@@ -262,7 +159,8 @@ async fn conferences_over_sip_and_http_survive_a_restart() {
     assert!(ci.user_list().is_empty(), "sessions end with the server");
     let (_, r) = alice
         .c3p("SERVICE", FACTORY, "get2", None, get("SHORT001"), None)
-        .await;
+        .await
+        .unwrap();
     assert_eq!(
         (r.code, r.reason),
         (Code::Failure, Some(Reason::ConferenceDoesNotExist)),
@@ -278,7 +176,8 @@ async fn conferences_over_sip_and_http_survive_a_restart() {
     };
     let (ok, r) = alice
         .c3p("INVITE", &design, "join2", None, join, None)
-        .await;
+        .await
+        .unwrap();
     assert_eq!((ok.status(), r.code), (Some(200), Code::Success));
     let tag = ok.to().unwrap().tag().unwrap().to_owned();
     let dial_in = Body::AddUser {
@@ -290,7 +189,8 @@ async fn conferences_over_sip_and_http_survive_a_restart() {
     };
     let (_, r) = alice
         .c3p("INFO", &design, "join2", Some(&tag), dial_in, Some(chat))
-        .await;
+        .await
+        .unwrap();
     assert_eq!(r.code, Code::Success, "{r:?}");
     server.stop().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
@@ -311,6 +211,8 @@ mod with_curl {
     use std::process::Command;
 
     use super::*;
+    use bytes::Bytes;
+    use ocs_stack::cccp::message::{Request, Response};
     use ocs_stack::http::abs::{AbsFile, day_from_unix};
 
     /// curl's output: (status line and headers, body).

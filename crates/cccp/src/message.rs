@@ -347,6 +347,42 @@ impl Kind {
 }
 
 impl Body {
+    /// The `addUser` a client sends to its focus to join the conference (the INVITE's C3P):
+    /// the user `user_uri` asking for the attendee role — the focus grants what policy gives —
+    /// with one endpoint, `endpoint`, that can wait in the lobby (`msci2:lobby-capable`, as
+    /// Office Communicator 2007 says).
+    ///
+    /// ```
+    /// use ocs_cccp::message::{Body, Request};
+    /// let focus = "sip:alice@contoso.com;gruu;opaque=app:conf:focus:id:DEMO0001";
+    /// let body = Body::join(focus, "sip:bob@contoso.com", "{bob-pc}");
+    /// let Body::AddUser { keys, user: Some(u) } = &body else { panic!() };
+    /// assert_eq!(keys.as_ref().unwrap().conf_entity.as_deref(), Some(focus));
+    /// assert_eq!(u.endpoints[0].client_info.as_ref().unwrap().lobby_capable, Some(true));
+    /// let bytes = Request::new(1, "sip:bob@contoso.com", focus, body).to_bytes();
+    /// assert!(std::str::from_utf8(&bytes).unwrap().contains("addUser"));
+    /// ```
+    #[must_use]
+    pub fn join(focus: &str, user_uri: &str, endpoint: &str) -> Body {
+        use crate::info::{ClientInfo, Endpoint};
+        Body::AddUser {
+            keys: Some(Keys::conference(focus)),
+            user: Some(Box::new(User {
+                entity: user_uri.into(),
+                roles: Some(vec![Role::Attendee]),
+                endpoints: vec![Endpoint {
+                    entity: endpoint.into(),
+                    client_info: Some(ClientInfo {
+                        lobby_capable: Some(true),
+                        ..ClientInfo::default()
+                    }),
+                    ..Endpoint::default()
+                }],
+                ..User::default()
+            })),
+        }
+    }
+
     /// The command element's name (`addUser`, ...).
     #[must_use]
     pub fn name(&self) -> &str {
