@@ -37,6 +37,7 @@
 //! assert_eq!(routes, ["sip:ss1.atlanta.example.com;lr", "sip:ss2.biloxi.example.com;lr"]);
 //! ```
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::build::MessageBuilder;
@@ -236,6 +237,8 @@ impl SessionTimer {
 /// One dialog: see the [module documentation](self).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dialog {
+    /// Session-timer events for [`Dialog::poll_event`].
+    events: VecDeque<SessionTimerEvent>,
     id: DialogId,
     state: DialogState,
     /// Our From (UAC) or To (UAS) header value, tag included.
@@ -317,6 +320,7 @@ impl Dialog {
             None => request_uri(request),
         };
         Ok(Dialog {
+            events: VecDeque::new(),
             state: if code < 200 {
                 DialogState::Early
             } else {
@@ -355,6 +359,7 @@ impl Dialog {
         let route_set = route_set(request, false)?;
         let secure = is_sips(request);
         Ok(Dialog {
+            events: VecDeque::new(),
             id: DialogId {
                 call_id: request.call_id()?.to_owned(),
                 local_tag: local_tag.to_owned(),
@@ -462,19 +467,24 @@ impl Dialog {
         }
     }
 
-    /// The session-timer event due at `now`. After `Refresh`, send the refresh and call
+    /// Fires the session timer when it is due at `now`; the event comes out of
+    /// [`Dialog::poll_event`]. After `Refresh`, send the refresh and call
     /// [`Dialog::set_session_timer`] with the new 2xx; after `Expired`, send BYE.
-    pub fn handle_timeout(&mut self, now: Instant) -> Option<SessionTimerEvent> {
+    pub fn handle_timeout(&mut self, now: Instant) {
         if self.state == DialogState::Terminated {
-            return None;
+            return;
         }
-        let ev = self.session_timer?.poll(now)?;
-        match ev {
+        if let Some(ev) = self.session_timer.and_then(|t| t.poll(now)) {
             // Fire once: the next deadline comes with the refresh's 2xx.
-            SessionTimerEvent::Refresh => self.session_timer = None,
-            SessionTimerEvent::Expired => self.session_timer = None,
+            self.session_timer = None;
+            self.events.push_back(ev);
         }
-        Some(ev)
+    }
+
+    /// The next session-timer event; call after [`Dialog::handle_timeout`].
+    #[must_use = "a refresh or expiry left in the queue is never acted on"]
+    pub fn poll_event(&mut self) -> Option<SessionTimerEvent> {
+        self.events.pop_front()
     }
 
     /// Whether `msg` (a request from the peer or a response to us) belongs to this dialog.
@@ -670,6 +680,7 @@ impl Dialog {
         }
         let route_set = route_set(notify, false)?;
         Ok(Dialog {
+            events: VecDeque::new(),
             id,
             state: DialogState::Confirmed,
             local: header_value(subscribe, HeaderName::From),

@@ -378,11 +378,15 @@ pub fn dialogs(data: &[u8]) {
             }
             4 => {
                 now += Duration::from_secs(u64::from(op) * 4);
-                let _ = (uas.handle_timeout(now), sub.handle_timeout(now));
-                let _ = notifier.handle_timeout(now);
+                uas.handle_timeout(now);
+                sub.handle_timeout(now);
+                notifier.handle_timeout(now);
+                while uas.poll_event().is_some() || sub.poll_event().is_some() {}
+                while notifier.poll_event().is_some() {}
                 for k in 0..set.dialogs().len() {
                     if let Some(d) = set.dialog_mut(k) {
-                        let _ = d.handle_timeout(now);
+                        d.handle_timeout(now);
+                        while d.poll_event().is_some() {}
                     }
                 }
             }

@@ -49,6 +49,7 @@
 //! assert!(bob.poll_timeout().unwrap() < now + Duration::from_secs(1800));
 //! ```
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::build::MessageBuilder;
@@ -149,6 +150,8 @@ pub struct NotifyOutcome {
 /// The subscriber side of one subscription.
 #[derive(Debug, Clone)]
 pub struct Subscriber {
+    /// Events for [`Subscriber::poll_event`].
+    events: VecDeque<SubscriberEvent>,
     subscribe: Message,
     event: String,
     dialog: Option<Dialog>,
@@ -206,6 +209,7 @@ impl Subscriber {
         let requested = subscribe.expires().and_then(Result::ok).unwrap_or(3600);
         let timer_n_duration = Duration::from_secs(32);
         Ok(Subscriber {
+            events: VecDeque::new(),
             subscribe,
             event,
             dialog: None,
@@ -386,21 +390,26 @@ impl Subscriber {
             .min()
     }
 
-    /// The event due at `now`: Timer N or the expiry end the subscription
-    /// ([`SubscriberEvent::Expired`]); the refresh point asks for a refresh.
-    pub fn handle_timeout(&mut self, now: Instant) -> Option<SubscriberEvent> {
+    /// Fires what is due at `now`: Timer N or the expiry end the subscription
+    /// ([`SubscriberEvent::Expired`]); the refresh point asks for a refresh
+    /// ([`SubscriberEvent::Refresh`]). The event comes out of [`Subscriber::poll_event`].
+    pub fn handle_timeout(&mut self, now: Instant) {
         if self.state == SubState::Terminated {
-            return None;
+            return;
         }
         if self.timer_n.is_some_and(|t| now >= t) || self.expires_at.is_some_and(|t| now >= t) {
             self.end(Some("timeout".into()));
-            return Some(SubscriberEvent::Expired);
-        }
-        if self.refresh_at.is_some_and(|t| now >= t) {
+            self.events.push_back(SubscriberEvent::Expired);
+        } else if self.refresh_at.is_some_and(|t| now >= t) {
             self.refresh_at = None;
-            return Some(SubscriberEvent::Refresh);
+            self.events.push_back(SubscriberEvent::Refresh);
         }
-        None
+    }
+
+    /// The next event; call after [`Subscriber::handle_timeout`].
+    #[must_use = "an expiry or refresh left in the queue is never acted on"]
+    pub fn poll_event(&mut self) -> Option<SubscriberEvent> {
+        self.events.pop_front()
     }
 
     /// A refreshing SUBSCRIBE in the dialog (`Expires: expires`; 0 un-subscribes), or `None`
@@ -445,6 +454,8 @@ pub enum NotifierEvent {
 /// The notifier side of one subscription.
 #[derive(Debug, Clone)]
 pub struct Notifier {
+    /// Events for [`Notifier::poll_event`].
+    events: VecDeque<NotifierEvent>,
     dialog: Dialog,
     event: String,
     state: SubState,
@@ -475,6 +486,7 @@ impl Notifier {
             .and_then(Result::ok)
             .unwrap_or(3600);
         Ok(Notifier {
+            events: VecDeque::new(),
             dialog,
             event,
             state: if pending {
@@ -560,13 +572,19 @@ impl Notifier {
         (self.state != SubState::Terminated).then_some(self.expires_at)
     }
 
-    /// The expiry, when due.
-    pub fn handle_timeout(&mut self, now: Instant) -> Option<NotifierEvent> {
+    /// Fires the expiry when it is due; [`NotifierEvent::Expired`] comes out of
+    /// [`Notifier::poll_event`].
+    pub fn handle_timeout(&mut self, now: Instant) {
         if self.state != SubState::Terminated && now >= self.expires_at {
             self.terminate("timeout");
-            return Some(NotifierEvent::Expired);
+            self.events.push_back(NotifierEvent::Expired);
         }
-        None
+    }
+
+    /// The next event; call after [`Notifier::handle_timeout`].
+    #[must_use = "an expiry left in the queue means a final NOTIFY never sent"]
+    pub fn poll_event(&mut self) -> Option<NotifierEvent> {
+        self.events.pop_front()
     }
 
     /// The next notification: NOTIFY (or BENOTIFY, see the [module documentation](self)) with

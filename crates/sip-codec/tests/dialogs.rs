@@ -340,9 +340,9 @@ fn session_timers_refresh_and_expire_on_time() {
     assert_eq!(t.interval, Duration::from_secs(1800));
     // The refresher refreshes at half the interval.
     assert_eq!(uac.poll_timeout(), Some(now + Duration::from_secs(900)));
-    assert_eq!(uac.handle_timeout(now + Duration::from_secs(899)), None);
+    assert_eq!(fire(uac, now + Duration::from_secs(899)), None);
     assert_eq!(
-        uac.handle_timeout(now + Duration::from_secs(900)),
+        fire(uac, now + Duration::from_secs(900)),
         Some(SessionTimerEvent::Refresh)
     );
     assert_eq!(
@@ -373,7 +373,7 @@ fn session_timers_refresh_and_expire_on_time() {
         Some(now + Duration::from_secs(1800 - 32))
     );
     assert_eq!(
-        uas.handle_timeout(now + Duration::from_secs(1768)),
+        fire(&mut uas, now + Duration::from_secs(1768)),
         Some(SessionTimerEvent::Expired)
     );
     // A 90 s interval: a third (30 s) is less than 32 s.
@@ -399,4 +399,10 @@ fn session_timers_refresh_and_expire_on_time() {
         t.poll(now + Duration::from_secs(300)),
         Some(SessionTimerEvent::Refresh)
     );
+}
+
+/// Fires the dialog's session timer at `t`; the event that came of it.
+fn fire(d: &mut Dialog, t: Instant) -> Option<SessionTimerEvent> {
+    d.handle_timeout(t);
+    d.poll_event()
 }

@@ -84,8 +84,8 @@ fn lifecycle_refresh_and_unsubscribe() {
     // Refresh a minute before the end (595 s granted at t1).
     let due = bob.poll_timeout().unwrap();
     assert_eq!(due, t1 + Duration::from_secs(535));
-    assert_eq!(bob.handle_timeout(due - Duration::from_millis(1)), None);
-    assert_eq!(bob.handle_timeout(due), Some(SubscriberEvent::Refresh));
+    assert_eq!(fire(&mut bob, due - Duration::from_millis(1)), None);
+    assert_eq!(fire(&mut bob, due), Some(SubscriberEvent::Refresh));
     let refresh = bob
         .refresh(due, 600, "z9hG4bKr1", "192.0.2.7:4321")
         .unwrap()
@@ -169,9 +169,9 @@ fn timer_n_and_expiry() {
     // No NOTIFY within 64·T1.
     let mut bob = Subscriber::new(t0, sub.clone()).unwrap();
     bob.handle_response(t0, &accept(&sub, 120, false)).unwrap();
-    assert_eq!(bob.handle_timeout(t0 + Duration::from_secs(31)), None);
+    assert_eq!(fire(&mut bob, t0 + Duration::from_secs(31)), None);
     assert_eq!(
-        bob.handle_timeout(t0 + Duration::from_secs(32)),
+        fire(&mut bob, t0 + Duration::from_secs(32)),
         Some(SubscriberEvent::Expired)
     );
     assert_eq!(bob.state(), SubState::Terminated);
@@ -184,18 +184,17 @@ fn timer_n_and_expiry() {
     let n = focus.notify(t0, "z9hG4bKn", "h").build().unwrap();
     bob.handle_notify(t0, &n).unwrap();
     assert_eq!(
-        bob.handle_timeout(t0 + Duration::from_secs(60)),
+        fire(&mut bob, t0 + Duration::from_secs(60)),
         Some(SubscriberEvent::Refresh)
     );
     assert_eq!(
-        bob.handle_timeout(t0 + Duration::from_secs(120)),
+        fire(&mut bob, t0 + Duration::from_secs(120)),
         Some(SubscriberEvent::Expired)
     );
     assert_eq!(focus.poll_timeout(), Some(t0 + Duration::from_secs(120)));
-    assert_eq!(
-        focus.handle_timeout(t0 + Duration::from_secs(120)),
-        Some(NotifierEvent::Expired)
-    );
+    focus.handle_timeout(t0 + Duration::from_secs(120));
+    assert_eq!(focus.poll_event(), Some(NotifierEvent::Expired));
+    assert_eq!(focus.poll_event(), None, "once");
     let last = focus
         .notify(t0 + Duration::from_secs(120), "z9hG4bKl", "h")
         .build()
@@ -279,4 +278,10 @@ fn the_synthesized_ocs_conference_subscribe() {
     let bob = Subscriber::new(Instant::now(), sub).unwrap();
     assert_eq!(bob.event(), "conference");
     assert_eq!(bob.state(), SubState::NotifyWait);
+}
+
+/// Fires the subscriber's timers at `t`; the event that came of it.
+fn fire(s: &mut Subscriber, t: Instant) -> Option<SubscriberEvent> {
+    s.handle_timeout(t);
+    s.poll_event()
 }

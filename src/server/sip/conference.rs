@@ -685,8 +685,8 @@ impl Conferencing {
             .subs
             .iter_mut()
             .filter_map(|(id, s)| {
-                matches!(s.notifier.handle_timeout(now), Some(NotifierEvent::Expired))
-                    .then_some(*id)
+                s.notifier.handle_timeout(now);
+                matches!(s.notifier.poll_event(), Some(NotifierEvent::Expired)).then_some(*id)
             })
             .collect();
         for id in expired {
