@@ -80,7 +80,11 @@ fn codec(c: &mut Criterion) {
 
 fn fanout(c: &mut Criterion) {
     let now = Instant::now();
-    let mut server = Server::new("BENCH001", ServerConfig::default(), 1);
+    let mut server = Server::new(
+        "BENCH001",
+        ServerConfig::default(),
+        <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1),
+    );
     let mut buf = vec![0u8; 1 << 16];
     let mut clients = Vec::new();
     for i in 0..101u64 {

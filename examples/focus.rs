@@ -23,7 +23,10 @@ fn join(who: &str, endpoint: &str) -> Body {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let now = Timestamp(1_700_000_000);
-    let mut focus = Focus::new(FocusConfig::default(), 2007);
+    let mut focus = Focus::new(
+        FocusConfig::default(),
+        <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(2007),
+    );
     let mut bob = Tracker::new();
     let mut token = 0;
     let mut send = |focus: &mut Focus, who: &str, to: &str, carriage, body: Body| {

@@ -19,7 +19,11 @@ fn main() {
         }
     }
     let now = Instant::now();
-    let mut server = Server::new("ABCD1234", ServerConfig::default(), 0x5eed);
+    let mut server = Server::new(
+        "ABCD1234",
+        ServerConfig::default(),
+        <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0x5eed),
+    );
     let people = [
         ("1001", "sip:olga@contoso.com", Role::Organizer),
         ("1002", "sip:paul@contoso.com", Role::Presenter),

@@ -244,7 +244,7 @@ pub async fn run(
     let (webconf_tx, webconf_rx) = mpsc::unbounded_channel();
     if let Some((l, acceptor)) = psom {
         let base = bound.web.map(|a| format!("http://{a}"));
-        let seed = u64::from_le_bytes(seed[16..24].try_into().unwrap_or_default());
+        let seed = sip::derive_seed(&seed, b"ocs webconf keys");
         tasks.push(tokio::spawn(webconf::run(
             l,
             acceptor,

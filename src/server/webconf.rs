@@ -65,7 +65,7 @@ pub(super) async fn run(
     mut ops: mpsc::UnboundedReceiver<WebConfOp>,
     content: Files,
     web_base: Option<String>,
-    seed: u64,
+    seed: [u8; 32],
 ) {
     let (io_tx, mut io_rx) = mpsc::unbounded_channel::<Io>();
     let next = Arc::new(AtomicU64::new(1));
@@ -122,7 +122,8 @@ pub(super) async fn run(
     let mut out = vec![0u8; 64 * 1024];
     let mut routed: HashMap<ConnId, String> = HashMap::new();
     let mut early: HashMap<ConnId, Vec<u8>> = HashMap::new();
-    let mut rng = seed | 1;
+    // One CSPRNG for the content IVs, and a generator of its own for each conference.
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::from_seed(seed);
     let config = |id: &str| ServerConfig {
         content_base: format!(
             "{}{CONTENT_PATH}{id}/",
@@ -140,10 +141,10 @@ pub(super) async fn run(
             op = ops.recv() => match op {
                 None => break,
                 Some(WebConfOp::Authorize { conference_id, auth_id, key, user, role }) => {
-                    rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-                    let s = servers
-                        .entry(conference_id.clone())
-                        .or_insert_with(|| Server::new(&conference_id, config(&conference_id), rng));
+                    let s = servers.entry(conference_id.clone()).or_insert_with(|| {
+                        let keys = <rand::rngs::StdRng as rand::SeedableRng>::from_rng(&mut rng);
+                        Server::new(&conference_id, config(&conference_id), keys)
+                    });
                     s.authorize(Authorization {
                         auth_id,
                         key,
@@ -246,10 +247,8 @@ pub(super) async fn run(
                         key,
                         data,
                     } => {
-                        rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
                         let mut iv = [0u8; 16];
-                        iv[..8].copy_from_slice(&rng.to_le_bytes());
-                        iv[8..].copy_from_slice(&(rng ^ 0x9E37_79B9_7F4A_7C15).to_le_bytes());
+                        rand::Rng::fill_bytes(&mut rng, &mut iv);
                         let path = url
                             .find(CONTENT_PATH)
                             .map(|i| url[i..].to_owned())

@@ -35,7 +35,8 @@
 //! use ocs_cccp::message::{Body, Code, Request};
 //! use ocs_cccp::time::Timestamp;
 //!
-//! let mut focus = Focus::new(FocusConfig::default(), 42);
+//! # use rand::SeedableRng;
+//! let mut focus = Focus::new(FocusConfig::default(), rand::rngs::StdRng::seed_from_u64(42));
 //! let factory = "sip:alice@contoso.com;gruu;opaque=app:conf:focusfactory";
 //! let req = Request::new(1, "sip:alice@contoso.com", factory, Body::AddConference { info: None });
 //! let origin = Origin { sender: "sip:alice@contoso.com".into(), target: factory.into(), carriage: Carriage::Service };
@@ -368,7 +369,7 @@ pub struct Focus {
     outputs: VecDeque<Output>,
     pending: HashMap<u64, Pending>,
     next_id: u64,
-    rng: u64,
+    rng: crate::rng::Keys,
 }
 
 pub(crate) use crate::uri::address_of_record as aor;
@@ -393,27 +394,22 @@ impl Fail {
 }
 
 impl Focus {
-    /// A focus with no conferences. `seed` drives the conference IDs and keys it makes up.
+    /// A focus with no conferences. `rng` makes the conference IDs and keys (give it a
+    /// CSPRNG: an ID is seen by every participant, a key by members only).
     #[must_use]
-    pub fn new(config: FocusConfig, seed: u64) -> Focus {
+    pub fn new(config: FocusConfig, rng: impl rand_core::CryptoRng + Send + 'static) -> Focus {
         Focus {
             config,
             conferences: HashMap::new(),
             outputs: VecDeque::new(),
             pending: HashMap::new(),
             next_id: 1,
-            rng: seed ^ 0x9E37_79B9_7F4A_7C15,
+            rng: crate::rng::Keys::new(rng),
         }
     }
 
     fn random(&mut self) -> u64 {
-        // xorshift64*: the caller's seed, no global generator.
-        let mut x = self.rng.max(1);
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        self.rng.next_u64()
     }
 
     fn new_conference_id(&mut self) -> String {
@@ -784,9 +780,7 @@ impl Focus {
         }
         let invited = invitees(info);
         let mut key_bytes = [0u8; 16];
-        let (a, b) = (self.random(), self.random());
-        key_bytes[..8].copy_from_slice(&a.to_be_bytes());
-        key_bytes[8..].copy_from_slice(&b.to_be_bytes());
+        self.rng.fill(&mut key_bytes);
         let answer = self.install(
             now,
             uri.clone(),

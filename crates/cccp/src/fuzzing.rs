@@ -93,7 +93,7 @@ impl Driver {
                     // What a store keeps reads back, and schedules the same conference again.
                     let info = ConferenceInfo::parse(s.info.to_bytes());
                     assert_eq!(info.as_ref().ok(), Some(&s.info));
-                    let mut other = Focus::new(FocusConfig::default(), 1);
+                    let mut other = Focus::new(FocusConfig::default(), crate::rng::NotRandom(1));
                     if let Err(e) = other.restore(self.now, &s) {
                         assert!(matches!(e, RestoreError::Expired), "{e}");
                     }
@@ -162,7 +162,7 @@ impl Driver {
 /// focus's state.
 pub fn focus(data: &[u8]) {
     let mut d = Driver {
-        focus: Focus::new(FocusConfig::default(), 7),
+        focus: Focus::new(FocusConfig::default(), crate::rng::NotRandom(7)),
         now: Timestamp(1_700_000_000),
         token: 0,
         trackers: Vec::new(),

@@ -69,6 +69,8 @@ pub mod fuzzing;
 pub mod info;
 pub mod message;
 pub mod ns;
+pub mod rng;
+pub use rand_core;
 pub mod state;
 pub mod time;
 pub mod uri;

@@ -56,7 +56,10 @@ fn wire(o: &Output) {
 impl Meeting {
     fn new() -> Meeting {
         Meeting {
-            focus: Focus::new(FocusConfig::default(), 42),
+            focus: Focus::new(
+                FocusConfig::default(),
+                <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(42),
+            ),
             token: 0,
             request_id: 0,
             now: T0,

@@ -10,7 +10,11 @@ use crate::value::MarshalLimits;
 
 /// The fuzz oracle's participant: conference `FUZZ0001`, auth id `1`, key `k`, attendee.
 fn oracle_server(now: Instant) -> Server {
-    let mut server = Server::new("FUZZ0001", ServerConfig::default(), 1);
+    let mut server = Server::new(
+        "FUZZ0001",
+        ServerConfig::default(),
+        crate::rng::NotRandom(1),
+    );
     server.authorize(Authorization {
         auth_id: "1".into(),
         key: b"k".to_vec(),

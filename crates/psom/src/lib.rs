@@ -25,7 +25,8 @@
 //! use ocs_psom::server::{Authorization, Server, ServerConfig};
 //!
 //! let now = Instant::now();
-//! let mut server = Server::new("ABCD1234", ServerConfig::default(), 7);
+//! # use rand::SeedableRng;
+//! let mut server = Server::new("ABCD1234", ServerConfig::default(), rand::rngs::StdRng::seed_from_u64(7));
 //! // What the data MCU put in the C3P addUser dial-in response (connection-info sAuthId, key).
 //! server.authorize(Authorization {
 //!     auth_id: "4711".into(),
@@ -84,6 +85,8 @@ pub mod fuzzing;
 pub mod interface;
 pub mod meeting;
 pub mod record;
+pub mod rng;
+pub use rand_core;
 pub mod server;
 pub mod value;
 

@@ -217,7 +217,7 @@ pub fn first_contact(data: &[u8], config: &ServerConfig) -> FirstContact {
 pub struct Server {
     conference_id: String,
     config: ServerConfig,
-    rng: u64,
+    rng: crate::rng::Keys,
     auths: HashMap<String, Authorization>,
     conns: BTreeMap<ConnId, Conn>,
     state: MeetingState,
@@ -230,14 +230,18 @@ pub struct Server {
 }
 
 impl Server {
-    /// A server for one conference. `rng_seed` feeds the content keys (give it randomness
-    /// from a CSPRNG: this crate reads none itself).
+    /// A server for one conference. `rng` makes the content keys (give it a CSPRNG: this
+    /// crate reads no randomness itself).
     #[must_use]
-    pub fn new(conference_id: &str, config: ServerConfig, rng_seed: u64) -> Server {
+    pub fn new(
+        conference_id: &str,
+        config: ServerConfig,
+        rng: impl rand_core::CryptoRng + Send + 'static,
+    ) -> Server {
         Server {
             conference_id: conference_id.to_owned(),
             config,
-            rng: rng_seed,
+            rng: crate::rng::Keys::new(rng),
             auths: HashMap::new(),
             conns: BTreeMap::new(),
             state: MeetingState::default(),
@@ -265,7 +269,7 @@ impl Server {
     /// use ocs_psom::meeting::Role;
     /// use ocs_psom::server::{Authorization, Server, ServerConfig};
     /// let now = Instant::now();
-    /// let mut s = Server::new("ABCD1234", ServerConfig::default(), 1);
+    /// let mut s = Server::new("ABCD1234", ServerConfig::default(), ocs_psom::rng::NotRandom(1));
     /// s.authorize(Authorization {
     ///     auth_id: "1".into(), key: b"k".to_vec(), user: "sip:bob@contoso.com".into(),
     ///     role: Role::Attendee, expires: now + Duration::from_secs(60),
@@ -850,10 +854,8 @@ impl Server {
         if Sha1::digest(&up.data)[..] != up.sha1[..] {
             return Err(Refusal::IntegrityFailed);
         }
-        let mut key = Vec::with_capacity(16);
-        for _ in 0..2 {
-            key.extend_from_slice(&self.random().to_le_bytes());
-        }
+        let mut key = vec![0u8; 16];
+        self.rng.fill(&mut key);
         let url = format!("{}{}/{}", self.config.content_base, id, up.name);
         self.state.content.push(Content {
             name: up.name.clone(),
@@ -869,15 +871,6 @@ impl Server {
         });
         self.changed(Interface::Upload)?;
         Ok(vec![Value::String(url), Value::Blob(key)])
-    }
-
-    /// splitmix64 over the embedder's seed.
-    fn random(&mut self) -> u64 {
-        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
     }
 
     fn fresh_id(&mut self) -> u32 {

@@ -35,7 +35,7 @@ impl Sim {
                 title: "Weekly".into(),
                 ..ServerConfig::default()
             },
-            42,
+            <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(42),
         );
         for (id, user, role) in [
             ("1001", "sip:olga@contoso.com", Role::Organizer),

@@ -259,6 +259,18 @@ pub struct Stats {
     pub rejected: u64,
 }
 
+/// A seed of its own for one user of the engine's seed (the focus's generator, the PSOM
+/// service's): SHA-256 of the seed and a label, so that no two share a stream.
+#[must_use]
+pub fn derive_seed(seed: &[u8; 32], label: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::new()
+        .chain_update(seed)
+        .chain_update(label)
+        .finalize()
+        .into()
+}
+
 /// Which application a request goes to.
 enum Route {
     Registrar,
@@ -330,7 +342,10 @@ impl Engine {
                 mcus: vec![McuType::AudioVideo, McuType::Chat, McuType::Meeting],
                 ..crate::cccp::focus::FocusConfig::default()
             },
-            u64::from_le_bytes(seed[8..16].try_into().unwrap_or_default()),
+            <rand::rngs::StdRng as rand::SeedableRng>::from_seed(derive_seed(
+                &seed,
+                b"ocs focus keys",
+            )),
         );
         Engine {
             registrar: Registrar::new(&core, seed, now),
