@@ -13,18 +13,18 @@ use ocs_stack::sip::sipae::{NtlmSipClient, NtlmSipServer, Verdict};
 use ocs_stack::sip::transaction::{Timers, TransactionLayer, Transport, TxEvent, TxKey};
 use ocs_stack::sip::{HeaderName, Message};
 
-/// A deterministic stand-in for the caller's random generator (tags, branches, challenges).
-struct Rng(u64);
+/// The caller's random generator (tags, branches, challenges): `rand`'s `StdRng`, seeded so
+/// the example prints the same every run.
+struct Rng(rand::rngs::StdRng);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
+        rand::Rng::next_u64(&mut self.0)
     }
     fn bytes<const N: usize>(&mut self) -> [u8; N] {
-        std::array::from_fn(|_| self.next() as u8)
+        let mut b = [0u8; N];
+        rand::Rng::fill_bytes(&mut self.0, &mut b);
+        b
     }
 }
 
@@ -62,7 +62,9 @@ fn wire(from: &mut TransactionLayer, to: &mut TransactionLayer, now: Instant) ->
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seed_dir = std::env::args().nth(1);
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(
+        2007,
+    ));
     let now = Instant::now();
     let mut ua = TransactionLayer::new(Timers::default());
     let mut registrar = TransactionLayer::new(Timers::default());

@@ -136,22 +136,21 @@ impl Log {
     }
 }
 
-/// A small deterministic generator for the clients' randomness (tags, keys, loss, jitter).
-struct Rng(u64);
+/// The clients' randomness (tags, keys, loss, jitter): `rand`'s `StdRng`, seeded.
+struct Rng(rand::rngs::StdRng);
 
 impl Rng {
+    fn seeded(seed: u64) -> Rng {
+        Rng(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(
+            seed,
+        ))
+    }
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
+        rand::Rng::next_u64(&mut self.0)
     }
     fn bytes<const N: usize>(&mut self) -> [u8; N] {
         let mut b = [0u8; N];
-        for c in b.chunks_mut(8) {
-            let v = self.next().to_le_bytes();
-            c.copy_from_slice(&v[..c.len()]);
-        }
+        rand::Rng::fill_bytes(&mut self.0, &mut b);
         b
     }
     fn unit(&mut self) -> f64 {
@@ -330,8 +329,13 @@ async fn audio(
     // short meeting gives every leg a round trip; the MCU keeps the RFC 3550 interval.
     let mut cfg = RtcpConfig::audio(ssrc, "demo@contoso.com");
     cfg.timer_mode = crate::rtcp::session::TimerMode::PacketTrainFast;
-    let mut session = Rtcp::new(cfg, start, crate::server::av::ntp_now(), seed);
-    let mut rng = Rng(seed | 1);
+    let mut session = Rtcp::new(
+        cfg,
+        start,
+        crate::server::av::ntp_now(),
+        <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed),
+    );
+    let mut rng = Rng::seeded(seed);
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     // The lossy path's packets wait here until their time: (when, to the RTCP port, bytes).
     let mut delayed: BinaryHeap<std::cmp::Reverse<(Instant, bool, Vec<u8>)>> = BinaryHeap::new();
@@ -581,10 +585,12 @@ async fn meeting(
     web: SocketAddr,
     cert: &[u8],
 ) -> Result<(String, usize, usize, Vec<QualityRow>), Fail> {
-    let mut rng = Rng(SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(7, |d| d.as_nanos() as u64)
-        | 1);
+    let mut rng = Rng::seeded(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(7, |d| d.as_nanos() as u64)
+            | 1,
+    );
     let names = ["alice", "bob", "carol"];
     let mut uas = Vec::new();
     for n in names {

@@ -337,7 +337,12 @@ impl Relay {
             id,
             inbound: inb,
             outbound: out,
-            rtcp: RtcpSession::new(cfg, now, ntp_now, seed),
+            rtcp: RtcpSession::new(
+                cfg,
+                now,
+                ntp_now,
+                <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed),
+            ),
             ssrc,
             remote: None,
             level: 0.0,

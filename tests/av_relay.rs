@@ -86,7 +86,7 @@ fn party(id: LegId, relay: &mut Relay, now: Instant) -> Party {
             Config::audio(ssrc, &format!("p{id}")),
             now,
             0x1_0000_0000,
-            id + 7,
+            <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(id + 7),
         ),
         seq: 1,
         ts: 0,

@@ -105,7 +105,7 @@ pub fn rtcp_session(data: &[u8]) {
 
     use crate::session::{Config, Session};
     let t0 = Instant::now();
-    let mut s = Session::new(Config::audio(0x5151, "fuzz"), t0, 1 << 32, 7);
+    let mut s = Session::new(Config::audio(0x5151, "fuzz"), t0, 1 << 32, Counter(7));
     let mut now = t0;
     let mut buf = [0u8; 1500];
     let mut rest = data;
@@ -132,5 +132,28 @@ pub fn rtcp_session(data: &[u8]) {
             s.rtt(ssrc),
             s.source(ssrc).map(|st| st.jitter()),
         );
+    }
+}
+
+/// A counter through SplitMix64: the oracle's deterministic "randomness" (not random).
+struct Counter(u64);
+
+impl rand_core::TryRng for Counter {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok(self.try_next_u64()? as u32)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        Ok(z ^ (z >> 27))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for c in dst.chunks_mut(8) {
+            let v = self.try_next_u64()?.to_le_bytes();
+            c.copy_from_slice(&v[..c.len()]);
+        }
+        Ok(())
     }
 }

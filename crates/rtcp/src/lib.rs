@@ -48,6 +48,7 @@ pub mod packet;
 pub mod quality;
 pub mod rtp;
 pub mod session;
+pub use rand_core;
 pub mod stats;
 pub mod writer;
 pub mod xr;

@@ -139,7 +139,9 @@ struct Member {
 /// use std::time::{Duration, Instant};
 /// use ocs_rtcp::session::{Config, Session};
 /// let t0 = Instant::now();
-/// let mut s = Session::new(Config::audio(0x1111, "alice@contoso.com"), t0, 0xe7a0_0000_0000_0000, 42);
+/// # use rand::SeedableRng;
+/// let rng = rand::rngs::StdRng::seed_from_u64(42);
+/// let mut s = Session::new(Config::audio(0x1111, "alice@contoso.com"), t0, 0xe7a0_0000_0000_0000, rng);
 /// let mut buf = [0u8; 1500];
 /// // Run the timer until the first report goes out (reconsideration may postpone it).
 /// let (at, n) = loop {
@@ -152,11 +154,11 @@ struct Member {
 /// assert!(at > t0 && at < t0 + Duration::from_secs(10));
 /// assert!(n >= 8 + 12);
 /// ```
-#[derive(Debug)]
 pub struct Session {
     cfg: Config,
     clock: NtpClock,
-    rng: u64,
+    /// The caller's generator: the RFC 3550 A.7 interval randomization.
+    rng: Box<dyn rand_core::Rng + Send>,
     members: HashMap<u32, Member>,
     we_sent: bool,
     last_sent: Option<(u32, Instant)>,
@@ -179,14 +181,29 @@ pub struct Session {
 /// UDP and IPv4 header bytes counted into the average RTCP size (RFC 3550 §6.2).
 const OVERHEAD: f64 = 28.0;
 
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("ssrc", &self.cfg.ssrc)
+            .field("members", &self.members.len())
+            .field("next", &self.tn)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Session {
-    /// A session starting at `now`, when the wall clock reads `ntp_now` (NTP 32.32); `seed`
-    /// drives the interval randomization.
+    /// A session starting at `now`, when the wall clock reads `ntp_now` (NTP 32.32); `rng`
+    /// randomizes the report interval (RFC 3550 A.7; it need not be cryptographic).
     #[must_use]
-    pub fn new(cfg: Config, now: Instant, ntp_now: u64, seed: u64) -> Self {
+    pub fn new(
+        cfg: Config,
+        now: Instant,
+        ntp_now: u64,
+        rng: impl rand_core::Rng + Send + 'static,
+    ) -> Self {
         let mut s = Session {
             clock: NtpClock::new(now, ntp_now),
-            rng: seed | 1,
+            rng: Box::new(rng),
             members: HashMap::new(),
             we_sent: false,
             last_sent: None,
@@ -209,12 +226,9 @@ impl Session {
         s
     }
 
+    /// Uniform in [0, 1).
     fn random(&mut self) -> f64 {
-        // xorshift64*: deterministic from the caller's seed, not for cryptography.
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        (self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+        (self.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
     fn senders(&self, now: Instant) -> usize {

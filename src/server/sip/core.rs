@@ -74,40 +74,22 @@ pub(super) fn unix(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// Values nobody can predict from what the server sent before: HMAC-SHA-256 of a counter
-/// under a key of the generator's own (derived from the engine's seed with a label, so that
-/// the applications' generators are independent).
-pub(crate) struct Unpredictable {
-    key: [u8; 32],
-    counter: u64,
-}
+/// Values nobody can predict from what the server sent before: ChaCha (`rand`'s `StdRng`)
+/// seeded from the engine's seed and a label, so that each user of the seed has a stream of
+/// its own.
+pub(crate) struct Unpredictable(rand::rngs::StdRng);
 
 impl Unpredictable {
     pub(crate) fn new(seed: &[u8; 32], label: &[u8]) -> Unpredictable {
-        use sha2::Digest as _;
-        Unpredictable {
-            key: sha2::Sha256::new()
-                .chain_update(seed)
-                .chain_update(label)
-                .finalize()
-                .into(),
-            counter: 0,
-        }
+        use rand::SeedableRng as _;
+        Unpredictable(rand::rngs::StdRng::from_seed(super::derive_seed(
+            seed, label,
+        )))
     }
 
     /// Eight fresh bytes.
     pub(crate) fn next_bytes(&mut self) -> [u8; 8] {
-        use hmac::{Hmac, KeyInit, Mac};
-        self.counter += 1;
-        let Ok(mut m) = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&self.key) else {
-            return self.counter.to_le_bytes();
-        };
-        m.update(b"ocs-engine");
-        m.update(&self.counter.to_le_bytes());
-        let out = m.finalize().into_bytes();
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&out[..8]);
-        b
+        rand::Rng::next_u64(&mut self.0).to_le_bytes()
     }
 }
 
@@ -121,9 +103,7 @@ pub(super) struct Core {
     /// Responses held until their ticket is committed: (ticket, server tx, response).
     held: VecDeque<(u64, TxKey, Message)>,
     next_ticket: u64,
-    counter: u64,
-    seed: u64,
-    /// Makes unpredictable values (NTLM server challenges).
+    /// Makes tags, branches and unpredictable values (NTLM server challenges).
     pub(super) secret: Unpredictable,
     pub(super) stats: Stats,
 }
@@ -137,22 +117,15 @@ impl Core {
             out: VecDeque::new(),
             held: VecDeque::new(),
             next_ticket: 1,
-            counter: 0,
-            seed: u64::from_le_bytes(seed[..8].try_into().unwrap_or_default()),
-            // A key of its own, apart from the Digest nonces' key.
+            // A stream of its own, apart from the Digest nonces' key.
             secret: Unpredictable::new(seed, b"ocs-engine challenges"),
             stats: Stats::default(),
         }
     }
 
-    /// A fresh token (tags, branches): a counter mixed with the seed.
+    /// A fresh token (tags, branches): 64 unpredictable bits in hex.
     pub(super) fn token(&mut self) -> String {
-        self.counter += 1;
-        let mut x = self.counter ^ self.seed;
-        x ^= x >> 33;
-        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        x ^= x >> 33;
-        format!("{x:016x}")
+        format!("{:016x}", u64::from_le_bytes(self.secret.next_bytes()))
     }
 
     /// Eight bytes nobody can predict.
