@@ -552,21 +552,21 @@ impl ConferenceInfo {
     /// aside, without regard to case.
     #[must_use]
     pub fn user(&self, entity: &str) -> Option<&User> {
-        let want = crate::focus::aor(entity);
+        let want = crate::uri::address_of_record(entity);
         self.user_list()
             .iter()
-            .find(|u| crate::focus::aor(&u.entity) == want)
+            .find(|u| crate::uri::address_of_record(&u.entity) == want)
     }
 
     /// The user with this entity, to change it. Entities compare as SIP addresses: scheme
     /// and parameters aside, without regard to case.
     pub fn user_mut(&mut self, entity: &str) -> Option<&mut User> {
-        let want = crate::focus::aor(entity);
+        let want = crate::uri::address_of_record(entity);
         self.users
             .as_mut()?
             .users
             .iter_mut()
-            .find(|u| crate::focus::aor(&u.entity) == want)
+            .find(|u| crate::uri::address_of_record(&u.entity) == want)
     }
 
     /// Users waiting in the lobby: those with an endpoint on hold.

@@ -342,7 +342,7 @@ pub struct Focus {
     rng: u64,
 }
 
-pub(crate) use crate::uri::address_of_record as aor;
+use crate::uri::address_of_record as aor;
 
 fn same_user(a: &str, b: &str) -> bool {
     aor(a) == aor(b)
