@@ -88,3 +88,8 @@ pub(crate) fn utf8(b: bytes::Bytes) -> Result<bytestring::ByteString, Error> {
         }),
     }
 }
+
+/// The README's examples, run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

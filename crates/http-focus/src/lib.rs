@@ -62,3 +62,8 @@ pub mod download;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod h1;
+
+/// The README's examples, run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -237,3 +237,8 @@ impl Refusal {
         .find(|r| *r as u16 == c)
     }
 }
+
+/// The README's examples, run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

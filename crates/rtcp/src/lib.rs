@@ -55,3 +55,8 @@ pub mod xr;
 
 pub use error::Error;
 pub use packet::Limits;
+
+/// The README's examples, run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

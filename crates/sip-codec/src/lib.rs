@@ -139,3 +139,8 @@ pub use error::{Error, Fault, ValueError};
 pub use message::{Header, Limits, Message, StartLine};
 pub use name::HeaderName;
 pub use params::{Param, Params, ParamsIter};
+
+/// The README's examples, run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

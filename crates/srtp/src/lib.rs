@@ -83,3 +83,8 @@ pub use session::{
     Event, MAX_SRTCP_PACKETS, MAX_SRTP_PACKETS, MAX_TRAILER, SOFT_LIMIT_MARGIN, Session,
 };
 pub use suite::{Suite, UnknownSuite};
+
+/// The README's examples, run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
