@@ -277,17 +277,7 @@ impl Conferencing {
                 self.focus.handle_request(ts(wall), token, &origin, r);
                 self.drain_focus(cx, now, wall);
             }
-            _ => cx.core.reply_with(
-                now,
-                key,
-                &req,
-                405,
-                "Method Not Allowed",
-                &[(
-                    "Allow",
-                    "INVITE, ACK, BYE, CANCEL, INFO, SUBSCRIBE, SERVICE, MESSAGE".into(),
-                )],
-            ),
+            _ => cx.core.method_not_allowed(now, key, &req),
         }
     }
 

@@ -227,6 +227,21 @@ impl Core {
         }
     }
 
+    /// `405` with what conference and MCU URIs take.
+    pub(super) fn method_not_allowed(&mut self, now: Instant, key: TxKey, req: &Message) {
+        self.reply_with(
+            now,
+            key,
+            req,
+            405,
+            "Method Not Allowed",
+            &[(
+                "Allow",
+                "INVITE, ACK, BYE, CANCEL, INFO, SUBSCRIBE, SERVICE, MESSAGE".into(),
+            )],
+        );
+    }
+
     /// Sends a request we originate (or forward) through a client transaction to `peer`.
     pub(super) fn originate(&mut self, now: Instant, msg: Message, peer: Peer) -> Option<TxKey> {
         let k = self.layer.send_request(now, msg, peer.transport()).ok()?;

@@ -221,17 +221,7 @@ impl Sessions {
                     "399 ocs \"this MCU takes no SIP sessions here\"".into(),
                 )],
             ),
-            _ => core.reply_with(
-                now,
-                key,
-                req,
-                405,
-                "Method Not Allowed",
-                &[(
-                    "Allow",
-                    "INVITE, ACK, BYE, CANCEL, INFO, SUBSCRIBE, SERVICE, MESSAGE".into(),
-                )],
-            ),
+            _ => core.method_not_allowed(now, key, req),
         }
     }
 
