@@ -56,7 +56,7 @@ async fn the_demo_runs_a_meeting_and_measures_it() {
     assert_eq!(q.len(), 3);
     for (i, row) in q.iter().enumerate() {
         assert!(row.received > 0 && row.sent >= row.received, "{row:?}");
-        assert!(row.rtt_ms.is_some(), "an RTT for {}", row.user);
+        assert!(row.rtt_ms.is_some(), "an RTT for {}: {row:?}", row.user);
         let others: Vec<&str> = ["alice", "bob", "carol"]
             .into_iter()
             .enumerate()
