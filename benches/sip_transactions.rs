@@ -59,6 +59,7 @@ fn bench(c: &mut Criterion) {
         })
         .collect();
     let mut layer = loaded_layer(now, 10_000, 1_000_000);
+    let mut out = vec![0u8; 4096];
     let mut g = c.benchmark_group("sip_transactions");
     g.throughput(Throughput::Elements(1));
     let mut i = 0;
@@ -71,7 +72,7 @@ fn bench(c: &mut Criterion) {
                 panic!()
             };
             layer.respond(now, key, resp.clone()).unwrap();
-            black_box(layer.poll_transmit());
+            black_box(layer.poll_transmit(&mut out).unwrap());
             layer.handle_timeout(now);
             let Some(TxEvent::Terminated { .. }) = layer.poll_event() else {
                 panic!()
@@ -90,7 +91,7 @@ fn bench(c: &mut Criterion) {
                     panic!()
                 };
                 layer.send_response(now, resp.clone()).unwrap();
-                black_box(layer.poll_transmit());
+                black_box(layer.poll_transmit(&mut out).unwrap());
                 layer.handle_timeout(now);
                 let Some(TxEvent::Terminated { .. }) = layer.poll_event() else {
                     panic!()
@@ -116,7 +117,7 @@ fn bench(c: &mut Criterion) {
                 panic!()
             };
             layer.respond(now, key, resp.clone()).unwrap();
-            black_box(layer.poll_transmit());
+            black_box(layer.poll_transmit(&mut out).unwrap());
             layer.handle_message(now, ack.clone(), Transport::Reliable);
             layer.handle_timeout(now);
             let Some(TxEvent::Terminated { .. }) = layer.poll_event() else {

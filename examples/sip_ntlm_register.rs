@@ -50,8 +50,9 @@ fn register(cseq: u32, branch: u64, auth: Option<&str>) -> Message {
 /// Moves every pending transmit of `from` into `to` as bytes over "TLS", returning them.
 fn wire(from: &mut TransactionLayer, to: &mut TransactionLayer, now: Instant) -> Vec<Message> {
     let mut sent = Vec::new();
-    while let Some(t) = from.poll_transmit() {
-        let bytes = t.message.to_bytes();
+    let mut buf = [0u8; 8192];
+    while let Ok(Some(t)) = from.poll_transmit(&mut buf) {
+        let bytes = bytes::Bytes::copy_from_slice(&buf[..t.len]);
         let m = Message::parse(bytes).expect("what we send parses");
         println!("  → {}", m.head().lines().next().unwrap_or_default());
         sent.push(m.clone());

@@ -94,9 +94,10 @@ impl Endpoint {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        while let Some(t) = self.layer.poll_transmit() {
+        let mut buf = [0u8; 65_535];
+        while let Ok(Some(t)) = self.layer.poll_transmit(&mut buf) {
             if let Some(&to) = self.dest.get(&t.key) {
-                self.send_raw(&t.message, to)?;
+                self.socket.send_to(&buf[..t.len], to)?;
             }
         }
         Ok(())

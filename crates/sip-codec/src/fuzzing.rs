@@ -130,6 +130,7 @@ pub fn transactions(data: &[u8]) {
     use crate::transaction::{Timers, TransactionLayer, Transport, TxEvent, TxKey};
 
     const METHODS: [&str; 6] = ["INVITE", "OPTIONS", "ACK", "CANCEL", "BYE", "SUBSCRIBE"];
+    let mut out = vec![0u8; crate::Limits::default().max_message_size + 1024];
     const CODES: [u16; 8] = [100, 180, 183, 200, 202, 302, 486, 603];
     let make = |method: &str, branch: u8, response: Option<u16>| -> Option<Message> {
         let branch = if branch % 5 == 4 {
@@ -212,7 +213,11 @@ pub fn transactions(data: &[u8]) {
                 servers.push(message);
             }
         }
-        while layer.poll_transmit().is_some() {}
+        while layer
+            .poll_transmit(&mut out)
+            .expect("what the layer sends fits a buffer of the message size limit")
+            .is_some()
+        {}
         let _ = layer.poll_timeout();
     }
     for req in &servers {

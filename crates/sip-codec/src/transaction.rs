@@ -19,7 +19,9 @@
 //! let invite = Message::parse(Bytes::from_static(b"OPTIONS sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n\
 //!     From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n")).unwrap();
 //! let key = client.send_request(now, invite, Transport::Unreliable).unwrap();
-//! assert!(client.poll_transmit().is_some());
+//! let mut buf = [0u8; 1500];
+//! let sent = client.poll_transmit(&mut buf).unwrap().unwrap();
+//! assert!(buf[..sent.len].starts_with(b"OPTIONS sip:b@h SIP/2.0\r\n"));
 //! // No answer: retransmitted after T1 (Timer E), then after 2·T1...
 //! assert_eq!(client.poll_timeout(), Some(now + Duration::from_millis(500)));
 //! // ...until Timer F (64·T1) ends the transaction.
@@ -180,8 +182,24 @@ pub enum TxEvent {
 pub struct Transmit {
     /// The transaction.
     pub key: TxKey,
-    /// The message.
-    pub message: Message,
+    /// How many bytes of the caller's buffer the message took.
+    pub len: usize,
+}
+
+/// The caller's buffer cannot hold the next message; nothing was taken. Call again with at
+/// least `required` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the output buffer is too small: {required} bytes are needed")]
+pub struct BufferTooSmall {
+    /// The next message's length.
+    pub required: usize,
+}
+
+/// A message waiting to be sent.
+#[derive(Debug, Clone)]
+struct Queued {
+    key: TxKey,
+    message: Message,
 }
 
 /// Why the layer refused a message from the transaction user.
@@ -283,7 +301,7 @@ pub struct TransactionLayer {
     /// reported as [`TxEvent::Overloaded`] and [`TransactionLayer::send_request`] fails.
     pub max_transactions: usize,
     heap: BinaryHeap<Reverse<(Instant, TxKey, u8)>>,
-    out: VecDeque<Transmit>,
+    out: VecDeque<Queued>,
     events: VecDeque<TxEvent>,
 }
 
@@ -361,7 +379,7 @@ impl TransactionLayer {
         let key = self.txs.insert(tx);
         self.client_index.insert(match_key, key);
         self.schedule(key, now);
-        self.out.push_back(Transmit {
+        self.out.push_back(Queued {
             key,
             message: request,
         });
@@ -430,7 +448,7 @@ impl TransactionLayer {
             (_, state) => return Err(TxError::WrongState(state)),
         }
         tx.last_response = Some(response.clone());
-        self.out.push_back(Transmit {
+        self.out.push_back(Queued {
             key,
             message: response,
         });
@@ -475,10 +493,25 @@ impl TransactionLayer {
         }
     }
 
-    /// The next message to send.
-    #[must_use]
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.out.pop_front()
+    /// Writes the next message to send at the start of `buf`: which transaction it is for
+    /// (where it goes is the caller's business) and its length. Call until `Ok(None)` after
+    /// every input and timeout.
+    ///
+    /// # Errors
+    /// [`BufferTooSmall`] when `buf` is shorter than the message (nothing is taken).
+    #[must_use = "a message left in the queue is never sent"]
+    pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Result<Option<Transmit>, BufferTooSmall> {
+        let Some(q) = self.out.front() else {
+            return Ok(None);
+        };
+        let len = q.message.len();
+        if buf.len() < len {
+            return Err(BufferTooSmall { required: len });
+        }
+        q.message.write(&mut &mut buf[..len]);
+        let key = q.key;
+        self.out.pop_front();
+        Ok(Some(Transmit { key, len }))
     }
 
     /// The next event for the transaction user.
@@ -586,7 +619,7 @@ impl TransactionLayer {
         };
         tx.retransmit_at = Some(at + tx.interval);
         self.schedule(key, at);
-        self.out.push_back(Transmit { key, message });
+        self.out.push_back(Queued { key, message });
     }
 
     /// Timers B, F, H (timeouts) and D, K, I, J, L, M (waits).
@@ -666,14 +699,14 @@ impl TransactionLayer {
                 );
                 if let Some(ack) = ack {
                     tx.ack = Some(ack.clone());
-                    self.out.push_back(Transmit { key, message: ack });
+                    self.out.push_back(Queued { key, message: ack });
                 }
                 true
             }
             // A retransmitted non-2xx final: the ACK again, nothing up.
             (Kind::InviteClient, State::Completed, 300..) => {
                 if let Some(ack) = tx.ack.clone() {
-                    self.out.push_back(Transmit { key, message: ack });
+                    self.out.push_back(Queued { key, message: ack });
                 }
                 false
             }
@@ -731,7 +764,7 @@ impl TransactionLayer {
             if matches!(tx.state, State::Proceeding | State::Completed)
                 && let Some(r) = tx.last_response.clone()
             {
-                self.out.push_back(Transmit { key, message: r });
+                self.out.push_back(Queued { key, message: r });
             }
             return;
         }

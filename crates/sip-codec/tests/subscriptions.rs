@@ -265,7 +265,7 @@ fn benotify_is_negotiated_and_gets_no_response() {
     layer.abandon(key).unwrap();
     assert_eq!(layer.poll_event(), Some(TxEvent::Terminated { key }));
     assert!(layer.is_empty());
-    assert!(layer.poll_transmit().is_none());
+    assert!(common::sent(&mut layer).is_none());
     assert!(layer.abandon(key).is_err());
 }
 

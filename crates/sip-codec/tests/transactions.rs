@@ -1,5 +1,7 @@
 //! The four transaction machines on virtual time (RFC 3261 §17, RFC 6026), over UDP and TCP.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -36,7 +38,7 @@ fn run(layer: &mut TransactionLayer, start: Instant, until: Duration) -> Vec<f64
             break;
         }
         layer.handle_timeout(at);
-        while layer.poll_transmit().is_some() {
+        while common::sent(layer).is_some() {
             sent.push((at - start).as_secs_f64());
         }
     }
@@ -54,7 +56,7 @@ fn invite_client_retransmits_then_times_out() {
     let key = l
         .send_request(t0, request("INVITE", "z9hG4bKa"), Transport::Unreliable)
         .unwrap();
-    assert!(l.poll_transmit().is_some());
+    assert!(common::sent(&mut l).is_some());
     // Timer A: 0.5, 1, 2, 4, 8, 16 s apart; Timer B at 64·T1 = 32 s.
     assert_eq!(
         run(&mut l, t0, Duration::from_secs(40)),
@@ -70,7 +72,7 @@ fn invite_client_retransmits_then_times_out() {
     let key = l
         .send_request(t0, request("INVITE", "z9hG4bKb"), Transport::Reliable)
         .unwrap();
-    let _ = l.poll_transmit();
+    let _ = common::sent(&mut l);
     assert_eq!(run(&mut l, t0, Duration::from_secs(40)), Vec::<f64>::new());
     assert_eq!(
         events(&mut l),
@@ -85,7 +87,7 @@ fn non_invite_client_caps_at_t2() {
     let key = l
         .send_request(t0, request("OPTIONS", "z9hG4bKc"), Transport::Unreliable)
         .unwrap();
-    let _ = l.poll_transmit();
+    let _ = common::sent(&mut l);
     let sent = run(&mut l, t0, Duration::from_secs(12));
     // Timer E: T1, 2·T1, 4·T1, then T2 = 4 s.
     assert_eq!(sent, [0.5, 1.5, 3.5, 7.5, 11.5]);
@@ -116,7 +118,7 @@ fn non_invite_client_completes_and_waits_timer_k() {
     let key = l
         .send_request(t0, request("MESSAGE", "z9hG4bKd"), Transport::Unreliable)
         .unwrap();
-    let _ = l.poll_transmit();
+    let _ = common::sent(&mut l);
     l.handle_message(
         t0 + Duration::from_millis(100),
         response(200, "MESSAGE", "z9hG4bKd", "b1"),
@@ -148,7 +150,7 @@ fn invite_client_non_2xx_final_builds_the_ack() {
         let key = l
             .send_request(t0, request("INVITE", "z9hG4bKe"), transport)
             .unwrap();
-        let _ = l.poll_transmit();
+        let _ = common::sent(&mut l);
         l.handle_message(t0, response(180, "INVITE", "z9hG4bKe", "b1"), transport);
         assert_eq!(l.state(key), Some((Kind::InviteClient, State::Proceeding)));
         assert_eq!(
@@ -162,7 +164,7 @@ fn invite_client_non_2xx_final_builds_the_ack() {
             "Timer C"
         );
         l.handle_message(t0, response(486, "INVITE", "z9hG4bKe", "b1"), transport);
-        let ack = l.poll_transmit().unwrap().message;
+        let ack = common::sent(&mut l).unwrap().message;
         assert_eq!(ack.method(), Some("ACK"));
         assert_eq!(ack.to().unwrap().tag(), Some("b1"));
         assert_eq!(ack.cseq().unwrap().seq, 1);
@@ -182,7 +184,7 @@ fn invite_client_non_2xx_final_builds_the_ack() {
         }
         // The 486 retransmitted: the ACK again, nothing for the TU.
         l.handle_message(t0, response(486, "INVITE", "z9hG4bKe", "b1"), transport);
-        assert_eq!(l.poll_transmit().map(|t| t.message), Some(ack));
+        assert_eq!(common::sent(&mut l).map(|t| t.message), Some(ack));
         let ev = events(&mut l);
         assert_eq!(
             ev.iter()
@@ -205,7 +207,7 @@ fn invite_client_accepted_passes_2xx_and_forks_up() {
     let key = l
         .send_request(t0, request("INVITE", "z9hG4bKf"), Transport::Unreliable)
         .unwrap();
-    let _ = l.poll_transmit();
+    let _ = common::sent(&mut l);
     l.handle_message(
         t0,
         response(200, "INVITE", "z9hG4bKf", "fork1"),
@@ -232,7 +234,7 @@ fn invite_client_accepted_passes_2xx_and_forks_up() {
         .collect();
     assert_eq!(tags, ["fork1", "fork1", "fork2"]);
     assert!(
-        l.poll_transmit().is_none(),
+        common::sent(&mut l).is_none(),
         "no ACK from the transaction for a 2xx"
     );
     // Timer M = 64·T1.
@@ -251,16 +253,19 @@ fn invite_server_completed_retransmits_until_ack() {
     };
     // A retransmitted INVITE before any response: absorbed.
     l.handle_message(t0, invite.clone(), Transport::Unreliable);
-    assert!(l.poll_transmit().is_none() && events(&mut l).is_empty());
+    assert!(common::sent(&mut l).is_none() && events(&mut l).is_empty());
     let ringing = invite.response(180, "Ringing", "s1").build().unwrap();
     l.send_response(t0, ringing.clone()).unwrap();
-    assert_eq!(l.poll_transmit().map(|t| t.message), Some(ringing.clone()));
+    assert_eq!(
+        common::sent(&mut l).map(|t| t.message),
+        Some(ringing.clone())
+    );
     // Now a retransmitted INVITE gets the 180 again.
     l.handle_message(t0, invite.clone(), Transport::Unreliable);
-    assert_eq!(l.poll_transmit().map(|t| t.message), Some(ringing));
+    assert_eq!(common::sent(&mut l).map(|t| t.message), Some(ringing));
     let busy = invite.response(486, "Busy Here", "s1").build().unwrap();
     l.send_response(t0, busy).unwrap();
-    let _ = l.poll_transmit();
+    let _ = common::sent(&mut l);
     assert_eq!(l.state(key), Some((Kind::InviteServer, State::Completed)));
     // Timer G: T1, 2·T1, 4·T1, capped at T2.
     assert_eq!(
@@ -291,7 +296,7 @@ fn invite_server_completed_retransmits_until_ack() {
     };
     l.send_response(t0, invite.response(603, "Decline", "s2").build().unwrap())
         .unwrap();
-    let _ = l.poll_transmit();
+    let _ = common::sent(&mut l);
     assert_eq!(
         run(&mut l, t0, Duration::from_secs(40)),
         [0.0; 0],
@@ -314,15 +319,15 @@ fn invite_server_accepted_absorbs_and_passes_acks() {
     };
     l.send_response(t0, invite.response(200, "OK", "s3").build().unwrap())
         .unwrap();
-    let _ = l.poll_transmit();
+    let _ = common::sent(&mut l);
     assert_eq!(l.state(key), Some((Kind::InviteServer, State::Accepted)));
     // The TU retransmits its 2xx through the transaction in Accepted.
     l.send_response(t0, invite.response(200, "OK", "s3").build().unwrap())
         .unwrap();
-    assert!(l.poll_transmit().is_some());
+    assert!(common::sent(&mut l).is_some());
     // A retransmitted INVITE is absorbed (RFC 6026 §7.1); the ACK goes up.
     l.handle_message(t0, invite.clone(), Transport::Unreliable);
-    assert!(l.poll_transmit().is_none());
+    assert!(common::sent(&mut l).is_none());
     let ack = request("ACK", "z9hG4bKj");
     l.handle_message(t0, ack.clone(), Transport::Unreliable);
     // A 2xx ACK has its own branch: no transaction matches, the TU gets it (a late ACK too).
@@ -389,10 +394,10 @@ fn non_invite_server_and_cancel() {
         Some((Kind::NonInviteServer, State::Completed))
     );
     // A retransmitted CANCEL gets its 200 again.
-    while l.poll_transmit().is_some() {}
+    while common::sent(&mut l).is_some() {}
     l.handle_message(t0, cancel, Transport::Unreliable);
     assert_eq!(
-        l.poll_transmit().and_then(|t| t.message.status()),
+        common::sent(&mut l).and_then(|t| t.message.status()),
         Some(200)
     );
     // Timer J = 64·T1 over UDP.
@@ -549,7 +554,7 @@ mod interleavings {
                         servers.push((key, message));
                     }
                 }
-                while l.poll_transmit().is_some() {}
+                while common::sent(&mut l).is_some() {}
             }
             // Server transactions still waiting for their TU get a final answer, then time runs.
             for (_, req) in &servers {

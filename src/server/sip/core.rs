@@ -106,6 +106,9 @@ pub(super) struct Core {
     /// Makes tags, branches and unpredictable values (NTLM server challenges).
     pub(super) secret: Unpredictable,
     pub(super) stats: Stats,
+    /// Where the transaction layer writes what it sends (a message is at most 64 KiB; the
+    /// margin covers what the layer adds).
+    tx_buf: Vec<u8>,
 }
 
 impl Core {
@@ -120,6 +123,7 @@ impl Core {
             // A stream of its own, apart from the Digest nonces' key.
             secret: Unpredictable::new(seed, b"ocs-engine challenges"),
             stats: Stats::default(),
+            tx_buf: vec![0; 80 * 1024],
         }
     }
 
@@ -175,11 +179,11 @@ impl Core {
 
     /// Moves what the transaction layer sends into the output queue.
     pub(super) fn flush_transmits(&mut self) {
-        while let Some(t) = self.layer.poll_transmit() {
+        while let Ok(Some(t)) = self.layer.poll_transmit(&mut self.tx_buf) {
             if let Some(&peer) = self.peers.get(&t.key) {
                 self.out.push_back(Output::Transmit(Outbound {
                     peer,
-                    bytes: t.message.to_bytes(),
+                    bytes: Bytes::copy_from_slice(&self.tx_buf[..t.len]),
                 }));
             }
         }

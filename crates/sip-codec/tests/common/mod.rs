@@ -36,3 +36,24 @@ pub fn index(dir: &str) -> Vec<(String, String, String)> {
         })
         .collect()
 }
+
+/// A message the transaction layer sent, read back from the buffer it wrote.
+#[derive(Debug)]
+pub struct Sent {
+    /// The transaction.
+    pub key: ocs_sip_codec::transaction::TxKey,
+    /// The message.
+    pub message: ocs_sip_codec::Message,
+}
+
+/// The next message `layer` sends, parsed back, or `None`.
+pub fn sent(layer: &mut ocs_sip_codec::transaction::TransactionLayer) -> Option<Sent> {
+    let mut buf = vec![0u8; 70_000];
+    let t = layer.poll_transmit(&mut buf).expect("fits")?;
+    let message = ocs_sip_codec::Message::parse(bytes::Bytes::copy_from_slice(&buf[..t.len]))
+        .expect("parses");
+    Some(Sent {
+        key: t.key,
+        message,
+    })
+}
