@@ -457,7 +457,7 @@ impl Session {
                 break;
             }
             if let Some(st) = m.stats.as_ref().filter(|s| s.is_valid()) {
-                blocks[n] = st.peek_report_block(*ssrc, now);
+                blocks[n] = st.peek_report_block(now, *ssrc);
                 reported[n] = *ssrc;
                 n += 1;
                 let expected = f64::from(st.expected()).max(1.0);

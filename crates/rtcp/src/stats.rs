@@ -238,8 +238,8 @@ impl ReceiverStats {
     }
 
     /// The report block for this source at `now`, advancing the interval counters of A.3.
-    pub fn report_block(&mut self, ssrc: u32, now: Instant) -> ReportBlock {
-        let block = self.peek_report_block(ssrc, now);
+    pub fn report_block(&mut self, now: Instant, ssrc: u32) -> ReportBlock {
+        let block = self.peek_report_block(now, ssrc);
         self.advance_interval();
         block
     }
@@ -247,7 +247,7 @@ impl ReceiverStats {
     /// The report block [`ReceiverStats::report_block`] would give, without advancing the
     /// interval counters (for a report that may not be sent).
     #[must_use]
-    pub fn peek_report_block(&self, ssrc: u32, now: Instant) -> ReportBlock {
+    pub fn peek_report_block(&self, now: Instant, ssrc: u32) -> ReportBlock {
         let expected = self.expected();
         let expected_interval = expected.wrapping_sub(self.expected_prior);
         let received_interval = self.received.wrapping_sub(self.received_prior);
@@ -376,11 +376,11 @@ mod tests {
         }
         // The last packet (i = 19) was lost: the highest is i = 18, past the wrap.
         assert_eq!(s.extended_max(), 65_536 + u32::from(seq.wrapping_sub(2)));
-        let b = s.report_block(1, t);
+        let b = s.report_block(t, 1);
         // Probation used the first two packets; 18 expected since, 4 lost... 3 of them counted.
         assert_eq!(b.cumulative_lost, 3);
         assert_eq!(b.fraction_lost, ((3 << 8) / 18) as u8);
-        let b = s.report_block(1, t);
+        let b = s.report_block(t, 1);
         assert_eq!(b.fraction_lost, 0);
     }
 

@@ -328,7 +328,7 @@ pub(crate) fn run_uac(
                         continue;
                     };
                     let now = Instant::now();
-                    let idx = call.set.handle_response(&message, now).ok().flatten();
+                    let idx = call.set.handle_response(now, &message).ok().flatten();
                     if code >= 300 {
                         live.remove(&key);
                         stats.failed += 1;

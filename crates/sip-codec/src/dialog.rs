@@ -507,8 +507,8 @@ impl Dialog {
     /// Another dialog's response, malformed headers.
     pub fn handle_response(
         &mut self,
-        response: &Message,
         now: Instant,
+        response: &Message,
     ) -> Result<DialogState, DialogError> {
         if !self.matches(response) {
             return Err(DialogError::OtherDialog);
@@ -751,8 +751,8 @@ impl DialogSet {
     /// Malformed headers.
     pub fn handle_response(
         &mut self,
-        response: &Message,
         now: Instant,
+        response: &Message,
     ) -> Result<Option<usize>, DialogError> {
         let code = response.status().unwrap_or(0);
         if code >= 300 {
@@ -768,7 +768,7 @@ impl DialogSet {
         }
         let id = DialogId::of_response(response)?;
         if let Some(i) = self.dialogs.iter().position(|d| d.id == id) {
-            self.dialogs[i].handle_response(response, now)?;
+            self.dialogs[i].handle_response(now, response)?;
             return Ok(Some(i));
         }
         if self.dialogs.len() >= self.max_dialogs {

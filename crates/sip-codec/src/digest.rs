@@ -13,7 +13,7 @@
 //! // The client answers the 401.
 //! let challenge = Challenge::from_auth(&Auth::parse(&www_authenticate).unwrap()).unwrap();
 //! let authorization = challenge.authorization("alice", "secret", "REGISTER", "sip:contoso.com", "c0ffee", 1);
-//! let user = server.verify(&Auth::parse(&authorization).unwrap(), "REGISTER", now, |u| {
+//! let user = server.verify(now, &Auth::parse(&authorization).unwrap(), "REGISTER", |u| {
 //!     (u == "alice").then(|| "secret".to_owned())
 //! });
 //! assert_eq!(user.as_deref(), Ok("alice"));
@@ -356,9 +356,9 @@ impl DigestServer {
     /// Why they are refused; on [`DigestError::Stale`] send a new challenge with `stale=true`.
     pub fn verify(
         &mut self,
+        now: Instant,
         a: &Auth<'_>,
         method: &str,
-        now: Instant,
         password_of: impl FnOnce(&str) -> Option<String>,
     ) -> Result<String, DigestError> {
         if !a

@@ -361,13 +361,13 @@ pub fn dialogs(data: &[u8]) {
         match op % 8 {
             0 => {
                 if let Some(m) = &m {
-                    let _ = set.handle_response(m, now);
+                    let _ = set.handle_response(now, m);
                 }
             }
             1 => {
                 if let Some(m) = &m {
                     let _ = uas.handle_request(m);
-                    let _ = uas.handle_response(m, now);
+                    let _ = uas.handle_response(now, m);
                 }
             }
             2 => {

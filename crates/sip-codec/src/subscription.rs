@@ -295,7 +295,7 @@ impl Subscriber {
         }
         match &mut self.dialog {
             Some(d) => {
-                d.handle_response(response, now)?;
+                d.handle_response(now, response)?;
             }
             None => {
                 self.dialog = Some(Dialog::uac(&self.subscribe, response)?);

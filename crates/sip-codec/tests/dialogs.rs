@@ -161,14 +161,14 @@ fn both_sides_build_and_accept_in_dialog_requests() {
         .response(481, "Call/Transaction Does Not Exist", "x")
         .build()
         .unwrap();
-    uac.handle_response(&gone, now).unwrap();
+    uac.handle_response(now, &gone).unwrap();
     assert_eq!(uac.state(), DialogState::Terminated);
     // Another dialog's messages are refused.
     let other = invite("").to_string().replace("9fxced76sl", "other");
     let other = msg(&other.replace("\r\n", "\n"));
     let other_ok = response(&other, 200, "t2", "sip:b@h", "");
     assert_eq!(
-        uas.handle_response(&other_ok, now),
+        uas.handle_response(now, &other_ok),
         Err(DialogError::OtherDialog)
     );
 }
@@ -179,13 +179,13 @@ fn forking_gives_several_early_dialogs_and_a_final_error_ends_them() {
     let inv = invite("");
     let mut set = DialogSet::new(inv.clone());
     let trying = inv.response(100, "Trying", "").build().unwrap();
-    assert_eq!(set.handle_response(&trying, now).unwrap(), None);
+    assert_eq!(set.handle_response(now, &trying).unwrap(), None);
     let a = response(&inv, 180, "forkA", "sip:bob@phone-a", "");
     let b = response(&inv, 183, "forkB", "sip:bob@phone-b", "");
-    assert_eq!(set.handle_response(&a, now).unwrap(), Some(0));
-    assert_eq!(set.handle_response(&b, now).unwrap(), Some(1));
+    assert_eq!(set.handle_response(now, &a).unwrap(), Some(0));
+    assert_eq!(set.handle_response(now, &b).unwrap(), Some(1));
     assert_eq!(
-        set.handle_response(&a, now).unwrap(),
+        set.handle_response(now, &a).unwrap(),
         Some(0),
         "a retransmission"
     );
@@ -204,7 +204,7 @@ fn forking_gives_several_early_dialogs_and_a_final_error_ends_them() {
         "sip:bob@198.51.100.20",
         "Record-Route: <sip:p9.biloxi.example.com;lr>",
     );
-    assert_eq!(set.handle_response(&ok, now).unwrap(), Some(1));
+    assert_eq!(set.handle_response(now, &ok).unwrap(), Some(1));
     let d = &set.dialogs()[1];
     assert_eq!(d.state(), DialogState::Confirmed);
     assert_eq!(d.remote_target(), "sip:bob@198.51.100.20");
@@ -213,10 +213,10 @@ fn forking_gives_several_early_dialogs_and_a_final_error_ends_them() {
 
     // Another INVITE: two early dialogs, then 486 ends both.
     let mut set = DialogSet::new(inv.clone());
-    set.handle_response(&a, now).unwrap();
-    set.handle_response(&b, now).unwrap();
+    set.handle_response(now, &a).unwrap();
+    set.handle_response(now, &b).unwrap();
     let busy = inv.response(486, "Busy Here", "forkA").build().unwrap();
-    assert_eq!(set.handle_response(&busy, now).unwrap(), None);
+    assert_eq!(set.handle_response(now, &busy).unwrap(), None);
     assert!(
         set.dialogs()
             .iter()
@@ -226,7 +226,7 @@ fn forking_gives_several_early_dialogs_and_a_final_error_ends_them() {
     let mut set = DialogSet::new(inv.clone());
     set.max_dialogs = 4;
     for i in 0..10 {
-        set.handle_response(&response(&inv, 180, &format!("f{i}"), "sip:x@y", ""), now)
+        set.handle_response(now, &response(&inv, 180, &format!("f{i}"), "sip:x@y", ""))
             .unwrap();
     }
     assert_eq!(set.dialogs().len(), 4);
@@ -334,7 +334,7 @@ fn session_timers_refresh_and_expire_on_time() {
         "Require: timer\nSession-Expires: 1800;refresher=uac",
     );
     let mut set = DialogSet::new(inv.clone());
-    set.handle_response(&ok, now).unwrap();
+    set.handle_response(now, &ok).unwrap();
     let uac = set.dialog_mut(0).unwrap();
     let t = *uac.session_timer().unwrap();
     assert_eq!(t.interval, Duration::from_secs(1800));
@@ -362,7 +362,7 @@ fn session_timers_refresh_and_expire_on_time() {
         "sip:bob@b",
         "Session-Expires: 1800;refresher=uac",
     );
-    uac.handle_response(&ok2, t2).unwrap();
+    uac.handle_response(t2, &ok2).unwrap();
     assert_eq!(uac.poll_timeout(), Some(t2 + Duration::from_secs(900)));
 
     // The UAS, not refreshing, gives up at interval − min(32 s, interval/3) (RFC 4028 §10).

@@ -32,7 +32,7 @@ fn server_and_client() {
         let ch = Challenge::from_auth(&auth).unwrap();
         assert_eq!((ch.algorithm, ch.qop_auth, ch.stale), (alg, true, false));
         let verify = |server: &mut DigestServer, value: &str, at: Instant| {
-            server.verify(&Auth::parse(value).unwrap(), "REGISTER", at, password)
+            server.verify(at, &Auth::parse(value).unwrap(), "REGISTER", password)
         };
         let a1 = ch.authorization(
             "alice",
@@ -74,7 +74,7 @@ fn server_and_client() {
         };
         let a3 = alice(3);
         assert_eq!(
-            server.verify(&Auth::parse(&a3).unwrap(), "INVITE", t0, password),
+            server.verify(t0, &Auth::parse(&a3).unwrap(), "INVITE", password),
             Err(DigestError::Response)
         );
         // After the lifetime: stale, and the new challenge says so.
@@ -138,7 +138,7 @@ fn nonces_are_unique_and_their_counts_bounded() {
             "cn",
             nc,
         );
-        server.verify(&Auth::parse(&v).unwrap(), "REGISTER", t0, password)
+        server.verify(t0, &Auth::parse(&v).unwrap(), "REGISTER", password)
     };
     // Three challenges in the same instant: three nonces, each good once with nc=1.
     let w: Vec<String> = (0..3)

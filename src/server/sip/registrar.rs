@@ -315,7 +315,7 @@ impl Registrar {
             .find(|a| a.scheme() == Some(AuthScheme::Digest))
         {
             let method = req.method().unwrap_or_default();
-            match self.digest.verify(a, method, now, |u| users.password(u)) {
+            match self.digest.verify(now, a, method, |u| users.password(u)) {
                 Ok(user) => return Ok((user, None)),
                 Err(DigestError::Stale) => {
                     self.challenge(core, now, key, req, true);
