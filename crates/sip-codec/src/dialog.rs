@@ -459,7 +459,7 @@ impl Dialog {
     }
 
     /// When [`Dialog::handle_timeout`] is next due.
-    #[must_use]
+    #[must_use = "without it the timers never fire"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
             DialogState::Terminated => None,

@@ -382,7 +382,7 @@ impl Subscriber {
     }
 
     /// When [`Subscriber::handle_timeout`] is next due.
-    #[must_use]
+    #[must_use = "without it the timers never fire"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         [self.timer_n, self.refresh_at, self.expires_at]
             .into_iter()
@@ -567,7 +567,7 @@ impl Notifier {
     }
 
     /// When the subscription runs out.
-    #[must_use]
+    #[must_use = "without it the timers never fire"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         (self.state != SubState::Terminated).then_some(self.expires_at)
     }

@@ -515,13 +515,13 @@ impl TransactionLayer {
     }
 
     /// The next event for the transaction user.
-    #[must_use]
+    #[must_use = "an event left in the queue is never acted on"]
     pub fn poll_event(&mut self) -> Option<TxEvent> {
         self.events.pop_front()
     }
 
     /// When [`TransactionLayer::handle_timeout`] is next due.
-    #[must_use]
+    #[must_use = "without it the timers never fire"]
     pub fn poll_timeout(&mut self) -> Option<Instant> {
         while let Some(Reverse((at, key, which))) = self.heap.peek().copied() {
             if self.is_current(key, at, which) {

@@ -456,7 +456,7 @@ impl Engine {
     }
 
     /// When [`Engine::handle_timeout`] is next due.
-    #[must_use]
+    #[must_use = "without it the timers never fire"]
     pub fn poll_timeout(&mut self) -> Option<Instant> {
         let tx = self.core.layer.poll_timeout();
         match self.conference.poll_timeout() {
