@@ -1,7 +1,8 @@
 //! Small clients of the reference server built from the protocol crates, shared by `ocs demo`,
 //! the server's socket tests and the examples: a SIP user agent on one TCP connection
 //! ([`UserAgent`]: requests out one at a time, C3P in SIP, incoming requests answered and kept)
-//! and a one-shot HTTP GET ([`http_get`]) on `ocs-http-focus`'s connection.
+//! a one-shot HTTP GET ([`http_get`]) on `ocs-http-focus`'s connection, and a PSOM session
+//! over TLS with the web-conferencing MCU ([`PsomSession`]).
 //!
 //! ```no_run
 //! # async fn run(server: std::net::SocketAddr) -> Result<(), ocs_stack::client::Fail> {
@@ -16,7 +17,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -24,6 +25,7 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 
+use crate::cccp::info::Endpoint;
 use crate::cccp::message::{Body, Request, Response};
 use crate::http::h1::{Connection, Event, Role as HttpRole};
 use crate::sip::stream::{Frame, Status, StreamDecoder};
@@ -285,5 +287,123 @@ pub async fn http_get(
         } else {
             conn.receive_data(&buf[..n]);
         }
+    }
+}
+
+/// A PSOM client on a TLS connection to the web-conferencing MCU.
+pub struct PsomSession {
+    /// The TLS connection.
+    pub tls: tokio_rustls::client::TlsStream<TcpStream>,
+    /// The sans-IO PSOM client.
+    pub client: crate::psom::client::Client,
+}
+
+impl PsomSession {
+    /// Connects with the credentials of an addUser answer's `connection-info`, trusting the
+    /// server's certificate (`cert_pem`, what it generated in its data directory).
+    ///
+    /// # Errors
+    /// Missing or malformed credentials, a TLS or PSOM failure.
+    pub async fn connect(
+        endpoint: &Endpoint,
+        cert_pem: &[u8],
+        name: &str,
+    ) -> Result<PsomSession, Fail> {
+        use base64::Engine as _;
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, ServerName};
+        let get = |k: &str| -> Result<String, Fail> {
+            Ok(endpoint
+                .connection_value(k)
+                .ok_or_else(|| format!("no {k} in connection-info"))?
+                .to_string())
+        };
+        let addr: SocketAddr = get("Mcu-Server-Uri")?
+            .strip_prefix("psom://")
+            .ok_or("Mcu-Server-Uri is not psom://")?
+            .parse()?;
+        let creds = crate::psom::client::Credentials {
+            conference_id: get("sConferenceId")?,
+            auth_id: get("sAuthId")?,
+            key: base64::engine::general_purpose::STANDARD.decode(get("sKey")?)?,
+            name: name.to_owned(),
+        };
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_slice_iter(cert_pem) {
+            roots.add(c?)?;
+        }
+        let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let tcp = TcpStream::connect(addr).await?;
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+            .connect(ServerName::try_from("localhost")?, tcp)
+            .await?;
+        let mut p = PsomSession {
+            tls,
+            client: crate::psom::client::Client::new(Instant::now(), creds),
+        };
+        p.until(|c, _| c.joined()).await?;
+        Ok(p)
+    }
+
+    /// Runs the connection until `done` says so; the events seen on the way.
+    ///
+    /// # Errors
+    /// The connection closed or failed, PSOM broke, or 10 s passed without a byte.
+    pub async fn until(
+        &mut self,
+        done: impl Fn(&crate::psom::client::Client, &[crate::psom::client::ClientEvent]) -> bool,
+    ) -> Result<Vec<crate::psom::client::ClientEvent>, Fail> {
+        let mut events = Vec::new();
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            while let Ok(Some(n)) = self.client.poll_transmit(&mut buf) {
+                self.tls.write_all(&buf[..n]).await?;
+            }
+            events.extend(std::iter::from_fn(|| self.client.poll_event()));
+            if done(&self.client, &events) {
+                return Ok(events);
+            }
+            let n = tokio::time::timeout(Duration::from_secs(10), self.tls.read(&mut buf))
+                .await
+                .map_err(|_| "PSOM: no answer")??;
+            if n == 0 {
+                return Err("PSOM: the server closed the connection".into());
+            }
+            self.client.handle_input(Instant::now(), &buf[..n])?;
+        }
+    }
+
+    /// One call and its results.
+    ///
+    /// # Errors
+    /// As [`PsomSession::until`], or the action was refused.
+    pub async fn call(
+        &mut self,
+        action: crate::psom::client::Action,
+    ) -> Result<Vec<crate::psom::value::Value>, Fail> {
+        use crate::psom::client::ClientEvent;
+        let id = self.client.call(action)?;
+        let events = self
+            .until(|_, ev| {
+                ev.iter().any(|e| {
+                    matches!(e, ClientEvent::Done { call, .. } | ClientEvent::Refused { call, .. } if *call == id)
+                })
+            })
+            .await?;
+        for e in events {
+            match e {
+                ClientEvent::Done { call, results } if call == id => return Ok(results),
+                ClientEvent::Refused { call, refusal } if call == id => {
+                    return Err(format!("PSOM call refused: {refusal:?}").into());
+                }
+                _ => {}
+            }
+        }
+        Err("PSOM: no result".into())
     }
 }

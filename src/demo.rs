@@ -24,10 +24,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use serde::Serialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::UdpSocket;
 
-use crate::cccp::info::{ConferenceDescription, ConferenceInfo, Endpoint, Role, User};
+use crate::cccp::info::{ConferenceDescription, ConferenceInfo, Role, User};
 use crate::cccp::message::{Body, Code, Keys, LobbyAccess, Response};
 use crate::cccp::state::Tracker;
 use crate::http::abs::{AbsFile, day_from_unix};
@@ -111,7 +110,7 @@ pub struct Report {
     pub quality: Vec<QualityRow>,
 }
 
-use crate::client::{Fail, UserAgent as Ua, http_get, to_tag};
+use crate::client::{Fail, PsomSession as Psom, UserAgent as Ua, http_get, to_tag};
 
 struct Log {
     t0: Instant,
@@ -155,109 +154,6 @@ impl Rng {
     }
     fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// A PSOM client on a TLS connection to the web-conferencing MCU.
-struct Psom {
-    tls: tokio_rustls::client::TlsStream<TcpStream>,
-    client: crate::psom::client::Client,
-}
-
-impl Psom {
-    /// Connects with the credentials of an addUser answer's `connection-info`, trusting the
-    /// server's certificate (`cert_pem`, what it generated in its data directory).
-    async fn connect(endpoint: &Endpoint, cert_pem: &[u8], name: &str) -> Result<Psom, Fail> {
-        use base64::Engine as _;
-        use rustls::pki_types::pem::PemObject;
-        use rustls::pki_types::{CertificateDer, ServerName};
-        let get = |k: &str| -> Result<String, Fail> {
-            Ok(endpoint
-                .connection_value(k)
-                .ok_or_else(|| format!("no {k} in connection-info"))?
-                .to_string())
-        };
-        let addr: SocketAddr = get("Mcu-Server-Uri")?
-            .strip_prefix("psom://")
-            .ok_or("Mcu-Server-Uri is not psom://")?
-            .parse()?;
-        let creds = crate::psom::client::Credentials {
-            conference_id: get("sConferenceId")?,
-            auth_id: get("sAuthId")?,
-            key: base64::engine::general_purpose::STANDARD.decode(get("sKey")?)?,
-            name: name.to_owned(),
-        };
-        let mut roots = rustls::RootCertStore::empty();
-        for c in CertificateDer::pem_slice_iter(cert_pem) {
-            roots.add(c?)?;
-        }
-        let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let tcp = TcpStream::connect(addr).await?;
-        let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
-            .connect(ServerName::try_from("localhost")?, tcp)
-            .await?;
-        let mut p = Psom {
-            tls,
-            client: crate::psom::client::Client::new(Instant::now(), creds),
-        };
-        p.until(|c, _| c.joined()).await?;
-        Ok(p)
-    }
-
-    /// Runs the connection until `done` says so; the events seen on the way.
-    async fn until(
-        &mut self,
-        done: impl Fn(&crate::psom::client::Client, &[crate::psom::client::ClientEvent]) -> bool,
-    ) -> Result<Vec<crate::psom::client::ClientEvent>, Fail> {
-        let mut events = Vec::new();
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            while let Ok(Some(n)) = self.client.poll_transmit(&mut buf) {
-                self.tls.write_all(&buf[..n]).await?;
-            }
-            events.extend(std::iter::from_fn(|| self.client.poll_event()));
-            if done(&self.client, &events) {
-                return Ok(events);
-            }
-            let n = tokio::time::timeout(Duration::from_secs(10), self.tls.read(&mut buf))
-                .await
-                .map_err(|_| "PSOM: no answer")??;
-            if n == 0 {
-                return Err("PSOM: the server closed the connection".into());
-            }
-            self.client.handle_input(Instant::now(), &buf[..n])?;
-        }
-    }
-
-    /// One call and its results.
-    async fn call(
-        &mut self,
-        action: crate::psom::client::Action,
-    ) -> Result<Vec<crate::psom::value::Value>, Fail> {
-        use crate::psom::client::ClientEvent;
-        let id = self.client.call(action)?;
-        let events = self
-            .until(|_, ev| {
-                ev.iter().any(|e| {
-                    matches!(e, ClientEvent::Done { call, .. } | ClientEvent::Refused { call, .. } if *call == id)
-                })
-            })
-            .await?;
-        for e in events {
-            match e {
-                ClientEvent::Done { call, results } if call == id => return Ok(results),
-                ClientEvent::Refused { call, refusal } if call == id => {
-                    return Err(format!("PSOM call refused: {refusal:?}").into());
-                }
-                _ => {}
-            }
-        }
-        Err("PSOM: no result".into())
     }
 }
 
