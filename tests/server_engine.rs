@@ -15,7 +15,7 @@ use ocs_stack::sip::{HeaderName, Message};
 struct Users;
 impl Directory for Users {
     fn password(&self, user: &str) -> Option<String> {
-        matches!(user, "alice" | "bob").then(|| format!("{user}-pw"))
+        matches!(user, "alice" | "bob" | "carol").then(|| format!("{user}-pw"))
     }
 }
 
@@ -198,12 +198,43 @@ fn register_with_digest_bindings_and_gruu() {
     assert!(e.bindings("sip:alice@contoso.com", w).is_empty());
 }
 
+/// A Digest challenge for requests to the proxy: the 407 of a first request without
+/// credentials (every request is authenticated; over UDP each one carries credentials).
+fn proxy_challenge(e: &mut Engine, caller: Peer) -> Challenge {
+    let (t, w) = (Instant::now(), SystemTime::now());
+    let probe = msg("MESSAGE sip:bob@contoso.com SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:7000;branch=z9hG4bKprobe
+Max-Forwards: 70
+From: <sip:carol@contoso.com>;tag=p1
+To: <sip:bob@contoso.com>
+Call-ID: probe
+CSeq: 1 MESSAGE
+Content-Length: 0
+
+");
+    e.handle(t, w, probe, caller, &Users);
+    let r = parse(&out(e)[0]);
+    assert_eq!(r.status(), Some(407), "a request without credentials is challenged");
+    let a = r.auth(HeaderName::ProxyAuthenticate).next().unwrap().unwrap();
+    Challenge::from_auth(&a).unwrap()
+}
+
+/// `m` with carol's `Proxy-Authorization` for challenge `ch`, nonce count `nc`.
+fn as_carol(m: Message, ch: &Challenge, nc: u32) -> Message {
+    let uri = match m.start_line() {
+        ocs_stack::sip::StartLine::Request { uri, .. } => uri.to_owned(),
+        ocs_stack::sip::StartLine::Response { .. } => unreachable!(),
+    };
+    let v = ch.authorization("carol", "carol-pw", m.method().unwrap(), &uri, "cn", nc);
+    m.with_header("Proxy-Authorization", &v).unwrap()
+}
+
 fn invite(to: &str, branch: &str) -> Message {
     msg(&format!(
         "INVITE sip:{to}@contoso.com SIP/2.0
 Via: SIP/2.0/UDP 127.0.0.1:7000;branch={branch};rport
 Max-Forwards: 70
-From: <sip:carol@example.net>;tag=c1
+From: <sip:carol@contoso.com>;tag=c1
 To: <sip:{to}@contoso.com>
 Call-ID: call-{branch}
 CSeq: 1 INVITE
@@ -222,7 +253,8 @@ fn proxy_forks_routes_and_answers() {
     let t = Instant::now();
     let w = SystemTime::now();
     let caller = Peer::Udp(SocketAddr::from(([127, 0, 0, 1], 7000)));
-    e.handle(t, w, invite("bob", "z9hG4bKinv1"), caller, &Users);
+    let ch = proxy_challenge(&mut e, caller);
+    e.handle(t, w, as_carol(invite("bob", "z9hG4bKinv1"), &ch, 1), caller, &Users);
     let o = out(&mut e);
     assert_eq!(o.len(), 2, "forked to both contacts");
     let mut dests: Vec<_> = o.iter().map(|x| x.peer.addr().port()).collect();
@@ -276,7 +308,7 @@ fn proxy_forks_routes_and_answers() {
 Via: SIP/2.0/UDP 127.0.0.1:7000;branch=z9hG4bKack1
 Route: <sip:127.0.0.1:5060;transport=udp;lr>
 Max-Forwards: 70
-From: <sip:carol@example.net>;tag=c1
+From: <sip:carol@contoso.com>;tag=c1
 To: <sip:bob@contoso.com>;tag=dev2
 Call-ID: call-z9hG4bKinv1
 CSeq: 1 ACK
@@ -294,7 +326,7 @@ Content-Length: 0
     assert_eq!(fa.via().count(), 2);
 
     // Unknown user 404, known but unregistered 480, Max-Forwards 0: 483.
-    e.handle(t, w, invite("nobody", "z9hG4bKinv2"), caller, &Users);
+    e.handle(t, w, as_carol(invite("nobody", "z9hG4bKinv2"), &ch, 2), caller, &Users);
     assert_eq!(parse(&out(&mut e)[0]).status(), Some(404));
     e.handle(
         t + Duration::from_secs(1),
@@ -308,7 +340,7 @@ Content-Length: 0
         .to_string()
         .replace("Max-Forwards: 70", "Max-Forwards: 0")
         .replace("\r\n", "\n"));
-    e.handle(t, w, zero, caller, &Users);
+    e.handle(t, w, as_carol(zero, &ch, 3), caller, &Users);
     assert_eq!(parse(&out(&mut e)[0]).status(), Some(483));
 }
 
@@ -320,7 +352,8 @@ fn forward_outcomes_pick_the_best_final_response() {
     let t = Instant::now();
     let w = SystemTime::now();
     let caller = Peer::Udp(SocketAddr::from(([127, 0, 0, 1], 7000)));
-    e.handle(t, w, invite("bob", "z9hG4bKinv9"), caller, &Users);
+    let ch = proxy_challenge(&mut e, caller);
+    e.handle(t, w, as_carol(invite("bob", "z9hG4bKinv9"), &ch, 1), caller, &Users);
     let o = out(&mut e);
     let busy = parse(&o[0])
         .response(486, "Busy Here", "d1")

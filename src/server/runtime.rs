@@ -331,7 +331,7 @@ pub async fn run(
                     engine.handle(Instant::now(), SystemTime::now(), m, peer, &users);
                 }
                 Some(Input::Connected(c, tx)) => { conns.insert(c, tx); }
-                Some(Input::Closed(c)) => { conns.remove(&c); }
+                Some(Input::Closed(c)) => { conns.remove(&c); engine.closed(c); }
                 Some(Input::Mcu { mcu, body, reply }) => {
                     let answer = engine.serve_mcu(Instant::now(), &mcu, &body);
                     let _ = reply.send(answer);

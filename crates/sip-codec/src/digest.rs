@@ -13,7 +13,7 @@
 //! // The client answers the 401.
 //! let challenge = Challenge::from_auth(&Auth::parse(&www_authenticate).unwrap()).unwrap();
 //! let authorization = challenge.authorization("alice", "secret", "REGISTER", "sip:contoso.com", "c0ffee", 1);
-//! let user = server.verify(now, &Auth::parse(&authorization).unwrap(), "REGISTER", |u| {
+//! let user = server.verify(now, &Auth::parse(&authorization).unwrap(), "REGISTER", "sip:contoso.com", |u| {
 //!     (u == "alice").then(|| "secret".to_owned())
 //! });
 //! assert_eq!(user.as_deref(), Ok("alice"));
@@ -135,6 +135,16 @@ pub enum DigestError {
     /// The response does not match.
     #[error("wrong response")]
     Response,
+    /// The `uri` parameter is not the request's Request-URI (RFC 7616 §3.4.6).
+    #[error("digest uri is not the Request-URI")]
+    Uri,
+    /// No `qop` (RFC 2069 credentials, replayable): refused unless
+    /// [`DigestServer::allow_rfc2069`] is set.
+    #[error("credentials without qop refused")]
+    NoQop,
+    /// The nonce was spent by [`DigestServer::max_failures`] wrong answers: challenge again.
+    #[error("nonce spent by failed attempts")]
+    Spent,
 }
 
 /// A Digest challenge (`WWW-Authenticate` / `Proxy-Authenticate`).
@@ -289,12 +299,18 @@ pub struct DigestServer {
     lifetime: Duration,
     epoch: Instant,
     serial: u64,
-    /// Highest nonce count seen, by nonce serial: (time stamp, count).
-    counts: BTreeMap<u64, (u64, u32)>,
+    /// Per nonce serial: (time stamp, highest count seen, wrong answers).
+    counts: BTreeMap<u64, (u64, u32, u32)>,
     /// Serials below this one were forgotten.
     floor: u64,
     /// The most nonce counts remembered (default 1,000,000).
     pub max_nonces: usize,
+    /// Wrong answers after which a nonce is spent (default 3): guessing a password needs a
+    /// fresh challenge every few tries, which the server can throttle.
+    pub max_failures: u32,
+    /// Accept credentials without `qop` (RFC 2069; no nonce count, so a captured request
+    /// can be replayed while its nonce lives). Off by default.
+    pub allow_rfc2069: bool,
 }
 
 impl DigestServer {
@@ -311,6 +327,8 @@ impl DigestServer {
             counts: BTreeMap::new(),
             floor: 0,
             max_nonces: 1_000_000,
+            max_failures: 3,
+            allow_rfc2069: false,
         }
     }
 
@@ -339,7 +357,7 @@ impl DigestServer {
         }
         // Forget the counts of nonces past their lifetime (they are oldest first).
         let lifetime = self.lifetime.as_millis() as u64;
-        while let Some((&s, &(t, _))) = self.counts.first_key_value() {
+        while let Some((&s, &(t, _, _))) = self.counts.first_key_value() {
             if t + lifetime >= stamp {
                 break;
             }
@@ -349,16 +367,19 @@ impl DigestServer {
         v
     }
 
-    /// Checks credentials for a request with `method`; `password_of` gives a user's password.
+    /// Checks credentials for a request with `method` and `request_uri` (the Request-URI as
+    /// written; the `uri` parameter must be the same); `password_of` gives a user's password.
     /// Returns the user name.
     ///
     /// # Errors
-    /// Why they are refused; on [`DigestError::Stale`] send a new challenge with `stale=true`.
+    /// Why they are refused; on [`DigestError::Stale`] and [`DigestError::Spent`] send a new
+    /// challenge (with `stale=true` for the first).
     pub fn verify(
         &mut self,
         now: Instant,
         a: &Auth<'_>,
         method: &str,
+        request_uri: &str,
         password_of: impl FnOnce(&str) -> Option<String>,
     ) -> Result<String, DigestError> {
         if !a
@@ -400,7 +421,20 @@ impl DigestServer {
         {
             return Err(DigestError::Nonce);
         }
+        if uri != request_uri {
+            return Err(DigestError::Uri);
+        }
         let qop = p.get("qop");
+        if qop.is_none() && !self.allow_rfc2069 {
+            return Err(DigestError::NoQop);
+        }
+        if self
+            .counts
+            .get(&serial)
+            .is_some_and(|c| c.2 >= self.max_failures.max(1))
+        {
+            return Err(DigestError::Spent);
+        }
         let (cnonce, nc) = match qop {
             Some(q) if q.eq_ignore_ascii_case("auth") => (
                 get("cnonce")?,
@@ -422,6 +456,10 @@ impl DigestServer {
             qop.map(|_| ("auth", cnonce, nc_text.as_str())),
         );
         if expected != given.to_ascii_lowercase() {
+            if serial >= self.floor {
+                self.counts.entry(serial).or_insert((stamp, 0, 0)).2 += 1;
+                self.bound();
+            }
             return Err(DigestError::Response);
         }
         let now_ms = now.saturating_duration_since(self.epoch).as_millis() as u64;
@@ -433,18 +471,23 @@ impl DigestServer {
                 // Its count was forgotten: it cannot be checked for replay any more.
                 return Err(DigestError::Stale);
             }
-            let last = &mut self.counts.entry(serial).or_insert((stamp, 0)).1;
+            let last = &mut self.counts.entry(serial).or_insert((stamp, 0, 0)).1;
             if nc <= *last {
                 return Err(DigestError::Replay);
             }
             *last = nc;
-            while self.counts.len() > self.max_nonces.max(1) {
-                if let Some((s, _)) = self.counts.pop_first() {
-                    self.floor = self.floor.max(s + 1);
-                }
-            }
+            self.bound();
         }
         Ok(username.to_owned())
+    }
+
+    /// Keeps at most `max_nonces` nonce records, forgetting the oldest.
+    fn bound(&mut self) {
+        while self.counts.len() > self.max_nonces.max(1) {
+            if let Some((s, _)) = self.counts.pop_first() {
+                self.floor = self.floor.max(s + 1);
+            }
+        }
     }
 }
 

@@ -59,6 +59,9 @@ pub mod flags {
     pub const TARGET_TYPE_SERVER: u32 = 0x0002_0000;
     /// NTLM v2 session security.
     pub const EXTENDED_SESSIONSECURITY: u32 = 0x0008_0000;
+    /// Identify-level tokens ([MS-NLMP] 2.2.2.5 flag Q): a connection-less SIP client
+    /// (pidgin-sipe, Office Communicator) refuses a CHALLENGE_MESSAGE without it.
+    pub const IDENTIFY: u32 = 0x0010_0000;
     /// TargetInfo is present.
     pub const TARGET_INFO: u32 = 0x0080_0000;
     /// Version is present.
@@ -73,6 +76,7 @@ pub mod flags {
 
 /// What a server offers in its CHALLENGE_MESSAGE and a client accepts: connection-less NTLMv2
 /// session security with signing, sealing and key exchange (as Office Communicator does).
+/// Connection-less clients require SIGN, DATAGRAM, IDENTIFY and KEY_EXCH.
 pub const SIP_FLAGS: u32 = flags::UNICODE
     | flags::REQUEST_TARGET
     | flags::SIGN
@@ -82,6 +86,7 @@ pub const SIP_FLAGS: u32 = flags::UNICODE
     | flags::ALWAYS_SIGN
     | flags::TARGET_TYPE_SERVER
     | flags::EXTENDED_SESSIONSECURITY
+    | flags::IDENTIFY
     | flags::TARGET_INFO
     | flags::NEGOTIATE_128
     | flags::KEY_EXCH

@@ -12,6 +12,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
+use super::security::Security;
 use super::{EngineConfig, Output, Stats, StoreOp};
 use crate::sip::Message;
 use crate::sip::transaction::{Timers, TransactionLayer, Transport, TxKey};
@@ -109,11 +110,14 @@ pub(super) struct Core {
     /// Where the transaction layer writes what it sends (a message is at most 64 KiB; the
     /// margin covers what the layer adds).
     tx_buf: Vec<u8>,
+    /// Authentication, the clients' security associations, and the signing of what we send.
+    pub(super) security: Security,
 }
 
 impl Core {
-    pub(super) fn new(cfg: EngineConfig, seed: &[u8; 32]) -> Core {
+    pub(super) fn new(cfg: EngineConfig, seed: &[u8; 32], now: Instant) -> Core {
         Core {
+            security: Security::new(&cfg, *seed, now),
             cfg,
             layer: TransactionLayer::new(Timers::default()),
             peers: HashMap::new(),
@@ -147,6 +151,7 @@ impl Core {
 
     /// Bytes straight to a peer, outside any transaction (a BENOTIFY, a stateless forward).
     pub(super) fn send(&mut self, peer: Peer, bytes: Bytes) {
+        let bytes = self.security.seal(&peer, bytes);
         self.out
             .push_back(Output::Transmit(Outbound { peer, bytes }));
     }
@@ -181,10 +186,10 @@ impl Core {
     pub(super) fn flush_transmits(&mut self) {
         while let Ok(Some(t)) = self.layer.poll_transmit(&mut self.tx_buf) {
             if let Some(&peer) = self.peers.get(&t.key) {
-                self.out.push_back(Output::Transmit(Outbound {
-                    peer,
-                    bytes: Bytes::copy_from_slice(&self.tx_buf[..t.len]),
-                }));
+                let bytes = Bytes::copy_from_slice(&self.tx_buf[..t.len]);
+                let bytes = self.security.seal(&peer, bytes);
+                self.out
+                    .push_back(Output::Transmit(Outbound { peer, bytes }));
             }
         }
     }

@@ -43,6 +43,7 @@ pub(crate) mod core;
 mod provisioning;
 mod proxy;
 mod registrar;
+mod security;
 mod sessions;
 
 use std::net::SocketAddr;
@@ -202,8 +203,15 @@ pub struct EngineConfig {
     pub tcp_addr: Option<SocketAddr>,
     /// For TLS.
     pub tls_addr: Option<SocketAddr>,
-    /// Authentication schemes offered, in order (`Digest`, `NTLM`); none disables it.
+    /// Authentication schemes offered, in order (`Digest`, `NTLM`); none disables it (every
+    /// request then acts as its From: for load tests only).
     pub auth: Vec<String>,
+    /// Failed authentications per source address, and per user, in a minute before further
+    /// attempts are refused (`403` with `Retry-After`) until the minute ends.
+    pub auth_failure_limit: u32,
+    /// How long an [MS-SIPAE] security association lives before it is renegotiated
+    /// (§3.2.2: at most eight hours).
+    pub sa_lifetime: std::time::Duration,
     /// The shortest registration accepted (423 below).
     pub min_expires: u32,
     /// The longest granted.
@@ -236,6 +244,8 @@ impl Default for EngineConfig {
             tcp_addr: None,
             tls_addr: None,
             auth: vec!["Digest".into()],
+            auth_failure_limit: 10,
+            sa_lifetime: std::time::Duration::from_secs(8 * 3600),
             min_expires: 60,
             max_expires: 7200,
             ntlm_target: "ocs.contoso.com".into(),
@@ -257,6 +267,10 @@ pub struct Stats {
     pub forwarded: u64,
     /// Requests answered with an error by us.
     pub rejected: u64,
+    /// Failed authentications (wrong password, bad signature).
+    pub auth_failures: u64,
+    /// Messages dropped because a client with a security association did not sign them.
+    pub unsigned_dropped: u64,
 }
 
 /// A seed of its own for one user of the engine's seed (the focus's generator, the PSOM
@@ -336,7 +350,7 @@ impl Engine {
             &seed,
         );
         let remote_mcus = cfg.remote_mcus.clone();
-        let core = Core::new(cfg, &seed);
+        let core = Core::new(cfg, &seed, now);
         let focus = crate::cccp::focus::Focus::new(
             crate::cccp::focus::FocusConfig {
                 mcus: vec![McuType::AudioVideo, McuType::Chat, McuType::Meeting],
@@ -348,7 +362,7 @@ impl Engine {
             )),
         );
         Engine {
-            registrar: Registrar::new(&core, seed, now),
+            registrar: Registrar::new(),
             core,
             proxy: Proxy::default(),
             conference: Conferencing::new(focus, remote_mcus),
@@ -437,6 +451,11 @@ impl Engine {
         peer: Peer,
         users: &dyn Directory,
     ) {
+        // A client with a security association signs what it answers too ([MS-SIPAE] 3.3.5).
+        if !message.is_request() && !self.core.security.accept_from(&message, &peer) {
+            self.core.stats.unsigned_dropped += 1;
+            return;
+        }
         // RFC 3261 §18.2.1: the peer is kept with the server transaction; the response goes
         // back there.
         let from = message.is_request().then_some(peer);
@@ -444,6 +463,17 @@ impl Engine {
             .layer
             .handle_message(now, message, peer.transport());
         self.drain(now, wall, from, users);
+    }
+
+    /// A TCP or TLS connection closed: its security association ends with it.
+    pub fn closed(&mut self, conn: ConnId) {
+        self.core.security.closed(conn);
+    }
+
+    /// How many clients have an [MS-SIPAE] security association.
+    #[must_use]
+    pub fn associations(&self) -> usize {
+        self.core.security.associations()
     }
 
     /// Fires due timers.
@@ -510,6 +540,13 @@ impl Engine {
                 // The ACK of a 2xx from the focus or an MCU ends there.
                 TxEvent::Ack { message, .. }
                     if message.call_id().is_ok_and(|c| self.sessions.contains(c)) => {}
+                // ACK cannot be challenged; from a client with an association it must be
+                // signed, or it is dropped.
+                TxEvent::Ack { message, .. }
+                    if from.is_some_and(|p| !self.core.security.accept_from(&message, &p)) =>
+                {
+                    self.core.stats.unsigned_dropped += 1;
+                }
                 TxEvent::Ack { message, .. } => {
                     Proxy::forward_stateless(&mut self.core, &self.registrar, wall, message);
                 }
@@ -542,6 +579,14 @@ impl Engine {
             }
         }
         self.core.flush_transmits();
+    }
+
+    /// Whether the From of `req` is `sip:<user>@<our domain>`.
+    fn from_is(&self, req: &Message, user: &str) -> bool {
+        let Ok(from) = req.from() else { return false };
+        from.uri.as_sip().is_some_and(|s| {
+            self.core.is_us(&s.host, s.port) && s.user.is_some_and(|u| u.eq_ignore_ascii_case(user))
+        })
     }
 
     /// Which application serves `req` (one line each).
@@ -579,7 +624,23 @@ impl Engine {
         if req.validate().is_err() {
             return self.core.reply(now, key, &req, 400, "Bad Request");
         }
-        match self.route(&req) {
+        let route = self.route(&req);
+        // Every request but REGISTER (the registrar's own challenge), a ping of the server
+        // and CANCEL (which cannot be challenged, RFC 3261 §22.1) is authenticated here, and
+        // its From must be the authenticated user.
+        if self.core.security.enabled
+            && !matches!(route, Route::Registrar | Route::Options | Route::Cancel)
+        {
+            let Some(who) = security::authenticate(&mut self.core, now, key, &req, users, false)
+            else {
+                return;
+            };
+            if !self.from_is(&req, &who.user) {
+                tracing::warn!(user = %who.user, from = ?req.from().map(|f| f.uri.to_string()).ok(), "From is not the authenticated user");
+                return self.core.reply(now, key, &req, 403, "Forbidden");
+            }
+        }
+        match route {
             Route::Registrar => {
                 self.registrar
                     .register(&mut self.core, now, wall, key, &req, users);

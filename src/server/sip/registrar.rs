@@ -3,14 +3,11 @@
 //! over, and the `200 OK` held until the store has committed the change.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use super::StoreOp;
 use super::core::{Core, Peer, unix};
-use crate::sip::digest::{Algorithm, DigestError, DigestServer};
-use crate::sip::headers::{Auth, AuthScheme};
-use crate::sip::ntlm::TargetInfo;
-use crate::sip::sipae::{NtlmSipServer, Verdict};
+use super::security;
 use crate::sip::transaction::TxKey;
 use crate::sip::{HeaderName, Message};
 
@@ -56,37 +53,22 @@ pub trait Directory {
 
 /// The registrar's state: see the [module documentation](self).
 pub(super) struct Registrar {
-    digest: DigestServer,
-    ntlm: NtlmSipServer,
     bindings: HashMap<String, Vec<Binding>>,
     /// Contact URI → the connection it registered over, for the bindings that have one (an
     /// in-dialog request names the contact, not the AOR).
     pub(super) flows: HashMap<String, Peer>,
-    /// The sequence number of the next signed response.
-    snum: u32,
 }
 
+/// The event packages this server serves, for `Allow-Events` ([MS-SIPREGE] 2.2.1.5; written
+/// without spaces: pidgin-sipe splits the list on bare commas).
+pub(super) const ALLOW_EVENTS: &str = "conference,vnd-microsoft-provisioning-v2";
+
 impl Registrar {
-    pub(super) fn new(core: &Core, seed: [u8; 32], now: Instant) -> Registrar {
-        let cfg = &core.cfg;
-        let netbios = cfg
-            .domain
-            .split('.')
-            .next()
-            .unwrap_or("OCS")
-            .to_ascii_uppercase();
+    pub(super) fn new() -> Registrar {
         Registrar {
-            digest: DigestServer::new(&cfg.domain, seed, Duration::from_secs(300), now),
-            ntlm: NtlmSipServer::new(&cfg.ntlm_target, TargetInfo::new("OCS", &netbios)),
             bindings: HashMap::new(),
             flows: HashMap::new(),
-            snum: 0,
         }
-    }
-
-    fn next_snum(&mut self) -> u32 {
-        self.snum = self.snum.wrapping_add(1);
-        self.snum
     }
 
     /// Loads a binding from the store at start-up (expired ones are skipped).
@@ -141,22 +123,14 @@ impl Registrar {
             return core.reply(now, key, req, 404, "Not Found");
         }
         let aor = format!("sip:{user}@{}", core.cfg.domain);
-        // Authentication.
-        let mut auth_info = None;
-        if !core.cfg.auth.is_empty() {
-            match self.authenticate(core, now, key, req, users) {
-                Ok((who, info)) => {
-                    if !who.eq_ignore_ascii_case(&user)
-                        && !who
-                            .rsplit('\\')
-                            .next()
-                            .is_some_and(|u| u.eq_ignore_ascii_case(&user))
-                    {
-                        return core.reply(now, key, req, 403, "Forbidden");
-                    }
-                    auth_info = info;
-                }
-                Err(()) => return,
+        // Authentication: the credentials' user must be the To's.
+        if core.security.enabled {
+            let Some(who) = security::authenticate(core, now, key, req, users, true) else {
+                return;
+            };
+            if !who.user.eq_ignore_ascii_case(&user) {
+                tracing::warn!(user = %who.user, to = %user, "REGISTER for another user");
+                return core.reply(now, key, req, 403, "Forbidden");
             }
         }
         // Bindings (RFC 3261 §10.3 steps 6-8).
@@ -276,16 +250,28 @@ impl Registrar {
                 "UAS; tcp=no; hop-hop=yes; end-end=no; timeout=300",
             );
         }
-        let Ok(mut ok) = b.build() else {
+        // What OCS 2007 says of itself ([MS-SIPREGE] 2.2.1.5): the registration's expiry as a
+        // header (pidgin-sipe reads only that), one `Supported` line per extension (it compares
+        // whole values: `msrtc-event-categories` means OCS 2007 presence, `adhoclist` batched
+        // subscriptions), and the event packages served.
+        let granted = live
+            .iter()
+            .filter(|bnd| {
+                contacts
+                    .iter()
+                    .any(|c| c.address().is_some_and(|a| a.uri.to_string() == bnd.contact))
+            })
+            .map(|bnd| bnd.expires_at.saturating_sub(now_s))
+            .max()
+            .unwrap_or(0);
+        b = b
+            .header("Expires", granted)
+            .header("Supported", "msrtc-event-categories")
+            .header("Supported", "adhoclist")
+            .header("Allow-Events", ALLOW_EVENTS);
+        let Ok(ok) = b.build() else {
             return core.reply(now, key, req, 500, "Server Internal Error");
         };
-        if let Some((opaque, _)) = auth_info
-            && let snum = self.next_snum()
-            && let Ok(info) = self.ntlm.sign_response(&opaque, &ok, snum)
-            && let Ok(signed) = ok.with_header("Authentication-Info", &info)
-        {
-            ok = signed;
-        }
         core.stats.registered += 1;
         if ops.is_empty() {
             let _ = core.layer.respond(now, key, ok);
@@ -296,97 +282,5 @@ impl Registrar {
             ticket = core.store(op);
         }
         core.hold(ticket, key, ok);
-    }
-
-    /// Checks the credentials of `req`; on failure answers it (401/403) and returns `Err`.
-    /// On success, the user and, for NTLM, the association to sign the response with.
-    #[allow(clippy::type_complexity)]
-    fn authenticate(
-        &mut self,
-        core: &mut Core,
-        now: Instant,
-        key: TxKey,
-        req: &Message,
-        users: &dyn Directory,
-    ) -> Result<(String, Option<(String, ())>), ()> {
-        let creds: Vec<Auth<'_>> = req.auth(HeaderName::Authorization).flatten().collect();
-        if let Some(a) = creds
-            .iter()
-            .find(|a| a.scheme() == Some(AuthScheme::Digest))
-        {
-            let method = req.method().unwrap_or_default();
-            match self.digest.verify(now, a, method, |u| users.password(u)) {
-                Ok(user) => return Ok((user, None)),
-                Err(DigestError::Stale) => {
-                    self.challenge(core, now, key, req, true);
-                    return Err(());
-                }
-                Err(_) => {
-                    core.reply(now, key, req, 403, "Forbidden");
-                    return Err(());
-                }
-            }
-        }
-        if creds.iter().any(|a| a.scheme() == Some(AuthScheme::Ntlm))
-            && core.cfg.auth.iter().any(|s| s.eq_ignore_ascii_case("NTLM"))
-        {
-            let challenge = core.unpredictable();
-            let opaque = core.token()[..8].to_ascii_uppercase();
-            let lookup = |u: &str, _d: &str| {
-                users
-                    .password(u)
-                    .map(|p| crate::sip::ntlm::Credentials::new(u, "", &p).nt_hash())
-            };
-            return match self.ntlm.handle(
-                req,
-                HeaderName::Authorization,
-                challenge,
-                &opaque,
-                lookup,
-            ) {
-                Verdict::Challenge(c) => {
-                    core.reply_with(
-                        now,
-                        key,
-                        req,
-                        401,
-                        "Unauthorized",
-                        &[("WWW-Authenticate", c)],
-                    );
-                    Err(())
-                }
-                Verdict::Authenticated { opaque, user } | Verdict::Verified { opaque, user } => {
-                    Ok((user, Some((opaque, ()))))
-                }
-                Verdict::Rejected(_) => {
-                    core.reply(now, key, req, 403, "Forbidden");
-                    Err(())
-                }
-            };
-        }
-        self.challenge(core, now, key, req, false);
-        Err(())
-    }
-
-    fn challenge(&mut self, core: &mut Core, now: Instant, key: TxKey, req: &Message, stale: bool) {
-        let mut headers = Vec::new();
-        for scheme in core.cfg.auth.clone() {
-            if scheme.eq_ignore_ascii_case("Digest") {
-                headers.push((
-                    "WWW-Authenticate",
-                    self.digest.challenge(now, Algorithm::Md5, stale),
-                ));
-            } else if scheme.eq_ignore_ascii_case("NTLM") {
-                headers.push((
-                    "WWW-Authenticate",
-                    format!(
-                        "NTLM realm=\"{}\", targetname=\"{}\", version=3",
-                        crate::sip::sipae::REALM,
-                        core.cfg.ntlm_target
-                    ),
-                ));
-            }
-        }
-        core.reply_with(now, key, req, 401, "Unauthorized", &headers);
     }
 }
