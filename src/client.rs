@@ -16,6 +16,7 @@
 //! ```
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -28,14 +29,52 @@ use tokio::sync::mpsc;
 use crate::cccp::info::Endpoint;
 use crate::cccp::message::{Body, Request, Response};
 use crate::http::h1::{Connection, Event, Role as HttpRole};
+use crate::sip::sipae::SecurityAssociation;
 use crate::sip::stream::{Frame, Status, StreamDecoder};
 use crate::sip::{HeaderName, Message};
 
 /// What a client step fails with: any error, with its message.
 pub type Fail = Box<dyn std::error::Error + Send + Sync>;
 
+/// The [MS-SIPAE] association of a signed-in client, shared with its reader task.
+type Shared = Arc<Mutex<Option<SecurityAssociation>>>;
+
+/// Signs `bytes` (a whole message) with the association, if there is one: `Authorization`
+/// with `crand`, `cnum` and `response` ([MS-SIPAE] 3.2.5.1).
+fn sign(sa: &Shared, bytes: Vec<u8>, salt: u32) -> Vec<u8> {
+    let Ok(mut guard) = sa.lock() else {
+        return bytes;
+    };
+    let Some(sa) = guard.as_mut() else {
+        return bytes;
+    };
+    let Ok(m) = Message::parse(Bytes::from(bytes.clone())) else {
+        return bytes;
+    };
+    match sa.sign(&m, salt).and_then(|v| {
+        m.with_header("Authorization", &v)
+            .map_err(crate::sip::sipae::SipaeError::Message)
+    }) {
+        Ok(signed) => signed.to_vec(),
+        Err(_) => bytes,
+    }
+}
+
+/// Checks the server's `rspauth` on `m`; counts a message that is not properly signed.
+fn check(sa: &Shared, m: &Message, unsigned: &AtomicUsize) {
+    if let Ok(mut guard) = sa.lock()
+        && let Some(sa) = guard.as_mut()
+        && !matches!(m.status(), Some(100 | 401 | 407))
+        && sa.verify(m).is_err()
+    {
+        unsigned.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// A SIP user agent on one TCP connection: requests out one at a time, requests in answered
-/// 200 (BENOTIFY and ACK not answered) and kept.
+/// 200 (BENOTIFY and ACK not answered) and kept. Once [`UserAgent::set_association`] gives it
+/// the [MS-SIPAE] association of its NTLM sign-in, it signs everything it sends and checks the
+/// server's signature on everything it receives.
 pub struct UserAgent {
     /// The user part of its address of record (`sip:<user>@contoso.com`).
     pub user: &'static str,
@@ -44,6 +83,8 @@ pub struct UserAgent {
     responses: mpsc::UnboundedReceiver<Message>,
     inbox: Arc<Mutex<Vec<Message>>>,
     cseq: u32,
+    sa: Shared,
+    unsigned: Arc<AtomicUsize>,
 }
 
 impl UserAgent {
@@ -58,8 +99,11 @@ impl UserAgent {
         let wr = Arc::new(tokio::sync::Mutex::new(wr));
         let (tx, responses) = mpsc::unbounded_channel();
         let inbox = Arc::new(Mutex::new(Vec::new()));
-        let (w2, in2) = (wr.clone(), inbox.clone());
+        let sa: Shared = Arc::new(Mutex::new(None));
+        let unsigned = Arc::new(AtomicUsize::new(0));
+        let (w2, in2, sa2, bad2) = (wr.clone(), inbox.clone(), sa.clone(), unsigned.clone());
         tokio::spawn(async move {
+            let mut salt = 0x5eed_u32;
             let dec = StreamDecoder::default();
             let mut buf = BytesMut::with_capacity(16 * 1024);
             loop {
@@ -74,6 +118,7 @@ impl UserAgent {
                     };
                     let _ = buf.split_to(used);
                     let Frame::Message(m) = frame else { continue };
+                    check(&sa2, &m, &bad2);
                     if !m.is_request() {
                         let _ = tx.send(m);
                         continue;
@@ -83,7 +128,9 @@ impl UserAgent {
                         && method != "ACK"
                         && let Ok(ok) = m.response(200, "OK", "").build()
                     {
-                        let _ = w2.lock().await.write_all(&ok.to_bytes()).await;
+                        salt = salt.wrapping_mul(747_796_405).wrapping_add(2_891_336_453);
+                        let signed = sign(&sa2, ok.to_vec(), salt);
+                        let _ = w2.lock().await.write_all(&signed).await;
                     }
                     if let Ok(mut i) = in2.lock() {
                         i.push(m);
@@ -98,7 +145,24 @@ impl UserAgent {
             responses,
             inbox,
             cseq: 0,
+            sa,
+            unsigned,
         })
+    }
+
+    /// From now on, signs with the association of its NTLM sign-in and checks the server's
+    /// signatures.
+    pub fn set_association(&mut self, sa: SecurityAssociation) {
+        if let Ok(mut g) = self.sa.lock() {
+            *g = Some(sa);
+        }
+    }
+
+    /// How many messages from the server, since the association was set, were not signed by
+    /// it (or not correctly).
+    #[must_use]
+    pub fn unsigned_received(&self) -> usize {
+        self.unsigned.load(Ordering::Relaxed)
     }
 
     /// Its address of record.
@@ -144,6 +208,7 @@ impl UserAgent {
         head.push_str(&format!("Content-Length: {}\r\n\r\n", body.1.len()));
         let mut bytes = head.into_bytes();
         bytes.extend_from_slice(body.1);
+        let bytes = sign(&self.sa, bytes, c.wrapping_mul(2_654_435_761));
         self.wr.lock().await.write_all(&bytes).await?;
         loop {
             let r = tokio::time::timeout(Duration::from_secs(15), self.responses.recv())
@@ -163,7 +228,8 @@ impl UserAgent {
                      Max-Forwards: 70\r\nFrom: <sip:{u}@contoso.com>;tag={u}{call}\r\nTo: {to}\r\n\
                      Call-ID: {call}\r\nCSeq: {c} ACK\r\nContent-Length: 0\r\n\r\n"
                 );
-                self.wr.lock().await.write_all(ack.as_bytes()).await?;
+                let ack = sign(&self.sa, ack.into_bytes(), c.wrapping_mul(40_503));
+                self.wr.lock().await.write_all(&ack).await?;
             }
             return Ok(r);
         }

@@ -394,6 +394,8 @@ async fn register(ua: &mut Ua, password: &str, rng: &mut Rng, log: &Log) -> Resu
         return Err(format!("REGISTER: {:?}", ok.status()).into());
     }
     sa.verify(&ok)?;
+    // From here on every request is signed and every message from the server checked.
+    ua.set_association(sa);
     log.say(
         ua.user,
         "REGISTER with NTLM: 401 (NTLM offered), 401 (CHALLENGE), 200 OK — the server's rspauth verifies",
@@ -946,6 +948,14 @@ async fn meeting(
                 .unwrap_or_default()
         ),
     );
+    // [MS-SIPAE]: everything the server sent each of them was signed by its association.
+    for ua in [&*alice, &*bob, &*carol] {
+        let bad = ua.unsigned_received();
+        if bad > 0 {
+            return Err(format!("{}: {bad} messages from the server not signed", ua.user).into());
+        }
+        log.say(ua.user, "every message from the server carried a valid rspauth");
+    }
     Ok((focus, book.contacts.len(), notifications, quality))
 }
 
