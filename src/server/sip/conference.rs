@@ -250,7 +250,7 @@ impl Conferencing {
                 self.conference_subscribe(cx, now, wall, key, req, &uri)
             }
             (UriKind::Focus, "BYE") => {
-                let Some(leg) = cx.sessions.remove(&call) else {
+                let Some(leg) = cx.sessions.bye(&call, &req) else {
                     return cx
                         .core
                         .reply(now, key, &req, 481, "Call/Transaction Does Not Exist");

@@ -552,7 +552,7 @@ impl Engine {
                 }
                 TxEvent::Cancelled { key } => self.proxy.cancel_branches(&mut self.core, now, key),
                 TxEvent::StrayResponse { message } => {
-                    Proxy::stray_response(&mut self.core, message);
+                    self.proxy.stray_response(&mut self.core, now, message);
                 }
                 TxEvent::Timeout { key } | TxEvent::TransportError { key } => {
                     self.proxy.branch_failed(&mut self.core, now, key, 408);

@@ -32,10 +32,18 @@ pub(super) struct Proxy {
     forwards: HashMap<TxKey, Forward>,
     /// Client transaction → the server transaction it serves.
     branch_of: HashMap<TxKey, TxKey>,
+    /// The caller of each INVITE forwarded lately, by Call-ID: where a 2xx retransmitted after
+    /// the forward ended may still go (§16.7 step 10). Nothing else is relayed without state.
+    callers: HashMap<String, (Peer, Instant)>,
 }
 
+/// How long a forwarded INVITE's caller is remembered for late 2xx (64·T1).
+const CALLER_MEMORY: std::time::Duration = std::time::Duration::from_secs(32);
+/// At most this many remembered callers.
+const MAX_CALLERS: usize = 100_000;
+
 /// Where a SIP URI points: its host (an address), port and transport.
-fn target_of(uri: &Uri<'_>) -> Option<(SocketAddr, bool)> {
+pub(super) fn target_of(uri: &Uri<'_>) -> Option<(SocketAddr, bool)> {
     let s = uri.as_sip()?;
     let ip = match s.host {
         Host::Ipv4(a) => std::net::IpAddr::V4(a),
@@ -101,7 +109,22 @@ impl Proxy {
             }
             return Ok(found);
         }
-        let (addr, _tcp) = target_of(&uri).ok_or((404, "Not Found"))?;
+        let (addr, _tcp) = target_of(&uri).ok_or((403, "Forbidden"))?;
+        // Not an open relay: an address is a target for a request from a user of ours (with
+        // authentication on, the engine has checked that From), or for one to a registered
+        // contact of the To user of ours (the remote target of a dialog with them).
+        let ours = |n: Result<crate::sip::headers::NameAddr<'_>, _>| {
+            n.ok().and_then(|t| {
+                let s = t.uri.as_sip()?;
+                core.is_us(&s.host, s.port)
+                    .then(|| format!("sip:{}@{}", s.user.unwrap_or_default(), core.cfg.domain))
+            })
+        };
+        let from_ours = ours(req.from()).is_some();
+        if !from_ours && !ours(req.to()).is_some_and(|aor| registrar.reaches(&aor, addr, wall)) {
+            tracing::warn!(target = %uri, "relaying refused");
+            return Err((403, "Forbidden"));
+        }
         // A contact of ours reached over its registration flow, if it has one.
         let uri = uri.to_string();
         let peer = registrar
@@ -187,6 +210,17 @@ impl Proxy {
         if branches.is_empty() {
             return core.reply(now, key, &req, 503, "Service Unavailable");
         }
+        if req.method() == Some("INVITE")
+            && let (Ok(call), Some(&caller)) = (req.call_id(), core.peers.get(&key))
+        {
+            if self.callers.len() >= MAX_CALLERS {
+                self.callers
+                    .retain(|_, (_, at)| now.duration_since(*at) < CALLER_MEMORY);
+            }
+            if self.callers.len() < MAX_CALLERS {
+                self.callers.insert(call.to_owned(), (caller, now));
+            }
+        }
         self.forwards.insert(
             key,
             Forward {
@@ -212,7 +246,7 @@ impl Proxy {
         let Some(f) = self.forwards.get_mut(&sk) else {
             // The forward is over; a 2xx retransmission still goes up statelessly.
             if (200..300).contains(&code) {
-                Self::stray_response(core, resp);
+                self.stray_response(core, now, resp);
             }
             return;
         };
@@ -309,23 +343,34 @@ impl Proxy {
         }
     }
 
-    /// A response for no transaction of ours: if its top Via is ours, it goes to the next Via
-    /// (received/rport first, §18.2.2).
-    pub(super) fn stray_response(core: &mut Core, resp: Message) {
+    /// A response for no transaction of ours: a 2xx to an INVITE we forwarded lately goes to
+    /// that caller (the next Via must be its address); anything else is dropped — a response
+    /// is never relayed to an address only its Via names.
+    pub(super) fn stray_response(&mut self, core: &mut Core, now: Instant, resp: Message) {
+        let code = resp.status().unwrap_or(0);
+        let invite = resp.cseq().is_ok_and(|c| c.method == "INVITE");
+        let Some(&(caller, at)) = resp.call_id().ok().and_then(|c| self.callers.get(c)) else {
+            return;
+        };
+        if !(200..300).contains(&code) || !invite || now.duration_since(at) >= CALLER_MEMORY {
+            return;
+        }
         let Ok(up) = rules::strip_top_via(&resp) else {
             return;
         };
         let Ok(via) = up.top_via() else {
             return;
         };
-        let sent_by = match via.host {
-            Host::Ipv4(a) => Some(std::net::IpAddr::V4(a)),
-            _ => None,
-        };
-        let ip = via.received().and_then(|r| r.parse().ok()).or(sent_by);
-        let port = via.rport().flatten().or(via.port).unwrap_or(5060);
-        if let Some(ip) = ip {
-            core.send(Peer::Udp(SocketAddr::new(ip, port)), up.to_bytes());
+        let named = via
+            .received()
+            .and_then(|r| r.parse::<std::net::IpAddr>().ok())
+            .or(match via.host {
+                Host::Ipv4(a) => Some(std::net::IpAddr::V4(a)),
+                _ => None,
+            });
+        if named.is_some_and(|ip| ip != caller.addr().ip()) {
+            return;
         }
+        core.send(caller, up.to_bytes());
     }
 }

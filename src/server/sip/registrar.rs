@@ -87,6 +87,19 @@ impl Registrar {
             .unwrap_or_default()
     }
 
+    /// Whether a live binding of `aor` is at `addr` (its flow's address, or its contact's):
+    /// the one case where the proxy sends a request to an address rather than a user of ours
+    /// (an in-dialog request to the remote target).
+    pub(super) fn reaches(&self, aor: &str, addr: std::net::SocketAddr, wall: SystemTime) -> bool {
+        self.bindings(aor, wall).into_iter().any(|b| {
+            b.flow.is_some_and(|f| f.addr() == addr)
+                || crate::sip::uri::Uri::parse(&b.contact)
+                    .ok()
+                    .and_then(|u| super::proxy::target_of(&u))
+                    .is_some_and(|(a, _)| a == addr)
+        })
+    }
+
     /// Whether `aor` ever registered (480 rather than 404 when it has no live binding).
     pub(super) fn knows(&self, aor: &str) -> bool {
         self.bindings.contains_key(aor)

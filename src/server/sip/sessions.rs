@@ -50,7 +50,12 @@ impl Sessions {
         self.legs.insert(call, leg);
     }
 
-    pub(super) fn remove(&mut self, call: &str) -> Option<Leg> {
+    /// Ends the session `call` for a BYE of its own dialog (Call-ID **and** both tags, RFC 3261
+    /// §12.2.2): a BYE that only knows the Call-ID ends nothing.
+    pub(super) fn bye(&mut self, call: &str, bye: &Message) -> Option<Leg> {
+        if !self.legs.get(call)?.dialog.matches(bye) {
+            return None;
+        }
         self.legs.remove(call)
     }
 
@@ -187,7 +192,7 @@ impl Sessions {
                 core.reply_with(now, key, req, 200, "OK", &[("Contact", format!("<{uri}>"))]);
             }
             "BYE" if session_mcu => {
-                let Some(leg) = self.legs.remove(&call) else {
+                let Some(leg) = self.bye(&call, req) else {
                     return core.reply(now, key, req, 481, "Call/Transaction Does Not Exist");
                 };
                 core.reply(now, key, req, 200, "OK");
