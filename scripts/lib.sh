@@ -13,6 +13,8 @@ psom = "off"
 auth = $4
 users = []
 udp_recv_buffer = $5
+# sipp writes the address it sends to as the Digest uri.
+digest_uri_next_hop = true
 [load_users]
 prefix = "user"
 count = 100000000

@@ -45,6 +45,8 @@ mod with_sipp {
                 web: None,
                 psom: None,
                 auth: vec!["Digest".into()],
+                // sipp's [authentication] puts the address it sends to in `uri`.
+                digest_uri_next_hop: true,
                 load_users: Some(LoadUsers {
                     prefix: "user".into(),
                     count: 1_000_000,
@@ -256,7 +258,7 @@ mod with_sipp {
         let cfg = dir.join("ocs.toml");
         std::fs::write(
             &cfg,
-            "data_dir = \"data\"\nudp = \"127.0.0.1:0\"\ntcp = \"off\"\ntls = \"off\"\nweb = \"off\"\npsom = \"off\"\nauth = [\"Digest\"]\n\
+            "data_dir = \"data\"\nudp = \"127.0.0.1:0\"\ntcp = \"off\"\ntls = \"off\"\nweb = \"off\"\npsom = \"off\"\nauth = [\"Digest\"]\ndigest_uri_next_hop = true\n\
              [load_users]\nprefix = \"user\"\ncount = 1000000\npassword = \"secret\"\n",
         )
         .unwrap();
@@ -354,10 +356,15 @@ mod with_sipp {
         );
         std::thread::sleep(Duration::from_millis(300));
         let uac_port = free_port().to_string();
+        // The caller is a user of ours with credentials: every request is authenticated.
+        let caller = users_csv(&dir, &["user900002".to_owned()], "uac.csv");
+        let uac_scenario = scenario("uac_auth.xml");
         let uac = sipp(
             &[
-                "-sn",
-                "uac",
+                "-sf",
+                uac_scenario.to_str().unwrap(),
+                "-inf",
+                caller.to_str().unwrap(),
                 &target,
                 "-s",
                 "user900001",

@@ -101,6 +101,15 @@ pub struct Config {
     pub load_users: Option<LoadUsers>,
     /// Print every SIP message in and out.
     pub trace_sip: bool,
+    /// Failed authentications per source address and per user in a minute before further
+    /// attempts are refused with `403` and `Retry-After` (default 10).
+    pub auth_failure_limit: u32,
+    /// Hours an [MS-SIPAE] security association lives before it is renegotiated (default 8,
+    /// the most §3.2.2 allows).
+    pub sa_lifetime_hours: u64,
+    /// Take a Digest `uri` that names this server instead of the Request-URI, as sipp's
+    /// `[authentication]` writes it (default off: the `uri` must be the Request-URI).
+    pub digest_uri_next_hop: bool,
     /// The UDP socket's receive buffer in bytes (the system's default when unset; the kernel
     /// caps it at `net.core.rmem_max`).
     pub udp_recv_buffer: Option<usize>,
@@ -167,6 +176,9 @@ impl Default for Config {
             load_users: None,
             trace_sip: false,
             udp_recv_buffer: None,
+            auth_failure_limit: 10,
+            sa_lifetime_hours: 8,
+            digest_uri_next_hop: false,
         }
     }
 }

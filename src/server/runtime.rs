@@ -148,6 +148,9 @@ pub async fn run(
         tcp_addr: bound.tcp,
         tls_addr: bound.tls,
         auth: config.auth.clone(),
+        auth_failure_limit: config.auth_failure_limit,
+        sa_lifetime: Duration::from_secs(config.sa_lifetime_hours.clamp(1, 8) * 3600),
+        digest_uri_next_hop: config.digest_uri_next_hop,
         ntlm_target: format!("ocs.{}", config.domain),
         abs_url: bound.web.map(|a| format!("http://{a}{}", web::ABS_PATH)),
         media_rtp: bound.media.map(|m| m.0),
@@ -160,6 +163,11 @@ pub async fn run(
             .collect(),
         ..EngineConfig::default()
     };
+    if config.auth.is_empty() {
+        tracing::warn!(
+            "authentication is off: every request acts as its From (for load tests only)"
+        );
+    }
     let t0 = Instant::now();
     let seed = os_random()?;
     let mut engine = Engine::new(ecfg, seed, t0);

@@ -382,6 +382,23 @@ impl DigestServer {
         request_uri: &str,
         password_of: impl FnOnce(&str) -> Option<String>,
     ) -> Result<String, DigestError> {
+        self.verify_with(now, a, method, |uri| uri == request_uri, password_of)
+    }
+
+    /// [`DigestServer::verify`] with the caller's test of the `uri` parameter: `same_target`
+    /// says whether it designates the resource of the Request-Line (RFC 2617 §3.2.2.5), for a
+    /// server that also takes, by explicit choice, another spelling of the same target.
+    ///
+    /// # Errors
+    /// As [`DigestServer::verify`].
+    pub fn verify_with(
+        &mut self,
+        now: Instant,
+        a: &Auth<'_>,
+        method: &str,
+        same_target: impl FnOnce(&str) -> bool,
+        password_of: impl FnOnce(&str) -> Option<String>,
+    ) -> Result<String, DigestError> {
         if !a
             .scheme_name
             .is_some_and(|s| s.eq_ignore_ascii_case("Digest"))
@@ -421,7 +438,7 @@ impl DigestServer {
         {
             return Err(DigestError::Nonce);
         }
-        if uri != request_uri {
+        if !same_target(uri) {
             return Err(DigestError::Uri);
         }
         let qop = p.get("qop");

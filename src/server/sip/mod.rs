@@ -209,6 +209,9 @@ pub struct EngineConfig {
     /// Failed authentications per source address, and per user, in a minute before further
     /// attempts are refused (`403` with `Retry-After`) until the minute ends.
     pub auth_failure_limit: u32,
+    /// Take a Digest `uri` that names this server (no user part) as well as the Request-URI:
+    /// sipp's `[authentication]` writes the address it sends to. Off by default.
+    pub digest_uri_next_hop: bool,
     /// How long an [MS-SIPAE] security association lives before it is renegotiated
     /// (§3.2.2: at most eight hours).
     pub sa_lifetime: std::time::Duration,
@@ -245,6 +248,7 @@ impl Default for EngineConfig {
             tls_addr: None,
             auth: vec!["Digest".into()],
             auth_failure_limit: 10,
+            digest_uri_next_hop: false,
             sa_lifetime: std::time::Duration::from_secs(8 * 3600),
             min_expires: 60,
             max_expires: 7200,

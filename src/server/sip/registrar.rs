@@ -270,9 +270,10 @@ impl Registrar {
         let granted = live
             .iter()
             .filter(|bnd| {
-                contacts
-                    .iter()
-                    .any(|c| c.address().is_some_and(|a| a.uri.to_string() == bnd.contact))
+                contacts.iter().any(|c| {
+                    c.address()
+                        .is_some_and(|a| a.uri.to_string() == bnd.contact)
+                })
             })
             .map(|bnd| bnd.expires_at.saturating_sub(now_s))
             .max()

@@ -213,7 +213,10 @@ impl Security {
                 clean.to_bytes()
             };
         };
-        self.snum_salt = self.snum_salt.wrapping_mul(0x9E37_79B9).wrapping_add(0x7F4A_7C15);
+        self.snum_salt = self
+            .snum_salt
+            .wrapping_mul(0x9E37_79B9)
+            .wrapping_add(0x7F4A_7C15);
         match self.ntlm.sign_response(&a.opaque, &clean, self.snum_salt) {
             Ok(info) => clean
                 .with_header("Authentication-Info", &info)
@@ -255,7 +258,12 @@ impl Security {
         tracing::warn!(source = ?ip, user = ?user, reason = why, "authentication failed");
     }
 
-    fn challenges(&mut self, now: Instant, proxy: bool, stale: bool) -> Vec<(&'static str, String)> {
+    fn challenges(
+        &mut self,
+        now: Instant,
+        proxy: bool,
+        stale: bool,
+    ) -> Vec<(&'static str, String)> {
         let name = if proxy {
             "Proxy-Authenticate"
         } else {
@@ -292,10 +300,11 @@ pub(super) fn authenticate(
 ) -> Option<Identity> {
     let peer = core.peers.get(&key).copied();
     let ip = peer.map(|p| p.addr().ip());
-    let creds: Vec<(HeaderName, Auth<'_>)> = [HeaderName::Authorization, HeaderName::ProxyAuthorization]
-        .into_iter()
-        .flat_map(|h| req.auth(h).flatten().map(move |a| (h, a)))
-        .collect();
+    let creds: Vec<(HeaderName, Auth<'_>)> =
+        [HeaderName::Authorization, HeaderName::ProxyAuthorization]
+            .into_iter()
+            .flat_map(|h| req.auth(h).flatten().map(move |a| (h, a)))
+            .collect();
     let claimed = creds.iter().find_map(|(_, a)| a.params.get("username"));
     if let Some(retry) = core.security.throttled(now, ip, claimed) {
         tracing::warn!(source = ?ip, user = ?claimed, "authentication throttled");
@@ -311,7 +320,9 @@ pub(super) fn authenticate(
     }
     // NTLM ([MS-SIPAE]): the handshake, or a request signed by an association.
     if core.security.offers_ntlm
-        && let Some((header, _)) = creds.iter().find(|(_, a)| a.scheme() == Some(AuthScheme::Ntlm))
+        && let Some((header, _)) = creds
+            .iter()
+            .find(|(_, a)| a.scheme() == Some(AuthScheme::Ntlm))
     {
         let header = *header;
         let challenge = core.unpredictable();
@@ -320,7 +331,9 @@ pub(super) fn authenticate(
         let domain = sec.domain.clone();
         let lookup = |u: &str, _d: &str| {
             let u = u.strip_suffix(&format!("@{domain}")).unwrap_or(u);
-            users.password(u).map(|p| Credentials::new(u, "", &p).nt_hash())
+            users
+                .password(u)
+                .map(|p| Credentials::new(u, "", &p).nt_hash())
         };
         let verdict = sec.ntlm.handle(req, header, challenge, &opaque, lookup);
         let (code, www) = if header == HeaderName::ProxyAuthorization {
@@ -336,10 +349,10 @@ pub(super) fn authenticate(
             Verdict::Authenticated { opaque, user } => {
                 let user = sec.bare(&user);
                 if let Some(p) = peer {
-                    if let Some(old) = sec.associations.insert(
-                        p,
-                        Association { opaque, since: now },
-                    ) {
+                    if let Some(old) = sec
+                        .associations
+                        .insert(p, Association { opaque, since: now })
+                    {
                         sec.ntlm.remove(&old.opaque);
                     }
                 }
@@ -372,9 +385,9 @@ pub(super) fn authenticate(
             }
             Verdict::Rejected(e) => {
                 let why = e.to_string();
-                let signed = creds
-                    .iter()
-                    .any(|(_, a)| a.params.get("response").is_some() || a.params.get("crand").is_some());
+                let signed = creds.iter().any(|(_, a)| {
+                    a.params.get("response").is_some() || a.params.get("crand").is_some()
+                });
                 sec.failed(now, ip, None, &why);
                 core.stats.auth_failures += 1;
                 if signed {
@@ -399,8 +412,18 @@ pub(super) fn authenticate(
             crate::sip::StartLine::Request { uri, .. } => uri,
             crate::sip::StartLine::Response { .. } => "",
         };
+        // The `uri` must be the Request-URI; with `digest_uri_next_hop` (sipp's spelling: the
+        // address it sends to) a URI without user naming this server is taken too.
+        let given = a.params.get("uri").unwrap_or_default();
+        let names_us = crate::sip::uri::Uri::parse(given).ok().is_some_and(|u| {
+            u.as_sip()
+                .is_some_and(|s| s.user.is_none() && core.is_us(&s.host, s.port))
+        });
+        let same = given == ruri || (core.cfg.digest_uri_next_hop && names_us);
         let sec = &mut core.security;
-        let r = sec.digest.verify(now, a, method, ruri, |u| users.password(u));
+        let r = sec
+            .digest
+            .verify_with(now, a, method, |_| same, |u| users.password(u));
         match r {
             Ok(user) => {
                 let user = sec.bare(&user);
@@ -425,15 +448,20 @@ pub(super) fn authenticate(
     }
     // No credentials.
     let sec = &mut core.security;
-    if !register
-        && let Some(user) = peer.and_then(|p| sec.digest_flows.get(&p))
-    {
+    if !register && let Some(user) = peer.and_then(|p| sec.digest_flows.get(&p)) {
         return Some(Identity { user: user.clone() });
     }
     if peer.is_some_and(|p| sec.associations.contains_key(&p)) || !sec.offers_digest {
         // An NTLM client that did not sign, or NTLM only: the [MS-SIPAE] challenge.
         let c = sec.ntlm_challenge();
-        core.reply_with(now, key, req, 401, "Unauthorized", &[("WWW-Authenticate", c)]);
+        core.reply_with(
+            now,
+            key,
+            req,
+            401,
+            "Unauthorized",
+            &[("WWW-Authenticate", c)],
+        );
         return None;
     }
     let c = sec.challenges(now, !register, false);
