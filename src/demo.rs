@@ -954,7 +954,10 @@ async fn meeting(
         if bad > 0 {
             return Err(format!("{}: {bad} messages from the server not signed", ua.user).into());
         }
-        log.say(ua.user, "every message from the server carried a valid rspauth");
+        log.say(
+            ua.user,
+            "every message from the server carried a valid rspauth",
+        );
     }
     Ok((focus, book.contacts.len(), notifications, quality))
 }

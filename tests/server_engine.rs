@@ -214,8 +214,16 @@ Content-Length: 0
 ");
     e.handle(t, w, probe, caller, &Users);
     let r = parse(&out(e)[0]);
-    assert_eq!(r.status(), Some(407), "a request without credentials is challenged");
-    let a = r.auth(HeaderName::ProxyAuthenticate).next().unwrap().unwrap();
+    assert_eq!(
+        r.status(),
+        Some(407),
+        "a request without credentials is challenged"
+    );
+    let a = r
+        .auth(HeaderName::ProxyAuthenticate)
+        .next()
+        .unwrap()
+        .unwrap();
     Challenge::from_auth(&a).unwrap()
 }
 
@@ -254,7 +262,13 @@ fn proxy_forks_routes_and_answers() {
     let w = SystemTime::now();
     let caller = Peer::Udp(SocketAddr::from(([127, 0, 0, 1], 7000)));
     let ch = proxy_challenge(&mut e, caller);
-    e.handle(t, w, as_carol(invite("bob", "z9hG4bKinv1"), &ch, 1), caller, &Users);
+    e.handle(
+        t,
+        w,
+        as_carol(invite("bob", "z9hG4bKinv1"), &ch, 1),
+        caller,
+        &Users,
+    );
     let o = out(&mut e);
     assert_eq!(o.len(), 2, "forked to both contacts");
     let mut dests: Vec<_> = o.iter().map(|x| x.peer.addr().port()).collect();
@@ -326,7 +340,13 @@ Content-Length: 0
     assert_eq!(fa.via().count(), 2);
 
     // Unknown user 404, known but unregistered 480, Max-Forwards 0: 483.
-    e.handle(t, w, as_carol(invite("nobody", "z9hG4bKinv2"), &ch, 2), caller, &Users);
+    e.handle(
+        t,
+        w,
+        as_carol(invite("nobody", "z9hG4bKinv2"), &ch, 2),
+        caller,
+        &Users,
+    );
     assert_eq!(parse(&out(&mut e)[0]).status(), Some(404));
     e.handle(
         t + Duration::from_secs(1),
@@ -353,7 +373,13 @@ fn forward_outcomes_pick_the_best_final_response() {
     let w = SystemTime::now();
     let caller = Peer::Udp(SocketAddr::from(([127, 0, 0, 1], 7000)));
     let ch = proxy_challenge(&mut e, caller);
-    e.handle(t, w, as_carol(invite("bob", "z9hG4bKinv9"), &ch, 1), caller, &Users);
+    e.handle(
+        t,
+        w,
+        as_carol(invite("bob", "z9hG4bKinv9"), &ch, 1),
+        caller,
+        &Users,
+    );
     let o = out(&mut e);
     let busy = parse(&o[0])
         .response(486, "Busy Here", "d1")

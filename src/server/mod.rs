@@ -107,6 +107,10 @@ pub struct Config {
     /// Hours an [MS-SIPAE] security association lives before it is renegotiated (default 8,
     /// the most §3.2.2 allows).
     pub sa_lifetime_hours: u64,
+    /// The keytab of the service principal `sip/ocs.<domain>`: with it (and the `kerberos`
+    /// feature) [MS-SIPAE] Kerberos is accepted and offered first. MIT GSSAPI reads it through
+    /// `KRB5_KTNAME`, which must name the same file when the server starts.
+    pub kerberos_keytab: Option<PathBuf>,
     /// Take a Digest `uri` that names this server instead of the Request-URI, as sipp's
     /// `[authentication]` writes it (default off: the `uri` must be the Request-URI).
     pub digest_uri_next_hop: bool,
@@ -179,6 +183,7 @@ impl Default for Config {
             auth_failure_limit: 10,
             sa_lifetime_hours: 8,
             digest_uri_next_hop: false,
+            kerberos_keytab: None,
         }
     }
 }

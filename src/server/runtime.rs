@@ -171,6 +171,21 @@ pub async fn run(
     let t0 = Instant::now();
     let seed = os_random()?;
     let mut engine = Engine::new(ecfg, seed, t0);
+    if let Some(keytab) = &config.kerberos_keytab {
+        #[cfg(feature = "kerberos")]
+        {
+            let service = format!("sip/ocs.{}", config.domain);
+            let acceptor = sip::kerberos::KerberosAcceptor::new(keytab, &service)
+                .map_err(|e| std::io::Error::other(format!("Kerberos: {e}")))?;
+            engine.set_kerberos(acceptor);
+            tracing::info!(%service, keytab = %keytab.display(), "Kerberos accepted");
+        }
+        #[cfg(not(feature = "kerberos"))]
+        return Err(std::io::Error::other(format!(
+            "kerberos_keytab {} is set but this build has no `kerberos` feature",
+            keytab.display()
+        )));
+    }
     let wall = SystemTime::now();
     for b in db
         .bindings(

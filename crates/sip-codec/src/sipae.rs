@@ -176,7 +176,9 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-fn hex_upper(b: &[u8]) -> String {
+/// Bytes as upper-case hex, as signatures travel.
+#[must_use]
+pub fn hex_upper(b: &[u8]) -> String {
     let mut s = String::with_capacity(b.len() * 2);
     for x in b {
         let _ = write!(s, "{x:02X}");
@@ -249,15 +251,29 @@ impl SecurityHeader {
     }
 }
 
-/// A 64-message replay window over `cnum`/`snum`.
+/// A 64-message replay window over `cnum`/`snum`: for an association whose signatures are
+/// made elsewhere (a Kerberos MIC through GSSAPI).
+///
+/// ```
+/// use ocs_sip_codec::sipae::{ReplayWindow, SipaeError};
+/// let mut w = ReplayWindow::default();
+/// w.check_and_set(1).unwrap();
+/// w.check_and_set(3).unwrap();
+/// w.check_and_set(2).unwrap(); // late, not seen
+/// assert_eq!(w.check_and_set(3), Err(SipaeError::Replayed(3)));
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct ReplayWindow {
+pub struct ReplayWindow {
     top: u32,
     seen: u64,
 }
 
 impl ReplayWindow {
-    fn check_and_set(&mut self, n: u32) -> Result<(), SipaeError> {
+    /// Takes sequence number `n` if it is new and not older than the window (64 back).
+    ///
+    /// # Errors
+    /// [`SipaeError::Replayed`]: seen before, too old, or 0.
+    pub fn check_and_set(&mut self, n: u32) -> Result<(), SipaeError> {
         if n > self.top {
             let shift = n - self.top;
             self.seen = if shift >= 64 { 0 } else { self.seen << shift };

@@ -32,7 +32,13 @@ fn server_and_client() {
         let ch = Challenge::from_auth(&auth).unwrap();
         assert_eq!((ch.algorithm, ch.qop_auth, ch.stale), (alg, true, false));
         let verify = |server: &mut DigestServer, value: &str, at: Instant| {
-            server.verify(at, &Auth::parse(value).unwrap(), "REGISTER", "sip:contoso.com", password)
+            server.verify(
+                at,
+                &Auth::parse(value).unwrap(),
+                "REGISTER",
+                "sip:contoso.com",
+                password,
+            )
         };
         let a1 = ch.authorization(
             "alice",
@@ -74,7 +80,13 @@ fn server_and_client() {
         };
         let a3 = alice(3);
         assert_eq!(
-            server.verify(t0, &Auth::parse(&a3).unwrap(), "INVITE", "sip:contoso.com", password),
+            server.verify(
+                t0,
+                &Auth::parse(&a3).unwrap(),
+                "INVITE",
+                "sip:contoso.com",
+                password
+            ),
             Err(DigestError::Response)
         );
         // After the lifetime: stale, and the new challenge says so.
@@ -138,7 +150,13 @@ fn nonces_are_unique_and_their_counts_bounded() {
             "cn",
             nc,
         );
-        server.verify(t0, &Auth::parse(&v).unwrap(), "REGISTER", "sip:contoso.com", password)
+        server.verify(
+            t0,
+            &Auth::parse(&v).unwrap(),
+            "REGISTER",
+            "sip:contoso.com",
+            password,
+        )
     };
     // Three challenges in the same instant: three nonces, each good once with nc=1.
     let w: Vec<String> = (0..3)
@@ -164,7 +182,14 @@ fn hardened_against_guessing_replay_and_other_uris() {
         server.verify(t0, &Auth::parse(v).unwrap(), "MESSAGE", ruri, password)
     };
     // `uri` must be the Request-URI: an answer for bob's URI does not serve carol's.
-    let for_bob = ch.authorization("alice", "wonderland", "MESSAGE", "sip:bob@contoso.com", "c", 1);
+    let for_bob = ch.authorization(
+        "alice",
+        "wonderland",
+        "MESSAGE",
+        "sip:bob@contoso.com",
+        "c",
+        1,
+    );
     assert_eq!(
         verify(&mut server, &for_bob, "sip:carol@contoso.com"),
         Err(DigestError::Uri)
@@ -176,19 +201,55 @@ fn hardened_against_guessing_replay_and_other_uris() {
     // RFC 2069 credentials (no qop, no nonce count) are refused by default.
     let mut old = ch.clone();
     old.qop_auth = false;
-    let v = old.authorization("alice", "wonderland", "MESSAGE", "sip:bob@contoso.com", "c", 1);
-    assert_eq!(verify(&mut server, &v, "sip:bob@contoso.com"), Err(DigestError::NoQop));
+    let v = old.authorization(
+        "alice",
+        "wonderland",
+        "MESSAGE",
+        "sip:bob@contoso.com",
+        "c",
+        1,
+    );
+    assert_eq!(
+        verify(&mut server, &v, "sip:bob@contoso.com"),
+        Err(DigestError::NoQop)
+    );
     server.allow_rfc2069 = true;
-    assert_eq!(verify(&mut server, &v, "sip:bob@contoso.com").as_deref(), Ok("alice"));
+    assert_eq!(
+        verify(&mut server, &v, "sip:bob@contoso.com").as_deref(),
+        Ok("alice")
+    );
     // Three wrong guesses spend the nonce: even the right password needs a new challenge.
     for (nc, guess) in [(2, "a"), (3, "b"), (4, "c")] {
         let g = ch.authorization("alice", guess, "MESSAGE", "sip:bob@contoso.com", "c", nc);
-        assert_eq!(verify(&mut server, &g, "sip:bob@contoso.com"), Err(DigestError::Response));
+        assert_eq!(
+            verify(&mut server, &g, "sip:bob@contoso.com"),
+            Err(DigestError::Response)
+        );
     }
-    let right = ch.authorization("alice", "wonderland", "MESSAGE", "sip:bob@contoso.com", "c", 5);
-    assert_eq!(verify(&mut server, &right, "sip:bob@contoso.com"), Err(DigestError::Spent));
+    let right = ch.authorization(
+        "alice",
+        "wonderland",
+        "MESSAGE",
+        "sip:bob@contoso.com",
+        "c",
+        5,
+    );
+    assert_eq!(
+        verify(&mut server, &right, "sip:bob@contoso.com"),
+        Err(DigestError::Spent)
+    );
     let fresh = server.challenge(t0, Algorithm::Md5, false);
     let ch2 = Challenge::from_auth(&Auth::parse(&fresh).unwrap()).unwrap();
-    let ok = ch2.authorization("alice", "wonderland", "MESSAGE", "sip:bob@contoso.com", "c", 1);
-    assert_eq!(verify(&mut server, &ok, "sip:bob@contoso.com").as_deref(), Ok("alice"));
+    let ok = ch2.authorization(
+        "alice",
+        "wonderland",
+        "MESSAGE",
+        "sip:bob@contoso.com",
+        "c",
+        1,
+    );
+    assert_eq!(
+        verify(&mut server, &ok, "sip:bob@contoso.com").as_deref(),
+        Ok("alice")
+    );
 }

@@ -40,6 +40,7 @@
 
 mod conference;
 pub(crate) mod core;
+pub mod kerberos;
 mod provisioning;
 mod proxy;
 mod registrar;
@@ -474,6 +475,13 @@ impl Engine {
         self.core.security.closed(conn);
     }
 
+    /// Accepts [MS-SIPAE] Kerberos from now on (offered first in every challenge), with the
+    /// acceptor of the service principal `sip/<ntlm_target>`.
+    #[cfg(feature = "kerberos")]
+    pub fn set_kerberos(&mut self, acceptor: kerberos::KerberosAcceptor) {
+        self.core.security.set_kerberos(acceptor);
+    }
+
     /// How many clients have an [MS-SIPAE] security association.
     #[must_use]
     pub fn associations(&self) -> usize {
@@ -586,7 +594,7 @@ impl Engine {
     }
 
     /// Whether the From of `req` is `sip:<user>@<our domain>`.
-    fn from_is(&self, req: &Message, user: &str) -> bool {
+    fn sent_by_user(&self, req: &Message, user: &str) -> bool {
         let Ok(from) = req.from() else { return false };
         from.uri.as_sip().is_some_and(|s| {
             self.core.is_us(&s.host, s.port) && s.user.is_some_and(|u| u.eq_ignore_ascii_case(user))
@@ -639,7 +647,7 @@ impl Engine {
             else {
                 return;
             };
-            if !self.from_is(&req, &who.user) {
+            if !self.sent_by_user(&req, &who.user) {
                 tracing::warn!(user = %who.user, from = ?req.from().map(|f| f.uri.to_string()).ok(), "From is not the authenticated user");
                 return self.core.reply(now, key, &req, 403, "Forbidden");
             }

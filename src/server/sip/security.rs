@@ -56,10 +56,85 @@ const HOP_CREDENTIALS: [HeaderName; 4] = [
 ];
 
 /// One client's security association.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Association {
     opaque: String,
     since: Instant,
+    /// Who it authenticated.
+    #[cfg_attr(not(feature = "kerberos"), allow(dead_code))]
+    user: String,
+    kind: Kind,
+}
+
+/// What signs for an association.
+#[derive(Debug)]
+enum Kind {
+    /// NTLM: the session lives in [`NtlmSipServer`], found by `opaque`.
+    Ntlm,
+    /// Kerberos: the GSSAPI context, our `snum`, the client's `cnum`s seen.
+    #[cfg(feature = "kerberos")]
+    Kerberos(Box<KerberosSa>),
+}
+
+#[cfg(feature = "kerberos")]
+#[derive(Debug)]
+struct KerberosSa {
+    ctx: super::kerberos::KerberosContext,
+    snum: u32,
+    window: crate::sip::sipae::ReplayWindow,
+}
+
+#[cfg(feature = "kerberos")]
+impl KerberosSa {
+    fn input(msg: &Message, rand: &str, num: &str, target: &str) -> Option<Vec<u8>> {
+        let ctx = crate::sip::sign::SignatureContext {
+            scheme: "Kerberos",
+            rand,
+            num,
+            realm: REALM,
+            target_name: target,
+            version: 3,
+        };
+        let mut input = Vec::with_capacity(256);
+        crate::sip::sign::signature_input(msg, &ctx, &mut input).ok()?;
+        Some(input)
+    }
+
+    /// The `Authentication-Info` value signing `msg` ([MS-SIPREGE]'s Kerberos 200 OK shape).
+    fn sign(&mut self, opaque: &str, target: &str, msg: &Message, salt: u32) -> Option<String> {
+        self.snum = self.snum.wrapping_add(1).max(1);
+        let (rand, num) = (format!("{salt:08X}"), self.snum.to_string());
+        let mic = self
+            .ctx
+            .get_mic(&Self::input(msg, &rand, &num, target)?)
+            .ok()?;
+        Some(format!(
+            "Kerberos rspauth=\"{}\", srand=\"{rand}\", snum=\"{num}\", opaque=\"{opaque}\", qop=\"auth\", targetname=\"{target}\", realm=\"{REALM}\"",
+            crate::sip::sipae::hex_upper(&mic)
+        ))
+    }
+
+    /// Checks the client's signature on `msg` in `header` (`crand`, `cnum`, `response`).
+    fn verify(&mut self, opaque: &str, target: &str, msg: &Message, header: HeaderName) -> bool {
+        let Ok(all) = crate::sip::sipae::SecurityHeader::all(msg, header) else {
+            return false;
+        };
+        let Some(h) = all.into_iter().find(|h| {
+            h.protocol == crate::sip::sipae::Protocol::Kerberos
+                && h.opaque.as_deref() == Some(opaque)
+        }) else {
+            return false;
+        };
+        let (Some(rand), Some(num), Some(sig)) = (h.rand, h.num, h.signature) else {
+            return false;
+        };
+        if h.realm != REALM || h.target_name != target {
+            return false;
+        }
+        Self::input(msg, &rand, &num.to_string(), target)
+            .is_some_and(|input| self.ctx.verify_mic(&input, &sig).is_ok())
+            && self.window.check_and_set(num).is_ok()
+    }
 }
 
 /// Failed attempts in the current minute, per key.
@@ -116,6 +191,9 @@ pub(super) struct Security {
     pub(super) enabled: bool,
     offers_digest: bool,
     offers_ntlm: bool,
+    offers_kerberos: bool,
+    #[cfg(feature = "kerberos")]
+    kerberos: Option<super::kerberos::KerberosAcceptor>,
     pub(super) ntlm: NtlmSipServer,
     digest: DigestServer,
     associations: HashMap<Peer, Association>,
@@ -146,6 +224,9 @@ impl Security {
             enabled: !cfg.auth.is_empty(),
             offers_digest: cfg.auth.iter().any(|s| is(s, "Digest")),
             offers_ntlm: cfg.auth.iter().any(|s| is(s, "NTLM")),
+            offers_kerberos: false,
+            #[cfg(feature = "kerberos")]
+            kerberos: None,
             ntlm: NtlmSipServer::new(&cfg.ntlm_target, TargetInfo::new("OCS", &netbios)),
             digest: DigestServer::new(
                 &cfg.domain,
@@ -163,6 +244,19 @@ impl Security {
             target: cfg.ntlm_target.clone(),
             snum_salt: 0,
         }
+    }
+
+    /// Accepts Kerberos with this acceptor (the keytab of `sip/<server>`), offered first.
+    #[cfg(feature = "kerberos")]
+    pub(super) fn set_kerberos(&mut self, acceptor: super::kerberos::KerberosAcceptor) {
+        self.kerberos = Some(acceptor);
+        self.offers_kerberos = true;
+        self.enabled = true;
+    }
+
+    /// The Kerberos `targetname`: the service principal, `sip/` and the server's FQDN.
+    fn kerberos_target(&self) -> String {
+        format!("sip/{}", self.target)
     }
 
     /// How many clients have a security association.
@@ -217,12 +311,21 @@ impl Security {
             .snum_salt
             .wrapping_mul(0x9E37_79B9)
             .wrapping_add(0x7F4A_7C15);
-        match self.ntlm.sign_response(&a.opaque, &clean, self.snum_salt) {
-            Ok(info) => clean
+        let (salt, opaque) = (self.snum_salt, a.opaque.clone());
+        let info = match self.associations.get_mut(peer).map(|a| &mut a.kind) {
+            Some(Kind::Ntlm) => self.ntlm.sign_response(&opaque, &clean, salt).ok(),
+            #[cfg(feature = "kerberos")]
+            Some(Kind::Kerberos(k)) => {
+                k.sign(&opaque, &format!("sip/{}", self.target), &clean, salt)
+            }
+            None => None,
+        };
+        match info {
+            Some(info) => clean
                 .with_header("Authentication-Info", &info)
                 .map_or_else(|_| clean.to_bytes(), |m| m.to_bytes()),
             // The association is gone (renegotiated): send unsigned; the client challenges.
-            Err(_) => clean.to_bytes(),
+            None => clean.to_bytes(),
         }
     }
 
@@ -232,14 +335,20 @@ impl Security {
         if !self.enabled {
             return true;
         }
-        let Some(a) = self.associations.get(peer) else {
+        #[cfg(feature = "kerberos")]
+        let target = self.kerberos_target();
+        let Some(a) = self.associations.get_mut(peer) else {
             return true;
         };
         let opaque = a.opaque.clone();
-        matches!(
-            self.ntlm.handle(msg, HeaderName::Authorization, [0; 8], "", |_, _| None),
-            Verdict::Verified { opaque: o, .. } if o == opaque
-        )
+        match &mut a.kind {
+            Kind::Ntlm => matches!(
+                self.ntlm.handle(msg, HeaderName::Authorization, [0; 8], "", |_, _| None),
+                Verdict::Verified { opaque: o, .. } if o == opaque
+            ),
+            #[cfg(feature = "kerberos")]
+            Kind::Kerberos(k) => k.verify(&opaque, &target, msg, HeaderName::Authorization),
+        }
     }
 
     fn throttled(&self, now: Instant, ip: Option<IpAddr>, user: Option<&str>) -> Option<u64> {
@@ -270,6 +379,9 @@ impl Security {
             "WWW-Authenticate"
         };
         let mut v = Vec::new();
+        if self.offers_kerberos && !proxy {
+            v.push((name, self.kerberos_challenge()));
+        }
         if self.offers_digest {
             v.push((name, self.digest.challenge(now, Algorithm::Md5, stale)));
         }
@@ -277,6 +389,13 @@ impl Security {
             v.push((name, self.ntlm_challenge()));
         }
         v
+    }
+
+    fn kerberos_challenge(&self) -> String {
+        format!(
+            "Kerberos realm=\"{REALM}\", targetname=\"{}\", version=3",
+            self.kerberos_target()
+        )
     }
 
     fn ntlm_challenge(&self) -> String {
@@ -318,6 +437,15 @@ pub(super) fn authenticate(
         );
         return None;
     }
+    // Kerberos ([MS-SIPAE] 3.3.5.2): one leg, or a request signed by its association.
+    #[cfg(feature = "kerberos")]
+    if core.security.offers_kerberos
+        && let Some((header, _)) = creds
+            .iter()
+            .find(|(_, a)| a.scheme() == Some(AuthScheme::Kerberos))
+    {
+        return kerberos(core, now, key, req, *header, peer, ip);
+    }
     // NTLM ([MS-SIPAE]): the handshake, or a request signed by an association.
     if core.security.offers_ntlm
         && let Some((header, _)) = creds
@@ -348,13 +476,16 @@ pub(super) fn authenticate(
             }
             Verdict::Authenticated { opaque, user } => {
                 let user = sec.bare(&user);
-                if let Some(p) = peer {
-                    if let Some(old) = sec
-                        .associations
-                        .insert(p, Association { opaque, since: now })
-                    {
-                        sec.ntlm.remove(&old.opaque);
-                    }
+                let fresh = Association {
+                    opaque,
+                    since: now,
+                    user: user.clone(),
+                    kind: Kind::Ntlm,
+                };
+                if let Some(p) = peer
+                    && let Some(old) = sec.associations.insert(p, fresh)
+                {
+                    sec.ntlm.remove(&old.opaque);
                 }
                 return Some(Identity { user });
             }
@@ -451,9 +582,13 @@ pub(super) fn authenticate(
     if !register && let Some(user) = peer.and_then(|p| sec.digest_flows.get(&p)) {
         return Some(Identity { user: user.clone() });
     }
-    if peer.is_some_and(|p| sec.associations.contains_key(&p)) || !sec.offers_digest {
-        // An NTLM client that did not sign, or NTLM only: the [MS-SIPAE] challenge.
-        let c = sec.ntlm_challenge();
+    if let Some(a) = peer.and_then(|p| sec.associations.get(&p)) {
+        // A client with an association that did not sign: its protocol's challenge again.
+        let c = match a.kind {
+            Kind::Ntlm => sec.ntlm_challenge(),
+            #[cfg(feature = "kerberos")]
+            Kind::Kerberos(_) => sec.kerberos_challenge(),
+        };
         core.reply_with(
             now,
             key,
@@ -464,13 +599,105 @@ pub(super) fn authenticate(
         );
         return None;
     }
-    let c = sec.challenges(now, !register, false);
-    let code = if register { 401 } else { 407 };
-    let reason = if register {
-        "Unauthorized"
+    // REGISTER, or [MS-SIPAE] only: 401 with every scheme (Kerberos first); a proxy's 407
+    // carries Digest.
+    let proxy = !register && sec.offers_digest;
+    let c = sec.challenges(now, proxy, false);
+    let (code, reason) = if proxy {
+        (407, "Proxy Authentication Required")
     } else {
-        "Proxy Authentication Required"
+        (401, "Unauthorized")
     };
     core.reply_with(now, key, req, code, reason, &c);
     None
+}
+
+/// The Kerberos half of [`authenticate`]: the AP-REQ of the one-leg handshake accepted (the
+/// association made, named by a fresh `opaque` the signed 200 tells the client), or a request
+/// signed by the association verified.
+#[cfg(feature = "kerberos")]
+fn kerberos(
+    core: &mut Core,
+    now: Instant,
+    key: TxKey,
+    req: &Message,
+    header: HeaderName,
+    peer: Option<Peer>,
+    ip: Option<IpAddr>,
+) -> Option<Identity> {
+    use crate::sip::sipae::{Protocol, SecurityHeader};
+    let (code, www) = if header == HeaderName::ProxyAuthorization {
+        (407, "Proxy-Authenticate")
+    } else {
+        (401, "WWW-Authenticate")
+    };
+    let refuse = |core: &mut Core, why: &str| {
+        core.security.failed(now, ip, None, why);
+        core.stats.auth_failures += 1;
+        let c = core.security.kerberos_challenge();
+        core.reply_with(now, key, req, code, "Unauthorized", &[(www, c)]);
+        None
+    };
+    let h = SecurityHeader::all(req, header)
+        .ok()
+        .and_then(|all| all.into_iter().find(|h| h.protocol == Protocol::Kerberos));
+    let target = core.security.kerberos_target();
+    let Some(h) = h.filter(|h| h.target_name == target) else {
+        return refuse(core, "Kerberos credentials malformed or for another target");
+    };
+    let sec = &mut core.security;
+    // A request signed by the association of this client.
+    if let Some(opaque) = h.opaque {
+        let lifetime = sec.lifetime;
+        let verified = peer
+            .and_then(|p| sec.associations.get_mut(&p))
+            .and_then(|a| {
+                let fresh = a.opaque == opaque && now.duration_since(a.since) < lifetime;
+                let ok = match &mut a.kind {
+                    Kind::Kerberos(k) => fresh && k.verify(&opaque, &target, req, header),
+                    Kind::Ntlm => false,
+                };
+                ok.then(|| a.user.clone())
+            });
+        if let Some(user) = verified {
+            return Some(Identity { user });
+        }
+        if let Some(p) = peer {
+            sec.associations.remove(&p);
+        }
+        return refuse(core, "bad Kerberos signature");
+    }
+    // The AP-REQ (the whole initial GSS token).
+    let token = h.gssapi_data.unwrap_or_default();
+    let Some(accepted) = sec.kerberos.as_ref().map(|k| k.accept(&token)) else {
+        return refuse(core, "Kerberos is not configured");
+    };
+    let acc = match accepted {
+        Ok(acc) => acc,
+        Err(e) => return refuse(core, &e.to_string()),
+    };
+    let user = sec.bare(acc.principal.split('@').next().unwrap_or_default());
+    let opaque = core.token()[..8].to_ascii_uppercase();
+    let sec = &mut core.security;
+    if let Some(p) = peer {
+        if let Some(old) = sec.associations.remove(&p)
+            && matches!(old.kind, Kind::Ntlm)
+        {
+            sec.ntlm.remove(&old.opaque);
+        }
+        sec.associations.insert(
+            p,
+            Association {
+                opaque,
+                since: now,
+                user: user.clone(),
+                kind: Kind::Kerberos(Box::new(KerberosSa {
+                    ctx: acc.context,
+                    snum: 0,
+                    window: crate::sip::sipae::ReplayWindow::default(),
+                })),
+            },
+        );
+    }
+    Some(Identity { user })
 }
