@@ -5,6 +5,9 @@
 #   tshark       (RTCP decoded by Wireshark)
 #   curl         (a real HTTP client against the ocs-http-focus loopback server)
 #   sip-tester   (sipp: a real SIP peer against the ocs-sip-codec user agent on loopback)
+#   krb5-kdc krb5-admin-server krb5-user libkrb5-dev (a MIT KDC on loopback: [MS-SIPAE] Kerberos)
+#   pidgin-sipe libpurple-dev libglib2.0-dev libxml2-dev (pidgin-sipe, the open Office
+#                Communicator 2007 client, signing in to the server through a headless driver)
 # Without them it still runs everything else and says loudly what it left out. With
 # OCS_REQUIRE_INTEROP=1 (CI) leaving anything out is an error.
 set -euo pipefail
@@ -16,11 +19,15 @@ have_libsrtp() {
 have_tshark() { command -v tshark >/dev/null 2>&1; }
 have_curl() { command -v curl >/dev/null 2>&1; }
 have_sipp() { command -v sipp >/dev/null 2>&1; }
+have_kdc() { command -v krb5kdc >/dev/null 2>&1 || [ -x /usr/sbin/krb5kdc ]; } && have_krb5dev() { pkg-config --exists krb5-gssapi 2>/dev/null; }
+have_sipe() { [ -e /usr/lib/x86_64-linux-gnu/purple-2/libsipe.so ] || ls /usr/lib/*/purple-2/libsipe.so >/dev/null 2>&1; } && have_purple() { pkg-config --exists purple glib-2.0 libxml-2.0 2>/dev/null; }
+PEERS="libsrtp2-dev libclang-dev pkg-config libssl-dev tshark curl sip-tester krb5-kdc krb5-admin-server krb5-user libkrb5-dev pidgin-sipe libpurple-dev libglib2.0-dev libxml2-dev"
 
-if { ! have_libsrtp || ! have_tshark || ! have_curl || ! have_sipp; } && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "installing test peers: libsrtp2-dev libclang-dev pkg-config libssl-dev tshark curl sip-tester"
+if { ! have_libsrtp || ! have_tshark || ! have_curl || ! have_sipp || ! have_kdc || ! have_krb5dev || ! have_sipe || ! have_purple; } && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing test peers: $PEERS"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libsrtp2-dev libclang-dev pkg-config libssl-dev tshark curl sip-tester >/dev/null
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $PEERS >/dev/null
 fi
 
 features=()
@@ -43,6 +50,17 @@ if have_sipp; then
   features+=(ocs-sip-codec/sipp-tests ocs-stack/sipp-tests)
 else
   echo "WARNING: sipp not available: the SIP sipp interop tests are NOT run" >&2
+fi
+
+if have_kdc && have_krb5dev && have_libsrtp; then
+  features+=(ocs-stack/kerberos-tests)
+else
+  echo "WARNING: MIT Kerberos (krb5-kdc, libkrb5-dev) or libclang not available: the Kerberos tests are NOT run" >&2
+fi
+if have_sipe && have_purple; then
+  features+=(ocs-stack/pidgin-tests)
+else
+  echo "WARNING: pidgin-sipe or libpurple-dev not available: the pidgin-sipe sign-in tests are NOT run" >&2
 fi
 
 if [ ${#features[@]} -gt 0 ]; then

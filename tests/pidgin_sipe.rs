@@ -1,0 +1,518 @@
+//! pidgin-sipe, a real OCS 2007 client nobody here wrote, against the reference server on
+//! loopback: alice and bob sign in with NTLM over TLS and over TCP and exchange IMs both ways,
+//! then alice, bob and carol at once, each writing to the next.
+//!
+//! pidgin-sipe runs inside `tests/pidgin/driver.c`, a headless libpurple client built here with
+//! `cc` and `pkg-config` (Debian packages `pidgin-sipe`, `libpurple-dev`, `libglib2.0-dev`,
+//! `libxml2-dev`, `gcc`, `pkg-config`). `tests/pidgin/sax1_shim.c` is preloaded into it so that
+//! sipe 1.25 can parse XML with Debian 12's libxml2 (the first test checks that it does). Every
+//! driver runs with `PURPLE_DEBUG=1`; its log (sipe's, with whole SIP messages) is kept under
+//! `target/tmp/pidgin-sipe/logs/` and its tail printed when a test fails. `OCS_TRACE_SIP=1`
+//! prints the server's side of every message too.
+//!
+//! Needs the `pidgin-tests` feature; CI requires it with `OCS_REQUIRE_INTEROP=1`.
+
+#![cfg(feature = "server")]
+
+#[cfg(not(feature = "pidgin-tests"))]
+#[test]
+fn pidgin_sipe_tests_require_the_feature() {
+    assert!(
+        std::env::var_os("OCS_REQUIRE_INTEROP").is_none(),
+        "OCS_REQUIRE_INTEROP is set but the pidgin-sipe tests were built without `pidgin-tests`"
+    );
+    eprintln!(
+        "WARNING: pidgin-sipe interop tests NOT RUN: build with --features ocs-stack/pidgin-tests \
+         (needs Debian pidgin-sipe, libpurple-dev, libglib2.0-dev, libxml2-dev, gcc, pkg-config)"
+    );
+}
+
+#[cfg(feature = "pidgin-tests")]
+mod with_pidgin {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::SocketAddr;
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, ChildStdin, Command, Stdio};
+    use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+    use std::sync::{Arc, Mutex, OnceLock};
+    use std::time::{Duration, Instant};
+
+    use ocs_stack::server::{Config, Running, spawn};
+
+    const SIGN_IN: Duration = Duration::from_secs(20);
+    const DELIVERY: Duration = Duration::from_secs(15);
+    /// Lines of a driver's log printed when a test fails.
+    const LOG_TAIL: usize = 150;
+
+    /// The driver, the shim and the XML check, compiled once per test binary.
+    struct Tools {
+        driver: PathBuf,
+        shim: PathBuf,
+        check: PathBuf,
+        logs: PathBuf,
+    }
+
+    fn pkg_config(args: &[&str]) -> Vec<String> {
+        let out = Command::new("pkg-config")
+            .args(args)
+            .output()
+            .expect("pkg-config runs (Debian package pkg-config)");
+        assert!(
+            out.status.success(),
+            "pkg-config {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Compiles into a temporary name and renames, so that a concurrent run never executes a
+    /// half-written file.
+    fn cc(out: &Path, args: &[String]) {
+        let tmp = out.with_extension(format!("tmp{}", std::process::id()));
+        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+        let res = Command::new(&cc)
+            .args([
+                "-std=gnu11",
+                "-O1",
+                "-g",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-o",
+            ])
+            .arg(&tmp)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{cc} runs: {e}"));
+        assert!(
+            res.status.success(),
+            "{cc} failed for {}:\n{}",
+            out.display(),
+            String::from_utf8_lossy(&res.stderr)
+        );
+        std::fs::rename(&tmp, out).unwrap();
+    }
+
+    fn tools() -> &'static Tools {
+        static TOOLS: OnceLock<Tools> = OnceLock::new();
+        TOOLS.get_or_init(|| {
+            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pidgin");
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pidgin-sipe");
+            let logs = dir.join("logs");
+            std::fs::create_dir_all(&logs).unwrap();
+            let file = |name: &str| src.join(name).display().to_string();
+
+            let driver = dir.join("driver");
+            let mut args = vec![file("driver.c")];
+            args.extend(pkg_config(&["--cflags", "--libs", "purple", "glib-2.0"]));
+            cc(&driver, &args);
+
+            // The shim links libxml2 itself: dlsym(RTLD_NEXT) must find it from the shim.
+            let shim = dir.join("sax1_shim.so");
+            let mut args = vec![
+                "-shared".into(),
+                "-fPIC".into(),
+                file("sax1_shim.c"),
+                "-Wl,--no-as-needed".into(),
+            ];
+            args.extend(pkg_config(&["--cflags", "--libs", "libxml-2.0"]));
+            args.push("-ldl".into());
+            cc(&shim, &args);
+
+            let check = dir.join("sax1_check");
+            cc(&check, &[file("sax1_check.c"), "-ldl".into()]);
+            Tools {
+                driver,
+                shim,
+                check,
+                logs,
+            }
+        })
+    }
+
+    /// One driver at a time: two cores run sipe, libpurple and the server, and a slow machine
+    /// should not turn into a timeout.
+    fn serial() -> std::sync::MutexGuard<'static, ()> {
+        static LOCK: Mutex<()> = Mutex::new(());
+        LOCK.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn trace_sip() -> bool {
+        static INIT: OnceLock<bool> = OnceLock::new();
+        *INIT.get_or_init(|| {
+            let on = std::env::var_os("OCS_TRACE_SIP").is_some_and(|v| v == "1");
+            if on {
+                let _ = tracing_subscriber::fmt()
+                    .with_writer(std::io::stderr)
+                    .try_init();
+            }
+            on
+        })
+    }
+
+    struct Server {
+        rt: tokio::runtime::Runtime,
+        running: Option<Running>,
+        dir: PathBuf,
+    }
+
+    impl Server {
+        fn start(name: &str) -> Server {
+            let dir =
+                std::env::temp_dir().join(format!("ocs-pidgin-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            let any = SocketAddr::from(([127, 0, 0, 1], 0));
+            let cfg = Config {
+                data_dir: dir.clone(),
+                udp: None,
+                tcp: Some(any),
+                tls: Some(any),
+                web: None,
+                psom: None,
+                media: None,
+                auth: vec!["NTLM".into()],
+                trace_sip: trace_sip(),
+                ..Config::default()
+            };
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            let running = rt.block_on(spawn(cfg)).expect("the server starts");
+            Server {
+                rt,
+                running: Some(running),
+                dir,
+            }
+        }
+
+        fn addr(&self, transport: &str) -> SocketAddr {
+            let b = self.running.as_ref().unwrap().bound;
+            match transport {
+                "tls" => b.tls.unwrap(),
+                _ => b.tcp.unwrap(),
+            }
+        }
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            if let Some(r) = self.running.take() {
+                let _ = self.rt.block_on(r.stop());
+            }
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// A running driver: its event lines arrive on a channel from a reader thread, its log is
+    /// written to a file and kept in memory for the failure report.
+    struct Driver {
+        user: String,
+        child: Child,
+        stdin: Option<ChildStdin>,
+        events: Receiver<String>,
+        seen: Vec<String>,
+        log: Arc<Mutex<Vec<String>>>,
+        log_path: PathBuf,
+    }
+
+    impl Driver {
+        fn start(
+            test: &str,
+            user: &str,
+            password: &str,
+            server: SocketAddr,
+            transport: &str,
+        ) -> Driver {
+            let t = tools();
+            let log_path = t.logs.join(format!("{test}-{user}.log"));
+            let mut child = Command::new(&t.driver)
+                .arg(format!("{user}@contoso.com"))
+                .arg(password)
+                .arg(server.to_string())
+                .arg(transport)
+                .arg("ntlm")
+                .env("LD_PRELOAD", &t.shim)
+                .env("PURPLE_DEBUG", "1")
+                // No session bus to find or autolaunch.
+                .env(
+                    "DBUS_SESSION_BUS_ADDRESS",
+                    "unix:path=/nonexistent/ocs-test-bus",
+                )
+                .env_remove("DISPLAY")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("the driver starts");
+
+            let (tx, events) = channel();
+            let out = child.stdout.take().unwrap();
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+            let log = Arc::new(Mutex::new(Vec::new()));
+            let err = child.stderr.take().unwrap();
+            let (keep, path) = (log.clone(), log_path.clone());
+            std::thread::spawn(move || {
+                let mut file = std::fs::File::create(&path).ok();
+                for line in BufReader::new(err).lines().map_while(Result::ok) {
+                    if let Some(f) = file.as_mut() {
+                        let _ = writeln!(f, "{line}");
+                    }
+                    keep.lock().unwrap().push(line);
+                }
+            });
+            Driver {
+                user: user.into(),
+                stdin: child.stdin.take(),
+                child,
+                events,
+                seen: Vec::new(),
+                log,
+                log_path,
+            }
+        }
+
+        /// The next event that `want` accepts, or why none came in time.
+        fn wait(
+            &mut self,
+            timeout: Duration,
+            want: impl Fn(&str) -> bool,
+        ) -> Result<String, String> {
+            let deadline = Instant::now() + timeout;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match self.events.recv_timeout(left) {
+                    Ok(line) => {
+                        self.seen.push(line.clone());
+                        if want(&line) {
+                            return Ok(line);
+                        }
+                        if line.starts_with("ERROR") {
+                            return Err(format!("{}: {line}", self.user));
+                        }
+                    }
+                    Err(RecvTimeoutError::Timeout) => {
+                        return Err(format!("{}: nothing in {timeout:?}", self.user));
+                    }
+                    Err(RecvTimeoutError::Disconnected) => {
+                        let status = self.child.wait().ok();
+                        return Err(format!("{}: the driver ended ({status:?})", self.user));
+                    }
+                }
+            }
+        }
+
+        /// Whether a line of the log contains `needle` within `timeout`.
+        fn logged(&self, needle: &str, timeout: Duration) -> bool {
+            let deadline = Instant::now() + timeout;
+            loop {
+                if self.log.lock().unwrap().iter().any(|l| l.contains(needle)) {
+                    return true;
+                }
+                if Instant::now() >= deadline {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+
+        fn send(&mut self, line: &str) {
+            if let Some(stdin) = self.stdin.as_mut() {
+                let _ = writeln!(stdin, "{line}");
+                let _ = stdin.flush();
+            }
+        }
+
+        /// What the driver printed, and the end of its log without libpurple's lists of
+        /// ciphers and CA certificates.
+        fn report(&self) -> String {
+            const NOISE: [&str; 4] = [
+                "nss: Cipher",
+                "nss: Trusting",
+                "nss/x509: Loading",
+                "certificate/x509/ca: Loaded",
+            ];
+            let log = self.log.lock().unwrap();
+            let useful: Vec<&str> = log
+                .iter()
+                .map(String::as_str)
+                .filter(|l| !NOISE.iter().any(|n| l.contains(n)))
+                .collect();
+            let from = useful.len().saturating_sub(LOG_TAIL);
+            format!(
+                "---- {} (events {:?}); log {} ({} lines), last {}:\n{}\n",
+                self.user,
+                self.seen,
+                self.log_path.display(),
+                log.len(),
+                useful.len() - from,
+                useful[from..].join("\n")
+            )
+        }
+    }
+
+    impl Drop for Driver {
+        fn drop(&mut self) {
+            // A closed stdin makes the driver sign out and exit; kill it if it does not.
+            self.stdin.take();
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    /// Drivers signed in to one server; every failure reports all of them.
+    struct Clients {
+        list: Vec<Driver>,
+    }
+
+    impl Clients {
+        fn sign_in(test: &str, server: &Server, transport: &str, users: &[&str]) -> Clients {
+            let addr = server.addr(transport);
+            let mut c = Clients {
+                list: users
+                    .iter()
+                    .map(|u| Driver::start(test, u, &format!("{u}-Passw0rd"), addr, transport))
+                    .collect(),
+            };
+            for i in 0..c.list.len() {
+                if let Err(e) = c.list[i].wait(SIGN_IN, |l| l == "SIGNED-IN") {
+                    c.fail(&format!("sign-in over {transport}: {e}"));
+                }
+            }
+            c
+        }
+
+        fn fail(&self, why: &str) -> ! {
+            for d in &self.list {
+                eprintln!("{}", d.report());
+            }
+            panic!("{why}");
+        }
+
+        /// `from` writes `text` to `to`, and `to` must see it from `from`.
+        fn im(&mut self, from: usize, to: usize, text: &str) {
+            let (sender, target) = (self.list[from].user.clone(), self.list[to].user.clone());
+            self.list[from].send(&format!("im sip:{target}@contoso.com {text}"));
+            let got = self.list[to].wait(DELIVERY, |l| {
+                l.starts_with("IM ")
+                    && l.contains(&format!("{sender}@contoso.com"))
+                    && l.ends_with(text)
+            });
+            if let Err(e) = got {
+                self.fail(&format!("{sender} -> {target} \"{text}\": {e}"));
+            }
+        }
+    }
+
+    fn two_users_exchange_ims(transport: &str) {
+        let _one = serial();
+        let test = format!("two-{transport}");
+        let server = Server::start(&test);
+        let mut c = Clients::sign_in(&test, &server, transport, &["alice", "bob"]);
+        c.im(0, 1, "hello bob");
+        c.im(1, 0, "hello alice");
+        c.im(0, 1, "how are you?");
+        // Markup characters and UTF-8 arrive as written (sipe sends text/plain, the driver
+        // escapes what it hands libpurple and strips the HTML it gets back).
+        c.im(1, 0, "1 < 2 & \"3\" > 'x', ünïcödé");
+        // A typing notification (INFO in the dialog) reaches the peer as well.
+        c.list[1].send("typing sip:alice@contoso.com");
+        if let Err(e) = c.list[0].wait(DELIVERY, |l| l == "TYPING sip:bob@contoso.com") {
+            c.fail(&format!("bob typing -> alice: {e}"));
+        }
+        // The provisioning answer is XML: sipe read it (through the shim) when it knows the
+        // focus factory from it.
+        let provisioned = "sipe_process_provisioning_v2: sipe_private->focus_factory_uri=sip:";
+        if !c.list[0].logged(provisioned, DELIVERY) {
+            c.fail("sipe did not read the focus factory from the provisioning answer");
+        }
+    }
+
+    #[test]
+    fn the_shim_gives_sipe_an_xml_tree() {
+        let t = tools();
+        let run = |preload: bool| {
+            let mut cmd = Command::new(&t.check);
+            if preload {
+                cmd.env("LD_PRELOAD", &t.shim);
+            }
+            cmd.output().expect("sax1_check runs")
+        };
+        let bare = run(false);
+        eprintln!(
+            "sipe_xml_parse without the shim: {} ({})",
+            String::from_utf8_lossy(&bare.stdout).trim(),
+            bare.status
+        );
+        let shimmed = run(true);
+        let out = String::from_utf8_lossy(&shimmed.stdout);
+        assert!(
+            shimmed.status.success() && out.starts_with("TREE root=roamingData category=note"),
+            "sipe_xml_parse with the shim: {out} {}",
+            String::from_utf8_lossy(&shimmed.stderr)
+        );
+    }
+
+    #[test]
+    fn a_wrong_password_ends_in_a_connection_error() {
+        let _one = serial();
+        let server = Server::start("wrong-password");
+        let mut alice = Driver::start(
+            "wrong-password",
+            "alice",
+            "not-her-password",
+            server.addr("tcp"),
+            "tcp",
+        );
+        let got = alice.wait(SIGN_IN, |l| l.starts_with("ERROR") || l == "SIGNED-IN");
+        let status = alice.child.wait().ok();
+        match got {
+            Ok(l) if l.starts_with("ERROR") && status.is_some_and(|s| s.code() == Some(1)) => {}
+            other => {
+                eprintln!("{}", alice.report());
+                panic!("wanted ERROR and exit status 1, got {other:?} and {status:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn alice_and_bob_exchange_ims_over_tls() {
+        two_users_exchange_ims("tls");
+    }
+
+    #[test]
+    fn alice_and_bob_exchange_ims_over_tcp() {
+        two_users_exchange_ims("tcp");
+    }
+
+    #[test]
+    fn alice_bob_and_carol_write_to_each_other_over_tls() {
+        let _one = serial();
+        let server = Server::start("three-tls");
+        let mut c = Clients::sign_in("three-tls", &server, "tls", &["alice", "bob", "carol"]);
+        c.im(0, 1, "hello bob, from alice");
+        c.im(1, 2, "hello carol, from bob");
+        c.im(2, 0, "hello alice, from carol");
+        c.im(1, 0, "alice, bob again");
+        c.im(0, 2, "carol, alice again");
+    }
+}
