@@ -31,9 +31,13 @@ fn kerberos_tests_require_the_feature() {
 }
 
 #[cfg(feature = "kerberos-tests")]
+#[path = "common/kdc.rs"]
+mod kdc;
+
+#[cfg(feature = "kerberos-tests")]
 mod with_kdc {
     use std::io::Write;
-    use std::path::{Path, PathBuf};
+    use std::path::PathBuf;
     use std::process::{Command, Stdio};
     use std::time::Duration;
 
@@ -51,70 +55,11 @@ mod with_kdc {
     /// The realm's users, as `scripts/kdc.sh` creates them.
     const ALICE: &str = "alice@CONTOSO.COM";
 
-    /// A KDC from `scripts/kdc.sh`, stopped (and its directory removed if all went well) on
-    /// drop.
-    struct Kdc {
-        dir: PathBuf,
-        vars: Vec<(String, String)>,
-        passed: bool,
-    }
-
-    impl Kdc {
-        fn start() -> Kdc {
-            let dir = std::env::temp_dir().join(format!("ocs-kerberos-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            let out = Command::new(script())
-                .arg("start")
-                .arg(&dir)
-                .stderr(Stdio::inherit())
-                .output()
-                .expect("scripts/kdc.sh runs");
-            assert!(
-                out.status.success(),
-                "scripts/kdc.sh start {} failed: {}",
-                dir.display(),
-                out.status
-            );
-            let stdout = String::from_utf8(out.stdout).expect("kdc.sh prints UTF-8");
-            let vars = stdout
-                .lines()
-                .filter_map(|l| l.strip_prefix("export ").unwrap_or(l).split_once('='))
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect();
-            Kdc {
-                dir,
-                vars,
-                passed: false,
-            }
-        }
-
-        fn var(&self, name: &str) -> &str {
-            self.vars
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-                .unwrap_or_else(|| panic!("kdc.sh printed no {name}"))
-        }
-    }
-
-    impl Drop for Kdc {
-        fn drop(&mut self) {
-            let _ = Command::new(script()).arg("stop").arg(&self.dir).status();
-            if self.passed {
-                let _ = std::fs::remove_dir_all(&self.dir);
-            } else {
-                eprintln!("KDC directory kept for its logs: {}", self.dir.display());
-            }
-        }
-    }
-
-    fn script() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/kdc.sh")
-    }
+    use super::kdc::Kdc;
 
     #[test]
     fn kerberos_against_mit_kdc() {
-        let mut kdc = Kdc::start();
+        let mut kdc = Kdc::start("gssapi");
         let port: u16 = kdc.var("KDC_PORT").parse().expect("a port");
         assert!(port > 0);
         assert_eq!(
