@@ -236,6 +236,13 @@ impl Core {
         }
     }
 
+    /// `403` with a `Warning` saying why (RFC 3261 §20.43; pidgin-sipe shows its text to the
+    /// user instead of "no reason given").
+    pub(super) fn forbid(&mut self, now: Instant, key: TxKey, req: &Message, why: &str) {
+        let warning = format!("399 {} \"{why}\"", self.cfg.ntlm_target);
+        self.reply_with(now, key, req, 403, "Forbidden", &[("Warning", warning)]);
+    }
+
     /// `405` with what conference and MCU URIs take.
     pub(super) fn method_not_allowed(&mut self, now: Instant, key: TxKey, req: &Message) {
         self.reply_with(

@@ -649,7 +649,9 @@ impl Engine {
             };
             if !self.sent_by_user(&req, &who.user) {
                 tracing::warn!(user = %who.user, from = ?req.from().map(|f| f.uri.to_string()).ok(), "From is not the authenticated user");
-                return self.core.reply(now, key, &req, 403, "Forbidden");
+                return self
+                    .core
+                    .forbid(now, key, &req, "From is not the authenticated user");
             }
         }
         match route {

@@ -20,8 +20,8 @@ pub(super) fn is_provisioning(core: &Core, req: &Message) -> bool {
 
 /// Answers in-band provisioning as [MS-SIPREGE] 4.2.2 shows: a `200 OK` carrying the
 /// provisioning groups, the subscription terminated at once (`Expires: 0`). The
-/// `ServerConfiguration` group gives the Address Book Server's URL and the user's focus
-/// factory.
+/// `ServerConfiguration` group gives the Address Book Server's URL, the user's focus
+/// factory and the peer-to-peer A/V policy (encryption supported, no port range).
 pub(super) fn answer(core: &mut Core, now: Instant, key: TxKey, req: &Message) {
     let accept_ok = req.values(HeaderName::Accept).next().is_none()
         || req.values(HeaderName::Accept).any(|(v, _)| {
@@ -38,6 +38,14 @@ pub(super) fn answer(core: &mut Core, now: Instant, key: TxKey, req: &Message) {
     let Some(user) = user else {
         return core.reply(now, key, req, 400, "Bad Request");
     };
+    // One's own provisioning only (the engine has checked that From is the sender).
+    let from = req
+        .from()
+        .ok()
+        .and_then(|f| f.uri.as_sip().and_then(|s| s.user.map(str::to_owned)));
+    if core.security.enabled && !from.is_some_and(|f| f.eq_ignore_ascii_case(&user)) {
+        return core.forbid(now, key, req, "provisioning of another user");
+    }
     let domain = &core.cfg.domain;
     let abs = core.cfg.abs_url.clone().unwrap_or_default();
     let body = format!(
@@ -47,6 +55,8 @@ pub(super) fn answer(core: &mut Core, now: Instant, key: TxKey, req: &Message) {
          <absExternalServerUrl>{abs}</absExternalServerUrl>\
          <organization>{domain}</organization>\
          <focusFactoryUri>sip:{user}@{domain};gruu;opaque=app:conf:focusfactory</focusFactoryUri>\
+         <ucPC2PCAVEncryption>SupportEncryption</ucPC2PCAVEncryption>\
+         <ucPortRangeEnabled>false</ucPortRangeEnabled>\
          </provisionGroup></provisionGroupList>"
     );
     let tag = core.token();

@@ -143,7 +143,7 @@ impl Registrar {
             };
             if !who.user.eq_ignore_ascii_case(&user) {
                 tracing::warn!(user = %who.user, to = %user, "REGISTER for another user");
-                return core.reply(now, key, req, 403, "Forbidden");
+                return core.forbid(now, key, req, "credentials of another user");
             }
         }
         // Bindings (RFC 3261 §10.3 steps 6-8).
@@ -247,8 +247,9 @@ impl Registrar {
                 bnd.expires_at.saturating_sub(now_s)
             );
             if let Some(i) = &bnd.instance {
-                v.push_str(";+sip.instance=");
-                v.push_str(i);
+                // A quoted string (RFC 5626 §4.1: `<` and `>` are not token characters).
+                let i = i.trim_matches('"');
+                v.push_str(&format!(";+sip.instance=\"{i}\""));
             }
             if let Some(g) = bnd.gruu() {
                 v.push_str(&format!(";gruu=\"{g}\""));

@@ -427,13 +427,14 @@ pub(super) fn authenticate(
     let claimed = creds.iter().find_map(|(_, a)| a.params.get("username"));
     if let Some(retry) = core.security.throttled(now, ip, claimed) {
         tracing::warn!(source = ?ip, user = ?claimed, "authentication throttled");
+        let warning = format!("399 {} \"too many failed attempts\"", core.cfg.ntlm_target);
         core.reply_with(
             now,
             key,
             req,
             403,
             "Too Many Failed Attempts",
-            &[("Retry-After", retry.to_string())],
+            &[("Retry-After", retry.to_string()), ("Warning", warning)],
         );
         return None;
     }
@@ -526,7 +527,7 @@ pub(super) fn authenticate(
                     let c = core.security.ntlm_challenge();
                     core.reply_with(now, key, req, code, "Unauthorized", &[(www, c)]);
                 } else {
-                    core.reply(now, key, req, 403, "Forbidden");
+                    core.forbid(now, key, req, "authentication failed");
                 }
                 return None;
             }
@@ -572,7 +573,7 @@ pub(super) fn authenticate(
             Err(e) => {
                 sec.failed(now, ip, claimed, &e.to_string());
                 core.stats.auth_failures += 1;
-                core.reply(now, key, req, 403, "Forbidden");
+                core.forbid(now, key, req, "authentication failed");
                 return None;
             }
         }
