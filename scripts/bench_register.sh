@@ -5,6 +5,11 @@
 #     SERVER  ocs | kamailio
 #     MODE    noauth | digest
 #     RATE    registrations per second offered by sipp (a new user for each)
+#   scripts/bench_register.sh closed ntlm|digest CLIENTS [SECONDS] [REFRESHES]
+#     `ocs serve` only, with examples/register_load.rs (sipp cannot do NTLM): CLIENTS UDP
+#     clients in a closed loop each sign in new users ([MS-SIPAE] NTLM: three legs and a signed
+#     200 checked; Digest: two legs), each followed by REFRESHES signed re-REGISTERs (default
+#     4); prints sign-ins/s, refreshes/s and REGISTER transactions/s.
 #   scripts/bench_register.sh search SERVER MODE [FROM] [STEP]
 #     raises RATE from FROM by STEP until a run has a failed call or a retransmission, and
 #     prints the last clean rate.
@@ -33,6 +38,23 @@ if [ "${1:-}" = search ]; then
     rate=$((rate + step))
   done
   echo "$server $mode sustained $last REGISTER/s"
+  exit 0
+fi
+
+if [ "${1:-}" = closed ]; then
+  mode=${2:?ntlm|digest} clients=${3:?clients} secs=${4:-20} refreshes=${5:-4}
+  work=$(mktemp -d /tmp/ocs-bench.XXXXXX)
+  trap 'kill ${spid:-} 2>/dev/null && wait ${spid:-} 2>/dev/null; rm -rf "$work"' EXIT
+  port=$((20000 + RANDOM % 20000))
+  auth='["NTLM"]'; [ "$mode" = digest ] && auth='["Digest"]'
+  ocs_config "$work/ocs.toml" "$work/data" "$port" "$auth" "${RCVBUF:-4194304}"
+  cargo build -q --release --bin ocs --example register_load
+  target/release/ocs serve --config "$work/ocs.toml" >"$work/server.out" 2>"$work/server.err" &
+  spid=$!
+  sleep 1
+  target/release/examples/register_load "127.0.0.1:$port" "$secs" "$clients" "$mode" "$refreshes"
+  rss=$(awk '/VmHWM/ {print $2}' /proc/$spid/status 2>/dev/null || echo 0)
+  echo "ocs peak rss=${rss}KiB"
   exit 0
 fi
 

@@ -566,6 +566,26 @@ fn a_conference_from_creation_to_deletion() {
         Some(chat_tags[1].as_str())
     );
 
+    // --- A BYE that knows Bob's Call-ID but not his dialog's tags ends nothing (#18).
+    let sent = w.send(&Req {
+        method: "BYE",
+        uri: FOCUS,
+        user: "bob",
+        call: "bobfocus",
+        cseq: 2,
+        to_tag: Some("not-the-focus-tag"),
+        headers: "",
+        body: None,
+    });
+    assert_eq!(response_to(&sent, "bob").status(), Some(481));
+    assert!(
+        w.e.conference(FOCUS)
+            .unwrap()
+            .user("sip:bob@contoso.com")
+            .is_some(),
+        "bob is still in the conference"
+    );
+
     // --- Bob leaves (BYE to the focus): Alice's subscription hears of it.
     let sent = w.send(&Req {
         method: "BYE",

@@ -32,11 +32,17 @@ struct Server {
 
 impl Server {
     fn new() -> Server {
+        Server::with(EngineConfig::default().sa_lifetime)
+    }
+
+    /// With associations living `sa_lifetime`.
+    fn with(sa_lifetime: std::time::Duration) -> Server {
         let cfg = EngineConfig {
             domain: "contoso.com".into(),
             udp_addr: Some("127.0.0.1:5060".parse().unwrap()),
             tcp_addr: Some("127.0.0.1:5060".parse().unwrap()),
             auth: vec!["Digest".into(), "NTLM".into()],
+            sa_lifetime,
             ..EngineConfig::default()
         };
         Server {
@@ -551,4 +557,36 @@ fn stray_responses_are_not_relayed_by_their_via() {
     ))
     .unwrap();
     assert!(s.send(&stray, udp(6667)).is_empty());
+}
+
+#[test]
+fn an_expired_association_is_renegotiated() {
+    let mut s = Server::with(std::time::Duration::from_millis(300));
+    let (alice, bob) = (tcp(1, 40001), tcp(2, 40002));
+    let mut sa = ntlm_sign_in(&mut s, "alice", alice);
+    ntlm_sign_in(&mut s, "bob", bob);
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let im = |call: &str| {
+        request(
+            "MESSAGE",
+            "sip:bob@contoso.com",
+            "alice",
+            "sip:bob@contoso.com",
+            call,
+            1,
+            alice,
+        )
+    };
+    // Past its lifetime a correctly signed request is challenged, and the association is gone.
+    let r = s.refused(&signed(&mut sa, &im("e1")), alice);
+    assert_eq!(r.status(), Some(401));
+    assert!(challenge(&r, HeaderName::WwwAuthenticate, "NTLM").contains("targetname"));
+    assert_eq!(s.e.associations(), 1, "only bob's is left");
+    // A new handshake makes a new one, and requests go through again.
+    let mut sa = ntlm_sign_in(&mut s, "alice", alice);
+    let out = s.send(&signed(&mut sa, &im("e2")), alice);
+    assert!(
+        out.iter()
+            .any(|(p, m)| *p == bob && m.method() == Some("MESSAGE"))
+    );
 }
