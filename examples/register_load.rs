@@ -183,10 +183,10 @@ fn main() -> Result<(), Fail> {
                     } else {
                         digest(&mut c, &user, &call, refreshes, &counts)
                     };
-                    if let Err(e) = r {
-                        if counts.failures.fetch_add(1, Ordering::Relaxed) < 3 {
-                            eprintln!("{user}: {e}");
-                        }
+                    if let Err(e) = r
+                        && counts.failures.fetch_add(1, Ordering::Relaxed) < 3
+                    {
+                        eprintln!("{user}: {e}");
                     }
                     i += 1;
                 }

@@ -145,15 +145,22 @@ fn challenge(m: &Message, header: HeaderName, scheme: &str) -> String {
 
 /// The NTLM sign-in of [MS-SIPAE] 3.2 over `peer`: the client's association.
 fn ntlm_sign_in(s: &mut Server, user: &str, peer: Peer) -> SecurityAssociation {
+    // A new sign-in continues the CSeq of the registration's Call-ID (RFC 3261 §10.3 step 7).
+    thread_local!(static CSEQ: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
+    let base = CSEQ.with(|c| {
+        let b = c.get();
+        c.set(b + 3);
+        b
+    });
     let mut client = NtlmSipClient::new(
         Credentials::new(user, "CONTOSO", &format!("{user}-pw")),
         "PC",
     );
-    let r = s.refused(&register(user, 1, None, peer), peer);
+    let r = s.refused(&register(user, base + 1, None, peer), peer);
     let first = client
         .first_credentials(&challenge(&r, HeaderName::WwwAuthenticate, "NTLM"))
         .unwrap();
-    let r = s.refused(&register(user, 2, Some(&first), peer), peer);
+    let r = s.refused(&register(user, base + 2, Some(&first), peer), peer);
     assert_eq!(r.status(), Some(401));
     let (third, mut sa) = client
         .answer(
@@ -162,7 +169,7 @@ fn ntlm_sign_in(s: &mut Server, user: &str, peer: Peer) -> SecurityAssociation {
             [2; 16],
         )
         .unwrap();
-    let ok = s.refused(&register(user, 3, Some(&third), peer), peer);
+    let ok = s.refused(&register(user, base + 3, Some(&third), peer), peer);
     assert_eq!(ok.status(), Some(200), "{ok}");
     sa.verify(&ok).expect("the 200 is signed");
     sa
