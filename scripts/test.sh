@@ -20,7 +20,7 @@ have_tshark() { command -v tshark >/dev/null 2>&1; }
 have_curl() { command -v curl >/dev/null 2>&1; }
 have_sipp() { command -v sipp >/dev/null 2>&1; }
 have_kdc() { command -v krb5kdc >/dev/null 2>&1 || [ -x /usr/sbin/krb5kdc ]; } && have_krb5dev() { pkg-config --exists krb5-gssapi 2>/dev/null; }
-have_sipe() { [ -e /usr/lib/x86_64-linux-gnu/purple-2/libsipe.so ] || ls /usr/lib/*/purple-2/libsipe.so >/dev/null 2>&1; } && have_purple() { pkg-config --exists purple glib-2.0 libxml-2.0 2>/dev/null; }
+have_sipe() { ls /usr/lib/purple-2/libsipe.so /usr/lib/*/purple-2/libsipe.so >/dev/null 2>&1 || dpkg -s pidgin-sipe >/dev/null 2>&1; } && have_purple() { pkg-config --exists purple glib-2.0 libxml-2.0 2>/dev/null; }
 PEERS="libsrtp2-dev libclang-dev pkg-config libssl-dev tshark curl sip-tester krb5-kdc krb5-admin-server krb5-user libkrb5-dev pidgin-sipe libpurple-dev libglib2.0-dev libxml2-dev"
 
 if { ! have_libsrtp || ! have_tshark || ! have_curl || ! have_sipp || ! have_kdc || ! have_krb5dev || ! have_sipe || ! have_purple; } && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
