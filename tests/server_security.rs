@@ -175,6 +175,13 @@ fn ntlm_sign_in(s: &mut Server, user: &str, peer: Peer) -> SecurityAssociation {
     sa
 }
 
+/// `m` with `Proxy-Authorization` for challenge `ch`: `user`'s Digest answer with `password`
+/// for the Request-URI `uri` (the message's own unless a test wants another) and count `nc`.
+fn digest(m: &Message, ch: &Challenge, user: &str, password: &str, uri: &str, nc: u32) -> Message {
+    let v = ch.authorization(user, password, m.method().unwrap(), uri, "cn", nc);
+    m.with_header("Proxy-Authorization", &v).unwrap()
+}
+
 fn signed(sa: &mut SecurityAssociation, m: &Message) -> Message {
     let v = sa.sign(m, 0x1234_5678).unwrap();
     m.with_header("Authorization", &v).unwrap()
@@ -302,16 +309,8 @@ fn a_user_cannot_speak_as_another() {
         1,
         carol,
     );
-    let creds = ch.authorization(
-        "carol",
-        "carol-pw",
-        "MESSAGE",
-        "sip:bob@contoso.com",
-        "cn",
-        1,
-    );
     let r = s.refused(
-        &forged.with_header("Proxy-Authorization", &creds).unwrap(),
+        &digest(&forged, &ch, "carol", "carol-pw", "sip:bob@contoso.com", 1),
         carol,
     );
     assert_eq!(r.status(), Some(403));
@@ -425,17 +424,19 @@ fn digest_guessing_replay_and_foreign_uris_are_refused() {
     let mut s = Server::new();
     ntlm_sign_in(&mut s, "bob", tcp(2, 40002));
     let carol = udp(7001);
-    let fresh = |s: &mut Server, call: &str| {
-        let probe = request(
+    let im = |call: &str, cseq: u32| {
+        request(
             "MESSAGE",
             "sip:bob@contoso.com",
             "carol",
             "sip:bob@contoso.com",
             call,
-            1,
+            cseq,
             carol,
-        );
-        let r = s.refused(&probe, carol);
+        )
+    };
+    let fresh = |s: &mut Server, call: &str| {
+        let r = s.refused(&im(call, 1), carol);
         assert_eq!(r.status(), Some(407));
         Challenge::from_auth(
             &r.auth(HeaderName::ProxyAuthenticate)
@@ -445,30 +446,19 @@ fn digest_guessing_replay_and_foreign_uris_are_refused() {
         )
         .unwrap()
     };
-    let im = |call: &str| {
-        request(
-            "MESSAGE",
-            "sip:bob@contoso.com",
-            "carol",
-            "sip:bob@contoso.com",
-            call,
-            2,
-            carol,
-        )
-    };
+    let im = |call: &str| im(call, 2);
     // `uri` for another target.
     let ch = fresh(&mut s, "u0");
-    let v = ch.authorization(
-        "carol",
-        "carol-pw",
-        "MESSAGE",
-        "sip:alice@contoso.com",
-        "cn",
-        1,
-    );
     assert_eq!(
         s.refused(
-            &im("u1").with_header("Proxy-Authorization", &v).unwrap(),
+            &digest(
+                &im("u1"),
+                &ch,
+                "carol",
+                "carol-pw",
+                "sip:alice@contoso.com",
+                1
+            ),
             carol
         )
         .status(),
@@ -477,17 +467,16 @@ fn digest_guessing_replay_and_foreign_uris_are_refused() {
     // RFC 2069 (no qop): replayable, refused.
     let mut old = fresh(&mut s, "q0");
     old.qop_auth = false;
-    let v = old.authorization(
-        "carol",
-        "carol-pw",
-        "MESSAGE",
-        "sip:bob@contoso.com",
-        "cn",
-        1,
-    );
     assert_eq!(
         s.refused(
-            &im("q1").with_header("Proxy-Authorization", &v).unwrap(),
+            &digest(
+                &im("q1"),
+                &old,
+                "carol",
+                "carol-pw",
+                "sip:bob@contoso.com",
+                1
+            ),
             carol
         )
         .status(),
@@ -516,16 +505,15 @@ fn digest_guessing_replay_and_foreign_uris_are_refused() {
         last = Some(ch);
     }
     let ch = last.unwrap();
-    let v = ch.authorization(
-        "carol",
-        "carol-pw",
-        "MESSAGE",
-        "sip:bob@contoso.com",
-        "cn",
-        9,
-    );
     let r = s.refused(
-        &im("right").with_header("Proxy-Authorization", &v).unwrap(),
+        &digest(
+            &im("right"),
+            &ch,
+            "carol",
+            "carol-pw",
+            "sip:bob@contoso.com",
+            9,
+        ),
         carol,
     );
     assert_eq!(
@@ -538,16 +526,15 @@ fn digest_guessing_replay_and_foreign_uris_are_refused() {
     assert!(r.header_by_name("Retry-After").is_some());
     // From another address the user is throttled too (per user, not only per source).
     let elsewhere = Peer::Udp(SocketAddr::from(([127, 0, 0, 2], 7002)));
-    let v = ch.authorization(
-        "carol",
-        "carol-pw",
-        "MESSAGE",
-        "sip:bob@contoso.com",
-        "cn",
-        10,
-    );
     let r = s.refused(
-        &im("right2").with_header("Proxy-Authorization", &v).unwrap(),
+        &digest(
+            &im("right2"),
+            &ch,
+            "carol",
+            "carol-pw",
+            "sip:bob@contoso.com",
+            10,
+        ),
         elsewhere,
     );
     assert_eq!(r.status(), Some(403));

@@ -181,15 +181,11 @@ fn hardened_against_guessing_replay_and_other_uris() {
     let verify = |server: &mut DigestServer, v: &str, ruri: &str| {
         server.verify(t0, &Auth::parse(v).unwrap(), "MESSAGE", ruri, password)
     };
+    let alice = |ch: &Challenge, password: &str, uri: &str, nc: u32| {
+        ch.authorization("alice", password, "MESSAGE", uri, "c", nc)
+    };
     // `uri` must be the Request-URI: an answer for bob's URI does not serve carol's.
-    let for_bob = ch.authorization(
-        "alice",
-        "wonderland",
-        "MESSAGE",
-        "sip:bob@contoso.com",
-        "c",
-        1,
-    );
+    let for_bob = alice(&ch, "wonderland", "sip:bob@contoso.com", 1);
     assert_eq!(
         verify(&mut server, &for_bob, "sip:carol@contoso.com"),
         Err(DigestError::Uri)
@@ -201,14 +197,7 @@ fn hardened_against_guessing_replay_and_other_uris() {
     // RFC 2069 credentials (no qop, no nonce count) are refused by default.
     let mut old = ch.clone();
     old.qop_auth = false;
-    let v = old.authorization(
-        "alice",
-        "wonderland",
-        "MESSAGE",
-        "sip:bob@contoso.com",
-        "c",
-        1,
-    );
+    let v = alice(&old, "wonderland", "sip:bob@contoso.com", 1);
     assert_eq!(
         verify(&mut server, &v, "sip:bob@contoso.com"),
         Err(DigestError::NoQop)
@@ -220,34 +209,20 @@ fn hardened_against_guessing_replay_and_other_uris() {
     );
     // Three wrong guesses spend the nonce: even the right password needs a new challenge.
     for (nc, guess) in [(2, "a"), (3, "b"), (4, "c")] {
-        let g = ch.authorization("alice", guess, "MESSAGE", "sip:bob@contoso.com", "c", nc);
+        let g = alice(&ch, guess, "sip:bob@contoso.com", nc);
         assert_eq!(
             verify(&mut server, &g, "sip:bob@contoso.com"),
             Err(DigestError::Response)
         );
     }
-    let right = ch.authorization(
-        "alice",
-        "wonderland",
-        "MESSAGE",
-        "sip:bob@contoso.com",
-        "c",
-        5,
-    );
+    let right = alice(&ch, "wonderland", "sip:bob@contoso.com", 5);
     assert_eq!(
         verify(&mut server, &right, "sip:bob@contoso.com"),
         Err(DigestError::Spent)
     );
     let fresh = server.challenge(t0, Algorithm::Md5, false);
     let ch2 = Challenge::from_auth(&Auth::parse(&fresh).unwrap()).unwrap();
-    let ok = ch2.authorization(
-        "alice",
-        "wonderland",
-        "MESSAGE",
-        "sip:bob@contoso.com",
-        "c",
-        1,
-    );
+    let ok = alice(&ch2, "wonderland", "sip:bob@contoso.com", 1);
     assert_eq!(
         verify(&mut server, &ok, "sip:bob@contoso.com").as_deref(),
         Ok("alice")
