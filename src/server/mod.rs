@@ -114,6 +114,20 @@ pub struct Config {
     /// Take a Digest `uri` that names this server instead of the Request-URI, as sipp's
     /// `[authentication]` writes it (default off: the `uri` must be the Request-URI).
     pub digest_uri_next_hop: bool,
+    /// TCP (and TLS) connections at once per listener (default 4096, lowered to fit the
+    /// open-files limit); past it new connections are closed at once.
+    pub max_connections: usize,
+    /// Seconds a stream connection may go without a complete message or keep-alive (default
+    /// 600: clients ping every 300 s, [MS-CONMGMT]).
+    pub idle_timeout_secs: u64,
+    /// Seconds from a message's first byte to the end of its header section (default 10).
+    pub header_timeout_secs: u64,
+    /// Seconds from a message's first byte (a connection's start, for its first) to its end
+    /// (default 30).
+    pub message_timeout_secs: u64,
+    /// Bytes queued for a peer that does not read before its connection is closed (default
+    /// 1 MiB).
+    pub write_queue_bytes: usize,
     /// The UDP socket's receive buffer in bytes (the system's default when unset; the kernel
     /// caps it at `net.core.rmem_max`).
     pub udp_recv_buffer: Option<usize>,
@@ -184,6 +198,11 @@ impl Default for Config {
             sa_lifetime_hours: 8,
             digest_uri_next_hop: false,
             kerberos_keytab: None,
+            max_connections: 4096,
+            idle_timeout_secs: 600,
+            header_timeout_secs: 10,
+            message_timeout_secs: 30,
+            write_queue_bytes: 1 << 20,
         }
     }
 }

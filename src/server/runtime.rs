@@ -11,7 +11,10 @@ use tokio::sync::mpsc;
 
 use super::sip::{self, ConnId, Directory, Engine, EngineConfig, Peer};
 use super::store::{self, Store, User};
-use super::transport::{accept_loop, bind_udp, recv_udp, tls_acceptor, udp_in};
+use super::transport::{
+    ConnHandle, StreamLimits, accept_loop, bind_udp, open_files_limit, recv_udp, tls_acceptor,
+    udp_in,
+};
 use super::{Bound, Config, LoadUsers, abs, av, web, webconf};
 use crate::sip::Message;
 
@@ -35,7 +38,7 @@ impl Directory for Users {
 
 pub(super) enum Input {
     Message(Message, Peer),
-    Connected(ConnId, mpsc::UnboundedSender<Bytes>),
+    Connected(ConnId, ConnHandle),
     Closed(ConnId),
     /// A C3P request POSTed to an MCU: the engine answers it.
     Mcu {
@@ -249,6 +252,24 @@ pub async fn run(
         .map(|l| (l, None))
         .into_iter()
         .chain(tls.map(|(l, a)| (l, Some(a))));
+    // Each listener's connections: as configured, within the open-files limit (with room for
+    // the sockets, the store and the other listener).
+    let fd_room = open_files_limit().map_or(usize::MAX, |n| n.saturating_sub(128) / 2);
+    let limits = StreamLimits {
+        max_connections: config.max_connections.min(fd_room).max(1),
+        idle: Duration::from_secs(config.idle_timeout_secs.max(1)),
+        header: Duration::from_secs(config.header_timeout_secs.max(1)),
+        message: Duration::from_secs(config.message_timeout_secs.max(1)),
+        write_queue: config.write_queue_bytes.max(64 * 1024),
+        max_message: crate::sip::Limits::default().max_message_size,
+    };
+    if limits.max_connections < config.max_connections {
+        tracing::warn!(
+            max_connections = limits.max_connections,
+            configured = config.max_connections,
+            "connections per listener lowered to fit the open-files limit"
+        );
+    }
     for (listener, acceptor) in listeners {
         tasks.push(tokio::spawn(accept_loop(
             listener,
@@ -256,6 +277,7 @@ pub async fn run(
             in_tx.clone(),
             next_conn.clone(),
             config.trace_sip,
+            limits,
         )));
     }
     let reports = av::Reports::default();
@@ -321,7 +343,7 @@ pub async fn run(
     on_bound(bound);
     tracing::info!(udp = ?bound.udp, tcp = ?bound.tcp, tls = ?bound.tls, web = ?bound.web, mcu = %bound.mcu, media = ?bound.media, psom = ?bound.psom, domain = %config.domain, "listening");
 
-    let mut conns: HashMap<ConnId, mpsc::UnboundedSender<Bytes>> = HashMap::new();
+    let mut conns: HashMap<ConnId, ConnHandle> = HashMap::new();
     let mut udp_buf = vec![0u8; 65_535];
     tokio::pin!(shutdown);
     let mut stopping: Option<tokio::time::Instant> = None;
@@ -408,7 +430,7 @@ pub async fn run(
 /// PSOM tasks, and HTTP exchanges with remote MCUs.
 struct Outputs<'a> {
     udp: Option<&'a UdpSocket>,
-    conns: &'a HashMap<ConnId, mpsc::UnboundedSender<Bytes>>,
+    conns: &'a HashMap<ConnId, ConnHandle>,
     store: &'a std::sync::mpsc::Sender<(u64, sip::StoreOp)>,
     media: &'a mpsc::UnboundedSender<sip::MediaOp>,
     webconf: &'a mpsc::UnboundedSender<sip::WebConfOp>,

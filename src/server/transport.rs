@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
@@ -13,7 +14,7 @@ use tokio::sync::mpsc;
 use super::runtime::{Input, Users};
 use super::sip::{ConnId, Engine, Peer};
 use crate::sip::Message;
-use crate::sip::stream::{Frame, Status, StreamDecoder};
+use crate::sip::stream::{Frame, StreamDecoder};
 
 /// The TLS acceptor, with the certificate of the data directory (generated on first start).
 pub(super) fn tls_acceptor(
@@ -97,37 +98,117 @@ pub(super) async fn recv_udp(
     }
 }
 
-/// Accepts TCP connections (TLS ones when there is an acceptor) and serves each in a task.
+/// The limits of a stream listener (TCP or TLS), from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct StreamLimits {
+    /// Connections at once; past it new ones are closed at once.
+    pub(super) max_connections: usize,
+    /// A connection with nothing complete (no message, no keep-alive) for this long is closed.
+    pub(super) idle: Duration,
+    /// From a message's first byte to the end of its header section.
+    pub(super) header: Duration,
+    /// From a message's first byte (or the connection's start, for its first) to its end.
+    pub(super) message: Duration,
+    /// Bytes queued for a peer that does not read; past it the connection is closed.
+    pub(super) write_queue: usize,
+    /// The largest message (the decoder's limit); a longer partial one closes the connection.
+    pub(super) max_message: usize,
+}
+
+/// What the engine's task holds of a connection: the queue to its writer, how much is in it,
+/// and how to close it.
+#[derive(Debug, Clone)]
+pub(super) struct ConnHandle {
+    tx: mpsc::UnboundedSender<Bytes>,
+    queued: Arc<AtomicUsize>,
+    limit: usize,
+    close: Arc<tokio::sync::Notify>,
+}
+
+impl ConnHandle {
+    /// Queues `bytes` for the peer; a peer whose queue is past the limit (it does not read)
+    /// is closed instead, and `false` comes back.
+    pub(super) fn send(&self, bytes: Bytes) -> bool {
+        let n = bytes.len();
+        if self.queued.fetch_add(n, Ordering::Relaxed) + n > self.limit {
+            self.close.notify_one();
+            return false;
+        }
+        self.tx.send(bytes).is_ok()
+    }
+}
+
+/// The soft limit on open files, from `/proc/self/limits` (Linux), if it can be read.
+pub(super) fn open_files_limit() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Accepts TCP connections (TLS ones when there is an acceptor) and serves each in a task, at
+/// most `limits.max_connections` at once; accept errors (out of file descriptors) are backed
+/// off rather than retried at once.
 pub(super) async fn accept_loop(
     listener: TcpListener,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     tx: mpsc::Sender<Input>,
     next: Arc<std::sync::atomic::AtomicU64>,
     trace: bool,
+    limits: StreamLimits,
 ) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let mut refused = 0u64;
     loop {
-        let Ok((stream, addr)) = listener.accept().await else {
+        let (stream, addr) = match listener.accept().await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed; backing off");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            // Full: this one is closed at once (dropped), so that the backlog keeps moving.
+            refused += 1;
+            if refused.is_power_of_two() {
+                tracing::warn!(%addr, refused, max = limits.max_connections, "connection limit reached");
+            }
             continue;
         };
-        let conn = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let conn = next.fetch_add(1, Ordering::Relaxed);
         let tx = tx.clone();
         let Some(acceptor) = acceptor.clone() else {
-            tokio::spawn(serve_stream(stream, addr, conn, tx, trace, false));
+            tokio::spawn(async move {
+                serve_stream(stream, addr, conn, tx, trace, false, limits).await;
+                drop(slot);
+            });
             continue;
         };
         tokio::spawn(async move {
             // A handshake that fails or stalls costs only its own task.
             match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
-                Ok(Ok(s)) => serve_stream(s, addr, conn, tx, trace, true).await,
+                Ok(Ok(s)) => serve_stream(s, addr, conn, tx, trace, true, limits).await,
                 Ok(Err(e)) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),
                 Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
             }
+            drop(slot);
         });
     }
 }
 
+/// Where `buf` has the end of a header section (`CRLF CRLF`), looking only at what was not
+/// looked at before (`from`, minus the 3 bytes a terminator can straddle).
+fn header_end(buf: &[u8], from: usize) -> Option<usize> {
+    let start = from.saturating_sub(3);
+    buf.get(start..)?
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| start + i + 4)
+}
+
 /// One TCP connection: frames messages in (with CRLF keep-alives answered), writes what the
-/// engine sends to it.
+/// engine sends to it, and closes it at the first limit it passes: idle, a header or a
+/// message not finished in time, a message too long, a peer that does not read.
 pub(super) async fn serve_stream<S>(
     stream: S,
     addr: SocketAddr,
@@ -135,61 +216,113 @@ pub(super) async fn serve_stream<S>(
     tx: mpsc::Sender<Input>,
     trace: bool,
     tls: bool,
+    limits: StreamLimits,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
 {
     let (mut rd, mut wr) = tokio::io::split(stream);
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Bytes>();
+    let handle = ConnHandle {
+        tx: out_tx,
+        queued: Arc::new(AtomicUsize::new(0)),
+        limit: limits.write_queue,
+        close: Arc::new(tokio::sync::Notify::new()),
+    };
     if tx
-        .send(Input::Connected(conn, out_tx.clone()))
+        .send(Input::Connected(conn, handle.clone()))
         .await
         .is_err()
     {
         return;
     }
+    let queued = handle.queued.clone();
     let writer = tokio::spawn(async move {
         while let Some(b) = out_rx.recv().await {
+            let n = b.len();
             if wr.write_all(&b).await.is_err() {
                 break;
             }
+            queued.fetch_sub(n, Ordering::Relaxed);
         }
     });
-    let dec = StreamDecoder::default();
-    let mut buf = BytesMut::with_capacity(16 * 1024);
+    let mut dec = StreamDecoder::default();
+    let mut buf = BytesMut::with_capacity(4 * 1024);
     let peer = Peer::Stream { conn, addr, tls };
-    'read: loop {
-        match rd.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => break,
+    let start = tokio::time::Instant::now();
+    // When the message being received started (the connection's start for the first one),
+    // whether its header section is complete, and how much of the buffer has been searched
+    // for its end.
+    let (mut begun, mut headed, mut searched) = (Some(start), false, 0usize);
+    let mut last_frame = start;
+    let why = 'read: loop {
+        let deadline = match begun {
+            Some(t) if !headed => (t + limits.header).min(t + limits.message),
+            Some(t) => t + limits.message,
+            None => last_frame + limits.idle,
+        };
+        let n = tokio::select! {
+            r = rd.read_buf(&mut buf) => r,
+            () = tokio::time::sleep_until(deadline) => {
+                break match begun {
+                    Some(_) if !headed => "header not complete in time",
+                    Some(_) => "message not complete in time",
+                    None => "idle",
+                };
+            }
+            () = handle.close.notified() => break "the peer does not read what it is sent",
+        };
+        match n {
+            Ok(0) => break "closed by the peer",
+            Err(_) => break "read error",
             Ok(_) => {}
         }
-        // Messages are views into one frozen chunk; a partial tail goes back to the buffer.
-        let data = buf.split().freeze();
-        let mut pos = 0;
+        if begun.is_none() && !buf.is_empty() {
+            begun = Some(tokio::time::Instant::now());
+        }
         loop {
-            match dec.decode(&data.slice(pos..)) {
-                Ok(Status::Complete(Frame::Message(m), used)) => {
-                    pos += used;
-                    if trace {
-                        tracing::info!(target: "sip", %addr, "in\n{m}");
-                    }
-                    if tx.send(Input::Message(m, peer)).await.is_err() {
-                        break 'read;
+            // Until the header section is complete only the new bytes are searched: a
+            // message dribbled in small pieces costs what it weighs, not its square.
+            if !headed && !buf.starts_with(b"\r") {
+                match header_end(&buf, searched) {
+                    Some(_) => headed = true,
+                    None => {
+                        searched = buf.len();
+                        break;
                     }
                 }
-                Ok(Status::Complete(Frame::Ping, used)) => {
-                    pos += used;
-                    let _ = out_tx.send(Bytes::from_static(b"\r\n"));
+            }
+            match dec.decode_buf(&mut buf) {
+                Ok(Some(frame)) => {
+                    last_frame = tokio::time::Instant::now();
+                    (headed, searched) = (false, 0);
+                    begun = (!buf.is_empty()).then_some(last_frame);
+                    match frame {
+                        Frame::Message(m) => {
+                            if trace {
+                                tracing::info!(target: "sip", %addr, "in\n{m}");
+                            }
+                            if tx.send(Input::Message(m, peer)).await.is_err() {
+                                break 'read "the engine stopped";
+                            }
+                        }
+                        Frame::Ping => {
+                            let _ = handle.send(Bytes::from_static(b"\r\n"));
+                        }
+                        Frame::Pong => {}
+                    }
                 }
-                Ok(Status::Complete(_, used)) => pos += used,
-                Ok(Status::Partial) => break,
+                Ok(None) => break,
                 Err(e) => {
                     tracing::warn!(%addr, error = %e, "closing a connection that sent a bad message");
-                    break 'read;
+                    break 'read "a bad message";
                 }
             }
         }
-        buf.extend_from_slice(&data[pos..]);
-    }
+        if buf.len() > limits.max_message {
+            break "a message longer than the limit";
+        }
+    };
+    tracing::debug!(%addr, reason = why, "connection closed");
     writer.abort();
     let _ = tx.send(Input::Closed(conn)).await;
 }

@@ -1,0 +1,228 @@
+//! The stream transports' limits (issue #19), each with small numbers on loopback sockets: the
+//! connection cap, the first message, header and message deadlines (slowloris), the idle
+//! time-out and keep-alives, a peer that never reads, and a message dribbled in 16-byte pieces.
+
+#![cfg(feature = "server")]
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use ocs_stack::server::{Config, Running, spawn};
+
+struct Server {
+    rt: tokio::runtime::Runtime,
+    running: Option<Running>,
+    dir: std::path::PathBuf,
+}
+
+impl Server {
+    fn start(name: &str) -> Server {
+        let dir = std::env::temp_dir().join(format!("ocs-limits-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        let cfg = Config {
+            data_dir: dir.clone(),
+            udp: None,
+            tcp: Some(any),
+            tls: None,
+            web: None,
+            psom: None,
+            media: None,
+            auth: vec!["Digest".into()],
+            max_connections: 4,
+            header_timeout_secs: 1,
+            message_timeout_secs: 2,
+            idle_timeout_secs: 3,
+            write_queue_bytes: 64 * 1024,
+            ..Config::default()
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let running = rt.block_on(spawn(cfg)).expect("the server starts");
+        Server {
+            rt,
+            running: Some(running),
+            dir,
+        }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.running.as_ref().unwrap().bound.tcp.unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(r) = self.running.take() {
+            let _ = self.rt.block_on(r.stop());
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn options(n: usize, body: usize) -> Vec<u8> {
+    let mut m = format!(
+        "OPTIONS sip:contoso.com SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKlim{n}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:probe@example.net>;tag=p{n}\r\nTo: <sip:contoso.com>\r\n\
+         Call-ID: lim{n}\r\nCSeq: 1 OPTIONS\r\nContent-Type: text/plain\r\nContent-Length: {body}\r\n\r\n"
+    )
+    .into_bytes();
+    m.resize(m.len() + body, b'x');
+    m
+}
+
+/// Reads until the first response's end of headers: its status line.
+fn answer(s: &mut TcpStream) -> Option<String> {
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = Vec::new();
+    let mut b = [0u8; 4096];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut b) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => got.extend_from_slice(&b[..n]),
+        }
+    }
+    String::from_utf8_lossy(&got)
+        .lines()
+        .next()
+        .map(str::to_owned)
+}
+
+/// How long until the server closes `s` (reads give 0 or a reset), reading what comes.
+fn closed_after(s: &mut TcpStream, within: Duration) -> Option<Duration> {
+    let t0 = Instant::now();
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut b = [0u8; 4096];
+    while t0.elapsed() < within {
+        match s.read(&mut b) {
+            Ok(0) => return Some(t0.elapsed()),
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => return Some(t0.elapsed()),
+        }
+    }
+    None
+}
+
+#[test]
+fn connections_past_the_cap_are_closed_and_the_rest_served() {
+    let server = Server::start("cap");
+    let mut held: Vec<TcpStream> = (0..4)
+        .map(|i| {
+            let mut s = TcpStream::connect(server.addr()).unwrap();
+            s.write_all(&options(i, 0)).unwrap();
+            assert_eq!(answer(&mut s).as_deref(), Some("SIP/2.0 200 OK"));
+            s
+        })
+        .collect();
+    let mut fifth = TcpStream::connect(server.addr()).unwrap();
+    let _ = fifth.write_all(&options(5, 0));
+    assert!(
+        closed_after(&mut fifth, Duration::from_secs(2)).is_some(),
+        "the fifth connection is closed"
+    );
+    // One closes: there is room again.
+    drop(held.pop());
+    std::thread::sleep(Duration::from_millis(200));
+    let mut again = TcpStream::connect(server.addr()).unwrap();
+    again.write_all(&options(6, 0)).unwrap();
+    assert_eq!(answer(&mut again).as_deref(), Some("SIP/2.0 200 OK"));
+}
+
+#[test]
+fn slow_and_silent_connections_are_closed_on_time() {
+    let server = Server::start("slow");
+    // Silent from the start: closed at the first message's header deadline (1 s).
+    let mut silent = TcpStream::connect(server.addr()).unwrap();
+    let t = closed_after(&mut silent, Duration::from_secs(5)).expect("closed");
+    assert!(
+        t >= Duration::from_millis(800),
+        "not before its time: {t:?}"
+    );
+    // Slowloris: a byte every 200 ms never finishes its header section in 1 s.
+    let mut slow = TcpStream::connect(server.addr()).unwrap();
+    let msg = options(1, 0);
+    let t0 = Instant::now();
+    let mut closed = false;
+    for b in msg.iter() {
+        if slow.write_all(&[*b]).is_err() {
+            closed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        if t0.elapsed() > Duration::from_secs(4) {
+            break;
+        }
+    }
+    assert!(
+        closed || closed_after(&mut slow, Duration::from_secs(1)).is_some(),
+        "the slow connection is closed"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(4));
+    // Idle after a message: closed at the idle time-out (3 s), unless it pings.
+    let mut idle = TcpStream::connect(server.addr()).unwrap();
+    idle.write_all(&options(2, 0)).unwrap();
+    assert!(answer(&mut idle).is_some());
+    let mut pinging = TcpStream::connect(server.addr()).unwrap();
+    pinging.write_all(&options(3, 0)).unwrap();
+    assert!(answer(&mut pinging).is_some());
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_secs(1));
+        pinging.write_all(b"\r\n\r\n").unwrap();
+    }
+    let t = closed_after(&mut idle, Duration::from_secs(1));
+    assert!(t.is_some(), "the idle connection was closed");
+    pinging.write_all(&options(4, 0)).unwrap();
+    let mut b = [0u8; 2];
+    pinging
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    assert!(
+        pinging.read(&mut b).is_ok_and(|n| n > 0),
+        "the pinging one is still served"
+    );
+}
+
+#[test]
+fn a_peer_that_does_not_read_is_dropped() {
+    let server = Server::start("noread");
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    s.set_recv_buffer_size(4096).unwrap();
+    s.connect(&server.addr().into()).unwrap();
+    let mut s: TcpStream = s.into();
+    s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+    // Requests whose answers are never read: the server's queue for this peer passes its
+    // limit and the connection is closed (our writes then fail).
+    let mut dropped = false;
+    for i in 0..200_000 {
+        if s.write_all(&options(i, 0)).is_err() {
+            dropped = true;
+            break;
+        }
+    }
+    assert!(
+        dropped,
+        "the server closed the connection of a peer that does not read"
+    );
+    // Others are served meanwhile.
+    let mut other = TcpStream::connect(server.addr()).unwrap();
+    other.write_all(&options(9, 0)).unwrap();
+    assert_eq!(answer(&mut other).as_deref(), Some("SIP/2.0 200 OK"));
+}
+
+#[test]
+fn a_message_dribbled_in_small_pieces_is_taken_whole() {
+    let server = Server::start("dribble");
+    let mut s = TcpStream::connect(server.addr()).unwrap();
+    s.set_nodelay(true).unwrap();
+    let msg = options(1, 60_000);
+    for piece in msg.chunks(16) {
+        s.write_all(piece).unwrap();
+    }
+    assert_eq!(answer(&mut s).as_deref(), Some("SIP/2.0 200 OK"));
+}
