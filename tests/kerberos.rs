@@ -310,13 +310,13 @@ mod with_kdc {
         use std::time::{Instant, SystemTime};
 
         use bytes::Bytes;
-        use ocs_stack::server::sip::{Directory, Engine, EngineConfig, Peer, Recorder};
+        use ocs_stack::server::sip::{ClearPasswords, Engine, EngineConfig, Peer, Recorder};
         use ocs_stack::sip::sign::{SignatureContext, signature_input};
         use ocs_stack::sip::sipae::{Protocol, SecurityHeader};
         use ocs_stack::sip::{HeaderName, Message};
 
         struct Nobody;
-        impl Directory for Nobody {
+        impl ClearPasswords for Nobody {
             fn password(&self, _: &str) -> Option<String> {
                 None
             }

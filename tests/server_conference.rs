@@ -13,12 +13,12 @@ use bytes::Bytes;
 use ocs_stack::cccp::info::{ConferenceDescription, ConferenceInfo, Endpoint, Role, User};
 use ocs_stack::cccp::message::{Body, Code, Keys, Request, Response};
 use ocs_stack::server::sip::{
-    Directory, Engine, EngineConfig, MediaOp, Outbound, Peer, Recorder, StoreOp, WebConfOp,
+    ClearPasswords, Engine, EngineConfig, MediaOp, Outbound, Peer, Recorder, StoreOp, WebConfOp,
 };
 use ocs_stack::sip::{HeaderName, Message};
 
 struct Users;
-impl Directory for Users {
+impl ClearPasswords for Users {
     fn password(&self, _: &str) -> Option<String> {
         None
     }

@@ -1,6 +1,7 @@
 //! The stream transports' limits (issue #19), each with small numbers on loopback sockets: the
 //! connection cap, the first message, header and message deadlines (slowloris), the idle
-//! time-out and keep-alives, a peer that never reads, and a message dribbled in 16-byte pieces.
+//! time-out and keep-alives, a peer that never reads, and a message dribbled in 16-byte pieces;
+//! and the data at rest: the owner's only, no password in clear.
 
 #![cfg(feature = "server")]
 
@@ -18,10 +19,14 @@ struct Server {
 
 impl Server {
     fn start(name: &str) -> Server {
+        Server::start_with(name, |_| {})
+    }
+
+    fn start_with(name: &str, change: impl FnOnce(&mut Config)) -> Server {
         let dir = std::env::temp_dir().join(format!("ocs-limits-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
-        let cfg = Config {
+        let mut cfg = Config {
             data_dir: dir.clone(),
             udp: None,
             tcp: Some(any),
@@ -37,6 +42,7 @@ impl Server {
             write_queue_bytes: 64 * 1024,
             ..Config::default()
         };
+        change(&mut cfg);
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -225,4 +231,23 @@ fn a_message_dribbled_in_small_pieces_is_taken_whole() {
         s.write_all(piece).unwrap();
     }
     assert_eq!(answer(&mut s).as_deref(), Some("SIP/2.0 200 OK"));
+}
+
+#[test]
+fn data_at_rest_is_the_owners_only_and_holds_no_password() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let server = Server::start_with("rest", |c| {
+        c.tls = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+    });
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&server.dir), 0o700, "the data directory");
+    assert_eq!(mode(&server.dir.join("tls-key.pem")), 0o600, "the TLS key");
+    assert_eq!(mode(&server.dir.join("ocs.sqlite3")), 0o600, "the database");
+    // The demo users' passwords are kept as Digest H(A1)s and NT hashes only.
+    let mut db = std::fs::read(server.dir.join("ocs.sqlite3")).unwrap();
+    if let Ok(wal) = std::fs::read(server.dir.join("ocs.sqlite3-wal")) {
+        db.extend_from_slice(&wal);
+    }
+    assert!(!db.windows(14).any(|w| w == b"alice-Passw0rd"));
+    assert!(db.windows(5).any(|w| w == b"alice"), "the users are there");
 }

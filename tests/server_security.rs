@@ -12,14 +12,14 @@ use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
-use ocs_stack::server::sip::{Directory, Engine, EngineConfig, Outbound, Peer, Recorder};
+use ocs_stack::server::sip::{ClearPasswords, Engine, EngineConfig, Outbound, Peer, Recorder};
 use ocs_stack::sip::digest::Challenge;
 use ocs_stack::sip::ntlm::Credentials;
 use ocs_stack::sip::sipae::{NtlmSipClient, SecurityAssociation};
 use ocs_stack::sip::{HeaderName, Message};
 
 struct Users;
-impl Directory for Users {
+impl ClearPasswords for Users {
     fn password(&self, user: &str) -> Option<String> {
         matches!(user, "alice" | "bob" | "carol").then(|| format!("{user}-pw"))
     }

@@ -170,7 +170,11 @@ mod tests {
         (0..n)
             .map(|i| User {
                 name: format!("user{i}"),
-                password: "pw".into(),
+                secrets: crate::server::store::Secrets::new(
+                    &format!("user{i}"),
+                    "contoso.com",
+                    "pw",
+                ),
                 display: format!("User {i}"),
             })
             .collect()

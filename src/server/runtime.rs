@@ -10,29 +10,47 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 
 use super::sip::{self, ConnId, Directory, Engine, EngineConfig, Peer};
-use super::store::{self, Store, User};
+use super::store::{self, Secrets, Store, User};
 use super::transport::{
     ConnHandle, StreamLimits, accept_loop, bind_udp, open_files_limit, recv_udp, tls_acceptor,
     udp_in,
 };
 use super::{Bound, Config, LoadUsers, abs, av, web, webconf};
 use crate::sip::Message;
+use crate::sip::digest::Algorithm;
 
-/// The users the registrar authenticates against: the database's, and synthetic ones.
+/// The users the registrar authenticates against: the database's (their [`Secrets`]), and
+/// synthetic ones (hashed from the configured password when asked).
 #[derive(Debug, Default)]
 pub(super) struct Users {
-    map: HashMap<String, String>,
+    map: HashMap<String, Secrets>,
     load: Option<LoadUsers>,
+    realm: String,
+}
+
+impl Users {
+    fn load_password(&self, user: &str) -> Option<&str> {
+        let l = self.load.as_ref()?;
+        let n: u64 = user.strip_prefix(l.prefix.as_str())?.parse().ok()?;
+        (n < l.count).then_some(l.password.as_str())
+    }
 }
 
 impl Directory for Users {
-    fn password(&self, user: &str) -> Option<String> {
-        if let Some(p) = self.map.get(user) {
-            return Some(p.clone());
+    fn digest_ha1(&self, user: &str, realm: &str, algorithm: Algorithm) -> Option<String> {
+        if let Some(k) = self.map.get(user) {
+            return k.ha1(realm, algorithm);
         }
-        let l = self.load.as_ref()?;
-        let n: u64 = user.strip_prefix(l.prefix.as_str())?.parse().ok()?;
-        (n < l.count).then(|| l.password.clone())
+        let p = self.load_password(user).filter(|_| realm == self.realm)?;
+        Some(crate::sip::digest::ha1(algorithm, user, realm, p))
+    }
+
+    fn nt_hash(&self, user: &str) -> Option<[u8; 16]> {
+        if let Some(k) = self.map.get(user) {
+            return Some(k.nt_hash);
+        }
+        let p = self.load_password(user)?;
+        Some(crate::sip::ntlm::Credentials::new(user, "", p).nt_hash())
     }
 }
 
@@ -65,12 +83,24 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let io = |e: rusqlite::Error| std::io::Error::other(e.to_string());
     std::fs::create_dir_all(&config.data_dir)?;
+    {
+        // The owner's only: the database, the TLS key and the uploads live here.
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700))?;
+    }
     let mut db = Store::open(&config.data_dir.join("ocs.sqlite3")).map_err(io)?;
+    let converted = db.hash_clear_passwords(&config.domain).map_err(io)?;
+    if converted > 0 {
+        tracing::info!(
+            users = converted,
+            "clear passwords replaced by their hashes"
+        );
+    }
     for u in &config.users {
         if db
             .add_user(&User {
                 name: u.name.clone(),
-                password: u.password.clone(),
+                secrets: Secrets::new(&u.name, &config.domain, &u.password),
                 display: u.display.clone(),
             })
             .map_err(io)?
@@ -83,9 +113,10 @@ pub async fn run(
             .users()
             .map_err(io)?
             .into_iter()
-            .map(|u| (u.name, u.password))
+            .map(|u| (u.name, u.secrets))
             .collect(),
         load: config.load_users.clone(),
+        realm: config.domain.clone(),
     };
 
     let udp = match config.udp {

@@ -15,10 +15,65 @@ use super::sip::{Binding, StoreOp, StoredConference};
 pub struct User {
     /// The user part of the address of record.
     pub name: String,
-    /// The password (Digest and NTLM need it, or a hash derived from it).
-    pub password: String,
+    /// What is kept of the password: never the password itself.
+    pub secrets: Secrets,
     /// The display name.
     pub display: String,
+}
+
+/// What the server keeps of a password: the Digest H(A1) for its realm (salted by user and
+/// realm; RFC 7616 §3.4.2) for each algorithm it may offer, and the NT hash NTLM needs
+/// ([MS-NLMP] 3.3.1 NTOWFv1; NTLM has no salted form).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secrets {
+    /// The realm the H(A1)s are for (the SIP domain).
+    pub realm: String,
+    /// H(user:realm:password) with MD5, hex.
+    pub ha1_md5: String,
+    /// With SHA-256, hex.
+    pub ha1_sha256: String,
+    /// With SHA-512/256, hex.
+    pub ha1_sha512_256: String,
+    /// MD4 of the UTF-16LE password.
+    pub nt_hash: [u8; 16],
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secrets")
+            .field("realm", &self.realm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Secrets {
+    /// The secrets of `user` with `password` in `realm`.
+    #[must_use]
+    pub fn new(user: &str, realm: &str, password: &str) -> Secrets {
+        use crate::sip::digest::{Algorithm, ha1};
+        Secrets {
+            realm: realm.to_owned(),
+            ha1_md5: ha1(Algorithm::Md5, user, realm, password),
+            ha1_sha256: ha1(Algorithm::Sha256, user, realm, password),
+            ha1_sha512_256: ha1(Algorithm::Sha512_256, user, realm, password),
+            nt_hash: crate::sip::ntlm::Credentials::new(user, "", password).nt_hash(),
+        }
+    }
+
+    /// The H(A1) for `realm` and a plain algorithm, if it is this realm's.
+    #[must_use]
+    pub fn ha1(&self, realm: &str, algorithm: crate::sip::digest::Algorithm) -> Option<String> {
+        use crate::sip::digest::Algorithm;
+        if realm != self.realm {
+            return None;
+        }
+        Some(match algorithm {
+            Algorithm::Md5 => self.ha1_md5.clone(),
+            Algorithm::Sha256 => self.ha1_sha256.clone(),
+            Algorithm::Sha512_256 => self.ha1_sha512_256.clone(),
+            _ => return None,
+        })
+    }
 }
 
 /// The database.
@@ -34,6 +89,11 @@ impl Store {
     /// SQLite's.
     pub fn open(path: &Path) -> rusqlite::Result<Store> {
         let db = Connection::open(path)?;
+        // The owner's only: it holds password hashes and conference keys (SQLite gives its
+        // WAL and shared-memory files the same mode).
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         Self::setup(db)
     }
 
@@ -55,7 +115,9 @@ impl Store {
         db.busy_timeout(std::time::Duration::from_secs(5))?;
         db.execute_batch(
             "CREATE TABLE IF NOT EXISTS users (
-                 name TEXT PRIMARY KEY, password TEXT NOT NULL, display TEXT NOT NULL DEFAULT '');
+                 name TEXT PRIMARY KEY, display TEXT NOT NULL DEFAULT '', realm TEXT NOT NULL,
+                 ha1_md5 TEXT NOT NULL, ha1_sha256 TEXT NOT NULL, ha1_sha512_256 TEXT NOT NULL,
+                 nt_hash BLOB NOT NULL);
              CREATE TABLE IF NOT EXISTS bindings (
                  aor TEXT NOT NULL, contact TEXT NOT NULL, instance TEXT,
                  expires_at INTEGER NOT NULL, call_id TEXT NOT NULL, cseq INTEGER NOT NULL,
@@ -76,11 +138,71 @@ impl Store {
     /// # Errors
     /// SQLite's.
     pub fn add_user(&self, u: &User) -> rusqlite::Result<bool> {
+        let k = &u.secrets;
         let n = self.db.execute(
-            "INSERT OR IGNORE INTO users (name, password, display) VALUES (?1, ?2, ?3)",
-            params![u.name, u.password, u.display],
+            "INSERT OR IGNORE INTO users
+                 (name, display, realm, ha1_md5, ha1_sha256, ha1_sha512_256, nt_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                u.name,
+                u.display,
+                k.realm,
+                k.ha1_md5,
+                k.ha1_sha256,
+                k.ha1_sha512_256,
+                &k.nt_hash[..]
+            ],
         )?;
         Ok(n == 1)
+    }
+
+    /// A database of an earlier version kept passwords in clear (a `password` column): they
+    /// are replaced by their [`Secrets`] for `realm`, in one transaction. How many users were
+    /// converted.
+    ///
+    /// # Errors
+    /// SQLite's.
+    pub fn hash_clear_passwords(&mut self, realm: &str) -> rusqlite::Result<usize> {
+        let has_password: bool = self
+            .db
+            .prepare("SELECT 1 FROM pragma_table_info('users') WHERE name = 'password'")?
+            .exists([])?;
+        if !has_password {
+            return Ok(0);
+        }
+        let tx = self.db.transaction()?;
+        let old: Vec<(String, String, String)> = tx
+            .prepare("SELECT name, password, display FROM users")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        tx.execute_batch(
+            "DROP TABLE users;
+             CREATE TABLE users (
+                 name TEXT PRIMARY KEY, display TEXT NOT NULL DEFAULT '', realm TEXT NOT NULL,
+                 ha1_md5 TEXT NOT NULL, ha1_sha256 TEXT NOT NULL, ha1_sha512_256 TEXT NOT NULL,
+                 nt_hash BLOB NOT NULL);",
+        )?;
+        for (name, password, display) in &old {
+            let k = Secrets::new(name, realm, password);
+            tx.execute(
+                "INSERT INTO users
+                     (name, display, realm, ha1_md5, ha1_sha256, ha1_sha512_256, nt_hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    name,
+                    display,
+                    k.realm,
+                    k.ha1_md5,
+                    k.ha1_sha256,
+                    k.ha1_sha512_256,
+                    &k.nt_hash[..]
+                ],
+            )?;
+        }
+        tx.commit()?;
+        // The clear passwords may linger in free pages: rewrite the file without them.
+        self.db.execute_batch("VACUUM")?;
+        Ok(old.len())
     }
 
     /// Every user.
@@ -88,14 +210,22 @@ impl Store {
     /// # Errors
     /// SQLite's.
     pub fn users(&self) -> rusqlite::Result<Vec<User>> {
-        let mut st = self
-            .db
-            .prepare("SELECT name, password, display FROM users ORDER BY name")?;
+        let mut st = self.db.prepare(
+            "SELECT name, display, realm, ha1_md5, ha1_sha256, ha1_sha512_256, nt_hash
+             FROM users ORDER BY name",
+        )?;
         let rows = st.query_map([], |r| {
+            let nt: Vec<u8> = r.get(6)?;
             Ok(User {
                 name: r.get(0)?,
-                password: r.get(1)?,
-                display: r.get(2)?,
+                display: r.get(1)?,
+                secrets: Secrets {
+                    realm: r.get(2)?,
+                    ha1_md5: r.get(3)?,
+                    ha1_sha256: r.get(4)?,
+                    ha1_sha512_256: r.get(5)?,
+                    nt_hash: nt.try_into().unwrap_or([0; 16]),
+                },
             })
         })?;
         rows.collect()
@@ -282,7 +412,7 @@ mod tests {
         let mut s = Store::in_memory().unwrap();
         let alice = User {
             name: "alice".into(),
-            password: "pw".into(),
+            secrets: Secrets::new("alice", "contoso.com", "pw"),
             display: "Alice".into(),
         };
         assert!(s.add_user(&alice).unwrap());
@@ -315,6 +445,43 @@ mod tests {
         }])
         .unwrap();
         assert!(s.bindings(500).unwrap().is_empty());
+    }
+
+    #[test]
+    fn clear_passwords_of_an_old_database_become_hashes() {
+        let dir = std::env::temp_dir().join(format!("ocs-store-migrate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ocs.sqlite3");
+        {
+            let old = Connection::open(&path).unwrap();
+            old.execute_batch(
+                "CREATE TABLE users (name TEXT PRIMARY KEY, password TEXT NOT NULL,
+                     display TEXT NOT NULL DEFAULT '');
+                 INSERT INTO users VALUES ('alice', 'Secret-Passw0rd', 'Alice');",
+            )
+            .unwrap();
+        }
+        let mut s = Store::open(&path).unwrap();
+        assert_eq!(s.hash_clear_passwords("contoso.com").unwrap(), 1);
+        assert_eq!(s.hash_clear_passwords("contoso.com").unwrap(), 0, "once");
+        let users = s.users().unwrap();
+        assert_eq!(
+            users[0].secrets,
+            Secrets::new("alice", "contoso.com", "Secret-Passw0rd")
+        );
+        // RFC 7616 §3.9.1's H(A1) form: MD5("alice:contoso.com:Secret-Passw0rd").
+        assert_eq!(users[0].secrets.ha1_md5.len(), 32);
+        drop(s);
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !bytes.windows(15).any(|w| w == b"Secret-Passw0rd"),
+            "no clear password left in the file"
+        );
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the database is the owner's only");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

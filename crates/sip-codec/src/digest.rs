@@ -94,6 +94,17 @@ impl Algorithm {
             Algorithm::Md5Sess | Algorithm::Sha256Sess | Algorithm::Sha512_256Sess
         )
     }
+
+    /// The algorithm without `-sess`: whose H(A1) a server stores.
+    #[must_use]
+    pub fn plain(self) -> Algorithm {
+        match self {
+            Algorithm::Md5Sess => Algorithm::Md5,
+            Algorithm::Sha256Sess => Algorithm::Sha256,
+            Algorithm::Sha512_256Sess => Algorithm::Sha512_256,
+            a => a,
+        }
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -257,6 +268,13 @@ pub fn userhash(algorithm: Algorithm, username: &str, realm: &str) -> String {
     algorithm.hash(&format!("{username}:{realm}"))
 }
 
+/// H(A1) of RFC 7616 §3.4.2 for the plain (not `-sess`) algorithms: H(username:realm:password),
+/// what a server keeps instead of the password (salted by user and realm).
+#[must_use]
+pub fn ha1(algorithm: Algorithm, username: &str, realm: &str, password: &str) -> String {
+    algorithm.hash(&format!("{username}:{realm}:{password}"))
+}
+
 /// The `response` of RFC 7616 §3.4.1: KD(H(A1), nonce:nc:cnonce:qop:H(A2)), or without qop
 /// KD(H(A1), nonce:H(A2)) (RFC 2069 compatibility).
 #[allow(clippy::too_many_arguments)]
@@ -271,7 +289,22 @@ pub fn response(
     uri: &str,
     qop: Option<(&str, &str, &str)>,
 ) -> String {
-    let mut ha1 = algorithm.hash(&format!("{username}:{realm}:{password}"));
+    let h = ha1(algorithm, username, realm, password);
+    response_from_ha1(algorithm, &h, nonce, method, uri, qop)
+}
+
+/// [`response`] from a stored H(A1) ([`ha1`]) instead of the password; for the `-sess`
+/// algorithms the session H(A1) is derived from it.
+#[must_use]
+pub fn response_from_ha1(
+    algorithm: Algorithm,
+    ha1: &str,
+    nonce: &str,
+    method: &str,
+    uri: &str,
+    qop: Option<(&str, &str, &str)>,
+) -> String {
+    let mut ha1 = ha1.to_ascii_lowercase();
     if algorithm.session() {
         let cnonce = qop.map_or("", |q| q.1);
         ha1 = algorithm.hash(&format!("{ha1}:{nonce}:{cnonce}"));
@@ -399,6 +432,26 @@ impl DigestServer {
         same_target: impl FnOnce(&str) -> bool,
         password_of: impl FnOnce(&str) -> Option<String>,
     ) -> Result<String, DigestError> {
+        let realm = self.realm.clone();
+        self.verify_ha1(now, a, method, same_target, |user, alg| {
+            password_of(user).map(|p| ha1(alg.plain(), user, &realm, &p))
+        })
+    }
+
+    /// [`DigestServer::verify_with`] for a server that keeps H(A1) rather than passwords:
+    /// `ha1_of(user, algorithm)` gives [`ha1`] of the user for this realm and the plain form
+    /// of `algorithm` (SHA-256 for SHA-256-sess, ...).
+    ///
+    /// # Errors
+    /// As [`DigestServer::verify`].
+    pub fn verify_ha1(
+        &mut self,
+        now: Instant,
+        a: &Auth<'_>,
+        method: &str,
+        same_target: impl FnOnce(&str) -> bool,
+        ha1_of: impl FnOnce(&str, Algorithm) -> Option<String>,
+    ) -> Result<String, DigestError> {
         if !a
             .scheme_name
             .is_some_and(|s| s.eq_ignore_ascii_case("Digest"))
@@ -460,13 +513,11 @@ impl DigestServer {
             Some(_) => return Err(DigestError::Malformed("qop")),
             None => ("", 0),
         };
-        let password = password_of(username).ok_or(DigestError::User)?;
+        let stored = ha1_of(username, algorithm.plain()).ok_or(DigestError::User)?;
         let nc_text = format!("{nc:08x}");
-        let expected = response(
+        let expected = response_from_ha1(
             algorithm,
-            username,
-            realm,
-            &password,
+            &stored,
             nonce,
             method,
             uri,

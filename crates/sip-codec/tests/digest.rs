@@ -228,3 +228,49 @@ fn hardened_against_guessing_replay_and_other_uris() {
         Ok("alice")
     );
 }
+
+#[test]
+fn a_server_that_keeps_only_ha1() {
+    use ocs_sip_codec::digest::ha1;
+    let t0 = Instant::now();
+    for alg in Algorithm::ALL {
+        let mut server = DigestServer::new("contoso.com", [6; 32], Duration::from_secs(60), t0);
+        let www = server.challenge(t0, alg, false);
+        let ch = Challenge::from_auth(&Auth::parse(&www).unwrap()).unwrap();
+        let v = ch.authorization(
+            "alice",
+            "wonderland",
+            "REGISTER",
+            "sip:contoso.com",
+            "cn",
+            1,
+        );
+        // What is stored: H(A1) of the plain algorithm (the -sess forms derive theirs).
+        let stored = ha1(alg.plain(), "alice", "contoso.com", "wonderland");
+        let got = server.verify_ha1(
+            t0,
+            &Auth::parse(&v).unwrap(),
+            "REGISTER",
+            |u| u == "sip:contoso.com",
+            |u, a| (u == "alice" && a == alg.plain()).then(|| stored.clone()),
+        );
+        assert_eq!(got.as_deref(), Ok("alice"), "{alg:?}");
+        let wrong = ha1(alg.plain(), "alice", "contoso.com", "rabbit");
+        let v = ch.authorization(
+            "alice",
+            "wonderland",
+            "REGISTER",
+            "sip:contoso.com",
+            "cn",
+            2,
+        );
+        let got = server.verify_ha1(
+            t0,
+            &Auth::parse(&v).unwrap(),
+            "REGISTER",
+            |_| true,
+            |_, _| Some(wrong.clone()),
+        );
+        assert_eq!(got, Err(DigestError::Response));
+    }
+}

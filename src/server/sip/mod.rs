@@ -55,7 +55,7 @@ use bytes::Bytes;
 pub use self::core::{ConnId, Outbound, Peer};
 pub use crate::server::mcu::{MediaLeg, MediaOp, WebConfOp};
 pub use conference::C3P;
-pub use registrar::{Binding, Directory};
+pub use registrar::{Binding, ClearPasswords, Directory};
 
 use self::core::Core;
 use crate::cccp::info::ConferenceInfo;

@@ -8,6 +8,7 @@ use std::time::{Instant, SystemTime};
 use super::StoreOp;
 use super::core::{Core, Peer, unix};
 use super::security;
+use crate::sip::digest::Algorithm;
 use crate::sip::transaction::TxKey;
 use crate::sip::{HeaderName, Message};
 
@@ -45,10 +46,32 @@ impl Binding {
     }
 }
 
-/// The users the registrar knows.
+/// The users the server authenticates, by what it keeps of their passwords (never the
+/// passwords: [`crate::server::store::Secrets`]).
 pub trait Directory {
+    /// H(user:realm:password) of `user` for `realm` with the plain `algorithm` (Digest,
+    /// RFC 7616 §3.4.2), hex; `None` for no such user (or another realm).
+    fn digest_ha1(&self, user: &str, realm: &str, algorithm: Algorithm) -> Option<String>;
+    /// The NT hash of `user`'s password (NTLM, [MS-NLMP] 3.3.1).
+    fn nt_hash(&self, user: &str) -> Option<[u8; 16]>;
+}
+
+/// Users known by clear password (tests, examples): a [`Directory`] that hashes on demand.
+pub trait ClearPasswords {
     /// The password of `user` in our domain, if there is such a user.
     fn password(&self, user: &str) -> Option<String>;
+}
+
+impl<T: ClearPasswords> Directory for T {
+    fn digest_ha1(&self, user: &str, realm: &str, algorithm: Algorithm) -> Option<String> {
+        self.password(user)
+            .map(|p| crate::sip::digest::ha1(algorithm, user, realm, &p))
+    }
+
+    fn nt_hash(&self, user: &str) -> Option<[u8; 16]> {
+        self.password(user)
+            .map(|p| crate::sip::ntlm::Credentials::new(user, "", &p).nt_hash())
+    }
 }
 
 /// The registrar's state: see the [module documentation](self).

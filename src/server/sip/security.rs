@@ -42,7 +42,7 @@ use super::core::{Core, Peer};
 use super::registrar::Directory;
 use crate::sip::digest::{Algorithm, DigestError, DigestServer};
 use crate::sip::headers::{Auth, AuthScheme};
-use crate::sip::ntlm::{Credentials, TargetInfo};
+use crate::sip::ntlm::TargetInfo;
 use crate::sip::sipae::{NtlmSipServer, REALM, Verdict};
 use crate::sip::transaction::TxKey;
 use crate::sip::{HeaderName, Message};
@@ -460,9 +460,7 @@ pub(super) fn authenticate(
         let domain = sec.domain.clone();
         let lookup = |u: &str, _d: &str| {
             let u = u.strip_suffix(&format!("@{domain}")).unwrap_or(u);
-            users
-                .password(u)
-                .map(|p| Credentials::new(u, "", &p).nt_hash())
+            users.nt_hash(u)
         };
         let verdict = sec.ntlm.handle(req, header, challenge, &opaque, lookup);
         let (code, www) = if header == HeaderName::ProxyAuthorization {
@@ -552,10 +550,15 @@ pub(super) fn authenticate(
                 .is_some_and(|s| s.user.is_none() && core.is_us(&s.host, s.port))
         });
         let same = given == ruri || (core.cfg.digest_uri_next_hop && names_us);
+        let realm = core.cfg.domain.clone();
         let sec = &mut core.security;
-        let r = sec
-            .digest
-            .verify_with(now, a, method, |_| same, |u| users.password(u));
+        let r = sec.digest.verify_ha1(
+            now,
+            a,
+            method,
+            |_| same,
+            |u, alg| users.digest_ha1(u, &realm, alg),
+        );
         match r {
             Ok(user) => {
                 let user = sec.bare(&user);
