@@ -251,3 +251,50 @@ fn data_at_rest_is_the_owners_only_and_holds_no_password() {
     assert!(!db.windows(14).any(|w| w == b"alice-Passw0rd"));
     assert!(db.windows(5).any(|w| w == b"alice"), "the users are there");
 }
+
+#[test]
+fn a_psom_connection_that_does_not_authenticate_is_closed() {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let server = Server::start_with("psom", |c| {
+        c.tls = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+        c.psom = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+        c.psom_auth_timeout_secs = 1;
+    });
+    let addr = server.running.as_ref().unwrap().bound.psom.unwrap();
+    let pem = std::fs::read(server.dir.join("tls-cert.pem")).unwrap();
+    let closed_in = server.rt.block_on(async {
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_slice_iter(&pem) {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg));
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut tls = connector
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .expect("the handshake");
+        // A few bytes of a record, and then nothing: never an Authenticate.
+        tls.write_all(&[0, 0]).await.unwrap();
+        let t0 = Instant::now();
+        let mut b = [0u8; 64];
+        let r = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut b)).await;
+        assert!(
+            matches!(r, Ok(Ok(0)) | Ok(Err(_))),
+            "the server closed it: {r:?}"
+        );
+        t0.elapsed()
+    });
+    assert!(
+        closed_in < Duration::from_secs(3),
+        "closed at the deadline: {closed_in:?}"
+    );
+}

@@ -128,6 +128,14 @@ pub struct Config {
     /// Bytes queued for a peer that does not read before its connection is closed (default
     /// 1 MiB).
     pub write_queue_bytes: usize,
+    /// Seconds a PSOM connection has, after its TLS handshake, to authenticate (default 10).
+    pub psom_auth_timeout_secs: u64,
+    /// The largest PSOM upload in bytes (default 16 MiB).
+    pub psom_max_upload_bytes: u64,
+    /// Uploads kept per web conference (default 64).
+    pub psom_max_files: usize,
+    /// Bytes of uploads kept per web conference (default 128 MiB).
+    pub psom_max_conference_bytes: usize,
     /// The UDP socket's receive buffer in bytes (the system's default when unset; the kernel
     /// caps it at `net.core.rmem_max`).
     pub udp_recv_buffer: Option<usize>,
@@ -203,6 +211,10 @@ impl Default for Config {
             header_timeout_secs: 10,
             message_timeout_secs: 30,
             write_queue_bytes: 1 << 20,
+            psom_auth_timeout_secs: 10,
+            psom_max_upload_bytes: 16 << 20,
+            psom_max_files: 64,
+            psom_max_conference_bytes: 128 << 20,
         }
     }
 }

@@ -328,6 +328,13 @@ pub async fn run(
             content.clone(),
             base,
             seed,
+            webconf::PsomLimits {
+                max_connections: limits.max_connections,
+                auth_timeout: Duration::from_secs(config.psom_auth_timeout_secs.max(1)),
+                max_upload: config.psom_max_upload_bytes,
+                max_files: config.psom_max_files,
+                max_bytes: config.psom_max_conference_bytes,
+            },
         )));
     }
     if let Some(l) = web {

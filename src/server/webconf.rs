@@ -29,8 +29,27 @@ pub const CONTENT_PATH: &str = "/content/";
 /// How long PSOM credentials handed out over C3P stay valid.
 const AUTH_LIFETIME: Duration = Duration::from_secs(8 * 3600);
 
+/// The limits of the PSOM service, from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PsomLimits {
+    /// Connections at once; past it new ones are closed at once.
+    pub(super) max_connections: usize,
+    /// A connection not authenticated (joined) this long after its handshake is closed.
+    pub(super) auth_timeout: Duration,
+    /// The largest upload.
+    pub(super) max_upload: u64,
+    /// Uploads kept per conference.
+    pub(super) max_files: usize,
+    /// Bytes kept per conference.
+    pub(super) max_bytes: usize,
+}
+
 enum Io {
-    Open(ConnId, mpsc::UnboundedSender<Vec<u8>>),
+    Open(
+        ConnId,
+        mpsc::UnboundedSender<Vec<u8>>,
+        Arc<tokio::sync::Notify>,
+    ),
     Data(ConnId, Vec<u8>),
     Gone(ConnId),
 }
@@ -66,12 +85,23 @@ pub(super) async fn run(
     content: Files,
     web_base: Option<String>,
     seed: [u8; 32],
+    limits: PsomLimits,
 ) {
     let (io_tx, mut io_rx) = mpsc::unbounded_channel::<Io>();
     let next = Arc::new(AtomicU64::new(1));
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     let accept = tokio::spawn(async move {
         loop {
-            let Ok((tcp, addr)) = listener.accept().await else {
+            let (tcp, addr) = match listener.accept().await {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "PSOM accept failed; backing off");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                tracing::debug!(%addr, "PSOM connection limit reached");
                 continue;
             };
             let (acceptor, io, conn) = (
@@ -86,9 +116,11 @@ pub(super) async fn run(
                     tracing::debug!(%addr, "PSOM TLS handshake failed");
                     return;
                 };
+                let _slot = slot;
                 let (mut rd, mut wr) = tokio::io::split(tls);
                 let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
-                if io.send(Io::Open(conn, out_tx)).is_err() {
+                let close = Arc::new(tokio::sync::Notify::new());
+                if io.send(Io::Open(conn, out_tx, close.clone())).is_err() {
                     return;
                 }
                 let writer = tokio::spawn(async move {
@@ -101,7 +133,11 @@ pub(super) async fn run(
                 });
                 let mut buf = vec![0u8; 16 * 1024];
                 loop {
-                    match rd.read(&mut buf).await {
+                    let r = tokio::select! {
+                        r = rd.read(&mut buf) => r,
+                        () = close.notified() => break,
+                    };
+                    match r {
                         Ok(0) | Err(_) => break,
                         Ok(n) => {
                             if io.send(Io::Data(conn, buf[..n].to_vec())).is_err() {
@@ -122,6 +158,11 @@ pub(super) async fn run(
     let mut out = vec![0u8; 64 * 1024];
     let mut routed: HashMap<ConnId, String> = HashMap::new();
     let mut early: HashMap<ConnId, Vec<u8>> = HashMap::new();
+    // Connections not authenticated yet, since when; and how to close any connection.
+    let mut unauthenticated: HashMap<ConnId, Instant> = HashMap::new();
+    let mut closers: HashMap<ConnId, Arc<tokio::sync::Notify>> = HashMap::new();
+    // What each conference keeps: files and bytes.
+    let mut kept: HashMap<String, (usize, usize)> = HashMap::new();
     // One CSPRNG for the content IVs, and a generator of its own for each conference.
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::from_seed(seed);
     let config = |id: &str| ServerConfig {
@@ -130,6 +171,7 @@ pub(super) async fn run(
             web_base.as_deref().unwrap_or("http://localhost")
         ),
         title: id.to_owned(),
+        max_upload: limits.max_upload,
         ..ServerConfig::default()
     };
     // Idle time-outs and expiries are seconds apart: a tick checks them, instead of working
@@ -160,6 +202,7 @@ pub(super) async fn run(
                     }
                 }
                 Some(WebConfOp::Close { conference_id }) => {
+                    kept.remove(&conference_id);
                     if let Some(mut s) = servers.remove(&conference_id) {
                         let conns: Vec<ConnId> = routed
                             .iter()
@@ -177,12 +220,16 @@ pub(super) async fn run(
             },
             io = io_rx.recv() => match io {
                 None => break,
-                Some(Io::Open(c, w)) => {
+                Some(Io::Open(c, w, close)) => {
                     writers.insert(c, w);
+                    closers.insert(c, close);
+                    unauthenticated.insert(c, Instant::now());
                 }
                 Some(Io::Gone(c)) => {
                     writers.remove(&c);
                     early.remove(&c);
+                    closers.remove(&c);
+                    unauthenticated.remove(&c);
                     if let Some(id) = routed.remove(&c) && let Some(s) = servers.get_mut(&id) {
                         s.disconnect(c);
                     }
@@ -210,6 +257,9 @@ pub(super) async fn run(
                                 // Not PSOM, or a conference nobody was authorized for.
                                 early.remove(&c);
                                 writers.remove(&c);
+                                if let Some(k) = closers.get(&c) {
+                                    k.notify_one();
+                                }
                             }
                         }
                     }
@@ -217,6 +267,25 @@ pub(super) async fn run(
             },
             _ = tick.tick() => {
                 let now = Instant::now();
+                // Not authenticated in time: closed (a partial record held open costs
+                // nothing past this).
+                let late: Vec<ConnId> = unauthenticated
+                    .iter()
+                    .filter(|(_, t)| now.duration_since(**t) >= limits.auth_timeout)
+                    .map(|(c, _)| *c)
+                    .collect();
+                for c in late {
+                    tracing::debug!(conn = c, "PSOM connection not authenticated in time: closed");
+                    unauthenticated.remove(&c);
+                    if let Some(id) = routed.remove(&c) && let Some(s) = servers.get_mut(&id) {
+                        s.disconnect(c);
+                    }
+                    early.remove(&c);
+                    writers.remove(&c);
+                    if let Some(k) = closers.get(&c) {
+                        k.notify_one();
+                    }
+                }
                 for s in servers.values_mut() {
                     if s.poll_timeout().is_some_and(|t| t <= now) {
                         s.handle_timeout(now);
@@ -225,7 +294,7 @@ pub(super) async fn run(
             }
         }
         // What the servers want done.
-        for s in servers.values_mut() {
+        for (id, s) in servers.iter_mut() {
             while let Ok(Some(t)) = s.poll_transmit(&mut out) {
                 if let Some(w) = writers.get(&t.conn) {
                     let _ = w.send(out[..t.len].to_vec());
@@ -233,7 +302,8 @@ pub(super) async fn run(
             }
             while let Some(ev) = s.poll_event() {
                 match ev {
-                    ServerEvent::Joined { user, role, .. } => {
+                    ServerEvent::Joined { conn, user, role } => {
+                        unauthenticated.remove(&conn);
                         tracing::info!(%user, ?role, "web conference: joined over PSOM");
                     }
                     ServerEvent::Closed { conn, refusal } => {
@@ -247,6 +317,14 @@ pub(super) async fn run(
                         key,
                         data,
                     } => {
+                        // The conference's quota: files and bytes kept.
+                        let conference = id.clone();
+                        let k = kept.entry(conference.clone()).or_default();
+                        if k.0 >= limits.max_files || k.1 + data.len() > limits.max_bytes {
+                            tracing::warn!(%conference, %name, files = k.0, bytes = k.1, "web conference: content quota reached; not stored");
+                            continue;
+                        }
+                        *k = (k.0 + 1, k.1 + data.len());
                         let mut iv = [0u8; 16];
                         rand::Rng::fill_bytes(&mut rng, &mut iv);
                         let path = url
