@@ -304,6 +304,35 @@ pub fn to_tag(m: &Message) -> Result<String, Fail> {
     Ok(m.to()?.tag().ok_or("no To tag")?.to_owned())
 }
 
+/// [`http_get`] as `login` (user, password): a `401` with a Digest challenge (RFC 7616) is
+/// answered once with the credentials, over a fresh connection.
+///
+/// # Errors
+/// As [`http_get`], or a challenge that does not parse.
+pub async fn http_get_as(
+    addr: SocketAddr,
+    path: &str,
+    extra: &[(&str, &str)],
+    login: (&str, &str),
+) -> Result<(u16, Vec<(String, String)>, Vec<u8>), Fail> {
+    let first = http_get(addr, path, extra).await?;
+    if first.0 != 401 {
+        return Ok(first);
+    }
+    let www = first
+        .1
+        .iter()
+        .find(|(n, v)| n == "www-authenticate" && v.starts_with("Digest"))
+        .map(|(_, v)| v.clone())
+        .ok_or("401 without a Digest challenge")?;
+    let ch = crate::sip::digest::Challenge::from_auth(&crate::sip::headers::Auth::parse(&www)?)?;
+    let cnonce = format!("{:016x}", std::process::id() as u64 ^ 0x9e37_79b9_7f4a_7c15);
+    let auth = ch.authorization(login.0, login.1, "GET", path, &cnonce, 1);
+    let mut with: Vec<(&str, &str)> = extra.to_vec();
+    with.push(("authorization", auth.as_str()));
+    http_get(addr, path, &with).await
+}
+
 /// One HTTP GET over a fresh connection: status, header fields, body.
 ///
 /// # Errors

@@ -110,7 +110,7 @@ pub struct Report {
     pub quality: Vec<QualityRow>,
 }
 
-use crate::client::{Fail, PsomSession as Psom, UserAgent as Ua, http_get, to_tag};
+use crate::client::{Fail, PsomSession as Psom, UserAgent as Ua, http_get, http_get_as, to_tag};
 
 struct Log {
     t0: Instant,
@@ -538,14 +538,16 @@ async fn meeting(
     )
     .ok_or("no ABS day for today")?;
     let path = format!("{}F-{day:04X}.lsabs", crate::server::web::ABS_PATH);
-    let (status, headers, book) = http_get(web, &path, &[]).await?;
+    // The Address Book Server asks for the user's own credentials (HTTP Digest).
+    let alice_login = ("alice", "alice-Passw0rd");
+    let (status, headers, book) = http_get_as(web, &path, &[], alice_login).await?;
     let book = AbsFile::parse(&book).map_err(|e| format!("GET {path}: {status}: {e}"))?;
     let etag = headers
         .iter()
         .find(|(n, _)| n == "etag")
         .map(|(_, v)| v.clone())
         .ok_or("no ETag")?;
-    let (again, _, _) = http_get(web, &path, &[("if-none-match", &etag)]).await?;
+    let (again, _, _) = http_get_as(web, &path, &[("if-none-match", &etag)], alice_login).await?;
     log.say(
         "alice",
         format!(
@@ -731,7 +733,8 @@ async fn meeting(
         heard.push(t.await.map_err(|e| e.to_string())??);
     }
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let (status, _, json) = http_get(web, crate::server::web::QUALITY_PATH, &[]).await?;
+    let login = ("alice", "alice-Passw0rd");
+    let (status, _, json) = http_get_as(web, crate::server::web::QUALITY_PATH, &[], login).await?;
     let v: serde_json::Value = serde_json::from_slice(&json)?;
     let rows = v
         .get(&av)

@@ -32,6 +32,11 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 async fn start(dir: &Path) -> Running {
+    start_with(dir, Vec::new()).await
+}
+
+/// With authentication `auth` (SIP, and HTTP Digest for the address book and the reports).
+async fn start_with(dir: &Path, auth: Vec<String>) -> Running {
     let any = SocketAddr::from(([127, 0, 0, 1], 0));
     spawn(Config {
         data_dir: dir.to_owned(),
@@ -40,7 +45,7 @@ async fn start(dir: &Path) -> Running {
         tls: None,
         web: Some(any),
         psom: Some(any),
-        auth: Vec::new(),
+        auth,
         ..Config::default()
     })
     .await
@@ -243,6 +248,37 @@ mod with_curl {
             let (n, v) = l.split_once(':')?;
             n.eq_ignore_ascii_case(name).then(|| v.trim())
         })
+    }
+
+    // curl blocks its thread: the server runs on the other.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn curl_authenticates_for_the_address_book_and_the_reports_with_digest() {
+        let dir = temp_dir("curl-digest");
+        let server = start_with(&dir, vec!["Digest".into()]).await;
+        let web = server.bound.web.unwrap();
+        let day = day_from_unix(now() as u64).unwrap();
+        for path in [
+            format!("/abs/handler/F-{day:04X}.lsabs"),
+            "/av/quality".into(),
+        ] {
+            let url = format!("http://{web}{path}");
+            let (head, _) = curl(&[&url]);
+            assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+            assert!(
+                header(&head, "www-authenticate").is_some_and(|v| v.starts_with("Digest ")),
+                "{head}"
+            );
+            // curl prints the 401 it answers, then the second response.
+            let after = |(head, rest): (String, Vec<u8>)| {
+                format!("{head}\r\n\r\n{}", String::from_utf8_lossy(&rest))
+            };
+            let wrong = after(curl(&["--digest", "-u", "alice:not-her-password", &url]));
+            assert_eq!(wrong.matches("HTTP/1.1 401").count(), 2, "{wrong}");
+            let right = after(curl(&["--digest", "-u", "alice:alice-Passw0rd", &url]));
+            assert!(right.contains("HTTP/1.1 200"), "{right}");
+        }
+        server.stop().await.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     // curl blocks its thread: the server runs on the other.

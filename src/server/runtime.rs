@@ -108,7 +108,7 @@ pub async fn run(
             tracing::info!(user = %u.name, "demo user created");
         }
     }
-    let users = Users {
+    let users = Arc::new(Users {
         map: db
             .users()
             .map_err(io)?
@@ -117,7 +117,7 @@ pub async fn run(
             .collect(),
         load: config.load_users.clone(),
         realm: config.domain.clone(),
-    };
+    });
 
     let udp = match config.udp {
         Some(a) => Some(Arc::new(bind_udp(a, config.udp_recv_buffer)?)),
@@ -204,6 +204,15 @@ pub async fn run(
     }
     let t0 = Instant::now();
     let seed = os_random()?;
+    // The address book and the quality reports ask for the same credentials as SIP.
+    let web_auth = (!config.auth.is_empty()).then(|| {
+        let users: Arc<dyn Directory + Send + Sync> = users.clone();
+        Arc::new(web::WebAuth::new(
+            &config.domain,
+            sip::derive_seed(&seed, b"ocs web digest"),
+            users,
+        ))
+    });
     let mut engine = Engine::new(ecfg, seed, t0);
     if let Some(keytab) = &config.kerberos_keytab {
         #[cfg(feature = "kerberos")]
@@ -340,7 +349,12 @@ pub async fn run(
     if let Some(l) = web {
         tasks.push(tokio::spawn(web::listen(
             l,
-            web::Site::Web(book.files(), reports.clone(), content.clone()),
+            web::Site::Web(
+                book.files(),
+                reports.clone(),
+                content.clone(),
+                web_auth.clone(),
+            ),
         )));
     }
     tasks.push(tokio::spawn(web::listen(
@@ -398,11 +412,11 @@ pub async fn run(
                 if let Ok((n, from)) = r {
                     let now = Instant::now();
                     let wall = SystemTime::now();
-                    udp_in(&mut engine, now, wall, &udp_buf[..n], from, &users, config.trace_sip);
+                    udp_in(&mut engine, now, wall, &udp_buf[..n], from, &*users, config.trace_sip);
                     if let Some(sock) = udp.as_deref() {
                         for _ in 0..256 {
                             match sock.try_recv_from(&mut udp_buf) {
-                                Ok((n, from)) => udp_in(&mut engine, now, wall, &udp_buf[..n], from, &users, config.trace_sip),
+                                Ok((n, from)) => udp_in(&mut engine, now, wall, &udp_buf[..n], from, &*users, config.trace_sip),
                                 Err(_) => break,
                             }
                         }
@@ -411,7 +425,7 @@ pub async fn run(
             },
             input = in_rx.recv() => match input {
                 Some(Input::Message(m, peer)) => {
-                    engine.handle(Instant::now(), SystemTime::now(), m, peer, &users);
+                    engine.handle(Instant::now(), SystemTime::now(), m, peer, &*users);
                 }
                 Some(Input::Connected(c, tx)) => { conns.insert(c, tx); }
                 Some(Input::Closed(c)) => { conns.remove(&c); engine.closed(c); }
@@ -429,7 +443,7 @@ pub async fn run(
                 if stopping.is_some_and(|s| tokio::time::Instant::now() >= s) {
                     break;
                 }
-                engine.handle_timeout(Instant::now(), SystemTime::now(), &users);
+                engine.handle_timeout(Instant::now(), SystemTime::now(), &*users);
             }
             () = &mut shutdown, if stopping.is_none() => {
                 tracing::info!("stopping: letting transactions finish");

@@ -31,12 +31,81 @@ pub const QUALITY_PATH: &str = "/av/quality";
 /// How long an idle HTTP connection is kept.
 const IDLE: Duration = Duration::from_secs(30);
 
+/// HTTP Digest (RFC 7616) for the address book and the quality reports, against the same
+/// users as SIP: as OCS, whose Address Book Server download is authenticated with the user's
+/// own credentials.
+pub(super) struct WebAuth {
+    digest: std::sync::Mutex<crate::sip::digest::DigestServer>,
+    users: std::sync::Arc<dyn super::sip::Directory + Send + Sync>,
+    realm: String,
+    epoch: std::time::Instant,
+}
+
+impl WebAuth {
+    pub(super) fn new(
+        realm: &str,
+        key: [u8; 32],
+        users: std::sync::Arc<dyn super::sip::Directory + Send + Sync>,
+    ) -> WebAuth {
+        let epoch = std::time::Instant::now();
+        WebAuth {
+            digest: std::sync::Mutex::new(crate::sip::digest::DigestServer::new(
+                realm,
+                key,
+                Duration::from_secs(300),
+                epoch,
+            )),
+            users,
+            realm: realm.to_owned(),
+            epoch,
+        }
+    }
+
+    /// The user the request's credentials prove, or the `WWW-Authenticate` value to answer
+    /// `401` with.
+    fn check(
+        &self,
+        method: &str,
+        target: &str,
+        authorization: Option<&[u8]>,
+    ) -> Result<String, String> {
+        use crate::sip::digest::{Algorithm, DigestError};
+        let now = std::time::Instant::now().max(self.epoch);
+        let Ok(mut d) = self.digest.lock() else {
+            return Err(String::new());
+        };
+        let stale = match authorization
+            .and_then(|a| std::str::from_utf8(a).ok())
+            .map(crate::sip::headers::Auth::parse)
+        {
+            Some(Ok(a)) => {
+                let (realm, users) = (&self.realm, &self.users);
+                match d.verify_ha1(
+                    now,
+                    &a,
+                    method,
+                    |u| u == target,
+                    |u, alg| users.digest_ha1(u, realm, alg),
+                ) {
+                    Ok(user) => return Ok(user),
+                    Err(e) => {
+                        tracing::warn!(error = %e, %target, "HTTP authentication failed");
+                        matches!(e, DigestError::Stale)
+                    }
+                }
+            }
+            _ => false,
+        };
+        Err(d.challenge(now, Algorithm::Md5, stale))
+    }
+}
+
 /// What a listener serves.
 #[derive(Clone)]
 pub(super) enum Site {
     /// Address-book files, the A/V MCU's reports, uploaded web-conference content (stored
-    /// encrypted, by path).
-    Web(Files, Reports, Files),
+    /// encrypted, by path); the first two behind HTTP Digest when authentication is on.
+    Web(Files, Reports, Files, Option<std::sync::Arc<WebAuth>>),
     /// The MCUs' C3P endpoints, served by the engine's task.
     Mcu(mpsc::Sender<Input>),
 }
@@ -59,6 +128,8 @@ pub(super) async fn listen(listener: TcpListener, site: Site) {
 /// What to do once the current request is read.
 enum Pending {
     None,
+    /// `401` with this challenge.
+    Unauthorized(String),
     File(Reply, Bytes, u64, &'static str),
     Mcu(Result<McuType, Reject>, C3pEndpoint),
 }
@@ -75,8 +146,17 @@ async fn serve(mut stream: TcpStream, site: Site) -> std::io::Result<()> {
             let mut ended = false;
             match conn.next_event() {
                 Ok(Event::Request(head)) => {
+                    let path = head.target.split('?').next().unwrap_or("");
+                    let protected = path == QUALITY_PATH || path.starts_with(ABS_PATH);
+                    let denied = match &site {
+                        Site::Web(_, _, _, Some(auth)) if protected => auth
+                            .check(head.method, head.target, head.headers.get("authorization"))
+                            .err(),
+                        _ => None,
+                    };
                     pending = match &site {
-                        Site::Web(_, _, content)
+                        _ if denied.is_some() => Pending::Unauthorized(denied.unwrap_or_default()),
+                        Site::Web(_, _, content, _)
                             if head.target.starts_with(super::webconf::CONTENT_PATH) =>
                         {
                             let path = head.target.split('?').next().unwrap_or("");
@@ -89,7 +169,7 @@ async fn serve(mut stream: TcpStream, site: Site) -> std::io::Result<()> {
                                 None => Pending::None,
                             }
                         }
-                        Site::Web(_, reports, _)
+                        Site::Web(_, reports, _, _)
                             if head.target.split('?').next() == Some(QUALITY_PATH) =>
                         {
                             let json = Bytes::from(quality_json(reports));
@@ -97,7 +177,7 @@ async fn serve(mut stream: TcpStream, site: Site) -> std::io::Result<()> {
                                 evaluate(&head, &Resource::new(&json, 0, "application/json"));
                             Pending::File(reply, json, 0, "application/json")
                         }
-                        Site::Web(files, _, _) => {
+                        Site::Web(files, _, _, _) => {
                             let path = head.target.split('?').next().unwrap_or("");
                             let name = path.strip_prefix(ABS_PATH).unwrap_or("");
                             let file = (!name.is_empty() && !name.contains('/'))
@@ -169,6 +249,20 @@ async fn serve(mut stream: TcpStream, site: Site) -> std::io::Result<()> {
                     let res = Resource::new(&body, at, ct);
                     reply
                         .send(&mut conn, &res, &mut out)
+                        .map_err(std::io::Error::other)?;
+                }
+                Pending::Unauthorized(challenge) => {
+                    conn.send_response(
+                        401,
+                        "Unauthorized",
+                        [
+                            ("www-authenticate", challenge.as_str()),
+                            ("content-length", "0"),
+                        ],
+                        &mut out,
+                    )
+                    .map_err(std::io::Error::other)?;
+                    conn.send_end_of_message(&[] as &[(&str, &str)], &mut out)
                         .map_err(std::io::Error::other)?;
                 }
                 Pending::None => {
