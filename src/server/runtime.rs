@@ -412,11 +412,11 @@ pub async fn run(
                 if let Ok((n, from)) = r {
                     let now = Instant::now();
                     let wall = SystemTime::now();
-                    udp_in(&mut engine, now, wall, &udp_buf[..n], from, &*users, config.trace_sip);
+                    udp_in(&mut engine, now, wall, &udp_buf[..n], from, &users, config.trace_sip);
                     if let Some(sock) = udp.as_deref() {
                         for _ in 0..256 {
                             match sock.try_recv_from(&mut udp_buf) {
-                                Ok((n, from)) => udp_in(&mut engine, now, wall, &udp_buf[..n], from, &*users, config.trace_sip),
+                                Ok((n, from)) => udp_in(&mut engine, now, wall, &udp_buf[..n], from, &users, config.trace_sip),
                                 Err(_) => break,
                             }
                         }
