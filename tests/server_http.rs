@@ -319,15 +319,34 @@ mod with_curl {
         let (head, _) = curl(&[&format!("http://{web}/abs/handler/F-0001.lsabs")]);
         assert!(head.starts_with("HTTP/1.1 404"), "{head}");
 
-        // The MCU listener speaks C3P over HTTP to any client: addConference, then
-        // getConference, as the focus would send them.
+        // The MCU listener speaks C3P over HTTP to a focus that sends its secret (made in
+        // the data directory on first start): addConference, then getConference, as the
+        // focus would send them. Without the secret: 401, and no C3P answer.
         let mcu = server.bound.mcu;
+        let secret = std::fs::read_to_string(dir.join("mcu-secret")).unwrap();
+        let bearer = format!("Authorization: Bearer {secret}");
         let chat = "sip:alice@contoso.com;gruu;opaque=app:conf:chat:id:CURLTEST1";
-        let post = |body: Body| {
+        let c3p_file = |body: Body| {
             let r = Request::new(1, focus("CURLTEST1"), chat, body);
             let file = dir.join("c3p.xml");
             std::fs::write(&file, r.to_bytes()).unwrap();
+            file
+        };
+        let file = c3p_file(Body::AddConference { info: None });
+        let (head, body) = curl(&[
+            "-H",
+            "Content-Type: application/cccp+xml",
+            "--data-binary",
+            &format!("@{}", file.display()),
+            &format!("http://{mcu}/LiveServer/chat/"),
+        ]);
+        assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+        assert!(body.is_empty());
+        let post = |body: Body| {
+            let file = c3p_file(body);
             let (head, body) = curl(&[
+                "-H",
+                &bearer,
                 "-H",
                 "Content-Type: application/cccp+xml",
                 "--data-binary",
@@ -348,13 +367,15 @@ mod with_curl {
         // Not C3P: 415; another path: 404.
         let (head, _) = curl(&[
             "-H",
+            &bearer,
+            "-H",
             "Content-Type: text/plain",
             "--data",
             "hello",
             &format!("http://{mcu}/LiveServer/chat/"),
         ]);
         assert!(head.starts_with("HTTP/1.1 415"), "{head}");
-        let (head, _) = curl(&[&format!("http://{mcu}/LiveServer/nothing/")]);
+        let (head, _) = curl(&["-H", &bearer, &format!("http://{mcu}/LiveServer/nothing/")]);
         assert!(head.starts_with("HTTP/1.1 404"), "{head}");
         server.stop().await.unwrap();
         let _ = std::fs::remove_dir_all(&dir);

@@ -136,6 +136,11 @@ pub struct Config {
     pub psom_max_files: usize,
     /// Bytes of uploads kept per web conference (default 128 MiB).
     pub psom_max_conference_bytes: usize,
+    /// The secret a focus must send (`Authorization: Bearer <secret>`) to this server's MCU
+    /// listener; made on first start in `mcu-secret` in the data directory when unset.
+    pub mcu_secret: Option<String>,
+    /// The secret of the MCUs in `remote_mcus` (their `mcu_secret`).
+    pub remote_mcu_secret: Option<String>,
     /// The UDP socket's receive buffer in bytes (the system's default when unset; the kernel
     /// caps it at `net.core.rmem_max`).
     pub udp_recv_buffer: Option<usize>,
@@ -211,6 +216,8 @@ impl Default for Config {
             header_timeout_secs: 10,
             message_timeout_secs: 30,
             write_queue_bytes: 1 << 20,
+            mcu_secret: None,
+            remote_mcu_secret: None,
             psom_auth_timeout_secs: 10,
             psom_max_upload_bytes: 16 << 20,
             psom_max_files: 64,

@@ -357,9 +357,15 @@ pub async fn run(
             ),
         )));
     }
+    // The MCU listener takes C3P only from a focus that knows its secret: an addUser answer
+    // carries PSOM credentials.
+    let mcu_secret = match &config.mcu_secret {
+        Some(s) => s.clone(),
+        None => mcu_secret(&config.data_dir, &seed)?,
+    };
     tasks.push(tokio::spawn(web::listen(
         mcu,
-        web::Site::Mcu(in_tx.clone()),
+        web::Site::Mcu(in_tx.clone(), Arc::from(mcu_secret.as_str())),
     )));
     // Today's book at each change of day (UTC).
     {
@@ -459,6 +465,7 @@ pub async fn run(
                 media: &media_tx,
                 webconf: &webconf_tx,
                 answers: &in_tx_main,
+                remote_secret: config.remote_mcu_secret.as_deref(),
                 trace: config.trace_sip,
             },
         );
@@ -487,6 +494,8 @@ struct Outputs<'a> {
     media: &'a mpsc::UnboundedSender<sip::MediaOp>,
     webconf: &'a mpsc::UnboundedSender<sip::WebConfOp>,
     answers: &'a mpsc::Sender<Input>,
+    /// What the MCUs elsewhere require of this focus.
+    remote_secret: Option<&'a str>,
     trace: bool,
 }
 
@@ -525,9 +534,11 @@ impl sip::Sink for Outputs<'_> {
 
     fn mcu(&mut self, call: sip::McuCall) {
         let tx = self.answers.clone();
+        let secret = self.remote_secret.map(str::to_owned);
         tokio::spawn(async move {
+            let timeout = Duration::from_secs(10);
             let c3p =
-                web::post_c3p(call.addr, &call.mcu, &call.body, Duration::from_secs(10)).await;
+                web::post_c3p(call.addr, &call.mcu, &call.body, secret.as_deref(), timeout).await;
             let _ = tx.send(web::answer(call.id, c3p)).await;
         });
     }
@@ -593,4 +604,27 @@ fn os_random() -> std::io::Result<[u8; 32]> {
     let mut seed = [0u8; 32];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut seed)?;
     Ok(seed)
+}
+
+/// The MCU listener's shared secret: `mcu-secret` in the data directory (the owner's only),
+/// made on first start from the server's random seed.
+fn mcu_secret(dir: &std::path::Path, seed: &[u8; 32]) -> std::io::Result<String> {
+    let path = dir.join("mcu-secret");
+    if let Ok(s) = std::fs::read_to_string(&path)
+        && !s.trim().is_empty()
+    {
+        return Ok(s.trim().to_owned());
+    }
+    let bytes = sip::derive_seed(seed, b"ocs mcu listener secret");
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)?
+        .write_all(secret.as_bytes())?;
+    Ok(secret)
 }

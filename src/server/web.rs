@@ -106,8 +106,9 @@ pub(super) enum Site {
     /// Address-book files, the A/V MCU's reports, uploaded web-conference content (stored
     /// encrypted, by path); the first two behind HTTP Digest when authentication is on.
     Web(Files, Reports, Files, Option<std::sync::Arc<WebAuth>>),
-    /// The MCUs' C3P endpoints, served by the engine's task.
-    Mcu(mpsc::Sender<Input>),
+    /// The MCUs' C3P endpoints, served by the engine's task, for a focus that sends
+    /// `Authorization: Bearer <this secret>`.
+    Mcu(mpsc::Sender<Input>, std::sync::Arc<str>),
 }
 
 /// Accepts connections and serves each in a task.
@@ -194,7 +195,13 @@ async fn serve(mut stream: TcpStream, site: Site) -> std::io::Result<()> {
                                 None => Pending::None,
                             }
                         }
-                        Site::Mcu(_) => {
+                        Site::Mcu(_, secret)
+                            if !bearer_is(head.headers.get("authorization"), secret) =>
+                        {
+                            tracing::warn!(target = %head.target, "C3P to the MCU listener without its secret");
+                            Pending::Unauthorized("Bearer realm=\"ocs-mcu\"".into())
+                        }
+                        Site::Mcu(..) => {
                             let path = head.target.split('?').next().unwrap_or("");
                             let t = path
                                 .strip_prefix("/LiveServer/")
@@ -274,7 +281,7 @@ async fn serve(mut stream: TcpStream, site: Site) -> std::io::Result<()> {
                 Pending::Mcu(t, _) => {
                     let answer = match (t, incoming, &site) {
                         (Err(r), _, _) | (_, Some(Incoming::Rejected(r)), _) => Err(r),
-                        (Ok(t), Some(Incoming::Request(body)), Site::Mcu(tx)) => {
+                        (Ok(t), Some(Incoming::Request(body)), Site::Mcu(tx, _)) => {
                             let (reply, rx) = oneshot::channel();
                             let sent = tx
                                 .send(Input::Mcu {
@@ -313,18 +320,37 @@ async fn serve(mut stream: TcpStream, site: Site) -> std::io::Result<()> {
     }
 }
 
-/// POSTs one C3P request to the MCU of type `mcu` at `addr` and returns the C3P response
-/// document; `None` when the exchange fails or takes longer than `timeout`.
+/// Whether an `Authorization` value is `Bearer <secret>` (compared in constant time).
+fn bearer_is(value: Option<&[u8]>, secret: &str) -> bool {
+    let Some(given) = value.and_then(|v| v.strip_prefix(b"Bearer ")) else {
+        return false;
+    };
+    let want = secret.as_bytes();
+    given.len() == want.len()
+        && given
+            .iter()
+            .zip(want)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// POSTs one C3P request to the MCU of type `mcu` at `addr` (with `Authorization: Bearer
+/// <secret>` when given) and returns the C3P response document; `None` when the exchange
+/// fails or takes longer than `timeout`.
 pub async fn post_c3p(
     addr: SocketAddr,
     mcu: &McuType,
     body: &[u8],
+    secret: Option<&str>,
     timeout: Duration,
 ) -> Option<Vec<u8>> {
     let exchange = async {
         let mut stream = TcpStream::connect(addr).await.ok()?;
         let mut conn = Connection::new(Role::Client);
-        let client = C3pClient::new(&addr.to_string(), &mcu_path(mcu.as_str()));
+        let mut client = C3pClient::new(&addr.to_string(), &mcu_path(mcu.as_str()));
+        if let Some(s) = secret {
+            client = client.authorization(&format!("Bearer {s}"));
+        }
         let mut out = Vec::new();
         client.send(&mut conn, body, &mut out).ok()?;
         stream.write_all(&out).await.ok()?;

@@ -134,6 +134,7 @@ pub struct C3pClient {
     host: String,
     path: String,
     max_body: usize,
+    authorization: Option<String>,
 }
 
 impl C3pClient {
@@ -144,7 +145,28 @@ impl C3pClient {
             host: host.to_owned(),
             path: path.to_owned(),
             max_body: DEFAULT_MAX_BODY,
+            authorization: None,
         }
+    }
+
+    /// Sends `Authorization: <value>` with each request (a focus proving itself to an MCU
+    /// elsewhere, e.g. `Bearer <shared secret>`).
+    ///
+    /// ```
+    /// use ocs_http_focus::c3p::C3pClient;
+    /// use ocs_http_focus::h1::{Connection, Event, Role};
+    /// let client = C3pClient::new("mcu:444", "/LiveServer/chat/").authorization("Bearer s3cr3t");
+    /// let (mut focus, mut mcu) = (Connection::new(Role::Client), Connection::new(Role::Server));
+    /// let mut wire = Vec::new();
+    /// client.send(&mut focus, b"<request/>", &mut wire).unwrap();
+    /// mcu.receive_data(&wire);
+    /// let Event::Request(head) = mcu.next_event().unwrap() else { panic!() };
+    /// assert_eq!(head.headers.get("authorization"), Some(&b"Bearer s3cr3t"[..]));
+    /// ```
+    #[must_use]
+    pub fn authorization(mut self, value: &str) -> C3pClient {
+        self.authorization = Some(value.to_owned());
+        self
     }
 
     /// Sets the largest response document accepted.
@@ -171,7 +193,11 @@ impl C3pClient {
             ("accept", CONTENT_TYPE.as_bytes()),
             ("content-length", decimal(c3p.len() as u64, &mut digits)),
         ];
-        conn.send_request("POST", &self.path, headers, out)?;
+        let auth = self
+            .authorization
+            .as_deref()
+            .map(|a| ("authorization", a.as_bytes()));
+        conn.send_request("POST", &self.path, headers.into_iter().chain(auth), out)?;
         conn.send_data(c3p, out)?;
         conn.send_end_of_message(&[] as &[(&str, &str)], out)
     }
