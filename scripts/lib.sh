@@ -15,6 +15,8 @@ users = []
 udp_recv_buffer = $5
 # sipp writes the address it sends to as the Digest uri.
 digest_uri_next_hop = true
+# Load runs come from one address: no per-source limit on challenges.
+unauthenticated_per_second = 0
 [load_users]
 prefix = "user"
 count = 100000000

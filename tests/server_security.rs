@@ -584,3 +584,46 @@ fn an_expired_association_is_renegotiated() {
             .any(|(p, m)| *p == bob && m.method() == Some("MESSAGE"))
     );
 }
+
+#[test]
+fn requests_without_credentials_are_rate_limited_per_source() {
+    let cfg = EngineConfig {
+        domain: "contoso.com".into(),
+        udp_addr: Some("127.0.0.1:5060".parse().unwrap()),
+        auth: vec!["Digest".into()],
+        unauthenticated_per_second: 3,
+        ..EngineConfig::default()
+    };
+    let mut s = Server {
+        e: Engine::new(cfg, [8; 32], Instant::now()),
+        io: Recorder::default(),
+    };
+    let attacker = udp(6000);
+    let codes: Vec<u16> = (0..5)
+        .map(|i| {
+            let m = request(
+                "MESSAGE",
+                "sip:bob@contoso.com",
+                "carol",
+                "sip:bob@contoso.com",
+                &format!("r{i}"),
+                1,
+                attacker,
+            );
+            s.refused(&m, attacker).status().unwrap()
+        })
+        .collect();
+    assert_eq!(codes, [407, 407, 407, 503, 503]);
+    // Another source is not affected.
+    let other = Peer::Udp(SocketAddr::from(([127, 0, 0, 9], 6000)));
+    let m = request(
+        "MESSAGE",
+        "sip:bob@contoso.com",
+        "carol",
+        "sip:bob@contoso.com",
+        "o1",
+        1,
+        other,
+    );
+    assert_eq!(s.refused(&m, other).status(), Some(407));
+}

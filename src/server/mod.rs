@@ -111,6 +111,9 @@ pub struct Config {
     /// feature) [MS-SIPAE] Kerberos is accepted and offered first. MIT GSSAPI reads it through
     /// `KRB5_KTNAME`, which must name the same file when the server starts.
     pub kerberos_keytab: Option<PathBuf>,
+    /// Requests without credentials per source address and second before `503` (default
+    /// 2,000; each costs a challenge). 0: no limit.
+    pub unauthenticated_per_second: u32,
     /// Take a Digest `uri` that names this server instead of the Request-URI, as sipp's
     /// `[authentication]` writes it (default off: the `uri` must be the Request-URI).
     pub digest_uri_next_hop: bool,
@@ -210,6 +213,7 @@ impl Default for Config {
             auth_failure_limit: 10,
             sa_lifetime_hours: 8,
             digest_uri_next_hop: false,
+            unauthenticated_per_second: 2000,
             kerberos_keytab: None,
             max_connections: 4096,
             idle_timeout_secs: 600,

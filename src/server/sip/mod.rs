@@ -210,6 +210,9 @@ pub struct EngineConfig {
     /// Failed authentications per source address, and per user, in a minute before further
     /// attempts are refused (`403` with `Retry-After`) until the minute ends.
     pub auth_failure_limit: u32,
+    /// Requests without credentials taken per source address and second (each costs a
+    /// challenge); past it they are answered `503` with `Retry-After`. 0: no limit.
+    pub unauthenticated_per_second: u32,
     /// Take a Digest `uri` that names this server (no user part) as well as the Request-URI:
     /// sipp's `[authentication]` writes the address it sends to. Off by default.
     pub digest_uri_next_hop: bool,
@@ -250,6 +253,7 @@ impl Default for EngineConfig {
             auth: vec!["Digest".into()],
             auth_failure_limit: 10,
             digest_uri_next_hop: false,
+            unauthenticated_per_second: 2000,
             sa_lifetime: std::time::Duration::from_secs(8 * 3600),
             min_expires: 60,
             max_expires: 7200,
@@ -276,6 +280,8 @@ pub struct Stats {
     pub auth_failures: u64,
     /// Messages dropped because a client with a security association did not sign them.
     pub unsigned_dropped: u64,
+    /// Requests without credentials refused by the per-source rate.
+    pub rate_limited: u64,
 }
 
 /// A seed of its own for one user of the engine's seed (the focus's generator, the PSOM

@@ -178,6 +178,31 @@ impl<K: std::hash::Hash + Eq + Clone> Throttle<K> {
     }
 }
 
+/// Requests without credentials per source in the current second.
+#[derive(Debug, Default)]
+struct Rate {
+    counts: HashMap<IpAddr, (Instant, u32)>,
+}
+
+impl Rate {
+    /// Counts one for `ip`; whether it is within `limit` a second (0: no limit).
+    fn take(&mut self, now: Instant, ip: IpAddr, limit: u32) -> bool {
+        if limit == 0 {
+            return true;
+        }
+        if self.counts.len() >= THROTTLE_KEYS {
+            self.counts
+                .retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(1));
+        }
+        let e = self.counts.entry(ip).or_insert((now, 0));
+        if now.duration_since(e.0) >= Duration::from_secs(1) {
+            *e = (now, 0);
+        }
+        e.1 += 1;
+        e.1 <= limit
+    }
+}
+
 /// Who a request is from, when it is authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Identity {
@@ -200,6 +225,8 @@ pub(super) struct Security {
     digest_flows: HashMap<Peer, String>,
     by_source: Throttle<IpAddr>,
     by_user: Throttle<String>,
+    unauthenticated: Rate,
+    unauthenticated_limit: u32,
     limit: u32,
     lifetime: Duration,
     domain: String,
@@ -238,6 +265,8 @@ impl Security {
             digest_flows: HashMap::new(),
             by_source: Throttle::default(),
             by_user: Throttle::default(),
+            unauthenticated: Rate::default(),
+            unauthenticated_limit: cfg.unauthenticated_per_second,
             limit: cfg.auth_failure_limit.max(1),
             lifetime: cfg.sa_lifetime,
             domain: cfg.domain.clone(),
@@ -585,6 +614,22 @@ pub(super) fn authenticate(
     let sec = &mut core.security;
     if !register && let Some(user) = peer.and_then(|p| sec.digest_flows.get(&p)) {
         return Some(Identity { user: user.clone() });
+    }
+    // Requests without credentials cost a challenge each: at most so many per source and
+    // second, the rest answered 503 (a transaction must end) with nothing else done.
+    if let Some(ip) = ip
+        && !sec.unauthenticated.take(now, ip, sec.unauthenticated_limit)
+    {
+        core.stats.rate_limited += 1;
+        core.reply_with(
+            now,
+            key,
+            req,
+            503,
+            "Service Unavailable",
+            &[("Retry-After", "1".into())],
+        );
+        return None;
     }
     if let Some(a) = peer.and_then(|p| sec.associations.get(&p)) {
         // A client with an association that did not sign: its protocol's challenge again.
