@@ -627,3 +627,29 @@ fn requests_without_credentials_are_rate_limited_per_source() {
     );
     assert_eq!(s.refused(&m, other).status(), Some(407));
 }
+
+#[test]
+fn a_datagram_with_a_content_length_past_its_end_is_answered_400() {
+    let mut s = Server::new();
+    let peer = udp(6100);
+    let data = b"MESSAGE sip:bob@contoso.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:6100;branch=z9hG4bKbig\r\n\
+        Max-Forwards: 70\r\nFrom: <sip:carol@contoso.com>;tag=b1\r\nTo: <sip:bob@contoso.com>\r\n\
+        Call-ID: big\r\nCSeq: 1 MESSAGE\r\nContent-Length: 99999\r\n\r\nshort";
+    assert!(
+        Message::parse(Bytes::from_static(data)).is_err(),
+        "not a message as it is"
+    );
+    s.e.malformed_datagram(data, peer);
+    s.e.pump(Instant::now(), &mut s.io);
+    let out = std::mem::take(&mut s.io.sent);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].peer, peer);
+    let r = Message::parse(out[0].bytes.clone()).unwrap();
+    assert_eq!(r.status(), Some(400));
+    assert_eq!(r.call_id().unwrap(), "big");
+    // Junk and keep-alives get nothing.
+    s.e.malformed_datagram(b"\r\n\r\n", peer);
+    s.e.malformed_datagram(b"\x16\x03\x01 not SIP\r\n\r\n", peer);
+    s.e.pump(Instant::now(), &mut s.io);
+    assert!(s.io.sent.is_empty());
+}

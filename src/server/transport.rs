@@ -93,11 +93,14 @@ pub(super) fn udp_in(
     users: &Users,
     trace: bool,
 ) {
-    if let Ok(m) = Message::parse(Bytes::copy_from_slice(data)) {
-        if trace {
-            tracing::info!(target: "sip", %from, "in\n{m}");
+    match Message::parse(Bytes::copy_from_slice(data)) {
+        Ok(m) => {
+            if trace {
+                tracing::info!(target: "sip", %from, "in\n{m}");
+            }
+            engine.handle(now, wall, m, Peer::Udp(from), users);
         }
-        engine.handle(now, wall, m, Peer::Udp(from), users);
+        Err(_) => engine.malformed_datagram(data, Peer::Udp(from)),
     }
 }
 

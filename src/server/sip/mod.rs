@@ -476,6 +476,43 @@ impl Engine {
         self.drain(now, wall, from, users);
     }
 
+    /// A datagram that does not parse as a message: if its header section does (the fault is
+    /// its body, e.g. a Content-Length past the datagram's end, RFC 3261 §18.3), a request is
+    /// answered `400` statelessly; anything else is dropped.
+    pub fn malformed_datagram(&mut self, data: &[u8], peer: Peer) {
+        let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else {
+            return;
+        };
+        let head = String::from_utf8_lossy(&data[..end]);
+        let mut fixed = String::with_capacity(end + 24);
+        for line in head.split("\r\n") {
+            let name = line.split(':').next().unwrap_or("").trim();
+            if name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("l") {
+                continue;
+            }
+            fixed.push_str(line);
+            fixed.push_str("\r\n");
+        }
+        fixed.push_str("Content-Length: 0\r\n\r\n");
+        let Ok(m) = Message::parse(Bytes::from(fixed)) else {
+            return;
+        };
+        if !m.is_request() || m.method() == Some("ACK") {
+            return;
+        }
+        let warning = format!(
+            "399 {} \"the body does not match Content-Length\"",
+            self.core.cfg.ntlm_target
+        );
+        if let Ok(r) = m
+            .response(400, "Bad Request", "")
+            .header("Warning", warning)
+            .build()
+        {
+            self.core.send(peer, r.to_bytes());
+        }
+    }
+
     /// A TCP or TLS connection closed: its security association ends with it.
     pub fn closed(&mut self, conn: ConnId) {
         self.core.security.closed(conn);
