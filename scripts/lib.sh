@@ -17,6 +17,8 @@ udp_recv_buffer = $5
 digest_uri_next_hop = true
 # Load runs come from one address: no per-source limit on challenges.
 unauthenticated_per_second = 0
+# 20,000 REGISTER/s keep 640,000 UDP transactions for their 32 s.
+max_transactions = 2000000
 [load_users]
 prefix = "user"
 count = 100000000

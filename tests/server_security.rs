@@ -653,3 +653,33 @@ fn a_datagram_with_a_content_length_past_its_end_is_answered_400() {
     s.e.pump(Instant::now(), &mut s.io);
     assert!(s.io.sent.is_empty());
 }
+
+#[test]
+fn a_flood_without_credentials_leaves_no_state_and_stray_acks_go_nowhere() {
+    let mut s = Server::new();
+    ntlm_sign_in(&mut s, "bob", tcp(2, 40002));
+    let before = s.e.transactions();
+    let attacker = udp(6200);
+    for i in 0..500 {
+        let m = request(
+            "INVITE",
+            "sip:bob@contoso.com",
+            "carol",
+            "sip:bob@contoso.com",
+            &format!("fl{i}"),
+            1,
+            attacker,
+        );
+        let r = s.refused(&m, attacker);
+        assert_eq!(r.status(), Some(407));
+    }
+    assert_eq!(s.e.transactions(), before, "challenges are stateless");
+    // The ACK of a challenged INVITE, and an ACK out of nowhere: nothing reaches bob.
+    let ack = Message::parse(Bytes::from_static(
+        b"ACK sip:bob@contoso.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:6200;branch=z9hG4bKfl01\r\n\
+          Max-Forwards: 70\r\nFrom: <sip:carol@contoso.com>;tag=carolfl0\r\nTo: <sip:bob@contoso.com>;tag=x\r\n\
+          Call-ID: fl0\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+    ))
+    .unwrap();
+    assert!(s.send(&ack, attacker).is_empty());
+}

@@ -111,6 +111,9 @@ pub struct Config {
     /// feature) [MS-SIPAE] Kerberos is accepted and offered first. MIT GSSAPI reads it through
     /// `KRB5_KTNAME`, which must name the same file when the server starts.
     pub kerberos_keytab: Option<PathBuf>,
+    /// SIP transactions at once (default 200,000; a UDP one lives 32 s after its answer);
+    /// past it new requests get `503`.
+    pub max_transactions: usize,
     /// Requests without credentials per source address and second before `503` (default
     /// 2,000; each costs a challenge). 0: no limit.
     pub unauthenticated_per_second: u32,
@@ -214,6 +217,7 @@ impl Default for Config {
             sa_lifetime_hours: 8,
             digest_uri_next_hop: false,
             unauthenticated_per_second: 2000,
+            max_transactions: 200_000,
             kerberos_keytab: None,
             max_connections: 4096,
             idle_timeout_secs: 600,

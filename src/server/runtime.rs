@@ -186,6 +186,7 @@ pub async fn run(
         sa_lifetime: Duration::from_secs(config.sa_lifetime_hours.clamp(1, 8) * 3600),
         digest_uri_next_hop: config.digest_uri_next_hop,
         unauthenticated_per_second: config.unauthenticated_per_second,
+        max_transactions: config.max_transactions,
         ntlm_target: format!("ocs.{}", config.domain),
         abs_url: bound.web.map(|a| format!("http://{a}{}", web::ABS_PATH)),
         media_rtp: bound.media.map(|m| m.0),

@@ -456,6 +456,30 @@ impl TransactionLayer {
         Ok(key)
     }
 
+    /// Answers the server transaction `key` with a final `response` and forgets it at once:
+    /// no retransmission, no absorbed retransmissions of the request (each gets a new
+    /// transaction and answer). For answers that should cost the server nothing per request —
+    /// a challenge or a refusal to a peer not yet authenticated (RFC 3261 §26.3.2.4).
+    ///
+    /// # Errors
+    /// No such server transaction, or a provisional response.
+    pub fn respond_stateless(&mut self, key: TxKey, response: Message) -> Result<(), TxError> {
+        let tx = self
+            .txs
+            .get(key)
+            .filter(|t| matches!(t.kind, Kind::InviteServer | Kind::NonInviteServer))
+            .ok_or(TxError::Unmatched("no such server transaction"))?;
+        if response.status().unwrap_or(0) < 200 {
+            return Err(TxError::WrongState(tx.state));
+        }
+        self.out.push_back(Queued {
+            key,
+            message: response,
+        });
+        self.terminate(key);
+        Ok(())
+    }
+
     /// A message from the network.
     pub fn handle_message(&mut self, now: Instant, message: Message, transport: Transport) {
         if message.is_request() {

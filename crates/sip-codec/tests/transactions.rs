@@ -662,3 +662,42 @@ fn cancel_races() {
         .collect();
     assert_eq!(ups, [(ik, 180), (ik, 200), (ck, 200)]);
 }
+
+#[test]
+fn a_stateless_answer_leaves_no_transaction() {
+    let t0 = Instant::now();
+    let mut layer = TransactionLayer::new(Timers::default());
+    layer.handle_message(t0, request("INVITE", "z9hG4bKsl1"), Transport::Unreliable);
+    let key = match events(&mut layer).as_slice() {
+        [TxEvent::Request { key, .. }] => *key,
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        layer
+            .respond_stateless(key, response(100, "INVITE", "z9hG4bKsl1", ""))
+            .is_err(),
+        "a provisional answer keeps state"
+    );
+    layer
+        .respond_stateless(key, response(407, "INVITE", "z9hG4bKsl1", "t1"))
+        .unwrap();
+    assert!(
+        common::sent(&mut layer).is_some(),
+        "the answer goes out once"
+    );
+    assert!(matches!(
+        events(&mut layer).as_slice(),
+        [TxEvent::Terminated { .. }]
+    ));
+    assert_eq!(layer.len(), 0, "nothing kept");
+    assert!(
+        run(&mut layer, t0, Duration::from_secs(40)).is_empty(),
+        "no retransmission"
+    );
+    // The same request again is a new transaction, answered again.
+    layer.handle_message(t0, request("INVITE", "z9hG4bKsl1"), Transport::Unreliable);
+    assert!(matches!(
+        events(&mut layer).as_slice(),
+        [TxEvent::Request { .. }]
+    ));
+}

@@ -116,10 +116,12 @@ pub(super) struct Core {
 
 impl Core {
     pub(super) fn new(cfg: EngineConfig, seed: &[u8; 32], now: Instant) -> Core {
+        let mut layer = TransactionLayer::new(Timers::default());
+        layer.max_transactions = cfg.max_transactions.max(1);
         Core {
             security: Security::new(&cfg, *seed, now),
             cfg,
-            layer: TransactionLayer::new(Timers::default()),
+            layer,
             peers: HashMap::new(),
             out: VecDeque::new(),
             held: VecDeque::new(),
@@ -237,10 +239,31 @@ impl Core {
     }
 
     /// `403` with a `Warning` saying why (RFC 3261 §20.43; pidgin-sipe shows its text to the
-    /// user instead of "no reason given").
-    pub(super) fn forbid(&mut self, now: Instant, key: TxKey, req: &Message, why: &str) {
+    /// user instead of "no reason given"), statelessly.
+    pub(super) fn forbid(&mut self, key: TxKey, req: &Message, why: &str) {
         let warning = format!("399 {} \"{why}\"", self.cfg.ntlm_target);
-        self.reply_with(now, key, req, 403, "Forbidden", &[("Warning", warning)]);
+        self.refuse(key, req, 403, "Forbidden", &[("Warning", warning)]);
+    }
+
+    /// A final answer that keeps no transaction (challenges, refusals to peers not yet
+    /// authenticated: RFC 3261 §26.3.2.4): a flood of them costs no memory.
+    pub(super) fn refuse(
+        &mut self,
+        key: TxKey,
+        req: &Message,
+        code: u16,
+        reason: &str,
+        headers: &[(&str, String)],
+    ) {
+        let tag = self.token();
+        let mut b = req.response(code, reason, &tag);
+        for (n, v) in headers {
+            b = b.header(n, v);
+        }
+        if let Ok(r) = b.build() {
+            self.stats.rejected += 1;
+            let _ = self.layer.respond_stateless(key, r);
+        }
     }
 
     /// `405` with what conference and MCU URIs take.

@@ -213,6 +213,9 @@ pub struct EngineConfig {
     /// Requests without credentials taken per source address and second (each costs a
     /// challenge); past it they are answered `503` with `Retry-After`. 0: no limit.
     pub unauthenticated_per_second: u32,
+    /// Transactions at once (each UDP one lives 32 s after its answer); past it new requests
+    /// are answered `503` statelessly.
+    pub max_transactions: usize,
     /// Take a Digest `uri` that names this server (no user part) as well as the Request-URI:
     /// sipp's `[authentication]` writes the address it sends to. Off by default.
     pub digest_uri_next_hop: bool,
@@ -254,6 +257,7 @@ impl Default for EngineConfig {
             auth_failure_limit: 10,
             digest_uri_next_hop: false,
             unauthenticated_per_second: 2000,
+            max_transactions: 200_000,
             sa_lifetime: std::time::Duration::from_secs(8 * 3600),
             min_expires: 60,
             max_expires: 7200,
@@ -603,7 +607,8 @@ impl Engine {
                     self.core.stats.unsigned_dropped += 1;
                 }
                 TxEvent::Ack { message, .. } => {
-                    Proxy::forward_stateless(&mut self.core, &self.registrar, wall, message);
+                    self.proxy
+                        .forward_ack(&mut self.core, &self.registrar, wall, message);
                 }
                 TxEvent::Cancelled { key } => self.proxy.cancel_branches(&mut self.core, now, key),
                 TxEvent::StrayResponse { message } => {
@@ -694,7 +699,7 @@ impl Engine {
                 tracing::warn!(user = %who.user, from = ?req.from().map(|f| f.uri.to_string()).ok(), "From is not the authenticated user");
                 return self
                     .core
-                    .forbid(now, key, &req, "From is not the authenticated user");
+                    .forbid(key, &req, "From is not the authenticated user");
             }
         }
         match route {

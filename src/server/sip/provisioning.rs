@@ -44,7 +44,7 @@ pub(super) fn answer(core: &mut Core, now: Instant, key: TxKey, req: &Message) {
         .ok()
         .and_then(|f| f.uri.as_sip().and_then(|s| s.user.map(str::to_owned)));
     if core.security.enabled && !from.is_some_and(|f| f.eq_ignore_ascii_case(&user)) {
-        return core.forbid(now, key, req, "provisioning of another user");
+        return core.forbid(key, req, "provisioning of another user");
     }
     let domain = &core.cfg.domain;
     let abs = core.cfg.abs_url.clone().unwrap_or_default();

@@ -325,7 +325,22 @@ impl Proxy {
         }
     }
 
-    /// An ACK for a 2xx (or any request outside a transaction) forwarded without state.
+    /// An ACK outside a transaction: forwarded without state if it is for an INVITE we
+    /// forwarded (its 2xx's ACK, RFC 3261 §16.6); an ACK nobody asked for (an attacker's,
+    /// or for a challenge answered statelessly) goes nowhere.
+    pub(super) fn forward_ack(
+        &self,
+        core: &mut Core,
+        registrar: &Registrar,
+        wall: SystemTime,
+        ack: Message,
+    ) {
+        if ack.call_id().is_ok_and(|c| self.callers.contains_key(c)) {
+            Self::forward_stateless(core, registrar, wall, ack);
+        }
+    }
+
+    /// A request outside a transaction forwarded without state.
     pub(super) fn forward_stateless(
         core: &mut Core,
         registrar: &Registrar,

@@ -166,7 +166,7 @@ impl Registrar {
             };
             if !who.user.eq_ignore_ascii_case(&user) {
                 tracing::warn!(user = %who.user, to = %user, "REGISTER for another user");
-                return core.forbid(now, key, req, "credentials of another user");
+                return core.forbid(key, req, "credentials of another user");
             }
         }
         // Bindings (RFC 3261 §10.3 steps 6-8).

@@ -457,8 +457,7 @@ pub(super) fn authenticate(
     if let Some(retry) = core.security.throttled(now, ip, claimed) {
         tracing::warn!(source = ?ip, user = ?claimed, "authentication throttled");
         let warning = format!("399 {} \"too many failed attempts\"", core.cfg.ntlm_target);
-        core.reply_with(
-            now,
+        core.refuse(
             key,
             req,
             403,
@@ -499,7 +498,7 @@ pub(super) fn authenticate(
         };
         match verdict {
             Verdict::Challenge(c) => {
-                core.reply_with(now, key, req, code, "Unauthorized", &[(www, c)]);
+                core.refuse(key, req, code, "Unauthorized", &[(www, c)]);
                 return None;
             }
             Verdict::Authenticated { opaque, user } => {
@@ -539,7 +538,7 @@ pub(super) fn authenticate(
                     }
                 }
                 let c = sec.ntlm_challenge();
-                core.reply_with(now, key, req, code, "Unauthorized", &[(www, c)]);
+                core.refuse(key, req, code, "Unauthorized", &[(www, c)]);
                 return None;
             }
             Verdict::Rejected(e) => {
@@ -552,9 +551,9 @@ pub(super) fn authenticate(
                 if signed {
                     // §3.3.5: a bad signature gets a fresh challenge.
                     let c = core.security.ntlm_challenge();
-                    core.reply_with(now, key, req, code, "Unauthorized", &[(www, c)]);
+                    core.refuse(key, req, code, "Unauthorized", &[(www, c)]);
                 } else {
-                    core.forbid(now, key, req, "authentication failed");
+                    core.forbid(key, req, "authentication failed");
                 }
                 return None;
             }
@@ -599,13 +598,13 @@ pub(super) fn authenticate(
             Err(e @ (DigestError::Stale | DigestError::Spent)) => {
                 let c = sec.challenges(now, !register, e == DigestError::Stale);
                 let code = if register { 401 } else { 407 };
-                core.reply_with(now, key, req, code, "Unauthorized", &c);
+                core.refuse(key, req, code, "Unauthorized", &c);
                 return None;
             }
             Err(e) => {
                 sec.failed(now, ip, claimed, &e.to_string());
                 core.stats.auth_failures += 1;
-                core.forbid(now, key, req, "authentication failed");
+                core.forbid(key, req, "authentication failed");
                 return None;
             }
         }
@@ -621,8 +620,7 @@ pub(super) fn authenticate(
         && !sec.unauthenticated.take(now, ip, sec.unauthenticated_limit)
     {
         core.stats.rate_limited += 1;
-        core.reply_with(
-            now,
+        core.refuse(
             key,
             req,
             503,
@@ -638,14 +636,7 @@ pub(super) fn authenticate(
             #[cfg(feature = "kerberos")]
             Kind::Kerberos(_) => sec.kerberos_challenge(),
         };
-        core.reply_with(
-            now,
-            key,
-            req,
-            401,
-            "Unauthorized",
-            &[("WWW-Authenticate", c)],
-        );
+        core.refuse(key, req, 401, "Unauthorized", &[("WWW-Authenticate", c)]);
         return None;
     }
     // REGISTER, or [MS-SIPAE] only: 401 with every scheme (Kerberos first); a proxy's 407
@@ -657,7 +648,7 @@ pub(super) fn authenticate(
     } else {
         (401, "Unauthorized")
     };
-    core.reply_with(now, key, req, code, reason, &c);
+    core.refuse(key, req, code, reason, &c);
     None
 }
 
@@ -684,7 +675,7 @@ fn kerberos(
         core.security.failed(now, ip, None, why);
         core.stats.auth_failures += 1;
         let c = core.security.kerberos_challenge();
-        core.reply_with(now, key, req, code, "Unauthorized", &[(www, c)]);
+        core.refuse(key, req, code, "Unauthorized", &[(www, c)]);
         None
     };
     let h = SecurityHeader::all(req, header)
