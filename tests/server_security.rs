@@ -683,3 +683,58 @@ fn a_flood_without_credentials_leaves_no_state_and_stray_acks_go_nowhere() {
     .unwrap();
     assert!(s.send(&ack, attacker).is_empty());
 }
+
+#[test]
+fn answers_do_not_tell_which_users_exist() {
+    let mut s = Server::new();
+    ntlm_sign_in(&mut s, "bob", tcp(2, 40002));
+    let peer = udp(6300);
+    // The same shape for a user that exists and one that does not: a challenge, before
+    // anything is looked up.
+    let shape = |m: &Message| {
+        let mut names: Vec<String> = m.headers().map(|h| h.name.to_ascii_lowercase()).collect();
+        names.sort();
+        (m.status(), names)
+    };
+    let known = request(
+        "OPTIONS",
+        "sip:bob@contoso.com",
+        "x",
+        "sip:bob@contoso.com",
+        "k",
+        1,
+        peer,
+    );
+    let unknown = request(
+        "OPTIONS",
+        "sip:nobody@contoso.com",
+        "x",
+        "sip:nobody@contoso.com",
+        "u",
+        1,
+        peer,
+    );
+    let a = s.refused(&known, peer);
+    let b = s.refused(&unknown, peer);
+    assert_eq!(shape(&a), shape(&b));
+    assert_eq!(a.status(), Some(407));
+    // REGISTER with a wrong password and REGISTER of a user that does not exist: the same 403.
+    let reg = |user: &str, auth: Option<&str>, cseq| register(user, cseq, auth, peer);
+    let r = s.refused(&reg("carol", None, 1), peer);
+    let ch = Challenge::from_auth(
+        &r.auth(HeaderName::WwwAuthenticate)
+            .find(|a| a.as_ref().is_ok_and(|a| a.scheme_name == Some("Digest")))
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    let wrong = ch.authorization("carol", "wrong", "REGISTER", "sip:contoso.com", "c", 1);
+    let ghost = ch.authorization("ghost", "wrong", "REGISTER", "sip:contoso.com", "c", 2);
+    let a = s.refused(&reg("carol", Some(&wrong), 2), peer);
+    let b = s.refused(&reg("ghost", Some(&ghost), 1), peer);
+    assert_eq!((a.status(), a.start_line()), (Some(403), b.start_line()));
+    assert_eq!(
+        a.header(HeaderName::Warning).map(|h| h.value),
+        b.header(HeaderName::Warning).map(|h| h.value)
+    );
+}
