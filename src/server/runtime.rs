@@ -327,7 +327,7 @@ pub async fn run(
     if let Some((a, b)) = media {
         tasks.push(tokio::spawn(av::run(a, b, media_rx, reports.clone())));
     }
-    let content = abs::Files::default();
+    let content = webconf::Content::new(config.data_dir.join("content"))?;
     let (webconf_tx, webconf_rx) = mpsc::unbounded_channel();
     if let Some((l, acceptor)) = psom {
         let base = bound.web.map(|a| format!("http://{a}"));

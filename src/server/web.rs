@@ -105,7 +105,12 @@ impl WebAuth {
 pub(super) enum Site {
     /// Address-book files, the A/V MCU's reports, uploaded web-conference content (stored
     /// encrypted, by path); the first two behind HTTP Digest when authentication is on.
-    Web(Files, Reports, Files, Option<std::sync::Arc<WebAuth>>),
+    Web(
+        Files,
+        Reports,
+        super::webconf::Content,
+        Option<std::sync::Arc<WebAuth>>,
+    ),
     /// The MCUs' C3P endpoints, served by the engine's task, for a focus that sends
     /// `Authorization: Bearer <this secret>`.
     Mcu(mpsc::Sender<Input>, std::sync::Arc<str>),
@@ -161,7 +166,7 @@ async fn serve(mut stream: TcpStream, site: Site) -> std::io::Result<()> {
                             if head.target.starts_with(super::webconf::CONTENT_PATH) =>
                         {
                             let path = head.target.split('?').next().unwrap_or("");
-                            match content.read().ok().and_then(|c| c.get(path).cloned()) {
+                            match content.get(path) {
                                 Some((body, at)) => {
                                     let ct = "application/octet-stream";
                                     let reply = evaluate(&head, &Resource::new(&body, at, ct));

@@ -18,11 +18,87 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use super::abs::Files;
 use super::sip::WebConfOp;
 use crate::psom::server::{
     Authorization, ConnId, FirstContact, Server, ServerConfig, ServerEvent, first_contact,
 };
+
+/// Uploaded content, kept on disk (encrypted, [`seal`]) in a directory of the data directory,
+/// one file per URL path (named by the SHA-256 of the path: no path from the network reaches
+/// the file system); only the index of paths and times is in memory.
+#[derive(Debug, Clone)]
+pub struct Content {
+    dir: std::path::PathBuf,
+    index: Arc<std::sync::RwLock<HashMap<String, u64>>>,
+}
+
+impl Content {
+    /// A store in `dir` (made, the owner's only).
+    ///
+    /// # Errors
+    /// The directory cannot be made.
+    pub fn new(dir: std::path::PathBuf) -> std::io::Result<Content> {
+        std::fs::create_dir_all(&dir)?;
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+        Ok(Content {
+            dir,
+            index: Arc::default(),
+        })
+    }
+
+    fn file(&self, path: &str) -> std::path::PathBuf {
+        use sha2::Digest as _;
+        let h = sha2::Sha256::digest(path.as_bytes());
+        let name: String = h.iter().map(|b| format!("{b:02x}")).collect();
+        self.dir.join(name)
+    }
+
+    /// Keeps `sealed` at `path` (written to disk, 0600), uploaded at `at` (Unix seconds).
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn put(&self, path: &str, sealed: &[u8], at: u64) -> std::io::Result<()> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(self.file(path))?
+            .write_all(sealed)?;
+        if let Ok(mut i) = self.index.write() {
+            i.insert(path.to_owned(), at);
+        }
+        Ok(())
+    }
+
+    /// The sealed bytes at `path` and when they were uploaded.
+    #[must_use]
+    pub fn get(&self, path: &str) -> Option<(Bytes, u64)> {
+        let at = *self.index.read().ok()?.get(path)?;
+        std::fs::read(self.file(path))
+            .ok()
+            .map(|b| (Bytes::from(b), at))
+    }
+
+    /// Forgets what a conference kept (`prefix`: its content path), files included.
+    pub fn remove_prefix(&self, prefix: &str) {
+        let Ok(mut i) = self.index.write() else {
+            return;
+        };
+        let gone: Vec<String> = i
+            .keys()
+            .filter(|p| p.starts_with(prefix))
+            .cloned()
+            .collect();
+        for p in gone {
+            let _ = std::fs::remove_file(self.file(&p));
+            i.remove(&p);
+        }
+    }
+}
 
 /// The path prefix of uploaded content on the web listener.
 pub const CONTENT_PATH: &str = "/content/";
@@ -82,7 +158,7 @@ pub(super) async fn run(
     listener: TcpListener,
     acceptor: tokio_rustls::TlsAcceptor,
     mut ops: mpsc::UnboundedReceiver<WebConfOp>,
-    content: Files,
+    content: Content,
     web_base: Option<String>,
     seed: [u8; 32],
     limits: PsomLimits,
@@ -203,6 +279,7 @@ pub(super) async fn run(
                 }
                 Some(WebConfOp::Close { conference_id }) => {
                     kept.remove(&conference_id);
+                    content.remove_prefix(&format!("{CONTENT_PATH}{conference_id}/"));
                     if let Some(mut s) = servers.remove(&conference_id) {
                         let conns: Vec<ConnId> = routed
                             .iter()
@@ -331,13 +408,12 @@ pub(super) async fn run(
                             .find(CONTENT_PATH)
                             .map(|i| url[i..].to_owned())
                             .unwrap_or_default();
-                        match (seal(&key, iv, &data), content.write()) {
-                            (Some(sealed), Ok(mut files)) => {
-                                tracing::info!(%name, %url, bytes = data.len(), "web conference: content stored encrypted");
-                                let at = std::time::SystemTime::now()
-                                    .duration_since(std::time::UNIX_EPOCH)
-                                    .map_or(0, |d| d.as_secs());
-                                files.insert(path, (Bytes::from(sealed), at));
+                        let at = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_secs());
+                        match seal(&key, iv, &data).map(|sealed| content.put(&path, &sealed, at)) {
+                            Some(Ok(())) => {
+                                tracing::info!(%name, %url, bytes = data.len(), "web conference: content stored encrypted on disk");
                             }
                             _ => tracing::warn!(%name, "web conference: content not stored"),
                         }
@@ -355,6 +431,38 @@ pub(super) async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_is_kept_on_disk_sealed_and_forgotten_with_its_conference() {
+        let dir = std::env::temp_dir().join(format!("ocs-content-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let c = Content::new(dir.clone()).unwrap();
+        let key = [9u8; 16];
+        let sealed = seal(&key, [2; 16], b"the quarterly slides").unwrap();
+        c.put("/content/CONF1/deck.pptx", &sealed, 1000).unwrap();
+        c.put("/content/CONF2/other.png", &sealed, 1001).unwrap();
+        let (got, at) = c.get("/content/CONF1/deck.pptx").unwrap();
+        assert_eq!(
+            (open(&key, &got).unwrap().as_slice(), at),
+            (&b"the quarterly slides"[..], 1000)
+        );
+        // On disk: one file per path, sealed, the owner's only; no name from the network.
+        let files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+        assert_eq!(files.len(), 2);
+        use std::os::unix::fs::PermissionsExt as _;
+        for f in &files {
+            let bytes = std::fs::read(f.path()).unwrap();
+            assert!(!bytes.windows(9).any(|w| w == b"quarterly"));
+            assert_eq!(f.metadata().unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(f.file_name().len(), 64, "named by a hash");
+        }
+        assert!(c.get("/content/../../etc/passwd").is_none());
+        c.remove_prefix("/content/CONF1/");
+        assert!(c.get("/content/CONF1/deck.pptx").is_none());
+        assert!(c.get("/content/CONF2/other.png").is_some());
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn sealed_content_opens_with_its_key_only() {
