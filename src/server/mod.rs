@@ -53,6 +53,20 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+/// Writes `bytes` to `path` readable by the owner only (0600) from its first byte: keys,
+/// secrets, uploaded content.
+pub(crate) fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(bytes)
+}
+
 /// The server's configuration (TOML). Every field has a default: with none at all the server
 /// runs on loopback with demo users.
 #[derive(Debug, Clone, Deserialize)]

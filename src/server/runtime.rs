@@ -619,14 +619,6 @@ fn mcu_secret(dir: &std::path::Path, seed: &[u8; 32]) -> std::io::Result<String>
     }
     let bytes = sip::derive_seed(seed, b"ocs mcu listener secret");
     let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)?
-        .write_all(secret.as_bytes())?;
+    super::write_private(&path, secret.as_bytes())?;
     Ok(secret)
 }

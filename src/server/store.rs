@@ -76,6 +76,31 @@ impl Secrets {
     }
 }
 
+/// The users: what is kept of their passwords, never the passwords ([`Secrets`]).
+const USERS_TABLE: &str = "CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY, display TEXT NOT NULL DEFAULT '', realm TEXT NOT NULL,
+    ha1_md5 TEXT NOT NULL, ha1_sha256 TEXT NOT NULL, ha1_sha512_256 TEXT NOT NULL,
+    nt_hash BLOB NOT NULL);";
+
+/// Inserts a user unless one by that name exists; how many rows it added.
+fn insert_user(db: &Connection, u: &User) -> rusqlite::Result<usize> {
+    let k = &u.secrets;
+    db.execute(
+        "INSERT OR IGNORE INTO users
+             (name, display, realm, ha1_md5, ha1_sha256, ha1_sha512_256, nt_hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            u.name,
+            u.display,
+            k.realm,
+            k.ha1_md5,
+            k.ha1_sha256,
+            k.ha1_sha512_256,
+            &k.nt_hash[..]
+        ],
+    )
+}
+
 /// The database.
 #[derive(Debug)]
 pub struct Store {
@@ -113,12 +138,9 @@ impl Store {
         db.pragma_update(None, "wal_autocheckpoint", 0)?;
         // The address-book publisher writes on a connection of its own.
         db.busy_timeout(std::time::Duration::from_secs(5))?;
+        db.execute_batch(USERS_TABLE)?;
         db.execute_batch(
-            "CREATE TABLE IF NOT EXISTS users (
-                 name TEXT PRIMARY KEY, display TEXT NOT NULL DEFAULT '', realm TEXT NOT NULL,
-                 ha1_md5 TEXT NOT NULL, ha1_sha256 TEXT NOT NULL, ha1_sha512_256 TEXT NOT NULL,
-                 nt_hash BLOB NOT NULL);
-             CREATE TABLE IF NOT EXISTS bindings (
+            "CREATE TABLE IF NOT EXISTS bindings (
                  aor TEXT NOT NULL, contact TEXT NOT NULL, instance TEXT,
                  expires_at INTEGER NOT NULL, call_id TEXT NOT NULL, cseq INTEGER NOT NULL,
                  PRIMARY KEY (aor, contact));
@@ -138,22 +160,7 @@ impl Store {
     /// # Errors
     /// SQLite's.
     pub fn add_user(&self, u: &User) -> rusqlite::Result<bool> {
-        let k = &u.secrets;
-        let n = self.db.execute(
-            "INSERT OR IGNORE INTO users
-                 (name, display, realm, ha1_md5, ha1_sha256, ha1_sha512_256, nt_hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                u.name,
-                u.display,
-                k.realm,
-                k.ha1_md5,
-                k.ha1_sha256,
-                k.ha1_sha512_256,
-                &k.nt_hash[..]
-            ],
-        )?;
-        Ok(n == 1)
+        insert_user(&self.db, u).map(|n| n == 1)
     }
 
     /// A database of an earlier version kept passwords in clear (a `password` column): they
@@ -175,29 +182,15 @@ impl Store {
             .prepare("SELECT name, password, display FROM users")?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<rusqlite::Result<_>>()?;
-        tx.execute_batch(
-            "DROP TABLE users;
-             CREATE TABLE users (
-                 name TEXT PRIMARY KEY, display TEXT NOT NULL DEFAULT '', realm TEXT NOT NULL,
-                 ha1_md5 TEXT NOT NULL, ha1_sha256 TEXT NOT NULL, ha1_sha512_256 TEXT NOT NULL,
-                 nt_hash BLOB NOT NULL);",
-        )?;
+        tx.execute_batch("DROP TABLE users;")?;
+        tx.execute_batch(USERS_TABLE)?;
         for (name, password, display) in &old {
-            let k = Secrets::new(name, realm, password);
-            tx.execute(
-                "INSERT INTO users
-                     (name, display, realm, ha1_md5, ha1_sha256, ha1_sha512_256, nt_hash)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    name,
-                    display,
-                    k.realm,
-                    k.ha1_md5,
-                    k.ha1_sha256,
-                    k.ha1_sha512_256,
-                    &k.nt_hash[..]
-                ],
-            )?;
+            let u = User {
+                name: name.clone(),
+                secrets: Secrets::new(name, realm, password),
+                display: display.clone(),
+            };
+            insert_user(&tx, &u)?;
         }
         tx.commit()?;
         // The clear passwords may linger in free pages: rewrite the file without them.

@@ -34,16 +34,7 @@ pub(super) fn tls_acceptor(
             "127.0.0.1".to_owned(),
         ];
         let ck = rcgen::generate_simple_self_signed(names).map_err(|e| other(&e))?;
-        // The key is the owner's only from its first byte.
-        use std::io::Write as _;
-        use std::os::unix::fs::OpenOptionsExt as _;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&key_path)?
-            .write_all(ck.signing_key.serialize_pem().as_bytes())?;
+        super::write_private(&key_path, ck.signing_key.serialize_pem().as_bytes())?;
         std::fs::write(&cert_path, ck.cert.pem())?;
         tracing::info!(cert = %cert_path.display(), "self-signed TLS certificate generated");
     }

@@ -59,15 +59,7 @@ impl Content {
     /// # Errors
     /// The file cannot be written.
     pub fn put(&self, path: &str, sealed: &[u8], at: u64) -> std::io::Result<()> {
-        use std::io::Write as _;
-        use std::os::unix::fs::OpenOptionsExt as _;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(self.file(path))?
-            .write_all(sealed)?;
+        super::write_private(&self.file(path), sealed)?;
         if let Ok(mut i) = self.index.write() {
             i.insert(path.to_owned(), at);
         }
