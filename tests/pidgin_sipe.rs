@@ -32,6 +32,10 @@ fn pidgin_sipe_tests_require_the_feature() {
 mod kdc;
 
 #[cfg(feature = "pidgin-tests")]
+#[path = "common/inproc.rs"]
+mod inproc;
+
+#[cfg(feature = "pidgin-tests")]
 mod with_pidgin {
     use std::io::{BufRead, BufReader, Write};
     use std::net::SocketAddr;
@@ -41,7 +45,7 @@ mod with_pidgin {
     use std::sync::{Arc, Mutex, OnceLock};
     use std::time::{Duration, Instant};
 
-    use ocs_stack::server::{Config, Running, spawn};
+    use ocs_stack::server::Config;
 
     const SIGN_IN: Duration = Duration::from_secs(20);
     const DELIVERY: Duration = Duration::from_secs(15);
@@ -158,21 +162,15 @@ mod with_pidgin {
         })
     }
 
-    struct Server {
-        rt: tokio::runtime::Runtime,
-        running: Option<Running>,
-        dir: PathBuf,
-    }
+    use super::inproc::InProcess;
+
+    /// The server pidgin-sipe signs in to: TCP and TLS, NTLM.
+    struct Server(InProcess);
 
     impl Server {
         fn start(name: &str) -> Server {
-            let dir =
-                std::env::temp_dir().join(format!("ocs-pidgin-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
             let any = SocketAddr::from(([127, 0, 0, 1], 0));
             let cfg = Config {
-                data_dir: dir.clone(),
                 udp: None,
                 tcp: Some(any),
                 tls: Some(any),
@@ -183,34 +181,15 @@ mod with_pidgin {
                 trace_sip: trace_sip(),
                 ..Config::default()
             };
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .unwrap();
-            let running = rt.block_on(spawn(cfg)).expect("the server starts");
-            Server {
-                rt,
-                running: Some(running),
-                dir,
-            }
+            Server(InProcess::start(&format!("pidgin-{name}"), cfg))
         }
 
         fn addr(&self, transport: &str) -> SocketAddr {
-            let b = self.running.as_ref().unwrap().bound;
+            let b = self.0.bound();
             match transport {
                 "tls" => b.tls.unwrap(),
                 _ => b.tcp.unwrap(),
             }
-        }
-    }
-
-    impl Drop for Server {
-        fn drop(&mut self) {
-            if let Some(r) = self.running.take() {
-                let _ = self.rt.block_on(r.stop());
-            }
-            let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
 

@@ -9,65 +9,40 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use ocs_stack::server::{Config, Running, spawn};
+use ocs_stack::server::Config;
 
-struct Server {
-    rt: tokio::runtime::Runtime,
-    running: Option<Running>,
-    dir: std::path::PathBuf,
+#[path = "common/inproc.rs"]
+mod inproc;
+use inproc::InProcess as Server;
+
+fn start(name: &str) -> Server {
+    start_with(name, |_| {})
 }
 
-impl Server {
-    fn start(name: &str) -> Server {
-        Server::start_with(name, |_| {})
-    }
-
-    fn start_with(name: &str, change: impl FnOnce(&mut Config)) -> Server {
-        let dir = std::env::temp_dir().join(format!("ocs-limits-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let any = SocketAddr::from(([127, 0, 0, 1], 0));
-        let mut cfg = Config {
-            data_dir: dir.clone(),
-            udp: None,
-            tcp: Some(any),
-            tls: None,
-            web: None,
-            psom: None,
-            media: None,
-            auth: vec!["Digest".into()],
-            max_connections: 4,
-            header_timeout_secs: 1,
-            message_timeout_secs: 2,
-            idle_timeout_secs: 3,
-            write_queue_bytes: 64 * 1024,
-            ..Config::default()
-        };
-        change(&mut cfg);
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let running = rt.block_on(spawn(cfg)).expect("the server starts");
-        Server {
-            rt,
-            running: Some(running),
-            dir,
-        }
-    }
-
-    fn addr(&self) -> SocketAddr {
-        self.running.as_ref().unwrap().bound.tcp.unwrap()
-    }
+/// With small limits, Digest, TCP only; `change` adjusts the rest.
+fn start_with(name: &str, change: impl FnOnce(&mut Config)) -> Server {
+    let any = SocketAddr::from(([127, 0, 0, 1], 0));
+    let mut cfg = Config {
+        udp: None,
+        tcp: Some(any),
+        tls: None,
+        web: None,
+        psom: None,
+        media: None,
+        auth: vec!["Digest".into()],
+        max_connections: 4,
+        header_timeout_secs: 1,
+        message_timeout_secs: 2,
+        idle_timeout_secs: 3,
+        write_queue_bytes: 64 * 1024,
+        ..Config::default()
+    };
+    change(&mut cfg);
+    Server::start(&format!("limits-{name}"), cfg)
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(r) = self.running.take() {
-            let _ = self.rt.block_on(r.stop());
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+fn addr(server: &Server) -> SocketAddr {
+    server.bound().tcp.unwrap()
 }
 
 fn options(n: usize, body: usize) -> Vec<u8> {
@@ -117,16 +92,16 @@ fn closed_after(s: &mut TcpStream, within: Duration) -> Option<Duration> {
 
 #[test]
 fn connections_past_the_cap_are_closed_and_the_rest_served() {
-    let server = Server::start("cap");
+    let server = start("cap");
     let mut held: Vec<TcpStream> = (0..4)
         .map(|i| {
-            let mut s = TcpStream::connect(server.addr()).unwrap();
+            let mut s = TcpStream::connect(addr(&server)).unwrap();
             s.write_all(&options(i, 0)).unwrap();
             assert_eq!(answer(&mut s).as_deref(), Some("SIP/2.0 200 OK"));
             s
         })
         .collect();
-    let mut fifth = TcpStream::connect(server.addr()).unwrap();
+    let mut fifth = TcpStream::connect(addr(&server)).unwrap();
     let _ = fifth.write_all(&options(5, 0));
     assert!(
         closed_after(&mut fifth, Duration::from_secs(2)).is_some(),
@@ -135,23 +110,23 @@ fn connections_past_the_cap_are_closed_and_the_rest_served() {
     // One closes: there is room again.
     drop(held.pop());
     std::thread::sleep(Duration::from_millis(200));
-    let mut again = TcpStream::connect(server.addr()).unwrap();
+    let mut again = TcpStream::connect(addr(&server)).unwrap();
     again.write_all(&options(6, 0)).unwrap();
     assert_eq!(answer(&mut again).as_deref(), Some("SIP/2.0 200 OK"));
 }
 
 #[test]
 fn slow_and_silent_connections_are_closed_on_time() {
-    let server = Server::start("slow");
+    let server = start("slow");
     // Silent from the start: closed at the first message's header deadline (1 s).
-    let mut silent = TcpStream::connect(server.addr()).unwrap();
+    let mut silent = TcpStream::connect(addr(&server)).unwrap();
     let t = closed_after(&mut silent, Duration::from_secs(5)).expect("closed");
     assert!(
         t >= Duration::from_millis(800),
         "not before its time: {t:?}"
     );
     // Slowloris: a byte every 200 ms never finishes its header section in 1 s.
-    let mut slow = TcpStream::connect(server.addr()).unwrap();
+    let mut slow = TcpStream::connect(addr(&server)).unwrap();
     let msg = options(1, 0);
     let t0 = Instant::now();
     let mut closed = false;
@@ -171,10 +146,10 @@ fn slow_and_silent_connections_are_closed_on_time() {
     );
     assert!(t0.elapsed() < Duration::from_secs(4));
     // Idle after a message: closed at the idle time-out (3 s), unless it pings.
-    let mut idle = TcpStream::connect(server.addr()).unwrap();
+    let mut idle = TcpStream::connect(addr(&server)).unwrap();
     idle.write_all(&options(2, 0)).unwrap();
     assert!(answer(&mut idle).is_some());
-    let mut pinging = TcpStream::connect(server.addr()).unwrap();
+    let mut pinging = TcpStream::connect(addr(&server)).unwrap();
     pinging.write_all(&options(3, 0)).unwrap();
     assert!(answer(&mut pinging).is_some());
     for _ in 0..5 {
@@ -196,10 +171,10 @@ fn slow_and_silent_connections_are_closed_on_time() {
 
 #[test]
 fn a_peer_that_does_not_read_is_dropped() {
-    let server = Server::start("noread");
+    let server = start("noread");
     let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     s.set_recv_buffer_size(4096).unwrap();
-    s.connect(&server.addr().into()).unwrap();
+    s.connect(&addr(&server).into()).unwrap();
     let mut s: TcpStream = s.into();
     s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
     // Requests whose answers are never read: the server's queue for this peer passes its
@@ -216,15 +191,15 @@ fn a_peer_that_does_not_read_is_dropped() {
         "the server closed the connection of a peer that does not read"
     );
     // Others are served meanwhile.
-    let mut other = TcpStream::connect(server.addr()).unwrap();
+    let mut other = TcpStream::connect(addr(&server)).unwrap();
     other.write_all(&options(9, 0)).unwrap();
     assert_eq!(answer(&mut other).as_deref(), Some("SIP/2.0 200 OK"));
 }
 
 #[test]
 fn a_message_dribbled_in_small_pieces_is_taken_whole() {
-    let server = Server::start("dribble");
-    let mut s = TcpStream::connect(server.addr()).unwrap();
+    let server = start("dribble");
+    let mut s = TcpStream::connect(addr(&server)).unwrap();
     s.set_nodelay(true).unwrap();
     let msg = options(1, 60_000);
     for piece in msg.chunks(16) {
@@ -236,7 +211,7 @@ fn a_message_dribbled_in_small_pieces_is_taken_whole() {
 #[test]
 fn data_at_rest_is_the_owners_only_and_holds_no_password() {
     use std::os::unix::fs::PermissionsExt as _;
-    let server = Server::start_with("rest", |c| {
+    let server = start_with("rest", |c| {
         c.tls = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
     });
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
@@ -257,12 +232,12 @@ fn a_psom_connection_that_does_not_authenticate_is_closed() {
     use rustls::pki_types::pem::PemObject as _;
     use rustls::pki_types::{CertificateDer, ServerName};
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let server = Server::start_with("psom", |c| {
+    let server = start_with("psom", |c| {
         c.tls = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         c.psom = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         c.psom_auth_timeout_secs = 1;
     });
-    let addr = server.running.as_ref().unwrap().bound.psom.unwrap();
+    let addr = server.bound().psom.unwrap();
     let pem = std::fs::read(server.dir.join("tls-cert.pem")).unwrap();
     let closed_in = server.rt.block_on(async {
         let mut roots = rustls::RootCertStore::empty();

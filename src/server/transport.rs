@@ -153,6 +153,57 @@ pub(super) fn open_files_limit() -> Option<usize> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
+/// A listener's door: at most `max` connections at once, accept errors (out of file
+/// descriptors) backed off rather than retried at once.
+pub(super) struct Gate {
+    what: &'static str,
+    max: usize,
+    slots: Arc<tokio::sync::Semaphore>,
+    refused: u64,
+}
+
+impl Gate {
+    pub(super) fn new(what: &'static str, max: usize) -> Gate {
+        Gate {
+            what,
+            max: max.max(1),
+            slots: Arc::new(tokio::sync::Semaphore::new(max.max(1))),
+            refused: 0,
+        }
+    }
+
+    /// The next connection with room for it, and its place (held while it is served).
+    /// Connections past the limit are closed at once (dropped), so the backlog keeps moving.
+    pub(super) async fn accept(
+        &mut self,
+        listener: &TcpListener,
+    ) -> (
+        tokio::net::TcpStream,
+        SocketAddr,
+        tokio::sync::OwnedSemaphorePermit,
+    ) {
+        loop {
+            let (stream, addr) = match listener.accept().await {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(listener = self.what, error = %e, "accept failed; backing off");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            match self.slots.clone().try_acquire_owned() {
+                Ok(slot) => return (stream, addr, slot),
+                Err(_) => {
+                    self.refused += 1;
+                    if self.refused.is_power_of_two() {
+                        tracing::warn!(listener = self.what, %addr, refused = self.refused, max = self.max, "connection limit reached");
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Accepts TCP connections (TLS ones when there is an acceptor) and serves each in a task, at
 /// most `limits.max_connections` at once; accept errors (out of file descriptors) are backed
 /// off rather than retried at once.
@@ -164,25 +215,9 @@ pub(super) async fn accept_loop(
     trace: bool,
     limits: StreamLimits,
 ) {
-    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
-    let mut refused = 0u64;
+    let mut gate = Gate::new("SIP", limits.max_connections);
     loop {
-        let (stream, addr) = match listener.accept().await {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed; backing off");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            // Full: this one is closed at once (dropped), so that the backlog keeps moving.
-            refused += 1;
-            if refused.is_power_of_two() {
-                tracing::warn!(%addr, refused, max = limits.max_connections, "connection limit reached");
-            }
-            continue;
-        };
+        let (stream, addr, slot) = gate.accept(&listener).await;
         let conn = next.fetch_add(1, Ordering::Relaxed);
         let tx = tx.clone();
         let Some(acceptor) = acceptor.clone() else {

@@ -157,21 +157,10 @@ pub(super) async fn run(
 ) {
     let (io_tx, mut io_rx) = mpsc::unbounded_channel::<Io>();
     let next = Arc::new(AtomicU64::new(1));
-    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let mut gate = super::transport::Gate::new("PSOM", limits.max_connections);
     let accept = tokio::spawn(async move {
         loop {
-            let (tcp, addr) = match listener.accept().await {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(error = %e, "PSOM accept failed; backing off");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let Ok(slot) = slots.clone().try_acquire_owned() else {
-                tracing::debug!(%addr, "PSOM connection limit reached");
-                continue;
-            };
+            let (tcp, addr, slot) = gate.accept(&listener).await;
             let (acceptor, io, conn) = (
                 acceptor.clone(),
                 io_tx.clone(),
