@@ -277,6 +277,10 @@ fn proxy_forks_routes_and_answers() {
     dests.sort_unstable();
     assert_eq!(dests, [6002, 6003]);
     let fwd = parse(&o[0]);
+    assert!(
+        fwd.header(HeaderName::ProxyAuthorization).is_none(),
+        "carol's credentials are for us, not for bob"
+    );
     assert_eq!(fwd.via().count(), 2);
     assert_eq!(fwd.max_forwards().unwrap().unwrap(), 69);
     let rr = fwd.header(HeaderName::RecordRoute).unwrap().value;

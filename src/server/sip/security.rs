@@ -235,6 +235,17 @@ pub(super) struct Security {
     snum_salt: u32,
 }
 
+/// Whether the header section of a message may carry credentials or a signature (an
+/// `...Authorization` or `...Authentication-Info` line, any case).
+fn carries_credentials(bytes: &[u8]) -> bool {
+    let head = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(bytes, |end| &bytes[..end]);
+    head.windows(12)
+        .any(|w| w[..6].eq_ignore_ascii_case(b"uthori") || w.eq_ignore_ascii_case(b"uthenticatio"))
+}
+
 fn is(scheme: &str, name: &str) -> bool {
     scheme.eq_ignore_ascii_case(name)
 }
@@ -320,6 +331,11 @@ impl Security {
     /// `peer` has an association, signed (challenges excepted).
     pub(super) fn seal(&mut self, peer: &Peer, bytes: Bytes) -> Bytes {
         if !self.enabled {
+            return bytes;
+        }
+        // Most messages need nothing: no association to sign for, no credentials to strip.
+        // A scan of the bytes is cheaper than the parse and rebuild.
+        if !self.associations.contains_key(peer) && !carries_credentials(&bytes) {
             return bytes;
         }
         let Ok(msg) = Message::parse(bytes.clone()) else {
@@ -740,4 +756,27 @@ fn kerberos(
         );
     }
     Some(Identity { user })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::carries_credentials;
+
+    #[test]
+    fn credentials_are_found_in_any_case_and_only_in_the_head() {
+        let with =
+            |h: &str| format!("MESSAGE sip:b@h SIP/2.0\r\n{h}: x\r\nTo: <sip:b@h>\r\n\r\nbody");
+        for h in [
+            "Authorization",
+            "PROXY-AUTHORIZATION",
+            "authentication-info",
+            "Proxy-Authentication-Info",
+        ] {
+            assert!(carries_credentials(with(h).as_bytes()), "{h}");
+        }
+        assert!(!carries_credentials(with("Subject").as_bytes()));
+        let in_body = "MESSAGE sip:b@h SIP/2.0\r\nTo: <sip:b@h>\r\n\r\nAuthorization: in the body";
+        assert!(!carries_credentials(in_body.as_bytes()));
+        assert!(!carries_credentials(b"short"));
+    }
 }
