@@ -284,6 +284,11 @@ impl ReceiverStats {
 
 /// The round-trip time from a report block about our stream (§6.4.1): A − LSR − DLSR, where A
 /// is the arrival time in the middle 32 bits of NTP.
+///
+/// Our reading where §6.4.1 is silent: A and DLSR are truncated to 1/65536 s, so on a path
+/// of a few microseconds (loopback, a LAN) the difference can come out a few units below
+/// zero; a result less than 1 ms below zero is such truncation and gives zero, anything
+/// further below zero or over a minute is unusable (`None`).
 #[must_use]
 pub fn round_trip_time(block: &ReportBlock, arrival_ntp: u64) -> Option<Duration> {
     if block.lsr == 0 {
@@ -291,6 +296,11 @@ pub fn round_trip_time(block: &ReportBlock, arrival_ntp: u64) -> Option<Duration
     }
     let a = (arrival_ntp >> 16) as u32;
     let rtt = a.wrapping_sub(block.lsr).wrapping_sub(block.dlsr);
+    // 1 ms in units of 1/65536 s, rounded up.
+    const TRUNCATION: u32 = 66;
+    if rtt.wrapping_neg() <= TRUNCATION {
+        return Some(Duration::ZERO);
+    }
     // A negative result wraps to a huge value: treat anything over a minute as unusable.
     (rtt < 60 << 16).then(|| Duration::from_secs_f64(f64::from(rtt) / 65_536.0))
 }
@@ -420,6 +430,24 @@ mod tests {
         assert_eq!((r.bursts, r.burst_packets), (3, 7));
         assert!((r.mean_burst() - 7.0 / 3.0).abs() < 1e-9);
         assert!(r.burst_ratio() > 2.0);
+    }
+
+    #[test]
+    fn an_rtt_a_truncation_below_zero_is_zero() {
+        // Loopback: the report comes back with DLSR a unit longer than A − LSR (both were
+        // truncated to 1/65536 s). Issue #24: every such report used to give no RTT at all.
+        let b = ReportBlock {
+            lsr: 0xb705_2000,
+            dlsr: 0x0000_1001,
+            ..Default::default()
+        };
+        let arrival = 0xb705_3000u64 << 16;
+        assert_eq!(round_trip_time(&b, arrival), Some(Duration::ZERO));
+        let arrival = 0xb705_3001u64 << 16;
+        assert_eq!(round_trip_time(&b, arrival), Some(Duration::ZERO));
+        // 2 ms below zero is not truncation: unusable.
+        let arrival = (0xb705_3001u64 - 131) << 16;
+        assert_eq!(round_trip_time(&b, arrival), None);
     }
 
     #[test]
