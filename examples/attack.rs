@@ -12,6 +12,7 @@
 //! | `dribble` | 60 KB messages in 16-byte segments, one connection |
 //! | `invite` | unauthenticated INVITEs over UDP, as fast as it can |
 //! | `psom` | N TLS-less connections to the PSOM port holding a partial record |
+//! | `probe` | not an attack: one TCP OPTIONS, timed, to see the listener still serves |
 //!
 //! It prints one line: the attack, connections the server closed (or answers it sent), and
 //! how long the attack ran.
@@ -90,7 +91,7 @@ fn main() -> Result<(), Fail> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 4 {
         eprintln!(
-            "usage: attack pipeline|idle|partial|slowloris|dribble|invite|psom ADDR SECONDS [N]"
+            "usage: attack pipeline|idle|partial|slowloris|dribble|invite|psom|probe ADDR SECONDS [N]"
         );
         std::process::exit(2);
     }
@@ -167,6 +168,21 @@ fn main() -> Result<(), Fail> {
             format!("sent {sent} answers {got}")
         }
         "psom" => hold(addr, n, secs, &[0x16, 0x03, 0x01, 0x02], None)?,
+        "probe" => {
+            let answered =
+                TcpStream::connect_timeout(&addr, Duration::from_secs(secs)).and_then(|mut s| {
+                    s.set_read_timeout(Some(Duration::from_secs(secs)))?;
+                    s.write_all(&options(0, 0))?;
+                    let mut b = [0u8; 512];
+                    let k = s.read(&mut b)?;
+                    Ok(b[..k].starts_with(b"SIP/2.0 200"))
+                });
+            match answered {
+                Ok(true) => format!("answered-ms {}", t0.elapsed().as_millis()),
+                Ok(false) => "answered-not-200".to_owned(),
+                Err(e) => format!("failed {e}"),
+            }
+        }
         other => return Err(format!("unknown attack {other}").into()),
     };
     println!("{attack} {what} seconds {:.1}", t0.elapsed().as_secs_f64());

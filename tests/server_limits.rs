@@ -9,7 +9,10 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use ocs_stack::server::Config;
+use ocs_stack::sip::digest::Challenge;
+use ocs_stack::sip::{HeaderName, Message};
 
 #[path = "common/inproc.rs"]
 mod inproc;
@@ -90,10 +93,69 @@ fn closed_after(s: &mut TcpStream, within: Duration) -> Option<Duration> {
     None
 }
 
+/// The head of the first response on `s` (the registrar's carry no body), if one comes.
+fn response(s: &mut TcpStream) -> Option<Message> {
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = Vec::new();
+    let mut b = [0u8; 4096];
+    loop {
+        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            return Message::parse(Bytes::copy_from_slice(&got[..end + 4])).ok();
+        }
+        match s.read(&mut b) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => got.extend_from_slice(&b[..n]),
+        }
+    }
+}
+
+fn register(user: &str, cseq: u32, auth: Option<&str>) -> Vec<u8> {
+    let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
+    format!(
+        "REGISTER sip:contoso.com SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKreg{user}{cseq}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:{user}@contoso.com>;tag=r{user}\r\nTo: <sip:{user}@contoso.com>\r\n\
+         Call-ID: reg-{user}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@127.0.0.1:9;transport=tcp>\r\n\
+         Expires: 3600\r\n{auth}Content-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// A connection on which `user` (a demo user) registered with Digest.
+fn signed_in(server: &Server, user: &str) -> TcpStream {
+    // Each sign-in of a user continues the CSeq of the last (RFC 3261 §10.3 step 7).
+    thread_local!(static CSEQ: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
+    let cseq = CSEQ.with(|c| {
+        c.set(c.get() + 2);
+        c.get()
+    });
+    let mut s = TcpStream::connect(addr(server)).unwrap();
+    s.write_all(&register(user, cseq - 1, None)).unwrap();
+    let r = response(&mut s).expect("a challenge");
+    assert_eq!(r.status(), Some(401), "{r}");
+    let ch = r
+        .auth(HeaderName::WwwAuthenticate)
+        .flatten()
+        .find_map(|a| Challenge::from_auth(&a).ok())
+        .expect("a Digest challenge");
+    let a = ch.authorization(
+        user,
+        &format!("{user}-Passw0rd"),
+        "REGISTER",
+        "sip:contoso.com",
+        "c",
+        1,
+    );
+    s.write_all(&register(user, cseq, Some(&a))).unwrap();
+    let r = response(&mut s).expect("an answer");
+    assert_eq!(r.status(), Some(200), "{r}");
+    s
+}
+
 #[test]
-fn connections_past_the_cap_are_closed_and_the_rest_served() {
+fn a_full_listener_gives_up_the_oldest_unauthenticated_connection() {
     let server = start("cap");
-    let mut held: Vec<TcpStream> = (0..4)
+    // Four connections that never authenticate fill the listener (cap 4).
+    let mut idle: Vec<TcpStream> = (0..4)
         .map(|i| {
             let mut s = TcpStream::connect(addr(&server)).unwrap();
             s.write_all(&options(i, 0)).unwrap();
@@ -101,14 +163,47 @@ fn connections_past_the_cap_are_closed_and_the_rest_served() {
             s
         })
         .collect();
+    // A client still gets in: the oldest idle one makes room.
+    let alice = signed_in(&server, "alice");
+    assert!(
+        closed_after(&mut idle[0], Duration::from_secs(2)).is_some(),
+        "the oldest unauthenticated connection is closed"
+    );
+    for s in &mut idle[1..] {
+        assert!(
+            closed_after(s, Duration::from_millis(300)).is_none(),
+            "the others stay"
+        );
+    }
+    // Authenticated connections are not given up: with four, a fifth is closed at once.
+    let mut clients = vec![
+        alice,
+        signed_in(&server, "bob"),
+        signed_in(&server, "carol"),
+    ];
+    assert!(
+        closed_after(&mut idle[1], Duration::from_secs(2)).is_some(),
+        "the next oldest made room for bob"
+    );
+    // carol took the third one's place: three clients and the last idle connection.
+    assert!(closed_after(&mut idle[2], Duration::from_secs(2)).is_some());
+    assert!(closed_after(&mut idle[3], Duration::from_millis(300)).is_none());
+    clients.push(signed_in(&server, "alice"));
+    assert!(closed_after(&mut idle[3], Duration::from_secs(2)).is_some());
     let mut fifth = TcpStream::connect(addr(&server)).unwrap();
     let _ = fifth.write_all(&options(5, 0));
     assert!(
         closed_after(&mut fifth, Duration::from_secs(2)).is_some(),
-        "the fifth connection is closed"
+        "a fifth connection is closed when all four authenticated"
     );
-    // One closes: there is room again.
-    drop(held.pop());
+    for c in &mut clients {
+        assert!(
+            closed_after(c, Duration::from_millis(200)).is_none(),
+            "the clients stay"
+        );
+    }
+    // One client leaves: there is room again.
+    drop(clients.pop());
     std::thread::sleep(Duration::from_millis(200));
     let mut again = TcpStream::connect(addr(&server)).unwrap();
     again.write_all(&options(6, 0)).unwrap();

@@ -135,7 +135,9 @@ pub struct Config {
     /// `[authentication]` writes it (default off: the `uri` must be the Request-URI).
     pub digest_uri_next_hop: bool,
     /// TCP (and TLS) connections at once per listener (default 4096, lowered to fit the
-    /// open-files limit); past it new connections are closed at once.
+    /// open-files limit; PSOM has its own listener and cap). When a listener is full a new
+    /// connection takes the place of the oldest one that has not authenticated yet; when all
+    /// have, it is closed at once.
     pub max_connections: usize,
     /// Seconds a stream connection may go without a complete message or keep-alive (default
     /// 600: clients ping every 300 s, [MS-CONMGMT]).

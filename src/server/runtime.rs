@@ -434,6 +434,15 @@ pub async fn run(
             input = in_rx.recv() => match input {
                 Some(Input::Message(m, peer)) => {
                     engine.handle(Instant::now(), SystemTime::now(), m, peer, &*users);
+                    // A connection that authenticated keeps its place when the listener is
+                    // full; until then it is the first given up for a newer one.
+                    if let Peer::Stream { conn, .. } = peer
+                        && let Some(c) = conns.get_mut(&conn)
+                        && c.unproven()
+                        && engine.trusts(&peer)
+                    {
+                        c.proven();
+                    }
                 }
                 Some(Input::Connected(c, tx)) => { conns.insert(c, tx); }
                 Some(Input::Closed(c)) => { conns.remove(&c); engine.closed(c); }

@@ -131,6 +131,8 @@ pub(super) struct ConnHandle {
     queued: Arc<AtomicUsize>,
     limit: usize,
     close: Arc<tokio::sync::Notify>,
+    /// Until the connection authenticated: what marks it so.
+    proof: Option<Proof>,
 }
 
 impl ConnHandle {
@@ -144,6 +146,18 @@ impl ConnHandle {
         }
         self.tx.send(bytes).is_ok()
     }
+
+    /// Whether the connection is still to prove itself.
+    pub(super) fn unproven(&self) -> bool {
+        self.proof.is_some()
+    }
+
+    /// The connection authenticated: it keeps its place when the listener is full.
+    pub(super) fn proven(&mut self) {
+        if let Some(p) = self.proof.take() {
+            p.proven();
+        }
+    }
 }
 
 /// The soft limit on open files, from `/proc/self/limits` (Linux), if it can be read.
@@ -153,13 +167,70 @@ pub(super) fn open_files_limit() -> Option<usize> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
+/// A listener's connections that have not proven themselves yet (not authenticated: no
+/// security association or Digest-trusted request on a SIP stream, not joined on PSOM), by
+/// accept order, each with how to close it.
+#[derive(Debug, Default)]
+struct Unproven {
+    next: u64,
+    conns: std::collections::BTreeMap<u64, Arc<tokio::sync::Notify>>,
+}
+
+/// A connection's place in its listener: held while it is served (dropping it frees the
+/// place), and evicted when the listener is full and it is the oldest not proven.
+#[derive(Debug)]
+pub(super) struct Ticket {
+    _slot: tokio::sync::OwnedSemaphorePermit,
+    proof: Proof,
+    evict: Arc<tokio::sync::Notify>,
+}
+
+impl Ticket {
+    /// Resolves when the listener gave this connection's place to a newer one.
+    pub(super) async fn evicted(&self) {
+        self.evict.notified().await;
+    }
+
+    /// What marks the connection proven (it can be handed to whoever learns it).
+    pub(super) fn proof(&self) -> Proof {
+        self.proof.clone()
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.proof.proven();
+    }
+}
+
+/// Marks a connection proven: it is no longer given up for a newer one.
+#[derive(Debug, Clone)]
+pub(super) struct Proof {
+    id: u64,
+    unproven: Arc<std::sync::Mutex<Unproven>>,
+}
+
+impl Proof {
+    /// The connection authenticated (idempotent).
+    pub(super) fn proven(&self) {
+        if let Ok(mut u) = self.unproven.lock() {
+            u.conns.remove(&self.id);
+        }
+    }
+}
+
 /// A listener's door: at most `max` connections at once, accept errors (out of file
-/// descriptors) backed off rather than retried at once.
+/// descriptors) backed off rather than retried at once. When it is full a new connection
+/// takes the place of the oldest one that has not authenticated (an attacker's idle,
+/// partial or slowloris connections cannot lock legitimate clients out); with none such it
+/// is closed at once.
 pub(super) struct Gate {
     what: &'static str,
     max: usize,
     slots: Arc<tokio::sync::Semaphore>,
+    unproven: Arc<std::sync::Mutex<Unproven>>,
     refused: u64,
+    evicted: u64,
 }
 
 impl Gate {
@@ -168,20 +239,17 @@ impl Gate {
             what,
             max: max.max(1),
             slots: Arc::new(tokio::sync::Semaphore::new(max.max(1))),
+            unproven: Arc::default(),
             refused: 0,
+            evicted: 0,
         }
     }
 
     /// The next connection with room for it, and its place (held while it is served).
-    /// Connections past the limit are closed at once (dropped), so the backlog keeps moving.
     pub(super) async fn accept(
         &mut self,
         listener: &TcpListener,
-    ) -> (
-        tokio::net::TcpStream,
-        SocketAddr,
-        tokio::sync::OwnedSemaphorePermit,
-    ) {
+    ) -> (tokio::net::TcpStream, SocketAddr, Ticket) {
         loop {
             let (stream, addr) = match listener.accept().await {
                 Ok(a) => a,
@@ -191,16 +259,61 @@ impl Gate {
                     continue;
                 }
             };
-            match self.slots.clone().try_acquire_owned() {
-                Ok(slot) => return (stream, addr, slot),
-                Err(_) => {
-                    self.refused += 1;
-                    if self.refused.is_power_of_two() {
-                        tracing::warn!(listener = self.what, %addr, refused = self.refused, max = self.max, "connection limit reached");
-                    }
+            let slot = match self.slots.clone().try_acquire_owned() {
+                Ok(slot) => Some(slot),
+                Err(_) => self.evict_oldest().await,
+            };
+            let Some(slot) = slot else {
+                self.refused += 1;
+                if self.refused.is_power_of_two() {
+                    tracing::warn!(listener = self.what, %addr, refused = self.refused, max = self.max, "connection limit reached, every connection authenticated");
                 }
-            }
+                continue;
+            };
+            let evict = Arc::new(tokio::sync::Notify::new());
+            let id = {
+                let Ok(mut u) = self.unproven.lock() else {
+                    continue;
+                };
+                u.next += 1;
+                let id = u.next;
+                u.conns.insert(id, evict.clone());
+                id
+            };
+            let proof = Proof {
+                id,
+                unproven: self.unproven.clone(),
+            };
+            return (
+                stream,
+                addr,
+                Ticket {
+                    _slot: slot,
+                    proof,
+                    evict,
+                },
+            );
         }
+    }
+
+    /// Closes the oldest connection not proven and takes its place once it is gone (within
+    /// a second); `None` when every connection has authenticated.
+    async fn evict_oldest(&mut self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let victim = self.unproven.lock().ok()?.conns.pop_first()?.1;
+        victim.notify_one();
+        self.evicted += 1;
+        if self.evicted.is_power_of_two() {
+            tracing::warn!(
+                listener = self.what,
+                evicted = self.evicted,
+                max = self.max,
+                "connection limit reached: the oldest unauthenticated connections make room"
+            );
+        }
+        tokio::time::timeout(Duration::from_secs(1), self.slots.clone().acquire_owned())
+            .await
+            .ok()?
+            .ok()
     }
 }
 
@@ -217,24 +330,26 @@ pub(super) async fn accept_loop(
 ) {
     let mut gate = Gate::new("SIP", limits.max_connections);
     loop {
-        let (stream, addr, slot) = gate.accept(&listener).await;
+        let (stream, addr, ticket) = gate.accept(&listener).await;
         let conn = next.fetch_add(1, Ordering::Relaxed);
         let tx = tx.clone();
         let Some(acceptor) = acceptor.clone() else {
-            tokio::spawn(async move {
-                serve_stream(stream, addr, conn, tx, trace, false, limits).await;
-                drop(slot);
-            });
+            tokio::spawn(serve_stream(
+                stream, addr, conn, tx, trace, false, limits, ticket,
+            ));
             continue;
         };
         tokio::spawn(async move {
             // A handshake that fails or stalls costs only its own task.
-            match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
-                Ok(Ok(s)) => serve_stream(s, addr, conn, tx, trace, true, limits).await,
-                Ok(Err(e)) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),
-                Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
+            let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
+            tokio::select! {
+                r = handshake => match r {
+                    Ok(Ok(s)) => serve_stream(s, addr, conn, tx, trace, true, limits, ticket).await,
+                    Ok(Err(e)) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
+                },
+                () = ticket.evicted() => tracing::debug!(%addr, "TLS handshake given up for a newer connection"),
             }
-            drop(slot);
         });
     }
 }
@@ -251,7 +366,9 @@ fn header_end(buf: &[u8], from: usize) -> Option<usize> {
 
 /// One TCP connection: frames messages in (with CRLF keep-alives answered), writes what the
 /// engine sends to it, and closes it at the first limit it passes: idle, a header or a
-/// message not finished in time, a message too long, a peer that does not read.
+/// message not finished in time, a message too long, a peer that does not read, its place
+/// given to a newer connection before it authenticated.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn serve_stream<S>(
     stream: S,
     addr: SocketAddr,
@@ -260,6 +377,7 @@ pub(super) async fn serve_stream<S>(
     trace: bool,
     tls: bool,
     limits: StreamLimits,
+    ticket: Ticket,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
 {
@@ -270,6 +388,7 @@ pub(super) async fn serve_stream<S>(
         queued: Arc::new(AtomicUsize::new(0)),
         limit: limits.write_queue,
         close: Arc::new(tokio::sync::Notify::new()),
+        proof: Some(ticket.proof()),
     };
     if tx
         .send(Input::Connected(conn, handle.clone()))
@@ -313,6 +432,7 @@ pub(super) async fn serve_stream<S>(
                 };
             }
             () = handle.close.notified() => break "the peer does not read what it is sent",
+            () = ticket.evicted() => break "its place given to a newer connection before it authenticated",
         };
         match n {
             Ok(0) => break "closed by the peer",

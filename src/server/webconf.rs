@@ -117,6 +117,7 @@ enum Io {
         ConnId,
         mpsc::UnboundedSender<Vec<u8>>,
         Arc<tokio::sync::Notify>,
+        super::transport::Proof,
     ),
     Data(ConnId, Vec<u8>),
     Gone(ConnId),
@@ -160,24 +161,29 @@ pub(super) async fn run(
     let mut gate = super::transport::Gate::new("PSOM", limits.max_connections);
     let accept = tokio::spawn(async move {
         loop {
-            let (tcp, addr, slot) = gate.accept(&listener).await;
+            let (tcp, addr, ticket) = gate.accept(&listener).await;
             let (acceptor, io, conn) = (
                 acceptor.clone(),
                 io_tx.clone(),
                 next.fetch_add(1, Ordering::Relaxed),
             );
             tokio::spawn(async move {
-                let Ok(Ok(tls)) =
-                    tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
-                else {
+                let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp));
+                let tls = tokio::select! {
+                    r = handshake => r,
+                    () = ticket.evicted() => return,
+                };
+                let Ok(Ok(tls)) = tls else {
                     tracing::debug!(%addr, "PSOM TLS handshake failed");
                     return;
                 };
-                let _slot = slot;
                 let (mut rd, mut wr) = tokio::io::split(tls);
                 let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
                 let close = Arc::new(tokio::sync::Notify::new());
-                if io.send(Io::Open(conn, out_tx, close.clone())).is_err() {
+                if io
+                    .send(Io::Open(conn, out_tx, close.clone(), ticket.proof()))
+                    .is_err()
+                {
                     return;
                 }
                 let writer = tokio::spawn(async move {
@@ -193,6 +199,7 @@ pub(super) async fn run(
                     let r = tokio::select! {
                         r = rd.read(&mut buf) => r,
                         () = close.notified() => break,
+                        () = ticket.evicted() => break,
                     };
                     match r {
                         Ok(0) | Err(_) => break,
@@ -216,7 +223,7 @@ pub(super) async fn run(
     let mut routed: HashMap<ConnId, String> = HashMap::new();
     let mut early: HashMap<ConnId, Vec<u8>> = HashMap::new();
     // Connections not authenticated yet, since when; and how to close any connection.
-    let mut unauthenticated: HashMap<ConnId, Instant> = HashMap::new();
+    let mut unauthenticated: HashMap<ConnId, (Instant, super::transport::Proof)> = HashMap::new();
     let mut closers: HashMap<ConnId, Arc<tokio::sync::Notify>> = HashMap::new();
     // What each conference keeps: files and bytes.
     let mut kept: HashMap<String, (usize, usize)> = HashMap::new();
@@ -278,10 +285,10 @@ pub(super) async fn run(
             },
             io = io_rx.recv() => match io {
                 None => break,
-                Some(Io::Open(c, w, close)) => {
+                Some(Io::Open(c, w, close, proof)) => {
                     writers.insert(c, w);
                     closers.insert(c, close);
-                    unauthenticated.insert(c, Instant::now());
+                    unauthenticated.insert(c, (Instant::now(), proof));
                 }
                 Some(Io::Gone(c)) => {
                     writers.remove(&c);
@@ -329,7 +336,7 @@ pub(super) async fn run(
                 // nothing past this).
                 let late: Vec<ConnId> = unauthenticated
                     .iter()
-                    .filter(|(_, t)| now.duration_since(**t) >= limits.auth_timeout)
+                    .filter(|(_, (t, _))| now.duration_since(*t) >= limits.auth_timeout)
                     .map(|(c, _)| *c)
                     .collect();
                 for c in late {
@@ -361,7 +368,9 @@ pub(super) async fn run(
             while let Some(ev) = s.poll_event() {
                 match ev {
                     ServerEvent::Joined { conn, user, role } => {
-                        unauthenticated.remove(&conn);
+                        if let Some((_, proof)) = unauthenticated.remove(&conn) {
+                            proof.proven();
+                        }
                         tracing::info!(%user, ?role, "web conference: joined over PSOM");
                     }
                     ServerEvent::Closed { conn, refusal } => {

@@ -535,6 +535,12 @@ impl Engine {
         self.core.security.associations()
     }
 
+    /// Whether requests from `peer` are authenticated: it has a security association, or
+    /// its stream carried a request verified with Digest.
+    pub fn trusts(&self, peer: &Peer) -> bool {
+        self.core.security.trusts(peer)
+    }
+
     /// Fires due timers.
     pub fn handle_timeout(&mut self, now: Instant, wall: SystemTime, users: &dyn Directory) {
         self.core.layer.handle_timeout(now);

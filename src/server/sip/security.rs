@@ -304,6 +304,11 @@ impl Security {
         self.associations.len()
     }
 
+    /// Whether `peer` has an association or a Digest-trusted flow.
+    pub(super) fn trusts(&self, peer: &Peer) -> bool {
+        self.associations.contains_key(peer) || self.digest_flows.contains_key(peer)
+    }
+
     /// A connection closed: its association and its Digest trust end with it.
     pub(super) fn closed(&mut self, conn: super::ConnId) {
         let on = |p: &Peer| matches!(p, Peer::Stream { conn: c, .. } if *c == conn);
