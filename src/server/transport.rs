@@ -199,7 +199,8 @@ impl Ticket {
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        self.proof.proven();
+        // Gone: no longer a candidate for eviction.
+        self.proof.leave();
     }
 }
 
@@ -211,8 +212,13 @@ pub(super) struct Proof {
 }
 
 impl Proof {
-    /// The connection authenticated (idempotent).
+    /// The connection authenticated (idempotent). A connection already chosen for eviction
+    /// (the oldest unproven when a newcomer arrived) is closed all the same.
     pub(super) fn proven(&self) {
+        self.leave();
+    }
+
+    fn leave(&self) {
         if let Ok(mut u) = self.unproven.lock() {
             u.conns.remove(&self.id);
         }
