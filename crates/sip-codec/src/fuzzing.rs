@@ -482,3 +482,67 @@ pub fn proxy(data: &[u8]) {
     let code = m.status().unwrap_or(500);
     let _ = (beats(code, 486), beats(486, code));
 }
+
+/// The presence bodies ([`crate::presence`]): the first byte picks the document, the rest is
+/// parsed; whatever parses is written and must parse again to the same value.
+#[cfg(feature = "presence")]
+pub fn presence(data: &[u8]) {
+    use crate::presence::{self as p, Limits};
+    let Some((&kind, rest)) = data.split_first() else {
+        return;
+    };
+    let limits = Limits {
+        max_elements: 2_000,
+        ..Limits::default()
+    };
+    let body = Bytes::copy_from_slice(rest);
+    if kind % 11 == 10 {
+        if let Ok(parts) = p::rlmi::parts(&body, "b0", 64) {
+            for part in parts {
+                assert!(part.body.len() <= body.len());
+            }
+        }
+        return;
+    }
+    let Ok(src) = p::text(body) else {
+        return;
+    };
+    macro_rules! round_trip {
+        ($t:ty) => {
+            if let Ok(v) = <$t>::parse(&src, &limits) {
+                let mut out = Vec::new();
+                v.write(&mut out);
+                let again = bytestring::ByteString::try_from(out).expect("written as UTF-8");
+                let w = <$t>::parse(&again, &limits).expect("what we write parses");
+                assert_eq!(w, v);
+            }
+        };
+    }
+    match kind % 11 {
+        0 => round_trip!(p::ContactList),
+        1 => round_trip!(p::RoamingList),
+        2 => round_trip!(p::RoamingData),
+        3 => {
+            if let Ok(v) = p::Publish::parse(&src, &limits) {
+                for publication in &v.publications {
+                    let _ = publication.state(&limits);
+                }
+            }
+            round_trip!(p::Publish)
+        }
+        4 => round_trip!(p::BatchSubscribe),
+        5 => {
+            if let Ok(v) = p::Categories::parse(&src, &limits) {
+                for c in &v.categories {
+                    let _ = c.state(&limits);
+                }
+            }
+            round_trip!(p::Categories)
+        }
+        6 => round_trip!(p::SetContainerMembers),
+        7 => round_trip!(p::SetSubscriber),
+        8 => round_trip!(p::soap::Request),
+        9 => round_trip!(p::rlmi::List),
+        _ => round_trip!(p::soap::Presentity),
+    }
+}

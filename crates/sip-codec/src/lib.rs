@@ -125,6 +125,8 @@ mod message;
 mod name;
 pub mod ntlm;
 mod params;
+#[cfg(feature = "presence")]
+pub mod presence;
 pub mod proxy;
 mod scan;
 pub mod sdp;
