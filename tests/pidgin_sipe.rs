@@ -514,6 +514,149 @@ mod with_pidgin {
         c.im(0, 2, "carol, alice again");
     }
 
+    /// Waits for `line` from driver `i` (a STATUS, a list line), or fails with every log.
+    fn expect(c: &mut Clients, i: usize, what: &str, want: impl Fn(&str) -> bool) -> String {
+        match c.list[i].wait(DELIVERY, want) {
+            Ok(l) => l,
+            Err(e) => c.fail(&format!("{what}: {e}")),
+        }
+    }
+
+    /// Driver `i`'s buddy list: (groups, (buddy, group, allowed|blocked)).
+    fn buddy_list(c: &mut Clients, i: usize) -> (Vec<String>, Vec<(String, String, String)>) {
+        c.list[i].send("list");
+        let (mut groups, mut buddies) = (Vec::new(), Vec::new());
+        loop {
+            let l = expect(c, i, "the buddy list", |l| {
+                l.starts_with("GROUP ") || l.starts_with("BUDDY ") || l == "LIST-END"
+            });
+            if l == "LIST-END" {
+                return (groups, buddies);
+            }
+            if let Some(g) = l.strip_prefix("GROUP ") {
+                groups.push(g.to_owned());
+            } else if let Some(b) = l.strip_prefix("BUDDY ") {
+                let mut w = b.rsplitn(3, ' ');
+                let (state, group, name) = (w.next(), w.next(), w.next());
+                if let (Some(s), Some(g), Some(n)) = (state, group, name) {
+                    buddies.push((n.to_owned(), g.to_owned(), s.to_owned()));
+                }
+            }
+        }
+    }
+
+    /// A sign-in of one user, alone.
+    fn sign_in_one(test: &str, server: &Server, user: &str) -> Clients {
+        Clients::sign_in(test, server, "tls", &[user])
+    }
+
+    /// Waits until driver `i`'s list satisfies `ok` (the contact list arrives by NOTIFY a
+    /// moment after SIGNED-IN).
+    fn list_until(
+        c: &mut Clients,
+        i: usize,
+        what: &str,
+        ok: impl Fn(&[String], &[(String, String, String)]) -> bool,
+    ) -> (Vec<String>, Vec<(String, String, String)>) {
+        let deadline = Instant::now() + DELIVERY;
+        loop {
+            let (g, b) = buddy_list(c, i);
+            if ok(&g, &b) {
+                return (g, b);
+            }
+            if Instant::now() >= deadline {
+                c.fail(&format!("{what}: groups {g:?}, buddies {b:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    /// [MS-PRES] presence and the roaming contact list with pidgin-sipe: alice adds bob to a
+    /// group and sees him online; bob adds alice and sees her go away and come back; alice
+    /// blocks bob and bob sees her offline; the list (and the block) survive a server restart
+    /// and a new sign-in; a group is renamed, emptied and deleted, and a new sign-in shows it
+    /// gone.
+    #[test]
+    fn contacts_and_presence_with_pidgin_sipe() {
+        let _one = serial();
+        let test = "presence";
+        let mut server = Server::start(test);
+        let mut c = Clients::sign_in(test, &server, "tls", &["alice", "bob"]);
+        let (alice, bob) = (0, 1);
+        // The server's (empty) list has arrived when sipe has made its default group.
+        for i in [alice, bob] {
+            list_until(&mut c, i, "the contact list from the server", |g, _| {
+                g.iter().any(|g| g == "Other Contacts")
+            });
+        }
+        c.list[alice].send("add sip:bob@contoso.com Friends");
+        expect(&mut c, alice, "alice sees bob online", |l| {
+            l == "STATUS sip:bob@contoso.com available"
+        });
+        c.list[bob].send("add sip:alice@contoso.com Colleagues");
+        expect(&mut c, bob, "bob sees alice online", |l| {
+            l == "STATUS sip:alice@contoso.com available"
+        });
+        c.list[alice].send("status away");
+        expect(&mut c, bob, "bob sees alice away", |l| {
+            l == "STATUS sip:alice@contoso.com away"
+        });
+        c.list[alice].send("status available");
+        expect(&mut c, bob, "bob sees alice back", |l| {
+            l == "STATUS sip:alice@contoso.com available"
+        });
+        c.list[alice].send("block sip:bob@contoso.com");
+        expect(
+            &mut c,
+            bob,
+            "bob sees alice offline once she blocks him",
+            |l| l == "STATUS sip:alice@contoso.com offline",
+        );
+        list_until(&mut c, alice, "alice's list before the restart", |_, b| {
+            b.iter()
+                .any(|(n, g, s)| n == "sip:bob@contoso.com" && g == "Friends" && s == "blocked")
+        });
+        drop(c);
+
+        // The list is the server's: a restart and a new sign-in (a fresh libpurple directory)
+        // bring it back, bob still in Friends and still blocked.
+        server.0.restart();
+        let mut c = sign_in_one(test, &server, "alice");
+        list_until(&mut c, 0, "alice's list after the restart", |_, b| {
+            b.iter()
+                .any(|(n, g, s)| n == "sip:bob@contoso.com" && g == "Friends" && s == "blocked")
+        });
+        c.list[0].send("rename-group Friends Pals");
+        list_until(&mut c, 0, "the group renamed", |g, b| {
+            g.iter().any(|g| g == "Pals")
+                && b.iter()
+                    .any(|(n, g, _)| n == "sip:bob@contoso.com" && g == "Pals")
+        });
+        drop(c);
+        let mut c = sign_in_one(test, &server, "alice");
+        list_until(&mut c, 0, "the rename kept by the server", |g, b| {
+            !g.iter().any(|g| g == "Friends")
+                && b.iter()
+                    .any(|(n, g, _)| n == "sip:bob@contoso.com" && g == "Pals")
+        });
+        c.list[0].send("remove sip:bob@contoso.com");
+        list_until(&mut c, 0, "bob removed", |_, b| b.is_empty());
+        c.list[0].send("delete-group Pals");
+        list_until(&mut c, 0, "the group deleted", |g, _| {
+            !g.iter().any(|g| g == "Pals")
+        });
+        drop(c);
+        let mut c = sign_in_one(test, &server, "alice");
+        let (g, b) = list_until(&mut c, 0, "the list after the deletions", |g, _| {
+            g.iter().any(|g| g == "Other Contacts")
+        });
+        if g.iter().any(|g| g == "Pals" || g == "Friends") || !b.is_empty() {
+            c.fail(&format!(
+                "the deletions were not kept: groups {g:?}, buddies {b:?}"
+            ));
+        }
+    }
+
     #[cfg(feature = "kerberos-tests")]
     use super::kdc;
 

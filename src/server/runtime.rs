@@ -52,6 +52,10 @@ impl Directory for Users {
         let p = self.load_password(user)?;
         Some(crate::sip::ntlm::Credentials::new(user, "", p).nt_hash())
     }
+
+    fn users(&self) -> Vec<String> {
+        self.map.keys().cloned().collect()
+    }
 }
 
 pub(super) enum Input {
@@ -240,6 +244,12 @@ pub async fn run(
         .map_err(io)?
     {
         engine.load_binding(b, wall);
+    }
+    // Contact lists, containers, subscribers and static categories.
+    for (aor, contacts, data) in db.roaming().map_err(io)? {
+        if let Err(e) = engine.load_roaming(&aor, &contacts, &data) {
+            tracing::warn!(%aor, error = %e, "roaming data not loaded");
+        }
     }
     // Scheduled conferences (expired ones were purged by the query).
     for c in db.conferences(unix_now()).map_err(io)? {

@@ -1,5 +1,5 @@
 //! Persistence in SQLite (the bundled library, through rusqlite): users, registrations and
-//! their expiry, scheduled conferences and their expiry, and the Address Book Server's history
+//! their expiry, scheduled conferences and their expiry, contact lists and roaming data, and the Address Book Server's history
 //! (each day's book and the files published from it). Writes arrive in batches and each batch is one transaction, committed before the
 //! engine is told (and only then acknowledges them to the network). WAL journal with
 //! `synchronous=NORMAL`: a killed process loses nothing committed.
@@ -147,6 +147,8 @@ impl Store {
              CREATE TABLE IF NOT EXISTS conferences (
                  focus TEXT PRIMARY KEY, info TEXT NOT NULL, key BLOB NOT NULL,
                  expires_at INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS roaming (
+                 aor TEXT PRIMARY KEY, contacts TEXT NOT NULL, data TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS abs_days (day INTEGER PRIMARY KEY, book BLOB NOT NULL);
              CREATE TABLE IF NOT EXISTS abs_files (
                  name TEXT PRIMARY KEY, day INTEGER NOT NULL, body BLOB NOT NULL,
@@ -247,6 +249,18 @@ impl Store {
                 flow: None,
             })
         })?;
+        rows.collect()
+    }
+
+    /// Every user's contact list and roaming data: (AOR, `contactList`, `roamingData`).
+    ///
+    /// # Errors
+    /// SQLite's.
+    pub fn roaming(&self) -> rusqlite::Result<Vec<(String, String, String)>> {
+        let mut st = self
+            .db
+            .prepare("SELECT aor, contacts, data FROM roaming ORDER BY aor")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         rows.collect()
     }
 
@@ -378,6 +392,16 @@ impl Store {
                         conference: None,
                     } => {
                         tx.execute("DELETE FROM conferences WHERE focus = ?1", params![focus])?;
+                    }
+                    StoreOp::Roaming {
+                        aor,
+                        contacts,
+                        data,
+                    } => {
+                        tx.prepare_cached(
+                            "INSERT OR REPLACE INTO roaming (aor, contacts, data) VALUES (?1, ?2, ?3)",
+                        )?
+                        .execute(params![aor, contacts, data])?;
                     }
                 }
             }

@@ -9,6 +9,7 @@ use ocs_stack::server::{Bound, Config, Running, spawn};
 pub(crate) struct InProcess {
     pub(crate) rt: tokio::runtime::Runtime,
     running: Option<Running>,
+    cfg: Config,
     /// Its data directory.
     pub(crate) dir: PathBuf,
 }
@@ -25,12 +26,26 @@ impl InProcess {
             .enable_all()
             .build()
             .unwrap();
-        let running = rt.block_on(spawn(cfg)).expect("the server starts");
+        let running = rt.block_on(spawn(cfg.clone())).expect("the server starts");
         InProcess {
             rt,
             running: Some(running),
+            cfg,
             dir,
         }
+    }
+
+    /// Stops the server and starts it again on the same data directory (new ports).
+    #[allow(dead_code)]
+    pub(crate) fn restart(&mut self) {
+        if let Some(r) = self.running.take() {
+            let _ = self.rt.block_on(r.stop());
+        }
+        let running = self
+            .rt
+            .block_on(spawn(self.cfg.clone()))
+            .expect("the server starts again");
+        self.running = Some(running);
     }
 
     /// What it bound.

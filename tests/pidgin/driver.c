@@ -15,8 +15,18 @@
  *                            NOTE <who> <text>           (an error or system line in a conversation)
  *                            NOTIFY <primary> <secondary> (a notification dialog)
  *                            ERROR <text>                (the connection failed; exit status 1)
+ *                            STATUS <buddy-uri> <status-id> (a buddy's presence changed)
+ *                            GROUP <name> | BUDDY <uri> <group> <allowed|blocked> | LIST-END
+ *                                                        (the answer to "list")
  * stdin, one command a line: im <to-uri> <text>
  *                            typing <to-uri>              (tell a peer we are typing)
+ *                            add <uri> <group>            (add a buddy, creating the group)
+ *                            remove <uri>                 (remove a buddy from every group)
+ *                            rename-group <old> <new>
+ *                            delete-group <name>          (an empty group)
+ *                            status available|away|busy|dnd
+ *                            block <uri> | unblock <uri>
+ *                            list                         (the buddy list, as above)
  *                            quit                         (end of input quits as well)
  *
  * PURPLE_DEBUG=1 sends libpurple's and sipe's debug log (whole SIP messages) to stderr.
@@ -389,7 +399,108 @@ static void buddy_typing(PurpleAccount *acct, const char *name)
 	emit("TYPING", name, NULL);
 }
 
+static void buddy_status_changed(PurpleBuddy *buddy, PurpleStatus *old, PurpleStatus *status)
+{
+	(void)old;
+	emit("STATUS", purple_buddy_get_name(buddy), purple_status_get_id(status));
+}
+
+/* Coming online is "buddy-signed-on", not a status change. */
+static void buddy_signed_on(PurpleBuddy *buddy)
+{
+	PurpleStatus *st = purple_presence_get_active_status(purple_buddy_get_presence(buddy));
+
+	emit("STATUS", purple_buddy_get_name(buddy), st ? purple_status_get_id(st) : "available");
+}
+
+static void buddy_signed_off(PurpleBuddy *buddy)
+{
+	emit("STATUS", purple_buddy_get_name(buddy), "offline");
+}
+
 /* ---- commands on stdin ---- */
+
+static PurpleGroup *group_named(const char *name, gboolean create)
+{
+	PurpleGroup *g = purple_find_group(name);
+
+	if (!g && create) {
+		g = purple_group_new(name);
+		purple_blist_add_group(g, NULL);
+	}
+	return g;
+}
+
+static void add_buddy(const char *uri, const char *group)
+{
+	PurpleGroup *g = group_named(group, TRUE);
+	PurpleBuddy *b = purple_find_buddy_in_group(account, uri, g);
+
+	if (b)
+		return;
+	b = purple_buddy_new(account, uri, NULL);
+	purple_blist_add_buddy(b, NULL, g, NULL);
+	purple_account_add_buddy(account, b);
+}
+
+static void remove_buddy(const char *uri)
+{
+	GSList *all = purple_find_buddies(account, uri);
+
+	for (GSList *l = all; l; l = l->next) {
+		PurpleBuddy *b = l->data;
+
+		purple_account_remove_buddy(account, b, purple_buddy_get_group(b));
+		purple_blist_remove_buddy(b);
+	}
+	g_slist_free(all);
+}
+
+static void set_status(const char *what)
+{
+	PurpleStatusPrimitive p = PURPLE_STATUS_AVAILABLE;
+
+	if (strcmp(what, "away") == 0)
+		p = PURPLE_STATUS_AWAY;
+	else if (strcmp(what, "busy") == 0)
+		p = PURPLE_STATUS_UNAVAILABLE;
+	else if (strcmp(what, "dnd") == 0)
+		p = PURPLE_STATUS_UNAVAILABLE;
+	purple_savedstatus_activate(purple_savedstatus_new(NULL, p));
+}
+
+/* Whether NAME is on the account's deny list (what sipe fills from the server's blocked
+ * container; purple_privacy_check() would also weigh the account's privacy mode). */
+static gboolean denied(const char *name)
+{
+	for (GSList *l = account->deny; l; l = l->next)
+		if (g_ascii_strcasecmp(l->data, name) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+/* GROUP lines for every group, BUDDY lines for this account's buddies, then LIST-END. */
+static void list_buddies(void)
+{
+	for (PurpleBlistNode *g = purple_blist_get_root(); g; g = purple_blist_node_get_sibling_next(g)) {
+		if (!PURPLE_BLIST_NODE_IS_GROUP(g))
+			continue;
+		emit("GROUP", purple_group_get_name(PURPLE_GROUP(g)), NULL);
+	}
+	GSList *all = purple_find_buddies(account, NULL);
+
+	for (GSList *l = all; l; l = l->next) {
+		PurpleBuddy *b = l->data;
+		const char *name = purple_buddy_get_name(b);
+		char *rest = g_strdup_printf("%s %s", purple_group_get_name(purple_buddy_get_group(b)),
+					     denied(name) ? "blocked" : "allowed");
+
+		emit("BUDDY", name, rest);
+		g_free(rest);
+	}
+	g_slist_free(all);
+	emit("LIST-END", NULL, NULL);
+}
 
 static void send_im(const char *to, const char *text)
 {
@@ -438,6 +549,34 @@ static gboolean stdin_ready(GIOChannel *ch, GIOCondition cond, gpointer data)
 
 		if (gc)
 			serv_send_typing(gc, line + 7, PURPLE_TYPING);
+	} else if (g_str_has_prefix(line, "add ")) {
+		char **parts = g_strsplit(line + 4, " ", 2);
+
+		if (parts[0] && parts[1])
+			add_buddy(parts[0], parts[1]);
+		g_strfreev(parts);
+	} else if (g_str_has_prefix(line, "remove ")) {
+		remove_buddy(line + 7);
+	} else if (g_str_has_prefix(line, "rename-group ")) {
+		char **parts = g_strsplit(line + 13, " ", 2);
+		PurpleGroup *g = parts[0] ? group_named(parts[0], FALSE) : NULL;
+
+		if (g && parts[1])
+			purple_blist_rename_group(g, parts[1]);
+		g_strfreev(parts);
+	} else if (g_str_has_prefix(line, "delete-group ")) {
+		PurpleGroup *g = group_named(line + 13, FALSE);
+
+		if (g)
+			purple_blist_remove_group(g);
+	} else if (g_str_has_prefix(line, "status ")) {
+		set_status(line + 7);
+	} else if (g_str_has_prefix(line, "block ")) {
+		purple_privacy_deny_add(account, line + 6, FALSE);
+	} else if (g_str_has_prefix(line, "unblock ")) {
+		purple_privacy_deny_remove(account, line + 8, FALSE);
+	} else if (strcmp(line, "list") == 0) {
+		list_buddies();
 	} else if (strcmp(line, "quit") == 0) {
 		g_free(line);
 		quit_soon();
@@ -572,6 +711,12 @@ int main(int argc, char **argv)
 			      PURPLE_CALLBACK(received_im), NULL);
 	purple_signal_connect(purple_conversations_get_handle(), "buddy-typing", &handle,
 			      PURPLE_CALLBACK(buddy_typing), NULL);
+	purple_signal_connect(purple_blist_get_handle(), "buddy-status-changed", &handle,
+			      PURPLE_CALLBACK(buddy_status_changed), NULL);
+	purple_signal_connect(purple_blist_get_handle(), "buddy-signed-on", &handle,
+			      PURPLE_CALLBACK(buddy_signed_on), NULL);
+	purple_signal_connect(purple_blist_get_handle(), "buddy-signed-off", &handle,
+			      PURPLE_CALLBACK(buddy_signed_off), NULL);
 
 	/* sipe's user name is "<sip address>,<login>" (its account user split). */
 	login = argc == 7 ? g_strdup(argv[6]) : default_login(argv[1], argv[5]);

@@ -681,7 +681,8 @@ proptest! {
         let got = rlmi::parts(&Bytes::from(out), "bNd7x", 16).unwrap();
         prop_assert_eq!(got.len(), bodies.len());
         for (g, b) in got.iter().zip(&bodies) {
-            prop_assert_eq!(&g.body[..], b.as_bytes());
+            // The empty line after each body (for libpurple) stays with it.
+            prop_assert_eq!(&g.body[..g.body.len() - 2], b.as_bytes());
         }
     }
 

@@ -7,6 +7,7 @@
 //!  committed(ticket)    │   ├─ registrar      REGISTER, Digest/NTLM, bindings      │
 //!  mcu_answer(id)       │   ├─ provisioning   vnd-microsoft-provisioning-v2        │
 //!                       │   ├─ conference     focus factory, focus, subscriptions  │
+//!                       │   ├─ presence       contact lists, categories, watchers  │
 //!                       │   ├─ sessions       IM and A/V MCU sessions, chat relay  │
 //!                       │   └─ proxy          everything else: forking proxy       │
 //!                       │ mcus (server::mcu): C3P service of the A/V, IM and       │
@@ -41,6 +42,7 @@
 mod conference;
 pub(crate) mod core;
 pub mod kerberos;
+mod presence;
 mod provisioning;
 mod proxy;
 mod registrar;
@@ -55,6 +57,7 @@ use bytes::Bytes;
 pub use self::core::{ConnId, Outbound, Peer};
 pub use crate::server::mcu::{MediaLeg, MediaOp, WebConfOp};
 pub use conference::C3P;
+pub use presence::PresenceLimits;
 pub use registrar::{Binding, ClearPasswords, Directory};
 
 use self::core::Core;
@@ -64,6 +67,7 @@ use crate::server::mcu::{McuConfig, Mcus};
 use crate::sip::Message;
 use crate::sip::transaction::{TxEvent, TxKey};
 use conference::{Conferencing, Cx};
+use presence::Presence;
 use proxy::Proxy;
 use registrar::Registrar;
 use sessions::Sessions;
@@ -86,6 +90,16 @@ pub enum StoreOp {
         focus: String,
         /// The record, or `None` once it is deleted.
         conference: Option<StoredConference>,
+    },
+    /// Keep a user's contact list and roaming data ([MS-PRES]): the `contactList` and the
+    /// `roamingData` (containers, subscribers, static categories) documents.
+    Roaming {
+        /// The user, `sip:user@domain`.
+        aor: String,
+        /// Its `contactList` document.
+        contacts: String,
+        /// Its `roamingData` document.
+        data: String,
     },
 }
 
@@ -243,6 +257,8 @@ pub struct EngineConfig {
     /// `/LiveServer/<type>/`); every other MCU type is served in this process by a direct
     /// call.
     pub remote_mcus: Vec<(McuType, SocketAddr)>,
+    /// The presence application's limits (contacts, groups, publications, batch size).
+    pub presence: PresenceLimits,
 }
 
 impl Default for EngineConfig {
@@ -267,6 +283,7 @@ impl Default for EngineConfig {
             media_rtcp: None,
             psom_addr: None,
             remote_mcus: Vec::new(),
+            presence: PresenceLimits::default(),
         }
     }
 }
@@ -308,6 +325,7 @@ enum Route {
     Conference(crate::cccp::uri::ConferenceUri),
     McuSession(crate::cccp::uri::ConferenceUri),
     Provisioning,
+    Presence,
     Proxy,
 }
 
@@ -319,6 +337,7 @@ pub struct Engine {
     conference: Conferencing,
     sessions: Sessions,
     mcus: Mcus,
+    presence: Presence,
 }
 
 impl std::fmt::Debug for Engine {
@@ -365,6 +384,7 @@ impl Engine {
             &seed,
         );
         let remote_mcus = cfg.remote_mcus.clone();
+        let presence = Presence::new(cfg.presence.clone());
         let core = Core::new(cfg, &seed, now);
         let focus = crate::cccp::focus::Focus::new(
             crate::cccp::focus::FocusConfig {
@@ -383,7 +403,22 @@ impl Engine {
             conference: Conferencing::new(focus, remote_mcus),
             sessions: Sessions::default(),
             mcus,
+            presence,
         }
+    }
+
+    /// Loads a user's contact list and roaming data from the store (at start-up).
+    ///
+    /// # Errors
+    /// A document that does not parse.
+    pub fn load_roaming(&mut self, aor: &str, contacts: &str, data: &str) -> Result<(), String> {
+        self.presence.load(aor, contacts, data)
+    }
+
+    /// A user's contact list as its owner gets it (`None` for a user without one).
+    #[must_use]
+    pub fn contact_list(&self, aor: &str) -> Option<crate::sip::presence::ContactList> {
+        self.presence.contact_list(aor)
     }
 
     /// The counters.
@@ -520,6 +555,7 @@ impl Engine {
     /// A TCP or TLS connection closed: its security association ends with it.
     pub fn closed(&mut self, conn: ConnId) {
         self.core.security.closed(conn);
+        self.presence.closed(conn);
     }
 
     /// Accepts [MS-SIPAE] Kerberos from now on (offered first in every challenge), with the
@@ -547,17 +583,22 @@ impl Engine {
         self.drain(now, wall, None, users);
         let (conference, mut cx) = conferencing!(self);
         conference.conference_timeout(&mut cx, now, wall);
+        self.presence
+            .timeout(&mut self.core, &self.registrar, now, wall);
         self.core.flush_transmits();
     }
 
     /// When [`Engine::handle_timeout`] is next due.
     #[must_use = "without it the timers never fire"]
     pub fn poll_timeout(&mut self) -> Option<Instant> {
-        let tx = self.core.layer.poll_timeout();
-        match self.conference.poll_timeout() {
-            Some(c) => Some(tx.map_or(c, |t| t.min(c))),
-            None => tx,
-        }
+        [
+            self.core.layer.poll_timeout(),
+            self.conference.poll_timeout(),
+            self.presence.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The next thing to do; drain it after every input (see the
@@ -676,6 +717,9 @@ impl Engine {
         if method == "SUBSCRIBE" && provisioning::is_provisioning(&self.core, req) {
             return Route::Provisioning;
         }
+        if self.presence.serves(&self.core, req) {
+            return Route::Presence;
+        }
         Route::Proxy
     }
 
@@ -712,6 +756,8 @@ impl Engine {
             Route::Registrar => {
                 self.registrar
                     .register(&mut self.core, now, wall, key, &req, users);
+                self.presence
+                    .registered(&mut self.core, &self.registrar, now, wall, &req);
             }
             Route::Options => self.core.reply_with(
                 now,
@@ -735,6 +781,10 @@ impl Engine {
                     .mcu_request(&mut self.core, &mut self.mcus, now, key, &req, &uri);
             }
             Route::Provisioning => provisioning::answer(&mut self.core, now, key, &req),
+            Route::Presence => {
+                self.presence
+                    .request(&mut self.core, &self.registrar, now, wall, key, &req, users);
+            }
             Route::Proxy => {
                 self.proxy
                     .forward(&mut self.core, &self.registrar, now, wall, key, req);

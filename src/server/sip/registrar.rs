@@ -54,12 +54,20 @@ pub trait Directory {
     fn digest_ha1(&self, user: &str, realm: &str, algorithm: Algorithm) -> Option<String>;
     /// The NT hash of `user`'s password (NTLM, [MS-NLMP] 3.3.1).
     fn nt_hash(&self, user: &str) -> Option<[u8; 16]>;
+    /// The users' names, for a directory search (`directorySearch`); none by default.
+    fn users(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Users known by clear password (tests, examples): a [`Directory`] that hashes on demand.
 pub trait ClearPasswords {
     /// The password of `user` in our domain, if there is such a user.
     fn password(&self, user: &str) -> Option<String>;
+    /// Every user's name (for [`Directory::users`]); none by default.
+    fn names(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 impl<T: ClearPasswords> Directory for T {
@@ -71,6 +79,10 @@ impl<T: ClearPasswords> Directory for T {
     fn nt_hash(&self, user: &str) -> Option<[u8; 16]> {
         self.password(user)
             .map(|p| crate::sip::ntlm::Credentials::new(user, "", &p).nt_hash())
+    }
+
+    fn users(&self) -> Vec<String> {
+        self.names()
     }
 }
 
@@ -84,7 +96,7 @@ pub(super) struct Registrar {
 
 /// The event packages this server serves, for `Allow-Events` ([MS-SIPREGE] 2.2.1.5; written
 /// without spaces: pidgin-sipe splits the list on bare commas).
-pub(super) const ALLOW_EVENTS: &str = "conference,vnd-microsoft-provisioning-v2";
+pub(super) const ALLOW_EVENTS: &str = "presence,vnd-microsoft-roaming-contacts,vnd-microsoft-roaming-self,vnd-microsoft-provisioning-v2,presence.wpending,conference";
 
 impl Registrar {
     pub(super) fn new() -> Registrar {

@@ -247,7 +247,9 @@ fn part(body: &Bytes, start: usize, end: usize) -> Result<Part, Error> {
 }
 
 /// Writes a `multipart/related` body: each part as (Content-ID, Content-Type, body), with
-/// `Content-Transfer-Encoding: binary` as [MS-PRES] shows them.
+/// `Content-Transfer-Encoding: binary` as [MS-PRES] shows them. Each body is followed by an
+/// empty line, which [`parts`] (like any RFC 2046 reader) keeps as a trailing CRLF of the body:
+/// libpurple's MIME reader, which pidgin-sipe uses, drops the last four bytes of every part.
 pub fn write_related(out: &mut Vec<u8>, boundary: &str, parts: &[(&str, &str, &[u8])]) {
     for (cid, ctype, body) in parts {
         out.extend_from_slice(b"--");
@@ -258,7 +260,7 @@ pub fn write_related(out: &mut Vec<u8>, boundary: &str, parts: &[(&str, &str, &[
         out.extend_from_slice(ctype.as_bytes());
         out.extend_from_slice(b"\r\n\r\n");
         out.extend_from_slice(body);
-        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(b"\r\n\r\n");
     }
     out.extend_from_slice(b"--");
     out.extend_from_slice(boundary.as_bytes());
@@ -298,8 +300,8 @@ mod tests {
             p[0].content_type.as_deref(),
             Some(&b"application/rlmi+xml"[..])
         );
-        assert_eq!(&p[0].body[..], b"<list/>");
-        assert_eq!(&p[1].body[..], b"x\r\ny");
+        assert_eq!(&p[0].body[..], b"<list/>\r\n");
+        assert_eq!(&p[1].body[..], b"x\r\ny\r\n");
         assert!(matches!(
             parts(&body, b, 1),
             Err(Error::Multipart {

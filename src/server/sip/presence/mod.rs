@@ -1,0 +1,1098 @@
+//! The presence application: contact lists and enhanced presence as OCS 2007 serves them
+//! ([MS-PRES], [MS-SIP] roaming), over the documents of [`crate::sip::presence`].
+//!
+//! | request (to oneself unless said) | what it does |
+//! |---|---|
+//! | SUBSCRIBE `vnd-microsoft-roaming-contacts` | the contact list; later changes as `contactDelta` |
+//! | SUBSCRIBE `vnd-microsoft-roaming-self` | one's categories with their versions, containers, subscribers |
+//! | SUBSCRIBE `presence` with a `batchSub` body | the presence of many contacts at once (`Require: adhoclist, categoryList`); a re-SUBSCRIBE in the dialog adds contacts |
+//! | SUBSCRIBE `presence` to a contact | the presence of one |
+//! | SUBSCRIBE `presence.wpending` | who subscribed and is not acknowledged (2005) |
+//! | SERVICE `msrtc-category-publish+xml` | publishes categories: `409` with the current versions when stale |
+//! | SERVICE `msrtc-setcontainermembers+xml` | the ACL: who sees which container (32000: blocked) |
+//! | SERVICE `msrtc-presence-setsubscriber+xml` | subscribers acknowledged |
+//! | SERVICE `SOAP+xml` | `setContact`, `deleteContact`, `addGroup`, `modifyGroup`, `deleteGroup`; `directorySearch` (to the domain); the 2005 `setPresence` |
+//!
+//! Every answer to a subscription carries its first notification (`ms-piggyback-cseq`, as
+//! pidgin-sipe and Communicator read it); changes follow as NOTIFY, or BENOTIFY where offered,
+//! to every endpoint subscribed. A watcher sees the container its membership selects
+//! ([`roster::Roaming::level`]) and the aggregated availability; a blocked one sees offline.
+//! Contact lists, containers, subscribers and static categories are kept in the store, and
+//! what changes them is acknowledged once committed.
+
+mod roster;
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use bytestring::ByteString;
+
+use super::StoreOp;
+use super::core::{Core, Peer, unix};
+use super::registrar::{Directory, Registrar};
+use crate::sip::presence::{
+    self as doc, BatchSubscribe, Limits, Publish, RoamingList, SetContainerMembers, SetSubscriber,
+    rlmi, soap,
+};
+use crate::sip::subscription::{Notifier, NotifierEvent};
+use crate::sip::transaction::TxKey;
+use crate::sip::{HeaderName, Message};
+use roster::{Roaming, sip_uri};
+
+const CONTACTS: &str = "vnd-microsoft-roaming-contacts";
+const SELF: &str = "vnd-microsoft-roaming-self";
+const PRESENCE: &str = "presence";
+const WPENDING: &str = "presence.wpending";
+const CT_CONTACTS: &str = "application/vnd-microsoft-roaming-contacts+xml";
+const CT_SELF: &str = "application/vnd-microsoft-roaming-self+xml";
+const CT_CATEGORIES: &str = "application/msrtc-event-categories+xml";
+const CT_WPENDING: &str = "text/xml+msrtc.wpending";
+/// The longest subscription granted; clients refresh before it runs out.
+const MAX_SUBSCRIPTION: u32 = 3600;
+/// How often signed-out users and timed publications are looked for.
+const SWEEP: Duration = Duration::from_secs(10);
+
+/// The presence application's limits, each with a default a server can live with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceLimits {
+    /// Contacts in one list (default 1,000: OCS 2007's own limit).
+    pub max_contacts: usize,
+    /// Groups in one list (default 64).
+    pub max_groups: usize,
+    /// Category instances one user may publish (default 256).
+    pub max_publications: usize,
+    /// Contacts in one batched subscription (default 1,000).
+    pub max_batch: usize,
+    /// Subscriptions of one user at once, all endpoints (default 64).
+    pub max_subscriptions: usize,
+    /// The documents' limits.
+    pub documents: Limits,
+}
+
+impl Default for PresenceLimits {
+    fn default() -> Self {
+        PresenceLimits {
+            max_contacts: 1000,
+            max_groups: 64,
+            max_publications: 256,
+            max_batch: 1000,
+            max_subscriptions: 64,
+            documents: Limits::default(),
+        }
+    }
+}
+
+/// What a subscription follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kind {
+    Contacts,
+    SelfData(RoamingList),
+    /// The presentities watched; batched (multipart notifications) or one.
+    Presence {
+        resources: BTreeSet<String>,
+        batched: bool,
+    },
+    Wpending,
+}
+
+struct Sub {
+    /// The subscriber, `sip:user@domain`.
+    owner: String,
+    kind: Kind,
+    notifier: Notifier,
+    peer: Peer,
+    call_id: String,
+}
+
+/// The presence application's state: see the [module documentation](self).
+pub(super) struct Presence {
+    pub(super) limits: PresenceLimits,
+    users: HashMap<String, Roaming>,
+    /// Users with an endpoint signed in, as last seen.
+    online: BTreeSet<String>,
+    subs: HashMap<u64, Sub>,
+    by_call: HashMap<String, u64>,
+    /// Presentity → the presence subscriptions that watch it.
+    watching: HashMap<String, BTreeSet<u64>>,
+    /// User → its own contact-list and roaming-self subscriptions.
+    own: HashMap<String, BTreeSet<u64>>,
+    next_sub: u64,
+    next_sweep: Option<Instant>,
+}
+
+fn event_of(req: &Message) -> Option<String> {
+    req.event()
+        .and_then(Result::ok)
+        .map(|e| e.value.to_ascii_lowercase())
+}
+
+fn content_type(req: &Message) -> String {
+    req.content_type()
+        .and_then(Result::ok)
+        .map(|m| format!("{}/{}", m.top, m.sub).to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// The `sip:user@domain` of a request's From.
+fn from_aor(req: &Message) -> Option<String> {
+    let f = req.from().ok()?;
+    let s = f.uri.as_sip()?;
+    Some(sip_uri(&format!("{}@{}", s.user?, s.host)))
+}
+
+/// The user a request is addressed to, if its Request-URI has a user part.
+fn target_aor(req: &Message) -> Option<String> {
+    let uri = req.request_uri()?.ok()?;
+    let s = uri.as_sip()?;
+    Some(sip_uri(&format!("{}@{}", s.user?, s.host)))
+}
+
+impl Presence {
+    pub(super) fn new(limits: PresenceLimits) -> Presence {
+        Presence {
+            limits,
+            users: HashMap::new(),
+            online: BTreeSet::new(),
+            subs: HashMap::new(),
+            by_call: HashMap::new(),
+            watching: HashMap::new(),
+            own: HashMap::new(),
+            next_sub: 1,
+            next_sweep: None,
+        }
+    }
+
+    /// A user's state from the store (at start-up).
+    pub(super) fn load(&mut self, aor: &str, contacts: &str, data: &str) -> Result<(), String> {
+        let r = Roaming::from_store(contacts, data, &self.limits.documents)
+            .map_err(|e| e.to_string())?;
+        self.users.insert(sip_uri(aor), r);
+        Ok(())
+    }
+
+    /// The contact list of `aor`, as its owner would get it (for tests and tools).
+    pub(super) fn contact_list(&self, aor: &str) -> Option<doc::ContactList> {
+        self.users.get(&sip_uri(aor)).map(Roaming::contact_list)
+    }
+
+    /// Whether `req` is this application's.
+    pub(super) fn serves(&self, core: &Core, req: &Message) -> bool {
+        match req.method() {
+            Some("SUBSCRIBE") => {
+                let Some(ev) = event_of(req) else {
+                    return false;
+                };
+                if ![CONTACTS, SELF, PRESENCE, WPENDING].contains(&ev.as_str()) {
+                    return false;
+                }
+                if req.to().is_ok_and(|t| t.tag().is_some()) {
+                    return req.call_id().is_ok_and(|c| self.by_call.contains_key(c));
+                }
+                core.request_uri_host_is_us(req) && target_aor(req).is_some()
+            }
+            Some("SERVICE") => {
+                let ct = content_type(req);
+                let ours = matches!(
+                    ct.as_str(),
+                    "application/msrtc-category-publish+xml"
+                        | "application/msrtc-setcontainermembers+xml"
+                        | "application/msrtc-presence-setsubscriber+xml"
+                        | "application/soap+xml"
+                );
+                ours && core.request_uri_host_is_us(req)
+            }
+            _ => false,
+        }
+    }
+
+    fn user(&mut self, aor: &str) -> &mut Roaming {
+        self.users.entry(aor.to_owned()).or_default()
+    }
+
+    /// Serves a request [`Presence::serves`] took.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn request(
+        &mut self,
+        core: &mut Core,
+        registrar: &Registrar,
+        now: Instant,
+        wall: SystemTime,
+        key: TxKey,
+        req: &Message,
+        users: &dyn Directory,
+    ) {
+        let Some(owner) = from_aor(req) else {
+            return core.reply(now, key, req, 400, "Bad Request");
+        };
+        if req.method() == Some("SUBSCRIBE") {
+            return self.subscribe(core, registrar, now, wall, key, req, owner);
+        }
+        let target = target_aor(req);
+        let ct = content_type(req);
+        let body = match doc::text(req.body().clone()) {
+            Ok(b) => b,
+            Err(e) => return bad(core, now, key, req, &e),
+        };
+        let lim = self.limits.documents.clone();
+        if ct == "application/soap+xml" {
+            let op = match soap::Request::parse(&body, &lim) {
+                Ok(op) => op,
+                Err(e) => return bad(core, now, key, req, &e),
+            };
+            if let soap::Request::DirectorySearch { rows, max_results } = &op {
+                return directory_search(core, now, key, req, users, rows, *max_results);
+            }
+            if target.as_deref() != Some(owner.as_str()) {
+                return core.forbid(key, req, "contact lists are changed at one's own address");
+            }
+            return self.soap(core, registrar, now, wall, key, req, &owner, &op);
+        }
+        if target.as_deref() != Some(owner.as_str()) {
+            return core.forbid(key, req, "presence is published at one's own address");
+        }
+        match ct.as_str() {
+            "application/msrtc-category-publish+xml" => match Publish::parse(&body, &lim) {
+                Ok(p) => self.publish(core, registrar, now, wall, key, req, &owner, &p),
+                Err(e) => bad(core, now, key, req, &e),
+            },
+            "application/msrtc-setcontainermembers+xml" => {
+                match SetContainerMembers::parse(&body, &lim) {
+                    Ok(c) => {
+                        let changed = self.user(&owner).set_members(&c);
+                        self.commit(core, now, key, req, &owner, changed, None);
+                        if changed {
+                            self.notify_self(core, now, &owner);
+                            self.notify_watchers(core, now, &owner);
+                        }
+                    }
+                    Err(e) => bad(core, now, key, req, &e),
+                }
+            }
+            _ => match SetSubscriber::parse(&body, &lim) {
+                Ok(s) => {
+                    let r = self.user(&owner);
+                    let mut changed = false;
+                    for sub in &s.subscribers {
+                        if let Some(e) = r.subscribers.get_mut(&*sub.user)
+                            && e.1 != sub.acknowledged
+                        {
+                            e.1 = sub.acknowledged;
+                            changed = true;
+                        }
+                    }
+                    self.commit(core, now, key, req, &owner, changed, None);
+                    if changed {
+                        self.notify_self(core, now, &owner);
+                    }
+                }
+                Err(e) => bad(core, now, key, req, &e),
+            },
+        }
+    }
+
+    /// `200 OK` (with `body`), held until the store has what changed.
+    #[allow(clippy::too_many_arguments)]
+    fn commit(
+        &mut self,
+        core: &mut Core,
+        now: Instant,
+        key: TxKey,
+        req: &Message,
+        owner: &str,
+        changed: bool,
+        body: Option<(&str, Vec<u8>)>,
+    ) {
+        let tag = core.token();
+        let mut b = req.response(200, "OK", &tag);
+        if let Some((ct, bytes)) = &body {
+            b = b.body(ct, bytes);
+        }
+        let Ok(ok) = b.build() else {
+            return core.reply(now, key, req, 500, "Server Internal Error");
+        };
+        if !changed {
+            return core.respond(now, key, ok);
+        }
+        let (contacts, data) = self.user(owner).to_store(owner);
+        let ticket = core.store(StoreOp::Roaming {
+            aor: owner.to_owned(),
+            contacts,
+            data,
+        });
+        core.hold(ticket, key, ok);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn soap(
+        &mut self,
+        core: &mut Core,
+        registrar: &Registrar,
+        now: Instant,
+        wall: SystemTime,
+        key: TxKey,
+        req: &Message,
+        owner: &str,
+        op: &soap::Request,
+    ) {
+        if let soap::Request::SetPresence(p) = op {
+            // The 2005 form: a user state in the user's own containers.
+            let mut content = Vec::new();
+            doc::State {
+                kind: ByteString::from_static("userState"),
+                manual: true,
+                availability: Some(p.availability_2007()),
+                activity: None,
+            }
+            .write(&mut content);
+            let content = ByteString::try_from(content).unwrap_or_default();
+            let r = self.user(owner);
+            let key2 = ("state".to_owned(), 0x2000_0000, 2);
+            let version = r.pubs.get(&key2).map_or(0, |p| p.version);
+            let publish = Publish {
+                uri: ByteString::from(owner),
+                publications: vec![doc::Publication {
+                    category_name: ByteString::from_static("state"),
+                    instance: 0x2000_0000,
+                    container: 2,
+                    version,
+                    expire_type: ByteString::from_static("user"),
+                    expires: None,
+                    content,
+                }],
+            };
+            return self.publish(core, registrar, now, wall, key, req, owner, &publish);
+        }
+        let (max_c, max_g) = (self.limits.max_contacts, self.limits.max_groups);
+        match self.user(owner).apply(op, max_c, max_g) {
+            Ok((delta, group)) => {
+                let body = group.map(|id| {
+                    let mut b = Vec::new();
+                    soap::write_add_group_response(&mut b, id, self.user(owner).delta);
+                    ("application/SOAP+xml", b)
+                });
+                self.commit(core, now, key, req, owner, true, body);
+                let mut bytes = Vec::new();
+                delta.write(&mut bytes);
+                let bytes = Bytes::from(bytes);
+                for id in self.own_subs(owner, |k| matches!(k, Kind::Contacts)) {
+                    self.send_notify(core, now, id, CT_CONTACTS, &bytes);
+                }
+                // A new contact's watcher list (its "who added me") learns of the owner when
+                // the owner's client subscribes to its presence.
+            }
+            Err((code, reason)) => core.reply(now, key, req, code, reason),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn publish(
+        &mut self,
+        core: &mut Core,
+        registrar: &Registrar,
+        now: Instant,
+        wall: SystemTime,
+        key: TxKey,
+        req: &Message,
+        owner: &str,
+        p: &Publish,
+    ) {
+        let epid = req.from().ok().and_then(|f| f.epid().map(str::to_owned));
+        let max = self.limits.max_publications;
+        let t = unix(wall);
+        let res = self.user(owner).publish(p, epid.as_deref(), t, max);
+        match res {
+            Ok(()) => {
+                let persisted = p.publications.iter().any(|x| &*x.expire_type == "static");
+                self.commit(core, now, key, req, owner, persisted, None);
+                self.refresh_aggregate(registrar, owner, wall);
+                self.notify_self(core, now, owner);
+                self.notify_watchers(core, now, owner);
+            }
+            Err(stale) if stale.is_empty() => core.reply(now, key, req, 403, "Forbidden"),
+            Err(stale) => {
+                let mut body = Vec::new();
+                doc::write_wrong_delta(&mut body, owner, &stale);
+                let tag = core.token();
+                if let Ok(r) = req
+                    .response(409, "Conflict", &tag)
+                    .body("application/msrtc-fault+xml", &body)
+                    .build()
+                {
+                    core.respond(now, key, r);
+                }
+            }
+        }
+    }
+
+    /// Recomputes `aor`'s aggregated availability; whether it changed.
+    fn refresh_aggregate(&mut self, registrar: &Registrar, aor: &str, wall: SystemTime) -> bool {
+        let online = !registrar.bindings(aor, wall).is_empty();
+        if online {
+            self.online.insert(aor.to_owned());
+        } else {
+            self.online.remove(aor);
+        }
+        let lim = self.limits.documents.clone();
+        let r = self.user(aor);
+        let a = r.compute_aggregate(online, &lim);
+        if a == r.aggregate.0 {
+            return false;
+        }
+        r.aggregate = (a, r.aggregate.1 + 1);
+        true
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn subscribe(
+        &mut self,
+        core: &mut Core,
+        registrar: &Registrar,
+        now: Instant,
+        wall: SystemTime,
+        key: TxKey,
+        req: &Message,
+        owner: String,
+    ) {
+        let Some(event) = event_of(req) else {
+            return core.reply(now, key, req, 400, "Bad Request");
+        };
+        let Some(peer) = core.peers.get(&key).copied() else {
+            return;
+        };
+        let call = req.call_id().unwrap_or_default().to_owned();
+        let lim = self.limits.documents.clone();
+        let body = match doc::text(req.body().clone()) {
+            Ok(b) => b,
+            Err(e) => return bad(core, now, key, req, &e),
+        };
+        let batch = if body.trim().is_empty() || event != PRESENCE {
+            None
+        } else {
+            match BatchSubscribe::parse(&body, &lim) {
+                Ok(b) => Some(b),
+                Err(e) => return bad(core, now, key, req, &e),
+            }
+        };
+        let wanted: BTreeSet<String> = batch
+            .iter()
+            .flat_map(|b| &b.actions)
+            .filter(|a| &*a.name == "subscribe")
+            .flat_map(|a| &a.resources)
+            .map(|r| sip_uri(r))
+            .collect();
+        if wanted.len() > self.limits.max_batch {
+            return core.reply(now, key, req, 413, "Request Entity Too Large");
+        }
+        // A refresh, an unsubscribe, or (batched presence) more contacts.
+        if req.to().is_ok_and(|t| t.tag().is_some()) {
+            let Some(&id) = self.by_call.get(&call) else {
+                return core.reply(now, key, req, 481, "Subscription Does Not Exist");
+            };
+            let Some(sub) = self.subs.get_mut(&id) else {
+                return;
+            };
+            if sub.owner != owner {
+                return core.forbid(key, req, "another user's subscription");
+            }
+            let secs = match sub.notifier.handle_subscribe(now, req, MAX_SUBSCRIPTION) {
+                Ok(s) => s,
+                Err(_) => return core.reply(now, key, req, 481, "Subscription Does Not Exist"),
+            };
+            if secs == 0 {
+                core.reply_with(now, key, req, 200, "OK", &[("Expires", "0".into())]);
+                return self.end(core, now, id);
+            }
+            if let Kind::Presence { resources, .. } =
+                &mut self.subs.get_mut(&id).expect("looked up").kind
+            {
+                for w in &wanted {
+                    if resources.len() < self.limits.max_batch {
+                        resources.insert(w.clone());
+                    }
+                }
+            }
+            for w in &wanted {
+                self.watching.entry(w.clone()).or_default().insert(id);
+                self.add_subscriber(core, now, w, &owner);
+            }
+            let focus: Option<BTreeSet<String>> = (!wanted.is_empty()).then_some(wanted);
+            let Some((ct, bytes)) = self.state_of(id, focus.as_ref()) else {
+                return;
+            };
+            let tag = core.token();
+            if let Ok(ok) = req
+                .response(200, "OK", &tag)
+                .header("Expires", secs)
+                .header("Event", &event)
+                .header("ms-piggyback-cseq", 1)
+                .body(&ct, &bytes)
+                .build()
+            {
+                core.respond(now, key, ok);
+            }
+            return;
+        }
+        let target = target_aor(req).unwrap_or_default();
+        let kind = match event.as_str() {
+            CONTACTS | SELF | WPENDING if target != owner => {
+                return core.forbid(key, req, "one subscribes to one's own roaming data");
+            }
+            CONTACTS => Kind::Contacts,
+            SELF => match RoamingList::parse(&body, &lim) {
+                Ok(l) => Kind::SelfData(l),
+                Err(_) if body.trim().is_empty() => Kind::SelfData(RoamingList::default()),
+                Err(e) => return bad(core, now, key, req, &e),
+            },
+            WPENDING => Kind::Wpending,
+            _ if target == owner => Kind::Presence {
+                resources: wanted.clone(),
+                batched: true,
+            },
+            _ => Kind::Presence {
+                resources: BTreeSet::from([target.clone()]),
+                batched: false,
+            },
+        };
+        let mine = self.subs.values().filter(|s| s.owner == owner).count();
+        if mine >= self.limits.max_subscriptions {
+            return core.reply_with(
+                now,
+                key,
+                req,
+                503,
+                "Service Unavailable",
+                &[("Retry-After", "60".into())],
+            );
+        }
+        let asked = req
+            .expires()
+            .and_then(Result::ok)
+            .unwrap_or(MAX_SUBSCRIPTION);
+        let granted = asked.clamp(60, MAX_SUBSCRIPTION);
+        let benotify = req
+            .values(HeaderName::Supported)
+            .any(|(v, _)| v.eq_ignore_ascii_case("ms-benotify"));
+        let id = self.next_sub;
+        self.next_sub += 1;
+        // The subscription is registered before its first state is made (that reads it).
+        let tag = core.token();
+        let contact = format!(
+            "<sip:{};transport={}>",
+            core.sent_by(&peer),
+            peer.via_transport().to_ascii_lowercase()
+        );
+        let probe = req
+            .response(200, "OK", &tag)
+            .header("Expires", granted)
+            .header("Contact", &contact);
+        let probe = if benotify {
+            probe.header("Supported", "ms-benotify")
+        } else {
+            probe
+        };
+        let Ok(dialog_ok) = probe.build() else {
+            return core.reply(now, key, req, 500, "Server Internal Error");
+        };
+        let Ok(mut notifier) = Notifier::accept(now, req, &dialog_ok, false) else {
+            return core.reply(now, key, req, 400, "Bad Request");
+        };
+        notifier.set_transport(peer.via_transport());
+        let resources = match &kind {
+            Kind::Presence { resources, .. } => resources.clone(),
+            _ => BTreeSet::new(),
+        };
+        self.subs.insert(
+            id,
+            Sub {
+                owner: owner.clone(),
+                kind: kind.clone(),
+                notifier,
+                peer,
+                call_id: call.clone(),
+            },
+        );
+        self.by_call.insert(call, id);
+        match kind {
+            Kind::Presence { .. } => {
+                for r in &resources {
+                    self.watching.entry(r.clone()).or_default().insert(id);
+                    self.refresh_aggregate(registrar, r, wall);
+                    self.add_subscriber(core, now, r, &owner);
+                }
+            }
+            _ => {
+                self.own.entry(owner.clone()).or_default().insert(id);
+                self.user(&owner);
+            }
+        }
+        let Some((ct, bytes)) = self.state_of(id, None) else {
+            return;
+        };
+        let mut b = req
+            .response(200, "OK", &tag)
+            .header("Expires", granted)
+            .header("Contact", &contact)
+            .header("Event", &event)
+            .header("Subscription-State", format!("active;expires={granted}"))
+            .header("ms-piggyback-cseq", 1);
+        if benotify {
+            b = b.header("Supported", "ms-benotify");
+        }
+        match b.body(&ct, &bytes).build() {
+            Ok(ok) => core.respond(now, key, ok),
+            Err(_) => {
+                self.forget(id);
+                core.reply(now, key, req, 500, "Server Internal Error");
+            }
+        }
+    }
+
+    /// The full state subscription `id` follows (for presence, of `only` those presentities
+    /// when given): its Content-Type and body.
+    fn state_of(&self, id: u64, only: Option<&BTreeSet<String>>) -> Option<(String, Bytes)> {
+        let sub = self.subs.get(&id)?;
+        let empty = Roaming::default();
+        let mine = self.users.get(&sub.owner).unwrap_or(&empty);
+        let mut out = Vec::new();
+        let ct = match &sub.kind {
+            Kind::Contacts => {
+                mine.contact_list().write(&mut out);
+                CT_CONTACTS.to_owned()
+            }
+            Kind::SelfData(want) => {
+                mine.roaming_data(&sub.owner, want).write(&mut out);
+                CT_SELF.to_owned()
+            }
+            Kind::Wpending => {
+                out.extend_from_slice(b"<watchers>");
+                for (u, (name, ack)) in &mine.subscribers {
+                    if !ack {
+                        out.extend_from_slice(
+                            format!(
+                                "<watcher uri=\"sip:{}\" displayName=\"{}\"/>",
+                                xml_escape(u),
+                                xml_escape(name.as_deref().unwrap_or(""))
+                            )
+                            .as_bytes(),
+                        );
+                    }
+                }
+                out.extend_from_slice(b"</watchers>");
+                CT_WPENDING.to_owned()
+            }
+            Kind::Presence { resources, batched } => {
+                let list: Vec<&String> = resources
+                    .iter()
+                    .filter(|r| only.is_none_or(|o| o.contains(*r)))
+                    .collect();
+                if !batched {
+                    let r = list.first()?;
+                    self.view_of(r, &sub.owner).write(&mut out);
+                    CT_CATEGORIES.to_owned()
+                } else {
+                    let docs: Vec<(&str, Vec<u8>)> = list
+                        .iter()
+                        .map(|r| {
+                            let mut b = Vec::new();
+                            self.view_of(r, &sub.owner).write(&mut b);
+                            (r.as_str(), b)
+                        })
+                        .collect();
+                    let refs: Vec<(&str, &[u8])> =
+                        docs.iter().map(|(r, b)| (*r, b.as_slice())).collect();
+                    return Some(Self::batch_body(&sub.owner, &refs));
+                }
+            }
+        };
+        Some((ct, Bytes::from(out)))
+    }
+
+    /// What `watcher` sees of `presentity`.
+    fn view_of(&self, presentity: &str, watcher: &str) -> doc::Categories {
+        let empty = Roaming::default();
+        let p = self.users.get(presentity).unwrap_or(&empty);
+        let domain = watcher.rsplit_once('@').map_or("", |(_, d)| d);
+        let ours = presentity.rsplit_once('@').map_or("", |(_, d)| d);
+        let level = if domain == ours {
+            p.level(watcher, ours)
+        } else {
+            p.level(watcher, "")
+        };
+        p.view(presentity, level)
+    }
+
+    /// A batched notification: the RLMI list and one categories part per presentity
+    /// (`(presentity, categories document)`).
+    fn batch_body(owner: &str, docs: &[(&str, &[u8])]) -> (String, Bytes) {
+        let rl = rlmi::List {
+            uri: ByteString::from(owner),
+            version: 1,
+            full_state: false,
+            resources: docs
+                .iter()
+                .map(|(r, _)| rlmi::Resource {
+                    uri: ByteString::from(*r),
+                    instances: vec![rlmi::Instance {
+                        id: ByteString::from_static("1"),
+                        state: ByteString::from_static("active"),
+                        cid: Some(ByteString::from(r.trim_start_matches("sip:"))),
+                        reason: None,
+                    }],
+                })
+                .collect(),
+        };
+        let mut rl_bytes = Vec::new();
+        rl.write(&mut rl_bytes);
+        let mut parts: Vec<(&str, &str, &[u8])> =
+            vec![("resourceList", "application/rlmi+xml", &rl_bytes)];
+        parts.extend(
+            docs.iter()
+                .map(|(r, b)| (r.trim_start_matches("sip:"), CT_CATEGORIES, *b)),
+        );
+        let mut out = Vec::with_capacity(
+            rl_bytes.len() + docs.iter().map(|d| d.1.len() + 128).sum::<usize>(),
+        );
+        let boundary = "ocs-presence-7f3a9c";
+        rlmi::write_related(&mut out, boundary, &parts);
+        (
+            rlmi::related_content_type(boundary, "resourceList"),
+            Bytes::from(out),
+        )
+    }
+
+    /// `watcher` subscribed to `presentity`: a new subscriber for its roaming-self
+    /// ("who added me"), kept in the store.
+    fn add_subscriber(&mut self, core: &mut Core, now: Instant, presentity: &str, watcher: &str) {
+        if presentity == watcher
+            || !self.users.contains_key(presentity) && !self.online.contains(presentity)
+        {
+            // Only users of this server keep subscriber lists (an unknown address stays
+            // indistinguishable from an offline user).
+            if presentity == watcher || !presentity.ends_with(&format!("@{}", core.cfg.domain)) {
+                return;
+            }
+        }
+        let user = watcher.trim_start_matches("sip:").to_owned();
+        let r = self.user(presentity);
+        if r.subscribers.contains_key(&user) || r.subscribers.len() >= 10_000 {
+            return;
+        }
+        let name = user.split('@').next().map(str::to_owned);
+        r.subscribers.insert(user, (name, false));
+        let (contacts, data) = r.to_store(presentity);
+        core.store(StoreOp::Roaming {
+            aor: presentity.to_owned(),
+            contacts,
+            data,
+        });
+        self.notify_self(core, now, presentity);
+    }
+
+    fn own_subs(&self, owner: &str, f: impl Fn(&Kind) -> bool) -> Vec<u64> {
+        self.own
+            .get(owner)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|id| self.subs.get(id).is_some_and(|s| f(&s.kind)))
+            .collect()
+    }
+
+    /// The owner's roaming-self (and wpending) subscriptions get the new state.
+    fn notify_self(&mut self, core: &mut Core, now: Instant, owner: &str) {
+        for id in self.own_subs(owner, |k| matches!(k, Kind::SelfData(_) | Kind::Wpending)) {
+            if let Some((ct, bytes)) = self.state_of(id, None) {
+                self.send_notify(core, now, id, &ct, &bytes);
+            }
+        }
+    }
+
+    /// Every subscription watching `presentity` gets what it now sees of it (made once per
+    /// access level: a thousand watchers in one container share one document).
+    pub(super) fn notify_watchers(&mut self, core: &mut Core, now: Instant, presentity: &str) {
+        let Some(ids) = self.watching.get(presentity) else {
+            return;
+        };
+        let ids: Vec<u64> = ids.iter().copied().collect();
+        let empty = Roaming::default();
+        let p = self.users.get(presentity).unwrap_or(&empty);
+        let ours = presentity.rsplit_once('@').map_or("", |(_, d)| d);
+        let mut by_level: HashMap<u32, Bytes> = HashMap::new();
+        let mut sends = Vec::with_capacity(ids.len());
+        for id in ids {
+            let Some(sub) = self.subs.get(&id) else {
+                continue;
+            };
+            let Kind::Presence { batched, .. } = &sub.kind else {
+                continue;
+            };
+            let domain = sub.owner.rsplit_once('@').map_or("", |(_, d)| d);
+            let level = p.level(&sub.owner, if domain == ours { ours } else { "" });
+            let doc = by_level
+                .entry(level)
+                .or_insert_with(|| {
+                    let mut b = Vec::new();
+                    p.view(presentity, level).write(&mut b);
+                    Bytes::from(b)
+                })
+                .clone();
+            if *batched {
+                let (ct, body) = Self::batch_body(&sub.owner, &[(presentity, &doc)]);
+                sends.push((id, ct, body));
+            } else {
+                sends.push((id, CT_CATEGORIES.to_owned(), doc));
+            }
+        }
+        for (id, ct, body) in sends {
+            self.send_notify(core, now, id, &ct, &body);
+        }
+    }
+
+    /// NOTIFY through a transaction, or BENOTIFY straight out (nobody answers it).
+    fn send_notify(&mut self, core: &mut Core, now: Instant, id: u64, ct: &str, body: &[u8]) {
+        let Some(peer) = self.subs.get(&id).map(|s| s.peer) else {
+            return;
+        };
+        let (branch, sent_by) = core.hop(&peer);
+        let Some(sub) = self.subs.get_mut(&id) else {
+            return;
+        };
+        let Ok(msg) = sub
+            .notifier
+            .notify(now, &branch, &sent_by)
+            .body(ct, body)
+            .build()
+        else {
+            return;
+        };
+        if msg.method() == Some("BENOTIFY") {
+            core.send(peer, msg.to_bytes());
+        } else {
+            core.originate(now, msg, peer);
+        }
+    }
+
+    /// Ends subscription `id` with a final NOTIFY.
+    fn end(&mut self, core: &mut Core, now: Instant, id: u64) {
+        if let Some(peer) = self.subs.get(&id).map(|s| s.peer) {
+            let (branch, sent_by) = core.hop(&peer);
+            if let Some(sub) = self.subs.get_mut(&id) {
+                sub.notifier.terminate("timeout");
+                if let Ok(msg) = sub.notifier.notify(now, &branch, &sent_by).build() {
+                    core.originate(now, msg, peer);
+                }
+            }
+        }
+        self.forget(id);
+    }
+
+    fn forget(&mut self, id: u64) {
+        let Some(s) = self.subs.remove(&id) else {
+            return;
+        };
+        self.by_call.remove(&s.call_id);
+        if let Kind::Presence { resources, .. } = &s.kind {
+            for r in resources {
+                if let Some(w) = self.watching.get_mut(r) {
+                    w.remove(&id);
+                    if w.is_empty() {
+                        self.watching.remove(r);
+                    }
+                }
+            }
+        }
+        if let Some(o) = self.own.get_mut(&s.owner) {
+            o.remove(&id);
+        }
+    }
+
+    /// A REGISTER was served: an endpoint that signed out takes its publications along, and a
+    /// user's first or last endpoint changes what watchers see.
+    pub(super) fn registered(
+        &mut self,
+        core: &mut Core,
+        registrar: &Registrar,
+        now: Instant,
+        wall: SystemTime,
+        req: &Message,
+    ) {
+        let Some(aor) = req.to().ok().and_then(|t| {
+            let s = t.uri.as_sip()?;
+            Some(sip_uri(&format!("{}@{}", s.user?, core.cfg.domain)))
+        }) else {
+            return;
+        };
+        let leaving = req.expires().and_then(Result::ok) == Some(0)
+            || req
+                .contacts()
+                .flatten()
+                .all(|c| c.expires().and_then(Result::ok) == Some(0));
+        let mut changed = false;
+        if leaving && let Some(epid) = req.from().ok().and_then(|f| f.epid().map(str::to_owned)) {
+            changed |= self
+                .users
+                .get_mut(&aor)
+                .is_some_and(|r| r.end_endpoint(Some(&epid)));
+        }
+        changed |= self.settle(registrar, &aor, wall);
+        if changed {
+            self.notify_self(core, now, &aor);
+            self.notify_watchers(core, now, &aor);
+        }
+    }
+
+    /// Brings `aor`'s online state and aggregate up to date; whether watchers must hear of it.
+    fn settle(&mut self, registrar: &Registrar, aor: &str, wall: SystemTime) -> bool {
+        let online = !registrar.bindings(aor, wall).is_empty();
+        let mut changed = false;
+        if !online && self.online.contains(aor) {
+            changed |= self
+                .users
+                .get_mut(aor)
+                .is_some_and(|r| r.end_endpoint(None));
+        }
+        if self.users.contains_key(aor) || online {
+            changed |= self.refresh_aggregate(registrar, aor, wall);
+        }
+        changed
+    }
+
+    /// A connection closed: the subscriptions made over it end without a NOTIFY.
+    pub(super) fn closed(&mut self, conn: super::core::ConnId) {
+        let gone: Vec<u64> = self
+            .subs
+            .iter()
+            .filter(|(_, s)| matches!(s.peer, Peer::Stream { conn: c, .. } if c == conn))
+            .map(|(&id, _)| id)
+            .collect();
+        for id in gone {
+            self.forget(id);
+        }
+    }
+
+    /// Expired subscriptions, users whose last endpoint went, timed publications.
+    pub(super) fn timeout(
+        &mut self,
+        core: &mut Core,
+        registrar: &Registrar,
+        now: Instant,
+        wall: SystemTime,
+    ) {
+        let expired: Vec<u64> = self
+            .subs
+            .iter_mut()
+            .filter_map(|(id, s)| {
+                s.notifier.handle_timeout(now);
+                matches!(s.notifier.poll_event(), Some(NotifierEvent::Expired)).then_some(*id)
+            })
+            .collect();
+        for id in expired {
+            self.end(core, now, id);
+        }
+        if self.next_sweep.is_some_and(|t| t > now) {
+            return;
+        }
+        self.next_sweep = Some(now + SWEEP);
+        let t = unix(wall);
+        let mut touched: Vec<String> = self.online.iter().cloned().collect();
+        for (aor, r) in &mut self.users {
+            if r.expire(t) {
+                touched.push(aor.clone());
+            }
+        }
+        touched.sort();
+        touched.dedup();
+        for aor in touched {
+            if self.settle(registrar, &aor, wall) {
+                self.notify_self(core, now, &aor);
+                self.notify_watchers(core, now, &aor);
+            }
+        }
+    }
+
+    /// When [`Presence::timeout`] is next due.
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+        let subs = self
+            .subs
+            .values()
+            .filter_map(|s| s.notifier.poll_timeout())
+            .min();
+        let sweep = (!self.online.is_empty() || self.users.values().any(|r| !r.pubs.is_empty()))
+            .then_some(self.next_sweep)
+            .flatten();
+        match (subs, sweep) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    quick_xml::escape::escape(s).into_owned()
+}
+
+/// `400` saying what was wrong with the body and where.
+fn bad(core: &mut Core, now: Instant, key: TxKey, req: &Message, e: &doc::Error) {
+    let warning = format!(
+        "399 {} \"{}\"",
+        core.cfg.ntlm_target,
+        e.to_string().replace('"', "'")
+    );
+    core.reply_with(now, key, req, 400, "Bad Request", &[("Warning", warning)]);
+}
+
+/// `directorySearch`: users of the directory whose name holds every value searched for.
+fn directory_search(
+    core: &mut Core,
+    now: Instant,
+    key: TxKey,
+    req: &Message,
+    users: &dyn Directory,
+    rows: &[(ByteString, ByteString)],
+    max: Option<u32>,
+) {
+    let max = max.unwrap_or(100).min(100) as usize;
+    let wanted: Vec<String> = rows.iter().map(|(_, v)| v.to_ascii_lowercase()).collect();
+    let mut found: Vec<String> = users
+        .users()
+        .into_iter()
+        .filter(|u| {
+            wanted
+                .iter()
+                .all(|w| u.to_ascii_lowercase().contains(w.trim_end_matches('*')))
+        })
+        .collect();
+    found.sort();
+    let more = found.len() > max;
+    found.truncate(max);
+    let uris: Vec<String> = found
+        .iter()
+        .map(|u| format!("sip:{u}@{}", core.cfg.domain))
+        .collect();
+    let mails: Vec<String> = found
+        .iter()
+        .map(|u| format!("{u}@{}", core.cfg.domain))
+        .collect();
+    let entries: Vec<soap::DirectoryEntry<'_>> = found
+        .iter()
+        .zip(&uris)
+        .zip(&mails)
+        .map(|((u, uri), mail)| soap::DirectoryEntry {
+            uri,
+            display_name: u,
+            email: mail,
+            ..Default::default()
+        })
+        .collect();
+    let mut body = Vec::new();
+    soap::write_directory_search_response(&mut body, &entries, more);
+    let tag = core.token();
+    if let Ok(r) = req
+        .response(200, "OK", &tag)
+        .body("application/SOAP+xml", &body)
+        .build()
+    {
+        core.respond(now, key, r);
+    }
+}
