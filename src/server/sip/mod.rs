@@ -629,6 +629,8 @@ impl Engine {
     /// The store has committed every write up to `ticket`: held responses go out.
     pub fn committed(&mut self, now: Instant, ticket: u64) {
         self.core.committed(now, ticket);
+        self.presence.committed(&mut self.core, now, ticket);
+        self.core.flush_transmits();
     }
 
     fn drain(&mut self, now: Instant, wall: SystemTime, from: Option<Peer>, users: &dyn Directory) {

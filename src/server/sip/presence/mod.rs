@@ -96,6 +96,14 @@ enum Kind {
     Wpending,
 }
 
+/// Notifications held until the store commits what they announce.
+enum Pending {
+    /// A contact-list delta for the owner's endpoints.
+    Contacts(String, Bytes),
+    /// The owner's roaming-self, and (`true`) what its watchers see.
+    Roaming(String, bool),
+}
+
 struct Sub {
     /// The subscriber, `sip:user@domain`.
     owner: String,
@@ -119,6 +127,9 @@ pub(super) struct Presence {
     own: HashMap<String, BTreeSet<u64>>,
     next_sub: u64,
     next_sweep: Option<Instant>,
+    pending: std::collections::VecDeque<(u64, Pending)>,
+    /// The last store ticket known committed.
+    committed: u64,
 }
 
 fn event_of(req: &Message) -> Option<String> {
@@ -160,6 +171,8 @@ impl Presence {
             own: HashMap::new(),
             next_sub: 1,
             next_sweep: None,
+            pending: std::collections::VecDeque::new(),
+            committed: 0,
         }
     }
 
@@ -226,7 +239,7 @@ impl Presence {
             return core.reply(now, key, req, 400, "Bad Request");
         };
         if req.method() == Some("SUBSCRIBE") {
-            return self.subscribe(core, registrar, now, wall, key, req, owner);
+            return self.subscribe(core, registrar, now, wall, key, req, owner, users);
         }
         let target = target_aor(req);
         let ct = content_type(req);
@@ -260,10 +273,9 @@ impl Presence {
                 match SetContainerMembers::parse(&body, &lim) {
                     Ok(c) => {
                         let changed = self.user(&owner).set_members(&c);
-                        self.commit(core, now, key, req, &owner, changed, None);
+                        let ticket = self.commit(core, now, key, req, &owner, changed, None);
                         if changed {
-                            self.notify_self(core, now, &owner);
-                            self.notify_watchers(core, now, &owner);
+                            self.after(core, now, ticket, Pending::Roaming(owner, true));
                         }
                     }
                     Err(e) => bad(core, now, key, req, &e),
@@ -281,9 +293,9 @@ impl Presence {
                             changed = true;
                         }
                     }
-                    self.commit(core, now, key, req, &owner, changed, None);
+                    let ticket = self.commit(core, now, key, req, &owner, changed, None);
                     if changed {
-                        self.notify_self(core, now, &owner);
+                        self.after(core, now, ticket, Pending::Roaming(owner, false));
                     }
                 }
                 Err(e) => bad(core, now, key, req, &e),
@@ -291,7 +303,8 @@ impl Presence {
         }
     }
 
-    /// `200 OK` (with `body`), held until the store has what changed.
+    /// `200 OK` (with `body`), held until the store has what changed; the store ticket, or
+    /// 0 when nothing was written (or the answer could not be made).
     #[allow(clippy::too_many_arguments)]
     fn commit(
         &mut self,
@@ -302,17 +315,19 @@ impl Presence {
         owner: &str,
         changed: bool,
         body: Option<(&str, Vec<u8>)>,
-    ) {
+    ) -> u64 {
         let tag = core.token();
         let mut b = req.response(200, "OK", &tag);
         if let Some((ct, bytes)) = &body {
             b = b.body(ct, bytes);
         }
         let Ok(ok) = b.build() else {
-            return core.reply(now, key, req, 500, "Server Internal Error");
+            core.reply(now, key, req, 500, "Server Internal Error");
+            return 0;
         };
         if !changed {
-            return core.respond(now, key, ok);
+            core.respond(now, key, ok);
+            return 0;
         }
         let (contacts, data) = self.user(owner).to_store(owner);
         let ticket = core.store(StoreOp::Roaming {
@@ -321,6 +336,7 @@ impl Presence {
             data,
         });
         core.hold(ticket, key, ok);
+        ticket
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -371,15 +387,17 @@ impl Presence {
                     soap::write_add_group_response(&mut b, id, self.user(owner).delta);
                     ("application/SOAP+xml", b)
                 });
-                self.commit(core, now, key, req, owner, true, body);
+                let ticket = self.commit(core, now, key, req, owner, true, body);
                 let mut bytes = Vec::new();
                 delta.write(&mut bytes);
-                let bytes = Bytes::from(bytes);
-                for id in self.own_subs(owner, |k| matches!(k, Kind::Contacts)) {
-                    self.send_notify(core, now, id, CT_CONTACTS, &bytes);
-                }
                 // A new contact's watcher list (its "who added me") learns of the owner when
                 // the owner's client subscribes to its presence.
+                self.after(
+                    core,
+                    now,
+                    ticket,
+                    Pending::Contacts(owner.to_owned(), Bytes::from(bytes)),
+                );
             }
             Err((code, reason)) => core.reply(now, key, req, code, reason),
         }
@@ -404,10 +422,9 @@ impl Presence {
         match res {
             Ok(()) => {
                 let persisted = p.publications.iter().any(|x| &*x.expire_type == "static");
-                self.commit(core, now, key, req, owner, persisted, None);
+                let ticket = self.commit(core, now, key, req, owner, persisted, None);
                 self.refresh_aggregate(registrar, owner, wall);
-                self.notify_self(core, now, owner);
-                self.notify_watchers(core, now, owner);
+                self.after(core, now, ticket, Pending::Roaming(owner.to_owned(), true));
             }
             Err(stale) if stale.is_empty() => core.reply(now, key, req, 403, "Forbidden"),
             Err(stale) => {
@@ -434,7 +451,12 @@ impl Presence {
             self.online.remove(aor);
         }
         let lim = self.limits.documents.clone();
-        let r = self.user(aor);
+        // An address nobody signed in with keeps no state (it is offline, as by default).
+        let r = match self.users.get_mut(aor) {
+            Some(r) => r,
+            None if online => self.users.entry(aor.to_owned()).or_default(),
+            None => return false,
+        };
         let a = r.compute_aggregate(online, &lim);
         if a == r.aggregate.0 {
             return false;
@@ -453,6 +475,7 @@ impl Presence {
         key: TxKey,
         req: &Message,
         owner: String,
+        users: &dyn Directory,
     ) {
         let Some(event) = event_of(req) else {
             return core.reply(now, key, req, 400, "Bad Request");
@@ -514,7 +537,7 @@ impl Presence {
             }
             for w in &wanted {
                 self.watching.entry(w.clone()).or_default().insert(id);
-                self.add_subscriber(core, now, w, &owner);
+                self.add_subscriber(core, now, users, w, &owner);
             }
             let focus: Option<BTreeSet<String>> = (!wanted.is_empty()).then_some(wanted);
             let Some((ct, bytes)) = self.state_of(id, focus.as_ref()) else {
@@ -618,7 +641,7 @@ impl Presence {
                 for r in &resources {
                     self.watching.entry(r.clone()).or_default().insert(id);
                     self.refresh_aggregate(registrar, r, wall);
-                    self.add_subscriber(core, now, r, &owner);
+                    self.add_subscriber(core, now, users, r, &owner);
                 }
             }
             _ => {
@@ -763,30 +786,79 @@ impl Presence {
 
     /// `watcher` subscribed to `presentity`: a new subscriber for its roaming-self
     /// ("who added me"), kept in the store.
-    fn add_subscriber(&mut self, core: &mut Core, now: Instant, presentity: &str, watcher: &str) {
-        if presentity == watcher
-            || !self.users.contains_key(presentity) && !self.online.contains(presentity)
-        {
-            // Only users of this server keep subscriber lists (an unknown address stays
-            // indistinguishable from an offline user).
-            if presentity == watcher || !presentity.ends_with(&format!("@{}", core.cfg.domain)) {
-                return;
-            }
+    fn add_subscriber(
+        &mut self,
+        core: &mut Core,
+        now: Instant,
+        users: &dyn Directory,
+        presentity: &str,
+        watcher: &str,
+    ) {
+        // Only users of this server's directory keep subscriber lists; any other address is
+        // answered alike (offline) and leaves nothing behind.
+        let Some(name) = presentity
+            .strip_prefix("sip:")
+            .and_then(|p| p.strip_suffix(&format!("@{}", core.cfg.domain)))
+        else {
+            return;
+        };
+        if presentity == watcher || users.nt_hash(name).is_none() {
+            return;
         }
         let user = watcher.trim_start_matches("sip:").to_owned();
         let r = self.user(presentity);
         if r.subscribers.contains_key(&user) || r.subscribers.len() >= 10_000 {
             return;
         }
-        let name = user.split('@').next().map(str::to_owned);
-        r.subscribers.insert(user, (name, false));
+        let display = user.split('@').next().map(str::to_owned);
+        r.subscribers.insert(user, (display, false));
         let (contacts, data) = r.to_store(presentity);
-        core.store(StoreOp::Roaming {
+        let ticket = core.store(StoreOp::Roaming {
             aor: presentity.to_owned(),
             contacts,
             data,
         });
-        self.notify_self(core, now, presentity);
+        self.after(
+            core,
+            now,
+            ticket,
+            Pending::Roaming(presentity.to_owned(), false),
+        );
+    }
+
+    /// Notifications of a change the store has not committed yet wait for it (a client
+    /// never hears of a change a crash could lose); with nothing pending they go at once.
+    fn after(&mut self, core: &mut Core, now: Instant, ticket: u64, p: Pending) {
+        if ticket <= self.committed {
+            return self.release(core, now, p);
+        }
+        self.pending.push_back((ticket, p));
+    }
+
+    /// The store committed every write up to `ticket`.
+    pub(super) fn committed(&mut self, core: &mut Core, now: Instant, ticket: u64) {
+        self.committed = self.committed.max(ticket);
+        while self.pending.front().is_some_and(|(t, _)| *t <= ticket) {
+            if let Some((_, p)) = self.pending.pop_front() {
+                self.release(core, now, p);
+            }
+        }
+    }
+
+    fn release(&mut self, core: &mut Core, now: Instant, p: Pending) {
+        match p {
+            Pending::Contacts(owner, body) => {
+                for id in self.own_subs(&owner, |k| matches!(k, Kind::Contacts)) {
+                    self.send_notify(core, now, id, CT_CONTACTS, &body);
+                }
+            }
+            Pending::Roaming(owner, watchers) => {
+                self.notify_self(core, now, &owner);
+                if watchers {
+                    self.notify_watchers(core, now, &owner);
+                }
+            }
+        }
     }
 
     fn own_subs(&self, owner: &str, f: impl Fn(&Kind) -> bool) -> Vec<u64> {
