@@ -222,10 +222,33 @@ for f in "$here/corpus/sip_message"/*; do
   cat "$f" >> "$here/corpus/sip_proxy/$(basename "$f")"
   i=$((i + 1))
 done
+# Presence seeds: a selector byte (crates/sip-codec/src/fuzzing.rs, `presence`), then a
+# document of each kind in the shapes [MS-PRES] and pidgin-sipe use.
+mkdir -p "$here/corpus/presence"
+python3 - "$here/corpus/presence" <<'PY'
+import os, sys
+out = sys.argv[1]
+docs = [
+    '<contactList deltaNum="5" xmlns="http://schemas.microsoft.com/2006/09/sip/contactlist"><group id="1" name="~" externalURI=""/><group id="2" name="Friends &amp; co"/><contact uri="bob@contoso.com" name="Bob" groups="1 2" subscribed="true"/></contactList>',
+    '<roamingList xmlns="http://schemas.microsoft.com/2006/09/sip/roaming-self"><roaming type="categories"/><roaming type="containers"/><roaming type="subscribers"/></roamingList>',
+    '<roamingData xmlns="http://schemas.microsoft.com/2006/09/sip/roaming-self"><categories uri="sip:alice@contoso.com"><category name="state" instance="1" container="2" version="1" expireType="user"><state xmlns="http://schemas.microsoft.com/2006/09/sip/state" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="aggregateState"><availability>3500</availability></state></category></categories><containers><container id="32000" version="2"><member type="user" value="bob@contoso.com"/></container></containers><subscribers><subscriber user="carol@contoso.com" acknowledged="false"/></subscribers></roamingData>',
+    '<publish xmlns="http://schemas.microsoft.com/2006/09/sip/rich-presence"><publications uri="sip:alice@contoso.com"><publication categoryName="state" instance="536870912" container="2" version="0" expireType="static"><state xmlns="http://schemas.microsoft.com/2006/09/sip/state" manual="true" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="userState"><availability>15500</availability></state></publication><publication categoryName="note" instance="0" container="200" version="1" expireType="static" expires="0"/></publications></publish>',
+    '<batchSub xmlns="http://schemas.microsoft.com/2006/01/sip/batch-subscribe" uri="sip:bob@contoso.com" name=""><action name="subscribe" id="63792024"><adhocList><resource uri="sip:alice@contoso.com"/></adhocList><categoryList xmlns="http://schemas.microsoft.com/2006/09/sip/categorylist"><category name="state"/></categoryList></action></batchSub>',
+    '<categories xmlns="http://schemas.microsoft.com/2006/09/sip/categories" uri="sip:alice@contoso.com"><category name="state" instance="1" container="200" version="3"><state xmlns="http://schemas.microsoft.com/2006/09/sip/state" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="aggregateState"><availability>6500</availability><activity token="in-a-meeting"/></state></category></categories>',
+    '<setContainerMembers xmlns="http://schemas.microsoft.com/2006/09/sip/container-management"><container id="32000" version="0"><member action="add" type="user" value="bob@contoso.com"/></container></setContainerMembers>',
+    '<setSubscribers xmlns="http://schemas.microsoft.com/2006/09/sip/presence-subscribers"><subscriber user="bob@contoso.com" acknowledged="true"/></setSubscribers>',
+    '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/winrtc/2002/11/sip"><s:Body><m:setContact><m:displayName>Bob</m:displayName><m:groups>1 2</m:groups><m:subscribed>true</m:subscribed><m:URI>sip:bob@contoso.com</m:URI><m:deltaNum>3</m:deltaNum></m:setContact></s:Body></s:Envelope>',
+    '<list xmlns="urn:ietf:params:xml:ns:rlmi" uri="sip:bob@contoso.com" version="1" fullState="true"><resource uri="sip:alice@contoso.com"><instance id="0" state="active" cid="alice@contoso.com"/></resource></list>',
+    '<presentity uri="alice@contoso.com"><availability aggregate="300"/><activity aggregate="600"/><displayName displayName="Alice"/></presentity>',
+    '--b0\r\nContent-ID: <r>\r\nContent-Type: application/rlmi+xml\r\n\r\n<list uri="x"/>\r\n\r\n--b0\r\nContent-Type: text/plain\r\n\r\nx\r\n\r\n--b0--\r\n',
+]
+for kind, d in enumerate(docs):
+    open(os.path.join(out, f'presence-{kind}'), 'wb').write(bytes([kind]) + d.encode().decode('unicode_escape').encode())
+PY
 # Regression inputs found earlier are seeds too.
-for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file psom_stream sip_transactions sip_auth sip_dialogs sip_proxy av_relay; do
+for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file psom_stream sip_transactions sip_auth sip_dialogs sip_proxy av_relay presence; do
   if [ -d "$here/regressions/$t" ]; then cp "$here/regressions/$t"/* "$here/corpus/$t/" 2>/dev/null || true; fi
 done
-for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file psom_stream sip_transactions sip_auth sip_dialogs sip_proxy av_relay; do
+for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file psom_stream sip_transactions sip_auth sip_dialogs sip_proxy av_relay presence; do
   echo "seeded $t: $(ls "$here/corpus/$t" | wc -l) inputs"
 done

@@ -82,6 +82,14 @@ pub fn decode_sip(input: Bytes) -> Result<Value, Error> {
     if let Ok(text) = std::str::from_utf8(body) {
         b["text"] = json!(text);
     }
+    if let Some(ct) = msg.header(HeaderName::ContentType).map(|h| h.value)
+        && is_presence(ct)
+    {
+        b["presence"] = match decode_presence(body.clone()) {
+            Ok(v) => v,
+            Err(e) => json!({ "error": e.to_string() }),
+        };
+    }
     out.insert("body".into(), b);
     Ok(Value::Object(out))
 }
@@ -407,6 +415,135 @@ pub fn decode_rtcp(input: &[u8]) -> Result<Value, crate::rtcp::Error> {
         packets.push(v);
     }
     Ok(json!({ "packets": packets }))
+}
+
+/// Decodes a presence or contact-list body ([MS-PRES], [MS-SIP] roaming) to JSON, the document
+/// recognised by its root element: `contactList`/`contactDelta`, `roamingList`, `roamingData`,
+/// `publish`, `batchSub`, `categories`, `setContainerMembers`, `setSubscribers`, a SOAP
+/// `Envelope`, an RLMI `list`, a 2005 `presentity`; a body that starts with a boundary line is a
+/// `multipart/related` one, each part decoded by its Content-Type. The `state` of every
+/// category comes typed beside its content.
+pub fn decode_presence(input: Bytes) -> Result<Value, crate::sip::presence::Error> {
+    use crate::sip::presence::{self as p, Limits};
+    let limits = Limits::default();
+    if input.starts_with(b"--") {
+        let line_end = input
+            .iter()
+            .position(|&b| b == b'\r' || b == b'\n')
+            .unwrap_or(input.len());
+        let boundary = String::from_utf8_lossy(&input[2..line_end]).into_owned();
+        let mut parts = Vec::new();
+        for part in p::rlmi::parts(&input, &boundary, 256)? {
+            let ct = part
+                .content_type
+                .as_deref()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default()
+                .into_owned();
+            let cid = part
+                .content_id
+                .as_deref()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default()
+                .into_owned();
+            let value = match decode_presence(part.body.clone()) {
+                Ok(v) => v,
+                Err(e) => json!({ "error": e.to_string() }),
+            };
+            parts.push(json!({ "content_type": ct, "content_id": cid, "offset": part.offset, "document": value }));
+        }
+        return Ok(json!({ "kind": "multipart/related", "boundary": boundary, "parts": parts }));
+    }
+    let text = p::text(input)?;
+    let root = root_name(&text);
+    let categories = |c: &p::Categories| -> Value {
+        let states: Vec<Value> = c
+            .categories
+            .iter()
+            .map(|cat| match cat.state(&limits) {
+                Ok(Some(s)) => json!({ "state": s, "band": s.availability.map(|a| format!("{:?}", p::Availability::from_number(a))) }),
+                _ => Value::Null,
+            })
+            .collect();
+        json!({ "document": c, "states": states })
+    };
+    let (kind, value) = match root {
+        "contactList" | "contactDelta" => (root, json!(p::ContactList::parse(&text, &limits)?)),
+        "roamingList" => (root, json!(p::RoamingList::parse(&text, &limits)?)),
+        "roamingData" => {
+            let d = p::RoamingData::parse(&text, &limits)?;
+            let cats = d.categories.as_ref().map(categories);
+            (root, json!({ "document": d, "categories": cats }))
+        }
+        "publish" => {
+            let d = p::Publish::parse(&text, &limits)?;
+            let states: Vec<Value> = d
+                .publications
+                .iter()
+                .map(|x| json!(x.state(&limits).ok().flatten()))
+                .collect();
+            (root, json!({ "document": d, "states": states }))
+        }
+        "batchSub" => (root, json!(p::BatchSubscribe::parse(&text, &limits)?)),
+        "categories" => (root, categories(&p::Categories::parse(&text, &limits)?)),
+        "setContainerMembers" => (root, json!(p::SetContainerMembers::parse(&text, &limits)?)),
+        "setSubscribers" => (root, json!(p::SetSubscriber::parse(&text, &limits)?)),
+        "Envelope" => ("soap", json!(p::soap::Request::parse(&text, &limits)?)),
+        "list" => ("rlmi", json!(p::rlmi::List::parse(&text, &limits)?)),
+        "presentity" => {
+            let d = p::soap::Presentity::parse(&text, &limits)?;
+            let a = d.availability_2007();
+            (root, json!({ "document": d, "availability_2007": a }))
+        }
+        _ => {
+            // Let the parser that matches nothing say what was found and where.
+            return Err(p::Categories::parse(&text, &limits).err().unwrap_or(
+                p::Error::UnexpectedElement {
+                    expected: "a presence document",
+                    found: root.to_owned(),
+                    offset: 0,
+                },
+            ));
+        }
+    };
+    Ok(json!({ "kind": kind, "value": value }))
+}
+
+/// The local name of a document's root element (after any declaration and comments).
+fn root_name(text: &str) -> &str {
+    let mut rest = text;
+    while let Some(i) = rest.find('<') {
+        rest = &rest[i + 1..];
+        if rest.starts_with('?') || rest.starts_with('!') {
+            continue;
+        }
+        let name = rest
+            .split(|c: char| c.is_whitespace() || c == '>' || c == '/')
+            .next()
+            .unwrap_or("");
+        return name.rsplit(':').next().unwrap_or(name);
+    }
+    ""
+}
+
+/// Whether a SIP body of this Content-Type is one [`decode_presence`] reads.
+fn is_presence(content_type: &str) -> bool {
+    let ct = content_type.to_ascii_lowercase();
+    [
+        "application/vnd-microsoft-roaming-contacts+xml",
+        "application/vnd-microsoft-roaming-self+xml",
+        "application/msrtc-category-publish+xml",
+        "application/msrtc-setcontainermembers+xml",
+        "application/msrtc-presence-setsubscriber+xml",
+        "application/msrtc-adrl-categorylist+xml",
+        "application/msrtc-event-categories+xml",
+        "application/rlmi+xml",
+        "application/soap+xml",
+        "text/xml+msrtc.pidf",
+    ]
+    .iter()
+    .any(|t| ct.starts_with(t))
+        || (ct.starts_with("multipart/related") && ct.contains("rlmi"))
 }
 
 /// Decodes a C3P request or response, or a conference-info document, to JSON: every field of

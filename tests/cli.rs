@@ -137,7 +137,9 @@ fn never_crashes_on_garbage() {
             seed ^= seed << 17;
             data.push((seed & 0xff) as u8);
         }
-        for kind in ["sip", "sdp", "rtp", "rtcp", "cccp", "http", "abs", "psom"] {
+        for kind in [
+            "sip", "sdp", "rtp", "rtcp", "cccp", "http", "abs", "psom", "presence",
+        ] {
             let out = ocs(&["decode", kind], &data);
             assert!(
                 matches!(out.status.code(), Some(0 | 1)),
@@ -319,6 +321,51 @@ fn decode_cccp_bodies() {
         String::from_utf8_lossy(&out.stderr).trim(),
         "error: missing attribute code at byte 0"
     );
+}
+
+#[test]
+fn decode_presence_bodies() {
+    // pidgin-sipe's initial publication (sipe-ocs2007.c templates): the state typed.
+    let publish = br#"<publish xmlns="http://schemas.microsoft.com/2006/09/sip/rich-presence"><publications uri="sip:alice@contoso.com"><publication categoryName="state" instance="536870912" container="2" version="3" expireType="static"><state xmlns="http://schemas.microsoft.com/2006/09/sip/state" manual="true" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="userState"><availability>15500</availability></state></publication></publications></publish>"#;
+    let v = ok_json(&ocs(&["decode", "presence"], publish));
+    assert_eq!(v["kind"], "publish");
+    assert_eq!(v["value"]["document"]["publications"][0]["version"], 3);
+    assert_eq!(v["value"]["states"][0]["kind"], "userState");
+    assert_eq!(v["value"]["states"][0]["availability"], 15500);
+
+    // A batched NOTIFY body: multipart/related, each part by its type.
+    let multi = b"--b1\r\nContent-ID: <r>\r\nContent-Type: application/rlmi+xml\r\n\r\n<list xmlns=\"urn:ietf:params:xml:ns:rlmi\" uri=\"sip:bob@contoso.com\" version=\"2\"><resource uri=\"sip:alice@contoso.com\"><instance id=\"1\" state=\"active\" cid=\"alice@contoso.com\"/></resource></list>\r\n--b1\r\nContent-Type: application/msrtc-event-categories+xml\r\n\r\n<categories xmlns=\"http://schemas.microsoft.com/2006/09/sip/categories\" uri=\"sip:alice@contoso.com\"><category name=\"state\" instance=\"1\" container=\"200\"><state xmlns=\"http://schemas.microsoft.com/2006/09/sip/state\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"aggregateState\"><availability>6500</availability></state></category></categories>\r\n--b1--\r\n";
+    let v = ok_json(&ocs(&["decode", "presence"], multi));
+    assert_eq!(v["kind"], "multipart/related");
+    assert_eq!(v["parts"][0]["document"]["kind"], "rlmi");
+    assert_eq!(v["parts"][0]["document"]["value"]["version"], 2);
+    assert_eq!(
+        v["parts"][1]["document"]["value"]["states"][0]["band"],
+        "Busy"
+    );
+
+    // A SOAP operation, and a refusal with its offset.
+    let soap = br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/winrtc/2002/11/sip"><s:Body><m:addGroup><m:name>Friends</m:name><m:deltaNum>4</m:deltaNum></m:addGroup></s:Body></s:Envelope>"#;
+    let v = ok_json(&ocs(&["decode", "presence"], soap));
+    assert_eq!(v["value"]["AddGroup"]["name"], "Friends");
+    let out = ocs(
+        &["decode", "presence"],
+        b"<contactList><group name=\"x\"/></contactList>",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: <group> at byte 13 has no id attribute"
+    );
+
+    // Inside a SIP message, the body is decoded by its Content-Type.
+    let sip = format!(
+        "SERVICE sip:alice@contoso.com SIP/2.0\r\nVia: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bK1\r\nFrom: <sip:alice@contoso.com>;tag=1\r\nTo: <sip:alice@contoso.com>\r\nCall-ID: c\r\nCSeq: 1 SERVICE\r\nMax-Forwards: 70\r\nContent-Type: application/msrtc-category-publish+xml\r\nContent-Length: {}\r\n\r\n{}",
+        publish.len(),
+        String::from_utf8_lossy(publish)
+    );
+    let v = ok_json(&ocs(&["decode", "sip"], sip.as_bytes()));
+    assert_eq!(v["body"]["presence"]["kind"], "publish");
 }
 
 #[test]

@@ -112,6 +112,9 @@ enum Kind {
     Rtcp,
     /// A C3P request or response ([MS-CONFBAS]), or a conference-info document (RFC 4575).
     Cccp,
+    /// A presence or contact-list body ([MS-PRES], [MS-SIP] roaming): contactList,
+    /// roamingData, publish, batchSub, categories, SOAP, rlmi, or a multipart/related of them.
+    Presence,
     /// HTTP/1.1 requests, or responses when the input starts with `HTTP/` (de-chunked).
     Http,
     /// An Address Book Server file ([MS-ABS]): F-, D- or C- .lsabs/.dabs.
@@ -319,6 +322,7 @@ fn decode(kind: Kind, file: Option<&str>, hex: bool) -> Result<serde_json::Value
         Kind::Rtp => ocs_stack::cli::decode_rtp(&data).map_err(|e| e.to_string()),
         Kind::Rtcp => ocs_stack::cli::decode_rtcp(&data).map_err(|e| e.to_string()),
         Kind::Cccp => ocs_stack::cli::decode_cccp(data.into()).map_err(|e| e.to_string()),
+        Kind::Presence => ocs_stack::cli::decode_presence(data.into()).map_err(|e| e.to_string()),
         Kind::Http => ocs_stack::cli::decode_http(&data).map_err(|e| e.to_string()),
         Kind::Abs => ocs_stack::cli::decode_abs(&data).map_err(|e| e.to_string()),
         Kind::Psom => ocs_stack::cli::decode_psom(&data).map_err(|e| e.to_string()),

@@ -496,7 +496,7 @@ pub fn presence(data: &[u8]) {
         ..Limits::default()
     };
     let body = Bytes::copy_from_slice(rest);
-    if kind % 11 == 10 {
+    if kind % 12 == 11 {
         if let Ok(parts) = p::rlmi::parts(&body, "b0", 64) {
             for part in parts {
                 assert!(part.body.len() <= body.len());
@@ -518,7 +518,7 @@ pub fn presence(data: &[u8]) {
             }
         };
     }
-    match kind % 11 {
+    match kind % 12 {
         0 => round_trip!(p::ContactList),
         1 => round_trip!(p::RoamingList),
         2 => round_trip!(p::RoamingData),

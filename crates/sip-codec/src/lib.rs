@@ -20,6 +20,9 @@
 //! - [`sdp`]: session descriptions with `rtpmap`, `fmtp`, `rtcp`, direction, `candidate` and
 //!   `crypto` (the [MS-SDPEXT] `inline:<key>|2^31` form included).
 //! - [`sign`]: the [MS-SIPAE] signature input that NTLM and Kerberos message signing covers.
+//! - `presence` (feature `presence`): the [MS-PRES] / [MS-SIP] roaming bodies — contact lists,
+//!   roaming-self, category publication, containers, batched subscriptions, RLMI multipart,
+//!   the SOAP contact operations.
 //!
 //! The state machines a SIP element needs, in the same sans-IO shape (time in as `Instant`,
 //! output through `poll_*`, randomness from the caller):

@@ -62,6 +62,9 @@ pub struct PresenceLimits {
     pub max_groups: usize,
     /// Category instances one user may publish (default 256).
     pub max_publications: usize,
+    /// Bytes of published content one user may hold, all instances together (default
+    /// 128 KiB; a Communicator endpoint publishes a few KB).
+    pub max_publication_bytes: usize,
     /// Contacts in one batched subscription (default 1,000).
     pub max_batch: usize,
     /// Subscriptions of one user at once, all endpoints (default 64).
@@ -76,6 +79,7 @@ impl Default for PresenceLimits {
             max_contacts: 1000,
             max_groups: 64,
             max_publications: 256,
+            max_publication_bytes: 128 << 10,
             max_batch: 1000,
             max_subscriptions: 64,
             documents: Limits::default(),
@@ -416,7 +420,10 @@ impl Presence {
         p: &Publish,
     ) {
         let epid = req.from().ok().and_then(|f| f.epid().map(str::to_owned));
-        let max = self.limits.max_publications;
+        let max = (
+            self.limits.max_publications,
+            self.limits.max_publication_bytes,
+        );
         let t = unix(wall);
         let res = self.user(owner).publish(p, epid.as_deref(), t, max);
         match res {
@@ -995,11 +1002,16 @@ impl Presence {
         }) else {
             return;
         };
-        let leaving = req.expires().and_then(Result::ok) == Some(0)
-            || req
-                .contacts()
-                .flatten()
-                .all(|c| c.expires().and_then(Result::ok) == Some(0));
+        // An un-REGISTER (a query, with no Contact, is not one).
+        let contacts: Vec<_> = req.contacts().flatten().collect();
+        let leaving = !contacts.is_empty()
+            && contacts.iter().all(|c| {
+                c.expires()
+                    .and_then(Result::ok)
+                    .or(req.expires().and_then(Result::ok))
+                    == Some(0)
+            });
+        self.next_sweep.get_or_insert(now + SWEEP);
         let mut changed = false;
         if leaving && let Some(epid) = req.from().ok().and_then(|f| f.epid().map(str::to_owned)) {
             changed |= self

@@ -348,12 +348,14 @@ impl Roaming {
     /// nothing: the (1-based index, current version) of every publication whose version is
     /// stale ([MS-PRES] 3.7.5.2: the client must present the current version; 0 for a new
     /// instance).
+    /// At most `max` instances and `max_bytes` of content in all: past either, `Err` with no
+    /// stale version (the caller answers 403).
     pub(super) fn publish(
         &mut self,
         p: &Publish,
         epid: Option<&str>,
         now: u64,
-        max: usize,
+        (max, max_bytes): (usize, usize),
     ) -> Result<(), Vec<(usize, u32)>> {
         let mut stale = Vec::new();
         for (i, pb) in p.publications.iter().enumerate() {
@@ -375,6 +377,25 @@ impl Roaming {
             .count();
         if !stale.is_empty() || self.pubs.len() + new > max {
             return Err(stale);
+        }
+        let replaced: usize = p
+            .publications
+            .iter()
+            .filter_map(|pb| {
+                self.pubs
+                    .get(&(pb.category_name.to_string(), pb.instance, pb.container))
+            })
+            .map(|x| x.content.len())
+            .sum();
+        let added: usize = p
+            .publications
+            .iter()
+            .filter(|pb| pb.expires != Some(0))
+            .map(|pb| pb.content.len())
+            .sum();
+        let held: usize = self.pubs.values().map(|x| x.content.len()).sum();
+        if held - replaced.min(held) + added > max_bytes {
+            return Err(Vec::new());
         }
         for pb in &p.publications {
             let key = (pb.category_name.to_string(), pb.instance, pb.container);
