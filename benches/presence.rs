@@ -26,6 +26,10 @@ use ocs_stack::server::sip::{
 };
 use ocs_stack::sip::Message;
 
+/// Counts live heap bytes (the resident size also holds the allocator's free lists).
+#[global_allocator]
+static HEAP: ocs_alloc_counter::Counting = ocs_alloc_counter::Counting;
+
 struct Users;
 impl ClearPasswords for Users {
     fn password(&self, user: &str) -> Option<String> {
@@ -170,8 +174,9 @@ fn batch(owner: &str, contacts: impl Iterator<Item = String>) -> String {
     )
 }
 
-/// Resident bytes per signed-in user with 100 contacts (see the module documentation).
-fn memory_per_user(users: u64) -> usize {
+/// Resident and live heap bytes per signed-in user with 100 contacts (see the module
+/// documentation).
+fn memory_per_user(users: u64) -> (usize, usize) {
     let now = Instant::now();
     let mut l = Load {
         e: engine(now),
@@ -180,6 +185,7 @@ fn memory_per_user(users: u64) -> usize {
         id: 1,
     };
     let before = resident_bytes();
+    let heap_before = ocs_alloc_counter::live_bytes();
     for u in 0..users {
         let name = format!("u{u}");
         let p = stream(u);
@@ -237,18 +243,20 @@ fn memory_per_user(users: u64) -> usize {
         l.io.sent.clear();
     }
     let after = resident_bytes();
+    let heap = ocs_alloc_counter::live_bytes().saturating_sub(heap_before);
     let per = after.saturating_sub(before) / users as usize;
     black_box(&l.e);
-    per
+    (per, heap / users as usize)
 }
 
 fn bench(c: &mut Criterion) {
     let users = 1000;
-    let per = memory_per_user(users);
+    let (per, heap) = memory_per_user(users);
     println!(
-        "presence: resident memory per signed-in user with 100 contacts ({users} users, each \
-         with its list, 3 subscriptions and its state): {} KiB",
-        per / 1024
+        "presence: per signed-in user with 100 contacts ({users} users, each with its list, 3 \
+         subscriptions and its state): resident {} KiB, live heap {} KiB",
+        per / 1024,
+        heap / 1024
     );
 
     // Fan-out: alice and 1,000 watchers.

@@ -575,6 +575,14 @@ fn watchers_see_the_aggregate_by_container_and_a_blocked_one_sees_offline() {
         [15500]
     );
 
+    // The 2005 form (setACE) unblocks him again: he sees her away.
+    t.soap("alice", "<m:setACE><m:type>USER</m:type><m:mask>bob@contoso.com</m:mask><m:rights>AA</m:rights><m:deltaNum>1</m:deltaNum></m:setACE>");
+    let out = t.commit();
+    assert_eq!(
+        availability_of(&out, "sip:alice@contoso.com"),
+        [15500, 15500]
+    );
+
     // alice signs out: carol sees her offline.
     let out = t.register("alice", 0);
     assert_eq!(

@@ -355,6 +355,38 @@ impl Presence {
         owner: &str,
         op: &soap::Request,
     ) {
+        if let soap::Request::SetAce {
+            kind, mask, rights, ..
+        } = op
+        {
+            // The 2005 ACL as the 2007 containers: a block (`BD`) puts the user or domain in
+            // the blocked container, an allow (`AA`) takes it out.
+            let member_kind = match kind.to_ascii_uppercase().as_str() {
+                "USER" => "user",
+                "DOMAIN" => "domain",
+                "ALL" => "everyone",
+                _ => return core.reply(now, key, req, 400, "Bad Request"),
+            };
+            let change = SetContainerMembers {
+                containers: vec![doc::ContainerChange {
+                    id: 32000,
+                    version: 0,
+                    members: vec![doc::MemberChange {
+                        add: rights.eq_ignore_ascii_case("BD"),
+                        member: doc::Member {
+                            kind: ByteString::from_static(member_kind),
+                            value: (member_kind != "everyone").then(|| mask.clone()),
+                        },
+                    }],
+                }],
+            };
+            let changed = self.user(owner).set_members(&change);
+            let ticket = self.commit(core, now, key, req, owner, changed, None);
+            if changed {
+                self.after(core, now, ticket, Pending::Roaming(owner.to_owned(), true));
+            }
+            return;
+        }
         if let soap::Request::SetPresence(p) = op {
             // The 2005 form: a user state in the user's own containers.
             let mut content = Vec::new();
@@ -570,7 +602,10 @@ impl Presence {
             }
             CONTACTS => Kind::Contacts,
             SELF => match RoamingList::parse(&body, &lim) {
-                Ok(l) => Kind::SelfData(l),
+                // Kept as owned names: views would hold the whole SUBSCRIBE alive.
+                Ok(l) => Kind::SelfData(RoamingList {
+                    types: l.types.iter().map(|t| ByteString::from(&**t)).collect(),
+                }),
                 Err(_) if body.trim().is_empty() => Kind::SelfData(RoamingList::default()),
                 Err(e) => return bad(core, now, key, req, &e),
             },

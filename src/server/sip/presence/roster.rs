@@ -409,7 +409,8 @@ impl Roaming {
                     version: pb.version + 1,
                     expiry: Expiry::of(&pb.expire_type, pb.expires, now),
                     epid: epid.map(str::to_owned),
-                    content: pb.content.clone(),
+                    // A copy: a view would keep the whole request's buffer alive with it.
+                    content: ByteString::from(&*pb.content),
                     time: now,
                 },
             );
