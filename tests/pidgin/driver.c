@@ -456,17 +456,23 @@ static void remove_buddy(const char *uri)
 	g_slist_free(all);
 }
 
+/* The account's status of that primitive, set directly (as a status menu does for one
+ * account): a new transient saved status would race the saved statuses sipe itself activates
+ * when the server's aggregated state comes back (sipe_backend_status_and_note). */
 static void set_status(const char *what)
 {
 	PurpleStatusPrimitive p = PURPLE_STATUS_AVAILABLE;
+	PurpleStatusType *type;
 
 	if (strcmp(what, "away") == 0)
 		p = PURPLE_STATUS_AWAY;
-	else if (strcmp(what, "busy") == 0)
+	else if (strcmp(what, "busy") == 0 || strcmp(what, "dnd") == 0)
 		p = PURPLE_STATUS_UNAVAILABLE;
-	else if (strcmp(what, "dnd") == 0)
-		p = PURPLE_STATUS_UNAVAILABLE;
-	purple_savedstatus_activate(purple_savedstatus_new(NULL, p));
+	type = purple_account_get_status_type_with_primitive(account, p);
+	if (type)
+		purple_account_set_status(account, purple_status_type_get_id(type), TRUE, NULL);
+	else
+		fprintf(stderr, "driver: no status of primitive %d\n", p);
 }
 
 /* Whether NAME is on the account's deny list (what sipe fills from the server's blocked
