@@ -719,3 +719,155 @@ fn hostile_bodies_and_limits_are_refused() {
             .all(|(_, op)| !matches!(op, StoreOp::Roaming { aor, .. } if aor.contains("x1")))
     );
 }
+
+#[test]
+fn review_cases_aliases_fetches_dialogs_and_relayed_content() {
+    let mut t = Test::new(PresenceLimits::default());
+    for u in ["alice", "bob", "carol"] {
+        t.register(u, 3600);
+    }
+    t.service(
+        "alice",
+        "application/msrtc-setcontainermembers+xml",
+        r#"<setContainerMembers xmlns="http://schemas.microsoft.com/2006/09/sip/container-management"><container id="32000" version="0"><member action="add" type="user" value="bob@contoso.com"/></container></setContainerMembers>"#,
+    );
+    t.commit();
+    // bob, blocked, writes his From with the server's address instead of the domain: he is
+    // still bob, and still blocked.
+    let out = t.send(
+        "bob",
+        "SUBSCRIBE sip:alice@contoso.com SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:5072;branch=z9hG4bKalias1
+Max-Forwards: 70
+From: <sip:bob@127.0.0.1:5060>;tag=alias1
+To: <sip:alice@contoso.com>
+Call-ID: alias-1
+CSeq: 1 SUBSCRIBE
+Contact: <sip:bob@127.0.0.1:5072>
+Event: presence
+Content-Length: 0
+
+",
+    );
+    assert_eq!(availability_of(&out, "sip:alice@contoso.com"), [18500]);
+
+    // A fetch (Expires: 0) answers with the state and keeps no subscription.
+    let out = t.request(
+        "carol",
+        "SUBSCRIBE",
+        "alice@contoso.com",
+        "Event: presence\nExpires: 0\n",
+        "",
+        "",
+    );
+    let ok = the_response(&out);
+    assert!(
+        ok.header(HeaderName::SubscriptionState)
+            .unwrap()
+            .value
+            .starts_with("terminated")
+    );
+    assert_eq!(availability_of(&out, "sip:alice@contoso.com"), [3500]);
+    // carol's real subscription (NOTIFY, not BENOTIFY: she does not offer it), and the state
+    // that follows the piggybacked one takes the next CSeq of the dialog.
+    let out = t.request(
+        "carol",
+        "SUBSCRIBE",
+        "alice@contoso.com",
+        "Event: presence\nExpires: 3600\n",
+        "",
+        "",
+    );
+    let piggy: u32 = the_response(&out)
+        .headers()
+        .find(|h| h.name.eq_ignore_ascii_case("ms-piggyback-cseq"))
+        .unwrap()
+        .value
+        .parse()
+        .unwrap();
+    t.service(
+        "alice",
+        "application/msrtc-category-publish+xml",
+        &user_state(0, 6500),
+    );
+    let out = t.commit();
+    let to_carol: Vec<&Message> = out
+        .iter()
+        .filter(|m| {
+            m.is_request()
+                && m.request_uri()
+                    .unwrap()
+                    .unwrap()
+                    .to_string()
+                    .contains("carol@")
+        })
+        .collect();
+    assert_eq!(to_carol.len(), 1);
+    assert_eq!(to_carol[0].cseq().unwrap().seq, piggy + 1);
+    // The blocked bob heard "offline" once; alice's change is not news to him.
+    assert!(!out.iter().any(|m| {
+        m.is_request()
+            && m.request_uri()
+                .unwrap()
+                .unwrap()
+                .to_string()
+                .contains("bob@")
+    }));
+
+    // carol's client says the dialog is gone (481): the subscription ends, nothing more is sent.
+    let notify = to_carol[0].clone();
+    let gone = notify
+        .response(481, "Call/Transaction Does Not Exist", "c481")
+        .build()
+        .unwrap();
+    t.e.handle(
+        Instant::now(),
+        SystemTime::now(),
+        gone,
+        peer("carol"),
+        &Users,
+    );
+    t.drain();
+    t.service(
+        "alice",
+        "application/msrtc-category-publish+xml",
+        &user_state(1, 9500),
+    );
+    let out = t.commit();
+    assert!(!out.iter().any(|m| {
+        m.is_request()
+            && m.request_uri()
+                .unwrap()
+                .unwrap()
+                .to_string()
+                .contains("carol@")
+    }));
+    // A refresh of a dialog the server does not know is 481 (the client subscribes anew).
+    let out = t.send(
+        "carol",
+        "SUBSCRIBE sip:127.0.0.1:5060 SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:5073;branch=z9hG4bKstale
+Max-Forwards: 70
+From: <sip:carol@contoso.com>;tag=stale
+To: <sip:alice@contoso.com>;tag=gone
+Call-ID: no-such-dialog
+CSeq: 7 SUBSCRIBE
+Event: presence
+Content-Length: 0
+
+",
+    );
+    assert_eq!(status(&out), [481]);
+
+    // Content relayed to watchers must stand alone: an undeclared prefix, a comment.
+    for content in [
+        "<x:state><availability>3500</availability></x:state>",
+        "<state xmlns=\"http://schemas.microsoft.com/2006/09/sip/state\"><!-- hi --></state>",
+    ] {
+        let body = format!(
+            r#"<publish xmlns="http://schemas.microsoft.com/2006/09/sip/rich-presence" xmlns:x="urn:x"><publications uri="sip:alice@contoso.com"><publication categoryName="note" instance="7" container="200" version="0" expireType="static">{content}</publication></publications></publish>"#
+        );
+        let out = t.service("alice", "application/msrtc-category-publish+xml", &body);
+        assert_eq!(status(&out), [400], "{content}");
+    }
+}

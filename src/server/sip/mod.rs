@@ -642,6 +642,9 @@ impl Engine {
                     }
                     self.request(now, wall, key, message, users);
                 }
+                TxEvent::Response { key, message } if self.presence.owns(&key) => {
+                    self.presence.notify_answered(key, message.status());
+                }
                 TxEvent::Response { key, message } => {
                     self.proxy.response(&mut self.core, now, key, message);
                 }
@@ -663,6 +666,11 @@ impl Engine {
                 TxEvent::StrayResponse { message } => {
                     self.proxy.stray_response(&mut self.core, now, message);
                 }
+                TxEvent::Timeout { key } | TxEvent::TransportError { key }
+                    if self.presence.owns(&key) =>
+                {
+                    self.presence.notify_answered(key, None);
+                }
                 TxEvent::Timeout { key } | TxEvent::TransportError { key } => {
                     self.proxy.branch_failed(&mut self.core, now, key, 408);
                 }
@@ -671,6 +679,7 @@ impl Engine {
                     // as it answers): send before forgetting where to.
                     self.core.flush_transmits();
                     self.core.peers.remove(&key);
+                    self.presence.notify_done(&key);
                     self.proxy.terminated(key);
                 }
                 TxEvent::Overloaded { message } => {
@@ -756,10 +765,15 @@ impl Engine {
         }
         match route {
             Route::Registrar => {
+                let before = self.core.stats.registered;
                 self.registrar
                     .register(&mut self.core, now, wall, key, &req, users);
-                self.presence
-                    .registered(&mut self.core, &self.registrar, now, wall, &req);
+                // Only a REGISTER the registrar accepted (authenticated, bindings changed)
+                // tells presence an endpoint came or went.
+                if self.core.stats.registered != before {
+                    self.presence
+                        .registered(&mut self.core, &self.registrar, now, wall, &req);
+                }
             }
             Route::Options => self.core.reply_with(
                 now,

@@ -356,6 +356,24 @@ impl Categories {
 }
 
 impl Publication {
+    /// Whether the content can be relayed to watchers as it is: empty, or one element that
+    /// stands alone (every prefix it uses declared in it), without an XML declaration,
+    /// processing instruction, comment, CDATA section or `]]>`, within `limits`.
+    pub fn check_content(&self, limits: &Limits) -> Result<(), Error> {
+        let c = &self.content;
+        if c.trim().is_empty() {
+            return Ok(());
+        }
+        if let Some(at) = ["<?", "<!", "]]>"].iter().filter_map(|m| c.find(m)).min() {
+            return Err(Error::InvalidValue {
+                what: "publication content (declaration, comment, CDATA or \"]]>\")",
+                value: c[at..].chars().take(16).collect(),
+                offset: at,
+            });
+        }
+        xml::parse(c, limits).map(|_| ())
+    }
+
     /// The `state` inside a `state` publication.
     pub fn state(&self, limits: &Limits) -> Result<Option<State>, Error> {
         State::in_content(&self.category_name, &self.content, limits)

@@ -115,6 +115,12 @@ struct Sub {
     notifier: Notifier,
     peer: Peer,
     call_id: String,
+    /// When it runs out (its entry in [`Presence::deadlines`]).
+    deadline: Instant,
+    /// The RLMI `version` of its next batched notification (RFC 4662 §5.4: it increases).
+    rlmi_version: u32,
+    /// Presentities it last saw blocked: a blocked view never changes, so it is sent once.
+    blocked: BTreeSet<String>,
 }
 
 /// The presence application's state: see the [module documentation](self).
@@ -134,6 +140,16 @@ pub(super) struct Presence {
     pending: std::collections::VecDeque<(u64, Pending)>,
     /// The last store ticket known committed.
     committed: u64,
+    /// Subscriptions by expiry: the next one due without scanning them all.
+    deadlines: BTreeSet<(Instant, u64)>,
+    /// Subscriptions per user (all kinds), for `max_subscriptions`.
+    per_owner: HashMap<String, usize>,
+    /// NOTIFYs in flight (client transactions) and their subscription: a 481 or a time-out
+    /// ends it (RFC 6665 §4.2.2).
+    notifying: HashMap<TxKey, u64>,
+    /// Signed-in endpoints by user: (epid, contact URI), so that an endpoint whose binding
+    /// ran out takes its publications along.
+    endpoints: HashMap<String, Vec<(String, String)>>,
 }
 
 fn event_of(req: &Message) -> Option<String> {
@@ -150,17 +166,42 @@ fn content_type(req: &Message) -> String {
 }
 
 /// The `sip:user@domain` of a request's From.
-fn from_aor(req: &Message) -> Option<String> {
+/// `sip:user@host` of a SIP URI, the way the registrar keys users: any host that names this
+/// server (an alias, one of our addresses) is our domain, so one user has one state and one
+/// set of memberships however the client wrote it; other hosts in lower case.
+fn canonical(core: &Core, s: &crate::sip::uri::SipUri<'_>) -> Option<String> {
+    let user = s.user?;
+    if core.is_us(&s.host, s.port) {
+        return Some(format!("sip:{user}@{}", core.cfg.domain));
+    }
+    Some(format!(
+        "sip:{user}@{}",
+        s.host.to_string().to_ascii_lowercase()
+    ))
+}
+
+/// [`canonical`] of a URI written in a document (`sip:` optional).
+fn canonical_str(core: &Core, uri: &str) -> Option<String> {
+    let u = uri.trim();
+    let with = if u.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("sip:")) {
+        u.to_owned()
+    } else {
+        format!("sip:{u}")
+    };
+    let parsed = crate::sip::uri::Uri::parse(&with).ok()?;
+    canonical(core, parsed.as_sip()?)
+}
+
+/// The `sip:user@domain` of a request's From.
+fn from_aor(core: &Core, req: &Message) -> Option<String> {
     let f = req.from().ok()?;
-    let s = f.uri.as_sip()?;
-    Some(sip_uri(&format!("{}@{}", s.user?, s.host)))
+    canonical(core, f.uri.as_sip()?)
 }
 
 /// The user a request is addressed to, if its Request-URI has a user part.
-fn target_aor(req: &Message) -> Option<String> {
+fn target_aor(core: &Core, req: &Message) -> Option<String> {
     let uri = req.request_uri()?.ok()?;
-    let s = uri.as_sip()?;
-    Some(sip_uri(&format!("{}@{}", s.user?, s.host)))
+    canonical(core, uri.as_sip()?)
 }
 
 impl Presence {
@@ -177,13 +218,24 @@ impl Presence {
             next_sweep: None,
             pending: std::collections::VecDeque::new(),
             committed: 0,
+            deadlines: BTreeSet::new(),
+            per_owner: HashMap::new(),
+            notifying: HashMap::new(),
+            endpoints: HashMap::new(),
         }
     }
 
     /// A user's state from the store (at start-up).
     pub(super) fn load(&mut self, aor: &str, contacts: &str, data: &str) -> Result<(), String> {
-        let r = Roaming::from_store(contacts, data, &self.limits.documents)
-            .map_err(|e| e.to_string())?;
+        // What this server wrote is read back with room to spare: a limit lowered since, or a
+        // user with thousands of subscribers, must not lose a list on the next write.
+        let generous = Limits {
+            max_size: 64 << 20,
+            max_depth: 32,
+            max_elements: 4_000_000,
+            max_attributes: 64,
+        };
+        let r = Roaming::from_store(contacts, data, &generous).map_err(|e| e.to_string())?;
         self.users.insert(sip_uri(aor), r);
         Ok(())
     }
@@ -204,9 +256,12 @@ impl Presence {
                     return false;
                 }
                 if req.to().is_ok_and(|t| t.tag().is_some()) {
-                    return req.call_id().is_ok_and(|c| self.by_call.contains_key(c));
+                    // Ours, or addressed to this server (our Contact) in a dialog it no
+                    // longer knows: that one is answered 481, so the client subscribes anew.
+                    return req.call_id().is_ok_and(|c| self.by_call.contains_key(c))
+                        || core.request_uri_is_us(req);
                 }
-                core.request_uri_host_is_us(req) && target_aor(req).is_some()
+                core.request_uri_host_is_us(req) && target_aor(core, req).is_some()
             }
             Some("SERVICE") => {
                 let ct = content_type(req);
@@ -239,13 +294,13 @@ impl Presence {
         req: &Message,
         users: &dyn Directory,
     ) {
-        let Some(owner) = from_aor(req) else {
+        let Some(owner) = from_aor(core, req) else {
             return core.reply(now, key, req, 400, "Bad Request");
         };
         if req.method() == Some("SUBSCRIBE") {
             return self.subscribe(core, registrar, now, wall, key, req, owner, users);
         }
-        let target = target_aor(req);
+        let target = target_aor(core, req);
         let ct = content_type(req);
         let body = match doc::text(req.body().clone()) {
             Ok(b) => b,
@@ -423,7 +478,8 @@ impl Presence {
                     soap::write_add_group_response(&mut b, id, self.user(owner).delta);
                     ("application/SOAP+xml", b)
                 });
-                let ticket = self.commit(core, now, key, req, owner, true, body);
+                let ticket = self.commit(core, now, key, req, owner, delta.is_some(), body);
+                let Some(delta) = delta else { return };
                 let mut bytes = Vec::new();
                 delta.write(&mut bytes);
                 // A new contact's watcher list (its "who added me") learns of the owner when
@@ -451,6 +507,19 @@ impl Presence {
         owner: &str,
         p: &Publish,
     ) {
+        // What is relayed to watchers as it is must stand alone (a prefix declared on
+        // `<publish>`, a declaration or a comment inside would break their documents).
+        for (i, pb) in p.publications.iter().enumerate() {
+            if let Err(e) = pb.check_content(&self.limits.documents) {
+                let warning = format!(
+                    "399 {} \"publication {}: {}\"",
+                    core.cfg.ntlm_target,
+                    i + 1,
+                    clean(&e.to_string())
+                );
+                return core.reply_with(now, key, req, 400, "Bad Request", &[("Warning", warning)]);
+            }
+        }
         let epid = req.from().ok().and_then(|f| f.epid().map(str::to_owned));
         let max = (
             self.limits.max_publications,
@@ -484,10 +553,15 @@ impl Presence {
     /// Recomputes `aor`'s aggregated availability; whether it changed.
     fn refresh_aggregate(&mut self, registrar: &Registrar, aor: &str, wall: SystemTime) -> bool {
         let online = !registrar.bindings(aor, wall).is_empty();
+        let mut ended = false;
         if online {
             self.online.insert(aor.to_owned());
-        } else {
-            self.online.remove(aor);
+        } else if self.online.remove(aor) {
+            // The last endpoint went: what lived with the user's endpoints goes too.
+            ended = self
+                .users
+                .get_mut(aor)
+                .is_some_and(|r| r.end_endpoint(None));
         }
         let lim = self.limits.documents.clone();
         // An address nobody signed in with keeps no state (it is offline, as by default).
@@ -498,9 +572,9 @@ impl Presence {
         };
         let a = r.compute_aggregate(online, &lim);
         if a == r.aggregate.0 {
-            return false;
+            return ended;
         }
-        r.aggregate = (a, r.aggregate.1 + 1);
+        r.aggregate = (a, r.aggregate.1.wrapping_add(1));
         true
     }
 
@@ -541,7 +615,7 @@ impl Presence {
             .flat_map(|b| &b.actions)
             .filter(|a| &*a.name == "subscribe")
             .flat_map(|a| &a.resources)
-            .map(|r| sip_uri(r))
+            .filter_map(|r| canonical_str(core, r))
             .collect();
         if wanted.len() > self.limits.max_batch {
             return core.reply(now, key, req, 413, "Request Entity Too Large");
@@ -565,21 +639,36 @@ impl Presence {
                 core.reply_with(now, key, req, 200, "OK", &[("Expires", "0".into())]);
                 return self.end(core, now, id);
             }
-            if let Kind::Presence { resources, .. } =
-                &mut self.subs.get_mut(&id).expect("looked up").kind
+            self.reschedule(id);
+            // More contacts for a batched subscription (pidgin-sipe adds a buddy so); past the
+            // batch limit nothing is added.
+            let mut added = BTreeSet::new();
+            if let Some(Sub {
+                kind:
+                    Kind::Presence {
+                        resources,
+                        batched: true,
+                    },
+                ..
+            }) = self.subs.get_mut(&id)
             {
+                if resources.len() + wanted.len() > self.limits.max_batch {
+                    return core.reply(now, key, req, 413, "Request Entity Too Large");
+                }
                 for w in &wanted {
-                    if resources.len() < self.limits.max_batch {
-                        resources.insert(w.clone());
+                    if resources.insert(w.clone()) {
+                        added.insert(w.clone());
                     }
                 }
             }
-            for w in &wanted {
+            for w in &added {
                 self.watching.entry(w.clone()).or_default().insert(id);
                 self.add_subscriber(core, now, users, w, &owner);
             }
             let focus: Option<BTreeSet<String>> = (!wanted.is_empty()).then_some(wanted);
-            let Some((ct, bytes)) = self.state_of(id, focus.as_ref()) else {
+            let boundary = core.token();
+            let Some((ct, bytes, cseq)) = self.first_state(now, id, focus.as_ref(), &boundary)
+            else {
                 return;
             };
             let tag = core.token();
@@ -587,7 +676,8 @@ impl Presence {
                 .response(200, "OK", &tag)
                 .header("Expires", secs)
                 .header("Event", &event)
-                .header("ms-piggyback-cseq", 1)
+                .header("Subscription-State", format!("active;expires={secs}"))
+                .header("ms-piggyback-cseq", cseq)
                 .body(&ct, &bytes)
                 .build()
             {
@@ -595,7 +685,12 @@ impl Presence {
             }
             return;
         }
-        let target = target_aor(req).unwrap_or_default();
+        if self.by_call.contains_key(&call) {
+            // A new subscription must not take an existing one's Call-ID (its refreshes and
+            // NOTIFYs are found by it).
+            return core.reply(now, key, req, 400, "Bad Request");
+        }
+        let target = target_aor(core, req).unwrap_or_default();
         let kind = match event.as_str() {
             CONTACTS | SELF | WPENDING if target != owner => {
                 return core.forbid(key, req, "one subscribes to one's own roaming data");
@@ -619,7 +714,7 @@ impl Presence {
                 batched: false,
             },
         };
-        let mine = self.subs.values().filter(|s| s.owner == owner).count();
+        let mine = self.per_owner.get(&owner).copied().unwrap_or(0);
         if mine >= self.limits.max_subscriptions {
             return core.reply_with(
                 now,
@@ -634,7 +729,14 @@ impl Presence {
             .expires()
             .and_then(Result::ok)
             .unwrap_or(MAX_SUBSCRIPTION);
-        let granted = asked.clamp(60, MAX_SUBSCRIPTION);
+        // `Expires: 0` fetches the state once (RFC 6665 §4.4.3); a subscription lasts a minute
+        // at least.
+        let fetch = asked == 0;
+        let granted = if fetch {
+            0
+        } else {
+            asked.clamp(60, MAX_SUBSCRIPTION)
+        };
         let benotify = req
             .values(HeaderName::Supported)
             .any(|(v, _)| v.eq_ignore_ascii_case("ms-benotify"));
@@ -667,6 +769,7 @@ impl Presence {
             Kind::Presence { resources, .. } => resources.clone(),
             _ => BTreeSet::new(),
         };
+        let deadline = notifier.poll_timeout().unwrap_or(now);
         self.subs.insert(
             id,
             Sub {
@@ -675,8 +778,13 @@ impl Presence {
                 notifier,
                 peer,
                 call_id: call.clone(),
+                deadline,
+                rlmi_version: 1,
+                blocked: BTreeSet::new(),
             },
         );
+        self.deadlines.insert((deadline, id));
+        *self.per_owner.entry(owner.clone()).or_default() += 1;
         self.by_call.insert(call, id);
         match kind {
             Kind::Presence { .. } => {
@@ -691,16 +799,22 @@ impl Presence {
                 self.user(&owner);
             }
         }
-        let Some((ct, bytes)) = self.state_of(id, None) else {
+        let boundary = core.token();
+        let Some((ct, bytes, cseq)) = self.first_state(now, id, None, &boundary) else {
             return;
+        };
+        let state = if fetch {
+            "terminated;reason=timeout".to_owned()
+        } else {
+            format!("active;expires={granted}")
         };
         let mut b = req
             .response(200, "OK", &tag)
             .header("Expires", granted)
             .header("Contact", &contact)
             .header("Event", &event)
-            .header("Subscription-State", format!("active;expires={granted}"))
-            .header("ms-piggyback-cseq", 1);
+            .header("Subscription-State", state)
+            .header("ms-piggyback-cseq", cseq);
         if benotify {
             b = b.header("Supported", "ms-benotify");
         }
@@ -708,14 +822,70 @@ impl Presence {
             Ok(ok) => core.respond(now, key, ok),
             Err(_) => {
                 self.forget(id);
-                core.reply(now, key, req, 500, "Server Internal Error");
+                return core.reply(now, key, req, 500, "Server Internal Error");
             }
+        }
+        if fetch {
+            self.forget(id);
+        }
+    }
+
+    /// The state of subscription `id` for the answer that carries its first notification
+    /// ([`Presence::state_of`]), and the CSeq that notification takes in the dialog (the
+    /// `ms-piggyback-cseq`: the next NOTIFY follows it).
+    fn first_state(
+        &mut self,
+        now: Instant,
+        id: u64,
+        only: Option<&BTreeSet<String>>,
+        boundary: &str,
+    ) -> Option<(String, Bytes, u32)> {
+        let (ct, bytes) = self.state_of(id, only, boundary)?;
+        // Who it now sees blocked (that view is not sent again).
+        let sub = self.subs.get(&id)?;
+        let owner = sub.owner.as_str();
+        let blocked: Vec<String> = match &sub.kind {
+            Kind::Presence { resources, .. } => resources
+                .iter()
+                .filter(|r| only.is_none_or(|o| o.contains(*r)))
+                .filter(|r| self.level_of(r, owner) == roster::BLOCKED)
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        };
+        let sub = self.subs.get_mut(&id)?;
+        sub.blocked.extend(blocked);
+        sub.rlmi_version = sub.rlmi_version.wrapping_add(1);
+        let cseq = sub
+            .notifier
+            .notify(now, "z9hG4bKpiggyback", "0.0.0.0")
+            .build()
+            .ok()
+            .and_then(|m| m.cseq().ok().map(|c| c.seq))
+            .unwrap_or(1);
+        Some((ct, bytes, cseq))
+    }
+
+    /// The subscription's expiry moved (a refresh): its place among the deadlines too.
+    fn reschedule(&mut self, id: u64) {
+        let Some(sub) = self.subs.get_mut(&id) else {
+            return;
+        };
+        self.deadlines.remove(&(sub.deadline, id));
+        if let Some(d) = sub.notifier.poll_timeout() {
+            sub.deadline = d;
+            self.deadlines.insert((d, id));
         }
     }
 
     /// The full state subscription `id` follows (for presence, of `only` those presentities
     /// when given): its Content-Type and body.
-    fn state_of(&self, id: u64, only: Option<&BTreeSet<String>>) -> Option<(String, Bytes)> {
+    fn state_of(
+        &self,
+        id: u64,
+        only: Option<&BTreeSet<String>>,
+        boundary: &str,
+    ) -> Option<(String, Bytes)> {
         let sub = self.subs.get(&id)?;
         let empty = Roaming::default();
         let mine = self.users.get(&sub.owner).unwrap_or(&empty);
@@ -766,34 +936,48 @@ impl Presence {
                         .collect();
                     let refs: Vec<(&str, &[u8])> =
                         docs.iter().map(|(r, b)| (*r, b.as_slice())).collect();
-                    return Some(Self::batch_body(&sub.owner, &refs));
+                    return Some(Self::batch_body(
+                        &sub.owner,
+                        boundary,
+                        (sub.rlmi_version, only.is_none()),
+                        &refs,
+                    ));
                 }
             }
         };
         Some((ct, Bytes::from(out)))
     }
 
+    /// The container `watcher` sees of `presentity` ([`Roaming::level`]; a watcher of
+    /// another domain matches only what names it or federated users).
+    fn level_of(&self, presentity: &str, watcher: &str) -> u32 {
+        let Some(p) = self.users.get(presentity) else {
+            return 0;
+        };
+        let domain = watcher.rsplit_once('@').map_or("", |(_, d)| d);
+        let ours = presentity.rsplit_once('@').map_or("", |(_, d)| d);
+        p.level(watcher, if domain == ours { ours } else { "" })
+    }
+
     /// What `watcher` sees of `presentity`.
     fn view_of(&self, presentity: &str, watcher: &str) -> doc::Categories {
         let empty = Roaming::default();
         let p = self.users.get(presentity).unwrap_or(&empty);
-        let domain = watcher.rsplit_once('@').map_or("", |(_, d)| d);
-        let ours = presentity.rsplit_once('@').map_or("", |(_, d)| d);
-        let level = if domain == ours {
-            p.level(watcher, ours)
-        } else {
-            p.level(watcher, "")
-        };
-        p.view(presentity, level)
+        p.view(presentity, self.level_of(presentity, watcher))
     }
 
     /// A batched notification: the RLMI list and one categories part per presentity
     /// (`(presentity, categories document)`).
-    fn batch_body(owner: &str, docs: &[(&str, &[u8])]) -> (String, Bytes) {
+    fn batch_body(
+        owner: &str,
+        boundary: &str,
+        (version, full_state): (u32, bool),
+        docs: &[(&str, &[u8])],
+    ) -> (String, Bytes) {
         let rl = rlmi::List {
             uri: ByteString::from(owner),
-            version: 1,
-            full_state: false,
+            version,
+            full_state,
             resources: docs
                 .iter()
                 .map(|(r, _)| rlmi::Resource {
@@ -818,7 +1002,8 @@ impl Presence {
         let mut out = Vec::with_capacity(
             rl_bytes.len() + docs.iter().map(|d| d.1.len() + 128).sum::<usize>(),
         );
-        let boundary = "ocs-presence-7f3a9c";
+        // The boundary is unpredictable (one per message): published content relayed in a
+        // part cannot end it and forge another presentity's part.
         rlmi::write_related(&mut out, boundary, &parts);
         (
             rlmi::related_content_type(boundary, "resourceList"),
@@ -871,10 +1056,12 @@ impl Presence {
     /// Notifications of a change the store has not committed yet wait for it (a client
     /// never hears of a change a crash could lose); with nothing pending they go at once.
     fn after(&mut self, core: &mut Core, now: Instant, ticket: u64, p: Pending) {
-        if ticket <= self.committed {
-            return self.release(core, now, p);
+        match self.pending.back().map(|(t, _)| *t) {
+            // Nothing waits: what is committed (or wrote nothing) goes now.
+            None if ticket <= self.committed => self.release(core, now, p),
+            // Behind what waits, in order (a notification reads the state when it is sent).
+            last => self.pending.push_back((ticket.max(last.unwrap_or(0)), p)),
         }
-        self.pending.push_back((ticket, p));
     }
 
     /// The store committed every write up to `ticket`.
@@ -916,7 +1103,7 @@ impl Presence {
     /// The owner's roaming-self (and wpending) subscriptions get the new state.
     fn notify_self(&mut self, core: &mut Core, now: Instant, owner: &str) {
         for id in self.own_subs(owner, |k| matches!(k, Kind::SelfData(_) | Kind::Wpending)) {
-            if let Some((ct, bytes)) = self.state_of(id, None) {
+            if let Some((ct, bytes)) = self.state_of(id, None, "") {
                 self.send_notify(core, now, id, &ct, &bytes);
             }
         }
@@ -931,7 +1118,6 @@ impl Presence {
         let ids: Vec<u64> = ids.iter().copied().collect();
         let empty = Roaming::default();
         let p = self.users.get(presentity).unwrap_or(&empty);
-        let ours = presentity.rsplit_once('@').map_or("", |(_, d)| d);
         let mut by_level: HashMap<u32, Bytes> = HashMap::new();
         let mut sends = Vec::with_capacity(ids.len());
         for id in ids {
@@ -941,8 +1127,11 @@ impl Presence {
             let Kind::Presence { batched, .. } = &sub.kind else {
                 continue;
             };
-            let domain = sub.owner.rsplit_once('@').map_or("", |(_, d)| d);
-            let level = p.level(&sub.owner, if domain == ours { ours } else { "" });
+            let level = self.level_of(presentity, &sub.owner);
+            // A blocked watcher's view never changes: it hears it once, not each change.
+            if level == roster::BLOCKED && sub.blocked.contains(presentity) {
+                continue;
+            }
             let doc = by_level
                 .entry(level)
                 .or_insert_with(|| {
@@ -952,13 +1141,27 @@ impl Presence {
                 })
                 .clone();
             if *batched {
-                let (ct, body) = Self::batch_body(&sub.owner, &[(presentity, &doc)]);
-                sends.push((id, ct, body));
+                let boundary = core.token();
+                let (ct, body) = Self::batch_body(
+                    &sub.owner,
+                    &boundary,
+                    (sub.rlmi_version, false),
+                    &[(presentity, &doc)],
+                );
+                sends.push((id, ct, body, level));
             } else {
-                sends.push((id, CT_CATEGORIES.to_owned(), doc));
+                sends.push((id, CT_CATEGORIES.to_owned(), doc, level));
             }
         }
-        for (id, ct, body) in sends {
+        for (id, ct, body, level) in sends {
+            if let Some(sub) = self.subs.get_mut(&id) {
+                sub.rlmi_version = sub.rlmi_version.wrapping_add(1);
+                if level == roster::BLOCKED {
+                    sub.blocked.insert(presentity.to_owned());
+                } else {
+                    sub.blocked.remove(presentity);
+                }
+            }
             self.send_notify(core, now, id, &ct, &body);
         }
     }
@@ -982,9 +1185,36 @@ impl Presence {
         };
         if msg.method() == Some("BENOTIFY") {
             core.send(peer, msg.to_bytes());
-        } else {
-            core.originate(now, msg, peer);
+        } else if let Some(k) = core.originate(now, msg, peer) {
+            self.notifying.insert(k, id);
         }
+    }
+
+    /// Whether client transaction `key` is a NOTIFY of ours.
+    pub(super) fn owns(&self, key: &TxKey) -> bool {
+        self.notifying.contains_key(key)
+    }
+
+    /// A NOTIFY of ours was answered (`Some(status)`), timed out or could not be sent
+    /// (`None`): a final failure other than a 2xx ends its subscription without another
+    /// NOTIFY (RFC 6665 §4.2.2: 481, 408 and the like).
+    pub(super) fn notify_answered(&mut self, key: TxKey, status: Option<u16>) {
+        match status {
+            Some(100..=199) => {}
+            Some(200..=299) => {
+                self.notifying.remove(&key);
+            }
+            _ => {
+                if let Some(id) = self.notifying.remove(&key) {
+                    self.forget(id);
+                }
+            }
+        }
+    }
+
+    /// The NOTIFY's transaction ended.
+    pub(super) fn notify_done(&mut self, key: &TxKey) {
+        self.notifying.remove(key);
     }
 
     /// Ends subscription `id` with a final NOTIFY.
@@ -1006,6 +1236,13 @@ impl Presence {
             return;
         };
         self.by_call.remove(&s.call_id);
+        self.deadlines.remove(&(s.deadline, id));
+        if let Some(n) = self.per_owner.get_mut(&s.owner) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_owner.remove(&s.owner);
+            }
+        }
         if let Kind::Presence { resources, .. } = &s.kind {
             for r in resources {
                 if let Some(w) = self.watching.get_mut(r) {
@@ -1031,10 +1268,7 @@ impl Presence {
         wall: SystemTime,
         req: &Message,
     ) {
-        let Some(aor) = req.to().ok().and_then(|t| {
-            let s = t.uri.as_sip()?;
-            Some(sip_uri(&format!("{}@{}", s.user?, core.cfg.domain)))
-        }) else {
+        let Some(aor) = req.to().ok().and_then(|t| canonical(core, t.uri.as_sip()?)) else {
             return;
         };
         // An un-REGISTER (a query, with no Contact, is not one).
@@ -1048,11 +1282,27 @@ impl Presence {
             });
         self.next_sweep.get_or_insert(now + SWEEP);
         let mut changed = false;
-        if leaving && let Some(epid) = req.from().ok().and_then(|f| f.epid().map(str::to_owned)) {
-            changed |= self
-                .users
-                .get_mut(&aor)
-                .is_some_and(|r| r.end_endpoint(Some(&epid)));
+        let epid = req.from().ok().and_then(|f| f.epid().map(str::to_owned));
+        if let Some(epid) = epid {
+            let known = self.endpoints.entry(aor.clone()).or_default();
+            known.retain(|(e, _)| *e != epid);
+            if leaving {
+                changed |= self
+                    .users
+                    .get_mut(&aor)
+                    .is_some_and(|r| r.end_endpoint(Some(&epid)));
+            } else if let Some(uri) = contacts
+                .iter()
+                .find_map(|c| c.address().map(|a| a.uri.to_string()))
+            {
+                // Bounded by the registrar's own bindings of the user.
+                if known.len() < 64 {
+                    known.push((epid, uri));
+                }
+            }
+            if known.is_empty() {
+                self.endpoints.remove(&aor);
+            }
         }
         changed |= self.settle(registrar, &aor, wall);
         if changed {
@@ -1061,20 +1311,30 @@ impl Presence {
         }
     }
 
-    /// Brings `aor`'s online state and aggregate up to date; whether watchers must hear of it.
+    /// Brings `aor`'s endpoints, online state and aggregate up to date: an endpoint whose
+    /// binding ran out takes its publications along, the last one the user's; whether
+    /// watchers must hear of it.
     fn settle(&mut self, registrar: &Registrar, aor: &str, wall: SystemTime) -> bool {
-        let online = !registrar.bindings(aor, wall).is_empty();
+        let live: Vec<String> = registrar
+            .bindings(aor, wall)
+            .iter()
+            .map(|b| b.contact.clone())
+            .collect();
         let mut changed = false;
-        if !online && self.online.contains(aor) {
-            changed |= self
-                .users
-                .get_mut(aor)
-                .is_some_and(|r| r.end_endpoint(None));
+        if let Some(known) = self.endpoints.get_mut(aor) {
+            let (gone, kept): (Vec<_>, Vec<_>) =
+                known.drain(..).partition(|(_, c)| !live.contains(c));
+            *known = kept;
+            if let Some(r) = self.users.get_mut(aor) {
+                for (epid, _) in gone {
+                    changed |= r.end_endpoint(Some(&epid));
+                }
+            }
+            if known.is_empty() {
+                self.endpoints.remove(aor);
+            }
         }
-        if self.users.contains_key(aor) || online {
-            changed |= self.refresh_aggregate(registrar, aor, wall);
-        }
-        changed
+        changed | self.refresh_aggregate(registrar, aor, wall)
     }
 
     /// A connection closed: the subscriptions made over it end without a NOTIFY.
@@ -1098,16 +1358,26 @@ impl Presence {
         now: Instant,
         wall: SystemTime,
     ) {
-        let expired: Vec<u64> = self
-            .subs
-            .iter_mut()
-            .filter_map(|(id, s)| {
+        while let Some(&(due, id)) = self.deadlines.first() {
+            if due > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            let expired = self.subs.get_mut(&id).is_some_and(|s| {
                 s.notifier.handle_timeout(now);
-                matches!(s.notifier.poll_event(), Some(NotifierEvent::Expired)).then_some(*id)
-            })
-            .collect();
-        for id in expired {
-            self.end(core, now, id);
+                matches!(s.notifier.poll_event(), Some(NotifierEvent::Expired))
+            });
+            if expired {
+                self.end(core, now, id);
+            } else if self
+                .subs
+                .get(&id)
+                .and_then(|s| s.notifier.poll_timeout())
+                .is_some_and(|d| d > now)
+            {
+                // Not due after all: keep it listed at its own time.
+                self.reschedule(id);
+            }
         }
         if self.next_sweep.is_some_and(|t| t > now) {
             return;
@@ -1132,14 +1402,8 @@ impl Presence {
 
     /// When [`Presence::timeout`] is next due.
     pub(super) fn poll_timeout(&self) -> Option<Instant> {
-        let subs = self
-            .subs
-            .values()
-            .filter_map(|s| s.notifier.poll_timeout())
-            .min();
-        let sweep = (!self.online.is_empty() || self.users.values().any(|r| !r.pubs.is_empty()))
-            .then_some(self.next_sweep)
-            .flatten();
+        let subs = self.deadlines.first().map(|(d, _)| *d);
+        let sweep = self.next_sweep;
         match (subs, sweep) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -1151,13 +1415,25 @@ fn xml_escape(s: &str) -> String {
     quick_xml::escape::escape(s).into_owned()
 }
 
+/// Text for a quoted Warning: no quote, no control character (a line break from the body
+/// would become a header line of the answer).
+fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c == '"' {
+                '\''
+            } else if c.is_control() {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 /// `400` saying what was wrong with the body and where.
 fn bad(core: &mut Core, now: Instant, key: TxKey, req: &Message, e: &doc::Error) {
-    let warning = format!(
-        "399 {} \"{}\"",
-        core.cfg.ntlm_target,
-        e.to_string().replace('"', "'")
-    );
+    let warning = format!("399 {} \"{}\"", core.cfg.ntlm_target, clean(&e.to_string()));
     core.reply_with(now, key, req, 400, "Bad Request", &[("Warning", warning)]);
 }
 

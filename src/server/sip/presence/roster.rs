@@ -148,14 +148,19 @@ fn bs(s: &str) -> ByteString {
     ByteString::from(s)
 }
 
-/// `sip:user@domain`, lower case, from a URI written with or without `sip:`.
+/// `sip:user@domain` from a URI written with or without `sip:`, the host in lower case (the
+/// user part is case-sensitive, RFC 3261 §19.1.4, as the registrar keeps it).
 pub(super) fn sip_uri(u: &str) -> String {
     let u = u.trim();
-    let bare = u
-        .strip_prefix("sip:")
-        .or_else(|| u.strip_prefix("SIP:"))
-        .unwrap_or(u);
-    format!("sip:{}", bare.to_ascii_lowercase())
+    let bare = if u.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("sip:")) {
+        &u[4..]
+    } else {
+        u
+    };
+    match bare.rsplit_once('@') {
+        Some((user, host)) => format!("sip:{user}@{}", host.to_ascii_lowercase()),
+        None => format!("sip:{bare}"),
+    }
 }
 
 impl Roaming {
@@ -202,7 +207,7 @@ impl Roaming {
         op: &soap::Request,
         max_contacts: usize,
         max_groups: usize,
-    ) -> Result<(Delta, Option<u32>), Refusal> {
+    ) -> Result<(Option<Delta>, Option<u32>), Refusal> {
         let prev = self.delta;
         let mut ch = Changes::default();
         let mut new_group = None;
@@ -227,6 +232,7 @@ impl Roaming {
                     .copied()
                     .filter(|g| self.groups.contains_key(g))
                     .collect();
+                gs.sort_unstable();
                 gs.dedup();
                 if gs.is_empty() {
                     gs.extend(self.default_group());
@@ -258,13 +264,20 @@ impl Roaming {
                     return Err((400, "Bad Request"));
                 }
                 if let Some((&id, _)) = self.groups.iter().find(|(_, n)| n.as_str() == &**name) {
-                    // Asked again (the answer was lost): the same group.
-                    return Ok((self.delta_doc(prev, ch), Some(id)));
+                    // Asked again (the answer was lost): the same group, nothing changed.
+                    return Ok((None, Some(id)));
                 }
                 if self.groups.len() >= max_groups {
                     return Err((403, "Forbidden"));
                 }
-                let id = self.groups.keys().next_back().map_or(1, |m| m + 1);
+                let Some(id) = self
+                    .groups
+                    .keys()
+                    .next_back()
+                    .map_or(Some(1), |m| m.checked_add(1))
+                else {
+                    return Err((403, "Forbidden"));
+                };
                 self.groups.insert(id, name.to_string());
                 ch.added_groups.push(doc::Group {
                     id,
@@ -288,6 +301,10 @@ impl Roaming {
                 });
             }
             soap::Request::DeleteGroup { group_id, .. } => {
+                // The default group ("Other Contacts") stays, as on OCS.
+                if Some(*group_id) == self.default_group() {
+                    return Err((403, "Forbidden"));
+                }
                 if self.groups.remove(group_id).is_none() {
                     return Err((404, "Not Found"));
                 }
@@ -319,8 +336,8 @@ impl Roaming {
             }
             _ => return Err((501, "Not Implemented")),
         }
-        self.delta += 1;
-        Ok((self.delta_doc(prev, ch), new_group))
+        self.delta = self.delta.wrapping_add(1);
+        Ok((Some(self.delta_doc(prev, ch)), new_group))
     }
 
     fn delta_doc(&self, prev: u32, ch: Changes) -> Delta {
@@ -378,6 +395,16 @@ impl Roaming {
         if !stale.is_empty() || self.pubs.len() + new > max {
             return Err(stale);
         }
+        // The same instance twice in one request would pass the version check twice.
+        let mut keys: Vec<(&str, u32, u32)> = p
+            .publications
+            .iter()
+            .map(|pb| (&*pb.category_name, pb.instance, pb.container))
+            .collect();
+        keys.sort_unstable();
+        if keys.windows(2).any(|w| w[0] == w[1]) {
+            return Err(Vec::new());
+        }
         let replaced: usize = p
             .publications
             .iter()
@@ -406,7 +433,7 @@ impl Roaming {
             self.pubs.insert(
                 key,
                 Publication {
-                    version: pb.version + 1,
+                    version: pb.version.wrapping_add(1),
                     expiry: Expiry::of(&pb.expire_type, pb.expires, now),
                     epid: epid.map(str::to_owned),
                     // A copy: a view would keep the whole request's buffer alive with it.
@@ -429,6 +456,21 @@ impl Roaming {
             let entry = self.containers.entry(ch.id).or_insert((0, Vec::new()));
             let mut touched = false;
             for m in &ch.members {
+                // The member kinds of [MS-PRES] 2.2.2.3, a user or domain named (briefly).
+                let named = matches!(&*m.member.kind, "user" | "domain");
+                let known = named
+                    || matches!(
+                        &*m.member.kind,
+                        "sameEnterprise" | "federated" | "publicCloud" | "everyone"
+                    );
+                let value_ok = m
+                    .member
+                    .value
+                    .as_ref()
+                    .map_or(!named, |v| !v.is_empty() && v.len() <= 256);
+                if !known || !value_ok {
+                    continue;
+                }
                 let member = (
                     m.member.kind.to_string(),
                     m.member
@@ -446,7 +488,7 @@ impl Roaming {
                 }
             }
             if touched {
-                entry.0 += 1;
+                entry.0 = entry.0.wrapping_add(1);
                 changed = true;
             }
         }
@@ -752,8 +794,12 @@ impl Roaming {
                     version: c.version.unwrap_or(1),
                     expiry: Expiry::Static,
                     epid: None,
-                    content: c.content,
-                    time: 0,
+                    time: c
+                        .publish_time
+                        .as_deref()
+                        .and_then(from_iso8601)
+                        .unwrap_or(0),
+                    content: ByteString::from(&*c.content),
                 },
             );
         }
@@ -783,6 +829,29 @@ pub(super) fn iso8601(t: u64) -> String {
     )
 }
 
+/// Unix seconds of what [`iso8601`] writes (`YYYY-MM-DDTHH:MM:SSZ`).
+pub(super) fn from_iso8601(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[19] != b'Z' {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
+    let (hh, mm, ss) = (n(11..13)?, n(14..16)?, n(17..19)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    // Days from civil (H. Hinnant), the inverse of the conversion in `iso8601`.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -793,6 +862,11 @@ mod tests {
         // 2008-01-22T23:41:05Z, the [MS-PRES] 4.4.3 example's publishTime.
         assert_eq!(iso8601(1_201_045_265), "2008-01-22T23:41:05Z");
         assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
+        for t in [0, 951_782_400, 1_201_045_265, 1_796_000_000] {
+            assert_eq!(from_iso8601(&iso8601(t)), Some(t));
+        }
+        assert_eq!(from_iso8601("2008-13-01T00:00:00Z"), None);
+        assert_eq!(from_iso8601("2008-01-01 00:00:00"), None);
     }
 
     fn state(kind: &str, a: u32) -> ByteString {
@@ -906,7 +980,7 @@ mod tests {
                     display_name: bs("Bob"),
                     groups: vec![id],
                     subscribed: true,
-                    uri: bs("sip:Bob@contoso.com"),
+                    uri: bs("SIP:bob@Contoso.COM"),
                     external_uri: None,
                     delta_num: None,
                 },
@@ -914,12 +988,12 @@ mod tests {
                 10,
             )
             .unwrap();
-        let ContactList::Delta {
+        let Some(ContactList::Delta {
             added_contacts,
             prev_delta_num,
             delta_num,
             ..
-        } = d
+        }) = d
         else {
             panic!()
         };
@@ -959,11 +1033,11 @@ mod tests {
                 10,
             )
             .unwrap();
-        let ContactList::Delta {
+        let Some(ContactList::Delta {
             deleted_contacts,
             deleted_groups,
             ..
-        } = d
+        }) = d
         else {
             panic!()
         };
