@@ -871,3 +871,64 @@ Content-Length: 0
         assert_eq!(status(&out), [400], "{content}");
     }
 }
+
+#[test]
+fn a_batch_takes_contacts_in_and_out_in_its_dialog() {
+    let mut t = Test::new(PresenceLimits::default());
+    for u in ["alice", "bob", "carol"] {
+        t.register(u, 3600);
+    }
+    let sub = |extra: &str, to_tag: &str, cseq: u32, body: &str| {
+        format!(
+            "SUBSCRIBE sip:bob@contoso.com SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:5072;branch=z9hG4bKbatch{cseq}
+Max-Forwards: 70
+From: <sip:bob@contoso.com>;tag=bb
+To: <sip:bob@contoso.com>{to_tag}
+Call-ID: batch-dialog
+CSeq: {cseq} SUBSCRIBE
+Contact: <sip:bob@127.0.0.1:5072>
+Event: presence
+{extra}Content-Type: application/msrtc-adrl-categorylist+xml
+Content-Length: {}
+
+{body}",
+            body.len()
+        )
+    };
+    let out = t.send(
+        "bob",
+        &sub("", "", 1, &batch("bob", &["sip:alice@contoso.com"])),
+    );
+    let tag = the_response(&out).to().unwrap().tag().unwrap().to_owned();
+    // carol joins the batch in the dialog (as pidgin-sipe adds a buddy), alice leaves it.
+    let more = batch("bob", &["sip:carol@contoso.com"]);
+    let out = t.send("bob", &sub("", &format!(";tag={tag}"), 2, &more));
+    assert_eq!(availability_of(&out, "sip:carol@contoso.com"), [3500]);
+    let less = batch("bob", &["sip:alice@contoso.com"])
+        .replace("name=\"subscribe\"", "name=\"unsubscribe\"");
+    let out = t.send("bob", &sub("", &format!(";tag={tag}"), 3, &less));
+    assert_eq!(status(&out), [200]);
+    t.commit();
+    let publish = |who: &str| user_state(0, 6500).replace("sip:alice@", &format!("sip:{who}@"));
+    t.request(
+        "carol",
+        "SERVICE",
+        "carol@contoso.com",
+        "",
+        "application/msrtc-category-publish+xml",
+        &publish("carol"),
+    );
+    let out = t.commit();
+    assert_eq!(availability_of(&out, "sip:carol@contoso.com"), [6500]);
+    t.service(
+        "alice",
+        "application/msrtc-category-publish+xml",
+        &publish("alice"),
+    );
+    let out = t.commit();
+    assert!(
+        availability_of(&out, "sip:alice@contoso.com").is_empty(),
+        "alice left bob's batch"
+    );
+}

@@ -617,6 +617,13 @@ impl Presence {
             .flat_map(|a| &a.resources)
             .filter_map(|r| canonical_str(core, r))
             .collect();
+        let unwanted: BTreeSet<String> = batch
+            .iter()
+            .flat_map(|b| &b.actions)
+            .filter(|a| &*a.name == "unsubscribe")
+            .flat_map(|a| &a.resources)
+            .filter_map(|r| canonical_str(core, r))
+            .collect();
         if wanted.len() > self.limits.max_batch {
             return core.reply(now, key, req, 413, "Request Entity Too Large");
         }
@@ -664,6 +671,27 @@ impl Presence {
             for w in &added {
                 self.watching.entry(w.clone()).or_default().insert(id);
                 self.add_subscriber(core, now, users, w, &owner);
+            }
+            // An `unsubscribe` action takes contacts out of the batch.
+            if let Some(Sub {
+                kind:
+                    Kind::Presence {
+                        resources,
+                        batched: true,
+                    },
+                ..
+            }) = self.subs.get_mut(&id)
+            {
+                for u in &unwanted {
+                    if resources.remove(u)
+                        && let Some(w) = self.watching.get_mut(u)
+                    {
+                        w.remove(&id);
+                        if w.is_empty() {
+                            self.watching.remove(u);
+                        }
+                    }
+                }
             }
             let focus: Option<BTreeSet<String>> = (!wanted.is_empty()).then_some(wanted);
             let boundary = core.token();
