@@ -199,7 +199,7 @@ pub(crate) fn parse<'a>(src: &'a str, limits: &Limits) -> Result<El<'a>, Error> 
                     offset,
                 });
             }
-            Event::Start(s) => {
+            Event::Start(ref s) | Event::Empty(ref s) => {
                 elements += 1;
                 if stack.len() >= limits.max_depth {
                     return Err(Error::TooDeep {
@@ -208,20 +208,13 @@ pub(crate) fn parse<'a>(src: &'a str, limits: &Limits) -> Result<El<'a>, Error> 
                     });
                 }
                 let el = element(src, res, s, offset, end, limits, elements)?;
-                stack.push(el);
-            }
-            Event::Empty(s) => {
-                elements += 1;
-                if stack.len() >= limits.max_depth {
-                    return Err(Error::TooDeep {
-                        limit: limits.max_depth,
-                        offset,
-                    });
-                }
-                let el = element(src, res, s, offset, end, limits, elements)?;
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(el),
-                    None => root = Some(el),
+                if matches!(ev, Event::Start(_)) {
+                    stack.push(el);
+                } else {
+                    match stack.last_mut() {
+                        Some(parent) => parent.children.push(el),
+                        None => root = Some(el),
+                    }
                 }
             }
             Event::End(_) => {
@@ -293,7 +286,7 @@ fn known_ns(res: &ResolveResult<'_>) -> Result<&'static str, ()> {
 fn element<'a>(
     src: &'a str,
     res: Result<&'static str, ()>,
-    s: BytesStart<'a>,
+    s: &BytesStart<'a>,
     offset: usize,
     end: usize,
     limits: &Limits,

@@ -100,6 +100,15 @@ enum Kind {
     Wpending,
 }
 
+/// A request being served: when, and its server transaction.
+#[derive(Clone, Copy)]
+struct At<'m> {
+    now: Instant,
+    wall: SystemTime,
+    key: TxKey,
+    req: &'m Message,
+}
+
 /// Notifications held until the store commits what they announce.
 enum Pending {
     /// A contact-list delta for the owner's endpoints.
@@ -297,8 +306,14 @@ impl Presence {
         let Some(owner) = from_aor(core, req) else {
             return core.reply(now, key, req, 400, "Bad Request");
         };
+        let at = At {
+            now,
+            wall,
+            key,
+            req,
+        };
         if req.method() == Some("SUBSCRIBE") {
-            return self.subscribe(core, registrar, now, wall, key, req, owner, users);
+            return self.subscribe(core, registrar, at, owner, users);
         }
         let target = target_aor(core, req);
         let ct = content_type(req);
@@ -318,21 +333,21 @@ impl Presence {
             if target.as_deref() != Some(owner.as_str()) {
                 return core.forbid(key, req, "contact lists are changed at one's own address");
             }
-            return self.soap(core, registrar, now, wall, key, req, &owner, &op);
+            return self.soap(core, registrar, at, &owner, &op);
         }
         if target.as_deref() != Some(owner.as_str()) {
             return core.forbid(key, req, "presence is published at one's own address");
         }
         match ct.as_str() {
             "application/msrtc-category-publish+xml" => match Publish::parse(&body, &lim) {
-                Ok(p) => self.publish(core, registrar, now, wall, key, req, &owner, &p),
+                Ok(p) => self.publish(core, registrar, at, &owner, &p),
                 Err(e) => bad(core, now, key, req, &e),
             },
             "application/msrtc-setcontainermembers+xml" => {
                 match SetContainerMembers::parse(&body, &lim) {
                     Ok(c) => {
                         let changed = self.user(&owner).set_members(&c);
-                        let ticket = self.commit(core, now, key, req, &owner, changed, None);
+                        let ticket = self.commit(core, at, &owner, changed, None);
                         if changed {
                             self.after(core, now, ticket, Pending::Roaming(owner, true));
                         }
@@ -352,7 +367,7 @@ impl Presence {
                             changed = true;
                         }
                     }
-                    let ticket = self.commit(core, now, key, req, &owner, changed, None);
+                    let ticket = self.commit(core, at, &owner, changed, None);
                     if changed {
                         self.after(core, now, ticket, Pending::Roaming(owner, false));
                     }
@@ -364,17 +379,15 @@ impl Presence {
 
     /// `200 OK` (with `body`), held until the store has what changed; the store ticket, or
     /// 0 when nothing was written (or the answer could not be made).
-    #[allow(clippy::too_many_arguments)]
     fn commit(
         &mut self,
         core: &mut Core,
-        now: Instant,
-        key: TxKey,
-        req: &Message,
+        at: At<'_>,
         owner: &str,
         changed: bool,
         body: Option<(&str, Vec<u8>)>,
     ) -> u64 {
+        let At { now, key, req, .. } = at;
         let tag = core.token();
         let mut b = req.response(200, "OK", &tag);
         if let Some((ct, bytes)) = &body {
@@ -398,18 +411,15 @@ impl Presence {
         ticket
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn soap(
         &mut self,
         core: &mut Core,
         registrar: &Registrar,
-        now: Instant,
-        wall: SystemTime,
-        key: TxKey,
-        req: &Message,
+        at: At<'_>,
         owner: &str,
         op: &soap::Request,
     ) {
+        let At { now, key, req, .. } = at;
         if let soap::Request::SetAce {
             kind, mask, rights, ..
         } = op
@@ -436,7 +446,7 @@ impl Presence {
                 }],
             };
             let changed = self.user(owner).set_members(&change);
-            let ticket = self.commit(core, now, key, req, owner, changed, None);
+            let ticket = self.commit(core, at, owner, changed, None);
             if changed {
                 self.after(core, now, ticket, Pending::Roaming(owner.to_owned(), true));
             }
@@ -468,7 +478,7 @@ impl Presence {
                     content,
                 }],
             };
-            return self.publish(core, registrar, now, wall, key, req, owner, &publish);
+            return self.publish(core, registrar, at, owner, &publish);
         }
         let (max_c, max_g) = (self.limits.max_contacts, self.limits.max_groups);
         match self.user(owner).apply(op, max_c, max_g) {
@@ -478,7 +488,7 @@ impl Presence {
                     soap::write_add_group_response(&mut b, id, self.user(owner).delta);
                     ("application/SOAP+xml", b)
                 });
-                let ticket = self.commit(core, now, key, req, owner, delta.is_some(), body);
+                let ticket = self.commit(core, at, owner, delta.is_some(), body);
                 let Some(delta) = delta else { return };
                 let mut bytes = Vec::new();
                 delta.write(&mut bytes);
@@ -495,18 +505,20 @@ impl Presence {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn publish(
         &mut self,
         core: &mut Core,
         registrar: &Registrar,
-        now: Instant,
-        wall: SystemTime,
-        key: TxKey,
-        req: &Message,
+        at: At<'_>,
         owner: &str,
         p: &Publish,
     ) {
+        let At {
+            now,
+            wall,
+            key,
+            req,
+        } = at;
         // What is relayed to watchers as it is must stand alone (a prefix declared on
         // `<publish>`, a declaration or a comment inside would break their documents).
         for (i, pb) in p.publications.iter().enumerate() {
@@ -530,7 +542,7 @@ impl Presence {
         match res {
             Ok(()) => {
                 let persisted = p.publications.iter().any(|x| &*x.expire_type == "static");
-                let ticket = self.commit(core, now, key, req, owner, persisted, None);
+                let ticket = self.commit(core, at, owner, persisted, None);
                 self.refresh_aggregate(registrar, owner, wall);
                 self.after(core, now, ticket, Pending::Roaming(owner.to_owned(), true));
             }
@@ -578,18 +590,20 @@ impl Presence {
         true
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn subscribe(
         &mut self,
         core: &mut Core,
         registrar: &Registrar,
-        now: Instant,
-        wall: SystemTime,
-        key: TxKey,
-        req: &Message,
+        at: At<'_>,
         owner: String,
         users: &dyn Directory,
     ) {
+        let At {
+            now,
+            wall,
+            key,
+            req,
+        } = at;
         let Some(event) = event_of(req) else {
             return core.reply(now, key, req, 400, "Bad Request");
         };
