@@ -898,13 +898,10 @@ impl Presence {
         let sub = self.subs.get_mut(&id)?;
         sub.blocked.extend(blocked);
         sub.rlmi_version = sub.rlmi_version.wrapping_add(1);
-        let cseq = sub
-            .notifier
-            .notify(now, "z9hG4bKpiggyback", "0.0.0.0")
-            .build()
-            .ok()
-            .and_then(|m| m.cseq().ok().map(|c| c.seq))
-            .unwrap_or(1);
+        // The notification the answer carries counts as sent: it takes the dialog's next
+        // CSeq (nothing is built).
+        let _ = sub.notifier.notify(now, "z9hG4bKpiggyback", "0.0.0.0");
+        let cseq = sub.notifier.dialog().local_seq();
         Some((ct, bytes, cseq))
     }
 
