@@ -37,6 +37,8 @@ fn regressions() {
     ] {
         replay(&root.join(t), f);
     }
+    #[cfg(feature = "presence")]
+    assert!(replay(&root.join("presence"), fuzzing::presence) > 0);
 }
 
 #[test]

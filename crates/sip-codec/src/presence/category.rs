@@ -281,7 +281,7 @@ fn opt_str(src: &ByteString, e: &El<'_>, name: &str) -> Option<ByteString> {
 }
 
 fn content(src: &ByteString, e: &El<'_>) -> ByteString {
-    share(src, src.get(e.inner.clone()).unwrap_or(""))
+    share(src, e.inner)
 }
 
 impl Category {

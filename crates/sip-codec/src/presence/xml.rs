@@ -6,7 +6,6 @@
 //! beyond the five predefined ones and character references.
 
 use std::borrow::Cow;
-use std::ops::Range;
 
 use bytestring::ByteString;
 use quick_xml::NsReader;
@@ -28,8 +27,10 @@ pub(crate) struct El<'a> {
     pub(crate) children: Vec<El<'a>>,
     /// The element's own text (not its children's), references resolved.
     pub(crate) text: Cow<'a, str>,
-    /// Where its content lies in the input (between the tags; empty for `<a/>`).
-    pub(crate) inner: Range<usize>,
+    /// Its content as written (between the tags; empty for `<a/>`), a view of the input.
+    pub(crate) inner: &'a str,
+    /// Where the content starts in the input.
+    content_at: usize,
     /// Where its start tag begins.
     pub(crate) offset: usize,
 }
@@ -176,6 +177,9 @@ pub(crate) fn parse<'a>(src: &'a str, limits: &Limits) -> Result<El<'a>, Error> 
             limit: limits.max_size,
         });
     }
+    // A byte-order mark is allowed before the document (XML 1.0 §4.3.3); without it here the
+    // reader's positions and the input would disagree by its three bytes.
+    let src = src.strip_prefix('\u{feff}').unwrap_or(src);
     let mut r = NsReader::from_str(src);
     let c = r.config_mut();
     c.expand_empty_elements = false;
@@ -221,7 +225,7 @@ pub(crate) fn parse<'a>(src: &'a str, limits: &Limits) -> Result<El<'a>, Error> 
                 let Some(mut el) = stack.pop() else {
                     return Err(xml_error("end tag without a start", offset as u64));
                 };
-                el.inner.end = offset;
+                el.inner = src.get(el.content_at..offset).unwrap_or("");
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(el),
                     None => root = Some(el),
@@ -338,7 +342,8 @@ fn element<'a>(
         attrs,
         children: Vec::new(),
         text: Cow::Borrowed(""),
-        inner: end..end,
+        inner: "",
+        content_at: end,
         offset,
     })
 }
@@ -377,7 +382,19 @@ impl W<'_> {
         self.raw(name);
         self.out.extend_from_slice(b"=\"");
         let v = escape(value);
-        self.raw(&v);
+        // A tab or line break written as itself would read back as a space (attribute value
+        // normalization, XML 1.0 §3.3.3); as a reference it stays what it is.
+        for c in v.chars() {
+            match c {
+                '\t' => self.raw("&#9;"),
+                '\n' => self.raw("&#10;"),
+                '\r' => self.raw("&#13;"),
+                c => {
+                    let mut b = [0; 4];
+                    self.raw(c.encode_utf8(&mut b))
+                }
+            };
+        }
         self.out.push(b'"');
         self
     }
@@ -413,12 +430,46 @@ impl W<'_> {
     }
 
     pub(crate) fn text(&mut self, s: &str) -> &mut Self {
+        // A CR would read back as a line feed (end-of-line handling, XML 1.0 §2.11).
         let v = minimal_escape(s);
+        if v.contains('\r') {
+            return self.raw(&v.replace('\r', "&#13;"));
+        }
         self.raw(&v)
     }
 
     /// `<name>text</name>`.
     pub(crate) fn leaf(&mut self, name: &str, text: &str) -> &mut Self {
         self.open(name).gt().text(text).close(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_and_whitespace_read_back_as_written() {
+        let l = Limits::default();
+        let doc = "\u{feff}<a b=\"x&#9;y&#10;z\" c=\"p\tq\">r&#13;s</a>";
+        let el = parse(doc, &l).unwrap();
+        assert_eq!(el.attr("b").map(|v| &**v), Some("x\ty\nz"));
+        // A literal tab is normalized to a space (XML 1.0 §3.3.3).
+        assert_eq!(el.attr("c").map(|v| &**v), Some("p q"));
+        assert_eq!(&*el.text, "r\rs");
+        assert_eq!(el.inner, "r&#13;s");
+        let mut out = Vec::new();
+        let mut w = W { out: &mut out };
+        w.open("a")
+            .attr("b", "x\ty\nz")
+            .gt()
+            .text("r\rs")
+            .close("a");
+        let again = String::from_utf8(out).unwrap();
+        let el = parse(&again, &l).unwrap();
+        assert_eq!(
+            (el.attr("b").map(|v| &**v), &*el.text),
+            (Some("x\ty\nz"), "r\rs")
+        );
     }
 }
