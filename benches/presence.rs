@@ -1,6 +1,6 @@
 //! The presence application ([MS-PRES]) of the reference server, through the sans-IO engine
 //! (parse of the incoming request, the application, every outgoing message built and signed
-//! where a security association exists — here none: UDP without authentication):
+//! where a security association exists — here none: TCP streams without authentication):
 //!
 //! - **fan-out**: one state change of alice (a machine-state publication, 3500 ↔ 15500)
 //!   notified to 1,000 watchers, each with its own subscription (BENOTIFY, as Communicator and

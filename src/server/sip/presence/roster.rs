@@ -318,7 +318,9 @@ impl Roaming {
                     .map(|(u, _)| u.clone())
                     .collect();
                 for u in touched {
-                    let c = self.contacts.get_mut(&u).expect("listed above");
+                    let Some(c) = self.contacts.get_mut(&u) else {
+                        continue;
+                    };
                     c.groups.retain(|g| g != group_id);
                     if c.groups.is_empty() {
                         match fallback {
