@@ -575,14 +575,13 @@ impl Presence {
                 .get_mut(aor)
                 .is_some_and(|r| r.end_endpoint(None));
         }
-        let lim = self.limits.documents.clone();
         // An address nobody signed in with keeps no state (it is offline, as by default).
         let r = match self.users.get_mut(aor) {
             Some(r) => r,
             None if online => self.users.entry(aor.to_owned()).or_default(),
             None => return false,
         };
-        let a = r.compute_aggregate(online, &lim);
+        let a = r.compute_aggregate(online);
         if a == r.aggregate.0 {
             return ended;
         }
@@ -661,9 +660,9 @@ impl Presence {
                 return self.end(core, now, id);
             }
             self.reschedule(id);
-            // More contacts for a batched subscription (pidgin-sipe adds a buddy so); past the
-            // batch limit nothing is added.
-            let mut added = BTreeSet::new();
+            // Contacts in and out of a batched subscription (pidgin-sipe adds a buddy so, an
+            // `unsubscribe` action takes one out); past the batch limit nothing is added.
+            let (mut added, mut removed) = (Vec::new(), Vec::new());
             if let Some(Sub {
                 kind:
                     Kind::Presence {
@@ -676,36 +675,22 @@ impl Presence {
                 if resources.len() + wanted.len() > self.limits.max_batch {
                     return core.reply(now, key, req, 413, "Request Entity Too Large");
                 }
-                for w in &wanted {
-                    if resources.insert(w.clone()) {
-                        added.insert(w.clone());
-                    }
-                }
+                added = wanted
+                    .iter()
+                    .filter(|w| resources.insert((*w).clone()))
+                    .cloned()
+                    .collect();
+                removed = unwanted
+                    .into_iter()
+                    .filter(|u| resources.remove(u))
+                    .collect();
             }
             for w in &added {
                 self.watching.entry(w.clone()).or_default().insert(id);
                 self.add_subscriber(core, now, users, w, &owner);
             }
-            // An `unsubscribe` action takes contacts out of the batch.
-            if let Some(Sub {
-                kind:
-                    Kind::Presence {
-                        resources,
-                        batched: true,
-                    },
-                ..
-            }) = self.subs.get_mut(&id)
-            {
-                for u in &unwanted {
-                    if resources.remove(u)
-                        && let Some(w) = self.watching.get_mut(u)
-                    {
-                        w.remove(&id);
-                        if w.is_empty() {
-                            self.watching.remove(u);
-                        }
-                    }
-                }
+            for u in &removed {
+                self.unwatch(u, id);
             }
             let focus: Option<BTreeSet<String>> = (!wanted.is_empty()).then_some(wanted);
             let boundary = core.token();
@@ -1270,6 +1255,16 @@ impl Presence {
         self.forget(id);
     }
 
+    /// Subscription `id` no longer watches `presentity`.
+    fn unwatch(&mut self, presentity: &str, id: u64) {
+        if let Some(w) = self.watching.get_mut(presentity) {
+            w.remove(&id);
+            if w.is_empty() {
+                self.watching.remove(presentity);
+            }
+        }
+    }
+
     fn forget(&mut self, id: u64) {
         let Some(s) = self.subs.remove(&id) else {
             return;
@@ -1284,12 +1279,7 @@ impl Presence {
         }
         if let Kind::Presence { resources, .. } = &s.kind {
             for r in resources {
-                if let Some(w) = self.watching.get_mut(r) {
-                    w.remove(&id);
-                    if w.is_empty() {
-                        self.watching.remove(r);
-                    }
-                }
+                self.unwatch(r, id);
             }
         }
         if let Some(o) = self.own.get_mut(&s.owner) {

@@ -74,6 +74,18 @@ pub(super) struct Publication {
     pub(super) content: ByteString,
     /// Unix seconds.
     pub(super) time: u64,
+    /// For a `state` category, its `xsi:type` and availability, read once when published
+    /// (the aggregate is computed from them on every change and sweep).
+    pub(super) state: Option<(ByteString, u32)>,
+}
+
+/// The `state` a publication's content holds, if it is one with an availability.
+fn state_of(name: &str, content: &ByteString) -> Option<(ByteString, u32)> {
+    if name != "state" {
+        return None;
+    }
+    let st = State::parse(content, &Limits::default()).ok()?;
+    Some((ByteString::from(&*st.kind), st.availability?))
 }
 
 /// A container's members: (type, value).
@@ -441,6 +453,7 @@ impl Roaming {
                     // A copy: a view would keep the whole request's buffer alive with it.
                     content: ByteString::from(&*pb.content),
                     time: now,
+                    state: state_of(&pb.category_name, &pb.content),
                 },
             );
         }
@@ -531,7 +544,7 @@ impl Roaming {
     /// signed-in endpoints; a user state set by hand overrides it, turned idle by an idle
     /// machine (online → idle, busy → busy-idle); a calendar or phone state raises it to its
     /// own when no user state is set. Offline without an endpoint.
-    pub(super) fn compute_aggregate(&self, online: bool, limits: &Limits) -> u32 {
+    pub(super) fn compute_aggregate(&self, online: bool) -> u32 {
         if !online {
             return Availability::Offline.number();
         }
@@ -539,14 +552,11 @@ impl Roaming {
         let mut user: Option<(u64, u32)> = None;
         let mut activity: Option<u32> = None;
         for ((name, instance, container), p) in &self.pubs {
-            if name != "state" || *container != 2 {
-                continue;
-            }
-            let Ok(st) = State::parse(&p.content, limits) else {
+            let (Some((kind, a)), true) = (&p.state, name == "state" && *container == 2) else {
                 continue;
             };
-            let Some(a) = st.availability else { continue };
-            match &*st.kind {
+            let a = *a;
+            match &**kind {
                 "machineState" => machine = Some(machine.map_or(a, |m| m.min(a))),
                 "userState" => {
                     if user.is_none_or(|(t, _)| p.time >= t) {
@@ -801,6 +811,7 @@ impl Roaming {
                         .as_deref()
                         .and_then(from_iso8601)
                         .unwrap_or(0),
+                    state: state_of(&c.name, &c.content),
                     content: ByteString::from(&*c.content),
                 },
             );
@@ -890,6 +901,7 @@ mod tests {
                 version: 1,
                 expiry: Expiry::Endpoint,
                 epid: None,
+                state: Some((bs(kind), a)),
                 content: state(kind, a),
                 time,
             },
@@ -898,32 +910,31 @@ mod tests {
 
     #[test]
     fn aggregation_follows_ms_pres() {
-        let l = Limits::default();
         let mut r = Roaming::default();
-        assert_eq!(r.compute_aggregate(false, &l), 18500);
+        assert_eq!(r.compute_aggregate(false), 18500);
         // Signed in with nothing published yet: online.
-        assert_eq!(r.compute_aggregate(true, &l), 3500);
+        assert_eq!(r.compute_aggregate(true), 3500);
         // Two endpoints: the most active machine wins.
         put(&mut r, 0x3000_0001, "machineState", 15500, 1);
         put(&mut r, 0x3000_0002, "machineState", 3500, 1);
-        assert_eq!(r.compute_aggregate(true, &l), 3500);
+        assert_eq!(r.compute_aggregate(true), 3500);
         // A user state set by hand wins over the machines.
         put(&mut r, USER_STATE_INSTANCE, "userState", 6500, 2);
-        assert_eq!(r.compute_aggregate(true, &l), 6500);
+        assert_eq!(r.compute_aggregate(true), 6500);
         // Online by hand on an idle machine is idle; busy on it is busy-idle.
         r.pubs.remove(&("state".into(), 0x3000_0002, 2));
         put(&mut r, 0x3000_0001, "machineState", 4500, 3);
-        assert_eq!(r.compute_aggregate(true, &l), 7500);
+        assert_eq!(r.compute_aggregate(true), 7500);
         put(&mut r, USER_STATE_INSTANCE, "userState", 3500, 4);
-        assert_eq!(r.compute_aggregate(true, &l), 4500);
+        assert_eq!(r.compute_aggregate(true), 4500);
         // Away by hand is away.
         put(&mut r, USER_STATE_INSTANCE, "userState", 15500, 5);
-        assert_eq!(r.compute_aggregate(true, &l), 15500);
+        assert_eq!(r.compute_aggregate(true), 15500);
         // Without a user state, a calendar state (in a meeting) raises the machine's.
         r.pubs.remove(&("state".into(), USER_STATE_INSTANCE, 2));
         put(&mut r, 0x3000_0001, "machineState", 3500, 6);
         put(&mut r, 0x4000_0001, "calendarState", 6500, 6);
-        assert_eq!(r.compute_aggregate(true, &l), 6500);
+        assert_eq!(r.compute_aggregate(true), 6500);
     }
 
     #[test]
