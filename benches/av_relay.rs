@@ -9,6 +9,17 @@
 //! - `crypto-floor/ocs-srtp`: only the cryptography (1 unprotect + 9 protects with `ocs-srtp`,
 //!   the header written once per receiver), what the relay cannot do without;
 //! - `crypto-floor/libsrtp-openssl` (with `bench-libsrtp`): the same cryptography with libsrtp.
+//!
+//! The mixing relay (`Relay::new`, what the MCU runs for audio), group
+//! `av-mix/10-party/pcmu-20ms`, one element a *mixed packet*: per 20 ms period all ten
+//! participants talk (the worst case), each packet unprotected and decoded into its jitter
+//! buffer, the ten frames summed, and each participant sent the sum less its own, encoded and
+//! protected — ten mixed packets a period:
+//! - `mix/ocs`: the whole mixer;
+//! - `crypto-floor/ocs-srtp`: only its cryptography (10 unprotects + 10 protects a period).
+//!
+//! A 10-party conference needs 500 mixed packets a second: conferences per core = mixed
+//! packets/s ÷ 500.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -46,6 +57,55 @@ fn packets() -> Vec<Vec<u8>> {
 }
 
 fn relay(t0: Instant) -> Relay {
+    let mut r = Relay::switching();
+    for id in 1..=PARTIES {
+        let (inbound, outbound) = (key(id as u8), key(0x80 + id as u8));
+        let setup = LegSetup {
+            inbound: &inbound,
+            outbound: &outbound,
+            ssrc: 0x4D43_0000 + id as u32,
+            seed: id,
+            payload_type: 0,
+        };
+        r.add_leg(id, setup, t0, 0x1_0000_0000).unwrap();
+    }
+    r
+}
+
+/// Periods per mixer instance.
+const PERIODS: usize = 2048;
+
+/// Every participant's packets of one period after another: [period][party], each 160 bytes of
+/// PCMU (a different pattern per party) protected with its key.
+fn talk() -> Vec<Vec<Vec<u8>>> {
+    let mut txs: Vec<Session> = (1..=PARTIES)
+        .map(|id| {
+            let mut s = Session::new();
+            s.add_outbound_template(&key(id as u8)).unwrap();
+            s
+        })
+        .collect();
+    (0..PERIODS)
+        .map(|k| {
+            txs.iter_mut()
+                .enumerate()
+                .map(|(j, tx)| {
+                    let mut p = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, j as u8];
+                    p[2..4].copy_from_slice(&(k as u16).to_be_bytes());
+                    p[4..8].copy_from_slice(&((k as u32) * 160).to_be_bytes());
+                    p.extend((0..160).map(|i| ((i * (j + 3)) % 64) as u8));
+                    let n = p.len();
+                    p.resize(n + 64, 0);
+                    let m = tx.protect_rtp(&mut p, n).unwrap();
+                    p.truncate(m);
+                    p
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn mixer(t0: Instant) -> Relay {
     let mut r = Relay::new();
     for id in 1..=PARTIES {
         let (inbound, outbound) = (key(id as u8), key(0x80 + id as u8));
@@ -54,10 +114,92 @@ fn relay(t0: Instant) -> Relay {
             outbound: &outbound,
             ssrc: 0x4D43_0000 + id as u32,
             seed: id,
+            payload_type: 0,
         };
         r.add_leg(id, setup, t0, 0x1_0000_0000).unwrap();
     }
     r
+}
+
+fn bench_mix(c: &mut Criterion) {
+    let source = talk();
+    let mut g = c.benchmark_group("av-mix/10-party/pcmu-20ms");
+    g.throughput(Throughput::Elements(PARTIES));
+    g.bench_function("mix/ocs", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters as usize;
+            while left > 0 {
+                let t0 = Instant::now();
+                let mut r = mixer(t0);
+                let mut pkts = source.clone();
+                let mut out = [0u8; 2048];
+                let n = left.min(PERIODS - WARM);
+                let mut mixed = 0;
+                let mut start = Instant::now();
+                for (k, period) in pkts.iter_mut().enumerate().take(n + WARM) {
+                    if k == WARM {
+                        start = Instant::now();
+                        mixed = 0;
+                    }
+                    let now = at(t0, k);
+                    for (j, p) in period.iter_mut().enumerate() {
+                        r.relay_rtp(now, j as u64 + 1, p).unwrap();
+                    }
+                    while r.poll_timeout().is_some_and(|t| t <= now) {
+                        r.handle_timeout(now);
+                        while let Ok(Some(t)) = r.poll_transmit(now, &mut out) {
+                            black_box((t.leg, &out[..t.len]));
+                            mixed += usize::from(!t.rtcp);
+                        }
+                    }
+                }
+                total += start.elapsed();
+                debug_assert!(mixed >= (n - 2) * PARTIES as usize);
+                left -= n;
+            }
+            total
+        })
+    });
+    g.bench_function("crypto-floor/ocs-srtp", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters as usize;
+            while left > 0 {
+                let mut rx: Vec<Session> = (1..=PARTIES)
+                    .map(|id| {
+                        let mut s = Session::new();
+                        s.add_inbound_template(&key(id as u8)).unwrap();
+                        s
+                    })
+                    .collect();
+                let mut tx: Vec<Session> = (1..=PARTIES)
+                    .map(|id| {
+                        let mut s = Session::new();
+                        s.add_stream(0x4D43_0000 + id as u32, &key(0x80 + id as u8))
+                            .unwrap();
+                        s
+                    })
+                    .collect();
+                let mut pkts = source.clone();
+                let mut scratch = vec![0u8; 2048];
+                let n = left.min(PERIODS);
+                let start = Instant::now();
+                for period in pkts.iter_mut().take(n) {
+                    for (j, p) in period.iter_mut().enumerate() {
+                        let len = rx[j].unprotect_rtp(p).unwrap();
+                        scratch[..len].copy_from_slice(&p[..len]);
+                        scratch[8..12].copy_from_slice(&(0x4D43_0001 + j as u32).to_be_bytes());
+                        black_box(tx[j].protect_rtp(&mut scratch, len).unwrap());
+                    }
+                }
+                total += start.elapsed();
+                left -= n;
+            }
+            total
+        })
+    });
+    g.finish();
 }
 
 fn at(t0: Instant, k: usize) -> Instant {
@@ -178,5 +320,5 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+criterion_group!(benches, bench, bench_mix);
 criterion_main!(benches);

@@ -89,7 +89,7 @@ pub struct QualityRow {
     pub rtt_ms: Option<f64>,
     /// Estimated MOS (E-model).
     pub mos: f64,
-    /// The speakers this participant heard (first CSRC of what the MCU sent it).
+    /// The speakers this participant heard (the CSRCs of what the MCU sent it).
     pub heard: Vec<String>,
 }
 
@@ -309,10 +309,9 @@ async fn audio(
             r = rtp.recv_from(&mut rbuf) => {
                 let (n, _) = r?;
                 if let Ok(m) = rx.unprotect_rtp(&mut rbuf[..n]) {
-                    if let Ok(p) = RtpPacket::parse(&rbuf[..m])
-                        && let Some(c) = p.csrcs().next()
-                    {
-                        heard.speakers.insert(c);
+                    if let Ok(p) = RtpPacket::parse(&rbuf[..m]) {
+                        // The mixer names every speaker it mixed in.
+                        heard.speakers.extend(p.csrcs());
                     }
                     let _ = session.handle_rtp(Instant::now(), &rbuf[..m]);
                 }

@@ -34,6 +34,7 @@ pub fn av_relay(data: &[u8]) {
                 outbound: &o,
                 ssrc: mcu_ssrc(k, u64::from(id)),
                 seed: u64::from(id),
+                payload_type: 0,
             };
             if r.add_leg(u64::from(id), setup, now, 1 << 32).is_err() {
                 return;

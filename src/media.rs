@@ -12,14 +12,23 @@
 //! [`Relay::handle_timeout`] when [`Relay::poll_timeout`] is due, [`Relay::set_dominant`]),
 //! then [`Relay::poll_transmit`] until it returns `Ok(None)`.
 //!
-//! What a receiver gets is one coherent stream per leg: the MCU's SSRC for that leg, its own
-//! sequence numbers and timestamps (continuous across speaker changes, the marker bit set on
-//! the first packet after one), and the sender's SSRC as the first (only) CSRC — the [MS-RTP]
-//! dominant-speaker notification. So the MCU switches rather than mixes: **our choice**, the
-//! relay the seed describes with one speaker heard at a time (two talking at once are not
-//! summed). The dominant speaker is the leg with the loudest smoothed G.711 level (PCMU/PCMA
-//! decoded; other payloads count their size), changing only when another is clearly louder
-//! (×1.5) for at least 300 ms, or when the current one has been silent for 200 ms.
+//! The audio relay **mixes** ([`Relay::new`]): each participant hears the sum of the others.
+//! A packet that arrives is unprotected with its sender's key, its G.711 payload (PCMU or
+//! PCMA) decoded into that leg's jitter buffer at the place its RTP timestamp says (40 ms of
+//! buffering; a packet older than what was mixed is dropped, one too far ahead re-anchors the
+//! buffer). Every 20 ms ([`Relay::handle_timeout`]) the mixer takes one frame of 160 samples
+//! from every leg, sums them, and each receiver gets the sum less its own frame — the N−1
+//! mix — clipped to 16 bits and encoded in the receiver's own law, as one coherent stream per
+//! leg (the MCU's SSRC for that leg, its own sequence numbers, timestamps going on 160 per
+//! frame, the marker bit on the first packet after a pause). The mixed packet's CSRCs name
+//! the contributing speakers ([MS-RTP] 2.2.1, RFC 3550 §6.1: the sources mixed in), loudest
+//! first, at most 15, leaving out the receiver itself; a frame counts as speech above a mean
+//! magnitude of 100 (about −50 dBov). Nothing is sent to a leg while nobody else sends.
+//!
+//! The relay also elects the dominant speaker (the loudest smoothed level, changing only when
+//! another is clearly louder, ×1.5, for at least 300 ms, or when the current one has been
+//! silent for 200 ms): the video follows it. [`Relay::switching`] is the older audio relay
+//! that forwards the dominant speaker's packets alone, its SSRC as the only CSRC.
 //!
 //! Video goes through a relay of its own ([`Relay::video`]) the same way, following the audio
 //! relay's dominant speaker ([`Relay::set_dominant`]) and asking each new speaker for a key
@@ -91,6 +100,115 @@ pub struct LegSetup<'a> {
     pub ssrc: u32,
     /// Randomness for its RTCP interval and initial sequence number and timestamp.
     pub seed: u64,
+    /// The payload type it takes (the answer's): PCMU 0 or PCMA 8 is what a mixing relay
+    /// encodes for it; other relays forward what the speaker sent.
+    pub payload_type: u8,
+}
+
+/// Samples in one mixed frame: 20 ms at 8 kHz.
+pub const MIX_FRAME: usize = 160;
+/// The mixer's period.
+const MIX_PERIOD: Duration = Duration::from_millis(20);
+/// A leg's jitter buffer, in samples (a power of two: 256 ms).
+const RING: usize = 2048;
+/// Frames of delay before a leg's first packet is mixed.
+const JITTER_FRAMES: u32 = 2;
+/// A frame at or below this mean magnitude is silence: mixed, but not named in the CSRCs.
+const SPEECH_LEVEL: u64 = 100;
+/// The most CSRCs an RTP header carries.
+const MAX_CSRCS: usize = 15;
+
+/// One leg's side of the mixer: its jitter buffer and this period's frame.
+struct MixIn {
+    /// Decoded samples by RTP timestamp modulo [`RING`]; zero where nothing arrived (and once
+    /// mixed).
+    ring: Box<[i16]>,
+    /// The sender's timestamp at the mixer's read position, once it has sent.
+    read_ts: Option<u32>,
+    /// The timestamp just past the newest sample written.
+    newest: u32,
+    /// What it put into the current mix.
+    frame: Box<[i16]>,
+    /// Whether it put anything into the current mix, and its mean magnitude.
+    has: bool,
+    level: u64,
+    /// Whether the last mix was sent to it.
+    sent: bool,
+    /// Packets that came after their time was mixed.
+    late: u64,
+}
+
+impl MixIn {
+    fn new() -> MixIn {
+        MixIn {
+            ring: vec![0; RING].into_boxed_slice(),
+            read_ts: None,
+            newest: 0,
+            frame: vec![0; MIX_FRAME].into_boxed_slice(),
+            has: false,
+            level: 0,
+            sent: false,
+            late: 0,
+        }
+    }
+
+    /// Decodes a G.711 payload (PCMU 0, PCMA 8) of timestamp `ts` into the buffer.
+    fn put(&mut self, pt: u8, ts: u32, payload: &[u8]) {
+        let decode: fn(u8) -> i16 = match pt {
+            0 => audio_codec_algorithms::decode_ulaw,
+            8 => audio_codec_algorithms::decode_alaw,
+            _ => return,
+        };
+        let len = payload.len().min(RING - MIX_FRAME);
+        let fresh = |ts: u32| ts.wrapping_sub(JITTER_FRAMES * MIX_FRAME as u32);
+        let read = *self.read_ts.get_or_insert_with(|| fresh(ts));
+        let ahead = ts.wrapping_sub(read) as i32;
+        if (-(RING as i32)..0).contains(&ahead) {
+            self.late += 1;
+            return;
+        }
+        if ahead < 0 || ahead as usize + len > RING {
+            // A jump (a new talk spurt after a pause, a clock far ahead): start again from
+            // this packet.
+            self.ring.fill(0);
+            self.read_ts = Some(fresh(ts));
+        }
+        for (k, &b) in payload[..len].iter().enumerate() {
+            self.ring[ts.wrapping_add(k as u32) as usize & (RING - 1)] = decode(b);
+        }
+        let end = ts.wrapping_add(len as u32);
+        if end.wrapping_sub(self.newest) as i32 > 0 || !self.has_data() {
+            self.newest = end;
+        }
+    }
+
+    /// Whether samples wait in the buffer at or after the read position.
+    fn has_data(&self) -> bool {
+        self.read_ts
+            .is_some_and(|r| self.newest.wrapping_sub(r) as i32 > 0)
+    }
+
+    /// Takes the next frame out of the buffer into `frame`, adding it to `sum`.
+    fn take(&mut self, sum: &mut [i32]) {
+        self.has = self.has_data();
+        self.level = 0;
+        let Some(read) = self.read_ts else {
+            return;
+        };
+        if !self.has {
+            self.read_ts = Some(read.wrapping_add(MIX_FRAME as u32));
+            return;
+        }
+        let mut magnitude = 0u64;
+        for (k, (f, s)) in self.frame.iter_mut().zip(sum.iter_mut()).enumerate() {
+            let i = read.wrapping_add(k as u32) as usize & (RING - 1);
+            *f = std::mem::take(&mut self.ring[i]);
+            *s += i32::from(*f);
+            magnitude += u64::from(f.unsigned_abs());
+        }
+        self.level = magnitude / MIX_FRAME as u64;
+        self.read_ts = Some(read.wrapping_add(MIX_FRAME as u32));
+    }
 }
 
 /// What the MCU knows of one participant's audio.
@@ -107,8 +225,10 @@ pub struct LegReport {
     /// Loss, jitter, RTT and MOS of its uplink as the MCU measures them (RTT from its reports
     /// about the MCU's stream).
     pub quality: Option<Quality>,
-    /// Packets relayed to it.
+    /// Packets relayed to it (mixed for it, on a mixing relay).
     pub relayed: u64,
+    /// Its packets that came after their time was mixed (a mixing relay drops them).
+    pub late: u64,
 }
 
 struct Leg {
@@ -138,6 +258,10 @@ struct Leg {
     /// Bytes of its RTP received (IP and UDP headers counted) since `since`.
     bytes_in: u64,
     since: Instant,
+    /// The payload type it takes.
+    pt: u8,
+    /// Its side of the mixer (a mixing relay only).
+    mix: Option<MixIn>,
 }
 
 impl Leg {
@@ -190,8 +314,27 @@ struct Pending {
     next: usize,
 }
 
+/// How an audio relay gives each participant the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The sum of the others.
+    Mix,
+    /// The dominant speaker's packets.
+    Switch,
+}
+
 /// The relay of one conference: see the [module documentation](self).
 pub struct Relay {
+    mode: Mode,
+    /// When the next frame is mixed (while anyone has sent).
+    mix_next: Option<Instant>,
+    /// When the current mix was made, and the next receiver to send it to.
+    mix_at: Instant,
+    mix_out: Option<usize>,
+    /// The current mix (every leg's frame added).
+    sum: Box<[i32]>,
+    /// This mix's speakers, loudest first: (level, SSRC, leg index).
+    speakers: Vec<(u64, u32, usize)>,
     legs: Vec<Leg>,
     dominant: Option<LegId>,
     since: Option<Instant>,
@@ -257,10 +400,16 @@ impl Default for Relay {
 }
 
 impl Relay {
-    /// An empty relay for 8 kHz audio.
+    /// An empty mixing relay for 8 kHz G.711 audio.
     #[must_use]
     pub fn new() -> Relay {
         Relay {
+            mode: Mode::Mix,
+            mix_next: None,
+            mix_at: Instant::now(),
+            mix_out: None,
+            sum: vec![0; MIX_FRAME].into_boxed_slice(),
+            speakers: Vec::new(),
             legs: Vec::new(),
             dominant: None,
             since: None,
@@ -274,10 +423,21 @@ impl Relay {
         }
     }
 
+    /// An empty audio relay that forwards the dominant speaker alone (no mixing): one voice
+    /// heard at a time.
+    #[must_use]
+    pub fn switching() -> Relay {
+        Relay {
+            mode: Mode::Switch,
+            ..Relay::new()
+        }
+    }
+
     /// An empty relay for 90 kHz video that follows the dominant speaker it is told.
     #[must_use]
     pub fn video() -> Relay {
         Relay {
+            mode: Mode::Switch,
             kind: MediaKind::Video,
             clock_rate: 90_000,
             policy_bandwidth: 2_000_000,
@@ -320,6 +480,7 @@ impl Relay {
             outbound,
             ssrc,
             seed,
+            payload_type,
         } = setup;
         let srtp = |error| RelayError::Srtp { leg: id, error };
         let mut inb = SrtpSession::new();
@@ -333,6 +494,11 @@ impl Relay {
             cfg.session_bandwidth = u64::from(self.policy_bandwidth);
         }
         self.pending = None;
+        self.mix_out = None;
+        let mixing = self.mode == Mode::Mix;
+        if mixing {
+            self.speakers.reserve(self.legs.len() + 1);
+        }
         self.legs.push(Leg {
             id,
             inbound: inb,
@@ -357,6 +523,8 @@ impl Relay {
             last: None,
             bytes_in: 0,
             since: now,
+            pt: payload_type,
+            mix: mixing.then(MixIn::new),
         });
         Ok(())
     }
@@ -366,6 +534,7 @@ impl Relay {
         // Indices move: a packet still queued is dropped (drain before changing the legs).
         if self.legs.iter().any(|l| l.id == id) {
             self.pending = None;
+            self.mix_out = None;
         }
         self.legs.retain(|l| l.id != id);
         if self.dominant == Some(id) {
@@ -440,6 +609,13 @@ impl Relay {
         }
         if self.kind == MediaKind::Audio {
             self.elect(now, i);
+        }
+        if let Some(mix) = self.legs[i].mix.as_mut() {
+            let at = rtp.header_len();
+            let len = n - at - rtp.padding_len();
+            mix.put(pt & 0x7F, ts, &packet[at..at + len]);
+            self.mix_next.get_or_insert(now + MIX_PERIOD);
+            return Ok(0);
         }
         if self.dominant != Some(from) {
             return Ok(0);
@@ -526,6 +702,24 @@ impl Relay {
                 }));
             }
         }
+        while let Some(r) = self.mix_out {
+            if r >= self.legs.len() {
+                self.mix_out = None;
+                break;
+            }
+            let required = 12 + 4 * MAX_CSRCS + MIX_FRAME + TRAILER;
+            if buf.len() < required {
+                return Err(BufferTooSmall { required });
+            }
+            self.mix_out = Some(r + 1);
+            if let Some(len) = self.mixed_for(r, buf) {
+                return Ok(Some(Transmit {
+                    leg: self.legs[r].id,
+                    len,
+                    rtcp: false,
+                }));
+            }
+        }
         while let Some(i) = self.rtcp_from {
             let Some(leg) = self.legs.get_mut(i) else {
                 self.rtcp_from = None;
@@ -599,6 +793,91 @@ impl Relay {
         Some(m)
     }
 
+    /// Mixes one frame: every leg's next frame summed; the receivers are served from
+    /// [`Relay::poll_transmit`].
+    fn mix(&mut self, now: Instant) {
+        self.sum.fill(0);
+        self.speakers.clear();
+        for (i, leg) in self.legs.iter_mut().enumerate() {
+            let Some(m) = leg.mix.as_mut() else { continue };
+            m.take(&mut self.sum);
+            if m.has
+                && m.level > SPEECH_LEVEL
+                && let Some(ssrc) = leg.remote
+            {
+                self.speakers.push((m.level, ssrc, i));
+            }
+        }
+        self.speakers
+            .sort_unstable_by_key(|s| std::cmp::Reverse(s.0));
+        self.mix_at = now;
+        self.mix_out = Some(0);
+    }
+
+    /// The current mix less receiver `r`'s own frame, encoded in its law behind a fresh
+    /// header, protected into `buf`. `None` when nobody else is in this mix (nothing is sent
+    /// to it; its timestamps go on).
+    fn mixed_for(&mut self, r: usize, buf: &mut [u8]) -> Option<usize> {
+        let others = self
+            .legs
+            .iter()
+            .enumerate()
+            .any(|(j, l)| j != r && l.mix.as_ref().is_some_and(|m| m.has));
+        let leg = &mut self.legs[r];
+        let m = leg.mix.as_mut()?;
+        let was_sent = m.sent;
+        m.sent = others;
+        if !others {
+            return None;
+        }
+        // The next frame; after a pause, as many frames on as the time that passed.
+        let frames = match leg.last_sent {
+            Some(t) if !was_sent => {
+                let d = self.mix_at.saturating_duration_since(t);
+                ((d.as_millis() + 10) / MIX_PERIOD.as_millis()).max(1) as u32
+            }
+            _ => 1,
+        };
+        leg.last_ts = leg.last_ts.wrapping_add(frames * MIX_FRAME as u32);
+        let encode: fn(i16) -> u8 = if leg.pt == 8 {
+            audio_codec_algorithms::encode_alaw
+        } else {
+            audio_codec_algorithms::encode_ulaw
+        };
+        self.payload.clear();
+        let own = m.has.then_some(&m.frame);
+        for (k, &s) in self.sum.iter().enumerate() {
+            let v = s - own.map_or(0, |f| i32::from(f[k]));
+            self.payload.push(encode(
+                v.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16
+            ));
+        }
+        let mut csrcs = [0u32; MAX_CSRCS];
+        let mut n = 0;
+        for &(_, ssrc, i) in &self.speakers {
+            if i != r && n < MAX_CSRCS {
+                csrcs[n] = ssrc;
+                n += 1;
+            }
+        }
+        let header = crate::rtcp::rtp::RtpHeader {
+            marker: !was_sent,
+            payload_type: if leg.pt == 8 { 8 } else { 0 },
+            sequence_number: leg.seq,
+            timestamp: leg.last_ts,
+            ssrc: leg.ssrc,
+            csrcs: &csrcs[..n],
+            extensions: &[],
+        };
+        let len = header.write(&self.payload, 0, buf).ok()?;
+        let _ = leg.rtcp.on_rtp_sent(self.mix_at, &buf[..len]);
+        let out = leg.outbound.protect_rtp(buf, len).ok()?;
+        leg.seq = leg.seq.wrapping_add(1);
+        leg.last_sent = Some(self.mix_at);
+        leg.relayed += 1;
+        Some(out)
+    }
+
     /// Elects the dominant speaker after leg `i` sent.
     fn elect(&mut self, now: Instant, i: usize) {
         let id = self.legs[i].id;
@@ -654,12 +933,44 @@ impl Relay {
     /// When [`Relay::handle_timeout`] is next due.
     #[must_use = "without it the reports are never sent"]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.legs.iter().filter_map(|l| l.rtcp.poll_timeout()).min()
+        let rtcp = self.legs.iter().filter_map(|l| l.rtcp.poll_timeout()).min();
+        match (rtcp, self.mix_next) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Makes the RTCP reports due at `now`; they come out of [`Relay::poll_transmit`],
     /// protected as SRTCP.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(due) = self.mix_next.filter(|t| *t <= now) {
+            self.mix(now);
+            // One frame per period; a caller far behind (over 100 ms) skips ahead.
+            let next = due + MIX_PERIOD;
+            self.mix_next = Some(if now.saturating_duration_since(next) > 5 * MIX_PERIOD {
+                now + MIX_PERIOD
+            } else {
+                next
+            });
+            if !self
+                .legs
+                .iter()
+                .any(|l| l.mix.as_ref().is_some_and(MixIn::has_data))
+            {
+                let anyone = self
+                    .legs
+                    .iter()
+                    .any(|l| l.mix.as_ref().is_some_and(|m| m.has));
+                if !anyone {
+                    // Nobody sends: the mixer sleeps until the next packet, which anchors
+                    // its leg's buffer afresh.
+                    self.mix_next = None;
+                    for m in self.legs.iter_mut().filter_map(|l| l.mix.as_mut()) {
+                        m.read_ts = None;
+                    }
+                }
+            }
+        }
         self.rtcp_from = Some(0);
         for leg in &mut self.legs {
             if leg.rtcp.poll_timeout().is_some_and(|t| t <= now) {
@@ -706,6 +1017,7 @@ impl Relay {
                     lost: lost.unwrap_or(0),
                     quality,
                     relayed: l.relayed,
+                    late: l.mix.as_ref().map_or(0, |m| m.late),
                 }
             })
             .collect()
@@ -741,6 +1053,7 @@ mod tests {
             outbound: &p,
             ssrc: 0x100,
             seed: 1,
+            payload_type: 0,
         };
         r.add_leg(1, setup, now, 0).unwrap();
         let mut junk = [0u8; 40];

@@ -70,6 +70,7 @@ fn party(id: LegId, relay: &mut Relay, now: Instant) -> Party {
         outbound: &theirs,
         ssrc: mcu_ssrc(id),
         seed: id,
+        payload_type: 0,
     };
     relay.add_leg(id, setup, now, 0x1_0000_0000).unwrap();
     let mut tx = Session::new();
@@ -132,7 +133,7 @@ impl Party {
 #[test]
 fn the_dominant_speaker_reaches_every_other_participant() {
     let t0 = Instant::now();
-    let mut relay = Relay::new();
+    let mut relay = Relay::switching();
     let mut ps: Vec<Party> = (1..=3).map(|i| party(i, &mut relay, t0)).collect();
     let mut last_a = Vec::new();
     // One second of Alice talking, then Bob takes over.
@@ -232,7 +233,7 @@ fn ms_extensions(rtcp: &[u8], ssrc: u32) -> usize {
 #[test]
 fn rtcp_both_ways_gives_each_participant_its_quality() {
     let t0 = Instant::now();
-    let mut relay = Relay::new();
+    let mut relay = Relay::switching();
     let mut ps: Vec<Party> = (1..=3).map(|i| party(i, &mut relay, t0)).collect();
     // RTCP from the participants reaches the MCU 30 ms late.
     let mut late: VecDeque<(Instant, LegId, Vec<u8>)> = VecDeque::new();
@@ -320,7 +321,7 @@ fn rtcp_both_ways_gives_each_participant_its_quality() {
 #[test]
 fn relaying_allocates_nothing_per_packet() {
     let t0 = Instant::now();
-    let mut relay = Relay::new();
+    let mut relay = Relay::switching();
     let mut ps: Vec<Party> = (1..=10).map(|i| party(i, &mut relay, t0)).collect();
     // Pre-built packets, and a warm-up that creates every stream and member.
     let mut packets: Vec<Vec<u8>> = (0..400)
@@ -380,6 +381,7 @@ fn video_follows_the_dominant_speaker_and_asks_for_a_key_frame() {
             outbound: &theirs,
             ssrc: mcu_ssrc(id),
             seed: id,
+            payload_type: 96,
         };
         video.add_leg(id, setup, t0, 0x1_0000_0000).unwrap();
         let mut t = Session::new();
@@ -482,7 +484,7 @@ proptest::proptest! {
         schedule in proptest::collection::vec((0usize..4, proptest::bool::ANY, 0u64..60), 1..300)
     ) {
         let t0 = Instant::now();
-        let mut relay = Relay::new();
+        let mut relay = Relay::switching();
         let mut ps: Vec<Party> = (1..=4).map(|i| party(i, &mut relay, t0)).collect();
         let mut now = t0;
         let mut last: Vec<Option<(u16, u32, u32)>> = vec![None; 4];

@@ -1,5 +1,5 @@
-//! The A/V MCU's media task: the sans-IO relays ([`crate::media::Relay`], one for audio and one
-//! for video per conference, the video following the audio's dominant speaker) on two UDP
+//! The A/V MCU's media task: the sans-IO relays ([`crate::media::Relay`], an audio mixer and a
+//! video switch per conference, the video following the audio's dominant speaker) on two UDP
 //! sockets (RTP and RTCP, shared by audio and video: packets are told apart by where they come
 //! from), legs added and removed as the SIP engine says ([`MediaOp`]), RTCP sent when due, and
 //! each participant's audio quality published for the web listener (`/av/quality`) and written
@@ -107,9 +107,9 @@ pub(super) async fn run(
     let mut out = vec![0u8; 2048];
     let mut next_publish = Instant::now() + Duration::from_secs(1);
     let mut publishes = 0u64;
-    // RTCP is due every few seconds per leg: a 50 ms tick checks it, instead of working out
-    // the earliest deadline of every leg for every packet.
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    // The mixers are due every 20 ms and RTCP every few seconds per leg: a 5 ms tick checks
+    // them, instead of working out the earliest deadline of every leg for every packet.
+    let mut tick = tokio::time::interval(Duration::from_millis(5));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -156,6 +156,7 @@ pub(super) async fn run(
                             outbound: &m.outbound,
                             ssrc: m.ssrc,
                             seed: leg ^ u64::from(m.ssrc),
+                            payload_type: m.payload_type,
                         }
                     }
                     match c.relay.add_leg(leg, setup(&audio, leg), Instant::now(), ntp_now()) {
@@ -204,10 +205,18 @@ pub(super) async fn run(
             _ = tick.tick() => {
                 let now = Instant::now();
                 for Conference { relay, video, peers, vpeers } in confs.values_mut() {
-                    relay.handle_timeout(now);
-                    video.handle_timeout(now);
-                    flush(relay, now, &mut out, &rtp, &rtcp, |l| peers.get(&l).map(|p| (p.0, p.1)));
-                    flush(video, now, &mut out, &rtp, &rtcp, |l| vpeers.get(&l).copied());
+                    // A mix per period that has come (a late tick catches up).
+                    for _ in 0..8 {
+                        if relay.poll_timeout().is_none_or(|t| t > now) {
+                            break;
+                        }
+                        relay.handle_timeout(now);
+                        flush(relay, now, &mut out, &rtp, &rtcp, |l| peers.get(&l).map(|p| (p.0, p.1)));
+                    }
+                    if video.poll_timeout().is_some_and(|t| t <= now) {
+                        video.handle_timeout(now);
+                        flush(video, now, &mut out, &rtp, &rtcp, |l| vpeers.get(&l).copied());
+                    }
                 }
                 if now >= next_publish {
                     publishes += 1;

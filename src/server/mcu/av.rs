@@ -85,6 +85,7 @@ impl Mcus {
                     inbound: stream.policy.clone(),
                     outbound,
                     ssrc,
+                    payload_type: pt,
                 },
             ));
         }

@@ -42,6 +42,8 @@ pub struct MediaLeg {
     pub outbound: Policy,
     /// The MCU's SSRC toward it.
     pub ssrc: u32,
+    /// The payload type of the answer (PCMU 0 or PCMA 8 for audio).
+    pub payload_type: u8,
 }
 
 /// A change to the A/V MCU's media relay, for the runtime's media task.
