@@ -1049,3 +1049,132 @@ fn a_remote_mcu_gets_c3p_over_http_and_its_answer_completes_the_command() {
         .unwrap();
     assert_eq!(Response::parse(answer).unwrap().code, Code::Success);
 }
+
+/// The chat endpoints of the conference as `t` has it: (user, status).
+fn chat_endpoints(t: &ocs_stack::cccp::state::Tracker) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = t
+        .state()
+        .unwrap()
+        .user_list()
+        .iter()
+        .flat_map(|u| {
+            u.endpoints
+                .iter()
+                .filter(|e| e.session_type.as_deref() == Some("chat"))
+                .map(|e| {
+                    (
+                        u.entity.to_string(),
+                        e.status.as_ref().map(|s| format!("{s:?}")).unwrap_or_default(),
+                    )
+                })
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn members_join_the_im_mcu_directly_and_the_first_message_is_relayed() {
+    let mut w = World::new();
+    w.create();
+    // Alice and Bob join the focus (as pidgin-sipe and Communicator do); Alice watches.
+    for user in ["alice", "bob"] {
+        w.join_focus(user);
+    }
+    let sent = w.send(&Req {
+        method: "SUBSCRIBE",
+        uri: FOCUS,
+        user: "alice",
+        call: "alicesub",
+        cseq: 1,
+        to_tag: None,
+        headers: "Event: conference\r\nAccept: application/conference-info+xml\r\nExpires: 3600\r\n",
+        body: None,
+    });
+    let mut alice_sees = ocs_stack::cccp::state::Tracker::new();
+    assert_eq!(watch(&mut alice_sees, &sent), 1);
+    let invite = |user: &'static str, call: &'static str, headers: &'static str| Req {
+        method: "INVITE",
+        uri: CHAT,
+        user,
+        call,
+        cseq: 1,
+        to_tag: None,
+        headers,
+        body: Some((
+            "application/sdp",
+            b"v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=session\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=message 5060 sip null\r\n".to_vec(),
+        )),
+    };
+    // --- Alice INVITEs the IM MCU straight away, no dial-in first: accepted, and the state
+    // shows her chat endpoint connected.
+    let sent = w.send(&invite("alice", "alicechat", "Supported: ms-sender\r\n"));
+    let ok = response_to(&sent, "alice");
+    assert_eq!(ok.status(), Some(200));
+    assert_eq!(
+        ok.header(HeaderName::Contact).unwrap().value,
+        format!("<{CHAT}>")
+    );
+    assert!(watch(&mut alice_sees, &sent) >= 1, "the roster is told");
+    assert_eq!(
+        chat_endpoints(&alice_sees),
+        [("sip:alice@contoso.com".to_owned(), "Connected".to_owned())]
+    );
+    // --- Bob joins with the conversation's first message in ms-text-format: Alice gets it
+    // from the MCU, with Bob as Ms-Sender.
+    let sent = w.send(&invite(
+        "bob",
+        "bobchat",
+        "ms-text-format: text/plain; charset=UTF-8;ms-body=SGkgYWxsIOKAlCBCb2I=\r\n",
+    ));
+    let ok = response_to(&sent, "bob");
+    assert_eq!(ok.status(), Some(200));
+    let bob_tag = to_tag(&ok);
+    let relayed: Vec<Message> = to(&sent, "alice")
+        .into_iter()
+        .filter(|m| m.method() == Some("MESSAGE"))
+        .collect();
+    assert_eq!(relayed.len(), 1, "{relayed:#?}");
+    assert_eq!(std::str::from_utf8(relayed[0].body()).unwrap(), "Hi all — Bob");
+    assert_eq!(
+        relayed[0].header(HeaderName::ContentType).unwrap().value,
+        "text/plain; charset=UTF-8"
+    );
+    assert_eq!(
+        relayed[0].header_by_name("Ms-Sender").unwrap().value,
+        "<sip:bob@contoso.com>"
+    );
+    assert_eq!(relayed[0].call_id().unwrap(), "alicechat");
+    watch(&mut alice_sees, &sent);
+    assert_eq!(chat_endpoints(&alice_sees).len(), 2);
+    // --- Carol is no member: the focus refuses her, 403 with its diagnostic.
+    let sent = w.send(&invite("carol", "carolchat", ""));
+    let no = response_to(&sent, "carol");
+    assert_eq!(no.status(), Some(403));
+    // --- Bob leaves the MCU (BYE): his chat endpoint leaves the state, he stays a member.
+    let sent = w.send(&Req {
+        method: "BYE",
+        uri: CHAT,
+        user: "bob",
+        call: "bobchat",
+        cseq: 2,
+        to_tag: Some(&bob_tag),
+        headers: "",
+        body: None,
+    });
+    assert_eq!(response_to(&sent, "bob").status(), Some(200));
+    assert!(watch(&mut alice_sees, &sent) >= 1);
+    assert_eq!(
+        chat_endpoints(&alice_sees),
+        [("sip:alice@contoso.com".to_owned(), "Connected".to_owned())]
+    );
+    assert!(
+        w.e.conference(FOCUS)
+            .unwrap()
+            .user("sip:bob@contoso.com")
+            .is_some()
+    );
+    // He can come back the same way.
+    let sent = w.send(&invite("bob", "bobchat2", ""));
+    assert_eq!(response_to(&sent, "bob").status(), Some(200));
+}

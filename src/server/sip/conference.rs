@@ -34,7 +34,7 @@ use crate::cccp::info::ConferenceInfo;
 use crate::cccp::message::{Body, Code, Reason, Request, Response};
 use crate::cccp::time::Timestamp;
 use crate::cccp::uri::{ConferenceUri, McuType, UriKind, address_of_record};
-use crate::server::mcu::{McuEvent, Mcus};
+use crate::server::mcu::{Admission, McuEvent, Mcus};
 use crate::sip::dialog::Dialog;
 use crate::sip::subscription::{Notifier, NotifierEvent};
 use crate::sip::transaction::TxKey;
@@ -63,6 +63,9 @@ struct Wait {
     dialog: Option<String>,
     /// Where the request came from.
     peer: Peer,
+    /// A direct join ([`Conferencing::mcu_session`]): the MCU conference the INVITE is for,
+    /// accepted there once the focus has added the user.
+    direct: Option<ConferenceUri>,
 }
 
 #[derive(Debug)]
@@ -267,18 +270,177 @@ impl Conferencing {
                         keys: Some(crate::cccp::message::Keys::user(focus.clone(), leg.user)),
                     },
                 );
-                let origin = Origin {
-                    sender: r.from.clone(),
-                    target: focus.into(),
-                    carriage: Carriage::Info,
-                };
-                let token = self.next_token;
-                self.next_token += 1;
-                self.focus.handle_request(ts(wall), token, &origin, r);
-                self.drain_focus(cx, now, wall);
+                self.internal(now, wall, cx, r, focus);
             }
             _ => cx.core.method_not_allowed(now, key, &req),
         }
+    }
+
+    /// A request to an MCU conference URI of ours. An INVITE to the IM or A/V MCU from a
+    /// conference member the MCU has not admitted yet is a **direct join** (OCS 2007 R2's
+    /// Direct Media INVITE, what Office Communicator and pidgin-sipe send after joining the
+    /// focus): the focus is asked to add the user there — the dial-in addUser on his behalf,
+    /// with every check of that path (a connected member of the conference, the MCU in it) — and
+    /// the INVITE is answered when the focus has: accepted, or 403 with its diagnostic. The
+    /// conference state then shows the user's endpoint at the MCU and every subscriber hears of
+    /// it. A BYE that ends such a session takes the user's endpoint there out of the
+    /// conference the same way (deleteUser with the MCU's URI). The rest is
+    /// [`Sessions::mcu_request`].
+    pub(super) fn mcu_session(
+        &mut self,
+        cx: &mut Cx<'_>,
+        now: Instant,
+        wall: SystemTime,
+        key: TxKey,
+        req: Message,
+        uri: ConferenceUri,
+    ) {
+        let UriKind::Mcu(mcu) = &uri.kind else {
+            return;
+        };
+        let sessions_mcu = matches!(mcu, McuType::Chat | McuType::AudioVideo);
+        let initial = req.to().is_ok_and(|t| t.tag().is_none());
+        let sender = from_uri(&req);
+        if sessions_mcu
+            && initial
+            && req.method() == Some("INVITE")
+            && let Some(sender) = &sender
+            && cx.mcus.admits(mcu, &uri, &address_of_record(sender)) == Admission::NotAdded
+        {
+            return self.direct_join(cx, now, wall, key, req, uri, sender.clone());
+        }
+        let Some(ended) = cx
+            .sessions
+            .mcu_request(cx.core, cx.mcus, now, key, &req, &uri)
+        else {
+            return;
+        };
+        // The user left the MCU: his endpoint there leaves the conference.
+        let focus = uri.to_focus().to_string();
+        let mut r = Request::new(
+            0,
+            ended.user.clone(),
+            focus.clone(),
+            Body::DeleteUser {
+                keys: Some(crate::cccp::message::Keys::user(
+                    focus.clone(),
+                    ended.user,
+                )),
+            },
+        );
+        r.command.mcu_uri = Some(uri.to_string().into());
+        self.internal(now, wall, cx, r, focus);
+    }
+
+    /// A C3P request the server makes on a user's behalf (what his SIP request means), handed
+    /// to the focus; its answer goes nowhere.
+    fn internal(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        cx: &mut Cx<'_>,
+        r: Request,
+        focus: String,
+    ) {
+        let origin = Origin {
+            sender: r.from.clone(),
+            target: focus.into(),
+            carriage: Carriage::Info,
+        };
+        let token = self.next_token;
+        self.next_token += 1;
+        self.focus.handle_request(ts(wall), token, &origin, r);
+        self.drain_focus(cx, now, wall);
+    }
+
+    /// A direct join: see [`Conferencing::mcu_session`].
+    #[allow(clippy::too_many_arguments)]
+    fn direct_join(
+        &mut self,
+        cx: &mut Cx<'_>,
+        now: Instant,
+        wall: SystemTime,
+        key: TxKey,
+        req: Message,
+        uri: ConferenceUri,
+        sender: String,
+    ) {
+        let Some(peer) = cx.core.peers.get(&key).copied() else {
+            return;
+        };
+        let focus = uri.to_focus().to_string();
+        let mut r = Request::new(
+            0,
+            sender.clone(),
+            focus.clone(),
+            Body::AddUser {
+                keys: Some(crate::cccp::message::Keys::conference(focus.clone())),
+                user: Some(Box::new(crate::cccp::info::User {
+                    entity: sender.clone().into(),
+                    ..Default::default()
+                })),
+            },
+        );
+        r.command.mcu_uri = Some(uri.to_string().into());
+        let token = self.next_token;
+        self.next_token += 1;
+        self.waits.insert(
+            token,
+            Wait {
+                first: Some((key, req)),
+                dialog: None,
+                peer,
+                direct: Some(uri),
+            },
+        );
+        let origin = Origin {
+            sender: sender.into(),
+            target: focus.into(),
+            carriage: Carriage::Info,
+        };
+        self.focus.handle_request(ts(wall), token, &origin, r);
+        self.drain_focus(cx, now, wall);
+    }
+
+    /// The focus's answer to a direct join: the INVITE accepted at the MCU, or refused.
+    #[allow(clippy::too_many_arguments)]
+    fn direct_answer(
+        cx: &mut Cx<'_>,
+        now: Instant,
+        key: TxKey,
+        req: &Message,
+        peer: Peer,
+        uri: &ConferenceUri,
+        response: &Response,
+        diagnostic: Option<(u16, &str)>,
+    ) {
+        let sender = from_uri(req).unwrap_or_default();
+        let admitted = cx.mcus.admits(
+            match &uri.kind {
+                UriKind::Mcu(m) => m,
+                _ => return,
+            },
+            uri,
+            &address_of_record(&sender),
+        ) == Admission::Admitted;
+        if response.code == Code::Success && admitted {
+            return cx
+                .sessions
+                .join(cx.core, cx.mcus, now, key, req, uri, sender, peer);
+        }
+        cx.core.stats.rejected += 1;
+        let (code, reason) = if response.reason == Some(Reason::ConferenceDoesNotExist) {
+            (404, "Not Found")
+        } else {
+            (403, "Forbidden")
+        };
+        let diag = diagnostic
+            .map(|(c, r)| format!("{c};reason=\"{r}\";source=\"ocs.{}\"", cx.core.cfg.domain));
+        let mut extra = Vec::new();
+        if let Some(d) = diag {
+            extra.push(("ms-diagnostics", d));
+        }
+        cx.core.reply_with(now, key, req, code, reason, &extra);
     }
 
     /// A C3P request carried in SIP: handed to the focus under a new token.
@@ -326,6 +488,7 @@ impl Conferencing {
                 first: Some((key, req)),
                 dialog,
                 peer,
+                direct: None,
             },
         );
         match parsed {
@@ -430,8 +593,18 @@ impl Conferencing {
         let first = w.first.take();
         let dialog = w.dialog.clone();
         let peer = w.peer;
+        let direct = w.direct.clone();
         if done {
             self.waits.remove(&token);
+        }
+        if let (Some(uri), Some((key, req))) = (&direct, &first) {
+            if done {
+                Self::direct_answer(cx, now, *key, req, peer, uri, response, diagnostic);
+            } else if let Some(w) = self.waits.get_mut(&token) {
+                // Pending (the lobby): the INVITE waits for the final answer.
+                w.first = first;
+            }
+            return;
         }
         let Some((key, req)) = first else {
             if let Some(call) = dialog {

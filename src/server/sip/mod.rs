@@ -793,8 +793,8 @@ impl Engine {
                 conference.request(&mut cx, now, wall, key, req, uri);
             }
             Route::McuSession(uri) => {
-                self.sessions
-                    .mcu_request(&mut self.core, &mut self.mcus, now, key, &req, &uri);
+                let (conference, mut cx) = conferencing!(self);
+                conference.mcu_session(&mut cx, now, wall, key, req, uri);
             }
             Route::Provisioning => provisioning::answer(&mut self.core, now, key, &req),
             Route::Presence => {

@@ -162,8 +162,8 @@ impl Sessions {
         true
     }
 
-    /// A request to an MCU conference URI of ours (IM or A/V): INVITE to join, re-INVITE, BYE,
-    /// chat MESSAGE/INFO.
+    /// A request to an MCU conference URI of ours (IM or A/V): INVITE to join (for a user the
+    /// MCU admits), re-INVITE, BYE, chat MESSAGE/INFO. Returns the session a BYE ended.
     pub(super) fn mcu_request(
         &mut self,
         core: &mut Core,
@@ -172,13 +172,14 @@ impl Sessions {
         key: TxKey,
         req: &Message,
         uri: &ConferenceUri,
-    ) {
+    ) -> Option<Leg> {
         let UriKind::Mcu(mcu) = &uri.kind else {
-            return;
+            return None;
         };
         let method = req.method().unwrap_or_default();
         let Some(sender) = from_uri(req) else {
-            return core.reply(now, key, req, 400, "Bad Request");
+            core.reply(now, key, req, 400, "Bad Request");
+            return None;
         };
         let call = req.call_id().unwrap_or_default().to_owned();
         let in_dialog = req.to().is_ok_and(|t| t.tag().is_some());
@@ -187,33 +188,35 @@ impl Sessions {
             "INVITE" if in_dialog && session_mcu => {
                 // A re-INVITE: the session stays as it is.
                 if !self.in_session(&call, req) {
-                    return core.reply(now, key, req, 481, "Call/Transaction Does Not Exist");
+                    core.reply(now, key, req, 481, "Call/Transaction Does Not Exist");
+                    return None;
                 }
                 core.reply_with(now, key, req, 200, "OK", &[("Contact", format!("<{uri}>"))]);
             }
             "BYE" if session_mcu => {
                 let Some(leg) = self.bye(&call, req) else {
-                    return core.reply(now, key, req, 481, "Call/Transaction Does Not Exist");
+                    core.reply(now, key, req, 481, "Call/Transaction Does Not Exist");
+                    return None;
                 };
                 core.reply(now, key, req, 200, "OK");
                 leave_media(core, &leg);
+                return Some(leg);
             }
             "INVITE" if session_mcu => {
-                let Some(peer) = admitted(core, mcus, now, key, req, mcu, uri, &sender) else {
-                    return;
-                };
-                if *mcu == McuType::Chat {
-                    self.chat_join(core, now, key, req, uri, sender, peer);
-                } else {
-                    self.av_join(core, mcus, now, key, req, uri, sender, peer);
-                }
+                let peer = admitted(core, mcus, now, key, req, mcu, uri, &sender)?;
+                self.join(core, mcus, now, key, req, uri, sender, peer);
             }
             "MESSAGE" | "INFO" if *mcu == McuType::Chat => {
                 if !self.in_session(&call, req) {
-                    return core.reply(now, key, req, 481, "Call/Transaction Does Not Exist");
+                    core.reply(now, key, req, 481, "Call/Transaction Does Not Exist");
+                    return None;
                 }
                 core.reply(now, key, req, 200, "OK");
-                self.chat_relay(core, now, &call, req, method);
+                let content_type = req
+                    .header(HeaderName::ContentType)
+                    .map_or_else(|| "text/plain".to_owned(), |h| h.value.trim().to_owned());
+                let method = if method == "INFO" { "INFO" } else { "MESSAGE" };
+                self.chat_relay(core, now, &call, method, &content_type, req.body());
             }
             "INVITE" => core.reply_with(
                 now,
@@ -228,9 +231,32 @@ impl Sessions {
             ),
             _ => core.method_not_allowed(now, key, req),
         }
+        None
     }
 
-    /// An INVITE to the IM MCU from a user the focus added there.
+    /// Accepts an INVITE to the IM or A/V MCU from `sender`, whom the MCU admits.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn join(
+        &mut self,
+        core: &mut Core,
+        mcus: &mut Mcus,
+        now: Instant,
+        key: TxKey,
+        req: &Message,
+        uri: &ConferenceUri,
+        sender: String,
+        peer: Peer,
+    ) {
+        if uri.kind == UriKind::Mcu(McuType::Chat) {
+            self.chat_join(core, now, key, req, uri, sender, peer);
+        } else {
+            self.av_join(core, mcus, now, key, req, uri, sender, peer);
+        }
+    }
+
+    /// An INVITE to the IM MCU from a user the focus added there; the first message of the
+    /// conversation, when the INVITE carries one in `ms-text-format` ([MS-SIP] 2.2.1), goes to
+    /// the others once the session is up.
     #[allow(clippy::too_many_arguments)]
     fn chat_join(
         &mut self,
@@ -248,7 +274,13 @@ impl Sessions {
         let sdp = format!(
             "v=0\r\no=- 0 0 IN IP4 {host}\r\ns=session\r\nc=IN IP4 {host}\r\nt=0 0\r\nm=message 5060 sip {me}\r\na=accept-types:text/plain text/html text/rtf application/im-iscomposing+xml\r\n"
         );
-        self.accept(core, now, key, req, peer, &me, &sdp, sender, None);
+        if !self.accept(core, now, key, req, peer, &me, &sdp, sender, None) {
+            return;
+        }
+        if let Some((content_type, text)) = first_message(req) {
+            let call = req.call_id().unwrap_or_default().to_owned();
+            self.chat_relay(core, now, &call, "MESSAGE", &content_type, &text);
+        }
     }
 
     /// An INVITE to the A/V MCU: the A/V MCU's answer, and the leg handed to the relay.
@@ -294,14 +326,16 @@ impl Sessions {
         }
     }
 
-    /// A chat MESSAGE or INFO relayed to every other participant of the same IM conference.
+    /// A chat MESSAGE or INFO of the session `call` relayed to every other participant of the
+    /// same IM conference, with `Ms-Sender`.
     fn chat_relay(
         &mut self,
         core: &mut Core,
         now: Instant,
         call: &str,
-        req: &Message,
-        method: &str,
+        method: &'static str,
+        content_type: &str,
+        body: &[u8],
     ) {
         let Some((conference, sender)) = self
             .legs
@@ -310,10 +344,6 @@ impl Sessions {
         else {
             return;
         };
-        let method: &'static str = if method == "INFO" { "INFO" } else { "MESSAGE" };
-        let content_type = req
-            .header(HeaderName::ContentType)
-            .map_or_else(|| "text/plain".to_owned(), |h| h.value.trim().to_owned());
         let others: Vec<String> = self
             .legs
             .iter()
@@ -327,10 +357,36 @@ impl Sessions {
                 &other,
                 method,
                 Some(("Ms-Sender", format!("<{sender}>"))),
-                Some((&content_type, req.body())),
+                Some((content_type, body)),
             );
         }
     }
+}
+
+/// The first message an INVITE carries in `ms-text-format` ([MS-SIP] 2.2.1: the content type
+/// and its parameters, the text in base64 as `ms-body`): its content type (without `ms-body`)
+/// and the text. `None` without one, or when `ms-body` is not base64.
+pub(super) fn first_message(req: &Message) -> Option<(String, Vec<u8>)> {
+    use base64::Engine as _;
+    let value = req.header_by_name("ms-text-format")?.value;
+    let mut params = value.split(';').map(str::trim);
+    let mut content_type = params.next().filter(|t| t.contains('/'))?.to_owned();
+    let mut body = None;
+    for p in params {
+        match p.split_once('=') {
+            Some((n, v)) if n.trim().eq_ignore_ascii_case("ms-body") => {
+                body = base64::engine::general_purpose::STANDARD
+                    .decode(v.trim().trim_matches('"'))
+                    .ok();
+            }
+            _ if !p.is_empty() => {
+                content_type.push_str("; ");
+                content_type.push_str(p);
+            }
+            _ => {}
+        }
+    }
+    Some((content_type, body.filter(|b| !b.is_empty())?))
 }
 
 /// Takes a session's audio out of the relay.
