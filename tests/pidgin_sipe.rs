@@ -522,6 +522,13 @@ mod with_pidgin {
         }
     }
 
+    /// Like [`expect`], but a line seen already (while waiting for another) counts.
+    fn expect_seen(c: &mut Clients, i: usize, what: &str, want: impl Fn(&str) -> bool) {
+        if !c.list[i].seen.iter().any(|l| want(l)) {
+            expect(c, i, what, want);
+        }
+    }
+
     /// Driver `i`'s buddy list: (groups, (buddy, group, allowed|blocked)).
     fn buddy_list(c: &mut Clients, i: usize) -> (Vec<String>, Vec<(String, String, String)>) {
         c.list[i].send("list");
@@ -663,6 +670,124 @@ mod with_pidgin {
             c.fail(&format!(
                 "the deletions were not kept: groups {g:?}, buddies {b:?}"
             ));
+        }
+    }
+
+    /// A conference as pidgin-sipe makes one in OCS 2007 mode ([MS-CONFBAS] through the
+    /// focus, chat through the IM MCU): alice picks "New chat" on bob (sipe creates the
+    /// conference with addConference, joins the focus, subscribes, INVITEs the IM MCU straight
+    /// away and invites bob with `application/ms-conf-invite+xml`, which bob's sipe accepts by
+    /// joining the same way); alice invites carol too; all three see each other in the roster
+    /// and each one's message reaches the two others from the MCU; carol closes her window
+    /// (she leaves) and the others see her go; alice ends it: she removes bob (deleteUser —
+    /// the MCU hangs up on him) and leaves. sipe has no command that deletes a conference.
+    #[test]
+    fn a_conference_chat_with_pidgin_sipe() {
+        let _one = serial();
+        let test = "conference";
+        let server = Server::start(test);
+        let mut c = Clients::sign_in(test, &server, "tls", &["alice", "bob", "carol"]);
+        let (alice, bob, carol) = (0, 1, 2);
+        let uri = |i: usize| {
+            [
+                "sip:alice@contoso.com",
+                "sip:bob@contoso.com",
+                "sip:carol@contoso.com",
+            ][i]
+        };
+        // sipe's buddy menu is where a conference starts: alice needs bob and carol listed.
+        list_until(
+            &mut c,
+            alice,
+            "alice's contact list from the server",
+            |g, _| g.iter().any(|g| g == "Other Contacts"),
+        );
+        for other in [bob, carol] {
+            c.list[alice].send(&format!("add {} Team", uri(other)));
+            let want = format!("STATUS {} available", uri(other));
+            expect(&mut c, alice, "alice sees her buddy online", |l| l == want);
+        }
+        c.list[alice].send(&format!("buddy-action {} New chat", uri(bob)));
+        let mut chat = [String::new(), String::new(), String::new()];
+        for i in [alice, bob] {
+            let l = expect(&mut c, i, "the conference window opens", |l| {
+                l.starts_with("CHAT-JOINED ")
+            });
+            chat[i] = l["CHAT-JOINED ".len()..].to_owned();
+        }
+        if !c.list[alice].logged("process_conf_add_response: session->focus_uri=", DELIVERY) {
+            c.fail("sipe did not take the focus URI from the addConference answer");
+        }
+        // Bob is in the roster once his chat endpoint is connected: he is on the IM MCU.
+        let want = format!("CHAT-USER-JOINED {} {}", chat[alice], uri(bob));
+        expect(&mut c, alice, "alice sees bob in the conference", |l| {
+            l == want
+        });
+        c.list[alice].send(&format!("buddy-action {} Invite to", uri(carol)));
+        let l = expect(&mut c, carol, "carol's conference window opens", |l| {
+            l.starts_with("CHAT-JOINED ")
+        });
+        chat[carol] = l["CHAT-JOINED ".len()..].to_owned();
+        // Both came in by the ms-conf-invite INVITE alice's sipe sent them through the proxy.
+        for i in [bob, carol] {
+            if !c.list[i].logged("We have received invitation to Conference", DELIVERY) {
+                c.fail("an invitation did not arrive as application/ms-conf-invite+xml");
+            }
+        }
+        // Everyone sees the two others on the IM MCU.
+        for i in [alice, bob, carol] {
+            for j in [alice, bob, carol] {
+                if i != j {
+                    let want = format!("CHAT-USER-JOINED {} {}", chat[i], uri(j));
+                    expect_seen(&mut c, i, "the roster", |l| l == want);
+                }
+            }
+        }
+        // Each writes; the two others get it from the MCU, with the writer as sender.
+        for (i, text) in [
+            (alice, "welcome to the design review"),
+            (bob, "thanks, bob here <b>& ready</b>"),
+            (carol, "carol too — ça va"),
+        ] {
+            c.list[i].send(&format!("chat {text}"));
+            for j in [alice, bob, carol] {
+                if j != i {
+                    let want = format!("CHAT {} {} {text}", chat[j], uri(i));
+                    expect(&mut c, j, "a message through the IM MCU", |l| l == want);
+                }
+            }
+        }
+        // Carol closes the window: she leaves, and the others see her go.
+        c.list[carol].send("chat-leave");
+        for i in [alice, bob] {
+            let want = format!("CHAT-USER-LEFT {} {}", chat[i], uri(carol));
+            expect(&mut c, i, "carol leaves", |l| l == want);
+        }
+        // A message after that reaches bob, not carol.
+        c.list[alice].send("chat one more for bob");
+        let want = format!("CHAT {} {} one more for bob", chat[bob], uri(alice));
+        expect(&mut c, bob, "bob still hears alice", |l| l == want);
+        // Alice ends it: bob removed (the MCU hangs up on him: sipe says he was disconnected),
+        // then she leaves.
+        c.list[alice].send(&format!("buddy-action {} Remove from", uri(bob)));
+        expect(
+            &mut c,
+            bob,
+            "bob is disconnected from the conference",
+            |l| l.starts_with("NOTE ") && l.contains("disconnected from this conference"),
+        );
+        let want = format!("CHAT-USER-LEFT {} {}", chat[alice], uri(bob));
+        expect(&mut c, alice, "alice sees bob go", |l| l == want);
+        c.list[alice].send("chat-leave");
+        if !c.list[alice].logged("sipe_core_chat_leave", DELIVERY) {
+            c.fail("alice's sipe did not leave");
+        }
+        if c.list.iter().any(|d| {
+            d.seen
+                .iter()
+                .any(|l| l.starts_with("NO-ACTION") || l == "NO-CHAT")
+        }) {
+            c.fail("a menu action or chat was missing");
         }
     }
 

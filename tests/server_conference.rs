@@ -1064,7 +1064,10 @@ fn chat_endpoints(t: &ocs_stack::cccp::state::Tracker) -> Vec<(String, String)> 
                 .map(|e| {
                     (
                         u.entity.to_string(),
-                        e.status.as_ref().map(|s| format!("{s:?}")).unwrap_or_default(),
+                        e.status
+                            .as_ref()
+                            .map(|s| format!("{s:?}"))
+                            .unwrap_or_default(),
                     )
                 })
         })
@@ -1093,7 +1096,8 @@ fn members_join_the_im_mcu_directly_and_the_first_message_is_relayed() {
     });
     let mut alice_sees = ocs_stack::cccp::state::Tracker::new();
     assert_eq!(watch(&mut alice_sees, &sent), 1);
-    let invite = |user: &'static str, call: &'static str, headers: &'static str| Req {
+    let invite = |user: &'static str, call: &'static str, headers: &'static str| {
+        Req {
         method: "INVITE",
         uri: CHAT,
         user,
@@ -1105,6 +1109,7 @@ fn members_join_the_im_mcu_directly_and_the_first_message_is_relayed() {
             "application/sdp",
             b"v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=session\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=message 5060 sip null\r\n".to_vec(),
         )),
+    }
     };
     // --- Alice INVITEs the IM MCU straight away, no dial-in first: accepted, and the state
     // shows her chat endpoint connected.
@@ -1116,6 +1121,18 @@ fn members_join_the_im_mcu_directly_and_the_first_message_is_relayed() {
         format!("<{CHAT}>")
     );
     assert!(watch(&mut alice_sees, &sent) >= 1, "the roster is told");
+    // The user who changed comes whole (roles and every endpoint), as clients rebuild a
+    // user's roster entry from each notification that names him.
+    let delta = to(&sent, "alice")
+        .into_iter()
+        .filter(|m| m.method() == Some("NOTIFY"))
+        .map(|m| ConferenceInfo::parse(Bytes::copy_from_slice(m.body())).unwrap())
+        .next()
+        .unwrap();
+    let me = delta.user("sip:alice@contoso.com").unwrap();
+    assert_eq!(me.state, ocs_stack::cccp::info::State::Full);
+    assert_eq!(me.role(), Some(&Role::Presenter));
+    assert_eq!(me.endpoints.len(), 2, "focus and chat: {me:?}");
     assert_eq!(
         chat_endpoints(&alice_sees),
         [("sip:alice@contoso.com".to_owned(), "Connected".to_owned())]
@@ -1135,7 +1152,10 @@ fn members_join_the_im_mcu_directly_and_the_first_message_is_relayed() {
         .filter(|m| m.method() == Some("MESSAGE"))
         .collect();
     assert_eq!(relayed.len(), 1, "{relayed:#?}");
-    assert_eq!(std::str::from_utf8(relayed[0].body()).unwrap(), "Hi all — Bob");
+    assert_eq!(
+        std::str::from_utf8(relayed[0].body()).unwrap(),
+        "Hi all — Bob"
+    );
     assert_eq!(
         relayed[0].header(HeaderName::ContentType).unwrap().value,
         "text/plain; charset=UTF-8"

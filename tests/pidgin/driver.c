@@ -418,6 +418,107 @@ static void buddy_signed_off(PurpleBuddy *buddy)
 	emit("STATUS", purple_buddy_get_name(buddy), "offline");
 }
 
+/* ---- conferences (chats): sipe's "New chat" makes one in OCS 2007 mode ---- */
+
+/* The chat conversation commands go to: the one joined last. */
+static PurpleConversation *current_chat;
+
+static void chat_joined(PurpleConversation *conv)
+{
+	current_chat = conv;
+	emit("CHAT-JOINED", purple_conversation_get_name(conv), NULL);
+}
+
+static void chat_buddy_joined(PurpleConversation *conv, const char *name, PurpleConvChatBuddyFlags flags,
+			      gboolean new_arrival)
+{
+	(void)flags, (void)new_arrival;
+	emit("CHAT-USER-JOINED", purple_conversation_get_name(conv), name);
+}
+
+static void chat_buddy_left(PurpleConversation *conv, const char *name, const char *reason)
+{
+	(void)reason;
+	emit("CHAT-USER-LEFT", purple_conversation_get_name(conv), name);
+}
+
+static void received_chat(PurpleAccount *acct, char *sender, char *message, PurpleConversation *conv,
+			  PurpleMessageFlags flags)
+{
+	char *text = purple_markup_strip_html(message ? message : "");
+	char *who = g_strdup_printf("%s %s", purple_conversation_get_name(conv), sender);
+
+	(void)acct, (void)flags;
+	emit("CHAT", who, text);
+	g_free(who);
+	g_free(text);
+}
+
+static void conversation_gone(PurpleConversation *conv)
+{
+	if (conv == current_chat)
+		current_chat = NULL;
+}
+
+/* The label without mnemonic underscores. */
+static char *plain_label(const char *label)
+{
+	char *plain = g_strdup(label ? label : "");
+	char *w = plain;
+
+	for (const char *r = plain; *r; r++)
+		if (*r != '_')
+			*w++ = *r;
+	*w = '\0';
+	return plain;
+}
+
+/* Runs the first action of a menu (and its submenus) whose label starts with PREFIX; the
+ * actions are what a user picks from the buddy's context menu. */
+static gboolean run_menu(GList *menu, PurpleBlistNode *node, const char *prefix)
+{
+	gboolean done = FALSE;
+
+	for (GList *l = menu; l && !done; l = l->next) {
+		PurpleMenuAction *act = l->data;
+		char *label;
+
+		if (!act)
+			continue;
+		label = plain_label(act->label);
+		if (act->callback && g_str_has_prefix(label, prefix)) {
+			((void (*)(PurpleBlistNode *, gpointer))act->callback)(node, act->data);
+			done = TRUE;
+		} else if (act->children) {
+			done = run_menu(act->children, node, prefix);
+		}
+		g_free(label);
+	}
+	return done;
+}
+
+static void buddy_action(const char *uri, const char *prefix)
+{
+	PurpleBuddy *b = purple_find_buddy(account, uri);
+	GList *menu;
+
+	if (!b) {
+		fprintf(stderr, "driver: no buddy %s\n", uri);
+		return;
+	}
+	/* The protocol's own entries (what Pidgin's buddy list puts in the context menu);
+	 * purple_blist_node_get_extended_menu() has only the plugins' ones. */
+	PurplePlugin *prpl = purple_find_prpl(purple_account_get_protocol_id(account));
+	PurplePluginProtocolInfo *info = prpl ? PURPLE_PLUGIN_PROTOCOL_INFO(prpl) : NULL;
+
+	menu = info && info->blist_node_menu ? info->blist_node_menu((PurpleBlistNode *)b) : NULL;
+	if (!run_menu(menu, (PurpleBlistNode *)b, prefix))
+		emit("NO-ACTION", uri, prefix);
+	for (GList *l = menu; l; l = l->next)
+		purple_menu_action_free(l->data);
+	g_list_free(menu);
+}
+
 /* ---- commands on stdin ---- */
 
 static PurpleGroup *group_named(const char *name, gboolean create)
@@ -581,6 +682,27 @@ static gboolean stdin_ready(GIOChannel *ch, GIOCondition cond, gpointer data)
 		purple_privacy_deny_add(account, line + 6, FALSE);
 	} else if (g_str_has_prefix(line, "unblock ")) {
 		purple_privacy_deny_remove(account, line + 8, FALSE);
+	} else if (g_str_has_prefix(line, "buddy-action ")) {
+		char **parts = g_strsplit(line + 13, " ", 2);
+
+		if (parts[0] && parts[1])
+			buddy_action(parts[0], parts[1]);
+		g_strfreev(parts);
+	} else if (g_str_has_prefix(line, "chat ")) {
+		if (current_chat) {
+			char *html = g_markup_escape_text(line + 5, -1);
+
+			purple_conv_chat_send(PURPLE_CONV_CHAT(current_chat), html);
+			g_free(html);
+		} else {
+			emit("NO-CHAT", NULL, NULL);
+		}
+	} else if (strcmp(line, "chat-leave") == 0) {
+		/* What closing the chat window does (sipe leaves the conference). */
+		if (current_chat)
+			purple_conversation_destroy(current_chat);
+		else
+			emit("NO-CHAT", NULL, NULL);
 	} else if (strcmp(line, "list") == 0) {
 		list_buddies();
 	} else if (strcmp(line, "quit") == 0) {
@@ -723,6 +845,16 @@ int main(int argc, char **argv)
 			      PURPLE_CALLBACK(buddy_signed_on), NULL);
 	purple_signal_connect(purple_blist_get_handle(), "buddy-signed-off", &handle,
 			      PURPLE_CALLBACK(buddy_signed_off), NULL);
+	purple_signal_connect(purple_conversations_get_handle(), "chat-joined", &handle,
+			      PURPLE_CALLBACK(chat_joined), NULL);
+	purple_signal_connect(purple_conversations_get_handle(), "chat-buddy-joined", &handle,
+			      PURPLE_CALLBACK(chat_buddy_joined), NULL);
+	purple_signal_connect(purple_conversations_get_handle(), "chat-buddy-left", &handle,
+			      PURPLE_CALLBACK(chat_buddy_left), NULL);
+	purple_signal_connect(purple_conversations_get_handle(), "received-chat-msg", &handle,
+			      PURPLE_CALLBACK(received_chat), NULL);
+	purple_signal_connect(purple_conversations_get_handle(), "deleting-conversation", &handle,
+			      PURPLE_CALLBACK(conversation_gone), NULL);
 
 	/* sipe's user name is "<sip address>,<login>" (its account user split). */
 	login = argc == 7 ? g_strdup(argv[6]) : default_login(argv[1], argv[5]);

@@ -322,10 +322,7 @@ impl Conferencing {
             ended.user.clone(),
             focus.clone(),
             Body::DeleteUser {
-                keys: Some(crate::cccp::message::Keys::user(
-                    focus.clone(),
-                    ended.user,
-                )),
+                keys: Some(crate::cccp::message::Keys::user(focus.clone(), ended.user)),
             },
         );
         r.command.mcu_uri = Some(uri.to_string().into());

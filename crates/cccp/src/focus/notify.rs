@@ -1,7 +1,8 @@
 //! Conference-info subscriptions ([MS-CONFBAS] 3.2; RFC 4575 §4.6): the full state on
-//! subscribing, then one partial delta per change with versions increasing by one.
+//! subscribing, then one partial delta per change with versions increasing by one (each user
+//! who changed sent whole).
 
-use crate::info::State;
+use crate::info::{State, User};
 use crate::uri::ConferenceUri;
 
 use super::{Conference, Focus, Key, Output, SubscribeError, Subscriber};
@@ -73,9 +74,28 @@ impl Focus {
         };
         let before = c.info.clone();
         f(c);
-        let Some(delta) = crate::state::delta(&before, &c.info) else {
+        let Some(mut delta) = crate::state::delta(&before, &c.info) else {
             return;
         };
+        // A user who changed is sent whole (`state="full"`, every endpoint and role), as the
+        // OCS focus does: clients such as Office Communicator and pidgin-sipe rebuild a user's
+        // roster entry from each notification that names him — one with a partial user
+        // (an endpoint alone, no roles) would take a leader for an attendee, and a user whose
+        // chat endpoint is not listed out of the chat.
+        if delta.state == State::Partial
+            && let Some(users) = delta.users.as_mut()
+        {
+            for u in &mut users.users {
+                if u.state == State::Partial
+                    && let Some(whole) = c.info.user(&u.entity)
+                {
+                    *u = User {
+                        state: State::Full,
+                        ..whole.clone()
+                    };
+                }
+            }
+        }
         for s in &mut c.subscribers {
             s.version = s.version.wrapping_add(1);
             let mut doc = delta.clone();
