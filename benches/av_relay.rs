@@ -61,8 +61,8 @@ fn relay(t0: Instant) -> Relay {
     for id in 1..=PARTIES {
         let (inbound, outbound) = (key(id as u8), key(0x80 + id as u8));
         let setup = LegSetup {
-            inbound: &inbound,
-            outbound: &outbound,
+            inbound: Some(&inbound),
+            outbound: Some(&outbound),
             ssrc: 0x4D43_0000 + id as u32,
             seed: id,
             payload_type: 0,
@@ -110,8 +110,8 @@ fn mixer(t0: Instant) -> Relay {
     for id in 1..=PARTIES {
         let (inbound, outbound) = (key(id as u8), key(0x80 + id as u8));
         let setup = LegSetup {
-            inbound: &inbound,
-            outbound: &outbound,
+            inbound: Some(&inbound),
+            outbound: Some(&outbound),
             ssrc: 0x4D43_0000 + id as u32,
             seed: id,
             payload_type: 0,

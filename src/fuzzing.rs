@@ -30,8 +30,8 @@ pub fn av_relay(data: &[u8]) {
         for (k, r) in relays.iter_mut().enumerate() {
             let (i, o) = (key(id), out_key(k, id));
             let setup = LegSetup {
-                inbound: &i,
-                outbound: &o,
+                inbound: Some(&i),
+                outbound: Some(&o),
                 ssrc: mcu_ssrc(k, u64::from(id)),
                 seed: u64::from(id),
                 payload_type: 0,

@@ -92,10 +92,12 @@ pub enum MediaKind {
 /// How a participant's audio is keyed.
 #[derive(Debug, Clone, Copy)]
 pub struct LegSetup<'a> {
-    /// Its key: what it sends with (its offer's `a=crypto`).
-    pub inbound: &'a Policy,
-    /// Ours for it: what the MCU sends to it with (the answer's `a=crypto`).
-    pub outbound: &'a Policy,
+    /// Its key: what it sends with (its offer's `a=crypto`); `None` for plain RTP (an
+    /// [MS-SDPEXT] optional-encryption offer answered without SRTP).
+    pub inbound: Option<&'a Policy>,
+    /// Ours for it: what the MCU sends to it with (the answer's `a=crypto`); `None` for plain
+    /// RTP.
+    pub outbound: Option<&'a Policy>,
     /// The MCU's SSRC toward it.
     pub ssrc: u32,
     /// Randomness for its RTCP interval and initial sequence number and timestamp.
@@ -231,10 +233,46 @@ pub struct LegReport {
     pub late: u64,
 }
 
+/// One direction of a leg: SRTP, or plain RTP and RTCP.
+enum Protection {
+    Srtp(Box<SrtpSession>),
+    Plain,
+}
+
+impl Protection {
+    fn unprotect_rtp(&mut self, p: &mut [u8]) -> Result<usize, crate::srtp::Error> {
+        match self {
+            Protection::Srtp(s) => s.unprotect_rtp(p),
+            Protection::Plain => Ok(p.len()),
+        }
+    }
+
+    fn unprotect_rtcp(&mut self, p: &mut [u8]) -> Result<usize, crate::srtp::Error> {
+        match self {
+            Protection::Srtp(s) => s.unprotect_rtcp(p),
+            Protection::Plain => Ok(p.len()),
+        }
+    }
+
+    fn protect_rtp(&mut self, buf: &mut [u8], len: usize) -> Result<usize, crate::srtp::Error> {
+        match self {
+            Protection::Srtp(s) => s.protect_rtp(buf, len),
+            Protection::Plain => Ok(len),
+        }
+    }
+
+    fn protect_rtcp(&mut self, buf: &mut [u8], len: usize) -> Result<usize, crate::srtp::Error> {
+        match self {
+            Protection::Srtp(s) => s.protect_rtcp(buf, len),
+            Protection::Plain => Ok(len),
+        }
+    }
+}
+
 struct Leg {
     id: LegId,
-    inbound: SrtpSession,
-    outbound: SrtpSession,
+    inbound: Protection,
+    outbound: Protection,
     rtcp: RtcpSession,
     /// The MCU's SSRC toward this leg.
     ssrc: u32,
@@ -483,10 +521,22 @@ impl Relay {
             payload_type,
         } = setup;
         let srtp = |error| RelayError::Srtp { leg: id, error };
-        let mut inb = SrtpSession::new();
-        inb.add_inbound_template(inbound).map_err(srtp)?;
-        let mut out = SrtpSession::new();
-        out.add_stream(ssrc, outbound).map_err(srtp)?;
+        let inb = match inbound {
+            Some(policy) => {
+                let mut s = SrtpSession::new();
+                s.add_inbound_template(policy).map_err(srtp)?;
+                Protection::Srtp(Box::new(s))
+            }
+            None => Protection::Plain,
+        };
+        let out = match outbound {
+            Some(policy) => {
+                let mut s = SrtpSession::new();
+                s.add_stream(ssrc, policy).map_err(srtp)?;
+                Protection::Srtp(Box::new(s))
+            }
+            None => Protection::Plain,
+        };
         self.remove_leg(id);
         let mut cfg = RtcpConfig::audio(ssrc, &format!("avmcu-{id}@ocs"));
         if self.kind == MediaKind::Video {
@@ -1049,8 +1099,8 @@ mod tests {
         let now = Instant::now();
         let p = Policy::ms_srtp(&[7; 30]).unwrap();
         let setup = LegSetup {
-            inbound: &p,
-            outbound: &p,
+            inbound: Some(&p),
+            outbound: Some(&p),
             ssrc: 0x100,
             seed: 1,
             payload_type: 0,

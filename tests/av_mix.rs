@@ -45,8 +45,8 @@ fn party(id: LegId, pt: u8, relay: &mut Relay, now: Instant) -> Party {
     let mine = key(id as u8);
     let theirs = key(0x80 + id as u8);
     let setup = LegSetup {
-        inbound: &mine,
-        outbound: &theirs,
+        inbound: Some(&mine),
+        outbound: Some(&theirs),
         ssrc: 0x4D43_0000 + id as u32,
         seed: id * 7919,
         payload_type: pt,
@@ -392,4 +392,49 @@ fn mixing_allocates_nothing() {
     });
     assert_eq!(allocations, 0);
     assert!(sent >= 39 * 10, "{sent} mixed packets");
+}
+
+#[test]
+fn plain_rtp_legs_mix_with_srtp_ones() {
+    // [MS-SDPEXT] optional encryption declined: leg 1 sends plain RTP, leg 2 (SRTP) and leg 3
+    // (plain) hear it.
+    let t0 = Instant::now();
+    let mut relay = Relay::new();
+    let plain = |id: LegId| LegSetup {
+        inbound: None,
+        outbound: None,
+        ssrc: 0x4D43_0000 + id as u32,
+        seed: id,
+        payload_type: 0,
+    };
+    relay.add_leg(1, plain(1), t0, 0x1_0000_0000).unwrap();
+    let mut secure = party(2, 0, &mut relay, t0);
+    relay.add_leg(3, plain(3), t0, 0x1_0000_0000).unwrap();
+    let mut buf = [0u8; 2048];
+    let mut heard3 = Vec::new();
+    for k in 0..20u32 {
+        let now = t0 + Duration::from_millis(20 * u64::from(k));
+        let mut p = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x11, 0x11];
+        p[2..4].copy_from_slice(&(k as u16).to_be_bytes());
+        p[4..8].copy_from_slice(&(k * 160).to_be_bytes());
+        p.extend((0..MIX_FRAME).map(|n| encode_ulaw(noise(9, 7000.0, k as usize * 160 + n))));
+        relay.relay_rtp(now, 1, &mut p).unwrap();
+        while relay.poll_timeout().is_some_and(|t| t <= now) {
+            relay.handle_timeout(now);
+            while let Some(t) = relay.poll_transmit(now, &mut buf).unwrap() {
+                match (t.leg, t.rtcp) {
+                    (2, false) => secure.receive(&buf[..t.len]),
+                    (3, false) => {
+                        let p = RtpPacket::parse(&buf[..t.len]).expect("plain RTP");
+                        heard3.extend(p.payload().iter().map(|&b| decode_ulaw(b)));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    let sent: Vec<i16> = (0..3200).map(|n| noise(9, 7000.0, n)).collect();
+    let (c2, _) = correlation(&secure.heard, &sent, 3 * MIX_FRAME);
+    let (c3, _) = correlation(&heard3, &sent, 3 * MIX_FRAME);
+    assert!(c2 > 0.99 && c3 > 0.99, "{c2:.3} {c3:.3}");
 }

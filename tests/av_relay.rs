@@ -66,8 +66,8 @@ fn party(id: LegId, relay: &mut Relay, now: Instant) -> Party {
     let mine = key(id as u8);
     let theirs = key(0x80 + id as u8);
     let setup = LegSetup {
-        inbound: &mine,
-        outbound: &theirs,
+        inbound: Some(&mine),
+        outbound: Some(&theirs),
         ssrc: mcu_ssrc(id),
         seed: id,
         payload_type: 0,
@@ -377,8 +377,8 @@ fn video_follows_the_dominant_speaker_and_asks_for_a_key_frame() {
     for id in 1..=3u64 {
         let (mine, theirs) = (key(0x40 + id as u8), key(0xC0 + id as u8));
         let setup = LegSetup {
-            inbound: &mine,
-            outbound: &theirs,
+            inbound: Some(&mine),
+            outbound: Some(&theirs),
             ssrc: mcu_ssrc(id),
             seed: id,
             payload_type: 96,

@@ -29,7 +29,12 @@ const FOCUS: &str = "sip:alice@contoso.com;gruu;opaque=app:conf:focus:id:DESIGN0
 const CHAT: &str = "sip:alice@contoso.com;gruu;opaque=app:conf:chat:id:DESIGN01";
 
 fn engine() -> Engine {
+    engine_with(ocs_stack::server::mcu::SrtpPolicy::Required)
+}
+
+fn engine_with(srtp: ocs_stack::server::mcu::SrtpPolicy) -> Engine {
     let cfg = EngineConfig {
+        media_srtp: srtp,
         domain: "contoso.com".into(),
         udp_addr: Some("127.0.0.1:5060".parse().unwrap()),
         auth: Vec::new(),
@@ -112,8 +117,12 @@ struct World {
 
 impl World {
     fn new() -> World {
+        World::with(engine())
+    }
+
+    fn with(e: Engine) -> World {
         World {
-            e: engine(),
+            e,
             t: Instant::now(),
             w: SystemTime::now(),
             io: Recorder::default(),
@@ -1197,4 +1206,95 @@ fn members_join_the_im_mcu_directly_and_the_first_message_is_relayed() {
     // He can come back the same way.
     let sent = w.send(&invite("bob", "bobchat2", ""));
     assert_eq!(response_to(&sent, "bob").status(), Some(200));
+}
+
+#[test]
+fn the_av_mcu_negotiates_srtp_as_its_policy_says() {
+    use ocs_stack::server::mcu::SrtpPolicy;
+    use ocs_stack::server::sip::MediaOp;
+    use ocs_stack::sip::sdp::SessionDescription;
+    let av = "sip:alice@contoso.com;gruu;opaque=app:conf:audio-video:id:DESIGN01";
+    let crypto = "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^31\r\n";
+    let offer = |proto: &str, with_key: bool| {
+        format!(
+            "v=0\r\no=- 1 1 IN IP4 192.0.2.7\r\ns=-\r\nc=IN IP4 192.0.2.7\r\nt=0 0\r\n\
+             m=audio 5000 {proto} 0\r\n{}",
+            if with_key { crypto } else { "" }
+        )
+    };
+    // (policy, offered profile, a=crypto offered) → the answered profile and whether it
+    // carries a key of ours; None: 488.
+    let cases = [
+        (
+            SrtpPolicy::Required,
+            "RTP/SAVP",
+            true,
+            Some(("RTP/SAVP", true)),
+        ),
+        // [MS-SDPEXT] optional SRTP: RTP/AVP with a=crypto, taken as RTP/SAVP.
+        (
+            SrtpPolicy::Required,
+            "RTP/AVP",
+            true,
+            Some(("RTP/SAVP", true)),
+        ),
+        (SrtpPolicy::Required, "RTP/AVP", false, None),
+        (SrtpPolicy::Required, "RTP/SAVP", false, None),
+        (
+            SrtpPolicy::Optional,
+            "RTP/AVP",
+            true,
+            Some(("RTP/SAVP", true)),
+        ),
+        (
+            SrtpPolicy::Optional,
+            "RTP/AVP",
+            false,
+            Some(("RTP/AVP", false)),
+        ),
+        (
+            SrtpPolicy::Optional,
+            "RTP/SAVP",
+            true,
+            Some(("RTP/SAVP", true)),
+        ),
+        // Off: the optional keys declined, SRTP-only offers refused.
+        (SrtpPolicy::Off, "RTP/AVP", true, Some(("RTP/AVP", false))),
+        (SrtpPolicy::Off, "RTP/AVP", false, Some(("RTP/AVP", false))),
+        (SrtpPolicy::Off, "RTP/SAVP", true, None),
+    ];
+    for (policy, proto, with_key, want) in cases {
+        let mut w = World::with(engine_with(policy));
+        w.create();
+        w.join_focus("alice");
+        // A direct join: no dial-in first.
+        let sent = w.send(&Req {
+            method: "INVITE",
+            uri: av,
+            user: "alice",
+            call: "av",
+            cseq: 1,
+            to_tag: None,
+            headers: "",
+            body: Some(("application/sdp", offer(proto, with_key).into_bytes())),
+        });
+        let r = response_to(&sent, "alice");
+        let case = format!("{policy:?} {proto} crypto={with_key}");
+        let Some((answered, keyed)) = want else {
+            assert_eq!(r.status(), Some(488), "{case}");
+            assert!(r.header_by_name("Warning").is_some(), "{case}");
+            assert!(w.media().is_none(), "{case}");
+            continue;
+        };
+        assert_eq!(r.status(), Some(200), "{case}");
+        let text = std::str::from_utf8(r.body()).unwrap().to_owned();
+        let a = &SessionDescription::parse(&text).unwrap().media[0];
+        assert_eq!(a.proto, answered, "{case}\n{text}");
+        assert_eq!(a.attribute("crypto").is_some(), keyed, "{case}\n{text}");
+        let Some(MediaOp::Join { audio, .. }) = w.media() else {
+            panic!("{case}: the relay is told")
+        };
+        assert_eq!(audio.inbound.is_some(), keyed, "{case}");
+        assert_eq!(audio.outbound.is_some(), keyed, "{case}");
+    }
 }

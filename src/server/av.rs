@@ -152,8 +152,8 @@ pub(super) async fn run(
                     });
                     fn setup(m: &super::sip::MediaLeg, leg: LegId) -> LegSetup<'_> {
                         LegSetup {
-                            inbound: &m.inbound,
-                            outbound: &m.outbound,
+                            inbound: m.inbound.as_ref(),
+                            outbound: m.outbound.as_ref(),
                             ssrc: m.ssrc,
                             seed: leg ^ u64::from(m.ssrc),
                             payload_type: m.payload_type,

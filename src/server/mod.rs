@@ -106,6 +106,9 @@ pub struct Config {
     /// (`"off"` in the file turns it off).
     #[serde(deserialize_with = "addr_or_off")]
     pub psom: Option<SocketAddr>,
+    /// Whether the A/V MCU's media must be SRTP: `"required"` (the default), `"optional"`
+    /// (plain RTP for an offer without `a=crypto`), `"off"` ([MS-SDPEXT] 3.1.5.1).
+    pub media_srtp: mcu::SrtpPolicy,
     /// Authentication schemes offered to REGISTER, in order: `Digest`, `NTLM`.
     pub auth: Vec<String>,
     /// Users created on first start (when the database has none by that name).
@@ -229,6 +232,7 @@ impl Default for Config {
             load_users: None,
             trace_sip: false,
             udp_recv_buffer: None,
+            media_srtp: mcu::SrtpPolicy::Required,
             auth_failure_limit: 10,
             sa_lifetime_hours: 8,
             digest_uri_next_hop: false,

@@ -196,6 +196,7 @@ pub async fn run(
         media_rtp: bound.media.map(|m| m.0),
         media_rtcp: bound.media.map(|m| m.1),
         psom_addr: bound.psom,
+        media_srtp: config.media_srtp,
         remote_mcus: config
             .remote_mcus
             .iter()

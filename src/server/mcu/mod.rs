@@ -36,10 +36,10 @@ pub struct MediaLeg {
     pub rtp: SocketAddr,
     /// Its RTCP address (`a=rtcp`, else the RTP port + 1).
     pub rtcp: SocketAddr,
-    /// The key it sends with (its offer's `a=crypto`).
-    pub inbound: Policy,
-    /// The key we send to it with (our answer's).
-    pub outbound: Policy,
+    /// The key it sends with (its offer's `a=crypto`); `None`: plain RTP.
+    pub inbound: Option<Policy>,
+    /// The key we send to it with (our answer's); `None`: plain RTP.
+    pub outbound: Option<Policy>,
     /// The MCU's SSRC toward it.
     pub ssrc: u32,
     /// The payload type of the answer (PCMU 0 or PCMA 8 for audio).
@@ -131,6 +131,23 @@ pub enum Admission {
     Admitted,
 }
 
+/// Whether the A/V MCU's media must be SRTP ([MS-SDPEXT] 3.1.5.1: an `RTP/AVP` offer with
+/// `a=crypto` asks for SRTP optionally; `RTP/SAVP` requires it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SrtpPolicy {
+    /// SRTP or nothing: an offer without a usable `a=crypto` is refused (the default: media
+    /// is never in clear).
+    #[default]
+    Required,
+    /// SRTP when the offer has a usable `a=crypto` (answered `RTP/SAVP` with ours), plain RTP
+    /// for an `RTP/AVP` offer without one.
+    Optional,
+    /// Plain RTP only: an `RTP/AVP` offer is answered without `a=crypto` (its keys declined),
+    /// an `RTP/SAVP` one refused.
+    Off,
+}
+
 /// Where the MCUs' media and PSOM listeners are, for their answers.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct McuConfig {
@@ -141,6 +158,8 @@ pub struct McuConfig {
     /// The web-conferencing MCU's PSOM listener (TLS), given to participants in the addUser
     /// answer's `connection-info`; without it the answer carries none.
     pub psom: Option<SocketAddr>,
+    /// Whether media must be SRTP.
+    pub srtp: SrtpPolicy,
 }
 
 /// One conference at one MCU: who the focus admitted.

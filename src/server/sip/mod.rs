@@ -259,6 +259,8 @@ pub struct EngineConfig {
     pub remote_mcus: Vec<(McuType, SocketAddr)>,
     /// The presence application's limits (contacts, groups, publications, batch size).
     pub presence: PresenceLimits,
+    /// Whether the A/V MCU's media must be SRTP.
+    pub media_srtp: crate::server::mcu::SrtpPolicy,
 }
 
 impl Default for EngineConfig {
@@ -284,6 +286,7 @@ impl Default for EngineConfig {
             psom_addr: None,
             remote_mcus: Vec::new(),
             presence: PresenceLimits::default(),
+            media_srtp: crate::server::mcu::SrtpPolicy::Required,
         }
     }
 }
@@ -380,6 +383,7 @@ impl Engine {
                 media_rtp: cfg.media_rtp,
                 media_rtcp: cfg.media_rtcp,
                 psom: cfg.psom_addr,
+                srtp: cfg.media_srtp,
             },
             &seed,
         );
