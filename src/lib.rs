@@ -38,6 +38,7 @@ pub mod client;
 pub mod demo;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod ice;
 pub mod media;
 #[cfg(feature = "server")]
 pub mod server;

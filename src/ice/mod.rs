@@ -1,0 +1,794 @@
+//! ICE for the A/V MCU's media sockets, sans-IO: one [`Agent`] per participant's stream
+//! answers the participant's connectivity checks on the MCU's host candidates, makes checks of
+//! its own back (triggered checks, RFC 5245 §7.2.1.4) and keeps consent fresh (RFC 7675), in
+//! the dialect the participant speaks ([`stun::Dialect`]):
+//!
+//! - **[MS-ICE]** (ICE draft 6, Office Communicator 2007, libnice `OC2007`): credentials per
+//!   candidate — a username of 32 random bytes and a password of 16, base64 in
+//!   `a=candidate:<username> <component> <password> UDP 0.830 <ip> <port>`; a check's USERNAME
+//!   is the recipient's username decoded, `:`, the component, `:`, the sender's, `:`, the
+//!   component, NUL-padded; MESSAGE-INTEGRITY is keyed with the recipient's password decoded.
+//! - **[MS-ICE2]** (Communicator 2007 R2, libnice `OC2007R2`) and **RFC 5245**: `a=ice-ufrag`
+//!   and `a=ice-pwd`, USERNAME `<recipient ufrag>:<sender ufrag>`, MESSAGE-INTEGRITY keyed
+//!   with the recipient's password. Which of the two a participant speaks shows in its checks
+//!   (MS-IMPLEMENTATION-VERSION); the agent answers in kind.
+//!
+//! The MCU is the controlled agent with host candidates only: it never nominates, it takes
+//! the participant's nomination (USE-CANDIDATE; in [MS-ICE] every check of the controlling
+//! side). Media may go to an address once a check from it was authenticated, and goes on
+//! while consent is fresh: an authenticated check from the participant, or an answer to one
+//! of ours, in the last 30 seconds. Its own checks go every 5 s (±20 %) to each address that
+//! checked in; one unanswered for 30 s ends consent there.
+//!
+//! Inputs: [`Agent::handle`] for every STUN datagram of its stream, [`Agent::handle_timeout`]
+//! when [`Agent::poll_timeout`] is due; outputs from [`Agent::poll_transmit`]. Time comes in
+//! as arguments, randomness as a seed.
+
+pub mod stun;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use rand::{Rng, RngExt as _, SeedableRng};
+
+pub use stun::Dialect;
+use stun::{Message, StunError, Writer, attr};
+
+/// How long consent lasts after the last authenticated word from the participant.
+pub const CONSENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The mean interval of consent checks.
+const CONSENT_INTERVAL: Duration = Duration::from_secs(5);
+/// Retransmissions of a check (RFC 5389 §7.2.1: 100 ms doubling).
+const RTO: Duration = Duration::from_millis(100);
+const TRIES: u32 = 6;
+/// The most addresses an agent keeps per stream (candidate pairs it answers).
+const MAX_PATHS: usize = 8;
+
+/// Which ICE the participant's offer shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Flavor {
+    /// [MS-ICE]: per-candidate credentials.
+    Draft6,
+    /// RFC 5245 or [MS-ICE2]: `a=ice-ufrag`, `a=ice-pwd`.
+    Ufrag,
+}
+
+/// One side's credentials. For [`Flavor::Draft6`] both are base64 (padded) as in the
+/// candidate lines; for [`Flavor::Ufrag`] the ufrag and password as written.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The username fragment ([MS-ICE]: the candidate username).
+    pub ufrag: String,
+    /// The password.
+    pub pwd: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The password is a secret: never in a log.
+        f.debug_struct("Credentials")
+            .field("ufrag", &self.ufrag)
+            .finish_non_exhaustive()
+    }
+}
+
+const ICE_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+impl Credentials {
+    /// New random credentials of `flavor` from `rng`: 32 and 16 random bytes in base64 for
+    /// [MS-ICE]; an 8-character ufrag and a 24-character password for the others.
+    pub fn random(flavor: Flavor, rng: &mut impl Rng) -> Credentials {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        match flavor {
+            Flavor::Draft6 => {
+                let mut u = [0u8; 32];
+                let mut p = [0u8; 16];
+                rng.fill_bytes(&mut u);
+                rng.fill_bytes(&mut p);
+                Credentials {
+                    ufrag: b64.encode(u),
+                    pwd: b64.encode(p),
+                }
+            }
+            Flavor::Ufrag => {
+                let mut pick = |n: usize| -> String {
+                    (0..n)
+                        .map(|_| char::from(ICE_CHARS[rng.random_range(0..ICE_CHARS.len())]))
+                        .collect()
+                };
+                Credentials {
+                    ufrag: pick(8),
+                    pwd: pick(24),
+                }
+            }
+        }
+    }
+
+    /// The key MESSAGE-INTEGRITY is keyed with: the password, decoded for [MS-ICE].
+    fn key(&self, flavor: Flavor) -> Vec<u8> {
+        match flavor {
+            Flavor::Draft6 => decode(&self.pwd).unwrap_or_default(),
+            Flavor::Ufrag => self.pwd.as_bytes().to_vec(),
+        }
+    }
+
+    /// The [MS-ICE] username decoded (the ufrag's bytes for the others).
+    fn user_bytes(&self, flavor: Flavor) -> Vec<u8> {
+        match flavor {
+            Flavor::Draft6 => decode(&self.ufrag).unwrap_or_default(),
+            Flavor::Ufrag => self.ufrag.as_bytes().to_vec(),
+        }
+    }
+}
+
+/// base64 with or without its `=` padding (SDP writers of [MS-ICE] leave it out).
+fn decode(s: &str) -> Option<Vec<u8>> {
+    let e = base64::engine::general_purpose::STANDARD_NO_PAD;
+    e.decode(s.trim_end_matches('=')).ok()
+}
+
+/// The key an agent is found by for a request: its local ufrag (for [MS-ICE], its username in
+/// base64 with padding), read from the request's USERNAME.
+#[must_use]
+pub fn local_key(msg: &Message<'_>) -> Option<String> {
+    let user = msg.get(attr::USERNAME)?;
+    let end = user.iter().position(|&b| b == b':')?;
+    if msg.has_cookie() {
+        std::str::from_utf8(&user[..end]).ok().map(str::to_owned)
+    } else {
+        Some(base64::engine::general_purpose::STANDARD.encode(&user[..end]))
+    }
+}
+
+/// A datagram for the participant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Its component: 1 RTP, 2 RTCP (which MCU socket sends it).
+    pub component: u8,
+    /// Where to.
+    pub to: SocketAddr,
+    /// The STUN message.
+    pub bytes: Vec<u8>,
+}
+
+/// What a STUN datagram was to the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received {
+    /// An authenticated check from `from`, answered: media may go there.
+    Check {
+        /// The component.
+        component: u8,
+        /// Where it came from.
+        from: SocketAddr,
+        /// Whether it nominates that address (USE-CANDIDATE; every [MS-ICE] check).
+        nominated: bool,
+    },
+    /// The answer to a check of ours.
+    Answer {
+        /// The component.
+        component: u8,
+        /// Who answered.
+        from: SocketAddr,
+    },
+    /// A keep-alive indication (nothing to do).
+    Indication,
+}
+
+/// Why a STUN datagram was not taken (nothing is answered).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IceError {
+    /// It is not STUN the agent reads.
+    #[error("{0}")]
+    Stun(#[from] StunError),
+    /// The USERNAME is not ours (or has no component the agent knows).
+    #[error("the USERNAME is not this agent's")]
+    WrongUser,
+    /// A dialect this agent's participant does not speak.
+    #[error("a {0:?} message to a {1:?} agent")]
+    WrongDialect(Dialect, Flavor),
+    /// An answer to no check of ours, or an error answer.
+    #[error("an answer to no check of ours")]
+    Unsolicited,
+    /// The agent keeps no more addresses.
+    #[error("too many addresses for one stream")]
+    TooManyPaths,
+}
+
+/// One address of the participant on one component.
+#[derive(Debug, Clone)]
+struct Path {
+    component: u8,
+    remote: SocketAddr,
+    nominated: bool,
+    /// The check of ours in flight: transaction, tries so far, when to send again.
+    check: Option<([u8; 16], u32, Instant)>,
+    /// The next consent check.
+    next_check: Instant,
+    /// The last authenticated word from the participant there.
+    heard: Instant,
+    /// Answers to our checks.
+    answers: u32,
+}
+
+/// What the agent knows of one address: for reports and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathReport {
+    /// The component.
+    pub component: u8,
+    /// The participant's address.
+    pub remote: SocketAddr,
+    /// Nominated by the participant.
+    pub nominated: bool,
+    /// Answers the participant gave to the MCU's checks.
+    pub answers: u32,
+    /// Until when media may go there.
+    pub consent_until: Instant,
+}
+
+/// ICE for one participant's stream: see the [module documentation](self).
+pub struct Agent {
+    flavor: Flavor,
+    local: Credentials,
+    remote: Credentials,
+    local_key: Vec<u8>,
+    remote_key: Vec<u8>,
+    /// What the participant writes, once it has written ([MS-ICE2] or RFC 5245 for
+    /// [`Flavor::Ufrag`]).
+    dialect: Option<Dialect>,
+    paths: Vec<Path>,
+    out: VecDeque<Transmit>,
+    rng: rand::rngs::StdRng,
+    tie_breaker: [u8; 8],
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("flavor", &self.flavor)
+            .field("local", &self.local)
+            .field("paths", &self.paths.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Agent {
+    /// An agent with the MCU's credentials `local` and the participant's `remote`; `seed`
+    /// makes its transaction IDs and consent intervals.
+    #[must_use]
+    pub fn new(flavor: Flavor, local: Credentials, remote: Credentials, seed: u64) -> Agent {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut tie_breaker = [0u8; 8];
+        rng.fill_bytes(&mut tie_breaker);
+        Agent {
+            local_key: local.key(flavor),
+            remote_key: remote.key(flavor),
+            flavor,
+            local,
+            remote,
+            dialect: None,
+            paths: Vec::new(),
+            out: VecDeque::new(),
+            rng,
+            tie_breaker,
+        }
+    }
+
+    /// The MCU's credentials.
+    #[must_use]
+    pub fn local(&self) -> &Credentials {
+        &self.local
+    }
+
+    /// What it knows of each address.
+    #[must_use]
+    pub fn paths(&self) -> Vec<PathReport> {
+        self.paths
+            .iter()
+            .map(|p| PathReport {
+                component: p.component,
+                remote: p.remote,
+                nominated: p.nominated,
+                answers: p.answers,
+                consent_until: p.heard + CONSENT_TIMEOUT,
+            })
+            .collect()
+    }
+
+    /// Whether media may go to `to` on `component` at `now`.
+    #[must_use]
+    pub fn consent(&self, component: u8, to: SocketAddr, now: Instant) -> bool {
+        self.paths.iter().any(|p| {
+            p.component == component
+                && p.remote == to
+                && now.saturating_duration_since(p.heard) < CONSENT_TIMEOUT
+        })
+    }
+
+    /// The address media goes to on `component`: the nominated one with fresh consent, else
+    /// the one heard from last.
+    #[must_use]
+    pub fn selected(&self, component: u8, now: Instant) -> Option<SocketAddr> {
+        let fresh = |p: &&Path| {
+            p.component == component && now.saturating_duration_since(p.heard) < CONSENT_TIMEOUT
+        };
+        self.paths
+            .iter()
+            .filter(fresh)
+            .max_by_key(|p| (p.nominated, p.heard))
+            .map(|p| p.remote)
+    }
+
+    /// A STUN datagram from `from` on `component`: a check is answered (out of
+    /// [`Agent::poll_transmit`]) when it is authenticated with the MCU's password.
+    ///
+    /// # Errors
+    /// Why it was not taken; nothing is answered then.
+    pub fn handle(
+        &mut self,
+        now: Instant,
+        component: u8,
+        from: SocketAddr,
+        datagram: &[u8],
+    ) -> Result<Received, IceError> {
+        let msg = Message::parse(datagram)?;
+        let dialect = msg.dialect();
+        let fits = match self.flavor {
+            Flavor::Draft6 => dialect == Dialect::Draft6,
+            Flavor::Ufrag => dialect != Dialect::Draft6,
+        };
+        if !fits {
+            return Err(IceError::WrongDialect(dialect, self.flavor));
+        }
+        match msg.kind() {
+            stun::BINDING_REQUEST => self.check(now, component, from, &msg, dialect),
+            stun::BINDING_SUCCESS => {
+                let tid = msg.transaction();
+                let Some(i) = self
+                    .paths
+                    .iter()
+                    .position(|p| p.check.is_some_and(|c| c.0 == tid))
+                else {
+                    return Err(IceError::Unsolicited);
+                };
+                msg.verify(dialect, &self.remote_key)?;
+                let p = &mut self.paths[i];
+                p.check = None;
+                p.heard = now;
+                p.answers += 1;
+                Ok(Received::Answer {
+                    component: p.component,
+                    from: p.remote,
+                })
+            }
+            stun::BINDING_INDICATION => Ok(Received::Indication),
+            _ => Err(IceError::Unsolicited),
+        }
+    }
+
+    fn check(
+        &mut self,
+        now: Instant,
+        component: u8,
+        from: SocketAddr,
+        msg: &Message<'_>,
+        dialect: Dialect,
+    ) -> Result<Received, IceError> {
+        let user = msg.get(attr::USERNAME).ok_or(IceError::WrongUser)?;
+        let mine = self.local.user_bytes(self.flavor);
+        let ok = match self.flavor {
+            Flavor::Ufrag => {
+                user.len() > mine.len() && user.starts_with(&mine) && user[mine.len()] == b':'
+            }
+            // `<ours>:<component>:<theirs>:<component>`, NUL-padded.
+            Flavor::Draft6 => {
+                let mut want = mine.clone();
+                want.push(b':');
+                want.extend_from_slice(component.to_string().as_bytes());
+                want.push(b':');
+                user.starts_with(&want)
+            }
+        };
+        if !ok {
+            return Err(IceError::WrongUser);
+        }
+        msg.verify(dialect, &self.local_key)?;
+        self.dialect = Some(dialect);
+        let nominated = dialect == Dialect::Draft6 || msg.get(attr::USE_CANDIDATE).is_some();
+        let i = match self
+            .paths
+            .iter()
+            .position(|p| p.component == component && p.remote == from)
+        {
+            Some(i) => i,
+            None => {
+                if self.paths.len() >= MAX_PATHS {
+                    return Err(IceError::TooManyPaths);
+                }
+                // A new address: a triggered check of ours goes there at once.
+                self.paths.push(Path {
+                    component,
+                    remote: from,
+                    nominated: false,
+                    check: None,
+                    next_check: now,
+                    heard: now,
+                    answers: 0,
+                });
+                self.paths.len() - 1
+            }
+        };
+        let p = &mut self.paths[i];
+        p.heard = now;
+        p.nominated |= nominated;
+        // The answer: the same transaction, where it came from, integrity with our key.
+        let mut buf = [0u8; 256];
+        let mut w = Writer::new(&mut buf, stun::BINDING_SUCCESS, &msg.transaction(), dialect);
+        if dialect == Dialect::Draft6 {
+            // [MS-ICE] clients find the candidate an answer is for by its USERNAME.
+            w.attr(attr::USERNAME, user);
+        }
+        w.address(from);
+        if dialect == Dialect::MsIce2 {
+            w.attr(attr::MS_IMPLEMENTATION_VERSION, &2u32.to_be_bytes());
+        }
+        if let Some(n) = w.finish(Some(&self.local_key)) {
+            self.out.push_back(Transmit {
+                component,
+                to: from,
+                bytes: buf[..n].to_vec(),
+            });
+        }
+        self.poll_checks(now);
+        Ok(Received::Check {
+            component,
+            from,
+            nominated,
+        })
+    }
+
+    /// When [`Agent::handle_timeout`] is next due.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.paths
+            .iter()
+            .map(|p| match p.check {
+                Some((_, tries, at)) if tries < TRIES => at.min(p.next_check),
+                _ => p.next_check,
+            })
+            .min()
+    }
+
+    /// Sends the checks that are due: retransmissions, triggered and consent checks; forgets
+    /// addresses whose consent ran out.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.paths
+            .retain(|p| now.saturating_duration_since(p.heard) < CONSENT_TIMEOUT);
+        self.poll_checks(now);
+    }
+
+    fn poll_checks(&mut self, now: Instant) {
+        let Some(dialect) = self.dialect else { return };
+        for i in 0..self.paths.len() {
+            let p = &self.paths[i];
+            // A new transaction every consent interval (one still unanswered is given up);
+            // retransmissions in between.
+            let (tid, tries) = if p.next_check <= now {
+                (self.transaction(dialect), 0)
+            } else {
+                match p.check {
+                    Some((t, tries, at)) if at <= now && tries < TRIES => (t, tries),
+                    _ => continue,
+                }
+            };
+            let (component, remote) = (self.paths[i].component, self.paths[i].remote);
+            if let Some(bytes) = self.our_check(dialect, component, &tid) {
+                self.out.push_back(Transmit {
+                    component,
+                    to: remote,
+                    bytes,
+                });
+            }
+            let next = (tries == 0).then(|| self.consent_interval(now));
+            let p = &mut self.paths[i];
+            p.check = Some((tid, tries + 1, now + RTO * (1 << tries.min(6))));
+            if let Some(next) = next {
+                p.next_check = next;
+            }
+        }
+    }
+
+    fn consent_interval(&mut self, now: Instant) -> Instant {
+        // 4 to 6 seconds (RFC 7675 §5.1).
+        let ms = self.rng.random_range(4000..=6000u64);
+        now + Duration::from_millis(ms).min(CONSENT_INTERVAL * 2)
+    }
+
+    fn transaction(&mut self, dialect: Dialect) -> [u8; 16] {
+        let mut t = [0u8; 16];
+        self.rng.fill_bytes(&mut t);
+        if dialect != Dialect::Draft6 {
+            t[..4].copy_from_slice(&stun::COOKIE.to_be_bytes());
+        }
+        t
+    }
+
+    /// A check of ours to the participant, in its dialect.
+    fn our_check(&self, dialect: Dialect, component: u8, tid: &[u8; 16]) -> Option<Vec<u8>> {
+        let mut user = Vec::with_capacity(96);
+        match self.flavor {
+            Flavor::Draft6 => {
+                let c = component.to_string();
+                user.extend_from_slice(&self.remote.user_bytes(Flavor::Draft6));
+                user.push(b':');
+                user.extend_from_slice(c.as_bytes());
+                user.push(b':');
+                user.extend_from_slice(&self.local.user_bytes(Flavor::Draft6));
+                user.push(b':');
+                user.extend_from_slice(c.as_bytes());
+                // 1 to 4 NULs: what [MS-ICE] clients (and libnice) write and compare.
+                let pad = 4 - user.len() % 4;
+                user.resize(user.len() + pad, 0);
+            }
+            Flavor::Ufrag => {
+                user.extend_from_slice(self.remote.ufrag.as_bytes());
+                user.push(b':');
+                user.extend_from_slice(self.local.ufrag.as_bytes());
+                if dialect == Dialect::MsIce2 && user.len() % 4 != 0 {
+                    let pad = 4 - user.len() % 4;
+                    user.resize(user.len() + pad, 0);
+                }
+            }
+        }
+        let mut buf = [0u8; 256];
+        let mut w = Writer::new(&mut buf, stun::BINDING_REQUEST, tid, dialect);
+        w.attr(attr::USERNAME, &user);
+        if dialect != Dialect::Draft6 {
+            // A host candidate's priority (RFC 5245 §4.1.2.1: type 126, local 65535).
+            let priority = (126u32 << 24) | (65535 << 8) | (256 - u32::from(component));
+            w.attr(attr::PRIORITY, &priority.to_be_bytes());
+            w.attr(attr::ICE_CONTROLLED, &self.tie_breaker);
+        }
+        if dialect == Dialect::MsIce2 {
+            w.attr(attr::MS_IMPLEMENTATION_VERSION, &2u32.to_be_bytes());
+        }
+        let n = w.finish(Some(&self.remote_key))?;
+        Some(buf[..n].to_vec())
+    }
+
+    /// The next datagram to send.
+    #[must_use = "an answer left in the queue is a check never answered"]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.out.pop_front()
+    }
+}
+
+/// The SDP lines of the MCU's host candidates for one stream (RTP and RTCP), in `flavor`:
+/// [MS-ICE] candidate lines with the credentials in them (base64 without `=`, as
+/// Communicator writes them), or `a=ice-ufrag`, `a=ice-pwd` and RFC 5245 candidates.
+#[must_use]
+pub fn sdp_lines(flavor: Flavor, local: &Credentials, rtp: SocketAddr, rtcp: SocketAddr) -> String {
+    match flavor {
+        Flavor::Draft6 => {
+            let (u, p) = (
+                local.ufrag.trim_end_matches('='),
+                local.pwd.trim_end_matches('='),
+            );
+            format!(
+                "a=candidate:{u} 1 {p} UDP 0.830 {} {}\r\na=candidate:{u} 2 {p} UDP 0.830 {} {}\r\n",
+                rtp.ip(),
+                rtp.port(),
+                rtcp.ip(),
+                rtcp.port()
+            )
+        }
+        Flavor::Ufrag => format!(
+            "a=ice-ufrag:{}\r\na=ice-pwd:{}\r\n\
+             a=candidate:1 1 UDP 2130706431 {} {} typ host\r\n\
+             a=candidate:1 2 UDP 2130706430 {} {} typ host\r\n",
+            local.ufrag,
+            local.pwd,
+            rtp.ip(),
+            rtp.port(),
+            rtcp.ip(),
+            rtcp.port()
+        ),
+    }
+}
+
+/// The participant's ICE from one `m=` section of its offer (media-level attributes first,
+/// then session-level ones): `a=ice-ufrag`/`a=ice-pwd`, or [MS-ICE] candidate lines
+/// (`<username> <component> <password> UDP <priority> <ip> <port>`). `None` without ICE.
+#[must_use]
+pub fn offered<'a>(
+    media: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+    session: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+) -> Option<(Flavor, Credentials)> {
+    let find = |name: &str| {
+        media
+            .clone()
+            .find(|(n, _)| *n == name)
+            .or_else(|| session.clone().find(|(n, _)| *n == name))
+            .map(|(_, v)| v.trim())
+    };
+    if let (Some(u), Some(p)) = (find("ice-ufrag"), find("ice-pwd")) {
+        return Some((
+            Flavor::Ufrag,
+            Credentials {
+                ufrag: u.to_owned(),
+                pwd: p.to_owned(),
+            },
+        ));
+    }
+    media
+        .clone()
+        .filter(|(n, _)| *n == "candidate")
+        .find_map(|(_, v)| {
+            let f: Vec<&str> = v.split_whitespace().collect();
+            // username, component, password, UDP, q-priority, ip, port
+            if f.len() < 7 || !f[3].eq_ignore_ascii_case("UDP") || f[4].parse::<f64>().is_err() {
+                return None;
+            }
+            let (user, pwd) = (decode(f[0])?, decode(f[2])?);
+            let b64 = base64::engine::general_purpose::STANDARD;
+            Some((
+                Flavor::Draft6,
+                Credentials {
+                    ufrag: b64.encode(user),
+                    pwd: b64.encode(pwd),
+                },
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(flavor: Flavor) -> (Agent, Agent) {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let (a, b) = (
+            Credentials::random(flavor, &mut rng),
+            Credentials::random(flavor, &mut rng),
+        );
+        (
+            Agent::new(flavor, a.clone(), b.clone(), 2),
+            Agent::new(flavor, b, a, 3),
+        )
+    }
+
+    #[test]
+    fn two_agents_check_each_other_in_every_dialect() {
+        let t0 = Instant::now();
+        let (x, y): (SocketAddr, SocketAddr) = (
+            "127.0.0.1:4000".parse().unwrap(),
+            "127.0.0.1:5000".parse().unwrap(),
+        );
+        for (flavor, dialect) in [
+            (Flavor::Draft6, Dialect::Draft6),
+            (Flavor::Ufrag, Dialect::MsIce2),
+            (Flavor::Ufrag, Dialect::Rfc5245),
+        ] {
+            let (mut mcu, mut client) = pair(flavor);
+            // The client checks first (the MCU never starts): a check as the MCU would send
+            // it, from the client's side.
+            client.dialect = Some(dialect);
+            let tid = client.transaction(dialect);
+            let check = client.our_check(dialect, 1, &tid).unwrap();
+            let got = mcu.handle(t0, 1, y, &check).unwrap();
+            assert_eq!(
+                got,
+                Received::Check {
+                    component: 1,
+                    from: y,
+                    nominated: dialect == Dialect::Draft6
+                },
+                "{dialect:?}"
+            );
+            assert!(mcu.consent(1, y, t0));
+            assert!(!mcu.consent(2, y, t0));
+            // The answer, then the MCU's triggered check.
+            let answer = mcu.poll_transmit().unwrap();
+            assert_eq!(answer.to, y);
+            let m = Message::parse(&answer.bytes).unwrap();
+            assert_eq!(m.kind(), stun::BINDING_SUCCESS);
+            assert_eq!(m.transaction(), tid);
+            assert_eq!(m.dialect(), dialect);
+            m.verify(dialect, &client.remote_key).unwrap();
+            assert_eq!(m.mapped_address(), Some(y));
+            let ours = mcu.poll_transmit().expect("a triggered check");
+            let back = client.handle(t0, 1, x, &ours.bytes).unwrap();
+            assert!(matches!(back, Received::Check { .. }), "{dialect:?}");
+            let reply = client.poll_transmit().unwrap();
+            assert_eq!(
+                mcu.handle(t0, 1, y, &reply.bytes).unwrap(),
+                Received::Answer {
+                    component: 1,
+                    from: y
+                }
+            );
+            assert_eq!(mcu.paths()[0].answers, 1);
+            // A wrong password, someone else's USERNAME: not answered.
+            let mut forged = check.clone();
+            let n = forged.len();
+            forged[n - 1] ^= 1;
+            assert!(mcu.handle(t0, 1, y, &forged).is_err());
+            while mcu.poll_transmit().is_some() {}
+            let (_, mut stranger) = pair(flavor);
+            stranger.remote = Credentials {
+                ufrag: client.local.ufrag.clone(),
+                pwd: mcu.local.pwd.clone(),
+            };
+            stranger.dialect = Some(dialect);
+            let t = stranger.transaction(dialect);
+            let other = stranger.our_check(dialect, 1, &t).unwrap();
+            assert!(mcu.handle(t0, 1, y, &other).is_err(), "{dialect:?}");
+            assert!(mcu.poll_transmit().is_none());
+        }
+    }
+
+    #[test]
+    fn consent_runs_out_without_answers() {
+        let t0 = Instant::now();
+        let y: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let (mut mcu, mut client) = pair(Flavor::Ufrag);
+        client.dialect = Some(Dialect::Rfc5245);
+        let tid = client.transaction(Dialect::Rfc5245);
+        let check = client.our_check(Dialect::Rfc5245, 1, &tid).unwrap();
+        mcu.handle(t0, 1, y, &check).unwrap();
+        let mut now = t0;
+        let mut checks = 0;
+        while now < t0 + Duration::from_secs(40) {
+            if mcu.poll_timeout().is_some_and(|t| t <= now) {
+                mcu.handle_timeout(now);
+            }
+            while let Some(t) = mcu.poll_transmit() {
+                checks +=
+                    usize::from(Message::parse(&t.bytes).unwrap().kind() == stun::BINDING_REQUEST);
+            }
+            now += Duration::from_millis(50);
+            if now < t0 + Duration::from_secs(29) {
+                assert!(mcu.consent(1, y, now) || now >= t0 + CONSENT_TIMEOUT);
+            }
+        }
+        assert!(
+            !mcu.consent(1, y, now),
+            "no answers in 30 s: consent is gone"
+        );
+        assert!(mcu.selected(1, now).is_none());
+        // A consent check every 4 to 6 s, each sent up to six times (100 ms doubling) until
+        // the next one.
+        assert!((25..=45).contains(&checks), "{checks}");
+    }
+
+    #[test]
+    fn offers_are_read_in_both_flavors() {
+        let media = [
+            (
+                "candidate",
+                "ZtPo6nKp1nbi9IF0c3FFx3e8Ab5RD8Lmn3a6XRr1zH8 1 /kLCWhl4e6GIodGpVpUx7Q UDP 0.830 10.0.0.5 50000",
+            ),
+            ("rtcp", "50001"),
+        ];
+        let (f, c) = offered(media.iter().copied(), [].iter().copied()).unwrap();
+        assert_eq!(f, Flavor::Draft6);
+        assert!(c.ufrag.ends_with('='), "padded again: {}", c.ufrag);
+        assert_eq!(decode(&c.pwd).unwrap().len(), 16);
+        let session = [("ice-ufrag", "abcd"), ("ice-pwd", "0123456789012345678901")];
+        let (f, c) = offered([].iter().copied(), session.iter().copied()).unwrap();
+        assert_eq!((f, c.ufrag.as_str()), (Flavor::Ufrag, "abcd"));
+        assert!(offered([("rtcp", "1")].iter().copied(), [].iter().copied()).is_none());
+        let lines = sdp_lines(
+            Flavor::Draft6,
+            &c,
+            "127.0.0.1:1".parse().unwrap(),
+            "127.0.0.1:2".parse().unwrap(),
+        );
+        assert!(
+            lines.contains(" 2 0123456789012345678901 UDP 0.830 127.0.0.1 2\r\n"),
+            "{lines}"
+        );
+    }
+}
