@@ -402,6 +402,72 @@ async fn register(ua: &mut Ua, password: &str, rng: &mut Rng, log: &Log) -> Resu
     Ok(())
 }
 
+/// A user signed in with NTLM ([MS-SIPAE]) over SIP/TCP at `sip`, its requests signed and the
+/// server's checked from then on: for tests that bring a media peer of their own
+/// (`tests/ice_libnice.rs`). `seed` makes its NTLM client challenge.
+///
+/// # Errors
+/// The connection or the REGISTER failed.
+pub async fn sign_in(
+    sip: SocketAddr,
+    user: &'static str,
+    password: &str,
+    seed: u64,
+) -> Result<Ua, Fail> {
+    let log = Log {
+        t0: Instant::now(),
+        steps: Arc::new(Mutex::new(Vec::new())),
+        print: false,
+    };
+    let mut rng = Rng::seeded(seed | 1);
+    let mut ua = Ua::connect(sip, user).await?;
+    register(&mut ua, password, &mut rng, &log).await?;
+    Ok(ua)
+}
+
+/// `ua` creates a conference through its focus factory `factory` (SERVICE addConference, the
+/// URI in-band provisioning gives): the conference's focus URI.
+///
+/// # Errors
+/// The request failed or the focus factory refused.
+pub async fn create_conference(ua: &mut Ua, factory: &str, subject: &str) -> Result<String, Fail> {
+    let info = ConferenceInfo {
+        description: Some(ConferenceDescription {
+            subject: Some(subject.into()),
+            ..ConferenceDescription::default()
+        }),
+        ..ConferenceInfo::default()
+    };
+    let (_, r) = ua
+        .c3p(
+            "SERVICE",
+            factory,
+            "create",
+            None,
+            Body::AddConference {
+                info: Some(Box::new(info)),
+            },
+            None,
+        )
+        .await?;
+    let Body::AddConference { info: Some(ci) } = &r.command.body else {
+        return Err(format!("addConference: {:?} {:?}", r.code, r.reason).into());
+    };
+    Ok(ci.entity.to_string())
+}
+
+/// `ua` joins the conference `focus` (INVITE with addUser, Call-ID `focus-<user>`): the 200
+/// and the C3P answer.
+///
+/// # Errors
+/// The request failed.
+pub async fn join_focus(ua: &mut Ua, focus: &str) -> Result<(Message, Response), Fail> {
+    let call = format!("focus-{}", ua.user);
+    let endpoint = format!("{{{}-pc}}", ua.user);
+    let body = join_body(focus, ua.user, &endpoint);
+    ua.c3p("INVITE", focus, &call, None, body, None).await
+}
+
 fn join_body(focus: &str, user: &str, endpoint: &str) -> Body {
     Body::join(focus, &format!("sip:{user}@contoso.com"), endpoint)
 }
@@ -556,33 +622,10 @@ async fn meeting(
     );
 
     // The conference.
-    let info = ConferenceInfo {
-        description: Some(ConferenceDescription {
-            subject: Some("Design review".into()),
-            ..ConferenceDescription::default()
-        }),
-        ..ConferenceInfo::default()
-    };
-    let (_, r) = alice
-        .c3p(
-            "SERVICE",
-            &factory,
-            "create",
-            None,
-            Body::AddConference {
-                info: Some(Box::new(info)),
-            },
-            None,
-        )
-        .await?;
-    let Body::AddConference { info: Some(ci) } = &r.command.body else {
-        return Err(format!("addConference: {:?} {:?}", r.code, r.reason).into());
-    };
-    let focus = ci.entity.to_string();
-    let id = ci
-        .description
-        .as_ref()
-        .and_then(|d| d.conference_id.clone())
+    let focus = create_conference(alice, &factory, "Design review").await?;
+    let id = crate::cccp::uri::ConferenceUri::parse(&focus)
+        .ok()
+        .and_then(|u| u.conference_id)
         .unwrap_or_default();
     log.say(
         "alice",
@@ -632,16 +675,7 @@ async fn meeting(
     let mut media = Vec::new();
     for ua in [&mut *alice, &mut *bob, &mut *carol] {
         let call = format!("focus-{}", ua.user);
-        let (ok, r) = ua
-            .c3p(
-                "INVITE",
-                &focus,
-                &call,
-                None,
-                join_body(&focus, ua.user, &format!("{{{}-pc}}", ua.user)),
-                None,
-            )
-            .await?;
+        let (ok, r) = join_focus(ua, &focus).await?;
         let tag = to_tag(&ok)?;
         let (_, d) = ua
             .c3p(

@@ -536,7 +536,7 @@ impl Agent {
                 user.extend_from_slice(self.remote.ufrag.as_bytes());
                 user.push(b':');
                 user.extend_from_slice(self.local.ufrag.as_bytes());
-                if dialect == Dialect::MsIce2 && user.len() % 4 != 0 {
+                if dialect == Dialect::MsIce2 && !user.len().is_multiple_of(4) {
                     let pad = 4 - user.len() % 4;
                     user.resize(user.len() + pad, 0);
                 }

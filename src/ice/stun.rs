@@ -311,7 +311,7 @@ fn integrity(dialect: Dialect, key: &[u8], head: &[u8], total: usize) -> [u8; 20
     mac.update(&head[..2]);
     mac.update(&((total - 20) as u16).to_be_bytes());
     mac.update(&head[4..]);
-    if dialect != Dialect::Rfc5245 && head.len() % 64 != 0 {
+    if dialect != Dialect::Rfc5245 && !head.len().is_multiple_of(64) {
         mac.update(&[0u8; 64][..64 - head.len() % 64]);
     }
     mac.finalize().into_bytes().into()

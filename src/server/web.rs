@@ -398,15 +398,24 @@ pub(super) fn answer(id: u64, c3p: Option<Vec<u8>>) -> Input {
 }
 
 /// The reports as JSON: `{ "<conference>": [ { "user", "leg", "ssrc", "received", "lost",
-/// "loss_percent", "jitter_ms", "rtt_ms", "mos", "relayed" } ] }`.
+/// "loss_percent", "jitter_ms", "rtt_ms", "mos", "relayed", "late", "ice": null | {
+/// "selected", "answers", "consent" } } ] }`.
 fn quality_json(reports: &Reports) -> Vec<u8> {
     let mut out = serde_json::Map::new();
     if let Ok(r) = reports.lock() {
         for (conf, rows) in r.iter() {
             let rows: Vec<serde_json::Value> = rows
                 .iter()
-                .map(|(user, r)| {
+                .map(|row| {
+                    let (user, r) = (&row.user, &row.report);
                     let q = r.quality.as_ref();
+                    let ice = row.ice.map(|i| {
+                        serde_json::json!({
+                            "selected": i.selected.map(|a| a.to_string()),
+                            "answers": i.answers,
+                            "consent": i.consent,
+                        })
+                    });
                     serde_json::json!({
                         "user": user,
                         "leg": r.leg,
@@ -418,6 +427,8 @@ fn quality_json(reports: &Reports) -> Vec<u8> {
                         "rtt_ms": q.and_then(|q| q.rtt).map(|t| t.as_secs_f64() * 1000.0),
                         "mos": q.map(|q| q.mos),
                         "relayed": r.relayed,
+                        "late": r.late,
+                        "ice": ice,
                     })
                 })
                 .collect();

@@ -92,6 +92,27 @@ impl Mcus {
             if let Some(map) = &stream.rtpmap {
                 sdp.push_str(&format!("a=rtpmap:{map}\r\n"));
             }
+            // ICE as the participant speaks it: the MCU's host candidates with credentials
+            // of its own for this leg (audio only).
+            let ice = match (&stream.ice, kind) {
+                (Some((flavor, remote)), MediaKind::Audio) => {
+                    let mut seed = [0u8; 32];
+                    for chunk in seed.chunks_mut(8) {
+                        chunk.copy_from_slice(&self.rng.next_bytes());
+                    }
+                    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::from_seed(seed);
+                    let local = crate::ice::Credentials::random(*flavor, &mut rng);
+                    sdp.push_str(&crate::ice::sdp_lines(
+                        *flavor, &local, media_rtp, media_rtcp,
+                    ));
+                    Some(Box::new(super::IceLeg {
+                        flavor: *flavor,
+                        local,
+                        remote: remote.clone(),
+                    }))
+                }
+                _ => None,
+            };
             sdp.push_str("a=sendrecv\r\n");
             accepted.push((
                 *kind,
@@ -102,6 +123,7 @@ impl Mcus {
                     outbound,
                     ssrc,
                     payload_type: pt,
+                    ice,
                 },
             ));
         }
@@ -134,6 +156,8 @@ struct OfferedStream {
     rtpmap: Option<String>,
     /// The `a=crypto` taken (its tag and key): SRTP; `None`: plain RTP.
     key: Option<(u32, Policy)>,
+    /// The participant's ICE (its flavor and credentials), if it offered ICE.
+    ice: Option<(crate::ice::Flavor, crate::ice::Credentials)>,
 }
 
 /// One `m=` line of an offer and what the MCU does with it.
@@ -216,6 +240,12 @@ fn media_offer(body: &[u8], srtp: SrtpPolicy) -> Result<Offer, &'static str> {
                     payload_type: pt,
                     rtpmap,
                     key,
+                    ice: crate::ice::offered(
+                        m.attributes.iter().map(|a| (a.name, a.value.unwrap_or(""))),
+                        sdp.attributes
+                            .iter()
+                            .map(|a| (a.name, a.value.unwrap_or(""))),
+                    ),
                 },
             ))
         });

@@ -44,6 +44,19 @@ pub struct MediaLeg {
     pub ssrc: u32,
     /// The payload type of the answer (PCMU 0 or PCMA 8 for audio).
     pub payload_type: u8,
+    /// ICE on the MCU's sockets, when the participant offered it.
+    pub ice: Option<Box<IceLeg>>,
+}
+
+/// A participant's ICE at the A/V MCU ([`crate::ice`]).
+#[derive(Debug, Clone)]
+pub struct IceLeg {
+    /// What the participant speaks.
+    pub flavor: crate::ice::Flavor,
+    /// The MCU's credentials for this leg (in its answer).
+    pub local: crate::ice::Credentials,
+    /// The participant's (from its offer).
+    pub remote: crate::ice::Credentials,
 }
 
 /// A change to the A/V MCU's media relay, for the runtime's media task.
