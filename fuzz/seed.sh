@@ -245,10 +245,27 @@ docs = [
 for kind, d in enumerate(docs):
     open(os.path.join(out, f'presence-{kind}'), 'wb').write(bytes([kind]) + d.encode().decode('unicode_escape').encode())
 PY
+# ICE seeds: a dialect byte (src/fuzzing.rs, `ice`), a real check of the participant (flags 3)
+# and one with a byte flipped (flags 1), then the RFC 5769 sample request and response.
+mkdir -p "$here/corpus/ice"
+python3 - "$here/corpus/ice" <<'PY'
+import os, sys
+out = sys.argv[1]
+req = bytes.fromhex('000100582112a442b7e7a701bc34d686fa87dfae802200105354554e207465737420636c69656e74'
+                    '002400046e0001ff80290008932ff9b151263b36000600096576746a3a6836765920202000080014'
+                    '9aeaa70cbfd8cb56781ef2b5b2d3f249c1b571a280280004e57a3bcf')
+resp = bytes.fromhex('0101003c2112a442b7e7a701bc34d686fa87dfae8022000b7465737420766563746f7220'
+                     '002000080001a147e112a643000800142b91f599fd9e90c38c7489f92af9ba53f06be7d7'
+                     '80280004c07d4c96')
+for d in range(3):
+    chunks = bytes([3, 12]) + bytes(range(12)) + bytes([1 | 4, 12]) + bytes(range(12, 24))
+    chunks += bytes([0, len(req)]) + req + bytes([32 | 8, len(resp)]) + resp
+    open(os.path.join(out, f'ice-{d}'), 'wb').write(bytes([d]) + chunks)
+PY
 # Regression inputs found earlier are seeds too.
-for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file psom_stream sip_transactions sip_auth sip_dialogs sip_proxy av_relay presence; do
+for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file psom_stream sip_transactions sip_auth sip_dialogs sip_proxy av_relay presence ice; do
   if [ -d "$here/regressions/$t" ]; then cp "$here/regressions/$t"/* "$here/corpus/$t/" 2>/dev/null || true; fi
 done
-for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file psom_stream sip_transactions sip_auth sip_dialogs sip_proxy av_relay presence; do
+for t in sip_message sip_stream sdp srtp_unprotect srtcp_unprotect sdes_crypto rtp_packet rtcp_compound rtcp_session c3p_message conference_info focus http_request_stream http_response_stream abs_file psom_stream sip_transactions sip_auth sip_dialogs sip_proxy av_relay presence ice; do
   echo "seeded $t: $(ls "$here/corpus/$t" | wc -l) inputs"
 done

@@ -323,6 +323,84 @@ pub fn decode_rtp(input: &[u8]) -> Result<Value, crate::rtcp::Error> {
     Ok(v)
 }
 
+/// Decodes a STUN message ([MS-ICE] draft 6, [MS-ICE2], RFC 5389) to JSON: type, the dialect
+/// it is written in, the transaction, and every attribute (the ICE ones typed, USERNAME as text
+/// where it is UTF-8, addresses decoded, the rest in hex). With `key` (the password, or for
+/// [MS-ICE] its base64), whether MESSAGE-INTEGRITY and FINGERPRINT check out.
+///
+/// # Errors
+/// The message does not parse (what and where).
+pub fn decode_stun(input: &[u8], key: Option<&str>) -> Result<Value, crate::ice::stun::StunError> {
+    use crate::ice::stun::{Dialect, Message, attr};
+    let m = Message::parse(input)?;
+    let dialect = m.dialect();
+    let name = |k: u16| match k {
+        attr::MAPPED_ADDRESS => "MAPPED-ADDRESS",
+        attr::USERNAME => "USERNAME",
+        attr::MESSAGE_INTEGRITY => "MESSAGE-INTEGRITY",
+        attr::ERROR_CODE => "ERROR-CODE",
+        attr::XOR_MAPPED_ADDRESS => "XOR-MAPPED-ADDRESS",
+        attr::PRIORITY => "PRIORITY",
+        attr::USE_CANDIDATE => "USE-CANDIDATE",
+        attr::FINGERPRINT => "FINGERPRINT",
+        attr::ICE_CONTROLLED => "ICE-CONTROLLED",
+        attr::ICE_CONTROLLING => "ICE-CONTROLLING",
+        attr::CANDIDATE_IDENTIFIER => "CANDIDATE-IDENTIFIER",
+        attr::MS_IMPLEMENTATION_VERSION => "MS-IMPLEMENTATION-VERSION",
+        0x8022 => "SOFTWARE",
+        _ => "unknown",
+    };
+    let attrs: Vec<Value> = m
+        .kinds()
+        .map(|k| {
+            let v = m.get(k).unwrap_or_default();
+            let mut a = json!({ "type": format!("{k:#06x}"), "name": name(k), "length": v.len() });
+            match k {
+                attr::USERNAME | 0x8022 => match std::str::from_utf8(v) {
+                    Ok(t) => a["text"] = json!(t.trim_end_matches('\0')),
+                    Err(_) => a["hex"] = json!(hex::encode(v)),
+                },
+                attr::PRIORITY | attr::MS_IMPLEMENTATION_VERSION if v.len() == 4 => {
+                    a["value"] = json!(u32::from_be_bytes([v[0], v[1], v[2], v[3]]));
+                }
+                attr::MAPPED_ADDRESS | attr::XOR_MAPPED_ADDRESS => {
+                    a["address"] = json!(m.mapped_address().map(|x| x.to_string()));
+                }
+                _ => a["hex"] = json!(hex::encode(v)),
+            }
+            a
+        })
+        .collect();
+    let mut v = json!({
+        "type": format!("{:#06x}", m.kind()),
+        "dialect": match dialect {
+            Dialect::Rfc5245 => "rfc5245",
+            Dialect::MsIce2 => "ms-ice2",
+            Dialect::Draft6 => "ms-ice-draft6",
+        },
+        "magic_cookie": m.has_cookie(),
+        "transaction": hex::encode(m.transaction()),
+        "length": input.len(),
+        "attributes": attrs,
+    });
+    if let Some(k) = key {
+        let bytes = match dialect {
+            Dialect::Draft6 => {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD
+                    .decode(k.trim())
+                    .unwrap_or_else(|_| k.as_bytes().to_vec())
+            }
+            _ => k.as_bytes().to_vec(),
+        };
+        v["integrity"] = match m.verify(dialect, &bytes) {
+            Ok(()) => json!("ok"),
+            Err(e) => json!(e.to_string()),
+        };
+    }
+    Ok(v)
+}
+
 /// Decodes a compound (or reduced-size) RTCP packet to JSON, every packet and field.
 pub fn decode_rtcp(input: &[u8]) -> Result<Value, crate::rtcp::Error> {
     use crate::rtcp::feedback::{Message, fir_entries, nack_lost, sli_entries, tmmb_entries};

@@ -157,22 +157,6 @@ impl Rng {
     }
 }
 
-/// μ-law encoding of a 16-bit sample (ITU-T G.711).
-fn ulaw_encode(sample: i16) -> u8 {
-    const BIAS: i32 = 0x84;
-    let mut s = i32::from(sample);
-    let sign = if s < 0 {
-        s = -s;
-        0x80
-    } else {
-        0
-    };
-    s = (s + BIAS).min(0x7FFF);
-    let exp = (0..8).rev().find(|e| s & (0x80 << e) != 0).unwrap_or(0);
-    let mant = (s >> (exp + 3)) & 0x0F;
-    !(sign | (exp << 4) | mant) as u8
-}
-
 /// 20 ms of speech-like PCMU: voiced harmonics under a syllable envelope when talking, faint
 /// noise otherwise.
 fn frame(talking: bool, t: f64, rng: &mut Rng, out: &mut [u8; 160]) {
@@ -189,7 +173,7 @@ fn frame(talking: bool, t: f64, rng: &mut Rng, out: &mut [u8; 160]) {
         } else {
             noise
         };
-        *o = ulaw_encode(v.clamp(-32_000.0, 32_000.0) as i16);
+        *o = audio_codec_algorithms::encode_ulaw(v.clamp(-32_000.0, 32_000.0) as i16);
     }
 }
 

@@ -400,22 +400,12 @@ impl std::fmt::Debug for Relay {
 
 /// The magnitude of a G.711 µ-law sample (ITU-T G.711).
 fn ulaw(b: u8) -> i32 {
-    let u = !b;
-    let exp = (u >> 4) & 7;
-    let mant = i32::from(u & 0x0F);
-    (((mant << 3) + 0x84) << exp) - 0x84
+    i32::from(audio_codec_algorithms::decode_ulaw(b)).abs()
 }
 
 /// The magnitude of a G.711 A-law sample.
 fn alaw(b: u8) -> i32 {
-    let a = b ^ 0x55;
-    let exp = (a >> 4) & 7;
-    let mant = i32::from(a & 0x0F);
-    if exp == 0 {
-        (mant << 4) + 8
-    } else {
-        ((mant << 4) + 0x108) << (exp - 1)
-    }
+    i32::from(audio_codec_algorithms::decode_alaw(b)).abs()
 }
 
 /// The mean magnitude of a frame (PCMU 0, PCMA 8); other payloads count their size.

@@ -138,7 +138,7 @@ fn never_crashes_on_garbage() {
             data.push((seed & 0xff) as u8);
         }
         for kind in [
-            "sip", "sdp", "rtp", "rtcp", "cccp", "http", "abs", "psom", "presence",
+            "sip", "sdp", "rtp", "rtcp", "cccp", "http", "abs", "psom", "presence", "stun",
         ] {
             let out = ocs(&["decode", kind], &data);
             assert!(
@@ -554,6 +554,50 @@ fn decode_sip_security_and_ntlm_tokens() {
     assert_eq!(v["client_time"], 0x01d0_0000_0000_0000u64);
     // A token cut short: an error with its offset, exit 1.
     let out = ocs(&["decode", "ntlm"], &auth[..40]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at byte"));
+}
+
+#[test]
+fn decode_stun_checks_integrity() {
+    // RFC 5769 §2.1, the sample request.
+    let req = "000100582112a442b7e7a701bc34d686fa87dfae802200105354554e207465737420636c69656e74\
+               002400046e0001ff80290008932ff9b151263b36000600096576746a3a6836765920202000080014\
+               9aeaa70cbfd8cb56781ef2b5b2d3f249c1b571a280280004e57a3bcf";
+    let v = ok_json(&ocs(
+        &["decode", "stun", "--hex", "--key", "VOkJxbRl1RmTxUk/WvJxBt"],
+        req.as_bytes(),
+    ));
+    assert_eq!(v["dialect"], "rfc5245");
+    assert_eq!(v["integrity"], "ok");
+    let names: Vec<&str> = v["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "SOFTWARE",
+            "PRIORITY",
+            "ICE-CONTROLLED",
+            "USERNAME",
+            "MESSAGE-INTEGRITY",
+            "FINGERPRINT"
+        ]
+    );
+    assert_eq!(v["attributes"][3]["text"], "evtj:h6vY");
+    let v = ok_json(&ocs(
+        &["decode", "stun", "--hex", "--key", "wrong"],
+        req.as_bytes(),
+    ));
+    assert_eq!(
+        v["integrity"],
+        "STUN: MESSAGE-INTEGRITY does not match at byte 80"
+    );
+    // A cut message: exit 1 with the offset.
+    let out = ocs(&["decode", "stun", "--hex"], &req.as_bytes()[..60]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("at byte"));
 }

@@ -30,3 +30,18 @@ fn av_relay_oracle_relays_protected_audio() {
     ocs_stack::fuzzing::av_relay(&data);
     ocs_stack::fuzzing::av_relay(b"\x01\x00\x05junk!\x02\x03\x04abcd");
 }
+
+#[test]
+fn ice_oracle_answers_real_checks_and_refuses_flipped_ones() {
+    // Each dialect: a real check (flags 3), one with a byte flipped (1), on component 2 (4),
+    // from another address (8), the clock moved on (32), then junk.
+    for dialect in 0..3u8 {
+        let mut data = vec![dialect];
+        for flags in [3u8, 1, 3 | 4, 3 | 8, 1 | 16, 3 | 32, 0] {
+            data.extend_from_slice(&[flags, 12]);
+            data.extend((0..12).map(|i| i * 7 + flags));
+        }
+        ocs_stack::fuzzing::ice(&data);
+    }
+    ocs_stack::fuzzing::ice(b"\x02\x00\x14\x00\x01\x00\x00\x21\x12\xa4\x42abcdefghijkl");
+}

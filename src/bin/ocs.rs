@@ -89,6 +89,10 @@ enum Command {
         /// Indent the JSON.
         #[arg(long)]
         pretty: bool,
+        /// For `stun`: the password MESSAGE-INTEGRITY is keyed with (for [MS-ICE] draft 6,
+        /// the candidate password's base64); the result says whether it checks out.
+        #[arg(long)]
+        key: Option<String>,
     },
 }
 
@@ -108,6 +112,9 @@ enum Kind {
     Sdp,
     /// An RTP packet (RFC 3550 §5.1, RFC 8285 extensions).
     Rtp,
+    /// A STUN message of ICE ([MS-ICE] draft 6, [MS-ICE2], RFC 5389); `--key` checks its
+    /// integrity.
+    Stun,
     /// A compound or reduced-size RTCP packet, with the [MS-RTP] extensions.
     Rtcp,
     /// A C3P request or response ([MS-CONFBAS]), or a conference-info document (RFC 4575).
@@ -166,7 +173,8 @@ fn main() -> ExitCode {
             file,
             hex,
             pretty,
-        } => match decode(kind, file.as_deref(), hex) {
+            key,
+        } => match decode(kind, file.as_deref(), hex, key.as_deref()) {
             Ok(json) => {
                 let text = if pretty {
                     serde_json::to_string_pretty(&json)
@@ -311,7 +319,12 @@ fn read_input(file: Option<&str>) -> Result<Vec<u8>, String> {
     Ok(data)
 }
 
-fn decode(kind: Kind, file: Option<&str>, hex: bool) -> Result<serde_json::Value, String> {
+fn decode(
+    kind: Kind,
+    file: Option<&str>,
+    hex: bool,
+    key: Option<&str>,
+) -> Result<serde_json::Value, String> {
     let mut data = read_input(file)?;
     if hex {
         data = ocs_stack::cli::from_hex(&data)?;
@@ -320,6 +333,7 @@ fn decode(kind: Kind, file: Option<&str>, hex: bool) -> Result<serde_json::Value
         Kind::Sip => ocs_stack::cli::decode_sip(data.into()).map_err(|e| e.to_string()),
         Kind::Sdp => ocs_stack::cli::decode_sdp(&data).map_err(|e| e.to_string()),
         Kind::Rtp => ocs_stack::cli::decode_rtp(&data).map_err(|e| e.to_string()),
+        Kind::Stun => ocs_stack::cli::decode_stun(&data, key).map_err(|e| e.to_string()),
         Kind::Rtcp => ocs_stack::cli::decode_rtcp(&data).map_err(|e| e.to_string()),
         Kind::Cccp => ocs_stack::cli::decode_cccp(data.into()).map_err(|e| e.to_string()),
         Kind::Presence => ocs_stack::cli::decode_presence(data.into()).map_err(|e| e.to_string()),

@@ -237,7 +237,7 @@ pub struct Agent {
     remote_key: Vec<u8>,
     /// What the participant writes, once it has written ([MS-ICE2] or RFC 5245 for
     /// [`Flavor::Ufrag`]).
-    dialect: Option<Dialect>,
+    pub(crate) dialect: Option<Dialect>,
     paths: Vec<Path>,
     out: VecDeque<Transmit>,
     rng: rand::rngs::StdRng,
@@ -506,7 +506,7 @@ impl Agent {
         now + Duration::from_millis(ms).min(CONSENT_INTERVAL * 2)
     }
 
-    fn transaction(&mut self, dialect: Dialect) -> [u8; 16] {
+    pub(crate) fn transaction(&mut self, dialect: Dialect) -> [u8; 16] {
         let mut t = [0u8; 16];
         self.rng.fill_bytes(&mut t);
         if dialect != Dialect::Draft6 {
@@ -516,7 +516,12 @@ impl Agent {
     }
 
     /// A check of ours to the participant, in its dialect.
-    fn our_check(&self, dialect: Dialect, component: u8, tid: &[u8; 16]) -> Option<Vec<u8>> {
+    pub(crate) fn our_check(
+        &self,
+        dialect: Dialect,
+        component: u8,
+        tid: &[u8; 16],
+    ) -> Option<Vec<u8>> {
         let mut user = Vec::with_capacity(96);
         match self.flavor {
             Flavor::Draft6 => {
