@@ -145,8 +145,8 @@ pub fn ice(data: &[u8]) {
         Credentials::random(flavor, &mut rng),
         Credentials::random(flavor, &mut rng),
     );
-    let mut mcu = Agent::new(flavor, mcu_c.clone(), peer_c.clone(), 1);
-    let mut peer = Agent::new(flavor, peer_c.clone(), mcu_c.clone(), 2);
+    let mut mcu = Agent::new(flavor, mcu_c.clone(), vec![peer_c.clone()], [1; 32]);
+    let mut peer = Agent::new(flavor, peer_c.clone(), vec![mcu_c.clone()], [2; 32]);
     peer.dialect = Some(dialect);
     let key = |c: &Credentials| match flavor {
         Flavor::Draft6 => {
@@ -181,7 +181,7 @@ pub fn ice(data: &[u8]) {
             for (t, b) in tid.iter_mut().skip(4).zip(bytes) {
                 *t = *b;
             }
-            let Some(mut c) = peer.our_check(dialect, component, &tid) else {
+            let Some(mut c) = peer.our_check(dialect, component, 0, &tid) else {
                 continue;
             };
             if flags & 2 == 0

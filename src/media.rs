@@ -136,8 +136,9 @@ struct MixIn {
     level: u64,
     /// Whether the last mix was sent to it.
     sent: bool,
-    /// Packets that came after their time was mixed.
+    /// Packets that came after their time was mixed, and how many in a row.
     late: u64,
+    late_run: u32,
 }
 
 impl MixIn {
@@ -151,6 +152,7 @@ impl MixIn {
             level: 0,
             sent: false,
             late: 0,
+            late_run: 0,
         }
     }
 
@@ -162,24 +164,37 @@ impl MixIn {
             _ => return,
         };
         let len = payload.len().min(RING - MIX_FRAME);
-        let fresh = |ts: u32| ts.wrapping_sub(JITTER_FRAMES * MIX_FRAME as u32);
-        let read = *self.read_ts.get_or_insert_with(|| fresh(ts));
-        let ahead = ts.wrapping_sub(read) as i32;
-        if (-(RING as i32)..0).contains(&ahead) {
-            self.late += 1;
-            return;
+        let mut anchor = self.read_ts.is_none();
+        if let Some(read) = self.read_ts {
+            let ahead = ts.wrapping_sub(read) as i32;
+            if (-(RING as i32)..0).contains(&ahead) {
+                // Behind what was mixed. With nothing buffered (a pause after which the
+                // sender's timestamps did not move on) or after ten late ones in a row (its
+                // clock slower than ours), the buffer starts again from it; otherwise it is
+                // dropped.
+                self.late += 1;
+                self.late_run += 1;
+                if self.has_data() && self.late_run < 10 {
+                    return;
+                }
+                anchor = true;
+            } else if ahead < 0 || ahead as usize + len > RING {
+                // A jump (a new talk spurt after a pause, a clock far ahead).
+                anchor = true;
+            } else {
+                self.late_run = 0;
+            }
         }
-        if ahead < 0 || ahead as usize + len > RING {
-            // A jump (a new talk spurt after a pause, a clock far ahead): start again from
-            // this packet.
+        if anchor {
             self.ring.fill(0);
-            self.read_ts = Some(fresh(ts));
+            self.read_ts = Some(ts.wrapping_sub(JITTER_FRAMES * MIX_FRAME as u32));
+            self.late_run = 0;
         }
         for (k, &b) in payload[..len].iter().enumerate() {
             self.ring[ts.wrapping_add(k as u32) as usize & (RING - 1)] = decode(b);
         }
         let end = ts.wrapping_add(len as u32);
-        if end.wrapping_sub(self.newest) as i32 > 0 || !self.has_data() {
+        if anchor || end.wrapping_sub(self.newest) as i32 > 0 || !self.has_data() {
             self.newest = end;
         }
     }
@@ -874,11 +889,13 @@ impl Relay {
         let frames = match leg.last_sent {
             Some(t) if !was_sent => {
                 let d = self.mix_at.saturating_duration_since(t);
-                ((d.as_millis() + 10) / MIX_PERIOD.as_millis()).max(1) as u32
+                ((d.as_millis() + 10) / MIX_PERIOD.as_millis()).max(1) as u64
             }
             _ => 1,
         };
-        leg.last_ts = leg.last_ts.wrapping_add(frames * MIX_FRAME as u32);
+        // Modulo 2^32, as RTP timestamps are (a pause of days wraps them).
+        let step = frames.wrapping_mul(MIX_FRAME as u64) as u32;
+        leg.last_ts = leg.last_ts.wrapping_add(step);
         let encode: fn(i16) -> u8 = if leg.pt == 8 {
             audio_codec_algorithms::encode_alaw
         } else {

@@ -438,3 +438,68 @@ fn plain_rtp_legs_mix_with_srtp_ones() {
     let (c3, _) = correlation(&heard3, &sent, 3 * MIX_FRAME);
     assert!(c2 > 0.99 && c3 > 0.99, "{c2:.3} {c3:.3}");
 }
+
+#[test]
+fn a_sender_whose_timestamps_stand_still_over_a_pause_is_heard_again() {
+    // Timestamps from the top half of the range (the mixer's bookkeeping wraps), and a
+    // sender that does not move them on over a pause: after the pause its audio is behind
+    // what was mixed; with nothing buffered the mixer takes it from there.
+    let t0 = Instant::now();
+    let mut relay = Relay::new();
+    let mut ps = [party(1, 0, &mut relay, t0), party(2, 0, &mut relay, t0)];
+    ps[0].ts = 0x9000_0000;
+    run(&mut relay, &mut ps, t0, 0..10, |i, n| {
+        (i == 0).then(|| noise(3, 8000.0, n))
+    });
+    let before = ps[1].heard.len();
+    assert!(before >= 7 * MIX_FRAME);
+    // 300 ms of nothing: the mixer goes to sleep (nothing buffered, whatever the
+    // timestamps' half).
+    run(&mut relay, &mut ps, t0, 10..25, |_, _| None);
+    assert!(
+        relay.poll_timeout().unwrap() > t0 + Duration::from_secs(1),
+        "the mixer sleeps"
+    );
+    // Alice again, her timestamps where she left them (behind our clock by the pause).
+    run(&mut relay, &mut ps, t0, 25..40, |i, n| {
+        (i == 0).then(|| noise(3, 8000.0, n))
+    });
+    let after = &ps[1].heard[before..];
+    assert!(
+        after.len() >= 10 * MIX_FRAME,
+        "heard again: {}",
+        after.len()
+    );
+    let alice: Vec<i16> = (10 * MIX_FRAME..25 * MIX_FRAME)
+        .map(|n| noise(3, 8000.0, n))
+        .collect();
+    // (after the two frames of the first talk still buffered and the new lead-in)
+    let (c, _) = correlation(after, &alice, 8 * MIX_FRAME);
+    assert!(c > 0.95, "{c:.3}");
+}
+
+#[test]
+fn a_frozen_clock_is_taken_again_while_others_keep_the_mixer_awake() {
+    // Bob talks throughout; Alice pauses 140 ms without moving her timestamps on: her next
+    // packets are behind what was mixed, with nothing of hers buffered, so the mixer takes
+    // her from there instead of dropping her as late.
+    let t0 = Instant::now();
+    let mut relay = Relay::new();
+    let mut ps = [party(1, 0, &mut relay, t0), party(2, 0, &mut relay, t0)];
+    let talk = |i: usize, n: usize| Some(noise(i as u64 + 20, 8000.0, n));
+    run(&mut relay, &mut ps, t0, 0..10, talk);
+    // 140 ms: behind by less than the buffer's length, so not a jump either.
+    run(&mut relay, &mut ps, t0, 10..17, |i, n| {
+        (i == 1).then(|| noise(21, 8000.0, n))
+    });
+    let before = ps[1].heard.len();
+    run(&mut relay, &mut ps, t0, 17..37, talk);
+    let after = &ps[1].heard[before..];
+    let alice: Vec<i16> = (10 * MIX_FRAME..30 * MIX_FRAME)
+        .map(|n| noise(20, 8000.0, n))
+        .collect();
+    let (c, _) = correlation(after, &alice, 8 * MIX_FRAME);
+    assert!(c > 0.95, "bob hears alice after her pause: {c:.3}");
+    let report = relay.report();
+    assert!(report.iter().find(|r| r.leg == 1).unwrap().late >= 1);
+}

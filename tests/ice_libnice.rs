@@ -481,8 +481,9 @@ mod with_libnice {
                 // (Published once a second: wait for the one after the last packet.)
                 let answered = rows.len() == 2
                     && rows.iter().all(|r| {
-                        r["ice"]["answers"].as_u64().unwrap_or(0) >= 1
+                        r["ice"]["answers"].as_u64().unwrap_or(0) >= 2
                             && r["ice"]["consent"] == serde_json::Value::Bool(true)
+                            && r["ice"]["selected_rtcp"].is_string()
                     })
                     && rows
                         .iter()
@@ -508,6 +509,18 @@ mod with_libnice {
                 .unwrap()
                 .addr;
             assert_eq!(row["ice"]["selected"], rtp.to_string(), "row {i}: {row}");
+            // RTCP too: its own candidate (in [MS-ICE] with its own credentials).
+            let rtcp = gathered[k]
+                .1
+                .iter()
+                .find(|c| c.component == 2)
+                .unwrap()
+                .addr;
+            assert_eq!(
+                row["ice"]["selected_rtcp"],
+                rtcp.to_string(),
+                "row {i}: {row}"
+            );
         }
         let alice = report
             .iter()

@@ -15,10 +15,12 @@
 //!
 //! The MCU is the controlled agent with host candidates only: it never nominates, it takes
 //! the participant's nomination (USE-CANDIDATE; in [MS-ICE] every check of the controlling
-//! side). Media may go to an address once a check from it was authenticated, and goes on
-//! while consent is fresh: an authenticated check from the participant, or an answer to one
-//! of ours, in the last 30 seconds. Its own checks go every 5 s (±20 %) to each address that
-//! checked in; one unanswered for 30 s ends consent there.
+//! side). An authenticated check from an address is answered and makes the MCU check that
+//! address at once (a triggered check). **Consent** there (RFC 7675) comes only from answers
+//! to the MCU's own checks — from that address, on that component, to a transaction ID nobody
+//! can predict — so a participant, who knows the MCU's password for its leg, cannot aim media
+//! at an address it does not receive at. Consent checks go every 4–6 s; consent ends 30 s
+//! after the last answer; media goes only where consent is fresh.
 //!
 //! Inputs: [`Agent::handle`] for every STUN datagram of its stream, [`Agent::handle_timeout`]
 //! when [`Agent::poll_timeout`] is due; outputs from [`Agent::poll_transmit`]. Time comes in
@@ -87,6 +89,13 @@ impl Credentials {
                 let mut p = [0u8; 16];
                 rng.fill_bytes(&mut u);
                 rng.fill_bytes(&mut p);
+                // No `:` in the username: a check's USERNAME, binary, names it up to its
+                // first colon (`local_key`).
+                for b in &mut u {
+                    if *b == b':' {
+                        *b ^= 0x80;
+                    }
+                }
                 Credentials {
                     ufrag: b64.encode(u),
                     pwd: b64.encode(p),
@@ -203,14 +212,25 @@ struct Path {
     component: u8,
     remote: SocketAddr,
     nominated: bool,
+    /// Which of the participant's credentials its checks from there use (its candidate's).
+    cred: usize,
     /// The check of ours in flight: transaction, tries so far, when to send again.
     check: Option<([u8; 16], u32, Instant)>,
     /// The next consent check.
     next_check: Instant,
-    /// The last authenticated word from the participant there.
-    heard: Instant,
+    /// When its last authenticated check came.
+    checked: Instant,
+    /// The last answer to one of our checks there: consent (RFC 7675).
+    answered: Option<Instant>,
     /// Answers to our checks.
     answers: u32,
+}
+
+impl Path {
+    fn consented(&self, now: Instant) -> bool {
+        self.answered
+            .is_some_and(|t| now.saturating_duration_since(t) < CONSENT_TIMEOUT)
+    }
 }
 
 /// What the agent knows of one address: for reports and tests.
@@ -224,17 +244,18 @@ pub struct PathReport {
     pub nominated: bool,
     /// Answers the participant gave to the MCU's checks.
     pub answers: u32,
-    /// Until when media may go there.
-    pub consent_until: Instant,
+    /// Until when media may go there (none before the first answer).
+    pub consent_until: Option<Instant>,
 }
 
 /// ICE for one participant's stream: see the [module documentation](self).
 pub struct Agent {
     flavor: Flavor,
     local: Credentials,
-    remote: Credentials,
     local_key: Vec<u8>,
-    remote_key: Vec<u8>,
+    /// The participant's credentials — one for [`Flavor::Ufrag`], one per candidate for
+    /// [MS-ICE] — each with its key and (decoded) username.
+    remote: Vec<(Credentials, Vec<u8>, Vec<u8>)>,
     /// What the participant writes, once it has written ([MS-ICE2] or RFC 5245 for
     /// [`Flavor::Ufrag`]).
     pub(crate) dialect: Option<Dialect>,
@@ -255,16 +276,28 @@ impl std::fmt::Debug for Agent {
 }
 
 impl Agent {
-    /// An agent with the MCU's credentials `local` and the participant's `remote`; `seed`
-    /// makes its transaction IDs and consent intervals.
+    /// An agent with the MCU's credentials `local` and the participant's `remote` (every
+    /// candidate's for [MS-ICE]); `seed` — 32 bytes nobody can predict — makes its transaction
+    /// IDs and consent intervals.
     #[must_use]
-    pub fn new(flavor: Flavor, local: Credentials, remote: Credentials, seed: u64) -> Agent {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    pub fn new(
+        flavor: Flavor,
+        local: Credentials,
+        remote: Vec<Credentials>,
+        seed: [u8; 32],
+    ) -> Agent {
+        let mut rng = rand::rngs::StdRng::from_seed(seed);
         let mut tie_breaker = [0u8; 8];
         rng.fill_bytes(&mut tie_breaker);
+        let remote = remote
+            .into_iter()
+            .map(|c| {
+                let (k, u) = (c.key(flavor), c.user_bytes(flavor));
+                (c, k, u)
+            })
+            .collect();
         Agent {
             local_key: local.key(flavor),
-            remote_key: remote.key(flavor),
             flavor,
             local,
             remote,
@@ -292,37 +325,47 @@ impl Agent {
                 remote: p.remote,
                 nominated: p.nominated,
                 answers: p.answers,
-                consent_until: p.heard + CONSENT_TIMEOUT,
+                consent_until: p.answered.map(|t| t + CONSENT_TIMEOUT),
             })
             .collect()
     }
 
-    /// Whether media may go to `to` on `component` at `now`.
+    /// Whether media may go to `to` on `component` at `now`: consent there is fresh.
     #[must_use]
     pub fn consent(&self, component: u8, to: SocketAddr, now: Instant) -> bool {
-        self.paths.iter().any(|p| {
-            p.component == component
-                && p.remote == to
-                && now.saturating_duration_since(p.heard) < CONSENT_TIMEOUT
-        })
+        self.paths
+            .iter()
+            .any(|p| p.component == component && p.remote == to && p.consented(now))
+    }
+
+    /// Whether an address of host `ip` has fresh consent: where a stream of the same
+    /// participant without ICE of its own (its video) may go.
+    #[must_use]
+    pub fn consent_ip(&self, ip: std::net::IpAddr, now: Instant) -> bool {
+        self.paths
+            .iter()
+            .any(|p| p.remote.ip() == ip && p.consented(now))
     }
 
     /// The address media goes to on `component`: the nominated one with fresh consent, else
-    /// the one heard from last.
+    /// the one answered last.
     #[must_use]
     pub fn selected(&self, component: u8, now: Instant) -> Option<SocketAddr> {
-        let fresh = |p: &&Path| {
-            p.component == component && now.saturating_duration_since(p.heard) < CONSENT_TIMEOUT
-        };
         self.paths
             .iter()
-            .filter(fresh)
-            .max_by_key(|p| (p.nominated, p.heard))
+            .filter(|p| p.component == component && p.consented(now))
+            .max_by_key(|p| (p.nominated, p.answered))
             .map(|p| p.remote)
     }
 
+    /// Every address it knows, with its component.
+    pub fn addresses(&self) -> impl Iterator<Item = (u8, SocketAddr)> + '_ {
+        self.paths.iter().map(|p| (p.component, p.remote))
+    }
+
     /// A STUN datagram from `from` on `component`: a check is answered (out of
-    /// [`Agent::poll_transmit`]) when it is authenticated with the MCU's password.
+    /// [`Agent::poll_transmit`]) when it is authenticated with the MCU's password; an answer
+    /// to one of the MCU's checks gives consent.
     ///
     /// # Errors
     /// Why it was not taken; nothing is answered then.
@@ -333,8 +376,14 @@ impl Agent {
         from: SocketAddr,
         datagram: &[u8],
     ) -> Result<Received, IceError> {
-        let msg = Message::parse(datagram)?;
-        let dialect = msg.dialect();
+        // The Microsoft dialects do not pad: read them unpadded first.
+        let unpadded = self.flavor == Flavor::Draft6 || self.dialect == Some(Dialect::MsIce2);
+        let msg = Message::parse_preferring(datagram, !unpadded)?;
+        // An answer is read in the dialect of the participant's checks.
+        let dialect = match (msg.kind(), self.dialect) {
+            (stun::BINDING_SUCCESS, Some(d)) => d,
+            _ => msg.dialect(),
+        };
         let fits = match self.flavor {
             Flavor::Draft6 => dialect == Dialect::Draft6,
             Flavor::Ufrag => dialect != Dialect::Draft6,
@@ -345,18 +394,20 @@ impl Agent {
         match msg.kind() {
             stun::BINDING_REQUEST => self.check(now, component, from, &msg, dialect),
             stun::BINDING_SUCCESS => {
+                // An answer to our check: from where it went, on its component.
                 let tid = msg.transaction();
-                let Some(i) = self
-                    .paths
-                    .iter()
-                    .position(|p| p.check.is_some_and(|c| c.0 == tid))
-                else {
+                let Some(i) = self.paths.iter().position(|p| {
+                    p.check.is_some_and(|c| c.0 == tid)
+                        && p.remote == from
+                        && p.component == component
+                }) else {
                     return Err(IceError::Unsolicited);
                 };
-                msg.verify(dialect, &self.remote_key)?;
+                let key = &self.remote[self.paths[i].cred].1;
+                msg.verify(dialect, key)?;
                 let p = &mut self.paths[i];
                 p.check = None;
-                p.heard = now;
+                p.answered = Some(now);
                 p.answers += 1;
                 Ok(Received::Answer {
                     component: p.component,
@@ -378,9 +429,14 @@ impl Agent {
     ) -> Result<Received, IceError> {
         let user = msg.get(attr::USERNAME).ok_or(IceError::WrongUser)?;
         let mine = self.local.user_bytes(self.flavor);
-        let ok = match self.flavor {
-            Flavor::Ufrag => {
-                user.len() > mine.len() && user.starts_with(&mine) && user[mine.len()] == b':'
+        // Ours, then the sender's: which of its candidates' credentials it checks with.
+        let theirs = match self.flavor {
+            Flavor::Ufrag
+                if user.len() > mine.len()
+                    && user.starts_with(&mine)
+                    && user[mine.len()] == b':' =>
+            {
+                &user[mine.len() + 1..]
             }
             // `<ours>:<component>:<theirs>:<component>`, NUL-padded.
             Flavor::Draft6 => {
@@ -388,13 +444,22 @@ impl Agent {
                 want.push(b':');
                 want.extend_from_slice(component.to_string().as_bytes());
                 want.push(b':');
-                user.starts_with(&want)
+                if !user.starts_with(&want) {
+                    return Err(IceError::WrongUser);
+                }
+                &user[want.len()..]
             }
+            Flavor::Ufrag => return Err(IceError::WrongUser),
         };
-        if !ok {
-            return Err(IceError::WrongUser);
-        }
         msg.verify(dialect, &self.local_key)?;
+        let cred = match self.flavor {
+            Flavor::Ufrag => 0,
+            Flavor::Draft6 => self
+                .remote
+                .iter()
+                .position(|(_, _, u)| theirs.starts_with(u) && theirs.get(u.len()) == Some(&b':'))
+                .unwrap_or(0),
+        };
         self.dialect = Some(dialect);
         let nominated = dialect == Dialect::Draft6 || msg.get(attr::USE_CANDIDATE).is_some();
         let i = match self
@@ -407,21 +472,25 @@ impl Agent {
                 if self.paths.len() >= MAX_PATHS {
                     return Err(IceError::TooManyPaths);
                 }
-                // A new address: a triggered check of ours goes there at once.
+                // A new address: a triggered check of ours goes there at once; consent comes
+                // with its answer.
                 self.paths.push(Path {
                     component,
                     remote: from,
                     nominated: false,
+                    cred,
                     check: None,
                     next_check: now,
-                    heard: now,
+                    checked: now,
+                    answered: None,
                     answers: 0,
                 });
                 self.paths.len() - 1
             }
         };
         let p = &mut self.paths[i];
-        p.heard = now;
+        p.checked = now;
+        p.cred = cred;
         p.nominated |= nominated;
         // The answer: the same transaction, where it came from, integrity with our key.
         let mut buf = [0u8; 256];
@@ -461,12 +530,16 @@ impl Agent {
             .min()
     }
 
-    /// Sends the checks that are due: retransmissions, triggered and consent checks; forgets
-    /// addresses whose consent ran out.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        self.paths
-            .retain(|p| now.saturating_duration_since(p.heard) < CONSENT_TIMEOUT);
+    /// Sends the checks that are due — retransmissions, triggered and consent checks — and
+    /// forgets addresses with neither consent nor a check in the last 30 s. Returns whether
+    /// it forgot any.
+    pub fn handle_timeout(&mut self, now: Instant) -> bool {
+        let before = self.paths.len();
+        self.paths.retain(|p| {
+            p.consented(now) || now.saturating_duration_since(p.checked) < CONSENT_TIMEOUT
+        });
         self.poll_checks(now);
+        self.paths.len() != before
     }
 
     fn poll_checks(&mut self, now: Instant) {
@@ -483,8 +556,12 @@ impl Agent {
                     _ => continue,
                 }
             };
-            let (component, remote) = (self.paths[i].component, self.paths[i].remote);
-            if let Some(bytes) = self.our_check(dialect, component, &tid) {
+            let (component, remote, cred) = (
+                self.paths[i].component,
+                self.paths[i].remote,
+                self.paths[i].cred,
+            );
+            if let Some(bytes) = self.our_check(dialect, component, cred, &tid) {
                 self.out.push_back(Transmit {
                     component,
                     to: remote,
@@ -515,18 +592,20 @@ impl Agent {
         t
     }
 
-    /// A check of ours to the participant, in its dialect.
+    /// A check of ours to the participant, in its dialect, with its credentials `cred`.
     pub(crate) fn our_check(
         &self,
         dialect: Dialect,
         component: u8,
+        cred: usize,
         tid: &[u8; 16],
     ) -> Option<Vec<u8>> {
+        let (remote, remote_key, remote_user) = self.remote.get(cred)?;
         let mut user = Vec::with_capacity(96);
         match self.flavor {
             Flavor::Draft6 => {
                 let c = component.to_string();
-                user.extend_from_slice(&self.remote.user_bytes(Flavor::Draft6));
+                user.extend_from_slice(remote_user);
                 user.push(b':');
                 user.extend_from_slice(c.as_bytes());
                 user.push(b':');
@@ -538,7 +617,7 @@ impl Agent {
                 user.resize(user.len() + pad, 0);
             }
             Flavor::Ufrag => {
-                user.extend_from_slice(self.remote.ufrag.as_bytes());
+                user.extend_from_slice(remote.ufrag.as_bytes());
                 user.push(b':');
                 user.extend_from_slice(self.local.ufrag.as_bytes());
                 if dialect == Dialect::MsIce2 && !user.len().is_multiple_of(4) {
@@ -559,7 +638,7 @@ impl Agent {
         if dialect == Dialect::MsIce2 {
             w.attr(attr::MS_IMPLEMENTATION_VERSION, &2u32.to_be_bytes());
         }
-        let n = w.finish(Some(&self.remote_key))?;
+        let n = w.finish(Some(remote_key))?;
         Some(buf[..n].to_vec())
     }
 
@@ -605,12 +684,13 @@ pub fn sdp_lines(flavor: Flavor, local: &Credentials, rtp: SocketAddr, rtcp: Soc
 
 /// The participant's ICE from one `m=` section of its offer (media-level attributes first,
 /// then session-level ones): `a=ice-ufrag`/`a=ice-pwd`, or [MS-ICE] candidate lines
-/// (`<username> <component> <password> UDP <priority> <ip> <port>`). `None` without ICE.
+/// (`<username> <component> <password> UDP <priority> <ip> <port>`), every candidate's
+/// credentials (at most 16). `None` without ICE.
 #[must_use]
 pub fn offered<'a>(
     media: impl Iterator<Item = (&'a str, &'a str)> + Clone,
     session: impl Iterator<Item = (&'a str, &'a str)> + Clone,
-) -> Option<(Flavor, Credentials)> {
+) -> Option<(Flavor, Vec<Credentials>)> {
     let find = |name: &str| {
         media
             .clone()
@@ -621,31 +701,32 @@ pub fn offered<'a>(
     if let (Some(u), Some(p)) = (find("ice-ufrag"), find("ice-pwd")) {
         return Some((
             Flavor::Ufrag,
-            Credentials {
+            vec![Credentials {
                 ufrag: u.to_owned(),
                 pwd: p.to_owned(),
-            },
+            }],
         ));
     }
-    media
-        .clone()
-        .filter(|(n, _)| *n == "candidate")
-        .find_map(|(_, v)| {
-            let f: Vec<&str> = v.split_whitespace().collect();
-            // username, component, password, UDP, q-priority, ip, port
-            if f.len() < 7 || !f[3].eq_ignore_ascii_case("UDP") || f[4].parse::<f64>().is_err() {
-                return None;
-            }
-            let (user, pwd) = (decode(f[0])?, decode(f[2])?);
-            let b64 = base64::engine::general_purpose::STANDARD;
-            Some((
-                Flavor::Draft6,
-                Credentials {
-                    ufrag: b64.encode(user),
-                    pwd: b64.encode(pwd),
-                },
-            ))
-        })
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut all: Vec<Credentials> = Vec::new();
+    for (_, v) in media.clone().filter(|(n, _)| *n == "candidate") {
+        let f: Vec<&str> = v.split_whitespace().collect();
+        // username, component, password, UDP, q-priority, ip, port
+        if f.len() < 7 || !f[3].eq_ignore_ascii_case("UDP") || f[4].parse::<f64>().is_err() {
+            continue;
+        }
+        let (Some(user), Some(pwd)) = (decode(f[0]), decode(f[2])) else {
+            continue;
+        };
+        let c = Credentials {
+            ufrag: b64.encode(user),
+            pwd: b64.encode(pwd),
+        };
+        if all.len() < 16 && !all.contains(&c) {
+            all.push(c);
+        }
+    }
+    (!all.is_empty()).then_some((Flavor::Draft6, all))
 }
 
 #[cfg(test)]
@@ -659,9 +740,17 @@ mod tests {
             Credentials::random(flavor, &mut rng),
         );
         (
-            Agent::new(flavor, a.clone(), b.clone(), 2),
-            Agent::new(flavor, b, a, 3),
+            Agent::new(flavor, a.clone(), vec![b.clone()], [2; 32]),
+            Agent::new(flavor, b, vec![a], [3; 32]),
         )
+    }
+
+    /// The client's check to the MCU on `component`.
+    fn check_from(client: &mut Agent, dialect: Dialect, component: u8) -> ([u8; 16], Vec<u8>) {
+        client.dialect = Some(dialect);
+        let tid = client.transaction(dialect);
+        let check = client.our_check(dialect, component, 0, &tid).unwrap();
+        (tid, check)
     }
 
     #[test]
@@ -677,11 +766,8 @@ mod tests {
             (Flavor::Ufrag, Dialect::Rfc5245),
         ] {
             let (mut mcu, mut client) = pair(flavor);
-            // The client checks first (the MCU never starts): a check as the MCU would send
-            // it, from the client's side.
-            client.dialect = Some(dialect);
-            let tid = client.transaction(dialect);
-            let check = client.our_check(dialect, 1, &tid).unwrap();
+            // The client checks first (the MCU never starts).
+            let (tid, check) = check_from(&mut client, dialect, 1);
             let got = mcu.handle(t0, 1, y, &check).unwrap();
             assert_eq!(
                 got,
@@ -692,8 +778,9 @@ mod tests {
                 },
                 "{dialect:?}"
             );
-            assert!(mcu.consent(1, y, t0));
-            assert!(!mcu.consent(2, y, t0));
+            // An authenticated check is no consent: the MCU's own check must be answered.
+            assert!(!mcu.consent(1, y, t0));
+            assert_eq!(mcu.selected(1, t0), None);
             // The answer, then the MCU's triggered check.
             let answer = mcu.poll_transmit().unwrap();
             assert_eq!(answer.to, y);
@@ -701,12 +788,22 @@ mod tests {
             assert_eq!(m.kind(), stun::BINDING_SUCCESS);
             assert_eq!(m.transaction(), tid);
             assert_eq!(m.dialect(), dialect);
-            m.verify(dialect, &client.remote_key).unwrap();
+            m.verify(dialect, &client.remote[0].1).unwrap();
             assert_eq!(m.mapped_address(), Some(y));
             let ours = mcu.poll_transmit().expect("a triggered check");
             let back = client.handle(t0, 1, x, &ours.bytes).unwrap();
             assert!(matches!(back, Received::Check { .. }), "{dialect:?}");
             let reply = client.poll_transmit().unwrap();
+            // An answer from elsewhere, or on the other component, gives nothing.
+            let z: SocketAddr = "127.0.0.1:5999".parse().unwrap();
+            assert_eq!(
+                mcu.handle(t0, 1, z, &reply.bytes),
+                Err(IceError::Unsolicited)
+            );
+            assert_eq!(
+                mcu.handle(t0, 2, y, &reply.bytes),
+                Err(IceError::Unsolicited)
+            );
             assert_eq!(
                 mcu.handle(t0, 1, y, &reply.bytes).unwrap(),
                 Received::Answer {
@@ -715,6 +812,9 @@ mod tests {
                 }
             );
             assert_eq!(mcu.paths()[0].answers, 1);
+            assert!(mcu.consent(1, y, t0) && !mcu.consent(2, y, t0));
+            assert_eq!(mcu.selected(1, t0), Some(y));
+            assert!(mcu.consent_ip(y.ip(), t0));
             // A wrong password, someone else's USERNAME: not answered.
             let mut forged = check.clone();
             let n = forged.len();
@@ -722,16 +822,44 @@ mod tests {
             assert!(mcu.handle(t0, 1, y, &forged).is_err());
             while mcu.poll_transmit().is_some() {}
             let (_, mut stranger) = pair(flavor);
-            stranger.remote = Credentials {
-                ufrag: client.local.ufrag.clone(),
-                pwd: mcu.local.pwd.clone(),
-            };
-            stranger.dialect = Some(dialect);
-            let t = stranger.transaction(dialect);
-            let other = stranger.our_check(dialect, 1, &t).unwrap();
+            stranger.remote = vec![(
+                Credentials {
+                    ufrag: client.local.ufrag.clone(),
+                    pwd: mcu.local.pwd.clone(),
+                },
+                mcu.local.key(flavor),
+                client.local.user_bytes(flavor),
+            )];
+            let (_, other) = check_from(&mut stranger, dialect, 1);
             assert!(mcu.handle(t0, 1, y, &other).is_err(), "{dialect:?}");
             assert!(mcu.poll_transmit().is_none());
         }
+    }
+
+    #[test]
+    fn a_forged_source_gets_checks_but_never_consent() {
+        // A participant knows the MCU's password for its leg and sends a check with a
+        // victim's address as source: the victim is checked (a few small packets), never sent
+        // media, and forgotten 30 s later.
+        let t0 = Instant::now();
+        let victim: SocketAddr = "192.0.2.99:40000".parse().unwrap();
+        let (mut mcu, mut client) = pair(Flavor::Ufrag);
+        let (_, check) = check_from(&mut client, Dialect::Rfc5245, 1);
+        mcu.handle(t0, 1, victim, &check).unwrap();
+        let mut now = t0;
+        let mut sent = 0;
+        while now < t0 + Duration::from_secs(31) {
+            if mcu.poll_timeout().is_some_and(|t| t <= now) {
+                mcu.handle_timeout(now);
+            }
+            while mcu.poll_transmit().is_some() {
+                sent += 1;
+            }
+            assert!(!mcu.consent(1, victim, now) && mcu.selected(1, now).is_none());
+            now += Duration::from_millis(50);
+        }
+        assert!(mcu.paths().is_empty(), "forgotten");
+        assert!(sent < 50, "{sent} STUN packets in 30 s");
     }
 
     #[test]
@@ -739,24 +867,30 @@ mod tests {
         let t0 = Instant::now();
         let y: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let (mut mcu, mut client) = pair(Flavor::Ufrag);
-        client.dialect = Some(Dialect::Rfc5245);
-        let tid = client.transaction(Dialect::Rfc5245);
-        let check = client.our_check(Dialect::Rfc5245, 1, &tid).unwrap();
+        let (_, check) = check_from(&mut client, Dialect::Rfc5245, 1);
         mcu.handle(t0, 1, y, &check).unwrap();
         let mut now = t0;
         let mut checks = 0;
+        let mut answered = false;
         while now < t0 + Duration::from_secs(40) {
             if mcu.poll_timeout().is_some_and(|t| t <= now) {
                 mcu.handle_timeout(now);
             }
             while let Some(t) = mcu.poll_transmit() {
-                checks +=
-                    usize::from(Message::parse(&t.bytes).unwrap().kind() == stun::BINDING_REQUEST);
+                let is_check = Message::parse(&t.bytes).unwrap().kind() == stun::BINDING_REQUEST;
+                checks += usize::from(is_check);
+                // The first check of ours is answered, the rest never.
+                if is_check && !answered {
+                    answered = true;
+                    client.handle(now, 1, t.to, &t.bytes).unwrap();
+                    let reply = client.poll_transmit().unwrap();
+                    mcu.handle(now, 1, y, &reply.bytes).unwrap();
+                }
+            }
+            if now < t0 + Duration::from_secs(29) {
+                assert!(mcu.consent(1, y, now), "{:?}", now - t0);
             }
             now += Duration::from_millis(50);
-            if now < t0 + Duration::from_secs(29) {
-                assert!(mcu.consent(1, y, now) || now >= t0 + CONSENT_TIMEOUT);
-            }
         }
         assert!(
             !mcu.consent(1, y, now),
@@ -769,25 +903,63 @@ mod tests {
     }
 
     #[test]
+    fn draft6_picks_the_credentials_of_the_candidate_that_checked() {
+        // [MS-ICE]: each candidate of the participant has its own username and password (RTP
+        // and RTCP apart); the MCU's check back uses the ones of the candidate that checked.
+        let t0 = Instant::now();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        let ours = Credentials::random(Flavor::Draft6, &mut rng);
+        let rtp = Credentials::random(Flavor::Draft6, &mut rng);
+        let rtcp = Credentials::random(Flavor::Draft6, &mut rng);
+        assert!(!decode(&ours.ufrag).unwrap().contains(&b':'));
+        let mut mcu = Agent::new(
+            Flavor::Draft6,
+            ours.clone(),
+            vec![rtp.clone(), rtcp.clone()],
+            [4; 32],
+        );
+        let mut client2 = Agent::new(Flavor::Draft6, rtcp, vec![ours], [5; 32]);
+        let y: SocketAddr = "127.0.0.1:5001".parse().unwrap();
+        let (_, check) = check_from(&mut client2, Dialect::Draft6, 2);
+        let m = Message::parse(&check).unwrap();
+        assert_eq!(local_key(&m).as_deref(), Some(mcu.local().ufrag.as_str()));
+        mcu.handle(t0, 2, y, &check).unwrap();
+        let _answer = mcu.poll_transmit().unwrap();
+        let ours = mcu.poll_transmit().unwrap();
+        // client2 (the RTCP candidate) takes the MCU's check: it was made with its password.
+        client2
+            .handle(t0, 2, "127.0.0.1:9".parse().unwrap(), &ours.bytes)
+            .unwrap();
+        let reply = client2.poll_transmit().unwrap();
+        mcu.handle(t0, 2, y, &reply.bytes).unwrap();
+        assert!(mcu.consent(2, y, t0));
+    }
+
+    #[test]
     fn offers_are_read_in_both_flavors() {
         let media = [
             (
                 "candidate",
                 "ZtPo6nKp1nbi9IF0c3FFx3e8Ab5RD8Lmn3a6XRr1zH8 1 /kLCWhl4e6GIodGpVpUx7Q UDP 0.830 10.0.0.5 50000",
             ),
+            (
+                "candidate",
+                "AtPo6nKp1nbi9IF0c3FFx3e8Ab5RD8Lmn3a6XRr1zH8 2 AkLCWhl4e6GIodGpVpUx7Q UDP 0.830 10.0.0.5 50001",
+            ),
             ("rtcp", "50001"),
         ];
         let (f, c) = offered(media.iter().copied(), [].iter().copied()).unwrap();
         assert_eq!(f, Flavor::Draft6);
-        assert!(c.ufrag.ends_with('='), "padded again: {}", c.ufrag);
-        assert_eq!(decode(&c.pwd).unwrap().len(), 16);
+        assert_eq!(c.len(), 2, "each candidate's credentials");
+        assert!(c[0].ufrag.ends_with('='), "padded again: {}", c[0].ufrag);
+        assert_eq!(decode(&c[1].pwd).unwrap().len(), 16);
         let session = [("ice-ufrag", "abcd"), ("ice-pwd", "0123456789012345678901")];
         let (f, c) = offered([].iter().copied(), session.iter().copied()).unwrap();
-        assert_eq!((f, c.ufrag.as_str()), (Flavor::Ufrag, "abcd"));
+        assert_eq!((f, c[0].ufrag.as_str()), (Flavor::Ufrag, "abcd"));
         assert!(offered([("rtcp", "1")].iter().copied(), [].iter().copied()).is_none());
         let lines = sdp_lines(
             Flavor::Draft6,
-            &c,
+            &c[0],
             "127.0.0.1:1".parse().unwrap(),
             "127.0.0.1:2".parse().unwrap(),
         );

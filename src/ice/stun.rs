@@ -123,11 +123,23 @@ impl<'a> Message<'a> {
     }
 
     /// Reads a message: the header, then the attributes with 4-byte padding (RFC 5389) or,
-    /// when that does not end exactly at the length, without ([MS-ICE], [MS-ICE2]).
+    /// when that does not end exactly at the length, without ([MS-ICE], [MS-ICE2]); a
+    /// message without the magic cookie is read unpadded first.
     ///
     /// # Errors
     /// A header or attribute that does not fit, more than the limits allow.
     pub fn parse(raw: &'a [u8]) -> Result<Message<'a>, StunError> {
+        let padded = raw.len() < 8 || raw[4..8] == COOKIE.to_be_bytes();
+        Self::parse_preferring(raw, padded)
+    }
+
+    /// [`Message::parse`], trying the attributes with padding first (`padded`) or without:
+    /// a reader that knows the dialect takes the one it speaks first (an unpadded message
+    /// can also walk as a padded one now and then).
+    ///
+    /// # Errors
+    /// As [`Message::parse`].
+    pub fn parse_preferring(raw: &'a [u8], padded: bool) -> Result<Message<'a>, StunError> {
         if raw.len() < 20 {
             return Err(err("shorter than the 20-byte header", raw.len()));
         }
@@ -141,7 +153,7 @@ impl<'a> Message<'a> {
         if 20 + len != raw.len() {
             return Err(err("the length is not the datagram's", 2));
         }
-        Self::walk(raw, true).or_else(|padded_err| Self::walk(raw, false).map_err(|_| padded_err))
+        Self::walk(raw, padded).or_else(|first| Self::walk(raw, !padded).map_err(|_| first))
     }
 
     fn walk(raw: &'a [u8], padded: bool) -> Result<Message<'a>, StunError> {

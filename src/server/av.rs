@@ -25,6 +25,8 @@ use crate::media::{LegId, LegReport, LegSetup, Relay};
 pub struct IceState {
     /// Where its audio goes (the nominated address with fresh consent).
     pub selected: Option<SocketAddr>,
+    /// Where its RTCP goes.
+    pub selected_rtcp: Option<SocketAddr>,
     /// Answers it gave to the MCU's own checks.
     pub answers: u32,
     /// Whether consent is fresh there.
@@ -65,8 +67,8 @@ pub(crate) fn ntp_now() -> u64 {
     )
 }
 
-/// Sends what a relay has to send: SRTP to each leg's RTP address, SRTCP to its RTCP address
-/// (where ICE consent, if the leg has ICE, is fresh).
+/// Sends what a relay has to send: SRTP to each leg's RTP address, SRTCP to its RTCP address,
+/// where `allowed(leg, component, to)` (ICE consent, for a leg with ICE).
 #[allow(clippy::too_many_arguments)]
 fn flush(
     relay: &mut Relay,
@@ -74,20 +76,32 @@ fn flush(
     out: &mut [u8],
     rtp: &UdpSocket,
     rtcp: &UdpSocket,
-    ice: &HashMap<LegId, Agent>,
     addrs: impl Fn(LegId) -> Option<(SocketAddr, SocketAddr)>,
+    allowed: impl Fn(LegId, u8, SocketAddr) -> bool,
 ) {
     while let Ok(Some(t)) = relay.poll_transmit(now, out) {
         let Some((a, b)) = addrs(t.leg) else { continue };
         let (sock, to, component) = if t.rtcp { (rtcp, b, 2) } else { (rtp, a, 1) };
-        if ice
-            .get(&t.leg)
-            .is_some_and(|g| !g.consent(component, to, now))
-        {
-            continue;
+        if allowed(t.leg, component, to) {
+            let _ = sock.try_send_to(&out[..t.len], to);
         }
-        let _ = sock.try_send_to(&out[..t.len], to);
     }
+}
+
+/// Audio goes where its ICE has consent; video (no ICE of its own) to a host where the
+/// audio's has.
+fn audio_allowed(
+    ice: &HashMap<LegId, Agent>,
+    now: Instant,
+) -> impl Fn(LegId, u8, SocketAddr) -> bool + '_ {
+    move |leg, component, to| ice.get(&leg).is_none_or(|a| a.consent(component, to, now))
+}
+
+fn video_allowed(
+    ice: &HashMap<LegId, Agent>,
+    now: Instant,
+) -> impl Fn(LegId, u8, SocketAddr) -> bool + '_ {
+    move |leg, _, to| ice.get(&leg).is_none_or(|a| a.consent_ip(to.ip(), now))
 }
 
 /// Sends what an ICE agent has to send, each on its component's socket.
@@ -98,21 +112,37 @@ fn flush_ice(agent: &mut Agent, rtp: &UdpSocket, rtcp: &UdpSocket) {
     }
 }
 
+/// Where a leg is: its conference, its id, whether video.
+type Owner = (String, LegId, bool);
+
 /// The media task's state.
 struct Media {
     rtp: UdpSocket,
     rtcp: UdpSocket,
     confs: HashMap<String, Conference>,
-    /// Source address → (conference, leg, video), per socket.
-    by_rtp: HashMap<SocketAddr, (String, LegId, bool)>,
-    by_rtcp: HashMap<SocketAddr, (String, LegId, bool)>,
+    /// Source address → the leg whose media it is, per socket: the offer's addresses, and
+    /// those ICE gave consent at. An address belongs to the first leg that claims it.
+    by_rtp: HashMap<SocketAddr, Owner>,
+    by_rtcp: HashMap<SocketAddr, Owner>,
     /// An ICE agent's local ufrag ([`crate::ice::local_key`]) → (conference, leg).
     ice_keys: HashMap<String, (String, LegId)>,
+    /// (component, address) → the legs whose agents check it: where an answer may be for.
+    ice_paths: HashMap<(u8, SocketAddr), Vec<(String, LegId)>>,
+    /// Each leg's offered (RTP, RTCP) addresses.
+    offered: HashMap<(String, LegId), (SocketAddr, SocketAddr)>,
     out: Vec<u8>,
     reports: Reports,
 }
 
 impl Media {
+    fn map(&mut self, component: u8) -> &mut HashMap<SocketAddr, Owner> {
+        if component == 1 {
+            &mut self.by_rtp
+        } else {
+            &mut self.by_rtcp
+        }
+    }
+
     /// Publishes the reports of every conference.
     fn publish(&self, log: bool) {
         let now = Instant::now();
@@ -128,6 +158,7 @@ impl Media {
                         let selected = a.selected(1, now);
                         IceState {
                             selected,
+                            selected_rtcp: a.selected(2, now),
                             answers: a.paths().iter().map(|p| p.answers).sum(),
                             consent: selected.is_some(),
                         }
@@ -207,67 +238,120 @@ impl Media {
             r
         };
         let (out, rtp, rtcp) = (&mut self.out, &self.rtp, &self.rtcp);
-        flush(relay, now, out, rtp, rtcp, ice, |l| {
-            peers.get(&l).map(|p| (p.0, p.1))
-        });
-        flush(video, now, out, rtp, rtcp, &HashMap::new(), |l| {
-            vpeers.get(&l).copied()
-        });
+        flush(
+            relay,
+            now,
+            out,
+            rtp,
+            rtcp,
+            |l| peers.get(&l).map(|p| (p.0, p.1)),
+            audio_allowed(ice, now),
+        );
+        flush(
+            video,
+            now,
+            out,
+            rtp,
+            rtcp,
+            |l| vpeers.get(&l).copied(),
+            video_allowed(ice, now),
+        );
         if let Err(e) = sent {
             tracing::debug!(error = %e, %from, "RTP not relayed");
         }
     }
 
-    /// A STUN datagram: a check goes to the agent its USERNAME names, an answer to the agent
-    /// of the leg at that address. A check that authenticates makes its source an address of
-    /// the leg (its media is taken from there), and the nominated one where its media goes.
+    /// A STUN datagram: a check goes to the agent its USERNAME names, an answer to the agents
+    /// that check that address (only the one whose transaction it answers takes it). An
+    /// answer gives consent: the address becomes the leg's (its media is taken from there)
+    /// unless another leg has it, and where its media goes once nominated.
     fn stun(&mut self, now: Instant, component: u8, from: SocketAddr, data: &[u8]) {
         let Ok(msg) = Stun::parse(data) else {
             return;
         };
-        let target = if msg.kind() == crate::ice::stun::BINDING_REQUEST {
-            crate::ice::local_key(&msg).and_then(|k| self.ice_keys.get(&k).cloned())
+        let targets: Vec<(String, LegId)> = if msg.kind() == crate::ice::stun::BINDING_REQUEST {
+            crate::ice::local_key(&msg)
+                .and_then(|k| self.ice_keys.get(&k).cloned())
+                .into_iter()
+                .collect()
         } else {
-            let map = if component == 1 {
-                &self.by_rtp
-            } else {
-                &self.by_rtcp
+            self.ice_paths
+                .get(&(component, from))
+                .cloned()
+                .unwrap_or_default()
+        };
+        for (uri, leg) in targets {
+            let Some(agent) = self.confs.get_mut(&uri).and_then(|c| c.ice.get_mut(&leg)) else {
+                continue;
             };
-            map.get(&from).map(|(u, l, _)| (u.clone(), *l))
-        };
-        let Some((uri, leg)) = target else {
-            return;
-        };
-        let Some(c) = self.confs.get_mut(&uri) else {
-            return;
-        };
-        let Some(agent) = c.ice.get_mut(&leg) else {
-            return;
-        };
-        match agent.handle(now, component, from, data) {
-            Ok(Received::Check {
-                component, from, ..
-            }) => {
-                let map = if component == 1 {
-                    &mut self.by_rtp
-                } else {
-                    &mut self.by_rtcp
-                };
-                map.insert(from, (uri.clone(), leg, false));
-                if agent.selected(component, now) == Some(from)
-                    && let Some(p) = c.peers.get_mut(&leg)
-                {
-                    if component == 1 {
-                        p.0 = from;
-                    } else {
-                        p.1 = from;
+            let got = agent.handle(now, component, from, data);
+            flush_ice(agent, &self.rtp, &self.rtcp);
+            match got {
+                Ok(Received::Check {
+                    component, from, ..
+                }) => {
+                    let legs = self.ice_paths.entry((component, from)).or_default();
+                    if !legs.iter().any(|(u, l)| *u == uri && *l == leg) && legs.len() < 4 {
+                        legs.push((uri.clone(), leg));
                     }
                 }
+                Ok(Received::Answer { component, from }) => {
+                    let owner = self
+                        .map(component)
+                        .entry(from)
+                        .or_insert_with(|| (uri.clone(), leg, false));
+                    if owner.0 != uri || owner.1 != leg {
+                        tracing::warn!(%from, "ICE: an address another participant has");
+                    }
+                    self.follow(&uri, leg, now);
+                    return;
+                }
+                Ok(Received::Indication) => return,
+                Err(e) => tracing::debug!(error = %e, %from, "STUN not taken"),
             }
-            Ok(_) => {}
-            Err(e) => tracing::debug!(error = %e, %from, "STUN not taken"),
         }
-        flush_ice(agent, &self.rtp, &self.rtcp);
+    }
+
+    /// Points the leg's media at the addresses its ICE selected (the nominated ones with
+    /// fresh consent).
+    fn follow(&mut self, uri: &str, leg: LegId, now: Instant) {
+        let Some(c) = self.confs.get_mut(uri) else {
+            return;
+        };
+        let (Some(agent), Some(p)) = (c.ice.get(&leg), c.peers.get_mut(&leg)) else {
+            return;
+        };
+        if let Some(a) = agent.selected(1, now) {
+            p.0 = a;
+        }
+        if let Some(a) = agent.selected(2, now) {
+            p.1 = a;
+        }
+    }
+
+    /// Forgets the addresses of a leg its agent no longer knows (and that it did not offer).
+    fn prune(&mut self, uri: &str, leg: LegId) {
+        let Some(agent) = self.confs.get(uri).and_then(|c| c.ice.get(&leg)) else {
+            return;
+        };
+        let live: Vec<(u8, SocketAddr)> = agent.addresses().collect();
+        let offered = self.offered.get(&(uri.to_owned(), leg)).copied();
+        for component in [1u8, 2] {
+            let keep = |addr: &SocketAddr, o: &Owner| {
+                o.0 != uri
+                    || o.1 != leg
+                    || o.2
+                    || live.contains(&(component, *addr))
+                    || offered.is_some_and(|(a, b)| *addr == if component == 1 { a } else { b })
+            };
+            self.map(component).retain(|a, o| keep(a, o));
+        }
+        self.ice_paths.retain(|(c, a), legs| {
+            if !live.contains(&(*c, *a)) {
+                legs.retain(|(u, l)| !(u == uri && *l == leg));
+            }
+            !legs.is_empty()
+        });
     }
 
     fn join(&mut self, op: MediaOp) {
@@ -309,21 +393,13 @@ impl Media {
         }
         tracing::info!(conference = %conference, %user, rtp = %audio.rtp, video = video.is_some(), ice = audio.ice.is_some(), "joined the A/V relay");
         c.peers.insert(leg, (audio.rtp, audio.rtcp, user));
-        self.by_rtp
-            .insert(audio.rtp, (conference.clone(), leg, false));
-        self.by_rtcp
-            .insert(audio.rtcp, (conference.clone(), leg, false));
         if let Some(ice) = &audio.ice {
-            let agent = Agent::new(
-                ice.flavor,
-                ice.local.clone(),
-                ice.remote.clone(),
-                leg ^ u64::from(audio.ssrc).rotate_left(32),
-            );
+            let agent = Agent::new(ice.flavor, ice.local.clone(), ice.remote.clone(), ice.seed);
             self.ice_keys
                 .insert(ice.local.ufrag.clone(), (conference.clone(), leg));
             c.ice.insert(leg, agent);
         }
+        let mut video_addrs = None;
         if let Some(v) = video {
             match c
                 .video
@@ -331,12 +407,26 @@ impl Media {
             {
                 Ok(()) => {
                     c.vpeers.insert(leg, (v.rtp, v.rtcp));
-                    self.by_rtp.insert(v.rtp, (conference.clone(), leg, true));
-                    self.by_rtcp.insert(v.rtcp, (conference, leg, true));
+                    video_addrs = Some((v.rtp, v.rtcp));
                 }
                 Err(e) => tracing::warn!(error = %e, "video leg refused"),
             }
         }
+        // The offered addresses, unless another leg has them.
+        let owner = (conference.clone(), leg, false);
+        self.by_rtp
+            .entry(audio.rtp)
+            .or_insert_with(|| owner.clone());
+        self.by_rtcp
+            .entry(audio.rtcp)
+            .or_insert_with(|| owner.clone());
+        if let Some((a, b)) = video_addrs {
+            let owner = (conference.clone(), leg, true);
+            self.by_rtp.entry(a).or_insert_with(|| owner.clone());
+            self.by_rtcp.entry(b).or_insert(owner);
+        }
+        self.offered
+            .insert((conference, leg), (audio.rtp, audio.rtcp));
     }
 
     fn leave(&mut self, conference: &str, leg: LegId) {
@@ -353,9 +443,14 @@ impl Media {
             self.ice_keys.remove(&a.local().ufrag);
         }
         // Every address of the leg: its offer's and those ICE learned.
-        let mine = |v: &mut (String, LegId, bool)| !(v.0 == conference && v.1 == leg);
+        let mine = |v: &mut Owner| !(v.0 == conference && v.1 == leg);
         self.by_rtp.retain(|_, v| mine(v));
         self.by_rtcp.retain(|_, v| mine(v));
+        self.ice_paths.retain(|_, legs| {
+            legs.retain(|(u, l)| !(u == conference && *l == leg));
+            !legs.is_empty()
+        });
+        self.offered.remove(&(conference.to_owned(), leg));
         if c.relay.is_empty() {
             self.confs.remove(conference);
         }
@@ -363,46 +458,63 @@ impl Media {
 
     fn tick(&mut self) {
         let now = Instant::now();
-        let (out, rtp, rtcp) = (&mut self.out, &self.rtp, &self.rtcp);
-        for c in self.confs.values_mut() {
-            let Conference {
-                relay,
-                video,
-                peers,
-                vpeers,
-                ice,
-            } = c;
-            for agent in ice.values_mut() {
-                if agent.poll_timeout().is_some_and(|t| t <= now) {
-                    agent.handle_timeout(now);
+        let mut forgot = Vec::new();
+        let mut changed = Vec::new();
+        {
+            let (out, rtp, rtcp) = (&mut self.out, &self.rtp, &self.rtcp);
+            for (uri, c) in &mut self.confs {
+                let Conference {
+                    relay,
+                    video,
+                    peers,
+                    vpeers,
+                    ice,
+                } = c;
+                for (leg, agent) in ice.iter_mut() {
+                    if agent.poll_timeout().is_some_and(|t| t <= now) {
+                        if agent.handle_timeout(now) {
+                            forgot.push((uri.clone(), *leg));
+                        }
+                        changed.push((uri.clone(), *leg));
+                    }
+                    flush_ice(agent, rtp, rtcp);
                 }
-                flush_ice(agent, rtp, rtcp);
-            }
-            // The address media goes to follows the nomination (and consent).
-            for (leg, agent) in ice.iter() {
-                if let (Some(p), Some(a)) = (peers.get_mut(leg), agent.selected(1, now)) {
-                    p.0 = a;
+                // A mix per period that has come (a late tick catches up).
+                for _ in 0..8 {
+                    if relay.poll_timeout().is_none_or(|t| t > now) {
+                        break;
+                    }
+                    relay.handle_timeout(now);
+                    flush(
+                        relay,
+                        now,
+                        out,
+                        rtp,
+                        rtcp,
+                        |l| peers.get(&l).map(|p| (p.0, p.1)),
+                        audio_allowed(ice, now),
+                    );
                 }
-                if let (Some(p), Some(a)) = (peers.get_mut(leg), agent.selected(2, now)) {
-                    p.1 = a;
+                if video.poll_timeout().is_some_and(|t| t <= now) {
+                    video.handle_timeout(now);
+                    flush(
+                        video,
+                        now,
+                        out,
+                        rtp,
+                        rtcp,
+                        |l| vpeers.get(&l).copied(),
+                        video_allowed(ice, now),
+                    );
                 }
             }
-            // A mix per period that has come (a late tick catches up).
-            for _ in 0..8 {
-                if relay.poll_timeout().is_none_or(|t| t > now) {
-                    break;
-                }
-                relay.handle_timeout(now);
-                flush(relay, now, out, rtp, rtcp, ice, |l| {
-                    peers.get(&l).map(|p| (p.0, p.1))
-                });
-            }
-            if video.poll_timeout().is_some_and(|t| t <= now) {
-                video.handle_timeout(now);
-                flush(video, now, out, rtp, rtcp, &HashMap::new(), |l| {
-                    vpeers.get(&l).copied()
-                });
-            }
+        }
+        // Consent may have moved: media follows the selection; forgotten addresses go.
+        for (uri, leg) in changed {
+            self.follow(&uri, leg, now);
+        }
+        for (uri, leg) in forgot {
+            self.prune(&uri, leg);
         }
     }
 }
@@ -421,6 +533,8 @@ pub(super) async fn run(
         by_rtp: HashMap::new(),
         by_rtcp: HashMap::new(),
         ice_keys: HashMap::new(),
+        ice_paths: HashMap::new(),
+        offered: HashMap::new(),
         out: vec![0u8; 2048],
         reports,
     };

@@ -399,7 +399,7 @@ pub(super) fn answer(id: u64, c3p: Option<Vec<u8>>) -> Input {
 
 /// The reports as JSON: `{ "<conference>": [ { "user", "leg", "ssrc", "received", "lost",
 /// "loss_percent", "jitter_ms", "rtt_ms", "mos", "relayed", "late", "ice": null | {
-/// "selected", "answers", "consent" } } ] }`.
+/// "selected", "selected_rtcp", "answers", "consent" } } ] }`.
 fn quality_json(reports: &Reports) -> Vec<u8> {
     let mut out = serde_json::Map::new();
     if let Ok(r) = reports.lock() {
@@ -412,6 +412,7 @@ fn quality_json(reports: &Reports) -> Vec<u8> {
                     let ice = row.ice.map(|i| {
                         serde_json::json!({
                             "selected": i.selected.map(|a| a.to_string()),
+                            "selected_rtcp": i.selected_rtcp.map(|a| a.to_string()),
                             "answers": i.answers,
                             "consent": i.consent,
                         })

@@ -101,6 +101,10 @@ impl Mcus {
                         chunk.copy_from_slice(&self.rng.next_bytes());
                     }
                     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::from_seed(seed);
+                    let mut agent_seed = [0u8; 32];
+                    for chunk in agent_seed.chunks_mut(8) {
+                        chunk.copy_from_slice(&self.rng.next_bytes());
+                    }
                     let local = crate::ice::Credentials::random(*flavor, &mut rng);
                     sdp.push_str(&crate::ice::sdp_lines(
                         *flavor, &local, media_rtp, media_rtcp,
@@ -109,6 +113,7 @@ impl Mcus {
                         flavor: *flavor,
                         local,
                         remote: remote.clone(),
+                        seed: agent_seed,
                     }))
                 }
                 _ => None,
@@ -157,7 +162,7 @@ struct OfferedStream {
     /// The `a=crypto` taken (its tag and key): SRTP; `None`: plain RTP.
     key: Option<(u32, Policy)>,
     /// The participant's ICE (its flavor and credentials), if it offered ICE.
-    ice: Option<(crate::ice::Flavor, crate::ice::Credentials)>,
+    ice: Option<(crate::ice::Flavor, Vec<crate::ice::Credentials>)>,
 }
 
 /// One `m=` line of an offer and what the MCU does with it.

@@ -55,8 +55,10 @@ pub struct IceLeg {
     pub flavor: crate::ice::Flavor,
     /// The MCU's credentials for this leg (in its answer).
     pub local: crate::ice::Credentials,
-    /// The participant's (from its offer).
-    pub remote: crate::ice::Credentials,
+    /// The participant's (from its offer: one per candidate for [MS-ICE]).
+    pub remote: Vec<crate::ice::Credentials>,
+    /// What makes the agent's transaction IDs: 32 bytes nobody can predict.
+    pub seed: [u8; 32],
 }
 
 /// A change to the A/V MCU's media relay, for the runtime's media task.
@@ -154,7 +156,9 @@ pub enum SrtpPolicy {
     #[default]
     Required,
     /// SRTP when the offer has a usable `a=crypto` (answered `RTP/SAVP` with ours), plain RTP
-    /// for an `RTP/AVP` offer without one.
+    /// for an `RTP/AVP` offer without one. Mind what it means: the mix goes to a plain leg in
+    /// clear, encrypted speakers' voices included, and a plain leg's media is not
+    /// authenticated (anyone who can send from its address speaks as it).
     Optional,
     /// Plain RTP only: an `RTP/AVP` offer is answered without `a=crypto` (its keys declined),
     /// an `RTP/SAVP` one refused.

@@ -94,6 +94,9 @@ pub(super) struct Conferencing {
     /// The earliest subscription expiry, kept as subscriptions change (the engine asks for
     /// its next timeout on every turn).
     subs_due: Option<Instant>,
+    /// Users to take out of an MCU conference after the focus's queue is drained (a direct
+    /// join the MCU could not take).
+    undo: Vec<(String, ConferenceUri)>,
 }
 
 fn ts(wall: SystemTime) -> Timestamp {
@@ -145,6 +148,7 @@ impl Conferencing {
             hold: None,
             due: None,
             subs_due: None,
+            undo: Vec::new(),
         }
     }
 
@@ -316,13 +320,26 @@ impl Conferencing {
             return;
         };
         // The user left the MCU: his endpoint there leaves the conference.
+        self.leave_mcu(cx, now, wall, ended.user, &uri);
+    }
+
+    /// Takes `user`'s endpoint at the MCU conference `uri` out of the conference (deleteUser
+    /// with the MCU's URI, on his behalf).
+    fn leave_mcu(
+        &mut self,
+        cx: &mut Cx<'_>,
+        now: Instant,
+        wall: SystemTime,
+        user: String,
+        uri: &ConferenceUri,
+    ) {
         let focus = uri.to_focus().to_string();
         let mut r = Request::new(
             0,
-            ended.user.clone(),
+            user.clone(),
             focus.clone(),
             Body::DeleteUser {
-                keys: Some(crate::cccp::message::Keys::user(focus.clone(), ended.user)),
+                keys: Some(crate::cccp::message::Keys::user(focus.clone(), user)),
             },
         );
         r.command.mcu_uri = Some(uri.to_string().into());
@@ -400,6 +417,8 @@ impl Conferencing {
     }
 
     /// The focus's answer to a direct join: the INVITE accepted at the MCU, or refused.
+    /// Returns the user to take out of the MCU again when the focus added him but the session
+    /// could not be made (an offer the A/V MCU refuses).
     #[allow(clippy::too_many_arguments)]
     fn direct_answer(
         cx: &mut Cx<'_>,
@@ -410,20 +429,21 @@ impl Conferencing {
         uri: &ConferenceUri,
         response: &Response,
         diagnostic: Option<(u16, &str)>,
-    ) {
+    ) -> Option<String> {
         let sender = from_uri(req).unwrap_or_default();
         let admitted = cx.mcus.admits(
             match &uri.kind {
                 UriKind::Mcu(m) => m,
-                _ => return,
+                _ => return None,
             },
             uri,
             &address_of_record(&sender),
         ) == Admission::Admitted;
         if response.code == Code::Success && admitted {
-            return cx
-                .sessions
-                .join(cx.core, cx.mcus, now, key, req, uri, sender, peer);
+            let joined =
+                cx.sessions
+                    .join(cx.core, cx.mcus, now, key, req, uri, sender.clone(), peer);
+            return (!joined).then_some(sender);
         }
         cx.core.stats.rejected += 1;
         let (code, reason) = if response.reason == Some(Reason::ConferenceDoesNotExist) {
@@ -438,6 +458,7 @@ impl Conferencing {
             extra.push(("ms-diagnostics", d));
         }
         cx.core.reply_with(now, key, req, code, reason, &extra);
+        None
     }
 
     /// A C3P request carried in SIP: handed to the focus under a new token.
@@ -570,6 +591,10 @@ impl Conferencing {
             let ahead = (t.0 - ts(wall).0).max(0) as u64;
             now + std::time::Duration::from_secs(ahead)
         });
+        if let Some((user, uri)) = self.undo.pop() {
+            // (drains the focus again, and so the rest of the list)
+            self.leave_mcu(cx, now, wall, user, &uri);
+        }
     }
 
     /// A C3P response from the focus: in the SIP response of the request that carried it, or
@@ -596,7 +621,13 @@ impl Conferencing {
         }
         if let (Some(uri), Some((key, req))) = (&direct, &first) {
             if done {
-                Self::direct_answer(cx, now, *key, req, peer, uri, response, diagnostic);
+                if let Some(user) =
+                    Self::direct_answer(cx, now, *key, req, peer, uri, response, diagnostic)
+                {
+                    // Added at the MCU, no session there: out again, once the focus's
+                    // queue is drained.
+                    self.undo.push((user, uri.clone()));
+                }
             } else if let Some(w) = self.waits.get_mut(&token) {
                 // Pending (the lobby): the INVITE waits for the final answer.
                 w.first = first;
@@ -645,6 +676,7 @@ impl Conferencing {
                         conference: to_uri(&req),
                         peer,
                         media: None,
+                        sdp: None,
                     },
                 );
             }

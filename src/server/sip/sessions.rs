@@ -26,6 +26,9 @@ pub(super) struct Leg {
     pub(super) peer: Peer,
     /// Its audio leg at the A/V MCU's relay.
     pub(super) media: Option<crate::media::LegId>,
+    /// The SDP answer the session was set up with (an MCU session), and how often it was
+    /// given again.
+    pub(super) sdp: Option<(String, u32)>,
 }
 
 /// The sessions, by Call-ID.
@@ -156,6 +159,7 @@ impl Sessions {
                 conference: me.to_owned(),
                 peer,
                 media,
+                sdp: Some((sdp.to_owned(), 0)),
             },
         );
         let _ = core.layer.respond(now, key, ok);
@@ -186,12 +190,28 @@ impl Sessions {
         let session_mcu = matches!(mcu, McuType::Chat | McuType::AudioVideo);
         match method {
             "INVITE" if in_dialog && session_mcu => {
-                // A re-INVITE: the session stays as it is.
+                // A re-INVITE (ICE's updated offer, a hold): the session stays as it is, and
+                // an offer gets the same answer again, its version one on (RFC 3264 §8).
                 if !self.in_session(&call, req) {
                     core.reply(now, key, req, 481, "Call/Transaction Does Not Exist");
                     return None;
                 }
-                core.reply_with(now, key, req, 200, "OK", &[("Contact", format!("<{uri}>"))]);
+                let again = self.legs.get_mut(&call).and_then(|l| {
+                    let (sdp, n) = l.sdp.as_mut()?;
+                    *n += 1;
+                    Some(bump_origin(sdp, *n))
+                });
+                let contact = format!("<{uri}>");
+                let mut b = req.response(200, "OK", "").header("Contact", &contact);
+                if let Some(sdp) = again.as_ref().filter(|_| !req.body().is_empty()) {
+                    b = b.body("application/sdp", sdp.as_bytes());
+                }
+                match b.build() {
+                    Ok(ok) => {
+                        let _ = core.layer.respond(now, key, ok);
+                    }
+                    Err(_) => core.reply(now, key, req, 500, "Server Internal Error"),
+                }
             }
             "BYE" if session_mcu => {
                 let Some(leg) = self.bye(&call, req) else {
@@ -234,7 +254,8 @@ impl Sessions {
         None
     }
 
-    /// Accepts an INVITE to the IM or A/V MCU from `sender`, whom the MCU admits.
+    /// Accepts an INVITE to the IM or A/V MCU from `sender`, whom the MCU admits; false when
+    /// it answered an error instead (an offer the A/V MCU cannot take).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn join(
         &mut self,
@@ -246,11 +267,11 @@ impl Sessions {
         uri: &ConferenceUri,
         sender: String,
         peer: Peer,
-    ) {
+    ) -> bool {
         if uri.kind == UriKind::Mcu(McuType::Chat) {
-            self.chat_join(core, now, key, req, uri, sender, peer);
+            self.chat_join(core, now, key, req, uri, sender, peer)
         } else {
-            self.av_join(core, mcus, now, key, req, uri, sender, peer);
+            self.av_join(core, mcus, now, key, req, uri, sender, peer)
         }
     }
 
@@ -267,7 +288,7 @@ impl Sessions {
         uri: &ConferenceUri,
         sender: String,
         peer: Peer,
-    ) {
+    ) -> bool {
         let me = uri.to_string();
         let ip = core.sent_by(&peer);
         let host = ip.rsplit_once(':').map_or(ip.as_str(), |(h, _)| h);
@@ -275,12 +296,13 @@ impl Sessions {
             "v=0\r\no=- 0 0 IN IP4 {host}\r\ns=session\r\nc=IN IP4 {host}\r\nt=0 0\r\nm=message 5060 sip {me}\r\na=accept-types:text/plain text/html text/rtf application/im-iscomposing+xml\r\n"
         );
         if !self.accept(core, now, key, req, peer, &me, &sdp, sender, None) {
-            return;
+            return false;
         }
         if let Some((content_type, text)) = first_message(req) {
             let call = req.call_id().unwrap_or_default().to_owned();
             self.chat_relay(core, now, &call, "MESSAGE", &content_type, &text);
         }
+        true
     }
 
     /// An INVITE to the A/V MCU: the A/V MCU's answer, and the leg handed to the relay.
@@ -295,13 +317,13 @@ impl Sessions {
         uri: &ConferenceUri,
         sender: String,
         peer: Peer,
-    ) {
+    ) -> bool {
         let me = uri.to_string();
         let answer = match mcus.av_answer(&me, &address_of_record(&sender), req.body()) {
             Ok(a) => a,
             Err(why) => {
                 let warning = format!("399 ocs \"{why}\"");
-                return core.reply_with(
+                core.reply_with(
                     now,
                     key,
                     req,
@@ -309,9 +331,10 @@ impl Sessions {
                     "Not Acceptable Here",
                     &[("Warning", warning)],
                 );
+                return false;
             }
         };
-        if self.accept(
+        let accepted = self.accept(
             core,
             now,
             key,
@@ -321,9 +344,11 @@ impl Sessions {
             &answer.sdp,
             sender,
             Some(answer.leg),
-        ) {
+        );
+        if accepted {
             core.push(Output::Media(answer.join));
         }
+        accepted
     }
 
     /// A chat MESSAGE or INFO of the session `call` relayed to every other participant of the
@@ -387,6 +412,29 @@ pub(super) fn first_message(req: &Message) -> Option<(String, Vec<u8>)> {
         }
     }
     Some((content_type, body.filter(|b| !b.is_empty())?))
+}
+
+/// `sdp` with the version of its `o=` line moved on by `by` (RFC 4566 §5.2: a changed
+/// description, or one given again, has a higher version).
+fn bump_origin(sdp: &str, by: u32) -> String {
+    let mut out = String::with_capacity(sdp.len() + 4);
+    for line in sdp.split_inclusive('\n') {
+        if let Some(o) = line.strip_prefix("o=") {
+            let mut f: Vec<String> = o.trim_end().split(' ').map(str::to_owned).collect();
+            if let Some(v) = f.get_mut(2).and_then(|v| {
+                let n: u64 = v.parse().ok()?;
+                Some((v, n))
+            }) {
+                *v.0 = (v.1 + u64::from(by)).to_string();
+            }
+            out.push_str("o=");
+            out.push_str(&f.join(" "));
+            out.push_str("\r\n");
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
 }
 
 /// Takes a session's audio out of the relay.
