@@ -57,7 +57,11 @@ fn packets() -> Vec<Vec<u8>> {
 }
 
 fn relay(t0: Instant) -> Relay {
-    let mut r = Relay::switching();
+    conference(Relay::switching(), t0)
+}
+
+/// `r` with the ten parties' legs.
+fn conference(mut r: Relay, t0: Instant) -> Relay {
     for id in 1..=PARTIES {
         let (inbound, outbound) = (key(id as u8), key(0x80 + id as u8));
         let setup = LegSetup {
@@ -106,19 +110,7 @@ fn talk() -> Vec<Vec<Vec<u8>>> {
 }
 
 fn mixer(t0: Instant) -> Relay {
-    let mut r = Relay::new();
-    for id in 1..=PARTIES {
-        let (inbound, outbound) = (key(id as u8), key(0x80 + id as u8));
-        let setup = LegSetup {
-            inbound: Some(&inbound),
-            outbound: Some(&outbound),
-            ssrc: 0x4D43_0000 + id as u32,
-            seed: id,
-            payload_type: 0,
-        };
-        r.add_leg(id, setup, t0, 0x1_0000_0000).unwrap();
-    }
-    r
+    conference(Relay::new(), t0)
 }
 
 fn bench_mix(c: &mut Criterion) {

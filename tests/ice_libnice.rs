@@ -34,13 +34,17 @@ fn libnice_tests_require_the_feature() {
 mod inproc;
 
 #[cfg(feature = "ice-tests")]
+#[path = "common/lines.rs"]
+mod lines;
+
+#[cfg(feature = "ice-tests")]
 mod with_libnice {
-    use std::io::{BufRead, BufReader, Write};
+    use std::io::Write;
     use std::net::SocketAddr;
     use std::path::PathBuf;
     use std::process::{Child, ChildStdin, Command, Stdio};
     use std::sync::OnceLock;
-    use std::sync::mpsc::{Receiver, channel};
+    use std::sync::mpsc::Receiver;
     use std::time::{Duration, Instant};
 
     use base64::Engine as _;
@@ -112,15 +116,7 @@ mod with_libnice {
                 .stderr(Stdio::inherit())
                 .spawn()
                 .expect("the libnice client starts");
-            let (tx, lines) = channel();
-            let out = child.stdout.take().unwrap();
-            std::thread::spawn(move || {
-                for l in BufReader::new(out).lines().map_while(Result::ok) {
-                    if tx.send(l).is_err() {
-                        break;
-                    }
-                }
-            });
+            let lines = super::lines::lines(child.stdout.take().unwrap());
             let stdin = child.stdin.take().unwrap();
             Nice {
                 who,

@@ -36,12 +36,16 @@ mod kdc;
 mod inproc;
 
 #[cfg(feature = "pidgin-tests")]
+#[path = "common/lines.rs"]
+mod lines;
+
+#[cfg(feature = "pidgin-tests")]
 mod with_pidgin {
     use std::io::{BufRead, BufReader, Write};
     use std::net::SocketAddr;
     use std::path::{Path, PathBuf};
     use std::process::{Child, ChildStdin, Command, Stdio};
-    use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+    use std::sync::mpsc::{Receiver, RecvTimeoutError};
     use std::sync::{Arc, Mutex, OnceLock};
     use std::time::{Duration, Instant};
 
@@ -250,15 +254,7 @@ mod with_pidgin {
                 .spawn()
                 .expect("the driver starts");
 
-            let (tx, events) = channel();
-            let out = child.stdout.take().unwrap();
-            std::thread::spawn(move || {
-                for line in BufReader::new(out).lines().map_while(Result::ok) {
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
+            let events = super::lines::lines(child.stdout.take().unwrap());
             let log = Arc::new(Mutex::new(Vec::new()));
             let err = child.stderr.take().unwrap();
             let (keep, path) = (log.clone(), log_path.clone());

@@ -104,6 +104,38 @@ fn video_allowed(
     move |leg, _, to| ice.get(&leg).is_none_or(|a| a.consent_ip(to.ip(), now))
 }
 
+/// Sends what a conference's audio relay (`audio`) and video relay (`video`) have to send.
+#[allow(clippy::too_many_arguments)]
+fn flush_conference(
+    c: &mut Conference,
+    now: Instant,
+    out: &mut [u8],
+    rtp: &UdpSocket,
+    rtcp: &UdpSocket,
+    audio: bool,
+    video: bool,
+) {
+    let Conference {
+        relay,
+        video: vrelay,
+        peers,
+        vpeers,
+        ice,
+    } = c;
+    if audio {
+        let addrs = |l| {
+            peers
+                .get(&l)
+                .map(|p: &(SocketAddr, SocketAddr, String)| (p.0, p.1))
+        };
+        flush(relay, now, out, rtp, rtcp, addrs, audio_allowed(ice, now));
+    }
+    if video {
+        let addrs = |l| vpeers.get(&l).copied();
+        flush(vrelay, now, out, rtp, rtcp, addrs, video_allowed(ice, now));
+    }
+}
+
 /// Sends what an ICE agent has to send, each on its component's socket.
 fn flush_ice(agent: &mut Agent, rtp: &UdpSocket, rtcp: &UdpSocket) {
     while let Some(t) = agent.poll_transmit() {
@@ -222,40 +254,16 @@ impl Media {
             }
             return;
         }
-        let Conference {
-            relay,
-            video,
-            peers,
-            vpeers,
-            ice,
-        } = c;
         let sent = if is_video {
-            video.relay_rtp(now, leg, &mut buf[..n])
+            c.video.relay_rtp(now, leg, &mut buf[..n])
         } else {
-            let r = relay.relay_rtp(now, leg, &mut buf[..n]);
+            let r = c.relay.relay_rtp(now, leg, &mut buf[..n]);
             // The video follows the voice; a new speaker is asked for a key frame.
-            video.set_dominant(relay.dominant_speaker().map(|d| d.0));
+            c.video
+                .set_dominant(c.relay.dominant_speaker().map(|d| d.0));
             r
         };
-        let (out, rtp, rtcp) = (&mut self.out, &self.rtp, &self.rtcp);
-        flush(
-            relay,
-            now,
-            out,
-            rtp,
-            rtcp,
-            |l| peers.get(&l).map(|p| (p.0, p.1)),
-            audio_allowed(ice, now),
-        );
-        flush(
-            video,
-            now,
-            out,
-            rtp,
-            rtcp,
-            |l| vpeers.get(&l).copied(),
-            video_allowed(ice, now),
-        );
+        flush_conference(c, now, &mut self.out, &self.rtp, &self.rtcp, true, true);
         if let Err(e) = sent {
             tracing::debug!(error = %e, %from, "RTP not relayed");
         }
@@ -463,14 +471,7 @@ impl Media {
         {
             let (out, rtp, rtcp) = (&mut self.out, &self.rtp, &self.rtcp);
             for (uri, c) in &mut self.confs {
-                let Conference {
-                    relay,
-                    video,
-                    peers,
-                    vpeers,
-                    ice,
-                } = c;
-                for (leg, agent) in ice.iter_mut() {
+                for (leg, agent) in c.ice.iter_mut() {
                     if agent.poll_timeout().is_some_and(|t| t <= now) {
                         if agent.handle_timeout(now) {
                             forgot.push((uri.clone(), *leg));
@@ -481,31 +482,15 @@ impl Media {
                 }
                 // A mix per period that has come (a late tick catches up).
                 for _ in 0..8 {
-                    if relay.poll_timeout().is_none_or(|t| t > now) {
+                    if c.relay.poll_timeout().is_none_or(|t| t > now) {
                         break;
                     }
-                    relay.handle_timeout(now);
-                    flush(
-                        relay,
-                        now,
-                        out,
-                        rtp,
-                        rtcp,
-                        |l| peers.get(&l).map(|p| (p.0, p.1)),
-                        audio_allowed(ice, now),
-                    );
+                    c.relay.handle_timeout(now);
+                    flush_conference(c, now, out, rtp, rtcp, true, false);
                 }
-                if video.poll_timeout().is_some_and(|t| t <= now) {
-                    video.handle_timeout(now);
-                    flush(
-                        video,
-                        now,
-                        out,
-                        rtp,
-                        rtcp,
-                        |l| vpeers.get(&l).copied(),
-                        video_allowed(ice, now),
-                    );
+                if c.video.poll_timeout().is_some_and(|t| t <= now) {
+                    c.video.handle_timeout(now);
+                    flush_conference(c, now, out, rtp, rtcp, false, true);
                 }
             }
         }

@@ -274,7 +274,7 @@ impl Conferencing {
                         keys: Some(crate::cccp::message::Keys::user(focus.clone(), leg.user)),
                     },
                 );
-                self.internal(now, wall, cx, r, focus);
+                self.internal(now, wall, cx, r, focus, None);
             }
             _ => cx.core.method_not_allowed(now, key, &req),
         }
@@ -343,11 +343,11 @@ impl Conferencing {
             },
         );
         r.command.mcu_uri = Some(uri.to_string().into());
-        self.internal(now, wall, cx, r, focus);
+        self.internal(now, wall, cx, r, focus, None);
     }
 
     /// A C3P request the server makes on a user's behalf (what his SIP request means), handed
-    /// to the focus; its answer goes nowhere.
+    /// to the focus; its answer goes to `wait` (nowhere without one).
     fn internal(
         &mut self,
         now: Instant,
@@ -355,6 +355,7 @@ impl Conferencing {
         cx: &mut Cx<'_>,
         r: Request,
         focus: String,
+        wait: Option<Wait>,
     ) {
         let origin = Origin {
             sender: r.from.clone(),
@@ -363,6 +364,9 @@ impl Conferencing {
         };
         let token = self.next_token;
         self.next_token += 1;
+        if let Some(w) = wait {
+            self.waits.insert(token, w);
+        }
         self.focus.handle_request(ts(wall), token, &origin, r);
         self.drain_focus(cx, now, wall);
     }
@@ -396,24 +400,13 @@ impl Conferencing {
             },
         );
         r.command.mcu_uri = Some(uri.to_string().into());
-        let token = self.next_token;
-        self.next_token += 1;
-        self.waits.insert(
-            token,
-            Wait {
-                first: Some((key, req)),
-                dialog: None,
-                peer,
-                direct: Some(uri),
-            },
-        );
-        let origin = Origin {
-            sender: sender.into(),
-            target: focus.into(),
-            carriage: Carriage::Info,
+        let wait = Wait {
+            first: Some((key, req)),
+            dialog: None,
+            peer,
+            direct: Some(uri),
         };
-        self.focus.handle_request(ts(wall), token, &origin, r);
-        self.drain_focus(cx, now, wall);
+        self.internal(now, wall, cx, r, focus, Some(wait));
     }
 
     /// The focus's answer to a direct join: the INVITE accepted at the MCU, or refused.
