@@ -1302,20 +1302,21 @@ fn the_av_mcu_negotiates_srtp_as_its_policy_says() {
 #[test]
 fn a_refused_av_offer_leaves_no_endpoint_and_a_reinvite_gets_the_answer_again() {
     use ocs_stack::sip::sdp::SessionDescription;
-    let av = "sip:alice@contoso.com;gruu;opaque=app:conf:audio-video:id:DESIGN01";
     let mut w = World::new();
     w.create();
     w.join_focus("alice");
-    let invite = |call: &'static str, sdp: &str, to_tag: Option<&'static str>| Req {
-        method: "INVITE",
-        uri: av,
-        user: "alice",
-        call,
-        cseq: if to_tag.is_some() { 2 } else { 1 },
-        to_tag,
-        headers: "",
-        body: Some(("application/sdp", sdp.as_bytes().to_vec())),
-    };
+    fn invite<'a>(call: &'a str, sdp: &str, to_tag: Option<&'a str>) -> Req<'a> {
+        Req {
+            method: "INVITE",
+            uri: "sip:alice@contoso.com;gruu;opaque=app:conf:audio-video:id:DESIGN01",
+            user: "alice",
+            call,
+            cseq: if to_tag.is_some() { 2 } else { 1 },
+            to_tag,
+            headers: "",
+            body: Some(("application/sdp", sdp.as_bytes().to_vec())),
+        }
+    }
     // Plain RTP under the default `required`: 488, and the focus takes her endpoint at the
     // A/V MCU out again.
     let plain = "v=0\r\no=- 1 1 IN IP4 192.0.2.7\r\ns=-\r\nc=IN IP4 192.0.2.7\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
@@ -1337,8 +1338,8 @@ fn a_refused_av_offer_leaves_no_endpoint_and_a_reinvite_gets_the_answer_again() 
     let ok = response_to(&sent, "alice");
     assert_eq!(ok.status(), Some(200));
     let first = String::from_utf8(ok.body().to_vec()).unwrap();
-    let tag: &'static str = Box::leak(to_tag(&ok).into_boxed_str());
-    let sent = w.send(&invite("av2", srtp, Some(tag)));
+    let tag = to_tag(&ok);
+    let sent = w.send(&invite("av2", srtp, Some(&tag)));
     let again = response_to(&sent, "alice");
     assert_eq!(again.status(), Some(200));
     let second = String::from_utf8(again.body().to_vec()).unwrap();
