@@ -388,6 +388,8 @@ pub struct Relay {
     sum: Box<[i32]>,
     /// This mix's speakers, loudest first: (level, SSRC, leg index).
     speakers: Vec<(u64, u32, usize)>,
+    /// How many legs put something into this mix.
+    mixed: usize,
     legs: Vec<Leg>,
     dominant: Option<LegId>,
     since: Option<Instant>,
@@ -453,6 +455,7 @@ impl Relay {
             mix_out: None,
             sum: vec![0; MIX_FRAME].into_boxed_slice(),
             speakers: Vec::new(),
+            mixed: 0,
             legs: Vec::new(),
             dominant: None,
             since: None,
@@ -853,9 +856,11 @@ impl Relay {
     fn mix(&mut self, now: Instant) {
         self.sum.fill(0);
         self.speakers.clear();
+        self.mixed = 0;
         for (i, leg) in self.legs.iter_mut().enumerate() {
             let Some(m) = leg.mix.as_mut() else { continue };
             m.take(&mut self.sum);
+            self.mixed += usize::from(m.has);
             if m.has
                 && m.level > SPEECH_LEVEL
                 && let Some(ssrc) = leg.remote
@@ -873,13 +878,10 @@ impl Relay {
     /// header, protected into `buf`. `None` when nobody else is in this mix (nothing is sent
     /// to it; its timestamps go on).
     fn mixed_for(&mut self, r: usize, buf: &mut [u8]) -> Option<usize> {
-        let others = self
-            .legs
-            .iter()
-            .enumerate()
-            .any(|(j, l)| j != r && l.mix.as_ref().is_some_and(|m| m.has));
         let leg = &mut self.legs[r];
         let m = leg.mix.as_mut()?;
+        // Anyone but the receiver in this mix.
+        let others = self.mixed > usize::from(m.has);
         let was_sent = m.sent;
         m.sent = others;
         if !others {

@@ -253,6 +253,8 @@ pub struct Agent {
     flavor: Flavor,
     local: Credentials,
     local_key: Vec<u8>,
+    /// Its username as a check carries it (decoded for [MS-ICE]).
+    local_user: Vec<u8>,
     /// The participant's credentials — one for [`Flavor::Ufrag`], one per candidate for
     /// [MS-ICE] — each with its key and (decoded) username.
     remote: Vec<(Credentials, Vec<u8>, Vec<u8>)>,
@@ -298,6 +300,7 @@ impl Agent {
             .collect();
         Agent {
             local_key: local.key(flavor),
+            local_user: local.user_bytes(flavor),
             flavor,
             local,
             remote,
@@ -403,7 +406,9 @@ impl Agent {
                 }) else {
                     return Err(IceError::Unsolicited);
                 };
-                let key = &self.remote[self.paths[i].cred].1;
+                let Some((_, key, _)) = self.remote.get(self.paths[i].cred) else {
+                    return Err(IceError::Unsolicited);
+                };
                 msg.verify(dialect, key)?;
                 let p = &mut self.paths[i];
                 p.check = None;
@@ -428,12 +433,12 @@ impl Agent {
         dialect: Dialect,
     ) -> Result<Received, IceError> {
         let user = msg.get(attr::USERNAME).ok_or(IceError::WrongUser)?;
-        let mine = self.local.user_bytes(self.flavor);
+        let mine = &self.local_user;
         // Ours, then the sender's: which of its candidates' credentials it checks with.
         let theirs = match self.flavor {
             Flavor::Ufrag
                 if user.len() > mine.len()
-                    && user.starts_with(&mine)
+                    && user.starts_with(mine)
                     && user[mine.len()] == b':' =>
             {
                 &user[mine.len() + 1..]
@@ -609,7 +614,7 @@ impl Agent {
                 user.push(b':');
                 user.extend_from_slice(c.as_bytes());
                 user.push(b':');
-                user.extend_from_slice(&self.local.user_bytes(Flavor::Draft6));
+                user.extend_from_slice(&self.local_user);
                 user.push(b':');
                 user.extend_from_slice(c.as_bytes());
                 // 1 to 4 NULs: what [MS-ICE] clients (and libnice) write and compare.
