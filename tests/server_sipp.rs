@@ -19,25 +19,34 @@ fn server_sipp_tests_require_the_feature() {
 }
 
 #[cfg(feature = "sipp-tests")]
+#[path = "common/sipp.rs"]
+mod sipp_peer;
+
+#[cfg(feature = "sipp-tests")]
 mod with_sipp {
-    use std::net::{SocketAddr, UdpSocket};
-    use std::path::{Path, PathBuf};
-    use std::process::{Child, Command, Stdio};
+    use super::sipp_peer::*;
+    use std::net::SocketAddr;
+    use std::path::Path;
     use std::time::Duration;
 
-    use ocs_stack::server::store::Store;
+    use ocs_stack::server::store::{Sqlite, Store};
     use ocs_stack::server::{Config, LoadUsers, run};
 
     struct Server {
         addr: SocketAddr,
         tcp: SocketAddr,
+        web: Option<SocketAddr>,
         stop: Option<tokio::sync::oneshot::Sender<()>>,
         thread: Option<std::thread::JoinHandle<()>>,
     }
 
     impl Server {
         fn start(data_dir: &Path) -> Server {
-            let cfg = Config {
+            Self::start_with(data_dir, |_| {})
+        }
+
+        fn start_with(data_dir: &Path, change: impl FnOnce(&mut Config)) -> Server {
+            let mut cfg = Config {
                 data_dir: data_dir.to_owned(),
                 udp: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
                 tcp: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
@@ -54,6 +63,7 @@ mod with_sipp {
                 }),
                 ..Config::default()
             };
+            change(&mut cfg);
             let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
             let (addr_tx, addr_rx) = std::sync::mpsc::channel();
             let thread = std::thread::spawn(move || {
@@ -68,17 +78,18 @@ mod with_sipp {
                         let _ = stop_rx.await;
                     },
                     move |b| {
-                        let _ = addr_tx.send((b.udp.unwrap(), b.tcp.unwrap()));
+                        let _ = addr_tx.send((b.udp.unwrap(), b.tcp.unwrap(), b.web));
                     },
                 ))
                 .unwrap();
             });
-            let (addr, tcp) = addr_rx
+            let (addr, tcp, web) = addr_rx
                 .recv_timeout(Duration::from_secs(20))
                 .expect("the server binds");
             Server {
                 addr,
                 tcp,
+                web,
                 stop: Some(stop_tx),
                 thread: Some(thread),
             }
@@ -94,123 +105,13 @@ mod with_sipp {
         }
     }
 
-    fn temp_dir(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("ocs-server-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
-
-    fn free_port() -> u16 {
-        UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    }
-
-    fn scenario(name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/sipp")
-            .join(name)
-    }
-
-    fn sipp(args: &[&str], dir: &Path, stat: &str) -> Child {
-        Command::new("sipp")
-            .args(args)
-            .args([
-                "-nostdin",
-                "-timeout",
-                "120s",
-                "-timeout_error",
-                "-trace_stat",
-                "-fd",
-                "1",
-            ])
-            .args(["-stf", stat])
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("sipp runs (Debian package sip-tester)")
-    }
-
-    /// Waits for sipp; (successful, failed) from its statistics file.
-    fn finish(child: Child, dir: &Path, stat: &str) -> (usize, usize) {
-        let out = child.wait_with_output().expect("sipp ends");
-        assert!(
-            out.status.success(),
-            "sipp exited with {}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        counts(dir, stat)
-    }
-
-    /// (successful, failed) from the last line of sipp's statistics file.
-    fn counts(dir: &Path, stat: &str) -> (usize, usize) {
-        let text = std::fs::read_to_string(dir.join(stat)).expect("sipp's statistics");
-        let mut lines = text.lines();
-        let head: Vec<&str> = lines.next().unwrap().split(';').collect();
-        let last: Vec<&str> = lines.last().unwrap().split(';').collect();
-        let col = |n: &str| -> usize {
-            last[head.iter().position(|h| *h == n).unwrap()]
-                .trim()
-                .parse()
-                .unwrap()
-        };
-        (col("SuccessfulCall(C)"), col("FailedCall(C)"))
-    }
-
     /// The live bindings in the database at `db`.
     fn stored_bindings(db: &Path) -> Vec<ocs_stack::server::sip::Binding> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs();
-        Store::open(db).unwrap().bindings(now).unwrap()
-    }
-
-    /// sipp registering `names` (one per call) with Digest at `target`, from local port `port`;
-    /// `extra` adds options (rate, transport...).
-    fn sipp_register(
-        dir: &Path,
-        target: &str,
-        names: &[String],
-        port: &str,
-        extra: &[&str],
-        stat: &str,
-    ) -> Child {
-        let csv = users_csv(dir, names, stat);
-        let count = names.len().to_string();
-        let register = scenario("register.xml");
-        let mut args = vec![
-            target,
-            "-sf",
-            register.to_str().unwrap(),
-            "-inf",
-            csv.to_str().unwrap(),
-            "-i",
-            "127.0.0.1",
-            "-p",
-            port,
-            "-m",
-            &count,
-        ];
-        args.extend_from_slice(extra);
-        sipp(&args, dir, stat)
-    }
-
-    fn users_csv(dir: &Path, names: &[String], stat: &str) -> PathBuf {
-        let mut s = String::from("SEQUENTIAL\n");
-        for n in names {
-            s.push_str(&format!(
-                "{n};contoso.com;[authentication username={n} password=secret]\n"
-            ));
-        }
-        let p = dir.join(format!("{stat}.users"));
-        std::fs::write(&p, s).unwrap();
-        p
+        Sqlite::open(db).unwrap().bindings(now).unwrap()
     }
 
     #[test]
@@ -252,41 +153,11 @@ mod with_sipp {
         std::fs::remove_dir_all(&dir).ok();
     }
 
-    /// `ocs serve` as a process, its UDP address read from its first line.
-    fn spawn_ocs(dir: &Path) -> (Child, SocketAddr) {
-        use std::io::BufRead;
-        let cfg = dir.join("ocs.toml");
-        std::fs::write(
-            &cfg,
-            "data_dir = \"data\"\nudp = \"127.0.0.1:0\"\ntcp = \"off\"\ntls = \"off\"\nweb = \"off\"\npsom = \"off\"\nauth = [\"Digest\"]\ndigest_uri_next_hop = true\n\
-             [load_users]\nprefix = \"user\"\ncount = 1000000\npassword = \"secret\"\n",
-        )
-        .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ocs"))
-            .args(["serve", "--config", cfg.to_str().unwrap()])
-            .current_dir(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let udp = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("udp="))
-            .expect("listening line")
-            .parse()
-            .unwrap();
-        (child, udp)
-    }
-
     #[test]
     fn killed_mid_load_loses_no_acknowledged_registration() {
         const USERS: usize = 3000;
         let dir = temp_dir("kill");
-        let (mut server, addr) = spawn_ocs(&dir);
+        let (mut server, addr) = spawn_ocs(&dir, "");
         let names: Vec<String> = (0..USERS).map(|i| format!("user{}", 200_000 + i)).collect();
         let target = addr.to_string();
         let port = free_port().to_string();
@@ -312,7 +183,7 @@ mod with_sipp {
         );
         assert!(acknowledged < USERS, "the kill came mid-load");
         // Restarted, the server has every acknowledged binding and serves again.
-        let (mut again, addr) = spawn_ocs(&dir);
+        let (mut again, addr) = spawn_ocs(&dir, "");
         let stored = stored_bindings(&dir.join("data/ocs.sqlite3")).len();
         eprintln!("bindings in the database after the restart: {stored}");
         assert!(
@@ -325,6 +196,60 @@ mod with_sipp {
         assert_eq!(finish(reg, &dir, "after.csv"), (1, 0));
         again.kill().unwrap();
         again.wait().unwrap();
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// Prometheus's view, fetched with curl: the registrations sipp made are counted, the
+    /// store's queue drained; without the token the scrape is refused.
+    #[cfg(feature = "curl-tests")]
+    #[test]
+    fn metrics_count_what_sipp_registered() {
+        const USERS: usize = 50;
+        let dir = temp_dir("metrics");
+        let server = Server::start_with(&dir, |c| {
+            c.web = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+            c.metrics_token = Some("scrape-token-1".into());
+        });
+        let names: Vec<String> = (0..USERS).map(|i| format!("user{}", 700_000 + i)).collect();
+        let port = free_port().to_string();
+        let child = sipp_register(
+            &dir,
+            &server.addr.to_string(),
+            &names,
+            &port,
+            &["-r", "100"],
+            "metrics.csv",
+        );
+        assert_eq!(finish(child, &dir, "metrics.csv"), (USERS, 0));
+        // Refreshed at least once a second.
+        std::thread::sleep(Duration::from_millis(1500));
+        let url = format!("http://{}/metrics", server.web.unwrap());
+        let curl = |extra: &[&str]| {
+            let out = std::process::Command::new("curl")
+                .args(["-s", "-w", "\n%{http_code}"])
+                .args(extra)
+                .arg(&url)
+                .output()
+                .expect("curl runs");
+            String::from_utf8(out.stdout).unwrap()
+        };
+        assert!(curl(&[]).ends_with("\n401"), "no token, no metrics");
+        let text = curl(&["-H", "Authorization: Bearer scrape-token-1"]);
+        assert!(text.ends_with("\n200"), "{text}");
+        let value = |name: &str| -> u64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+                .unwrap_or_else(|| panic!("{name} in {text}"))
+                .parse()
+                .unwrap()
+        };
+        assert_eq!(value("ocs_register_ok_total"), USERS as u64);
+        assert_eq!(value("ocs_bindings"), USERS as u64);
+        assert_eq!(value("ocs_store_queue"), 0);
+        assert!(value("ocs_store_writes_total") >= USERS as u64);
+        assert_eq!(value("ocs_store_failures_total"), 0);
+        assert!(text.contains("# TYPE ocs_transactions gauge"));
+        server.stop();
         std::fs::remove_dir_all(&dir).ok();
     }
 

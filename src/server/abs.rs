@@ -1,6 +1,6 @@
 //! The Address Book Server: each day's address book built from the user directory, published
 //! with `ocs-http-focus`'s [`AbsDirectory`] (the full file, deltas and compact deltas from
-//! every kept day, `.lsabs` and `.dabs`), kept in SQLite (the books and the files), and served
+//! every kept day, `.lsabs` and `.dabs`), kept in the store (the books and the files), and served
 //! over HTTP by [`super::web`] with ETags, conditional GET and ranges.
 
 use std::collections::HashMap;
@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 use bytes::Bytes;
 use sha2::Digest as _;
 
-use super::store::{Store, User};
+use super::store::{AbsPublication, Store, User};
 use crate::http::abs::{
     AbsDirectory, AbsError, AbsFile, Attribute, Change, Contact, FileKind, Header, Value,
     day_from_unix,
@@ -83,8 +83,8 @@ impl AddressBook {
     /// and the published files.
     ///
     /// # Errors
-    /// SQLite's, or a stored book that does not parse.
-    pub fn load(store: &Store) -> Result<AddressBook, String> {
+    /// The store's, or a stored book that does not parse.
+    pub fn load(store: &mut dyn Store) -> Result<AddressBook, String> {
         let mut dir = AbsDirectory::new(RETAIN_DAYS);
         for (day, bytes) in store.abs_days().map_err(|e| e.to_string())? {
             let f = AbsFile::parse(&bytes).map_err(|e| format!("stored book {day:04X}: {e}"))?;
@@ -113,10 +113,10 @@ impl AddressBook {
     /// committed to the store, then served. Returns the names written.
     ///
     /// # Errors
-    /// A book that cannot be written, or SQLite's.
+    /// A book that cannot be written, or the store's.
     pub fn publish(
         &mut self,
-        store: &mut Store,
+        store: &mut dyn Store,
         users: &[User],
         domain: &str,
         now: u64,
@@ -140,14 +140,14 @@ impl AddressBook {
             .collect();
         let remove: Vec<String> = p.remove.iter().map(ToString::to_string).collect();
         store
-            .publish_abs(
+            .publish_abs(&AbsPublication {
                 day,
-                &book_bytes,
-                &write,
-                &remove,
-                day.saturating_sub(RETAIN_DAYS - 1),
+                book: &book_bytes,
+                write: &write,
+                remove: &remove,
+                oldest_day: day.saturating_sub(RETAIN_DAYS - 1),
                 now,
-            )
+            })
             .map_err(|e| e.to_string())?;
         let mut files = self.files.write().map_err(|e| e.to_string())?;
         for name in &remove {
@@ -182,8 +182,8 @@ mod tests {
 
     #[test]
     fn days_publish_deltas_that_apply_and_survive_a_reload() {
-        let mut store = Store::in_memory().unwrap();
-        let mut ab = AddressBook::load(&store).unwrap();
+        let mut store = crate::server::store::Sqlite::in_memory().unwrap();
+        let mut ab = AddressBook::load(&mut store).unwrap();
         let day0 = EPOCH_UNIX + 0x0A10 * 86_400;
         let names = ab
             .publish(&mut store, &users(2), "contoso.com", day0)
@@ -210,7 +210,7 @@ mod tests {
         assert_eq!(apply(&monday, &get("D-0A10-0A11.lsabs")).unwrap(), tuesday);
         assert_eq!(tuesday.contacts.len(), 3);
         // What the store kept gives the same files and directory after a restart.
-        let again = AddressBook::load(&store).unwrap();
+        let again = AddressBook::load(&mut store).unwrap();
         assert_eq!(
             again.files().read().unwrap().len(),
             files.read().unwrap().len()

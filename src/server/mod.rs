@@ -19,8 +19,9 @@
 //! | [`mcu`] | the MCUs' C3P service, admission, the A/V SDP answer | none |
 //! | `runtime` | [`run`] / [`spawn`]: binds, loads the store, drives the engine | all |
 //! | `transport` | UDP, TCP and TLS framing, the certificate | sockets |
-//! | [`store`] | SQLite: bindings, conferences, users, the address book | disk |
-//! | [`web`] | HTTP: address book files, content, quality, the MCU listener | sockets |
+//! | [`store`] | SQLite or PostgreSQL: bindings, conferences, users, the address book | disk, database |
+//! | [`web`] | HTTP: address book files, content, quality, metrics, the MCU listener | sockets |
+//! | [`metrics`] | the Prometheus exposition at `/metrics` | none |
 //! | [`av`] | the media task around [`crate::media::Relay`] | UDP |
 //! | [`webconf`] | the PSOM/TLS task around `ocs-psom`'s server | TLS |
 //! | [`abs`] | the day's address book built and published | disk |
@@ -39,6 +40,7 @@
 pub mod abs;
 pub mod av;
 pub mod mcu;
+pub mod metrics;
 mod runtime;
 pub mod sip;
 pub mod store;
@@ -76,6 +78,11 @@ pub struct Config {
     pub domain: String,
     /// Where the database (and later the TLS certificate) live.
     pub data_dir: PathBuf,
+    /// The store: unset (or `"sqlite"`) for `ocs.sqlite3` in the data directory,
+    /// `"sqlite:<path>"` for another file, or a PostgreSQL connection string
+    /// (`"postgresql://ocs@localhost/ocs"`, `"host=/var/run/postgresql dbname=ocs"`) shared by
+    /// a pool of front ends (feature `postgres`; a Unix socket or loopback).
+    pub database: Option<String>,
     /// SIP over UDP, if set (`"off"` in the file turns it off).
     #[serde(deserialize_with = "addr_or_off")]
     pub udp: Option<SocketAddr>,
@@ -166,6 +173,9 @@ pub struct Config {
     pub mcu_secret: Option<String>,
     /// The secret of the MCUs in `remote_mcus` (their `mcu_secret`).
     pub remote_mcu_secret: Option<String>,
+    /// The token a Prometheus scraper sends (`Authorization: Bearer <token>`) for `/metrics`
+    /// on the web listener; without one only loopback may scrape.
+    pub metrics_token: Option<String>,
     /// The UDP socket's receive buffer in bytes (the system's default when unset; the kernel
     /// caps it at `net.core.rmem_max`).
     pub udp_recv_buffer: Option<usize>,
@@ -215,6 +225,7 @@ impl Default for Config {
         Config {
             domain: "contoso.com".into(),
             data_dir: PathBuf::from("ocs-data"),
+            database: None,
             udp: Some(SocketAddr::from(([127, 0, 0, 1], 5060))),
             tcp: Some(SocketAddr::from(([127, 0, 0, 1], 5060))),
             tls: Some(SocketAddr::from(([127, 0, 0, 1], 5061))),
@@ -232,6 +243,7 @@ impl Default for Config {
             load_users: None,
             trace_sip: false,
             udp_recv_buffer: None,
+            metrics_token: None,
             media_srtp: mcu::SrtpPolicy::Required,
             auth_failure_limit: 10,
             sa_lifetime_hours: 8,

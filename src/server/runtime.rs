@@ -9,15 +9,18 @@ use bytes::Bytes;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 
+use super::metrics::{Metrics, Observed};
 use super::sip::{self, ConnId, Directory, Engine, EngineConfig, Peer};
 use super::store::{self, Secrets, Store, User};
 use super::transport::{
     ConnHandle, StreamLimits, accept_loop, bind_udp, open_files_limit, recv_udp, tls_acceptor,
     udp_in,
 };
-use super::{Bound, Config, LoadUsers, abs, av, web, webconf};
+use super::{Bound, Config, LoadUsers, av, web, webconf};
+use super::{UserConfig, abs::AddressBook};
 use crate::sip::Message;
 use crate::sip::digest::Algorithm;
+use std::sync::atomic::Ordering::Relaxed;
 
 /// The users the registrar authenticates against: the database's (their [`Secrets`]), and
 /// synthetic ones (hashed from the configured password when asked).
@@ -85,40 +88,44 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
     on_bound: impl FnOnce(Bound),
 ) -> std::io::Result<()> {
-    let io = |e: rusqlite::Error| std::io::Error::other(e.to_string());
     std::fs::create_dir_all(&config.data_dir)?;
     {
         // The owner's only: the database, the TLS key and the uploads live here.
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700))?;
     }
-    let mut db = Store::open(&config.data_dir.join("ocs.sqlite3")).map_err(io)?;
-    let converted = db.hash_clear_passwords(&config.domain).map_err(io)?;
-    if converted > 0 {
-        tracing::info!(
-            users = converted,
-            "clear passwords replaced by their hashes"
-        );
-    }
-    for u in &config.users {
-        if db
-            .add_user(&User {
-                name: u.name.clone(),
-                secrets: Secrets::new(&u.name, &config.domain, &u.password),
-                display: u.display.clone(),
-            })
-            .map_err(io)?
-        {
-            tracing::info!(user = %u.name, "demo user created");
-        }
-    }
+    let location = store::Location::from_setting(config.database.as_deref(), &config.data_dir);
+    // Every call of the store blocks (and PostgreSQL's client must not run inside the
+    // runtime): it is opened and read on a blocking thread, then lives on its own thread.
+    let loaded = {
+        let at = location.clone();
+        let domain = config.domain.clone();
+        let create = config.users.clone();
+        tokio::task::spawn_blocking(move || load(&at, &domain, &create))
+            .await
+            .map_err(std::io::Error::other)?
+            .map_err(|e| std::io::Error::other(format!("{}: {e}", location.redacted())))?
+    };
+    tracing::info!(store = %location.redacted(), users = loaded.users.len(), "store opened");
+    let Loaded {
+        db,
+        users: directory,
+        bindings,
+        roaming,
+        conferences,
+        mut book,
+    } = loaded;
+    // The store runs on its own thread: batches in, commit tickets out.
+    let (store_tx, store_rx) = std::sync::mpsc::channel::<(u64, sip::StoreOp)>();
+    let (commit_tx, mut commit_rx) = mpsc::unbounded_channel::<u64>();
+    let metrics = Arc::new(Metrics::default());
+    let store_thread = {
+        let location = location.clone();
+        let metrics = metrics.clone();
+        std::thread::spawn(move || store_writer(db, &location, &store_rx, &commit_tx, &metrics))
+    };
     let users = Arc::new(Users {
-        map: db
-            .users()
-            .map_err(io)?
-            .into_iter()
-            .map(|u| (u.name, u.secrets))
-            .collect(),
+        map: directory.into_iter().map(|u| (u.name, u.secrets)).collect(),
         load: config.load_users.clone(),
         realm: config.domain.clone(),
     });
@@ -169,15 +176,6 @@ pub async fn run(
         },
         psom: psom.as_ref().map(|(l, _)| l.local_addr()).transpose()?,
     };
-    // The address book: what the store kept, and today's book if it is not out yet.
-    let mut book = abs::AddressBook::load(&db).map_err(std::io::Error::other)?;
-    let directory = db.users().map_err(io)?;
-    let published = book
-        .publish(&mut db, &directory, &config.domain, unix_now())
-        .map_err(std::io::Error::other)?;
-    if !published.is_empty() {
-        tracing::info!(files = published.len(), "address book published");
-    }
     let local_hosts = vec![format!("ocs.{}", config.domain)];
     let ecfg = EngineConfig {
         domain: config.domain.clone(),
@@ -237,66 +235,41 @@ pub async fn run(
         )));
     }
     let wall = SystemTime::now();
-    for b in db
-        .bindings(
-            wall.duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-        )
-        .map_err(io)?
-    {
+    for b in bindings {
         engine.load_binding(b, wall);
     }
     // Contact lists, containers, subscribers and static categories.
-    for (aor, contacts, data) in db.roaming().map_err(io)? {
+    for (aor, contacts, data) in roaming {
         if let Err(e) = engine.load_roaming(&aor, &contacts, &data) {
             tracing::warn!(%aor, error = %e, "roaming data not loaded");
         }
     }
     // Scheduled conferences (expired ones were purged by the query).
-    for c in db.conferences(unix_now()).map_err(io)? {
+    for c in conferences {
         match engine.restore_conference(t0, wall, &c) {
             Ok(()) => tracing::info!(focus = %c.focus, "conference restored"),
             Err(e) => tracing::warn!(focus = %c.focus, error = %e, "conference not restored"),
         }
     }
 
-    // Checkpoints run beside the writer, once a second.
-    let db_path = config.data_dir.join("ocs.sqlite3");
-    // Dropping `checkpoint_stop` ends the checkpoint thread at once.
+    // SQLite: checkpoints run beside the writer, once a second. Dropping `checkpoint_stop`
+    // ends the checkpoint thread at once.
     let (checkpoint_stop, checkpoint_rx) = std::sync::mpsc::channel::<()>();
-    let checkpointer = {
-        let path = db_path.clone();
-        std::thread::spawn(move || {
-            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                checkpoint_rx.recv_timeout(Duration::from_millis(1000))
-            {
-                if let Err(e) = store::checkpoint(&path) {
-                    tracing::warn!(error = %e, "checkpoint failed");
-                }
-            }
-        })
-    };
-    // The store runs on its own thread: batches in, commit tickets out.
-    let (store_tx, store_rx) = std::sync::mpsc::channel::<(u64, sip::StoreOp)>();
-    let (commit_tx, mut commit_rx) = mpsc::unbounded_channel::<u64>();
-    let store_thread = std::thread::spawn(move || {
-        while let Ok(first) = store_rx.recv() {
-            let mut batch = vec![first];
-            while let Ok(more) = store_rx.try_recv() {
-                batch.push(more);
-            }
-            let last = batch.last().map_or(0, |(t, _)| *t);
-            let ops: Vec<sip::StoreOp> = batch.into_iter().map(|(_, op)| op).collect();
-            match db.apply(&ops) {
-                Ok(()) => {
-                    if commit_tx.send(last).is_err() {
-                        break;
+    let checkpointer = match &location {
+        store::Location::Sqlite(path) => {
+            let path = path.clone();
+            Some(std::thread::spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    checkpoint_rx.recv_timeout(Duration::from_millis(1000))
+                {
+                    if let Err(e) = store::checkpoint(&path) {
+                        tracing::warn!(error = %e, "checkpoint failed");
                     }
                 }
-                Err(e) => tracing::error!(error = %e, "store write failed; not acknowledged"),
-            }
+            }))
         }
-    });
+        store::Location::Postgres(_) => None,
+    };
 
     let (in_tx, mut in_rx) = mpsc::channel::<Input>(65_536);
     let mut tasks = Vec::new();
@@ -367,6 +340,10 @@ pub async fn run(
                 reports.clone(),
                 content.clone(),
                 web_auth.clone(),
+                web::Scrape {
+                    metrics: metrics.clone(),
+                    token: config.metrics_token.as_deref().map(Arc::from),
+                },
             ),
         )));
     }
@@ -382,20 +359,21 @@ pub async fn run(
     )));
     // Today's book at each change of day (UTC).
     {
-        let data_dir = config.data_dir.clone();
+        let location = location.clone();
         let domain = config.domain.clone();
         tasks.push(tokio::spawn(async move {
             loop {
                 let secs = 86_400 - unix_now() % 86_400 + 60;
                 tokio::time::sleep(Duration::from_secs(secs)).await;
-                let data_dir = data_dir.clone();
+                let location = location.clone();
                 let domain = domain.clone();
                 let moved = tokio::task::spawn_blocking(move || {
-                    let r = Store::open(&data_dir.join("ocs.sqlite3"))
+                    let r = location
+                        .open()
                         .map_err(|e| e.to_string())
                         .and_then(|mut db| {
                             let users = db.users().map_err(|e| e.to_string())?;
-                            book.publish(&mut db, &users, &domain, unix_now())
+                            book.publish(&mut *db, &users, &domain, unix_now())
                         });
                     (book, r)
                 })
@@ -418,12 +396,17 @@ pub async fn run(
     let mut udp_buf = vec![0u8; 65_535];
     tokio::pin!(shutdown);
     let mut stopping: Option<tokio::time::Instant> = None;
+    let mut last_observed = Instant::now();
     loop {
         let deadline = engine
             .poll_timeout()
             .map(tokio::time::Instant::from_std)
             .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
         let deadline = stopping.map_or(deadline, |s| deadline.min(s));
+        // The metrics are refreshed at least once a second, busy or idle.
+        let deadline = deadline.min(tokio::time::Instant::from_std(
+            last_observed + Duration::from_secs(1),
+        ));
         tokio::select! {
             // UDP is read here, in the engine's task, a burst at a time: no hop to another
             // task per datagram.
@@ -487,22 +470,32 @@ pub async fn run(
                 media: &media_tx,
                 webconf: &webconf_tx,
                 answers: &in_tx_main,
+                metrics: &metrics,
                 remote_secret: config.remote_mcu_secret.as_deref(),
                 trace: config.trace_sip,
             },
         );
+        if last_observed.elapsed() >= Duration::from_secs(1) {
+            last_observed = Instant::now();
+            observe(&metrics, &engine, &conns, &in_rx, &reports);
+        }
         if stopping.is_some() && engine.transactions() == 0 {
             break;
         }
     }
+    observe(&metrics, &engine, &conns, &in_rx, &reports);
     for t in tasks {
         t.abort();
     }
     drop(store_tx);
     let _ = tokio::task::spawn_blocking(move || store_thread.join()).await;
     drop(checkpoint_stop);
-    let _ = tokio::task::spawn_blocking(move || checkpointer.join()).await;
-    let _ = store::checkpoint(&db_path);
+    if let Some(c) = checkpointer {
+        let _ = tokio::task::spawn_blocking(move || c.join()).await;
+    }
+    if let store::Location::Sqlite(path) = &location {
+        let _ = store::checkpoint(path);
+    }
     tracing::info!(stats = ?engine.stats(), "stopped");
     Ok(())
 }
@@ -516,6 +509,7 @@ struct Outputs<'a> {
     media: &'a mpsc::UnboundedSender<sip::MediaOp>,
     webconf: &'a mpsc::UnboundedSender<sip::WebConfOp>,
     answers: &'a mpsc::Sender<Input>,
+    metrics: &'a Metrics,
     /// What the MCUs elsewhere require of this focus.
     remote_secret: Option<&'a str>,
     trace: bool,
@@ -542,6 +536,7 @@ impl sip::Sink for Outputs<'_> {
 
     fn store(&mut self, ticket: u64, op: sip::StoreOp) -> bool {
         // Committed on the store thread; the ticket comes back on the commit channel.
+        self.metrics.store_sent.fetch_add(1, Relaxed);
         let _ = self.store.send((ticket, op));
         false
     }
@@ -641,4 +636,125 @@ fn mcu_secret(dir: &std::path::Path, seed: &[u8; 32]) -> std::io::Result<String>
     let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     super::write_private(&path, secret.as_bytes())?;
     Ok(secret)
+}
+
+/// What the store holds at start-up.
+struct Loaded {
+    db: Box<dyn Store>,
+    users: Vec<User>,
+    bindings: Vec<sip::Binding>,
+    roaming: Vec<(String, String, String)>,
+    conferences: Vec<sip::StoredConference>,
+    book: AddressBook,
+}
+
+/// Opens the store, converts clear passwords of an old database, creates the configured users
+/// it lacks, publishes today's address book if it is not out yet, and reads what the engine
+/// starts from. Blocks.
+fn load(location: &store::Location, domain: &str, create: &[UserConfig]) -> Result<Loaded, String> {
+    let e = |e: store::Error| e.to_string();
+    let mut db = location.open().map_err(e)?;
+    let converted = db.hash_clear_passwords(domain).map_err(e)?;
+    if converted > 0 {
+        tracing::info!(
+            users = converted,
+            "clear passwords replaced by their hashes"
+        );
+    }
+    for u in create {
+        let user = User {
+            name: u.name.clone(),
+            secrets: Secrets::new(&u.name, domain, &u.password),
+            display: u.display.clone(),
+        };
+        if db.add_user(&user).map_err(e)? {
+            tracing::info!(user = %u.name, "user created");
+        }
+    }
+    let users = db.users().map_err(e)?;
+    // The address book: what the store kept, and today's book if it is not out yet.
+    let mut book = AddressBook::load(&mut *db)?;
+    let published = book.publish(&mut *db, &users, domain, unix_now())?;
+    if !published.is_empty() {
+        tracing::info!(files = published.len(), "address book published");
+    }
+    Ok(Loaded {
+        bindings: db.bindings(unix_now()).map_err(e)?,
+        roaming: db.roaming().map_err(e)?,
+        conferences: db.conferences(unix_now()).map_err(e)?,
+        users,
+        book,
+        db,
+    })
+}
+
+/// The store's thread: each batch of the writes queued meanwhile is one transaction; its last
+/// ticket goes back once it is committed. A batch that fails is tried again on a new
+/// connection (a PostgreSQL server restarted, a connection cut): every write is idempotent
+/// (an upsert or a delete), so a batch whose commit was cut off in flight is safe to repeat.
+/// One that still fails is not acknowledged: the responses held for it never go out.
+fn store_writer(
+    mut db: Box<dyn Store>,
+    location: &store::Location,
+    rx: &std::sync::mpsc::Receiver<(u64, sip::StoreOp)>,
+    commits: &mpsc::UnboundedSender<u64>,
+    metrics: &Metrics,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            batch.push(more);
+        }
+        let last = batch.last().map_or(0, |(t, _)| *t);
+        let ops: Vec<sip::StoreOp> = batch.into_iter().map(|(_, op)| op).collect();
+        let mut result = db.apply(&ops);
+        for wait in [100, 500, 2000] {
+            let Err(e) = &result else { break };
+            tracing::warn!(error = %e, ops = ops.len(), "store write failed; reconnecting");
+            std::thread::sleep(Duration::from_millis(wait));
+            match location.open() {
+                Ok(fresh) => {
+                    db = fresh;
+                    result = db.apply(&ops);
+                }
+                Err(e) => result = Err(e),
+            }
+        }
+        // Counted as done either way: the gauge is of writes still waiting.
+        metrics.store_committed.fetch_add(ops.len() as u64, Relaxed);
+        match result {
+            Ok(()) => {
+                metrics.store_batches.fetch_add(1, Relaxed);
+                if commits.send(last).is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                metrics.store_failures.fetch_add(1, Relaxed);
+                tracing::error!(error = %e, ops = ops.len(), "store write failed; not acknowledged");
+            }
+        }
+    }
+}
+
+/// Copies the engine's figures to the metrics (once a second: the bindings are counted).
+fn observe(
+    metrics: &Metrics,
+    engine: &Engine,
+    conns: &HashMap<ConnId, ConnHandle>,
+    inputs: &mpsc::Receiver<Input>,
+    reports: &av::Reports,
+) {
+    metrics.observe(&Observed {
+        stats: engine.stats(),
+        bindings: engine.live_bindings(SystemTime::now()) as u64,
+        transactions: engine.transactions() as u64,
+        conferences: engine.conference_count() as u64,
+        associations: engine.associations() as u64,
+        connections: conns.len() as u64,
+        input_queue: inputs.len() as u64,
+    });
+    if let Ok(r) = reports.lock() {
+        metrics.set_media_legs(r.values().map(|v| v.len() as u64).sum());
+    }
 }

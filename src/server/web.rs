@@ -110,11 +110,22 @@ pub(super) enum Site {
         Reports,
         super::webconf::Content,
         Option<std::sync::Arc<WebAuth>>,
+        Scrape,
     ),
     /// The MCUs' C3P endpoints, served by the engine's task, for a focus that sends
     /// `Authorization: Bearer <this secret>`.
     Mcu(mpsc::Sender<Input>, std::sync::Arc<str>),
 }
+
+/// `/metrics`: the figures, and the token a scraper must send (none: loopback only).
+#[derive(Clone)]
+pub(super) struct Scrape {
+    pub(super) metrics: std::sync::Arc<super::metrics::Metrics>,
+    pub(super) token: Option<std::sync::Arc<str>>,
+}
+
+/// Where the metrics are served.
+pub const METRICS_PATH: &str = "/metrics";
 
 /// Accepts connections and serves each in a task.
 pub(super) async fn listen(listener: TcpListener, site: Site) {
@@ -124,7 +135,7 @@ pub(super) async fn listen(listener: TcpListener, site: Site) {
         };
         let site = site.clone();
         tokio::spawn(async move {
-            if let Err(e) = serve(stream, site).await {
+            if let Err(e) = serve(stream, addr, site).await {
                 tracing::debug!(%addr, error = %e, "HTTP connection ended");
             }
         });
@@ -140,7 +151,7 @@ enum Pending {
     Mcu(Result<McuType, Reject>, C3pEndpoint),
 }
 
-async fn serve(mut stream: TcpStream, site: Site) -> std::io::Result<()> {
+async fn serve(mut stream: TcpStream, peer: SocketAddr, site: Site) -> std::io::Result<()> {
     let mut conn = Connection::new(Role::Server);
     let mut buf = vec![0u8; 16 * 1024];
     let mut out = Vec::new();
@@ -155,14 +166,29 @@ async fn serve(mut stream: TcpStream, site: Site) -> std::io::Result<()> {
                     let path = head.target.split('?').next().unwrap_or("");
                     let protected = path == QUALITY_PATH || path.starts_with(ABS_PATH);
                     let denied = match &site {
-                        Site::Web(_, _, _, Some(auth)) if protected => auth
+                        Site::Web(_, _, _, Some(auth), _) if protected => auth
                             .check(head.method, head.target, head.headers.get("authorization"))
                             .err(),
                         _ => None,
                     };
                     pending = match &site {
                         _ if denied.is_some() => Pending::Unauthorized(denied.unwrap_or_default()),
-                        Site::Web(_, _, content, _)
+                        Site::Web(.., scrape) if path == METRICS_PATH => {
+                            let allowed = match &scrape.token {
+                                Some(t) => bearer_is(head.headers.get("authorization"), t),
+                                None => peer.ip().is_loopback(),
+                            };
+                            if allowed {
+                                let text = Bytes::from(scrape.metrics.render());
+                                let ct = "text/plain; version=0.0.4";
+                                let reply = evaluate(&head, &Resource::new(&text, 0, ct));
+                                Pending::File(reply, text, 0, ct)
+                            } else {
+                                tracing::warn!(%peer, "/metrics refused");
+                                Pending::Unauthorized("Bearer realm=\"ocs-metrics\"".into())
+                            }
+                        }
+                        Site::Web(_, _, content, _, _)
                             if head.target.starts_with(super::webconf::CONTENT_PATH) =>
                         {
                             let path = head.target.split('?').next().unwrap_or("");
@@ -175,7 +201,7 @@ async fn serve(mut stream: TcpStream, site: Site) -> std::io::Result<()> {
                                 None => Pending::None,
                             }
                         }
-                        Site::Web(_, reports, _, _)
+                        Site::Web(_, reports, _, _, _)
                             if head.target.split('?').next() == Some(QUALITY_PATH) =>
                         {
                             let json = Bytes::from(quality_json(reports));
@@ -183,7 +209,7 @@ async fn serve(mut stream: TcpStream, site: Site) -> std::io::Result<()> {
                                 evaluate(&head, &Resource::new(&json, 0, "application/json"));
                             Pending::File(reply, json, 0, "application/json")
                         }
-                        Site::Web(files, _, _, _) => {
+                        Site::Web(files, ..) => {
                             let path = head.target.split('?').next().unwrap_or("");
                             let name = path.strip_prefix(ABS_PATH).unwrap_or("");
                             let file = (!name.is_empty() && !name.contains('/'))

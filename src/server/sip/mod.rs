@@ -465,6 +465,12 @@ impl Engine {
         r
     }
 
+    /// How many bindings are live at `wall` (every user's counted: call it now and then).
+    #[must_use]
+    pub fn live_bindings(&self, wall: SystemTime) -> usize {
+        self.registrar.live(wall)
+    }
+
     /// How many conferences the focus runs.
     #[must_use]
     pub fn conference_count(&self) -> usize {

@@ -135,6 +135,16 @@ impl Registrar {
         })
     }
 
+    /// How many bindings are live at `wall` (a pass over every user: for the metrics, once a
+    /// second).
+    pub(super) fn live(&self, wall: SystemTime) -> usize {
+        let now = unix(wall);
+        self.bindings
+            .values()
+            .map(|v| v.iter().filter(|b| b.expires_at > now).count())
+            .sum()
+    }
+
     /// Whether `aor` ever registered (480 rather than 404 when it has no live binding).
     pub(super) fn knows(&self, aor: &str) -> bool {
         self.bindings.contains_key(aor)
