@@ -601,3 +601,104 @@ fn decode_stun_checks_integrity() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("at byte"));
 }
+
+#[cfg(feature = "server")]
+#[test]
+fn serve_check_config_says_what_is_wrong_without_serving() {
+    let dir = std::env::temp_dir().join(format!("ocs-check-config-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.toml");
+    std::fs::write(
+        &good,
+        format!(
+            "data_dir = \"{}\"\nudp = \"127.0.0.1:0\"\nmetrics_token = \"0123456789abcdef0123\"\n",
+            dir.join("data").display()
+        ),
+    )
+    .unwrap();
+    let out = ocs(
+        &[
+            "serve",
+            "--config",
+            good.to_str().unwrap(),
+            "--check-config",
+        ],
+        b"",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("ok     database: SQLite at"), "{text}");
+    assert!(text.ends_with("configuration OK\n"), "{text}");
+    assert!(!dir.join("data").exists(), "a check creates nothing");
+
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "auth = [\"Digest\", \"Basic\"]\nmetrics_token = \"short\"\n\
+         database = \"postgresql://ocs:hunter2hunter2@db.example.com/ocs\"\n\
+         [remote_mcus]\nchat = \"192.0.2.1:444\"\n",
+    )
+    .unwrap();
+    let out = ocs(
+        &["serve", "--config", bad.to_str().unwrap(), "--check-config"],
+        b"",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    for wrong in [
+        "WRONG  auth: unknown scheme \"Basic\"",
+        "WRONG  metrics_token: shorter than 16 characters",
+        "WRONG  remote_mcus: set, but no remote_mcu_secret",
+        "WRONG  database: postgresql://ocs:***@db.example.com/ocs: PostgreSQL host db.example.com",
+    ] {
+        assert!(text.contains(wrong), "{wrong:?} in {text}");
+    }
+    assert!(!text.contains("hunter2"), "the password is not printed");
+    // A field TOML does not know is refused before any check.
+    std::fs::write(&bad, "databse = \"x\"\n").unwrap();
+    let out = ocs(
+        &["serve", "--config", bad.to_str().unwrap(), "--check-config"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The systemd unit as systemd reads it: `systemd-analyze verify` (which prints what it
+/// ignores and still exits 0) must have nothing to say, with the unit's binary pointing at
+/// this build.
+#[cfg(feature = "server")]
+#[test]
+fn the_systemd_unit_verifies() {
+    let Ok(v) = Command::new("systemd-analyze").arg("--version").output() else {
+        assert!(
+            std::env::var_os("OCS_REQUIRE_INTEROP").is_none(),
+            "OCS_REQUIRE_INTEROP is set but systemd-analyze is missing"
+        );
+        eprintln!("systemd unit NOT VERIFIED: no systemd-analyze (Debian systemd)");
+        return;
+    };
+    assert!(v.status.success());
+    let unit = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/deploy/ocs.service"),
+    )
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("ocs-unit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ocs.service");
+    std::fs::write(
+        &path,
+        unit.replace("/usr/local/bin/ocs", env!("CARGO_BIN_EXE_ocs")),
+    )
+    .unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && said.trim().is_empty(), "{said}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

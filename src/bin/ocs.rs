@@ -76,6 +76,13 @@ enum Command {
         /// Print every SIP message in and out.
         #[arg(long)]
         trace_sip: bool,
+        /// Check the configuration (and reach its database) without serving: exit 0 when it
+        /// is usable, 2 with what is wrong.
+        #[arg(long)]
+        check_config: bool,
+        /// Logs as text lines or as JSON objects, one per line (for a log shipper).
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
     },
     /// Parse a message and print it as JSON.
     Decode {
@@ -94,6 +101,14 @@ enum Command {
         #[arg(long)]
         key: Option<String>,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (timestamp, level, fields, message).
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -165,7 +180,12 @@ fn main() -> ExitCode {
             }
         }
         #[cfg(feature = "server")]
-        Command::Serve { config, trace_sip } => serve(config.as_deref(), trace_sip),
+        Command::Serve {
+            config,
+            trace_sip,
+            check_config,
+            log_format,
+        } => serve(config.as_deref(), trace_sip, check_config, log_format),
         #[cfg(feature = "server")]
         Command::Demo { json, seconds } => demo(json.as_deref(), seconds),
         Command::Decode {
@@ -197,11 +217,19 @@ fn main() -> ExitCode {
 }
 
 #[cfg(feature = "server")]
-fn serve(config: Option<&std::path::Path>, trace_sip: bool) -> ExitCode {
-    tracing_subscriber::fmt()
+fn serve(
+    config: Option<&std::path::Path>,
+    trace_sip: bool,
+    check_config: bool,
+    log_format: LogFormat,
+) -> ExitCode {
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     let mut cfg = match config {
         Some(p) => match ocs_stack::server::Config::from_file(p) {
             Ok(c) => c,
@@ -213,6 +241,20 @@ fn serve(config: Option<&std::path::Path>, trace_sip: bool) -> ExitCode {
         None => ocs_stack::server::Config::default(),
     };
     cfg.trace_sip |= trace_sip;
+    if check_config {
+        let (wrong, checked) = cfg.check();
+        for line in &checked {
+            println!("ok     {line}");
+        }
+        for line in &wrong {
+            println!("WRONG  {line}");
+        }
+        if wrong.is_empty() {
+            println!("configuration OK");
+            return ExitCode::SUCCESS;
+        }
+        return ExitCode::from(2);
+    }
     // One thread runs the sockets and the SIP engine together (no hand-over between threads
     // per datagram); the database writer and its checkpoints have threads of their own.
     let rt = match tokio::runtime::Builder::new_current_thread()

@@ -267,6 +267,108 @@ impl Default for Config {
 }
 
 impl Config {
+    /// What is wrong with this configuration that TOML could not say: unknown authentication
+    /// schemes, a keytab or data directory that is not there, a store that cannot be reached
+    /// (PostgreSQL is connected to and its schema version read, nothing written), secrets
+    /// left empty. Returns the findings, one line each, and what it checked.
+    #[must_use]
+    pub fn check(&self) -> (Vec<String>, Vec<String>) {
+        let mut wrong = Vec::new();
+        let mut checked = Vec::new();
+        let unknown: Vec<&String> = self
+            .auth
+            .iter()
+            .filter(|a| !["Digest", "NTLM"].iter().any(|k| k.eq_ignore_ascii_case(a)))
+            .collect();
+        for a in &unknown {
+            wrong.push(format!("auth: unknown scheme {a:?} (Digest, NTLM)"));
+        }
+        if self.auth.is_empty() {
+            checked.push("auth: OFF (every request acts as its From: load tests only)".into());
+        } else if unknown.is_empty() {
+            checked.push(format!("auth: {}", self.auth.join(", ")));
+        }
+        if let Some(k) = &self.kerberos_keytab
+            && !k.is_file()
+        {
+            wrong.push(format!("kerberos_keytab: {} is not a file", k.display()));
+        }
+        for (name, value) in [
+            ("mcu_secret", &self.mcu_secret),
+            ("remote_mcu_secret", &self.remote_mcu_secret),
+            ("metrics_token", &self.metrics_token),
+        ] {
+            if value.as_deref().is_some_and(|v| v.trim().len() < 16) {
+                wrong.push(format!("{name}: shorter than 16 characters"));
+            }
+        }
+        if !self.remote_mcus.is_empty() && self.remote_mcu_secret.is_none() {
+            wrong.push("remote_mcus: set, but no remote_mcu_secret to send them".into());
+        }
+        for (t, _) in &self.remote_mcus {
+            if matches!(
+                crate::cccp::uri::McuType::parse(t),
+                crate::cccp::uri::McuType::Other(_)
+            ) {
+                wrong.push(format!(
+                    "remote_mcus: unknown MCU type {t:?} (audio-video, chat, meeting)"
+                ));
+            }
+        }
+        if self.udp.is_none() && self.tcp.is_none() && self.tls.is_none() {
+            wrong.push("udp, tcp, tls: all off, no SIP at all".into());
+        }
+        let location = store::Location::from_setting(self.database.as_deref(), &self.data_dir);
+        match &location {
+            store::Location::Sqlite(path) => {
+                let dir = path.parent().unwrap_or(std::path::Path::new("."));
+                let existing = dir
+                    .ancestors()
+                    .map(|d| {
+                        if d.as_os_str().is_empty() {
+                            std::path::Path::new(".")
+                        } else {
+                            d
+                        }
+                    })
+                    .find(|d| d.exists());
+                match existing.map(std::fs::metadata) {
+                    Some(Ok(m)) if m.permissions().readonly() => {
+                        wrong.push(format!("database: {} is read-only", dir.display()));
+                    }
+                    Some(Ok(_)) => checked.push(format!("database: SQLite at {}", path.display())),
+                    _ => wrong.push(format!("database: {} cannot be made", dir.display())),
+                }
+            }
+            #[cfg(feature = "postgres")]
+            store::Location::Postgres(c) => match store::Postgres::schema_of(c) {
+                Ok(v) => checked.push(format!(
+                    "database: PostgreSQL {} reached, schema version {v} (this build: {})",
+                    location.redacted(),
+                    store::MIGRATIONS.last().map_or(0, |m| m.0)
+                )),
+                Err(e) => wrong.push(format!("database: {}: {e}", location.redacted())),
+            },
+            #[cfg(not(feature = "postgres"))]
+            store::Location::Postgres(_) => {
+                wrong.push("database: PostgreSQL needs a build with the `postgres` feature".into());
+            }
+        }
+        for (name, a) in [
+            ("udp", self.udp),
+            ("tcp", self.tcp),
+            ("tls", self.tls),
+            ("web", self.web),
+            ("psom", self.psom),
+            ("media", self.media),
+        ] {
+            if let Some(a) = a {
+                checked.push(format!("{name}: {a}"));
+            }
+        }
+        (wrong, checked)
+    }
+
     /// Reads a TOML file; missing fields keep their defaults.
     ///
     /// # Errors

@@ -53,25 +53,7 @@ impl Postgres {
     /// The connection's or the migrations', [`Error::SchemaTooNew`], or
     /// [`Error::Unsupported`] for a host that is neither a Unix socket nor loopback.
     pub fn connect(config: &str) -> Result<Postgres, Error> {
-        let parsed: postgres::Config = config.parse()?;
-        for host in parsed.get_hosts() {
-            if let postgres::config::Host::Tcp(name) = host
-                && !is_loopback(name)
-            {
-                return Err(Error::Unsupported(format!(
-                    "PostgreSQL host {name}: this build speaks to PostgreSQL without TLS, so \
-                     only over a Unix socket or loopback (the database holds password hashes)"
-                )));
-            }
-        }
-        for addr in parsed.get_hostaddrs() {
-            if !addr.is_loopback() {
-                return Err(Error::Unsupported(format!(
-                    "PostgreSQL hostaddr {addr}: only a Unix socket or loopback without TLS"
-                )));
-            }
-        }
-        let mut client = parsed.connect(NoTls)?;
+        let mut client = open(config)?;
         migrate(&mut client)?;
         let stmts = Statements {
             bind: client.prepare(
@@ -103,6 +85,30 @@ impl Postgres {
         Ok(Postgres { client, stmts })
     }
 
+    /// Connects with `config`, as [`Postgres::connect`] would, and reads the schema version
+    /// without migrating or writing anything (0 for a database never opened by `ocs serve`).
+    ///
+    /// # Errors
+    /// The connection's, or [`Error::Unsupported`] for a host it would refuse.
+    pub fn schema_of(config: &str) -> Result<i32, Error> {
+        let mut client = open(config)?;
+        let exists: bool = client
+            .query_one(
+                "SELECT to_regclass('ocs_schema_migrations') IS NOT NULL",
+                &[],
+            )?
+            .get(0);
+        if !exists {
+            return Ok(0);
+        }
+        Ok(client
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0) FROM ocs_schema_migrations",
+                &[],
+            )?
+            .get(0))
+    }
+
     /// The schema version the database is at.
     ///
     /// # Errors
@@ -116,6 +122,29 @@ impl Postgres {
             )?
             .get(0))
     }
+}
+
+/// A connection to `config`: a Unix socket or loopback only (no TLS in this build).
+fn open(config: &str) -> Result<Client, Error> {
+    let parsed: postgres::Config = config.parse()?;
+    for host in parsed.get_hosts() {
+        if let postgres::config::Host::Tcp(name) = host
+            && !is_loopback(name)
+        {
+            return Err(Error::Unsupported(format!(
+                "PostgreSQL host {name}: this build speaks to PostgreSQL without TLS, so \
+                 only over a Unix socket or loopback (the database holds password hashes)"
+            )));
+        }
+    }
+    for addr in parsed.get_hostaddrs() {
+        if !addr.is_loopback() {
+            return Err(Error::Unsupported(format!(
+                "PostgreSQL hostaddr {addr}: only a Unix socket or loopback without TLS"
+            )));
+        }
+    }
+    Ok(parsed.connect(NoTls)?)
 }
 
 /// Whether a host name is this machine's loopback.
