@@ -305,7 +305,7 @@ impl Config {
         if !self.remote_mcus.is_empty() && self.remote_mcu_secret.is_none() {
             wrong.push("remote_mcus: set, but no remote_mcu_secret to send them".into());
         }
-        for (t, _) in &self.remote_mcus {
+        for t in self.remote_mcus.keys() {
             if matches!(
                 crate::cccp::uri::McuType::parse(t),
                 crate::cccp::uri::McuType::Other(_)
