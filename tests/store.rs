@@ -27,6 +27,7 @@ fn binding(contact: &str, expires_at: u64) -> Binding {
         call_id: "reg-1".into(),
         cseq: u32::MAX,
         flow: None,
+        path: Vec::new(),
     }
 }
 
@@ -40,7 +41,13 @@ fn contract(s: &mut dyn Store) {
     assert_eq!(s.hash_clear_passwords("contoso.com").unwrap(), 0);
 
     // Bindings: upserted, expired ones purged by the read, deleted.
-    let live = binding("sip:alice@192.0.2.1:5060;transport=tcp", 1000);
+    let live = Binding {
+        path: vec![
+            "<sip:192.0.2.50:5070;transport=tcp;lr>".into(),
+            "<sip:edge.contoso.com;lr>".into(),
+        ],
+        ..binding("sip:alice@192.0.2.1:5060;transport=tcp", 1000)
+    };
     let old = binding("sip:alice@192.0.2.2", 10);
     s.apply(&[StoreOp::Bind(live.clone()), StoreOp::Bind(old.clone())])
         .unwrap();
@@ -50,6 +57,7 @@ fn contract(s: &mut dyn Store) {
         expires_at: 2000,
         cseq: 7,
         instance: None,
+        path: vec!["<sip:192.0.2.51:5070;transport=tcp;lr>".into()],
         ..live.clone()
     };
     s.apply(&[StoreOp::Bind(refreshed.clone())]).unwrap();

@@ -434,10 +434,13 @@ pub fn proxy(data: &[u8]) {
     };
     let pop_all = flags & 1 == 1;
     let rr = ["<sip:192.0.2.99;transport=tcp;lr>"];
+    let path = ["<sip:192.0.2.98;transport=tcp;lr>"];
+    let pushed = flags & 4 == 4;
     let branch = Branch {
         target: "sip:fuzz@192.0.2.1:5070",
         via: "SIP/2.0/TCP 192.0.2.99;branch=z9hG4bKfuzz",
         record_route: if flags & 2 == 2 { &rr } else { &[] },
+        route: if pushed { &path } else { &[] },
     };
     match forward(&m, &branch, |_| pop_all) {
         Ok(f) => {
@@ -447,8 +450,16 @@ pub fn proxy(data: &[u8]) {
                 f.top_via().ok().and_then(|v| v.branch()),
                 Some("z9hG4bKfuzz")
             );
-            if pop_all {
+            if pop_all && !pushed {
                 assert!(f.header(HeaderName::Route).is_none());
+            }
+            if pushed {
+                let top = f
+                    .routes()
+                    .next()
+                    .and_then(Result::ok)
+                    .map(|r| r.uri.to_string());
+                assert_eq!(top.as_deref(), Some("sip:192.0.2.98;transport=tcp;lr"));
             }
             let kept = |x: &Message| {
                 x.headers()

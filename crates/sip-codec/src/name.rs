@@ -145,6 +145,8 @@ header_names! {
     Route = "Route", list true;
     /// `Record-Route` (§20.30).
     RecordRoute = "Record-Route", list true;
+    /// `Path` (RFC 3327 §4): the proxies a REGISTER came through, for requests to its contact.
+    Path = "Path", list true;
     /// `Subject` (§20.36).
     Subject = "Subject", compact 's';
     /// `User-Agent` (§20.41).
@@ -186,6 +188,7 @@ impl HeaderName {
             (4, b'c') => { if b.eq_ignore_ascii_case(b"CSeq") { HeaderName::CSeq } else { HeaderName::Other } }
             (4, b'd') => { if b.eq_ignore_ascii_case(b"Date") { HeaderName::Date } else { HeaderName::Other } }
             (4, b'f') => { if b.eq_ignore_ascii_case(b"From") { HeaderName::From } else { HeaderName::Other } }
+            (4, b'p') => { if b.eq_ignore_ascii_case(b"Path") { HeaderName::Path } else { HeaderName::Other } }
             (5, b'a') => { if b.eq_ignore_ascii_case(b"Allow") { HeaderName::Allow } else { HeaderName::Other } }
             (5, b'e') => { if b.eq_ignore_ascii_case(b"Event") { HeaderName::Event } else { HeaderName::Other } }
             (5, b'r') => { if b.eq_ignore_ascii_case(b"Route") { HeaderName::Route } else { HeaderName::Other } }

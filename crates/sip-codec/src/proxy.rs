@@ -24,6 +24,7 @@
 //!     target: "sip:bob@192.0.2.4",
 //!     via: "SIP/2.0/UDP bigbox3.site3.atlanta.com;branch=z9hG4bK77ef4c2312983.1",
 //!     record_route: &["<sip:bigbox3.site3.atlanta.com;lr>"],
+//!     route: &[],
 //! };
 //! let fwd = proxy::forward(&invite, &branch, |_| false).unwrap();
 //! assert_eq!(fwd.max_forwards().unwrap().unwrap(), 69);
@@ -80,12 +81,17 @@ pub struct Branch<'a> {
     /// Record-Route values this proxy inserts, top first (§16.6 step 4); empty for none. Two
     /// when the branch leaves on another transport than the request came in on (RFC 5658).
     pub record_route: &'a [&'a str],
+    /// Route values this proxy pushes on top of what is left of the request's route set, top
+    /// first (§16.6 step 7): the Path of the registration the target came from (RFC 3327
+    /// §5.3), or proxies its policy sends through; empty for none.
+    pub route: &'a [&'a str],
 }
 
 /// The request copied and rewritten for one branch, as RFC 3261 §16.6 says: the Request-URI
 /// replaced (step 2), Max-Forwards decremented or added with 70 (step 3), the Record-Route
 /// values inserted on top (step 4), the leading Route entries that name this proxy removed
-/// (§16.4; `is_ours` tells, for each entry's URI), this proxy's Via on top (step 8). Everything
+/// (§16.4; `is_ours` tells, for each entry's URI), the branch's Route values pushed on top of
+/// the rest (step 7), this proxy's Via on top (step 8). Everything
 /// else, the body included, is copied as it was.
 ///
 /// # Errors
@@ -141,6 +147,10 @@ pub fn forward_into(
     put(buf, &["Via: ", branch.via, "\r\n"]);
     for rr in branch.record_route {
         put(buf, &["Record-Route: ", rr, "\r\n"]);
+    }
+    // Above the request's own Route lines: pushed on top of its route set.
+    for r in branch.route {
+        put(buf, &["Route: ", r, "\r\n"]);
     }
     let mut mf_written = false;
     let mut skip = ours;
@@ -355,6 +365,7 @@ Content-Length: 0
             target: "sip:bob@biloxi.com",
             via: "SIP/2.0/UDP bigbox3.site3.atlanta.com;branch=z9hG4bK77ef4c2312983.1",
             record_route: &[],
+            route: &[],
         };
         let f3 = forward(&f1, &branch, |_| false).unwrap();
         assert_eq!(
@@ -379,6 +390,7 @@ Content-Length: 0\r
                 target: "sip:bob@192.0.2.4",
                 via: "SIP/2.0/UDP server10.biloxi.com;branch=z9hG4bK4b43c2ff8.1",
                 record_route: &[],
+                route: &[],
             },
             |_| false,
         )
@@ -462,6 +474,7 @@ Content-Length: 0
                 target: "sip:callee@domain.com",
                 via: "SIP/2.0/UDP p1.example.com;branch=z9hG4bKp1",
                 record_route: &["<sip:p1.example.com;lr>"],
+                route: &[],
             },
             host_is("p1.example.com"),
         )
@@ -487,6 +500,7 @@ Content-Length: 0
                 target: "sip:callee@u2.domain.com",
                 via: "SIP/2.0/UDP p1.example.com;branch=z9hG4bKp1b",
                 record_route: &[],
+                route: &[],
             },
             host_is("p1.example.com"),
         )
@@ -507,12 +521,54 @@ Content-Length: 0
                 target: "sip:callee@u2.domain.com",
                 via: "SIP/2.0/UDP p2.domain.com;branch=z9hG4bKp2b",
                 record_route: &[],
+                route: &[],
             },
             host_is("p2.domain.com"),
         )
         .unwrap();
         assert!(last.header(HeaderName::Route).is_none());
         assert_eq!(last.max_forwards().unwrap().unwrap(), 68);
+    }
+
+    /// RFC 3327 §5.3: a target registered through an edge proxy (Path) is reached through it:
+    /// the Path values are pushed as Route on top of what is left of the route set, ours gone.
+    #[test]
+    fn a_registration_path_is_pushed_above_the_remaining_route_set() {
+        let req = msg("MESSAGE sip:bob@example.com SIP/2.0
+Via: SIP/2.0/TCP a.example.com;branch=z9hG4bKa
+Route: <sip:p.example.com;lr>, <sip:next.example.com;lr>
+Max-Forwards: 70
+From: <sip:a@example.com>;tag=1
+To: <sip:b@example.com>
+Call-ID: c
+CSeq: 1 MESSAGE
+Content-Length: 0
+
+");
+        let out = forward(
+            &req,
+            &Branch {
+                target: "sip:bob@192.0.2.9:5062;transport=tcp",
+                via: "SIP/2.0/UDP p.example.com;branch=z9hG4bKp",
+                record_route: &[],
+                route: &["<sip:edge1.example.com;lr>", "<sip:edge2.example.com;lr>"],
+            },
+            host_is("p.example.com"),
+        )
+        .unwrap();
+        let routes: Vec<String> = out.routes().map(|r| r.unwrap().uri.to_string()).collect();
+        assert_eq!(
+            routes,
+            [
+                "sip:edge1.example.com;lr",
+                "sip:edge2.example.com;lr",
+                "sip:next.example.com;lr"
+            ]
+        );
+        assert_eq!(
+            out.request_uri().unwrap().unwrap().to_string(),
+            "sip:bob@192.0.2.9:5062;transport=tcp"
+        );
     }
 
     /// Our entries on separate Route lines (double record-routing, RFC 5658) all go.
@@ -536,6 +592,7 @@ Content-Length: 0
                 target: "sip:b@192.0.2.9",
                 via: "SIP/2.0/UDP p.example.com;branch=z9hG4bKp",
                 record_route: &[],
+                route: &[],
             },
             host_is("p.example.com"),
         )
@@ -551,6 +608,7 @@ Content-Length: 0
             target: "sip:b@example.com",
             via: "SIP/2.0/UDP p.example.com;branch=z9hG4bKp",
             record_route: &[],
+            route: &[],
         };
         let none = msg("OPTIONS sip:b@example.com SIP/2.0
 Via: SIP/2.0/UDP a.example.com;branch=z9hG4bKa
@@ -608,6 +666,7 @@ hello");
                 target: "sip:b@192.0.2.1:5070",
                 via: "SIP/2.0/UDP p.example.com;branch=z9hG4bKp",
                 record_route: &[],
+                route: &[],
             },
             |_| false,
         )

@@ -12,6 +12,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
+use super::pool::Pool;
 use super::security::Security;
 use super::{EngineConfig, Output, Stats, StoreOp};
 use crate::sip::Message;
@@ -112,6 +113,10 @@ pub(super) struct Core {
     tx_buf: Vec<u8>,
     /// Authentication, the clients' security associations, and the signing of what we send.
     pub(super) security: Security,
+    /// The other front ends, when this one is in a pool.
+    pub(super) pool: Option<Pool>,
+    /// The wall clock at the latest input (what a request to the pool is signed with).
+    pub(super) wall: SystemTime,
 }
 
 impl Core {
@@ -130,7 +135,23 @@ impl Core {
             secret: Unpredictable::new(seed, b"ocs-engine challenges"),
             stats: Stats::default(),
             tx_buf: vec![0; 80 * 1024],
+            pool: None,
+            wall: UNIX_EPOCH,
         }
+    }
+
+    /// What goes to `peer`: signed for a link to another front end, sealed for a client
+    /// with a security association.
+    fn outgoing(&mut self, peer: &Peer, bytes: Bytes) -> Bytes {
+        match &self.pool {
+            Some(pool) if pool.is_link(peer) => pool.sign(bytes, self.wall),
+            _ => self.security.seal(peer, bytes),
+        }
+    }
+
+    /// Whether `peer` is another front end of our pool.
+    pub(super) fn is_pool_peer(&self, peer: &Peer) -> bool {
+        self.pool.as_ref().is_some_and(|p| p.is_pool_peer(peer))
     }
 
     /// A fresh token (tags, branches): 64 unpredictable bits in hex.
@@ -153,7 +174,7 @@ impl Core {
 
     /// Bytes straight to a peer, outside any transaction (a BENOTIFY, a stateless forward).
     pub(super) fn send(&mut self, peer: Peer, bytes: Bytes) {
-        let bytes = self.security.seal(&peer, bytes);
+        let bytes = self.outgoing(&peer, bytes);
         self.out
             .push_back(Output::Transmit(Outbound { peer, bytes }));
     }
@@ -189,7 +210,7 @@ impl Core {
         while let Ok(Some(t)) = self.layer.poll_transmit(&mut self.tx_buf) {
             if let Some(&peer) = self.peers.get(&t.key) {
                 let bytes = Bytes::copy_from_slice(&self.tx_buf[..t.len]);
-                let bytes = self.security.seal(&peer, bytes);
+                let bytes = self.outgoing(&peer, bytes);
                 self.out
                     .push_back(Output::Transmit(Outbound { peer, bytes }));
             }
@@ -309,10 +330,16 @@ impl Core {
         let Some(ip) = host.ip() else {
             return false;
         };
-        [self.cfg.udp_addr, self.cfg.tcp_addr, self.cfg.tls_addr]
-            .iter()
-            .flatten()
-            .any(|a| a.port() == port && a.ip() == ip)
+        let pool = self.pool.as_ref().map(|p| p.cfg.addr);
+        [
+            self.cfg.udp_addr,
+            self.cfg.tcp_addr,
+            self.cfg.tls_addr,
+            pool,
+        ]
+        .iter()
+        .flatten()
+        .any(|a| a.port() == port && a.ip() == ip)
     }
 
     /// A Request-URI with no user part naming us (OPTIONS pings, REGISTER).
@@ -332,6 +359,9 @@ impl Core {
 
     /// The `sent-by` of our Via on `peer`'s transport.
     pub(super) fn sent_by(&self, peer: &Peer) -> String {
+        if let Some(pool) = self.pool.as_ref().filter(|p| p.is_pool_peer(peer)) {
+            return pool.cfg.addr.to_string();
+        }
         match peer {
             Peer::Udp(_) => self.cfg.udp_addr,
             Peer::Stream { tls: false, .. } => self.cfg.tcp_addr,
@@ -354,6 +384,9 @@ impl Core {
 
     /// Our Record-Route value for `peer`'s transport, if we listen on it.
     pub(super) fn record_route(&self, peer: &Peer) -> Option<String> {
+        if let Some(pool) = self.pool.as_ref().filter(|p| p.is_pool_peer(peer)) {
+            return Some(pool.uri.clone());
+        }
         let (addr, t) = match peer {
             Peer::Udp(_) => (self.cfg.udp_addr?, "udp"),
             Peer::Stream { tls: false, .. } => (self.cfg.tcp_addr?, "tcp"),

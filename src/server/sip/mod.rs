@@ -42,6 +42,7 @@
 mod conference;
 pub(crate) mod core;
 pub mod kerberos;
+pub mod pool;
 mod presence;
 mod provisioning;
 mod proxy;
@@ -57,6 +58,7 @@ use bytes::Bytes;
 pub use self::core::{ConnId, Outbound, Peer};
 pub use crate::server::mcu::{MediaLeg, MediaOp, WebConfOp};
 pub use conference::C3P;
+pub use pool::PoolConfig;
 pub use presence::PresenceLimits;
 pub use registrar::{Binding, ClearPasswords, Directory};
 
@@ -261,6 +263,8 @@ pub struct EngineConfig {
     pub presence: PresenceLimits,
     /// Whether the A/V MCU's media must be SRTP.
     pub media_srtp: crate::server::mcu::SrtpPolicy,
+    /// This front end's place in a pool of them, if it is in one.
+    pub pool: Option<PoolConfig>,
 }
 
 impl Default for EngineConfig {
@@ -287,6 +291,7 @@ impl Default for EngineConfig {
             remote_mcus: Vec::new(),
             presence: PresenceLimits::default(),
             media_srtp: crate::server::mcu::SrtpPolicy::Required,
+            pool: None,
         }
     }
 }
@@ -389,7 +394,9 @@ impl Engine {
         );
         let remote_mcus = cfg.remote_mcus.clone();
         let presence = Presence::new(cfg.presence.clone());
-        let core = Core::new(cfg, &seed, now);
+        let pool = cfg.pool.clone().map(pool::Pool::new);
+        let mut core = Core::new(cfg, &seed, now);
+        core.pool = pool;
         let focus = crate::cccp::focus::Focus::new(
             crate::cccp::focus::FocusConfig {
                 mcus: vec![McuType::AudioVideo, McuType::Chat, McuType::Meeting],
@@ -497,6 +504,7 @@ impl Engine {
     /// The answer of a remote MCU to [`McuCall`] `id`: the C3P response document, or `None`
     /// when the exchange failed (connection, HTTP status, time-out).
     pub fn mcu_answer(&mut self, now: Instant, wall: SystemTime, id: u64, answer: Option<&[u8]>) {
+        self.core.wall = wall;
         let (conference, mut cx) = conferencing!(self);
         conference.mcu_answer(&mut cx, now, wall, id, answer);
         self.core.flush_transmits();
@@ -511,6 +519,21 @@ impl Engine {
         peer: Peer,
         users: &dyn Directory,
     ) {
+        self.core.wall = wall;
+        // A request from another front end carries the pool's signature, or is refused.
+        let message = match &self.core.pool {
+            Some(pool) if message.is_request() && pool.is_pool_peer(&peer) => {
+                match pool.verify(&message, wall) {
+                    Ok((m, _node)) => m,
+                    Err(why) => {
+                        self.core.stats.auth_failures += 1;
+                        tracing::warn!(peer = %peer.addr(), %why, "a request on the pool listener refused");
+                        return;
+                    }
+                }
+            }
+            _ => message,
+        };
         // A client with a security association signs what it answers too ([MS-SIPAE] 3.3.5).
         if !message.is_request() && !self.core.security.accept_from(&message, &peer) {
             self.core.stats.unsigned_dropped += 1;
@@ -566,6 +589,35 @@ impl Engine {
     pub fn closed(&mut self, conn: ConnId) {
         self.core.security.closed(conn);
         self.presence.closed(conn);
+        if let Some(p) = &mut self.core.pool {
+            p.closed(conn);
+        }
+    }
+
+    /// The link to the front end whose pool listener is `addr` is up (`Some`: the
+    /// connection we opened) or down (`None`). Nodes the engine was never told of are not
+    /// of the pool.
+    pub fn pool_link(&mut self, addr: SocketAddr, link: Option<Peer>) {
+        if let Some(p) = &mut self.core.pool {
+            p.link(addr, link);
+        }
+    }
+
+    /// A connection on this front end's pool listener: its requests must carry the pool's
+    /// signature ([`pool`]), and are trusted as the other node asserts them.
+    pub fn pool_inbound(&mut self, conn: ConnId) {
+        if let Some(p) = &mut self.core.pool {
+            p.inbound(conn);
+        }
+    }
+
+    /// A binding another front end wrote (`by`, the node's name) to the shared store:
+    /// stored (`Some`) or deleted. This node's own writes are skipped.
+    pub fn remote_binding(&mut self, by: &str, aor: &str, contact: &str, b: Option<Binding>) {
+        if self.core.pool.as_ref().is_none_or(|p| p.cfg.name == by) {
+            return;
+        }
+        self.registrar.remote(aor, contact, b);
     }
 
     /// Accepts [MS-SIPAE] Kerberos from now on (offered first in every challenge), with the
@@ -589,6 +641,7 @@ impl Engine {
 
     /// Fires due timers.
     pub fn handle_timeout(&mut self, now: Instant, wall: SystemTime, users: &dyn Directory) {
+        self.core.wall = wall;
         self.core.layer.handle_timeout(now);
         self.drain(now, wall, None, users);
         let (conference, mut cx) = conferencing!(self);
@@ -758,8 +811,18 @@ impl Engine {
         let route = self.route(&req);
         // Every request but REGISTER (the registrar's own challenge), a ping of the server
         // and CANCEL (which cannot be challenged, RFC 3261 §22.1) is authenticated here, and
-        // its From must be the authenticated user.
+        // its From must be the authenticated user — unless another front end of the pool
+        // sends it (signed: it authenticated the user, and asserts who sent it).
+        let from_pool = self
+            .core
+            .peers
+            .get(&key)
+            .is_some_and(|p| self.core.is_pool_peer(p));
+        if from_pool && matches!(route, Route::Registrar) {
+            return self.core.reply(now, key, &req, 403, "Forbidden");
+        }
         if self.core.security.enabled
+            && !from_pool
             && !matches!(route, Route::Registrar | Route::Options | Route::Cancel)
         {
             let Some(who) = security::authenticate(&mut self.core, now, key, &req, users, false)

@@ -42,6 +42,14 @@ const CALLER_MEMORY: std::time::Duration = std::time::Duration::from_secs(32);
 /// At most this many remembered callers.
 const MAX_CALLERS: usize = 100_000;
 
+/// Where a request goes on one branch: its Request-URI, the next hop, and the Route values
+/// pushed on top (the target's Path without us).
+struct Target {
+    uri: String,
+    peer: Peer,
+    route: Vec<String>,
+}
+
 /// Where a SIP URI points: its host (an address), port and transport.
 pub(super) fn target_of(uri: &Uri<'_>) -> Option<(SocketAddr, bool)> {
     let s = uri.as_sip()?;
@@ -66,18 +74,33 @@ impl Proxy {
         self.branch_of.remove(&key);
     }
 
+    /// The next hop for a route entry: another front end of our pool over our link to it,
+    /// else the address its URI names (UDP). `None`: a pool node we hold no link to.
+    fn next_hop(core: &Core, uri: &Uri<'_>) -> Option<Peer> {
+        let (addr, _tcp) = target_of(uri)?;
+        match &core.pool {
+            Some(p) if p.is_node(addr) => p.link_to(addr),
+            _ => Some(Peer::Udp(addr)),
+        }
+    }
+
     /// The targets of a request: the Request-URI's registered contacts when it names a user of
-    /// ours, else the Request-URI itself.
+    /// ours (each reached through its Path, RFC 3327), else the Request-URI itself (through
+    /// the next node of our pool when its route set names one).
     fn targets(
         core: &Core,
         registrar: &Registrar,
         req: &Message,
         wall: SystemTime,
-    ) -> Result<Vec<(String, Peer)>, (u16, &'static str)> {
+    ) -> Result<Vec<Target>, (u16, &'static str)> {
         let Some(Ok(uri)) = req.request_uri() else {
             return Err((400, "Bad Request"));
         };
         let sip = uri.as_sip().ok_or((416, "Unsupported URI Scheme"))?;
+        let is_ours = |u: &Uri<'_>| {
+            u.as_sip()
+                .is_some_and(|s| core.is_our_addr(&s.host, s.port.unwrap_or(5060)))
+        };
         if core.is_us(&sip.host, sip.port) {
             let user = sip.user.ok_or((404, "Not Found"))?;
             let aor = format!("sip:{user}@{}", core.cfg.domain);
@@ -86,18 +109,38 @@ impl Proxy {
                 .params
                 .value("opaque")
                 .and_then(|o| o.strip_prefix("user:epid:"));
-            let found: Vec<(String, Peer)> = registrar
+            let found: Vec<Target> = registrar
                 .bindings(&aor, wall)
                 .into_iter()
                 .filter(|b| epid.is_none_or(|e| b.gruu().is_some_and(|g| g.contains(e))))
                 .filter_map(|b| {
-                    let peer = b.flow.or_else(|| {
-                        Uri::parse(&b.contact)
-                            .ok()
-                            .and_then(|u| target_of(&u))
-                            .map(|(addr, _tcp)| Peer::Udp(addr))
-                    })?;
-                    Some((b.contact.clone(), peer))
+                    // The Path without the entries naming us (we are the node on top of
+                    // what we registered ourselves).
+                    let route: Vec<String> = b
+                        .path
+                        .iter()
+                        .skip_while(|p| {
+                            crate::sip::headers::NameAddr::parse(p).is_ok_and(|n| is_ours(&n.uri))
+                        })
+                        .cloned()
+                        .collect();
+                    let peer = match route.first() {
+                        Some(top) => {
+                            let n = crate::sip::headers::NameAddr::parse(top).ok()?;
+                            Self::next_hop(core, &n.uri)?
+                        }
+                        None => b.flow.or_else(|| {
+                            Uri::parse(&b.contact)
+                                .ok()
+                                .and_then(|u| target_of(&u))
+                                .map(|(addr, _tcp)| Peer::Udp(addr))
+                        })?,
+                    };
+                    Some(Target {
+                        uri: b.contact.clone(),
+                        peer,
+                        route,
+                    })
                 })
                 .collect();
             if found.is_empty() {
@@ -108,6 +151,23 @@ impl Proxy {
                 });
             }
             return Ok(found);
+        }
+        // An in-dialog request whose route set goes on through another node of our pool.
+        if core.pool.is_some() {
+            let next = req
+                .routes()
+                .filter_map(Result::ok)
+                .find(|r| !is_ours(&r.uri));
+            if let Some(next) = next
+                && let Some((addr, _)) = target_of(&next.uri)
+                && let Some(link) = core.pool.as_ref().and_then(|p| p.link_to(addr))
+            {
+                return Ok(vec![Target {
+                    uri: uri.to_string(),
+                    peer: link,
+                    route: Vec::new(),
+                }]);
+            }
         }
         let (addr, _tcp) = target_of(&uri).ok_or((403, "Forbidden"))?;
         // Not an open relay: an address is a target for a request from a user of ours (with
@@ -132,7 +192,11 @@ impl Proxy {
             .get(&uri)
             .copied()
             .unwrap_or(Peer::Udp(addr));
-        Ok(vec![(uri, peer)])
+        Ok(vec![Target {
+            uri,
+            peer,
+            route: Vec::new(),
+        }])
     }
 
     /// The request rewritten for one branch (RFC 3261 §16.6): Record-Route added for
@@ -141,27 +205,28 @@ impl Proxy {
     fn rewrite(
         core: &mut Core,
         req: &Message,
-        target: &str,
-        peer: &Peer,
+        target: &Target,
         from: Option<&Peer>,
     ) -> Option<Message> {
+        let peer = &target.peer;
         let via = core.our_via(peer);
         let mut record_route = Vec::new();
         if matches!(req.method(), Some("INVITE" | "SUBSCRIBE" | "REFER"))
             && let Some(rr) = core.record_route(peer)
         {
+            // Twice when the two sides reach us at different addresses (another transport,
+            // or the pool on one side).
+            let rr_in = from.and_then(|f| core.record_route(f)).filter(|r| *r != rr);
             record_route.push(rr);
-            if let Some(inbound) = from.filter(|f| f.via_transport() != peer.via_transport())
-                && let Some(rr_in) = core.record_route(inbound)
-            {
-                record_route.push(rr_in);
-            }
+            record_route.extend(rr_in);
         }
         let rr: Vec<&str> = record_route.iter().map(String::as_str).collect();
+        let route: Vec<&str> = target.route.iter().map(String::as_str).collect();
         let branch = Branch {
-            target,
+            target: &target.uri,
             via: &via,
             record_route: &rr,
+            route: &route,
         };
         let is_ours = |u: &Uri<'_>| {
             u.as_sip()
@@ -196,12 +261,12 @@ impl Proxy {
             Err((code, reason)) => return core.reply(now, key, &req, code, reason),
         };
         let mut branches = Vec::new();
-        for (target, peer) in targets {
+        for target in targets {
             let inbound = core.peers.get(&key).copied();
-            let Some(fwd) = Self::rewrite(core, &req, &target, &peer, inbound.as_ref()) else {
+            let Some(fwd) = Self::rewrite(core, &req, &target, inbound.as_ref()) else {
                 continue;
             };
-            if let Some(ck) = core.originate(now, fwd.clone(), peer) {
+            if let Some(ck) = core.originate(now, fwd.clone(), target.peer) {
                 self.branch_of.insert(ck, key);
                 branches.push((ck, fwd, false));
                 core.stats.forwarded += 1;
@@ -350,11 +415,11 @@ impl Proxy {
         let Ok(targets) = Self::targets(core, registrar, &req, wall) else {
             return;
         };
-        if let Some((target, peer)) = targets.into_iter().next()
-            && let Some(fwd) = Self::rewrite(core, &req, &target, &peer, None)
+        if let Some(target) = targets.into_iter().next()
+            && let Some(fwd) = Self::rewrite(core, &req, &target, None)
         {
             core.stats.forwarded += 1;
-            core.send(peer, fwd.to_bytes());
+            core.send(target.peer, fwd.to_bytes());
         }
     }
 

@@ -29,6 +29,9 @@ pub struct Binding {
     pub cseq: u32,
     /// The connection it registered over, for connection-oriented clients (not persisted).
     pub flow: Option<Peer>,
+    /// The proxies a request to it goes through, top first (RFC 3327 `Path`): those the
+    /// REGISTER came through, and in a pool the front end that holds its flow, on top.
+    pub path: Vec<String>,
 }
 
 impl Binding {
@@ -135,6 +138,24 @@ impl Registrar {
         })
     }
 
+    /// A binding another front end of the pool stored (`Some`) or deleted.
+    pub(super) fn remote(&mut self, aor: &str, contact: &str, b: Option<Binding>) {
+        match b {
+            Some(b) => {
+                self.flows.remove(&b.contact);
+                let v = self.bindings.entry(b.aor.clone()).or_default();
+                v.retain(|x| x.contact != b.contact);
+                v.push(b);
+            }
+            None => {
+                if let Some(v) = self.bindings.get_mut(aor) {
+                    v.retain(|x| x.contact != contact);
+                }
+                self.flows.remove(contact);
+            }
+        }
+    }
+
     /// How many bindings are live at `wall` (a pass over every user: for the metrics, once a
     /// second).
     pub(super) fn live(&self, wall: SystemTime) -> usize {
@@ -196,6 +217,20 @@ impl Registrar {
         let call_id = req.call_id().unwrap_or_default().to_owned();
         let cseq = req.cseq().map_or(0, |c| c.seq);
         let contacts: Vec<_> = req.contacts().flatten().collect();
+        // RFC 3327: the proxies the REGISTER came through; in a pool, this front end (which
+        // holds the flow) goes on top, for the other nodes.
+        let received_path: Vec<String> = req
+            .values(HeaderName::Path)
+            .map(|(v, _)| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .collect();
+        let path: Vec<String> = core
+            .pool
+            .as_ref()
+            .map(|p| p.uri.clone())
+            .into_iter()
+            .chain(received_path.iter().cloned())
+            .collect();
         let mut ops = Vec::new();
         let wildcard = contacts
             .iter()
@@ -260,6 +295,7 @@ impl Registrar {
                         .get(&key)
                         .copied()
                         .filter(|p| matches!(p, Peer::Stream { .. })),
+                    path: path.clone(),
                 });
                 changes.push((uri, binding));
             }
@@ -300,6 +336,10 @@ impl Registrar {
                 v.push_str(&format!(";gruu=\"{g}\""));
             }
             b = b.header("Contact", v);
+        }
+        // RFC 3327 §5.3: the Path stored is returned.
+        for p in &received_path {
+            b = b.header("Path", p);
         }
         // [MS-CONMGMT] 2.2.1: a client that offers keep-alives learns ours (hop by hop, every
         // 300 s; no TCP keep-alive needed from it).

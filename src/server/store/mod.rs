@@ -121,6 +121,10 @@ pub trait Store: Send {
     /// # Errors
     /// The database's; nothing of the batch is applied then.
     fn apply(&mut self, ops: &[StoreOp]) -> Result<(), Error>;
+
+    /// Names the front end whose writes these are, for a store shared by a pool (its
+    /// announcements of changed bindings say who made them). Nothing by default.
+    fn set_node(&mut self, _node: &str) {}
 }
 
 /// One day's address-book publication ([`Store::publish_abs`]).
@@ -402,6 +406,7 @@ mod tests {
             call_id: "c".into(),
             cseq: 1,
             flow: None,
+            path: Vec::new(),
         };
         let ops = [
             StoreOp::Bind(b("sip:a@192.0.2.1", 10)),

@@ -18,8 +18,10 @@ use super::{AbsPublication, Error, Reduced, Secrets, Store, User};
 use crate::server::sip::{Binding, StoreOp, StoredConference};
 
 /// The schema's migrations, in order: (version, name, SQL).
-pub const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "initial", include_str!("migrations/0001_initial.sql"))];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "initial", include_str!("migrations/0001_initial.sql")),
+    (2, "pool", include_str!("migrations/0002_pool.sql")),
+];
 
 /// The advisory lock the migrations run under (any constant; "ocs-stack" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6f63_732d_7374_6163;
@@ -28,6 +30,8 @@ const MIGRATION_LOCK: i64 = 0x6f63_732d_7374_6163;
 pub struct Postgres {
     client: Client,
     stmts: Statements,
+    /// The front end writing ([`Store::set_node`]), set in each transaction as `ocs.node`.
+    node: String,
 }
 
 impl std::fmt::Debug for Postgres {
@@ -57,12 +61,16 @@ impl Postgres {
         migrate(&mut client)?;
         let stmts = Statements {
             bind: client.prepare(
-                "INSERT INTO bindings (aor, contact, instance, expires_at, call_id, cseq)
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[],
-                                      $5::text[], $6::bigint[])
+                "INSERT INTO bindings (aor, contact, instance, expires_at, call_id, cseq, path)
+                 SELECT aor, contact, instance, expires_at, call_id, cseq,
+                        CASE WHEN path = '' THEN '{}'::text[]
+                             ELSE string_to_array(path, E'\\n') END
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[],
+                             $5::text[], $6::bigint[], $7::text[])
+                      AS u(aor, contact, instance, expires_at, call_id, cseq, path)
                  ON CONFLICT (aor, contact) DO UPDATE SET instance = EXCLUDED.instance,
                      expires_at = EXCLUDED.expires_at, call_id = EXCLUDED.call_id,
-                     cseq = EXCLUDED.cseq",
+                     cseq = EXCLUDED.cseq, path = EXCLUDED.path",
             )?,
             unbind: client.prepare(
                 "DELETE FROM bindings b USING UNNEST($1::text[], $2::text[]) AS d(aor, contact)
@@ -82,7 +90,11 @@ impl Postgres {
                      data = EXCLUDED.data",
             )?,
         };
-        Ok(Postgres { client, stmts })
+        Ok(Postgres {
+            client,
+            stmts,
+            node: String::new(),
+        })
     }
 
     /// Connects with `config`, as [`Postgres::connect`] would, and reads the schema version
@@ -248,7 +260,7 @@ impl Store for Postgres {
         self.client
             .execute("DELETE FROM bindings WHERE expires_at <= $1", &[&now])?;
         let rows = self.client.query(
-            "SELECT aor, contact, instance, expires_at, call_id, cseq FROM bindings
+            "SELECT aor, contact, instance, expires_at, call_id, cseq, path FROM bindings
              ORDER BY aor, contact",
             &[],
         )?;
@@ -262,6 +274,7 @@ impl Store for Postgres {
                 call_id: r.get(4),
                 cseq: u32::try_from(r.get::<_, i64>(5)).unwrap_or(u32::MAX),
                 flow: None,
+                path: r.get(6),
             })
             .collect())
     }
@@ -346,10 +359,17 @@ impl Store for Postgres {
         Ok(tx.commit()?)
     }
 
+    fn set_node(&mut self, node: &str) {
+        node.clone_into(&mut self.node);
+    }
+
     fn apply(&mut self, ops: &[StoreOp]) -> Result<(), Error> {
         let r = Reduced::of(ops);
         let s = &self.stmts;
         let mut tx = self.client.transaction()?;
+        if !self.node.is_empty() {
+            tx.execute("SELECT set_config('ocs.node', $1, true)", &[&self.node])?;
+        }
         if !r.unbind.is_empty() {
             let aors: Vec<&str> = r.unbind.iter().map(|u| u.0).collect();
             let contacts: Vec<&str> = r.unbind.iter().map(|u| u.1).collect();
@@ -367,9 +387,12 @@ impl Store for Postgres {
                 .collect();
             let call_id: Vec<&str> = r.bind.iter().map(|b| b.call_id.as_str()).collect();
             let cseq: Vec<i64> = r.bind.iter().map(|b| i64::from(b.cseq)).collect();
+            // An array of arrays must be rectangular: each path goes as one text, a value a
+            // line, split again by the statement.
+            let path: Vec<String> = r.bind.iter().map(|b| b.path.join("\n")).collect();
             tx.execute(
                 &s.bind,
-                &[&aor, &contact, &instance, &expires, &call_id, &cseq],
+                &[&aor, &contact, &instance, &expires, &call_id, &cseq, &path],
             )?;
         }
         if !r.unschedule.is_empty() {

@@ -76,7 +76,7 @@ impl Sqlite {
             "CREATE TABLE IF NOT EXISTS bindings (
                  aor TEXT NOT NULL, contact TEXT NOT NULL, instance TEXT,
                  expires_at INTEGER NOT NULL, call_id TEXT NOT NULL, cseq INTEGER NOT NULL,
-                 PRIMARY KEY (aor, contact));
+                 path TEXT NOT NULL DEFAULT '', PRIMARY KEY (aor, contact));
              CREATE TABLE IF NOT EXISTS conferences (
                  focus TEXT PRIMARY KEY, info TEXT NOT NULL, key BLOB NOT NULL,
                  expires_at INTEGER NOT NULL);
@@ -87,8 +87,27 @@ impl Sqlite {
                  name TEXT PRIMARY KEY, day INTEGER NOT NULL, body BLOB NOT NULL,
                  published INTEGER NOT NULL);",
         )?;
+        // A database of an earlier version has no `path` column.
+        let has_path: bool = db
+            .prepare("SELECT 1 FROM pragma_table_info('bindings') WHERE name = 'path'")?
+            .exists([])?;
+        if !has_path {
+            db.execute_batch("ALTER TABLE bindings ADD COLUMN path TEXT NOT NULL DEFAULT ''")?;
+        }
         Ok(Sqlite { db })
     }
+}
+
+/// A Path as stored: its values one per line (a URI holds no line break).
+fn path_text(path: &[String]) -> String {
+    path.join("\n")
+}
+
+fn path_of(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 impl Store for Sqlite {
@@ -152,9 +171,9 @@ impl Store for Sqlite {
             "DELETE FROM bindings WHERE expires_at <= ?1",
             params![now as i64],
         )?;
-        let mut st = self
-            .db
-            .prepare("SELECT aor, contact, instance, expires_at, call_id, cseq FROM bindings")?;
+        let mut st = self.db.prepare(
+            "SELECT aor, contact, instance, expires_at, call_id, cseq, path FROM bindings",
+        )?;
         let rows = st.query_map([], |r| {
             Ok(Binding {
                 aor: r.get(0)?,
@@ -164,6 +183,7 @@ impl Store for Sqlite {
                 call_id: r.get(4)?,
                 cseq: r.get(5)?,
                 flow: None,
+                path: path_of(&r.get::<_, String>(6)?),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -255,8 +275,9 @@ impl Store for Sqlite {
                 unbind.execute(params![aor, contact])?;
             }
             let mut bind = tx.prepare_cached(
-                "INSERT OR REPLACE INTO bindings (aor, contact, instance, expires_at, call_id, cseq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR REPLACE INTO bindings
+                     (aor, contact, instance, expires_at, call_id, cseq, path)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
             for b in &r.bind {
                 bind.execute(params![
@@ -265,7 +286,8 @@ impl Store for Sqlite {
                     b.instance,
                     b.expires_at as i64,
                     b.call_id,
-                    b.cseq
+                    b.cseq,
+                    path_text(&b.path)
                 ])?;
             }
             let mut unschedule = tx.prepare_cached("DELETE FROM conferences WHERE focus = ?1")?;

@@ -1,0 +1,288 @@
+//! A pool of front ends (OCS 2007 Enterprise Edition): what one engine knows of the others.
+//!
+//! - **Where users are**: a binding registered here carries this front end's pool URI on
+//!   top of its Path (RFC 3327), and the store shares it; a front end that has a request for
+//!   that user pushes the Path as Route and sends it to the node on top, over the link it
+//!   holds to it ([`Pool::link`]). That node pops itself and delivers over the user's flow.
+//! - **Dialogs across nodes**: a node record-routes twice when a request crosses between a
+//!   client and the pool (RFC 5658), its pool URI on the pool side, so that in-dialog
+//!   requests find their way back through both nodes.
+//! - **Trust**: every request sent on a link carries `Ocs-Pool-Auth: <node> <unix time>
+//!   <HMAC-SHA256>` right after its request line, keyed with the pool's shared secret over
+//!   the node, the time and the whole message without that line. A node takes requests on
+//!   its pool listener only with a valid one no older than [`MAX_SKEW`]: the user was
+//!   authenticated by the node they are connected to, which asserts who sent it. Nothing
+//!   from a client connection is ever trusted so.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::time::SystemTime;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use hmac::{KeyInit, Mac};
+
+use super::core::{ConnId, Peer, unix};
+use crate::sip::Message;
+
+/// The header a link's requests carry.
+pub const AUTH_HEADER: &str = "Ocs-Pool-Auth";
+
+/// How far a request's time may be from ours (either way), in seconds.
+pub const MAX_SKEW: u64 = 60;
+
+/// A front end's place in its pool ([`crate::server::sip::EngineConfig::pool`]).
+#[derive(Clone)]
+pub struct PoolConfig {
+    /// This node's name, unique in the pool.
+    pub name: String,
+    /// Where the other nodes reach it: its pool listener (SIP over TCP).
+    pub addr: SocketAddr,
+    /// The secret every node of the pool shares (at least 16 bytes).
+    pub secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for PoolConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PoolConfig")
+            .field("name", &self.name)
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `bytes` as a link of the node `cfg` sends it at `wall`: a request gets the `Ocs-Pool-Auth`
+/// line after its request line; a response is unchanged.
+#[must_use]
+pub fn sign(cfg: &PoolConfig, bytes: Bytes, wall: SystemTime) -> Bytes {
+    Pool::new(cfg.clone()).sign(bytes, wall)
+}
+
+/// The pool URI of the node at `addr`: what it puts in Path and Record-Route.
+#[must_use]
+pub fn pool_uri(addr: SocketAddr) -> String {
+    format!("<sip:{addr};transport=tcp;lr>")
+}
+
+/// One engine's view of its pool: see the [module documentation](self).
+pub(super) struct Pool {
+    pub(super) cfg: PoolConfig,
+    /// Our pool URI.
+    pub(super) uri: String,
+    /// The other nodes' pool addresses → the link we hold to each (none while it is down).
+    links: HashMap<SocketAddr, Option<Peer>>,
+    /// Connections on our pool listener (from the other nodes' links).
+    inbound: HashSet<ConnId>,
+}
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+impl Pool {
+    pub(super) fn new(cfg: PoolConfig) -> Pool {
+        Pool {
+            uri: pool_uri(cfg.addr),
+            cfg,
+            links: HashMap::new(),
+            inbound: HashSet::new(),
+        }
+    }
+
+    /// The link to the node at `addr` is up (`Some`) or down: either way it is a node of
+    /// the pool.
+    pub(super) fn link(&mut self, addr: SocketAddr, peer: Option<Peer>) {
+        self.links.insert(addr, peer);
+    }
+
+    /// A connection on our pool listener.
+    pub(super) fn inbound(&mut self, conn: ConnId) {
+        self.inbound.insert(conn);
+    }
+
+    /// A connection closed.
+    pub(super) fn closed(&mut self, conn: ConnId) {
+        self.inbound.remove(&conn);
+        for p in self.links.values_mut() {
+            if matches!(p, Some(Peer::Stream { conn: c, .. }) if *c == conn) {
+                *p = None;
+            }
+        }
+    }
+
+    /// The link to the node at `addr`, if we hold one.
+    pub(super) fn link_to(&self, addr: SocketAddr) -> Option<Peer> {
+        self.links.get(&addr).copied().flatten()
+    }
+
+    /// Whether `addr` is another node's pool listener.
+    pub(super) fn is_node(&self, addr: SocketAddr) -> bool {
+        self.links.contains_key(&addr)
+    }
+
+    /// Whether `peer` came in on our pool listener.
+    pub(super) fn is_inbound(&self, peer: &Peer) -> bool {
+        matches!(peer, Peer::Stream { conn, .. } if self.inbound.contains(conn))
+    }
+
+    /// Whether `peer` is one of our links to the other nodes.
+    pub(super) fn is_link(&self, peer: &Peer) -> bool {
+        self.links.values().any(|p| p.as_ref() == Some(peer))
+    }
+
+    /// Whether `peer` is another node of the pool (either way).
+    pub(super) fn is_pool_peer(&self, peer: &Peer) -> bool {
+        self.is_inbound(peer) || self.is_link(peer)
+    }
+
+    fn mac(&self, ts: u64, node: &str, message: &[&[u8]]) -> HmacSha256 {
+        // The secret is checked to be at least 16 bytes where it is configured; HMAC takes
+        // keys of any length.
+        let mut m = <HmacSha256 as KeyInit>::new_from_slice(&self.cfg.secret)
+            .unwrap_or_else(|_| <HmacSha256 as KeyInit>::new(&Default::default()));
+        m.update(b"ocs-pool\0");
+        m.update(node.as_bytes());
+        m.update(b"\0");
+        m.update(ts.to_string().as_bytes());
+        m.update(b"\0");
+        for part in message {
+            m.update(part);
+        }
+        m
+    }
+
+    /// `bytes` (a request for a link) with our `Ocs-Pool-Auth` line after its request line;
+    /// anything else unchanged.
+    pub(super) fn sign(&self, bytes: Bytes, wall: SystemTime) -> Bytes {
+        if bytes.starts_with(b"SIP/2.0 ") {
+            return bytes;
+        }
+        let Some(eol) = bytes.windows(2).position(|w| w == b"\r\n") else {
+            return bytes;
+        };
+        let ts = unix(wall);
+        let tag = self
+            .mac(ts, &self.cfg.name, &[&bytes[..]])
+            .finalize()
+            .into_bytes();
+        let line = format!(
+            "{AUTH_HEADER}: {} {ts} {}\r\n",
+            self.cfg.name,
+            hex::encode(tag)
+        );
+        let mut out = BytesMut::with_capacity(bytes.len() + line.len());
+        out.put_slice(&bytes[..eol + 2]);
+        out.put_slice(line.as_bytes());
+        out.put_slice(&bytes[eol + 2..]);
+        out.freeze()
+    }
+
+    /// A request from our pool listener, verified: the message without its `Ocs-Pool-Auth`
+    /// line and the node that sent it; `Err` with why it is refused.
+    pub(super) fn verify(
+        &self,
+        m: &Message,
+        wall: SystemTime,
+    ) -> Result<(Message, String), String> {
+        let bytes = m.to_bytes();
+        let eol = bytes
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or("no request line")?;
+        let rest = &bytes[eol + 2..];
+        let prefix = format!("{AUTH_HEADER}: ");
+        if !rest.starts_with(prefix.as_bytes()) {
+            return Err(format!("no {AUTH_HEADER} after the request line"));
+        }
+        let line_end = rest
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or("unterminated header")?;
+        let value = std::str::from_utf8(&rest[prefix.len()..line_end])
+            .map_err(|_| format!("{AUTH_HEADER} is not UTF-8"))?;
+        let mut parts = value.split_ascii_whitespace();
+        let (Some(node), Some(ts), Some(tag), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(format!("{AUTH_HEADER} is not `node time mac`"));
+        };
+        let ts: u64 = ts.parse().map_err(|_| "a time that is not a number")?;
+        if unix(wall).abs_diff(ts) > MAX_SKEW {
+            return Err(format!(
+                "a time {}s away from ours",
+                unix(wall).abs_diff(ts)
+            ));
+        }
+        let tag = hex::decode(tag).map_err(|_| "a MAC that is not hex")?;
+        let body = &rest[line_end + 2..];
+        self.mac(ts, node, &[&bytes[..eol + 2], body])
+            .verify_slice(&tag)
+            .map_err(|_| format!("a MAC that does not verify (node {node})"))?;
+        let mut clean = BytesMut::with_capacity(bytes.len() - line_end - 2);
+        clean.put_slice(&bytes[..eol + 2]);
+        clean.put_slice(body);
+        let clean = Message::parse(clean.freeze()).map_err(|e| e.to_string())?;
+        Ok((clean, node.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(name: &str, secret: &[u8]) -> Pool {
+        Pool::new(PoolConfig {
+            name: name.into(),
+            addr: "127.0.0.1:5070".parse().unwrap(),
+            secret: secret.to_vec(),
+        })
+    }
+
+    const REQ: &[u8] = b"MESSAGE sip:bob@contoso.com SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5070;branch=z9hG4bK1\r\nFrom: <sip:alice@contoso.com>;tag=a\r\nTo: <sip:bob@contoso.com>\r\nCall-ID: c1\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 69\r\nContent-Length: 2\r\n\r\nhi";
+
+    #[test]
+    fn a_signed_request_verifies_and_comes_back_as_it_was() {
+        let a = pool("fe1", b"0123456789abcdef-secret");
+        let b = pool("fe2", b"0123456789abcdef-secret");
+        let wall = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+        let signed = a.sign(Bytes::from_static(REQ), wall);
+        assert!(
+            signed
+                .windows(AUTH_HEADER.len())
+                .any(|w| w == AUTH_HEADER.as_bytes())
+        );
+        let m = Message::parse(signed.clone()).unwrap();
+        let (clean, node) = b.verify(&m, wall).unwrap();
+        assert_eq!(node, "fe1");
+        assert_eq!(&clean.to_bytes()[..], REQ);
+        // Responses are not signed.
+        let resp = Bytes::from_static(b"SIP/2.0 200 OK\r\n\r\n");
+        assert_eq!(a.sign(resp.clone(), wall), resp);
+    }
+
+    #[test]
+    fn a_changed_byte_a_stale_time_another_secret_or_no_signature_is_refused() {
+        let a = pool("fe1", b"0123456789abcdef-secret");
+        let b = pool("fe2", b"0123456789abcdef-secret");
+        let wall = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+        let signed = a.sign(Bytes::from_static(REQ), wall).to_vec();
+        // Every byte of the body and of the headers after the signature line counts.
+        let body_at = signed.len() - 1;
+        let mut tampered = signed.clone();
+        tampered[body_at] ^= 1;
+        let m = Message::parse(Bytes::from(tampered)).unwrap();
+        assert!(b.verify(&m, wall).unwrap_err().contains("does not verify"));
+        let text = String::from_utf8(signed.clone()).unwrap();
+        let forged = text.replace("From: <sip:alice@", "From: <sip:carol@");
+        let m = Message::parse(Bytes::from(forged)).unwrap();
+        assert!(b.verify(&m, wall).is_err(), "another From");
+        let m = Message::parse(Bytes::from(signed.clone())).unwrap();
+        let later = wall + std::time::Duration::from_secs(MAX_SKEW + 1);
+        assert!(b.verify(&m, later).unwrap_err().contains("away from ours"));
+        let other = pool("fe2", b"another-secret-of-16+");
+        assert!(other.verify(&m, wall).is_err());
+        let plain = Message::parse(Bytes::from_static(REQ)).unwrap();
+        assert!(
+            b.verify(&plain, wall)
+                .unwrap_err()
+                .contains("no Ocs-Pool-Auth")
+        );
+    }
+}
