@@ -41,6 +41,7 @@ pub mod abs;
 pub mod av;
 pub mod mcu;
 pub mod metrics;
+pub mod pool;
 mod runtime;
 pub mod sip;
 pub mod store;
@@ -173,6 +174,9 @@ pub struct Config {
     pub mcu_secret: Option<String>,
     /// The secret of the MCUs in `remote_mcus` (their `mcu_secret`).
     pub remote_mcu_secret: Option<String>,
+    /// This front end's place in a pool of them sharing `database` (PostgreSQL): its name,
+    /// its pool listener, the pool's secret.
+    pub pool: Option<pool::PoolSettings>,
     /// The token a Prometheus scraper sends (`Authorization: Bearer <token>`) for `/metrics`
     /// on the web listener; without one only loopback may scrape.
     pub metrics_token: Option<String>,
@@ -244,6 +248,7 @@ impl Default for Config {
             trace_sip: false,
             udp_recv_buffer: None,
             metrics_token: None,
+            pool: None,
             media_srtp: mcu::SrtpPolicy::Required,
             auth_failure_limit: 10,
             sa_lifetime_hours: 8,

@@ -10,11 +10,12 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 
 use super::metrics::{Metrics, Observed};
+use super::pool::PoolEvent;
 use super::sip::{self, ConnId, Directory, Engine, EngineConfig, Peer};
 use super::store::{self, Secrets, Store, User};
 use super::transport::{
-    ConnHandle, StreamLimits, accept_loop, bind_udp, open_files_limit, recv_udp, tls_acceptor,
-    udp_in,
+    ConnHandle, ConnKind, StreamLimits, accept_loop, bind_udp, open_files_limit, recv_udp,
+    tls_acceptor, udp_in,
 };
 use super::{Bound, Config, LoadUsers, av, web, webconf};
 use super::{UserConfig, abs::AddressBook};
@@ -63,8 +64,10 @@ impl Directory for Users {
 
 pub(super) enum Input {
     Message(Message, Peer),
-    Connected(ConnId, ConnHandle),
+    Connected(ConnId, ConnHandle, ConnKind),
     Closed(ConnId),
+    /// From the pool's watcher: the live nodes, bindings other nodes wrote.
+    Pool(PoolEvent),
     /// A C3P request POSTed to an MCU: the engine answers it.
     Mcu {
         mcu: crate::cccp::uri::McuType,
@@ -95,6 +98,17 @@ pub async fn run(
         std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700))?;
     }
     let location = store::Location::from_setting(config.database.as_deref(), &config.data_dir);
+    let pool = match &config.pool {
+        Some(p) => {
+            if !matches!(location, store::Location::Postgres(_)) {
+                return Err(std::io::Error::other(
+                    "[pool] needs `database` to be the pool's PostgreSQL",
+                ));
+            }
+            Some(p.engine_config().map_err(std::io::Error::other)?)
+        }
+        None => None,
+    };
     // Every call of the store blocks (and PostgreSQL's client must not run inside the
     // runtime): it is opened and read on a blocking thread, then lives on its own thread.
     let loaded = {
@@ -122,7 +136,17 @@ pub async fn run(
     let store_thread = {
         let location = location.clone();
         let metrics = metrics.clone();
-        std::thread::spawn(move || store_writer(db, &location, &store_rx, &commit_tx, &metrics))
+        let node = pool.as_ref().map(|p| p.name.clone());
+        std::thread::spawn(move || {
+            store_writer(
+                db,
+                &location,
+                node.as_deref(),
+                &store_rx,
+                &commit_tx,
+                &metrics,
+            );
+        })
     };
     let users = Arc::new(Users {
         map: directory.into_iter().map(|u| (u.name, u.secrets)).collect(),
@@ -132,6 +156,10 @@ pub async fn run(
 
     let udp = match config.udp {
         Some(a) => Some(Arc::new(bind_udp(a, config.udp_recv_buffer)?)),
+        None => None,
+    };
+    let pool_listener = match &pool {
+        Some(p) => Some(TcpListener::bind(p.addr).await?),
         None => None,
     };
     let tcp = match config.tcp {
@@ -195,6 +223,7 @@ pub async fn run(
         media_rtcp: bound.media.map(|m| m.1),
         psom_addr: bound.psom,
         media_srtp: config.media_srtp,
+        pool: pool.clone(),
         remote_mcus: config
             .remote_mcus
             .iter()
@@ -304,8 +333,25 @@ pub async fn run(
             next_conn.clone(),
             config.trace_sip,
             limits,
+            ConnKind::Client,
         )));
     }
+    // The pool: its listener, the watcher on the shared database, links made as nodes
+    // come alive.
+    if let (Some(l), Some(p), store::Location::Postgres(db)) = (pool_listener, &pool, &location) {
+        tasks.push(tokio::spawn(accept_loop(
+            l,
+            None,
+            in_tx.clone(),
+            next_conn.clone(),
+            config.trace_sip,
+            limits,
+            ConnKind::PoolInbound,
+        )));
+        let (db, me, tx) = (db.clone(), p.clone(), in_tx.clone());
+        std::thread::spawn(move || super::pool::watch(&db, &me, &tx));
+    }
+    let mut links: HashMap<SocketAddr, tokio::task::JoinHandle<()>> = HashMap::new();
     let reports = av::Reports::default();
     let (media_tx, media_rx) = mpsc::unbounded_channel();
     if let Some((a, b)) = media {
@@ -438,7 +484,39 @@ pub async fn run(
                         c.proven();
                     }
                 }
-                Some(Input::Connected(c, tx)) => { conns.insert(c, tx); }
+                Some(Input::Connected(c, tx, kind)) => {
+                    conns.insert(c, tx);
+                    match kind {
+                        ConnKind::PoolInbound => engine.pool_inbound(c),
+                        ConnKind::PoolLink(addr) => {
+                            engine.pool_link(addr, Some(Peer::Stream { conn: c, addr, tls: false }));
+                        }
+                        ConnKind::Client => {}
+                    }
+                }
+                Some(Input::Pool(PoolEvent::Nodes(live))) => {
+                    links.retain(|addr, task| {
+                        let alive = live.iter().any(|(_, a)| a == addr);
+                        if !alive {
+                            task.abort();
+                            engine.pool_link(*addr, None);
+                        }
+                        alive
+                    });
+                    for (_, addr) in live {
+                        if links.contains_key(&addr) {
+                            continue;
+                        }
+                        // Known as a node from now on, reachable once its link is up.
+                        engine.pool_link(addr, None);
+                        links.insert(addr, tokio::spawn(super::pool::link(
+                            addr, in_tx_main.clone(), next_conn.clone(), config.trace_sip, limits,
+                        )));
+                    }
+                }
+                Some(Input::Pool(PoolEvent::Binding { by, aor, contact, binding })) => {
+                    engine.remote_binding(&by, &aor, &contact, binding);
+                }
                 Some(Input::Closed(c)) => { conns.remove(&c); engine.closed(c); }
                 Some(Input::Mcu { mcu, body, reply }) => {
                     let answer = engine.serve_mcu(Instant::now(), &mcu, &body);
@@ -484,7 +562,7 @@ pub async fn run(
         }
     }
     observe(&metrics, &engine, &conns, &in_rx, &reports);
-    for t in tasks {
+    for t in tasks.into_iter().chain(links.into_values()) {
         t.abort();
     }
     drop(store_tx);
@@ -696,10 +774,14 @@ fn load(location: &store::Location, domain: &str, create: &[UserConfig]) -> Resu
 fn store_writer(
     mut db: Box<dyn Store>,
     location: &store::Location,
+    node: Option<&str>,
     rx: &std::sync::mpsc::Receiver<(u64, sip::StoreOp)>,
     commits: &mpsc::UnboundedSender<u64>,
     metrics: &Metrics,
 ) {
+    if let Some(n) = node {
+        db.set_node(n);
+    }
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while let Ok(more) = rx.try_recv() {
@@ -713,7 +795,10 @@ fn store_writer(
             tracing::warn!(error = %e, ops = ops.len(), "store write failed; reconnecting");
             std::thread::sleep(Duration::from_millis(wait));
             match location.open() {
-                Ok(fresh) => {
+                Ok(mut fresh) => {
+                    if let Some(n) = node {
+                        fresh.set_node(n);
+                    }
                     db = fresh;
                     result = db.apply(&ops);
                 }

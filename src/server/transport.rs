@@ -123,6 +123,17 @@ pub(super) struct StreamLimits {
     pub(super) max_message: usize,
 }
 
+/// What a stream connection is to the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ConnKind {
+    /// A client's, on a SIP listener.
+    Client,
+    /// Another front end's link, on our pool listener.
+    PoolInbound,
+    /// Our link to the front end whose pool listener is this address.
+    PoolLink(SocketAddr),
+}
+
 /// What the engine's task holds of a connection: the queue to its writer, how much is in it,
 /// and how to close it.
 #[derive(Debug, Clone)]
@@ -186,6 +197,20 @@ pub(super) struct Ticket {
 }
 
 impl Ticket {
+    /// A place of its own, never evicted: for a connection this server opens (a link to
+    /// another front end).
+    pub(super) fn standalone() -> Option<Ticket> {
+        let slot = Arc::new(tokio::sync::Semaphore::new(1))
+            .try_acquire_owned()
+            .ok()?;
+        let unproven = Arc::new(std::sync::Mutex::new(Unproven::default()));
+        Some(Ticket {
+            _slot: slot,
+            proof: Proof { id: 0, unproven },
+            evict: Arc::new(tokio::sync::Notify::new()),
+        })
+    }
+
     /// Resolves when the listener gave this connection's place to a newer one.
     pub(super) async fn evicted(&self) {
         self.evict.notified().await;
@@ -333,15 +358,23 @@ pub(super) async fn accept_loop(
     next: Arc<std::sync::atomic::AtomicU64>,
     trace: bool,
     limits: StreamLimits,
+    kind: ConnKind,
 ) {
-    let mut gate = Gate::new("SIP", limits.max_connections);
+    let mut gate = Gate::new(
+        if kind == ConnKind::Client {
+            "SIP"
+        } else {
+            "pool"
+        },
+        limits.max_connections,
+    );
     loop {
         let (stream, addr, ticket) = gate.accept(&listener).await;
         let conn = next.fetch_add(1, Ordering::Relaxed);
         let tx = tx.clone();
         let Some(acceptor) = acceptor.clone() else {
             tokio::spawn(serve_stream(
-                stream, addr, conn, tx, trace, false, limits, ticket,
+                stream, addr, conn, tx, trace, false, limits, ticket, kind,
             ));
             continue;
         };
@@ -350,7 +383,7 @@ pub(super) async fn accept_loop(
             let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
             tokio::select! {
                 r = handshake => match r {
-                    Ok(Ok(s)) => serve_stream(s, addr, conn, tx, trace, true, limits, ticket).await,
+                    Ok(Ok(s)) => serve_stream(s, addr, conn, tx, trace, true, limits, ticket, kind).await,
                     Ok(Err(e)) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),
                     Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
                 },
@@ -384,6 +417,7 @@ pub(super) async fn serve_stream<S>(
     tls: bool,
     limits: StreamLimits,
     ticket: Ticket,
+    kind: ConnKind,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
 {
@@ -397,7 +431,7 @@ pub(super) async fn serve_stream<S>(
         proof: Some(ticket.proof()),
     };
     if tx
-        .send(Input::Connected(conn, handle.clone()))
+        .send(Input::Connected(conn, handle.clone(), kind))
         .await
         .is_err()
     {
@@ -422,6 +456,10 @@ pub(super) async fn serve_stream<S>(
     // for its end.
     let (mut begun, mut headed, mut searched) = (Some(start), false, 0usize);
     let mut last_frame = start;
+    // A link to another front end keeps itself alive: a CRLF CRLF ping (RFC 5626 §4.4.1)
+    // every few seconds, well inside the far end's header and idle limits.
+    let mut ping = tokio::time::interval(Duration::from_secs(4));
+    let pinging = matches!(kind, ConnKind::PoolLink(_));
     let why = 'read: loop {
         let deadline = match begun {
             Some(t) if !headed => (t + limits.header).min(t + limits.message),
@@ -439,6 +477,10 @@ pub(super) async fn serve_stream<S>(
             }
             () = handle.close.notified() => break "the peer does not read what it is sent",
             () = ticket.evicted() => break "its place given to a newer connection before it authenticated",
+            _ = ping.tick(), if pinging => {
+                let _ = handle.send(Bytes::from_static(b"\r\n\r\n"));
+                continue;
+            }
         };
         match n {
             Ok(0) => break "closed by the peer",

@@ -1,5 +1,7 @@
 //! sipp (Debian `sip-tester`) for one test: its scenarios in `tests/sipp/`, its statistics
 //! read back, the users it registers with Digest, and `ocs serve` as a process beside it.
+//! Each test uses what it needs of this.
+#![allow(dead_code)]
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -117,21 +119,28 @@ pub(crate) fn users_csv(dir: &Path, names: &[String], stat: &str) -> PathBuf {
 
 /// `ocs serve` as a process, its UDP address read from its first line.
 pub(crate) fn spawn_ocs(dir: &Path, extra: &str) -> (Child, SocketAddr) {
+    spawn_ocs_at(dir, extra, 0)
+}
+
+/// [`spawn_ocs`] on UDP port `port` (0: any).
+pub(crate) fn spawn_ocs_at(dir: &Path, extra: &str, port: u16) -> (Child, SocketAddr) {
     use std::io::BufRead;
     let cfg = dir.join("ocs.toml");
     std::fs::write(
         &cfg,
         format!(
-            "data_dir = \"data\"\nudp = \"127.0.0.1:0\"\ntcp = \"off\"\ntls = \"off\"\nweb = \"off\"\npsom = \"off\"\nauth = [\"Digest\"]\ndigest_uri_next_hop = true\n{extra}\n\
+            "data_dir = \"data\"\nudp = \"127.0.0.1:{port}\"\ntcp = \"off\"\ntls = \"off\"\nweb = \"off\"\npsom = \"off\"\nauth = [\"Digest\"]\ndigest_uri_next_hop = true\n{extra}\n\
              [load_users]\nprefix = \"user\"\ncount = 1000000\npassword = \"secret\"\n",
         ),
     )
     .unwrap();
+    // Its log beside its data, for a test that fails.
+    let log = std::fs::File::create(dir.join("ocs.log")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ocs"))
         .args(["serve", "--config", cfg.to_str().unwrap()])
         .current_dir(dir)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .unwrap();
     let mut line = String::new();

@@ -1,0 +1,270 @@
+//! The runtime side of a pool of front ends (`[pool]` in the configuration; the engine's
+//! side is [`super::sip::pool`]):
+//!
+//! - a **watcher** thread on a PostgreSQL connection of its own: every two seconds it says
+//!   this node is alive (`pool_nodes.heartbeat`) and reads which nodes are (a heartbeat in
+//!   the last ten seconds); it `LISTEN`s on `ocs_bindings`, whose announcements (made by a
+//!   trigger at each commit, naming the node that wrote) become the engine's remote
+//!   bindings. When its connection drops it reconnects and reads every binding again.
+//! - a **link** task per live node: a TCP connection to its pool listener, served like any
+//!   SIP stream, opened again a second after it closes, ended when the node stops being
+//!   alive.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use postgres::fallible_iterator::FallibleIterator as _;
+use serde::Deserialize;
+use tokio::sync::mpsc;
+
+use super::runtime::Input;
+use super::sip::{Binding, PoolConfig};
+use super::transport::{ConnKind, StreamLimits, Ticket, serve_stream};
+
+/// The `[pool]` section of the configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolSettings {
+    /// This node's name, unique in the pool (`fe1`).
+    pub node: String,
+    /// Where the other nodes reach this one: its pool listener (SIP over TCP; keep it on
+    /// the pool's private network). Its address is this node's pool URI: keep it stable.
+    pub listen: SocketAddr,
+    /// A file holding the secret every node shares (at least 16 bytes; the file the
+    /// owner's only). Requests between nodes are signed with it.
+    pub secret_file: std::path::PathBuf,
+}
+
+impl PoolSettings {
+    /// The engine's view: the name, the address, the secret read from its file.
+    ///
+    /// # Errors
+    /// A secret file that cannot be read, is shorter than 16 bytes, or others may read.
+    pub fn engine_config(&self) -> Result<PoolConfig, String> {
+        use std::os::unix::fs::PermissionsExt as _;
+        let f = &self.secret_file;
+        let meta = std::fs::metadata(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            return Err(format!(
+                "{}: the pool secret must be readable by its owner only (chmod 600)",
+                f.display()
+            ));
+        }
+        let secret = std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        let secret = secret.trim_ascii().to_vec();
+        if secret.len() < 16 {
+            return Err(format!(
+                "{}: the pool secret is shorter than 16 bytes",
+                f.display()
+            ));
+        }
+        if self.node.is_empty() || self.node.len() > 64 || self.node.contains(char::is_whitespace) {
+            return Err("pool.node: 1 to 64 characters, no white space".into());
+        }
+        Ok(PoolConfig {
+            name: self.node.clone(),
+            addr: self.listen,
+            secret,
+        })
+    }
+}
+
+/// What the watcher tells the engine's task.
+#[derive(Debug)]
+pub(super) enum PoolEvent {
+    /// The live nodes but this one: (name, pool listener).
+    Nodes(Vec<(String, SocketAddr)>),
+    /// A binding another node wrote (`by`), stored (`Some`) or deleted.
+    Binding {
+        by: String,
+        aor: String,
+        contact: String,
+        binding: Option<Binding>,
+    },
+}
+
+/// An announcement of the `ocs_bindings` channel (the trigger of schema version 2).
+#[derive(Debug, Deserialize)]
+struct Announcement {
+    op: String,
+    by: Option<String>,
+    aor: String,
+    contact: String,
+    instance: Option<String>,
+    expires_at: Option<i64>,
+    call_id: Option<String>,
+    cseq: Option<i64>,
+    path: Option<Vec<String>>,
+}
+
+impl Announcement {
+    fn event(self) -> PoolEvent {
+        let binding = (self.op == "set").then(|| Binding {
+            aor: self.aor.clone(),
+            contact: self.contact.clone(),
+            instance: self.instance,
+            expires_at: self
+                .expires_at
+                .and_then(|t| u64::try_from(t).ok())
+                .unwrap_or(0),
+            call_id: self.call_id.unwrap_or_default(),
+            cseq: self.cseq.and_then(|c| u32::try_from(c).ok()).unwrap_or(0),
+            flow: None,
+            path: self.path.unwrap_or_default(),
+        });
+        PoolEvent::Binding {
+            by: self.by.unwrap_or_default(),
+            aor: self.aor,
+            contact: self.contact,
+            binding,
+        }
+    }
+}
+
+/// How long a node may go without a heartbeat and still count as alive.
+const ALIVE: i64 = 10;
+
+/// Runs the watcher until the engine's task is gone (blocks: a thread of its own).
+pub(super) fn watch(database: &str, me: &PoolConfig, tx: &mpsc::Sender<Input>) {
+    loop {
+        match watch_once(database, me, tx) {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "pool watcher: PostgreSQL connection lost; reconnecting");
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+/// One connection's worth of watching: `Ok` when the engine's task is gone.
+fn watch_once(
+    database: &str,
+    me: &PoolConfig,
+    tx: &mpsc::Sender<Input>,
+) -> Result<(), postgres::Error> {
+    let mut db = postgres::Client::connect(database, postgres::NoTls)?;
+    db.batch_execute("LISTEN ocs_bindings")?;
+    // What was announced while we were not listening: every binding again.
+    let now = unix_now();
+    for row in db.query(
+        "SELECT aor, contact, instance, expires_at, call_id, cseq, path FROM bindings
+         WHERE expires_at > $1",
+        &[&now],
+    )? {
+        let a = Announcement {
+            op: "set".into(),
+            by: None,
+            aor: row.get(0),
+            contact: row.get(1),
+            instance: row.get(2),
+            expires_at: Some(row.get(3)),
+            call_id: Some(row.get(4)),
+            cseq: Some(row.get(5)),
+            path: Some(row.get(6)),
+        };
+        if tx.blocking_send(Input::Pool(a.event())).is_err() {
+            return Ok(());
+        }
+    }
+    let mut known: Vec<(String, SocketAddr)> = Vec::new();
+    let mut beat = std::time::Instant::now() - Duration::from_secs(10);
+    loop {
+        if beat.elapsed() >= Duration::from_secs(2) {
+            beat = std::time::Instant::now();
+            let now = unix_now();
+            db.execute(
+                "INSERT INTO pool_nodes (name, address, heartbeat) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO UPDATE SET address = EXCLUDED.address,
+                     heartbeat = EXCLUDED.heartbeat",
+                &[&me.name, &me.addr.to_string(), &now],
+            )?;
+            let mut live: Vec<(String, SocketAddr)> = db
+                .query(
+                    "SELECT name, address FROM pool_nodes WHERE heartbeat > $1 AND name <> $2
+                     ORDER BY name",
+                    &[&(now - ALIVE), &me.name],
+                )?
+                .iter()
+                .filter_map(|r| {
+                    let addr: String = r.get(1);
+                    Some((r.get(0), addr.parse().ok()?))
+                })
+                .collect();
+            live.sort();
+            if live != known {
+                tracing::info!(nodes = ?live, "pool: live nodes");
+                known.clone_from(&live);
+                if tx
+                    .blocking_send(Input::Pool(PoolEvent::Nodes(live)))
+                    .is_err()
+                {
+                    return Ok(());
+                }
+            }
+        }
+        // Announcements for half a second at most (a steady stream of them must not starve
+        // the heartbeat), then round again.
+        let until = std::time::Instant::now() + Duration::from_millis(500);
+        let mut notes = db.notifications();
+        let mut it = notes.timeout_iter(Duration::from_millis(500));
+        while std::time::Instant::now() < until
+            && let Some(n) = it.next()?
+        {
+            match serde_json::from_str::<Announcement>(n.payload()) {
+                Ok(a) => {
+                    if tx.blocking_send(Input::Pool(a.event())).is_err() {
+                        return Ok(());
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "pool: an announcement that does not parse"),
+            }
+        }
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The link to the node whose pool listener is `addr`: connected, served as a SIP stream,
+/// connected again a second after it ends, until the task is aborted.
+pub(super) async fn link(
+    addr: SocketAddr,
+    tx: mpsc::Sender<Input>,
+    next: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    trace: bool,
+    limits: StreamLimits,
+) {
+    loop {
+        match tokio::net::TcpStream::connect(addr).await {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                if let Some(ticket) = Ticket::standalone() {
+                    let conn = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::info!(%addr, conn, "pool: link up");
+                    serve_stream(
+                        stream,
+                        addr,
+                        conn,
+                        tx.clone(),
+                        trace,
+                        false,
+                        limits,
+                        ticket,
+                        ConnKind::PoolLink(addr),
+                    )
+                    .await;
+                    tracing::info!(%addr, "pool: link down");
+                }
+            }
+            Err(e) => tracing::debug!(%addr, error = %e, "pool: link not connected"),
+        }
+        if tx.is_closed() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
