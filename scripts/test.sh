@@ -11,6 +11,7 @@
 #   libnice-dev  (libnice's ICE in its Communicator 2007, 2007 R2 and RFC 5245 modes, with
 #                libsrtp, against the A/V MCU)
 #   postgresql   (the shared store: a cluster of its own per test, started by the test)
+#   kamailio     (the dispatcher in front of a pool of two front ends)
 # Without them it still runs everything else and says loudly what it left out. With
 # OCS_REQUIRE_INTEROP=1 (CI) leaving anything out is an error.
 set -euo pipefail
@@ -25,10 +26,11 @@ have_sipp() { command -v sipp >/dev/null 2>&1; }
 have_kdc() { command -v krb5kdc >/dev/null 2>&1 || [ -x /usr/sbin/krb5kdc ]; } && have_krb5dev() { pkg-config --exists krb5-gssapi 2>/dev/null; }
 have_nice() { pkg-config --exists nice libsrtp2 2>/dev/null; }
 have_pg() { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }
+have_kamailio() { command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ]; }
 have_sipe() { ls /usr/lib/purple-2/libsipe.so /usr/lib/*/purple-2/libsipe.so >/dev/null 2>&1 || dpkg -s pidgin-sipe >/dev/null 2>&1; } && have_purple() { pkg-config --exists purple glib-2.0 libxml-2.0 2>/dev/null; }
-PEERS="libsrtp2-dev libclang-dev pkg-config libssl-dev tshark curl sip-tester krb5-kdc krb5-admin-server krb5-user libkrb5-dev pidgin-sipe libpurple-dev libglib2.0-dev libxml2-dev libnice-dev postgresql"
+PEERS="libsrtp2-dev libclang-dev pkg-config libssl-dev tshark curl sip-tester krb5-kdc krb5-admin-server krb5-user libkrb5-dev pidgin-sipe libpurple-dev libglib2.0-dev libxml2-dev libnice-dev postgresql kamailio systemd"
 
-if { ! have_libsrtp || ! have_tshark || ! have_curl || ! have_sipp || ! have_kdc || ! have_krb5dev || ! have_sipe || ! have_purple || ! have_nice || ! have_pg; } && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+if { ! have_libsrtp || ! have_tshark || ! have_curl || ! have_sipp || ! have_kdc || ! have_krb5dev || ! have_sipe || ! have_purple || ! have_nice || ! have_pg || ! have_kamailio; } && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing test peers: $PEERS"
   apt-get update -qq
   # shellcheck disable=SC2086
@@ -76,8 +78,13 @@ fi
 
 if have_pg; then
   features+=(ocs-stack/postgres-tests)
+  if have_sipp && have_kamailio; then
+    features+=(ocs-stack/pool-tests)
+  else
+    echo "WARNING: sipp or Kamailio not available: the pool tests are NOT run" >&2
+  fi
 else
-  echo "WARNING: PostgreSQL (Debian postgresql) not available: the PostgreSQL store tests are NOT run" >&2
+  echo "WARNING: PostgreSQL (Debian postgresql) not available: the PostgreSQL store and pool tests are NOT run" >&2
 fi
 
 if [ ${#features[@]} -gt 0 ]; then

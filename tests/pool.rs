@@ -2,13 +2,16 @@
 //! as the clients: a user registers on one node, and is called and sent instant messages
 //! through the other — the INVITE, its ACK and BYE along the route set through both nodes.
 //!
-//! Needs PostgreSQL (Debian `postgresql`) and sipp (`sip-tester`): features `postgres-tests`
-//! and `sipp-tests`, which `scripts/test.sh` turns on; CI requires them with
+//! Behind Kamailio's dispatcher (the configuration in `scripts/deploy/kamailio/`), one front
+//! end is killed under sipp load: nothing acknowledged is lost, and the other serves.
+//!
+//! Needs PostgreSQL (Debian `postgresql`), sipp (`sip-tester`) and Kamailio (`kamailio`):
+//! feature `pool-tests`, which `scripts/test.sh` turns on; CI requires it with
 //! `OCS_REQUIRE_INTEROP=1`.
 
 #![cfg(feature = "server")]
 
-#[cfg(not(all(feature = "postgres-tests", feature = "sipp-tests")))]
+#[cfg(not(feature = "pool-tests"))]
 #[test]
 fn pool_tests_require_the_features() {
     assert!(
@@ -20,15 +23,15 @@ fn pool_tests_require_the_features() {
     );
 }
 
-#[cfg(all(feature = "postgres-tests", feature = "sipp-tests"))]
+#[cfg(feature = "pool-tests")]
 #[path = "common/postgres.rs"]
 mod pg;
 
-#[cfg(all(feature = "postgres-tests", feature = "sipp-tests"))]
+#[cfg(feature = "pool-tests")]
 #[path = "common/sipp.rs"]
 mod sipp_peer;
 
-#[cfg(all(feature = "postgres-tests", feature = "sipp-tests"))]
+#[cfg(feature = "pool-tests")]
 mod with_pool {
     use std::net::SocketAddr;
     use std::path::Path;
@@ -53,6 +56,11 @@ mod with_pool {
 
     /// Starts node `name` of the pool on `db`, its data under `dir/name`.
     pub(super) fn node(dir: &Path, name: &str, db: &str, udp_port: u16) -> Node {
+        node_with(dir, name, db, udp_port, "")
+    }
+
+    /// [`node`] with more top-level settings.
+    pub(super) fn node_with(dir: &Path, name: &str, db: &str, udp_port: u16, more: &str) -> Node {
         let home = dir.join(name);
         std::fs::create_dir_all(&home).unwrap();
         let secret = dir.join("pool-secret");
@@ -63,7 +71,7 @@ mod with_pool {
         }
         let pool = free_tcp_port();
         let extra = format!(
-            "database = \"{db}\"\n[pool]\nnode = \"{name}\"\nlisten = \"127.0.0.1:{pool}\"\nsecret_file = \"{}\"",
+            "{more}\ndatabase = \"{db}\"\n[pool]\nnode = \"{name}\"\nlisten = \"127.0.0.1:{pool}\"\nsecret_file = \"{}\"",
             secret.display()
         );
         let (child, udp) = spawn_ocs_at(&home, &extra, udp_port);
@@ -104,6 +112,199 @@ mod with_pool {
         std::thread::sleep(Duration::from_millis(3000));
     }
 
+    /// Kamailio with the repository's dispatcher configuration in front of `nodes`, on
+    /// loopback at `port`; stopped on drop.
+    struct Kamailio(Child);
+
+    impl Drop for Kamailio {
+        fn drop(&mut self) {
+            // Its workers end with the main process on SIGTERM.
+            let _ = std::process::Command::new("kill")
+                .arg(self.0.id().to_string())
+                .status();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn kamailio(dir: &Path, port: u16, nodes: &[SocketAddr]) -> Kamailio {
+        let cfg =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/deploy/kamailio/kamailio.cfg");
+        let list = dir.join("dispatcher.list");
+        let lines: String = nodes.iter().map(|n| format!("1 sip:{n}\n")).collect();
+        std::fs::write(&list, lines).unwrap();
+        let run = dir.join("kamailio-run");
+        std::fs::create_dir_all(&run).unwrap();
+        let log = std::fs::File::create(dir.join("kamailio.log")).unwrap();
+        let child = std::process::Command::new("kamailio")
+            .arg("-f")
+            .arg(&cfg)
+            .args(["-DD", "-E", "-m", "64", "-M", "8"])
+            .arg("-Y")
+            .arg(&run)
+            .arg("-A")
+            .arg(format!("LISTEN=udp:127.0.0.1:{port}"))
+            .arg("-A")
+            .arg(format!("DISPATCHER_LIST=\"{}\"", list.display()))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("kamailio runs (Debian package kamailio)");
+        Kamailio(child)
+    }
+
+    /// The live bindings in the pool's database.
+    fn stored(db: &str) -> i64 {
+        let mut c = postgres::Client::connect(db, postgres::NoTls).unwrap();
+        c.query_one(
+            "SELECT count(*) FROM bindings WHERE expires_at > extract(epoch from now())::bigint",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+    }
+
+    /// Two front ends behind Kamailio's dispatcher, sipp registering through it; one front
+    /// end is killed (`SIGKILL`) mid-load. Every registration sipp saw acknowledged is in the
+    /// database; the clients that register again are served by the other front end, and a
+    /// call through the balancer reaches a user registered after the kill.
+    #[test]
+    fn behind_kamailio_a_killed_front_end_loses_nothing_acknowledged_and_the_other_serves() {
+        const USERS: usize = 2000;
+        let server = pg::Postgres::start("lb");
+        let db = server.database("lb");
+        let dir = temp_dir("pool-lb");
+        let lb_port = free_port();
+        let lb = format!("127.0.0.1:{lb_port}");
+        let alias = format!("aliases = [\"{lb}\"]");
+        let mut a = node_with(&dir, "fe1", &db, 0, &alias);
+        let b = node_with(&dir, "fe2", &db, 0, &alias);
+        until_pooled(&db, 2);
+        let _kamailio = kamailio(&dir, lb_port, &[a.udp, b.udp]);
+        // Its first probes find both front ends alive.
+        std::thread::sleep(Duration::from_millis(2500));
+
+        let names: Vec<String> = (0..USERS).map(|i| format!("user{}", 400_000 + i)).collect();
+        let port = free_port().to_string();
+        let load = sipp_register(
+            &dir,
+            &lb,
+            &names,
+            &port,
+            &["-r", "400", "-recv_timeout", "6s"],
+            "load.csv",
+        );
+        std::thread::sleep(Duration::from_millis(2000));
+        a.child.kill().unwrap(); // SIGKILL: no shutdown, no flush
+        a.child.wait().unwrap();
+        let out = load.wait_with_output().unwrap();
+        let (acknowledged, failed) = counts(&dir, "load.csv");
+        let in_db = stored(&db);
+        eprintln!(
+            "through Kamailio: {acknowledged} of {USERS} acknowledged ({failed} failed) with fe1 killed mid-load; {in_db} bindings stored; sipp exit {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .take(6)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        assert!(acknowledged > 500, "the load ran ({acknowledged})");
+        assert!(
+            in_db >= acknowledged as i64,
+            "{in_db} stored, {acknowledged} acknowledged"
+        );
+        // Who served what: each binding names its front end on top of its Path.
+        let mut c = postgres::Client::connect(&db, postgres::NoTls).unwrap();
+        let by_node: Vec<(String, i64)> = c
+            .query(
+                "SELECT path[1], count(*) FROM bindings GROUP BY 1 ORDER BY 1",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        eprintln!("bindings by front end: {by_node:?}");
+        assert_eq!(by_node.len(), 2, "both front ends served: {by_node:?}");
+        let (fe1, fe2) = (
+            by_node[0].1.min(by_node[1].1),
+            by_node[0].1.max(by_node[1].1),
+        );
+        assert!(fe1 > 100, "the killed one served until it died ({fe1})");
+        assert!(
+            fe2 > USERS as i64 / 2,
+            "the other served its share and what the killed one no longer could ({fe2})"
+        );
+        assert!(
+            acknowledged > USERS * 9 / 10,
+            "with the dispatcher's failover few registrations fail ({acknowledged} of {USERS})"
+        );
+
+        // Clients register again through the balancer: the living front end serves them all.
+        let again: Vec<String> = names[..200].to_vec();
+        let port = free_port().to_string();
+        let reg = sipp_register(&dir, &lb, &again, &port, &["-r", "100"], "again.csv");
+        assert_eq!(
+            finish(reg, &dir, "again.csv"),
+            (200, 0),
+            "re-registered through fe2"
+        );
+
+        // A call through the balancer to a user registered now.
+        let uas_port = free_port().to_string();
+        let callee = ["user950000".to_owned()];
+        let reg = sipp_register(&dir, &lb, &callee, &uas_port, &[], "callee.csv");
+        assert_eq!(finish(reg, &dir, "callee.csv"), (1, 0));
+        let uas_scenario = scenario("uas_rr.xml");
+        let uas = sipp(
+            &[
+                "-sf",
+                uas_scenario.to_str().unwrap(),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &uas_port,
+                "-m",
+                "10",
+            ],
+            &dir,
+            "uas.csv",
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        let caller = users_csv(&dir, &["user950001".to_owned()], "uac.csv");
+        let uac_scenario = scenario("uac_dialog_auth.xml");
+        let uac_port = free_port().to_string();
+        let uac = sipp(
+            &[
+                "-sf",
+                uac_scenario.to_str().unwrap(),
+                "-inf",
+                caller.to_str().unwrap(),
+                &lb,
+                "-s",
+                "user950000",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &uac_port,
+                "-m",
+                "10",
+                "-r",
+                "10",
+            ],
+            &dir,
+            "uac.csv",
+        );
+        assert_eq!(
+            finish(uac, &dir, "uac.csv"),
+            (10, 0),
+            "calls through Kamailio and fe2"
+        );
+        assert_eq!(finish(uas, &dir, "uas.csv"), (10, 0));
+        drop(b);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn registered_on_one_node_called_and_messaged_through_the_other() {
         const CALLS: usize = 50;
@@ -134,6 +335,7 @@ mod with_pool {
                 &uas_port,
                 "-m",
                 &calls,
+                "-trace_msg",
             ],
             &dir,
             "uas.csv",
@@ -172,6 +374,28 @@ mod with_pool {
             "sipp uac through B"
         );
         assert_eq!(finish(uas, &dir, "uas.csv"), (CALLS, 0), "sipp uas on A");
+        // Every BYE came along the route set, through B's link to A (a TCP Via).
+        let log = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(Result::ok)
+            .find(|e| e.file_name().to_string_lossy().starts_with("uas_rr_"))
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+            .expect("the uas's message log");
+        let byes: Vec<&str> = log
+            .split("-----------------------------------------------")
+            .filter(|m| m.contains("\nBYE sip:"))
+            .collect();
+        assert_eq!(byes.len(), CALLS, "one BYE per call");
+        for m in &byes {
+            assert!(
+                m.contains("Via: SIP/2.0/TCP"),
+                "a BYE that did not cross the pool: {m}"
+            );
+            assert!(
+                !m.contains("Ocs-Pool-Auth"),
+                "the pool's signature stays in the pool"
+            );
+        }
 
         // Instant messages the same way: the receiver on A, the sender through B.
         let rx_port = free_port().to_string();

@@ -174,6 +174,10 @@ pub struct Config {
     pub mcu_secret: Option<String>,
     /// The secret of the MCUs in `remote_mcus` (their `mcu_secret`).
     pub remote_mcu_secret: Option<String>,
+    /// Addresses clients reach this server at besides its own listeners: a load balancer's
+    /// in front of a pool (Kamailio's dispatcher), a NAT's. A Request-URI or Route naming one
+    /// names this server.
+    pub aliases: Vec<SocketAddr>,
     /// This front end's place in a pool of them sharing `database` (PostgreSQL): its name,
     /// its pool listener, the pool's secret.
     pub pool: Option<pool::PoolSettings>,
@@ -249,6 +253,7 @@ impl Default for Config {
             udp_recv_buffer: None,
             metrics_token: None,
             pool: None,
+            aliases: Vec::new(),
             media_srtp: mcu::SrtpPolicy::Required,
             auth_failure_limit: 10,
             sa_lifetime_hours: 8,

@@ -224,6 +224,7 @@ pub async fn run(
         psom_addr: bound.psom,
         media_srtp: config.media_srtp,
         pool: pool.clone(),
+        aliases: config.aliases.clone(),
         remote_mcus: config
             .remote_mcus
             .iter()

@@ -339,6 +339,7 @@ impl Core {
         ]
         .iter()
         .flatten()
+        .chain(&self.cfg.aliases)
         .any(|a| a.port() == port && a.ip() == ip)
     }
 

@@ -265,6 +265,8 @@ pub struct EngineConfig {
     pub media_srtp: crate::server::mcu::SrtpPolicy,
     /// This front end's place in a pool of them, if it is in one.
     pub pool: Option<PoolConfig>,
+    /// Other addresses that name this server (a load balancer's in front of it).
+    pub aliases: Vec<SocketAddr>,
 }
 
 impl Default for EngineConfig {
@@ -292,6 +294,7 @@ impl Default for EngineConfig {
             presence: PresenceLimits::default(),
             media_srtp: crate::server::mcu::SrtpPolicy::Required,
             pool: None,
+            aliases: Vec::new(),
         }
     }
 }
