@@ -79,7 +79,7 @@ pub(super) enum PoolEvent {
         by: String,
         aor: String,
         contact: String,
-        binding: Option<Binding>,
+        binding: Option<Box<Binding>>,
     },
 }
 
@@ -99,7 +99,7 @@ struct Announcement {
 
 impl Announcement {
     fn event(self) -> PoolEvent {
-        let binding = (self.op == "set").then(|| Binding {
+        let binding = (self.op == "set").then(|| Box::new(Binding {
             aor: self.aor.clone(),
             contact: self.contact.clone(),
             instance: self.instance,
@@ -111,7 +111,7 @@ impl Announcement {
             cseq: self.cseq.and_then(|c| u32::try_from(c).ok()).unwrap_or(0),
             flow: None,
             path: self.path.unwrap_or_default(),
-        });
+        }));
         PoolEvent::Binding {
             by: self.by.unwrap_or_default(),
             aor: self.aor,

@@ -516,7 +516,7 @@ pub async fn run(
                     }
                 }
                 Some(Input::Pool(PoolEvent::Binding { by, aor, contact, binding })) => {
-                    engine.remote_binding(&by, &aor, &contact, binding);
+                    engine.remote_binding(&by, &aor, &contact, binding.map(|b| *b));
                 }
                 Some(Input::Closed(c)) => { conns.remove(&c); engine.closed(c); }
                 Some(Input::Mcu { mcu, body, reply }) => {
