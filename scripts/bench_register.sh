@@ -2,7 +2,10 @@
 # REGISTER throughput of `ocs serve` and of Kamailio, like for like, with sipp on loopback.
 #
 #   scripts/bench_register.sh SERVER MODE RATE [SECONDS]
-#     SERVER  ocs | kamailio
+#     SERVER  ocs | kamailio | pool
+#             ocs: one `ocs serve`, on SQLite, or with STORE=postgres on a PostgreSQL cluster
+#             of its own (scripts/pg.sh); pool: two `ocs serve` front ends on one PostgreSQL
+#             behind Kamailio's dispatcher (scripts/deploy/kamailio), sipp sending to Kamailio
 #     MODE    noauth | digest
 #     RATE    registrations per second offered by sipp (a new user for each)
 #   scripts/bench_register.sh closed ntlm|digest CLIENTS [SECONDS] [REFRESHES]
@@ -61,7 +64,9 @@ fi
 server=${1:?ocs|kamailio} mode=${2:?noauth|digest} rate=${3:?rate} secs=${4:-20}
 calls=$((rate * secs))
 work=$(mktemp -d /tmp/ocs-bench.XXXXXX)
-trap 'kill ${spid:-} 2>/dev/null && wait ${spid:-} 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill ${pids:-} ${spid:-} 2>/dev/null; wait 2>/dev/null; [ -d "$pgdir" ] && scripts/pg.sh stop "$pgdir"; rm -rf "$work"' EXIT
+# PostgreSQL's cluster, when one is used: outside $work, which only root may enter.
+pgdir=/tmp/ocs-bench-pg.$$
 port=$((20000 + RANDOM % 20000))
 rcvbuf=${RCVBUF:-4194304}
 
@@ -76,10 +81,43 @@ rcvbuf=${RCVBUF:-4194304}
 case "$server" in
   ocs)
     auth='[]'; [ "$mode" = digest ] && auth='["Digest"]'
-    ocs_config "$work/ocs.toml" "$work/data" "$port" "$auth" "$rcvbuf"
+    extra=''
+    if [ "${STORE:-sqlite}" = postgres ]; then
+      db=$(scripts/pg.sh start "$pgdir")
+      extra="database = \"$db\""
+    fi
+    ocs_config "$work/ocs.toml" "$work/data" "$port" "$auth" "$rcvbuf" "$extra"
     [ -x target/release/ocs ] || cargo build -q --release --bin ocs
     target/release/ocs serve --config "$work/ocs.toml" >"$work/server.out" 2>"$work/server.err" &
     spid=$!
+    pids=$spid
+    ;;
+  pool)
+    command -v kamailio >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kamailio >/dev/null; }
+    auth='[]'; [ "$mode" = digest ] && auth='["Digest"]'
+    db=$(scripts/pg.sh start "$pgdir")
+    printf 'bench-pool-secret-0123456789\n' >"$work/secret"; chmod 600 "$work/secret"
+    [ -x target/release/ocs ] || cargo build -q --release --bin ocs
+    pids=''
+    for n in 1 2; do
+      p=$((port + 10 * n))
+      ocs_config "$work/fe$n.toml" "$work/data$n" "$p" "$auth" "$rcvbuf" \
+        "aliases = [\"127.0.0.1:$port\"]
+database = \"$db\"
+[pool]
+node = \"fe$n\"
+listen = \"127.0.0.1:$((p + 1))\"
+secret_file = \"$work/secret\""
+      target/release/ocs serve --config "$work/fe$n.toml" >"$work/fe$n.out" 2>"$work/fe$n.err" &
+      pids="$pids $!"
+    done
+    printf '1 sip:127.0.0.1:%s\n1 sip:127.0.0.1:%s\n' $((port + 10)) $((port + 20)) >"$work/dispatcher.list"
+    mkdir -p "$work/kamailio"
+    kamailio -f scripts/deploy/kamailio/kamailio.cfg -DD -E -m 512 -Y "$work/kamailio" \
+      -A "LISTEN=udp:127.0.0.1:$port" -A "DISPATCHER_LIST=\"$work/dispatcher.list\"" >"$work/kamailio.log" 2>&1 &
+    spid=$!
+    # The nodes meet (heartbeats every 2 s) and the dispatcher's probes find them.
+    sleep 5
     ;;
   kamailio)
     command -v kamailio >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kamailio >/dev/null; }
@@ -116,27 +154,38 @@ request_route {
 EOF
     kamailio -f "$work/kamailio.cfg" -DD -E -m 512 >"$work/server.out" 2>&1 &
     spid=$!
+    pids=$spid
     ;;
   *) echo "unknown server $server" >&2; exit 2 ;;
 esac
 sleep 1
 
 scenario=register_noauth.xml; [ "$mode" = digest ] && scenario=register.xml
-cpu() { # utime + stime of the server and its children, in clock ticks
+cpu() { # utime + stime of the servers and their children, in clock ticks
   local t=0
+  for p in $pids $(for q in $pids; do pgrep -P "$q" || true; done); do
+    [ -r /proc/$p/stat ] && t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat)))
+  done
+  echo $t
+}
+kcpu() { # the same for Kamailio in front of the pool
+  local t=0
+  [ "$server" = pool ] || { echo 0; return; }
   for p in $spid $(pgrep -P "$spid" || true); do
     [ -r /proc/$p/stat ] && t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat)))
   done
   echo $t
 }
 c0=$(cpu)
+k0=$(kcpu)
 sipp "127.0.0.1:$port" -sf "$root/tests/sipp/$scenario" -inf "$work/users.csv" \
   -i 127.0.0.1 -p $((port + 1)) -m "$calls" -r "$rate" -l $((rate * 2)) \
   -buff_size "$rcvbuf" -nostdin -trace_stat -fd 1 -stf "$work/stat.csv" -timeout $((secs * 3))s \
   >/dev/null 2>"$work/sipp.err" || true
 c1=$(cpu)
+k1=$(kcpu)
 rss=0
-for p in $spid $(pgrep -P "$spid" || true); do
+for p in $pids $(for q in $pids; do pgrep -P "$q" || true; done); do
   r=$(awk '/VmHWM/ {print $2}' /proc/$p/status 2>/dev/null || echo 0)
   rss=$((rss + r))
 done
@@ -144,5 +193,6 @@ hz=$(getconf CLK_TCK)
 ok=$(sipp_col "$work/stat.csv" "SuccessfulCall(C)")
 failed=$(sipp_col "$work/stat.csv" "FailedCall(C)")
 retrans=$(sipp_col "$work/stat.csv" "Retransmissions(C)")
-printf '%s %s %s %s %s %s cpu=%.1fs rss=%sKiB\n' "$server" "$mode" "$rate" "$ok" "$failed" "$retrans" \
-  "$(echo "($c1 - $c0) / $hz" | bc -l)" "$rss"
+printf '%s%s %s %s %s %s %s cpu=%.1fs rss=%sKiB%s\n' "$server" "$([ "$server" = ocs ] && echo "/${STORE:-sqlite}")" "$mode" "$rate" "$ok" "$failed" "$retrans" \
+  "$(echo "($c1 - $c0) / $hz" | bc -l)" "$rss" \
+  "$([ "$server" = pool ] && printf ' kamailio-cpu=%.1fs' "$(echo "($k1 - $k0) / $hz" | bc -l)")"

@@ -1,7 +1,8 @@
 # Shared by scripts/bench_register.sh and scripts/load_calls.sh (sourced, not run).
 
-# ocs_config FILE DATA_DIR PORT AUTH RCVBUF: a UDP-only `ocs serve` configuration with
-# synthetic users user0, user1... (password "secret") for load runs.
+# ocs_config FILE DATA_DIR PORT AUTH RCVBUF [EXTRA]: a UDP-only `ocs serve` configuration with
+# synthetic users user0, user1... (password "secret") for load runs; EXTRA is more settings
+# (top-level keys, then tables).
 ocs_config() {
   cat >"$1" <<EOF2
 data_dir = "$2"
@@ -19,6 +20,7 @@ digest_uri_next_hop = true
 unauthenticated_per_second = 0
 # 20,000 REGISTER/s keep 640,000 UDP transactions for their 32 s.
 max_transactions = 2000000
+${6:-}
 [load_users]
 prefix = "user"
 count = 100000000

@@ -305,6 +305,120 @@ mod with_pool {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// `workers = 2`: two SIP engines in one `ocs serve`, on one UDP port (`SO_REUSEPORT`),
+    /// each a front end of the pool. sipp with a socket per call (`-t un`) spreads over both;
+    /// calls between users registered on either worker all connect.
+    #[test]
+    fn two_workers_share_one_port_and_serve_each_others_users() {
+        const USERS: usize = 200;
+        const CALLS: usize = 40;
+        let server = pg::Postgres::start("workers");
+        let db = server.database("workers");
+        let dir = temp_dir("pool-workers");
+        let home = dir.join("fe1");
+        std::fs::create_dir_all(&home).unwrap();
+        let secret = dir.join("pool-secret");
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::write(&secret, "a-pool-secret-of-the-test-0123456789").unwrap();
+            std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let udp = free_port();
+        let extra = format!(
+            "workers = 2\ndatabase = \"{db}\"\n[pool]\nnode = \"fe1\"\nlisten = \"127.0.0.1:{}\"\nsecret_file = \"{}\"",
+            free_tcp_port(),
+            secret.display()
+        );
+        let (child, addr) = spawn_ocs_at(&home, &extra, udp);
+        let _node = Node { child, udp: addr };
+        until_pooled(&db, 2);
+        let target = addr.to_string();
+        let names: Vec<String> = (0..USERS).map(|i| format!("user{}", 600_000 + i)).collect();
+        let port = free_port().to_string();
+        let reg = sipp_register(
+            &dir,
+            &target,
+            &names,
+            &port,
+            &["-t", "un", "-max_socket", "1000", "-r", "100"],
+            "reg.csv",
+        );
+        assert_eq!(finish(reg, &dir, "reg.csv"), (USERS, 0));
+        let mut c = postgres::Client::connect(&db, postgres::NoTls).unwrap();
+        let by_worker: Vec<i64> = c
+            .query("SELECT count(*) FROM bindings GROUP BY path[1]", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        eprintln!("bindings by worker: {by_worker:?}");
+        assert_eq!(
+            by_worker.len(),
+            2,
+            "both workers took registrations: {by_worker:?}"
+        );
+        assert!(by_worker.iter().all(|n| *n > 20), "{by_worker:?}");
+
+        // A callee on one socket (one worker), callers on a socket per call (either).
+        let uas_port = free_port().to_string();
+        let callee = ["user650000".to_owned()];
+        let reg = sipp_register(&dir, &target, &callee, &uas_port, &[], "callee.csv");
+        assert_eq!(finish(reg, &dir, "callee.csv"), (1, 0));
+        std::thread::sleep(Duration::from_millis(500));
+        let calls = CALLS.to_string();
+        let uas_scenario = scenario("uas_rr.xml");
+        let uas = sipp(
+            &[
+                "-sf",
+                uas_scenario.to_str().unwrap(),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &uas_port,
+                "-m",
+                &calls,
+            ],
+            &dir,
+            "uas.csv",
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        let caller = users_csv(&dir, &["user650001".to_owned()], "uac.csv");
+        let uac_scenario = scenario("uac_dialog_auth.xml");
+        let uac_port = free_port().to_string();
+        let uac = sipp(
+            &[
+                "-sf",
+                uac_scenario.to_str().unwrap(),
+                "-inf",
+                caller.to_str().unwrap(),
+                &target,
+                "-s",
+                "user650000",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &uac_port,
+                "-t",
+                "un",
+                "-max_socket",
+                "1000",
+                "-m",
+                &calls,
+                "-r",
+                "20",
+            ],
+            &dir,
+            "uac.csv",
+        );
+        assert_eq!(
+            finish(uac, &dir, "uac.csv"),
+            (CALLS, 0),
+            "calls from either worker"
+        );
+        assert_eq!(finish(uas, &dir, "uas.csv"), (CALLS, 0));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn registered_on_one_node_called_and_messaged_through_the_other() {
         const CALLS: usize = 50;

@@ -255,9 +255,52 @@ fn serve(
         }
         return ExitCode::from(2);
     }
-    // One thread runs the sockets and the SIP engine together (no hand-over between threads
-    // per datagram); the database writer and its checkpoints have threads of their own.
-    let rt = match tokio::runtime::Builder::new_current_thread()
+    let configs = match cfg.worker_configs() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // One thread per SIP engine runs its sockets and the engine together (no hand-over
+    // between threads per datagram); the database writer and its checkpoints have threads
+    // of their own. Ctrl-C or SIGTERM stops them all.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let workers: Vec<_> = configs
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut stop = stop_rx.clone();
+            std::thread::spawn(move || -> std::io::Result<()> {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                rt.block_on(ocs_stack::server::run(
+                    c,
+                    async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    },
+                    move |b| {
+                        if i > 0 {
+                            return;
+                        }
+                        // Machine-readable for scripts: where it listens.
+                        println!(
+                            "listening udp={} tcp={} tls={} web={} mcu={} psom={} media={}",
+                            b.udp.map_or("-".into(), |a| a.to_string()),
+                            b.tcp.map_or("-".into(), |a| a.to_string()),
+                            b.tls.map_or("-".into(), |a| a.to_string()),
+                            b.web.map_or("-".into(), |a| a.to_string()),
+                            b.mcu,
+                            b.psom.map_or("-".into(), |a| a.to_string()),
+                            b.media.map_or("-".into(), |(a, _)| a.to_string()),
+                        );
+                    },
+                ))
+            })
+        })
+        .collect();
+    let signals = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -267,41 +310,36 @@ fn serve(
             return ExitCode::from(1);
         }
     };
-    let result = rt.block_on(ocs_stack::server::run(
-        cfg,
-        async {
-            // Ctrl-C, or SIGTERM from a service manager.
-            #[cfg(unix)]
-            {
-                let mut term =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = async {
-                        match term.as_mut() {
-                            Some(t) => { t.recv().await; }
-                            None => std::future::pending::<()>().await,
-                        }
-                    } => {}
+    let watcher = stop_tx.clone();
+    signals.spawn(async move {
+        // Ctrl-C, or SIGTERM from a service manager.
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async {
+                match term.as_mut() {
+                    Some(t) => { t.recv().await; }
+                    None => std::future::pending::<()>().await,
                 }
+            } => {}
+        }
+        let _ = watcher.send(true);
+    });
+    let mut result = Ok(());
+    for w in workers {
+        let r = w
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("a worker panicked")));
+        // One worker that stops (an error) stops the others.
+        if r.is_err() {
+            let _ = stop_tx.send(true);
+            if result.is_ok() {
+                result = r;
             }
-            #[cfg(not(unix))]
-            let _ = tokio::signal::ctrl_c().await;
-        },
-        |b| {
-            // Machine-readable for scripts: where it listens.
-            println!(
-                "listening udp={} tcp={} tls={} web={} mcu={} psom={} media={}",
-                b.udp.map_or("-".into(), |a| a.to_string()),
-                b.tcp.map_or("-".into(), |a| a.to_string()),
-                b.tls.map_or("-".into(), |a| a.to_string()),
-                b.web.map_or("-".into(), |a| a.to_string()),
-                b.mcu,
-                b.psom.map_or("-".into(), |a| a.to_string()),
-                b.media.map_or("-".into(), |(a, _)| a.to_string()),
-            );
-        },
-    ));
+        }
+    }
+    drop(signals);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -174,6 +174,15 @@ pub struct Config {
     pub mcu_secret: Option<String>,
     /// The secret of the MCUs in `remote_mcus` (their `mcu_secret`).
     pub remote_mcu_secret: Option<String>,
+    /// SIP engines in this process (default 1), each on a thread of its own: the SIP
+    /// sockets are shared (`SO_REUSEPORT`: the kernel spreads clients over them by source
+    /// address and port), and each engine is a front end of the pool (`[pool]` and the
+    /// PostgreSQL `database` are required), named `<node>.<n>` with its pool listener on the
+    /// port after the previous one's. The web listener, PSOM and the A/V MCU's media run in
+    /// the first.
+    pub workers: usize,
+    /// Bind the SIP sockets with `SO_REUSEPORT` (set for each worker by [`Config::workers`]).
+    pub reuse_port: bool,
     /// Addresses clients reach this server at besides its own listeners: a load balancer's
     /// in front of a pool (Kamailio's dispatcher), a NAT's. A Request-URI or Route naming one
     /// names this server.
@@ -254,6 +263,8 @@ impl Default for Config {
             metrics_token: None,
             pool: None,
             aliases: Vec::new(),
+            workers: 1,
+            reuse_port: false,
             media_srtp: mcu::SrtpPolicy::Required,
             auth_failure_limit: 10,
             sa_lifetime_hours: 8,
@@ -325,6 +336,26 @@ impl Config {
                 ));
             }
         }
+        if let Err(e) = self.worker_configs() {
+            wrong.push(format!("workers: {e}"));
+        } else if self.workers > 1 {
+            checked.push(format!(
+                "workers: {} SIP engines on shared sockets",
+                self.workers
+            ));
+        }
+        if let Some(p) = &self.pool {
+            match p.engine_config() {
+                Ok(c) => checked.push(format!("pool: node {} at {}", c.name, c.addr)),
+                Err(e) => wrong.push(format!("pool: {e}")),
+            }
+            if !matches!(
+                store::Location::from_setting(self.database.as_deref(), &self.data_dir),
+                store::Location::Postgres(_)
+            ) {
+                wrong.push("pool: needs `database` to be the pool's PostgreSQL".into());
+            }
+        }
         if self.udp.is_none() && self.tcp.is_none() && self.tls.is_none() {
             wrong.push("udp, tcp, tls: all off, no SIP at all".into());
         }
@@ -379,6 +410,51 @@ impl Config {
         (wrong, checked)
     }
 
+    /// The configuration of each SIP engine this one asks for ([`Config::workers`]): itself
+    /// when it asks for one.
+    ///
+    /// # Errors
+    /// More than one worker without `[pool]` and PostgreSQL, or on a port the system picks.
+    pub fn worker_configs(&self) -> Result<Vec<Config>, String> {
+        if self.workers <= 1 {
+            return Ok(vec![self.clone()]);
+        }
+        let Some(pool) = &self.pool else {
+            return Err("workers > 1 needs [pool] (each worker is a front end of it)".into());
+        };
+        if !matches!(
+            store::Location::from_setting(self.database.as_deref(), &self.data_dir),
+            store::Location::Postgres(_)
+        ) {
+            return Err("workers > 1 needs `database` to be PostgreSQL".into());
+        }
+        for a in [self.udp, self.tcp, self.tls].into_iter().flatten() {
+            if a.port() == 0 {
+                return Err(format!(
+                    "workers > 1 share the SIP sockets: {a} needs a port"
+                ));
+            }
+        }
+        (0..self.workers)
+            .map(|i| {
+                let mut c = self.clone();
+                c.workers = 1;
+                c.reuse_port = true;
+                let mut p = pool.clone();
+                p.node = format!("{}.{i}", pool.node);
+                let port = u16::try_from(usize::from(pool.listen.port()) + i)
+                    .map_err(|_| "pool.listen: no room for a port per worker".to_owned())?;
+                p.listen.set_port(port);
+                c.pool = Some(p);
+                if i > 0 {
+                    (c.web, c.psom, c.media) = (None, None, None);
+                    c.mcu.set_port(0);
+                }
+                Ok(c)
+            })
+            .collect()
+    }
+
     /// Reads a TOML file; missing fields keep their defaults.
     ///
     /// # Errors
@@ -424,5 +500,47 @@ mod tests {
             Some(&"192.0.2.10:4444".parse().unwrap())
         );
         assert!(toml::from_str::<Config>("[remote_mcus]\nchat = \"nowhere\"\n").is_err());
+    }
+
+    #[test]
+    fn workers_are_front_ends_of_the_pool_on_shared_sockets() {
+        let one: Config = toml::from_str("workers = 1\n").unwrap();
+        assert_eq!(one.worker_configs().unwrap().len(), 1);
+        let no_pool: Config = toml::from_str("workers = 2\n").unwrap();
+        assert!(no_pool.worker_configs().unwrap_err().contains("[pool]"));
+        let text = "workers = 3\ndatabase = \"host=/run/postgresql dbname=ocs\"\n\
+                    udp = \"127.0.0.1:5060\"\ntcp = \"127.0.0.1:5060\"\ntls = \"off\"\n\
+                    [pool]\nnode = \"fe1\"\nlisten = \"127.0.0.1:5070\"\nsecret_file = \"/s\"\n";
+        let c: Config = toml::from_str(text).unwrap();
+        let w = c.worker_configs().unwrap();
+        assert_eq!(w.len(), 3);
+        let names: Vec<String> = w
+            .iter()
+            .map(|c| c.pool.as_ref().unwrap().node.clone())
+            .collect();
+        assert_eq!(names, ["fe1.0", "fe1.1", "fe1.2"]);
+        let ports: Vec<u16> = w
+            .iter()
+            .map(|c| c.pool.as_ref().unwrap().listen.port())
+            .collect();
+        assert_eq!(ports, [5070, 5071, 5072]);
+        assert!(
+            w.iter()
+                .all(|c| c.reuse_port && c.workers == 1 && c.udp == c.udp)
+        );
+        assert!(w[0].web.is_some() && w[1].web.is_none() && w[2].media.is_none());
+        let any_port: Config =
+            toml::from_str(&text.replace("udp = \"127.0.0.1:5060\"", "udp = \"127.0.0.1:0\""))
+                .unwrap();
+        assert!(
+            any_port
+                .worker_configs()
+                .unwrap_err()
+                .contains("needs a port")
+        );
+        let sqlite: Config =
+            toml::from_str(&text.replace("database = \"host=/run/postgresql dbname=ocs\"\n", ""))
+                .unwrap();
+        assert!(sqlite.worker_configs().unwrap_err().contains("PostgreSQL"));
     }
 }

@@ -99,19 +99,21 @@ struct Announcement {
 
 impl Announcement {
     fn event(self) -> PoolEvent {
-        let binding = (self.op == "set").then(|| Box::new(Binding {
-            aor: self.aor.clone(),
-            contact: self.contact.clone(),
-            instance: self.instance,
-            expires_at: self
-                .expires_at
-                .and_then(|t| u64::try_from(t).ok())
-                .unwrap_or(0),
-            call_id: self.call_id.unwrap_or_default(),
-            cseq: self.cseq.and_then(|c| u32::try_from(c).ok()).unwrap_or(0),
-            flow: None,
-            path: self.path.unwrap_or_default(),
-        }));
+        let binding = (self.op == "set").then(|| {
+            Box::new(Binding {
+                aor: self.aor.clone(),
+                contact: self.contact.clone(),
+                instance: self.instance,
+                expires_at: self
+                    .expires_at
+                    .and_then(|t| u64::try_from(t).ok())
+                    .unwrap_or(0),
+                call_id: self.call_id.unwrap_or_default(),
+                cseq: self.cseq.and_then(|c| u32::try_from(c).ok()).unwrap_or(0),
+                flow: None,
+                path: self.path.unwrap_or_default(),
+            })
+        });
         PoolEvent::Binding {
             by: self.by.unwrap_or_default(),
             aor: self.aor,

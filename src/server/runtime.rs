@@ -14,8 +14,8 @@ use super::pool::PoolEvent;
 use super::sip::{self, ConnId, Directory, Engine, EngineConfig, Peer};
 use super::store::{self, Secrets, Store, User};
 use super::transport::{
-    ConnHandle, ConnKind, StreamLimits, accept_loop, bind_udp, open_files_limit, recv_udp,
-    tls_acceptor, udp_in,
+    ConnHandle, ConnKind, StreamLimits, accept_loop, bind_tcp, bind_udp, open_files_limit,
+    recv_udp, tls_acceptor, udp_in,
 };
 use super::{Bound, Config, LoadUsers, av, web, webconf};
 use super::{UserConfig, abs::AddressBook};
@@ -155,7 +155,11 @@ pub async fn run(
     });
 
     let udp = match config.udp {
-        Some(a) => Some(Arc::new(bind_udp(a, config.udp_recv_buffer)?)),
+        Some(a) => Some(Arc::new(bind_udp(
+            a,
+            config.udp_recv_buffer,
+            config.reuse_port,
+        )?)),
         None => None,
     };
     let pool_listener = match &pool {
@@ -163,12 +167,12 @@ pub async fn run(
         None => None,
     };
     let tcp = match config.tcp {
-        Some(a) => Some(TcpListener::bind(a).await?),
+        Some(a) => Some(bind_tcp(a, config.reuse_port)?),
         None => None,
     };
     let tls = match config.tls {
         Some(a) => Some((
-            TcpListener::bind(a).await?,
+            bind_tcp(a, config.reuse_port)?,
             tls_acceptor(&config.data_dir, &config.domain)?,
         )),
         None => None,

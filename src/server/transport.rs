@@ -59,8 +59,13 @@ pub(super) fn tls_acceptor(
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))
 }
 
-/// A UDP socket with the receive buffer asked for.
-pub(super) fn bind_udp(addr: SocketAddr, recv_buffer: Option<usize>) -> std::io::Result<UdpSocket> {
+/// A UDP socket with the receive buffer asked for; with `reuse_port`, one of several on the
+/// same address (`SO_REUSEPORT`: the kernel spreads datagrams over them by source).
+pub(super) fn bind_udp(
+    addr: SocketAddr,
+    recv_buffer: Option<usize>,
+    reuse_port: bool,
+) -> std::io::Result<UdpSocket> {
     let sock = socket2::Socket::new(
         socket2::Domain::for_address(addr),
         socket2::Type::DGRAM,
@@ -69,9 +74,30 @@ pub(super) fn bind_udp(addr: SocketAddr, recv_buffer: Option<usize>) -> std::io:
     if let Some(n) = recv_buffer {
         sock.set_recv_buffer_size(n)?;
     }
+    if reuse_port {
+        sock.set_reuse_port(true)?;
+    }
     sock.set_nonblocking(true)?;
     sock.bind(&addr.into())?;
     UdpSocket::from_std(sock.into())
+}
+
+/// A TCP listener; with `reuse_port`, one of several on the same address (`SO_REUSEPORT`:
+/// the kernel spreads connections over them).
+pub(super) fn bind_tcp(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
+    let sock = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    sock.set_reuse_address(true)?;
+    if reuse_port {
+        sock.set_reuse_port(true)?;
+    }
+    sock.set_nonblocking(true)?;
+    sock.bind(&addr.into())?;
+    sock.listen(1024)?;
+    TcpListener::from_std(sock.into())
 }
 
 /// A datagram for the engine (CRLF keep-alives and junk dropped).
