@@ -4,7 +4,8 @@
 #   scripts/bench_register.sh SERVER MODE RATE [SECONDS]
 #     SERVER  ocs | kamailio | pool
 #             ocs: one `ocs serve`, on SQLite, or with STORE=postgres on a PostgreSQL cluster
-#             of its own (scripts/pg.sh); pool: two `ocs serve` front ends on one PostgreSQL
+#             of its own (scripts/pg.sh), and with WORKERS=N (PostgreSQL only) as N SIP
+#             engines on the one port (SO_REUSEPORT); pool: two `ocs serve` front ends on one PostgreSQL
 #             behind Kamailio's dispatcher (scripts/deploy/kamailio), sipp sending to Kamailio
 #     MODE    noauth | digest
 #     RATE    registrations per second offered by sipp (a new user for each)
@@ -85,12 +86,24 @@ case "$server" in
     if [ "${STORE:-sqlite}" = postgres ]; then
       db=$(scripts/pg.sh start "$pgdir")
       extra="database = \"$db\""
+      # WORKERS=N: N SIP engines on the one port, each a front end of a pool.
+      if [ "${WORKERS:-1}" -gt 1 ]; then
+        printf 'bench-pool-secret-0123456789\n' >"$work/secret"; chmod 600 "$work/secret"
+        extra="workers = $WORKERS
+$extra
+[pool]
+node = \"fe1\"
+listen = \"127.0.0.1:$((port + 100))\"
+secret_file = \"$work/secret\""
+      fi
     fi
     ocs_config "$work/ocs.toml" "$work/data" "$port" "$auth" "$rcvbuf" "$extra"
     [ -x target/release/ocs ] || cargo build -q --release --bin ocs
     target/release/ocs serve --config "$work/ocs.toml" >"$work/server.out" 2>"$work/server.err" &
     spid=$!
     pids=$spid
+    # Workers meet as front ends of the pool (heartbeats every 2 s, then their links).
+    [ "${WORKERS:-1}" -gt 1 ] && sleep 5
     ;;
   pool)
     command -v kamailio >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kamailio >/dev/null; }
@@ -178,7 +191,9 @@ kcpu() { # the same for Kamailio in front of the pool
 }
 c0=$(cpu)
 k0=$(kcpu)
+# SIPP_TRANSPORT=un: a socket per call, so that SO_REUSEPORT spreads sipp over the workers.
 sipp "127.0.0.1:$port" -sf "$root/tests/sipp/$scenario" -inf "$work/users.csv" \
+  -t "${SIPP_TRANSPORT:-u1}" -max_socket 4096 \
   -i 127.0.0.1 -p $((port + 1)) -m "$calls" -r "$rate" -l $((rate * 2)) \
   -buff_size "$rcvbuf" -nostdin -trace_stat -fd 1 -stf "$work/stat.csv" -timeout $((secs * 3))s \
   >/dev/null 2>"$work/sipp.err" || true

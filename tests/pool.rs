@@ -190,7 +190,7 @@ mod with_pool {
             &lb,
             &names,
             &port,
-            &["-r", "400", "-recv_timeout", "6s"],
+            &["-r", "400", "-recv_timeout", "6s", "-trace_msg"],
             "load.csv",
         );
         std::thread::sleep(Duration::from_millis(2000));
@@ -213,6 +213,29 @@ mod with_pool {
             in_db >= acknowledged as i64,
             "{in_db} stored, {acknowledged} acknowledged"
         );
+        // User by user: every registration sipp saw acknowledged is in the database.
+        let acked = acknowledged_users(&dir, "register");
+        assert_eq!(
+            acked.len(),
+            acknowledged,
+            "one 200 per acknowledged registration"
+        );
+        let mut c = postgres::Client::connect(&db, postgres::NoTls).unwrap();
+        let stored: std::collections::HashSet<String> = c
+            .query("SELECT aor FROM bindings", &[])
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let aor: String = r.get(0);
+                aor.trim_start_matches("sip:")
+                    .split('@')
+                    .next()
+                    .unwrap_or("")
+                    .to_owned()
+            })
+            .collect();
+        let lost: Vec<&String> = acked.difference(&stored).collect();
+        assert!(lost.is_empty(), "acknowledged but not stored: {lost:?}");
         // Who served what: each binding names its front end on top of its Path.
         let mut c = postgres::Client::connect(&db, postgres::NoTls).unwrap();
         let by_node: Vec<(String, i64)> = c

@@ -583,3 +583,41 @@ Content-Length: 0
             .starts_with("SIP/2.0/UDP 127.0.0.1:5060")
     );
 }
+
+/// A batch the store could not commit: the REGISTER held for it is answered `500` with
+/// `Retry-After`, and a later commit does not release an acknowledgement of it.
+#[test]
+fn a_write_the_store_could_not_commit_is_not_acknowledged() {
+    let mut e = engine();
+    let t = Instant::now();
+    let w = SystemTime::now();
+    let from = Peer::Udp(SocketAddr::from(([127, 0, 0, 1], 6011)));
+    e.handle(t, w, register("alice", 6011, 1, None, 3600), from, &Users);
+    let r = parse(&out(&mut e)[0]);
+    let a = r.auth(HeaderName::WwwAuthenticate).next().unwrap().unwrap();
+    let creds = Challenge::from_auth(&a).unwrap().authorization(
+        "alice",
+        "alice-pw",
+        "REGISTER",
+        "sip:contoso.com",
+        "c0ffee",
+        1,
+    );
+    e.handle(
+        t,
+        w,
+        register("alice", 6011, 2, Some(&creds), 3600),
+        from,
+        &Users,
+    );
+    assert!(out(&mut e).is_empty(), "held for the store");
+    let (ticket, _) = poll_store(&mut e).expect("the binding's write");
+    e.store_failed(t, ticket, ticket);
+    let o = out(&mut e);
+    assert_eq!(o.len(), 1);
+    let failed = parse(&o[0]);
+    assert_eq!(failed.status(), Some(500));
+    assert!(failed.header_by_name("Retry-After").is_some());
+    e.committed(t, ticket + 10);
+    assert!(out(&mut e).is_empty(), "nothing released by a later commit");
+}

@@ -34,7 +34,6 @@ const SECRET: &[u8] = b"pool-secret-0123456789";
 struct Node {
     e: Engine,
     io: Recorder,
-    name: &'static str,
     /// Our link to the other node (the connection we opened to its pool listener).
     link: Peer,
     /// How the other node's link looks from here (a connection on our pool listener).
@@ -60,7 +59,6 @@ fn node(name: &'static str, udp: &str, pool: &str, link: Peer, inbound: Peer) ->
     Node {
         e,
         io: Recorder::default(),
-        name,
         link,
         inbound,
         pool: addr(pool),
@@ -124,14 +122,17 @@ fn run(a: &mut Node, b: &mut Node) -> (Vec<Outbound>, Vec<Outbound>) {
 fn step(from: &mut Node, to: &mut Node, clients: &mut Vec<Outbound>) -> bool {
     let mut moved = false;
     from.e.pump(Instant::now(), &mut from.io);
+    // The store announces every write, to every node, the writer's own included.
     for (_, op) in std::mem::take(&mut from.io.stored) {
         match op {
             StoreOp::Bind(bnd) => {
                 let (aor, contact) = (bnd.aor.clone(), bnd.contact.clone());
-                to.e.remote_binding(from.name, &aor, &contact, Some(bnd));
+                to.e.remote_binding(&aor, &contact, Some(bnd.clone()));
+                from.e.remote_binding(&aor, &contact, Some(bnd));
             }
             StoreOp::Unbind { aor, contact } => {
-                to.e.remote_binding(from.name, &aor, &contact, None);
+                to.e.remote_binding(&aor, &contact, None);
+                from.e.remote_binding(&aor, &contact, None);
             }
             _ => {}
         }
@@ -401,7 +402,7 @@ Content-Length: 0
         addr: addr("127.0.0.1:5470"),
         secret: SECRET.to_vec(),
     };
-    let good = ocs_stack::server::sip::pool::sign(&member, forged.to_bytes(), w);
+    let good = ocs_stack::server::sip::pool::sign(&member, b.pool, forged.to_bytes(), w);
     b.e.handle(t, w, Message::parse(good).unwrap(), b.inbound, &Users);
     b.e.pump(t, &mut b.io);
     let at_bob =
@@ -415,13 +416,98 @@ Content-Length: 0
     b.io.sent.clear();
 
     // A REGISTER that comes from the pool is refused: users register where they connect.
-    let reg =
-        ocs_stack::server::sip::pool::sign(&member, register("carol", 6005, 1, None).to_bytes(), w);
+    let reg = ocs_stack::server::sip::pool::sign(
+        &member,
+        b.pool,
+        register("carol", 6005, 1, None).to_bytes(),
+        w,
+    );
     b.e.handle(t, w, Message::parse(reg).unwrap(), b.inbound, &Users);
     b.e.pump(t, &mut b.io);
     let r = parse(b.io.sent.last().expect("an answer"));
     assert_eq!(r.status(), Some(403));
     assert!(b.e.bindings("sip:carol@contoso.com", w).is_empty());
+}
+
+/// Over TCP, bob's binding on B goes over his connection. The store's announcements of it
+/// (B's own write coming back, a full read again after B's watcher reconnected) leave that
+/// flow where it is: a call from A still reaches him on it.
+#[test]
+fn the_announcement_of_a_nodes_own_binding_keeps_its_flow() {
+    let (mut a, mut b) = pool();
+    let (t, w) = (Instant::now(), SystemTime::now());
+    let flow = Peer::Stream {
+        conn: 77,
+        addr: addr("127.0.0.1:6002"),
+        tls: false,
+    };
+    b.e.handle(t, w, register("bob", 6002, 1, None), flow, &Users);
+    let (_, cb) = run(&mut a, &mut b);
+    let r = parse(&cb[0]);
+    let ch = Challenge::from_auth(&r.auth(HeaderName::WwwAuthenticate).next().unwrap().unwrap())
+        .unwrap();
+    let creds = ch.authorization("bob", "bob-pw", "REGISTER", "sip:contoso.com", "c", 1);
+    b.e.handle(t, w, register("bob", 6002, 2, Some(&creds)), flow, &Users);
+    run(&mut a, &mut b);
+    // The full read again: every row, ours among them.
+    let again = b.e.bindings("sip:bob@contoso.com", w)[0].clone();
+    let (aor, contact) = (again.aor.clone(), again.contact.clone());
+    b.e.remote_binding(
+        &aor,
+        &contact,
+        Some(ocs_stack::server::sip::Binding {
+            flow: None,
+            ..again
+        }),
+    );
+    let carol = Peer::Udp(addr("127.0.0.1:7000"));
+    a.e.handle(t, w, invite(), carol, &Users);
+    let (ca, _) = run(&mut a, &mut b);
+    let ch = Challenge::from_auth(
+        &parse(&ca[0])
+            .auth(HeaderName::ProxyAuthenticate)
+            .next()
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    a.e.handle(t, w, as_carol(invite(), &ch, 1), carol, &Users);
+    let (_, cb) = run(&mut a, &mut b);
+    let at_bob = cb
+        .iter()
+        .find(|o| parse(o).method() == Some("INVITE"))
+        .expect("reaches bob");
+    assert_eq!(
+        at_bob.peer, flow,
+        "over his connection, not to his contact's address"
+    );
+}
+
+/// A Path that names this pool would send requests round between its nodes: refused.
+#[test]
+fn a_path_naming_the_pool_is_refused() {
+    let (mut a, mut b) = pool();
+    let (t, w) = (Instant::now(), SystemTime::now());
+    let from = Peer::Udp(addr("127.0.0.1:6003"));
+    let reg = |path: &str| {
+        msg(&register("bob", 6003, 1, None)
+            .to_string()
+            .replace("Expires: 3600", &format!("Expires: 3600\nPath: {path}"))
+            .replace("\r\n", "\n"))
+    };
+    for path in [
+        "<sip:127.0.0.1:5170;transport=tcp;lr>",
+        "<sip:127.0.0.1:5260;lr>",
+        "<sip:edge1;lr>, <sip:edge2;lr>, <sip:edge3;lr>, <sip:edge4;lr>, <sip:edge5;lr>",
+    ] {
+        b.e.handle(t, w, reg(path), from, &Users);
+        let (_, cb) = run(&mut a, &mut b);
+        assert_eq!(parse(&cb[0]).status(), Some(400), "{path}");
+    }
+    // A balancer's Path is kept, below this node's own entry, and echoed.
+    b.e.handle(t, w, reg("<sip:192.0.2.7;lr>"), from, &Users);
+    let (_, cb) = run(&mut a, &mut b);
+    assert_eq!(parse(&cb[0]).status(), Some(401), "challenged as usual");
 }
 
 #[test]

@@ -292,7 +292,7 @@ fn ocs_serve_on_postgres_killed_mid_load_loses_no_acknowledged_registration() {
         &addr.to_string(),
         &names,
         &port,
-        &["-r", "500", "-recv_timeout", "2s"],
+        &["-r", "500", "-recv_timeout", "2s", "-trace_msg"],
         "load.csv",
     );
     std::thread::sleep(std::time::Duration::from_millis(2500));
@@ -317,6 +317,22 @@ fn ocs_serve_on_postgres_killed_mid_load_loses_no_acknowledged_registration() {
         "{} bindings stored, {acknowledged} acknowledged",
         stored.len()
     );
+    // User by user.
+    let acked = acknowledged_users(&dir, "register");
+    assert_eq!(acked.len(), acknowledged);
+    let users: std::collections::HashSet<String> = stored
+        .iter()
+        .map(|b| {
+            b.aor
+                .trim_start_matches("sip:")
+                .split('@')
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect();
+    let lost: Vec<&String> = acked.difference(&users).collect();
+    assert!(lost.is_empty(), "acknowledged but not stored: {lost:?}");
     // Started again on the same database, the server serves.
     let (mut again, addr) = spawn_ocs(&dir, &extra);
     let port = free_port().to_string();

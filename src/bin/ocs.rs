@@ -266,40 +266,49 @@ fn serve(
     // between threads per datagram); the database writer and its checkpoints have threads
     // of their own. Ctrl-C or SIGTERM stops them all.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let workers: Vec<_> = configs
-        .into_iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let mut stop = stop_rx.clone();
-            std::thread::spawn(move || -> std::io::Result<()> {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?;
-                rt.block_on(ocs_stack::server::run(
-                    c,
-                    async move {
-                        let _ = stop.wait_for(|s| *s).await;
-                    },
-                    move |b| {
-                        if i > 0 {
-                            return;
-                        }
-                        // Machine-readable for scripts: where it listens.
-                        println!(
-                            "listening udp={} tcp={} tls={} web={} mcu={} psom={} media={}",
-                            b.udp.map_or("-".into(), |a| a.to_string()),
-                            b.tcp.map_or("-".into(), |a| a.to_string()),
-                            b.tls.map_or("-".into(), |a| a.to_string()),
-                            b.web.map_or("-".into(), |a| a.to_string()),
-                            b.mcu,
-                            b.psom.map_or("-".into(), |a| a.to_string()),
-                            b.media.map_or("-".into(), |(a, _)| a.to_string()),
-                        );
-                    },
-                ))
-            })
-        })
-        .collect();
+    // The first worker starts alone (it makes the TLS certificate and migrates the schema
+    // when they are missing); the others once it is listening.
+    let (bound_tx, bound_rx) = std::sync::mpsc::channel::<()>();
+    // Only the first worker holds the sender: if it stops before it listens, `recv` ends.
+    let mut bound_tx = Some(bound_tx);
+    let mut workers = Vec::new();
+    for (i, c) in configs.into_iter().enumerate() {
+        if i == 1 && bound_rx.recv().is_err() {
+            break; // the first stopped before it was listening
+        }
+        let mut stop = stop_rx.clone();
+        let bound_tx = bound_tx.take();
+        workers.push(std::thread::spawn(move || -> std::io::Result<()> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(ocs_stack::server::run(
+                c,
+                async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                },
+                move |b| {
+                    if let Some(tx) = bound_tx {
+                        let _ = tx.send(());
+                    }
+                    if i > 0 {
+                        return;
+                    }
+                    // Machine-readable for scripts: where it listens.
+                    println!(
+                        "listening udp={} tcp={} tls={} web={} mcu={} psom={} media={}",
+                        b.udp.map_or("-".into(), |a| a.to_string()),
+                        b.tcp.map_or("-".into(), |a| a.to_string()),
+                        b.tls.map_or("-".into(), |a| a.to_string()),
+                        b.web.map_or("-".into(), |a| a.to_string()),
+                        b.mcu,
+                        b.psom.map_or("-".into(), |a| a.to_string()),
+                        b.media.map_or("-".into(), |(a, _)| a.to_string()),
+                    );
+                },
+            ))
+        }));
+    }
     let signals = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -1,11 +1,12 @@
 //! The runtime side of a pool of front ends (`[pool]` in the configuration; the engine's
 //! side is [`super::sip::pool`]):
 //!
-//! - a **watcher** thread on a PostgreSQL connection of its own: every two seconds it says
+//! - a **heartbeat** thread on a PostgreSQL connection of its own: every two seconds it says
 //!   this node is alive (`pool_nodes.heartbeat`) and reads which nodes are (a heartbeat in
-//!   the last ten seconds); it `LISTEN`s on `ocs_bindings`, whose announcements (made by a
-//!   trigger at each commit, naming the node that wrote) become the engine's remote
-//!   bindings. When its connection drops it reconnects and reads every binding again.
+//!   the last ten seconds);
+//! - a **watcher** thread on another: it `LISTEN`s on `ocs_bindings`, whose announcements
+//!   (made by a trigger at each commit) go to the engine in commit order, this node's own
+//!   writes included. When its connection drops it reconnects and reads every binding again.
 //! - a **link** task per live node: a TCP connection to its pool listener, served like any
 //!   SIP stream, opened again a second after it closes, ended when the node stops being
 //!   alive.
@@ -126,10 +127,24 @@ impl Announcement {
 /// How long a node may go without a heartbeat and still count as alive.
 const ALIVE: i64 = 10;
 
-/// Runs the watcher until the engine's task is gone (blocks: a thread of its own).
+/// Runs the watcher until the engine's task is gone (blocks: a thread of its own; the
+/// heartbeat runs on another, with a connection of its own, so that an engine too busy to
+/// take announcements does not look dead to the pool).
 pub(super) fn watch(database: &str, me: &PoolConfig, tx: &mpsc::Sender<Input>) {
+    {
+        let (database, me, tx) = (database.to_owned(), me.clone(), tx.clone());
+        std::thread::spawn(move || {
+            let mut known = Vec::new();
+            while !tx.is_closed() {
+                if let Err(e) = heartbeat(&database, &me, &tx, &mut known) {
+                    tracing::warn!(error = %e, "pool heartbeat: PostgreSQL connection lost; reconnecting");
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+        });
+    }
     loop {
-        match watch_once(database, me, tx) {
+        match listen(database, tx) {
             Ok(()) => return,
             Err(e) => {
                 tracing::warn!(error = %e, "pool watcher: PostgreSQL connection lost; reconnecting");
@@ -139,15 +154,56 @@ pub(super) fn watch(database: &str, me: &PoolConfig, tx: &mpsc::Sender<Input>) {
     }
 }
 
-/// One connection's worth of watching: `Ok` when the engine's task is gone.
-fn watch_once(
+/// Every two seconds: this node is alive, and which others are; a change of that goes to
+/// the engine (when its queue has room: else the next round tells it). `Ok` when the
+/// engine's task is gone.
+fn heartbeat(
     database: &str,
     me: &PoolConfig,
     tx: &mpsc::Sender<Input>,
+    known: &mut Vec<(String, SocketAddr)>,
 ) -> Result<(), postgres::Error> {
     let mut db = postgres::Client::connect(database, postgres::NoTls)?;
+    while !tx.is_closed() {
+        let now = unix_now();
+        db.execute(
+            "INSERT INTO pool_nodes (name, address, heartbeat) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET address = EXCLUDED.address,
+                 heartbeat = EXCLUDED.heartbeat",
+            &[&me.name, &me.addr.to_string(), &now],
+        )?;
+        let mut live: Vec<(String, SocketAddr)> = db
+            .query(
+                "SELECT name, address FROM pool_nodes WHERE heartbeat > $1 AND name <> $2
+                 ORDER BY name",
+                &[&(now - ALIVE), &me.name],
+            )?
+            .iter()
+            .filter_map(|r| {
+                let addr: String = r.get(1);
+                Some((r.get(0), addr.parse().ok()?))
+            })
+            .collect();
+        live.sort();
+        if live != *known
+            && tx
+                .try_send(Input::Pool(PoolEvent::Nodes(live.clone())))
+                .is_ok()
+        {
+            tracing::info!(nodes = ?live, "pool: live nodes");
+            *known = live;
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    Ok(())
+}
+
+/// One connection's worth of `LISTEN ocs_bindings`: every binding read first (what was
+/// announced while nobody listened), then each announcement as it comes, in commit order.
+/// `Ok` when the engine's task is gone.
+fn listen(database: &str, tx: &mpsc::Sender<Input>) -> Result<(), postgres::Error> {
+    let mut db = postgres::Client::connect(database, postgres::NoTls)?;
     db.batch_execute("LISTEN ocs_bindings")?;
-    // What was announced while we were not listening: every binding again.
     let now = unix_now();
     for row in db.query(
         "SELECT aor, contact, instance, expires_at, call_id, cseq, path FROM bindings
@@ -169,60 +225,19 @@ fn watch_once(
             return Ok(());
         }
     }
-    let mut known: Vec<(String, SocketAddr)> = Vec::new();
-    let mut beat = std::time::Instant::now() - Duration::from_secs(10);
-    loop {
-        if beat.elapsed() >= Duration::from_secs(2) {
-            beat = std::time::Instant::now();
-            let now = unix_now();
-            db.execute(
-                "INSERT INTO pool_nodes (name, address, heartbeat) VALUES ($1, $2, $3)
-                 ON CONFLICT (name) DO UPDATE SET address = EXCLUDED.address,
-                     heartbeat = EXCLUDED.heartbeat",
-                &[&me.name, &me.addr.to_string(), &now],
-            )?;
-            let mut live: Vec<(String, SocketAddr)> = db
-                .query(
-                    "SELECT name, address FROM pool_nodes WHERE heartbeat > $1 AND name <> $2
-                     ORDER BY name",
-                    &[&(now - ALIVE), &me.name],
-                )?
-                .iter()
-                .filter_map(|r| {
-                    let addr: String = r.get(1);
-                    Some((r.get(0), addr.parse().ok()?))
-                })
-                .collect();
-            live.sort();
-            if live != known {
-                tracing::info!(nodes = ?live, "pool: live nodes");
-                known.clone_from(&live);
-                if tx
-                    .blocking_send(Input::Pool(PoolEvent::Nodes(live)))
-                    .is_err()
-                {
+    let mut notes = db.notifications();
+    let mut it = notes.blocking_iter();
+    while let Some(n) = it.next()? {
+        match serde_json::from_str::<Announcement>(n.payload()) {
+            Ok(a) => {
+                if tx.blocking_send(Input::Pool(a.event())).is_err() {
                     return Ok(());
                 }
             }
-        }
-        // Announcements for half a second at most (a steady stream of them must not starve
-        // the heartbeat), then round again.
-        let until = std::time::Instant::now() + Duration::from_millis(500);
-        let mut notes = db.notifications();
-        let mut it = notes.timeout_iter(Duration::from_millis(500));
-        while std::time::Instant::now() < until
-            && let Some(n) = it.next()?
-        {
-            match serde_json::from_str::<Announcement>(n.payload()) {
-                Ok(a) => {
-                    if tx.blocking_send(Input::Pool(a.event())).is_err() {
-                        return Ok(());
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "pool: an announcement that does not parse"),
-            }
+            Err(e) => tracing::warn!(error = %e, "pool: an announcement that does not parse"),
         }
     }
+    Ok(())
 }
 
 fn unix_now() -> i64 {

@@ -131,7 +131,8 @@ pub async fn run(
     } = loaded;
     // The store runs on its own thread: batches in, commit tickets out.
     let (store_tx, store_rx) = std::sync::mpsc::channel::<(u64, sip::StoreOp)>();
-    let (commit_tx, mut commit_rx) = mpsc::unbounded_channel::<u64>();
+    // Each batch's outcome: its first and last ticket, and whether it is committed.
+    let (commit_tx, mut commit_rx) = mpsc::unbounded_channel::<(u64, u64, bool)>();
     let metrics = Arc::new(Metrics::default());
     let store_thread = {
         let location = location.clone();
@@ -357,6 +358,8 @@ pub async fn run(
         std::thread::spawn(move || super::pool::watch(&db, &me, &tx));
     }
     let mut links: HashMap<SocketAddr, tokio::task::JoinHandle<()>> = HashMap::new();
+    // The connection each link holds now.
+    let mut link_conns: HashMap<SocketAddr, ConnId> = HashMap::new();
     let reports = av::Reports::default();
     let (media_tx, media_rx) = mpsc::unbounded_channel();
     if let Some((a, b)) = media {
@@ -393,7 +396,7 @@ pub async fn run(
                 web_auth.clone(),
                 web::Scrape {
                     metrics: metrics.clone(),
-                    token: config.metrics_token.as_deref().map(Arc::from),
+                    token: config.metrics_token.as_deref().map(|t| Arc::from(t.trim())),
                 },
             ),
         )));
@@ -493,9 +496,12 @@ pub async fn run(
                     conns.insert(c, tx);
                     match kind {
                         ConnKind::PoolInbound => engine.pool_inbound(c),
-                        ConnKind::PoolLink(addr) => {
+                        ConnKind::PoolLink(addr) if links.contains_key(&addr) => {
+                            link_conns.insert(addr, c);
                             engine.pool_link(addr, Some(Peer::Stream { conn: c, addr, tls: false }));
                         }
+                        // A link that connected as its node was given up: closed at once.
+                        ConnKind::PoolLink(_) => { conns.remove(&c); }
                         ConnKind::Client => {}
                     }
                 }
@@ -504,6 +510,12 @@ pub async fn run(
                         let alive = live.iter().any(|(_, a)| a == addr);
                         if !alive {
                             task.abort();
+                            // An aborted link says nothing more: its connection is closed
+                            // here (its writer ends with the handle).
+                            if let Some(c) = link_conns.remove(addr) {
+                                conns.remove(&c);
+                                engine.closed(c);
+                            }
                             engine.pool_link(*addr, None);
                         }
                         alive
@@ -520,9 +532,14 @@ pub async fn run(
                     }
                 }
                 Some(Input::Pool(PoolEvent::Binding { by, aor, contact, binding })) => {
-                    engine.remote_binding(&by, &aor, &contact, binding.map(|b| *b));
+                    tracing::trace!(%by, %aor, %contact, set = binding.is_some(), "pool: binding announced");
+                    engine.remote_binding(&aor, &contact, binding.map(|b| *b));
                 }
-                Some(Input::Closed(c)) => { conns.remove(&c); engine.closed(c); }
+                Some(Input::Closed(c)) => {
+                    conns.remove(&c);
+                    link_conns.retain(|_, l| *l != c);
+                    engine.closed(c);
+                }
                 Some(Input::Mcu { mcu, body, reply }) => {
                     let answer = engine.serve_mcu(Instant::now(), &mcu, &body);
                     let _ = reply.send(answer);
@@ -532,7 +549,13 @@ pub async fn run(
                 }
                 None => break,
             },
-            Some(ticket) = commit_rx.recv() => engine.committed(Instant::now(), ticket),
+            Some((first, last, ok)) = commit_rx.recv() => {
+                if ok {
+                    engine.committed(Instant::now(), last);
+                } else {
+                    engine.store_failed(Instant::now(), first, last);
+                }
+            }
             () = tokio::time::sleep_until(deadline) => {
                 if stopping.is_some_and(|s| tokio::time::Instant::now() >= s) {
                     break;
@@ -775,13 +798,13 @@ fn load(location: &store::Location, domain: &str, create: &[UserConfig]) -> Resu
 /// ticket goes back once it is committed. A batch that fails is tried again on a new
 /// connection (a PostgreSQL server restarted, a connection cut): every write is idempotent
 /// (an upsert or a delete), so a batch whose commit was cut off in flight is safe to repeat.
-/// One that still fails is not acknowledged: the responses held for it never go out.
+/// One that still fails is reported as failed: the engine answers what waited for it `500`.
 fn store_writer(
     mut db: Box<dyn Store>,
     location: &store::Location,
     node: Option<&str>,
     rx: &std::sync::mpsc::Receiver<(u64, sip::StoreOp)>,
-    commits: &mpsc::UnboundedSender<u64>,
+    commits: &mpsc::UnboundedSender<(u64, u64, bool)>,
     metrics: &Metrics,
 ) {
     if let Some(n) = node {
@@ -792,6 +815,7 @@ fn store_writer(
         while let Ok(more) = rx.try_recv() {
             batch.push(more);
         }
+        let first = batch.first().map_or(0, |(t, _)| *t);
         let last = batch.last().map_or(0, |(t, _)| *t);
         let ops: Vec<sip::StoreOp> = batch.into_iter().map(|(_, op)| op).collect();
         let mut result = db.apply(&ops);
@@ -815,13 +839,18 @@ fn store_writer(
         match result {
             Ok(()) => {
                 metrics.store_batches.fetch_add(1, Relaxed);
-                if commits.send(last).is_err() {
+                if commits.send((first, last, true)).is_err() {
                     break;
                 }
             }
             Err(e) => {
                 metrics.store_failures.fetch_add(1, Relaxed);
                 tracing::error!(error = %e, ops = ops.len(), "store write failed; not acknowledged");
+                // The engine answers what waited for it with an error: no later commit may
+                // release it.
+                if commits.send((first, last, false)).is_err() {
+                    break;
+                }
             }
         }
     }

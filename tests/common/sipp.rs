@@ -155,3 +155,30 @@ pub(crate) fn spawn_ocs_at(dir: &Path, extra: &str, port: u16) -> (Child, Socket
         .unwrap();
     (child, udp)
 }
+
+/// The users sipp saw a `200 OK` for, from the message log (`-trace_msg`) of its scenario
+/// `scenario` (`register` for `register.xml`) in `dir`: the To user of each 200 received.
+pub(crate) fn acknowledged_users(dir: &Path, scenario: &str) -> std::collections::HashSet<String> {
+    let prefix = format!("{scenario}_");
+    let mut users = std::collections::HashSet::new();
+    for e in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with(&prefix) || !name.ends_with("_messages.log") {
+            continue;
+        }
+        let log = std::fs::read_to_string(e.path()).unwrap();
+        for m in log.split("-----------------------------------------------") {
+            if !m.contains("message received") || !m.contains("\nSIP/2.0 200 OK") {
+                continue;
+            }
+            if let Some(user) = m
+                .lines()
+                .find_map(|l| l.strip_prefix("To: <sip:"))
+                .and_then(|rest| rest.split('@').next())
+            {
+                users.insert(user.to_owned());
+            }
+        }
+    }
+    users
+}

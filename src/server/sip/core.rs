@@ -144,7 +144,7 @@ impl Core {
     /// with a security association.
     fn outgoing(&mut self, peer: &Peer, bytes: Bytes) -> Bytes {
         match &self.pool {
-            Some(pool) if pool.is_link(peer) => pool.sign(bytes, self.wall),
+            Some(pool) if pool.is_link(peer) => pool.sign(peer.addr(), bytes, self.wall),
             _ => self.security.seal(peer, bytes),
         }
     }
@@ -200,6 +200,30 @@ impl Core {
             }
             if let Some((_, key, resp)) = self.held.pop_front() {
                 let _ = self.layer.respond(now, key, resp);
+            }
+        }
+        self.flush_transmits();
+    }
+
+    /// The store could not commit the writes of tickets `first..=last`: the responses held
+    /// for them become `500` with `Retry-After` (the client tries again), so that no later
+    /// commit releases an acknowledgement of what was not stored.
+    pub(super) fn store_failed(&mut self, now: Instant, first: u64, last: u64) {
+        let held = std::mem::take(&mut self.held);
+        for (t, key, resp) in held {
+            if (first..=last).contains(&t) {
+                let failed = self.layer.request(key).cloned().and_then(|req| {
+                    req.response(500, "Server Internal Error", "")
+                        .header("Retry-After", 5)
+                        .build()
+                        .ok()
+                });
+                if let Some(r) = failed {
+                    self.stats.rejected += 1;
+                    let _ = self.layer.respond(now, key, r);
+                }
+            } else {
+                self.held.push_back((t, key, resp));
             }
         }
         self.flush_transmits();

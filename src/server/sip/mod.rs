@@ -524,9 +524,9 @@ impl Engine {
     ) {
         self.core.wall = wall;
         // A request from another front end carries the pool's signature, or is refused.
-        let message = match &self.core.pool {
+        let message = match &mut self.core.pool {
             Some(pool) if message.is_request() && pool.is_pool_peer(&peer) => {
-                match pool.verify(&message, wall) {
+                match pool.verify(&message, &peer, wall) {
                     Ok((m, _node)) => m,
                     Err(why) => {
                         self.core.stats.auth_failures += 1;
@@ -614,13 +614,15 @@ impl Engine {
         }
     }
 
-    /// A binding another front end wrote (`by`, the node's name) to the shared store:
-    /// stored (`Some`) or deleted. This node's own writes are skipped.
-    pub fn remote_binding(&mut self, by: &str, aor: &str, contact: &str, b: Option<Binding>) {
-        if self.core.pool.as_ref().is_none_or(|p| p.cfg.name == by) {
+    /// A binding the pool's shared store announced, stored (`Some`) or deleted. Feed every
+    /// announcement, this node's own writes included, in the order the store committed
+    /// them: the store is the truth.
+    pub fn remote_binding(&mut self, aor: &str, contact: &str, b: Option<Binding>) {
+        let Some(pool) = &self.core.pool else {
             return;
-        }
-        self.registrar.remote(aor, contact, b);
+        };
+        let own = pool.uri.clone();
+        self.registrar.remote(&own, aor, contact, b);
     }
 
     /// Accepts [MS-SIPAE] Kerberos from now on (offered first in every challenge), with the
@@ -639,7 +641,7 @@ impl Engine {
     /// Whether requests from `peer` are authenticated: it has a security association, or
     /// its stream carried a request verified with Digest.
     pub fn trusts(&self, peer: &Peer) -> bool {
-        self.core.security.trusts(peer)
+        self.core.security.trusts(peer) || self.core.pool.as_ref().is_some_and(|p| p.proven(peer))
     }
 
     /// Fires due timers.
@@ -696,6 +698,15 @@ impl Engine {
     pub fn committed(&mut self, now: Instant, ticket: u64) {
         self.core.committed(now, ticket);
         self.presence.committed(&mut self.core, now, ticket);
+        self.core.flush_transmits();
+    }
+
+    /// The store could not commit the writes of tickets `first..=last` (a batch): the
+    /// responses held for them are answered `500` instead, and what waited for them is not
+    /// announced. Report it before any later ticket's [`Engine::committed`].
+    pub fn store_failed(&mut self, now: Instant, first: u64, last: u64) {
+        self.core.store_failed(now, first, last);
+        self.presence.store_failed(first, last);
         self.core.flush_transmits();
     }
 

@@ -9,10 +9,12 @@
 //!   requests find their way back through both nodes.
 //! - **Trust**: every request sent on a link carries `Ocs-Pool-Auth: <node> <unix time>
 //!   <HMAC-SHA256>` right after its request line, keyed with the pool's shared secret over
-//!   the node, the time and the whole message without that line. A node takes requests on
-//!   its pool listener only with a valid one no older than [`MAX_SKEW`]: the user was
-//!   authenticated by the node they are connected to, which asserts who sent it. Nothing
-//!   from a client connection is ever trusted so.
+//!   the node, the time, the receiving node's pool address and the whole message without
+//!   that line. A node takes requests on its pool listener only with a valid one no further
+//!   than [`MAX_SKEW`] from its clock, and each signature once (a replay within the window is
+//!   dropped): the user was authenticated by the node they are connected to, which asserts
+//!   who sent it. Nothing from a client connection is ever trusted so. The links are plain
+//!   TCP: keep the pool listeners on the pool's private network (SDP keys cross them).
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -28,7 +30,11 @@ use crate::sip::Message;
 pub const AUTH_HEADER: &str = "Ocs-Pool-Auth";
 
 /// How far a request's time may be from ours (either way), in seconds.
-pub const MAX_SKEW: u64 = 60;
+pub const MAX_SKEW: u64 = 30;
+
+/// Signatures remembered against replay (those of the last `2 × MAX_SKEW` seconds, at most
+/// this many: past it the oldest are forgotten first).
+const MAX_SEEN: usize = 1 << 20;
 
 /// A front end's place in its pool ([`crate::server::sip::EngineConfig::pool`]).
 #[derive(Clone)]
@@ -50,11 +56,12 @@ impl std::fmt::Debug for PoolConfig {
     }
 }
 
-/// `bytes` as a link of the node `cfg` sends it at `wall`: a request gets the `Ocs-Pool-Auth`
-/// line after its request line; a response is unchanged.
+/// `bytes` as a link of the node `cfg` sends it at `wall` to the node whose pool listener is
+/// `to`: a request gets the `Ocs-Pool-Auth` line after its request line; a response is
+/// unchanged.
 #[must_use]
-pub fn sign(cfg: &PoolConfig, bytes: Bytes, wall: SystemTime) -> Bytes {
-    Pool::new(cfg.clone()).sign(bytes, wall)
+pub fn sign(cfg: &PoolConfig, to: SocketAddr, bytes: Bytes, wall: SystemTime) -> Bytes {
+    Pool::new(cfg.clone()).sign(to, bytes, wall)
 }
 
 /// The pool URI of the node at `addr`: what it puts in Path and Record-Route.
@@ -72,6 +79,11 @@ pub(super) struct Pool {
     links: HashMap<SocketAddr, Option<Peer>>,
     /// Connections on our pool listener (from the other nodes' links).
     inbound: HashSet<ConnId>,
+    /// Those that carried a request that verified.
+    proven: HashSet<ConnId>,
+    /// Signatures taken lately (their time, their first 16 bytes), against replay.
+    seen: std::collections::VecDeque<(u64, [u8; 16])>,
+    seen_set: HashSet<[u8; 16]>,
 }
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
@@ -83,7 +95,16 @@ impl Pool {
             cfg,
             links: HashMap::new(),
             inbound: HashSet::new(),
+            proven: HashSet::new(),
+            seen: std::collections::VecDeque::new(),
+            seen_set: HashSet::new(),
         }
+    }
+
+    /// Whether `peer` is a pool connection that carried a request that verified (it keeps
+    /// its place when the listener is full).
+    pub(super) fn proven(&self, peer: &Peer) -> bool {
+        matches!(peer, Peer::Stream { conn, .. } if self.proven.contains(conn))
     }
 
     /// The link to the node at `addr` is up (`Some`) or down: either way it is a node of
@@ -100,6 +121,7 @@ impl Pool {
     /// A connection closed.
     pub(super) fn closed(&mut self, conn: ConnId) {
         self.inbound.remove(&conn);
+        self.proven.remove(&conn);
         for p in self.links.values_mut() {
             if matches!(p, Some(Peer::Stream { conn: c, .. }) if *c == conn) {
                 *p = None;
@@ -132,7 +154,7 @@ impl Pool {
         self.is_inbound(peer) || self.is_link(peer)
     }
 
-    fn mac(&self, ts: u64, node: &str, message: &[&[u8]]) -> HmacSha256 {
+    fn mac(&self, ts: u64, node: &str, to: SocketAddr, message: &[&[u8]]) -> HmacSha256 {
         // The secret is checked to be at least 16 bytes where it is configured; HMAC takes
         // keys of any length.
         let mut m = <HmacSha256 as KeyInit>::new_from_slice(&self.cfg.secret)
@@ -142,6 +164,8 @@ impl Pool {
         m.update(b"\0");
         m.update(ts.to_string().as_bytes());
         m.update(b"\0");
+        m.update(to.to_string().as_bytes());
+        m.update(b"\0");
         for part in message {
             m.update(part);
         }
@@ -150,7 +174,7 @@ impl Pool {
 
     /// `bytes` (a request for a link) with our `Ocs-Pool-Auth` line after its request line;
     /// anything else unchanged.
-    pub(super) fn sign(&self, bytes: Bytes, wall: SystemTime) -> Bytes {
+    pub(super) fn sign(&self, to: SocketAddr, bytes: Bytes, wall: SystemTime) -> Bytes {
         if bytes.starts_with(b"SIP/2.0 ") {
             return bytes;
         }
@@ -159,7 +183,7 @@ impl Pool {
         };
         let ts = unix(wall);
         let tag = self
-            .mac(ts, &self.cfg.name, &[&bytes[..]])
+            .mac(ts, &self.cfg.name, to, &[&bytes[..]])
             .finalize()
             .into_bytes();
         let line = format!(
@@ -177,8 +201,9 @@ impl Pool {
     /// A request from our pool listener, verified: the message without its `Ocs-Pool-Auth`
     /// line and the node that sent it; `Err` with why it is refused.
     pub(super) fn verify(
-        &self,
+        &mut self,
         m: &Message,
+        peer: &Peer,
         wall: SystemTime,
     ) -> Result<(Message, String), String> {
         let bytes = m.to_bytes();
@@ -212,9 +237,32 @@ impl Pool {
         }
         let tag = hex::decode(tag).map_err(|_| "a MAC that is not hex")?;
         let body = &rest[line_end + 2..];
-        self.mac(ts, node, &[&bytes[..eol + 2], body])
+        self.mac(ts, node, self.cfg.addr, &[&bytes[..eol + 2], body])
             .verify_slice(&tag)
             .map_err(|_| format!("a MAC that does not verify (node {node})"))?;
+        // Each signature once.
+        let mut key = [0u8; 16];
+        for (k, t) in key.iter_mut().zip(&tag) {
+            *k = *t;
+        }
+        let now = unix(wall);
+        while self
+            .seen
+            .front()
+            .is_some_and(|(t, _)| now.saturating_sub(*t) > 2 * MAX_SKEW)
+            || self.seen.len() >= MAX_SEEN
+        {
+            if let Some((_, k)) = self.seen.pop_front() {
+                self.seen_set.remove(&k);
+            }
+        }
+        if !self.seen_set.insert(key) {
+            return Err(format!("a signature seen before (node {node}): a replay"));
+        }
+        self.seen.push_back((ts, key));
+        if let Peer::Stream { conn, .. } = peer {
+            self.proven.insert(*conn);
+        }
         let mut clean = BytesMut::with_capacity(bytes.len() - line_end - 2);
         clean.put_slice(&bytes[..eol + 2]);
         clean.put_slice(body);
@@ -240,47 +288,81 @@ mod tests {
     #[test]
     fn a_signed_request_verifies_and_comes_back_as_it_was() {
         let a = pool("fe1", b"0123456789abcdef-secret");
-        let b = pool("fe2", b"0123456789abcdef-secret");
+        let mut b = pool("fe2", b"0123456789abcdef-secret");
         let wall = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
-        let signed = a.sign(Bytes::from_static(REQ), wall);
+        let to = b.cfg.addr;
+        let signed = a.sign(to, Bytes::from_static(REQ), wall);
         assert!(
             signed
                 .windows(AUTH_HEADER.len())
                 .any(|w| w == AUTH_HEADER.as_bytes())
         );
         let m = Message::parse(signed.clone()).unwrap();
-        let (clean, node) = b.verify(&m, wall).unwrap();
+        let peer = Peer::Stream {
+            conn: 3,
+            addr: "127.0.0.1:40000".parse().unwrap(),
+            tls: false,
+        };
+        assert!(!b.proven(&peer));
+        let (clean, node) = b.verify(&m, &peer, wall).unwrap();
         assert_eq!(node, "fe1");
         assert_eq!(&clean.to_bytes()[..], REQ);
+        assert!(
+            b.proven(&peer),
+            "a connection that carried a verified request"
+        );
+        // Once only: the same signed request again is a replay.
+        assert!(b.verify(&m, &peer, wall).unwrap_err().contains("replay"));
+        // Signed for another node: not for this one.
+        let elsewhere = a.sign(
+            "127.0.0.1:5999".parse().unwrap(),
+            Bytes::from_static(REQ),
+            wall,
+        );
+        let m = Message::parse(elsewhere).unwrap();
+        assert!(
+            b.verify(&m, &peer, wall)
+                .unwrap_err()
+                .contains("does not verify")
+        );
         // Responses are not signed.
         let resp = Bytes::from_static(b"SIP/2.0 200 OK\r\n\r\n");
-        assert_eq!(a.sign(resp.clone(), wall), resp);
+        assert_eq!(a.sign(to, resp.clone(), wall), resp);
     }
 
     #[test]
     fn a_changed_byte_a_stale_time_another_secret_or_no_signature_is_refused() {
         let a = pool("fe1", b"0123456789abcdef-secret");
-        let b = pool("fe2", b"0123456789abcdef-secret");
+        let mut b = pool("fe2", b"0123456789abcdef-secret");
         let wall = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
-        let signed = a.sign(Bytes::from_static(REQ), wall).to_vec();
+        let peer = Peer::Udp("127.0.0.1:40000".parse().unwrap());
+        let signed = a.sign(b.cfg.addr, Bytes::from_static(REQ), wall).to_vec();
         // Every byte of the body and of the headers after the signature line counts.
         let body_at = signed.len() - 1;
         let mut tampered = signed.clone();
         tampered[body_at] ^= 1;
         let m = Message::parse(Bytes::from(tampered)).unwrap();
-        assert!(b.verify(&m, wall).unwrap_err().contains("does not verify"));
+        assert!(
+            b.verify(&m, &peer, wall)
+                .unwrap_err()
+                .contains("does not verify")
+        );
         let text = String::from_utf8(signed.clone()).unwrap();
         let forged = text.replace("From: <sip:alice@", "From: <sip:carol@");
         let m = Message::parse(Bytes::from(forged)).unwrap();
-        assert!(b.verify(&m, wall).is_err(), "another From");
+        assert!(b.verify(&m, &peer, wall).is_err(), "another From");
         let m = Message::parse(Bytes::from(signed.clone())).unwrap();
         let later = wall + std::time::Duration::from_secs(MAX_SKEW + 1);
-        assert!(b.verify(&m, later).unwrap_err().contains("away from ours"));
-        let other = pool("fe2", b"another-secret-of-16+");
-        assert!(other.verify(&m, wall).is_err());
+        assert!(
+            b.verify(&m, &peer, later)
+                .unwrap_err()
+                .contains("away from ours")
+        );
+        let mut other = pool("fe2", b"another-secret-of-16+");
+        assert!(other.verify(&m, &peer, wall).is_err());
         let plain = Message::parse(Bytes::from_static(REQ)).unwrap();
         assert!(
-            b.verify(&plain, wall)
+            b.verify(&plain, &peer, wall)
                 .unwrap_err()
                 .contains("no Ocs-Pool-Auth")
         );

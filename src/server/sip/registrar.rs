@@ -89,6 +89,44 @@ impl<T: ClearPasswords> Directory for T {
     }
 }
 
+/// The longest contact URI a binding keeps (bytes).
+const MAX_CONTACT: usize = 1024;
+/// The longest `+sip.instance` kept.
+const MAX_INSTANCE: usize = 256;
+/// At most this many Path values (RFC 3327) per registration, each at most 512 bytes.
+const MAX_PATH: usize = 4;
+
+/// The Path a REGISTER brought is the proxies in front of us: a few plain name-addrs, none
+/// of them naming us or another front end of our pool (that would make requests to the user
+/// go round between us). The `Warning` value when it is not.
+fn check_path(core: &Core, path: &[String]) -> Result<(), String> {
+    let warn = |what: &str| format!("399 {} \"Path: {what}\"", core.cfg.ntlm_target);
+    if path.len() > MAX_PATH {
+        return Err(warn("more than four proxies"));
+    }
+    for v in path {
+        if v.len() > 512 || v.bytes().any(|b| b < 0x20 || b == 0x7f) {
+            return Err(warn("a value too long or with control characters"));
+        }
+        let Ok(n) = crate::sip::headers::NameAddr::parse(v) else {
+            return Err(warn("a value that is not a name-addr"));
+        };
+        let names_pool = n.uri.as_sip().is_some_and(|s| {
+            let port = s.port.unwrap_or(5060);
+            core.is_our_addr(&s.host, port)
+                || s.host.ip().is_some_and(|ip| {
+                    core.pool
+                        .as_ref()
+                        .is_some_and(|p| p.is_node(std::net::SocketAddr::new(ip, port)))
+                })
+        });
+        if names_pool {
+            return Err(warn("a value naming this pool"));
+        }
+    }
+    Ok(())
+}
+
 /// The registrar's state: see the [module documentation](self).
 pub(super) struct Registrar {
     bindings: HashMap<String, Vec<Binding>>,
@@ -138,11 +176,18 @@ impl Registrar {
         })
     }
 
-    /// A binding another front end of the pool stored (`Some`) or deleted.
-    pub(super) fn remote(&mut self, aor: &str, contact: &str, b: Option<Binding>) {
+    /// A binding the pool's store announced, stored (`Some`) or deleted, in commit order:
+    /// what the store holds is the truth, our own writes included. A binding whose Path has
+    /// `own` (our pool URI) on top is ours: it goes over the flow we hold for its contact,
+    /// which an announcement never takes away (only our own REGISTERs and expiry do).
+    pub(super) fn remote(&mut self, own: &str, aor: &str, contact: &str, b: Option<Binding>) {
         match b {
-            Some(b) => {
-                self.flows.remove(&b.contact);
+            Some(mut b) => {
+                b.flow = if b.path.first().is_some_and(|top| top == own) {
+                    self.flows.get(&b.contact).copied()
+                } else {
+                    None
+                };
                 let v = self.bindings.entry(b.aor.clone()).or_default();
                 v.retain(|x| x.contact != b.contact);
                 v.push(b);
@@ -151,7 +196,6 @@ impl Registrar {
                 if let Some(v) = self.bindings.get_mut(aor) {
                     v.retain(|x| x.contact != contact);
                 }
-                self.flows.remove(contact);
             }
         }
     }
@@ -202,6 +246,16 @@ impl Registrar {
             return core.reply(now, key, req, 404, "Not Found");
         }
         let aor = format!("sip:{user}@{}", core.cfg.domain);
+        // RFC 3327: the proxies the REGISTER came through; in a pool, this front end (which
+        // holds the flow) goes on top, for the other nodes.
+        let received_path: Vec<String> = req
+            .values(HeaderName::Path)
+            .map(|(v, _)| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .collect();
+        if let Err(why) = check_path(core, &received_path) {
+            return core.refuse(key, req, 400, "Bad Request", &[("Warning", why)]);
+        }
         // Authentication: the credentials' user must be the To's.
         if core.security.enabled {
             let Some(who) = security::authenticate(core, now, key, req, users, true) else {
@@ -217,13 +271,6 @@ impl Registrar {
         let call_id = req.call_id().unwrap_or_default().to_owned();
         let cseq = req.cseq().map_or(0, |c| c.seq);
         let contacts: Vec<_> = req.contacts().flatten().collect();
-        // RFC 3327: the proxies the REGISTER came through; in a pool, this front end (which
-        // holds the flow) goes on top, for the other nodes.
-        let received_path: Vec<String> = req
-            .values(HeaderName::Path)
-            .map(|(v, _)| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .collect();
         let path: Vec<String> = core
             .pool
             .as_ref()
@@ -261,6 +308,15 @@ impl Registrar {
             for c in &contacts {
                 let Some(addr) = c.address() else { continue };
                 let uri = addr.uri.to_string();
+                // What is stored and announced to the pool stays small and plain.
+                let instance_len = c.sip_instance().map_or(0, str::len);
+                if uri.len() > MAX_CONTACT || instance_len > MAX_INSTANCE {
+                    let why = format!(
+                        "399 {} \"a contact longer than {MAX_CONTACT} bytes or an instance longer than {MAX_INSTANCE}\"",
+                        core.cfg.ntlm_target
+                    );
+                    return core.refuse(key, req, 400, "Bad Request", &[("Warning", why)]);
+                }
                 let expires = c
                     .expires()
                     .and_then(Result::ok)

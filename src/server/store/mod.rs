@@ -193,53 +193,64 @@ impl Location {
     }
 }
 
-/// A connection string with its password replaced by `***` (URL or key=value form).
+/// A connection string with its password replaced by `***` (URL or key=value form). It errs
+/// on the side of hiding: in a URL everything between the user's `:` and the last `@`, in
+/// key=value pairs the whole value after `password`, quoted or not.
 fn redact(s: &str) -> String {
     if let Some(rest) = s
         .strip_prefix("postgresql://")
         .or_else(|| s.strip_prefix("postgres://"))
     {
         let scheme = &s[..s.len() - rest.len()];
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let mut out = match rest[..authority_end].rfind('@') {
+        let mut out = match rest.rfind('@') {
             Some(at) => match rest[..at].find(':') {
-                Some(colon) => {
-                    format!("{scheme}{}:***{}", &rest[..colon], &rest[at..authority_end])
-                }
-                None => format!("{scheme}{}", &rest[..authority_end]),
+                Some(colon) => format!("{scheme}{}:***{}", &rest[..colon], &rest[at..]),
+                None => s.to_owned(),
             },
-            None => format!("{scheme}{}", &rest[..authority_end]),
+            None => s.to_owned(),
         };
         // A password may also come as a query parameter.
-        let tail = &rest[authority_end..];
-        let (path, query) = tail.split_once('?').unwrap_or((tail, ""));
-        out.push_str(path);
-        if !query.is_empty() {
-            let q: Vec<&str> = query
+        if let Some(q) = out.find('?') {
+            let (head, query) = out.split_at(q + 1);
+            let query: Vec<String> = query
                 .split('&')
                 .map(|kv| {
                     if kv.to_ascii_lowercase().starts_with("password=") {
-                        "password=***"
+                        "password=***".to_owned()
                     } else {
-                        kv
+                        kv.to_owned()
                     }
                 })
                 .collect();
-            out.push('?');
-            out.push_str(&q.join("&"));
+            out = format!("{head}{}", query.join("&"));
         }
         return out;
     }
-    s.split_whitespace()
-        .map(|kv| {
-            if kv.to_ascii_lowercase().starts_with("password=") {
-                "password=***"
-            } else {
-                kv
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    let lower = s.to_ascii_lowercase();
+    let Some(k) = lower.find("password") else {
+        return s.to_owned();
+    };
+    let b = s.as_bytes();
+    let mut i = k + "password".len();
+    while i < b.len() && (b[i] == b' ' || b[i] == b'=') {
+        i += 1;
+    }
+    let end = if b.get(i) == Some(&b'\'') {
+        // A quoted value ends at the next unescaped quote.
+        let mut j = i + 1;
+        while j < b.len() && !(b[j] == b'\'' && b[j - 1] != b'\\') {
+            j += 1;
+        }
+        (j + 1).min(b.len())
+    } else {
+        let mut j = i;
+        while j < b.len() && b[j] != b' ' {
+            j += 1;
+        }
+        j
+    };
+    // What follows may name another password: redact it too.
+    format!("{}password=***{}", &s[..k], redact(&s[end..]))
 }
 
 /// A user of the directory.
@@ -384,6 +395,14 @@ mod tests {
         );
         let kv = Location::Postgres("host=db user=ocs password=s3cret dbname=ocs".into());
         assert_eq!(kv.redacted(), "host=db user=ocs password=*** dbname=ocs");
+        let quoted = Location::Postgres("host=db password = 'a b\\' c' dbname=ocs".into());
+        assert_eq!(quoted.redacted(), "host=db password=*** dbname=ocs");
+        let slash =
+            Location::Postgres("postgresql://u:p/w@h@db/ocs?password=x&sslmode=disable".into());
+        assert_eq!(
+            slash.redacted(),
+            "postgresql://u:***@db/ocs?password=***&sslmode=disable"
+        );
         let plain = Location::Postgres("postgresql://ocs@localhost/ocs".into());
         assert_eq!(plain.redacted(), "postgresql://ocs@localhost/ocs");
         assert_eq!(

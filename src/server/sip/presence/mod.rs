@@ -1098,6 +1098,12 @@ impl Presence {
         }
     }
 
+    /// The writes of tickets `first..=last` were not stored: what waited for them is not
+    /// announced.
+    pub(super) fn store_failed(&mut self, first: u64, last: u64) {
+        self.pending.retain(|(t, _)| !(first..=last).contains(t));
+    }
+
     fn release(&mut self, core: &mut Core, now: Instant, p: Pending) {
         match p {
             Pending::Contacts(owner, body) => {
