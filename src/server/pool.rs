@@ -6,7 +6,9 @@
 //!   the last ten seconds);
 //! - a **watcher** thread on another: it `LISTEN`s on `ocs_bindings`, whose announcements
 //!   (made by a trigger at each commit) go to the engine in commit order, this node's own
-//!   writes included. When its connection drops it reconnects and reads every binding again.
+//!   writes included, and on `ocs_roaming` (another node changed a user's contact list: the
+//!   row is read and given to the engine). When its connection drops it reconnects and reads
+//!   every binding again.
 //! - a **link** task per live node: a TCP connection to its pool listener, served like any
 //!   SIP stream, opened again a second after it closes, ended when the node stops being
 //!   alive.
@@ -75,6 +77,13 @@ impl PoolSettings {
 pub(super) enum PoolEvent {
     /// The live nodes but this one: (name, pool listener).
     Nodes(Vec<(String, SocketAddr)>),
+    /// Another node (`by`) stored a user's contact list and roaming data.
+    Roaming {
+        by: String,
+        aor: String,
+        contacts: String,
+        data: String,
+    },
     /// A binding another node wrote (`by`), stored (`Some`) or deleted.
     Binding {
         by: String,
@@ -82,6 +91,13 @@ pub(super) enum PoolEvent {
         contact: String,
         binding: Option<Box<Binding>>,
     },
+}
+
+/// An announcement of the `ocs_roaming` channel (schema version 3).
+#[derive(Debug, Deserialize)]
+struct RoamingAnnouncement {
+    by: Option<String>,
+    aor: String,
 }
 
 /// An announcement of the `ocs_bindings` channel (the trigger of schema version 2).
@@ -131,6 +147,7 @@ const ALIVE: i64 = 10;
 /// heartbeat runs on another, with a connection of its own, so that an engine too busy to
 /// take announcements does not look dead to the pool).
 pub(super) fn watch(database: &str, me: &PoolConfig, tx: &mpsc::Sender<Input>) {
+    let me_name = me.name.clone();
     {
         let (database, me, tx) = (database.to_owned(), me.clone(), tx.clone());
         std::thread::spawn(move || {
@@ -144,7 +161,7 @@ pub(super) fn watch(database: &str, me: &PoolConfig, tx: &mpsc::Sender<Input>) {
         });
     }
     loop {
-        match listen(database, tx) {
+        match listen(database, &me_name, tx) {
             Ok(()) => return,
             Err(e) => {
                 tracing::warn!(error = %e, "pool watcher: PostgreSQL connection lost; reconnecting");
@@ -201,9 +218,9 @@ fn heartbeat(
 /// One connection's worth of `LISTEN ocs_bindings`: every binding read first (what was
 /// announced while nobody listened), then each announcement as it comes, in commit order.
 /// `Ok` when the engine's task is gone.
-fn listen(database: &str, tx: &mpsc::Sender<Input>) -> Result<(), postgres::Error> {
+fn listen(database: &str, me: &str, tx: &mpsc::Sender<Input>) -> Result<(), postgres::Error> {
     let mut db = postgres::Client::connect(database, postgres::NoTls)?;
-    db.batch_execute("LISTEN ocs_bindings")?;
+    db.batch_execute("LISTEN ocs_bindings; LISTEN ocs_roaming")?;
     let now = unix_now();
     for row in db.query(
         "SELECT aor, contact, instance, expires_at, call_id, cseq, path FROM bindings
@@ -225,19 +242,58 @@ fn listen(database: &str, tx: &mpsc::Sender<Input>) -> Result<(), postgres::Erro
             return Ok(());
         }
     }
-    let mut notes = db.notifications();
-    let mut it = notes.blocking_iter();
-    while let Some(n) = it.next()? {
-        match serde_json::from_str::<Announcement>(n.payload()) {
-            Ok(a) => {
-                if tx.blocking_send(Input::Pool(a.event())).is_err() {
-                    return Ok(());
-                }
+    loop {
+        // Collected first: reading a roaming row needs the connection the iterator holds.
+        let mut batch = Vec::new();
+        {
+            let mut notes = db.notifications();
+            let first = notes.blocking_iter().next()?;
+            if let Some(n) = first {
+                batch.push((n.channel().to_owned(), n.payload().to_owned()));
             }
-            Err(e) => tracing::warn!(error = %e, "pool: an announcement that does not parse"),
+            let mut more = notes.iter();
+            while let Some(n) = more.next()? {
+                batch.push((n.channel().to_owned(), n.payload().to_owned()));
+            }
+        }
+        for (channel, payload) in batch {
+            let event = if channel == "ocs_roaming" {
+                let Ok(a) = serde_json::from_str::<RoamingAnnouncement>(&payload) else {
+                    tracing::warn!("pool: a roaming announcement that does not parse");
+                    continue;
+                };
+                let by = a.by.unwrap_or_default();
+                // Our own writes: what we hold is at least as new.
+                if by == me {
+                    continue;
+                }
+                let Some(row) = db.query_opt(
+                    "SELECT contacts, data FROM roaming WHERE aor = $1",
+                    &[&a.aor],
+                )?
+                else {
+                    continue;
+                };
+                PoolEvent::Roaming {
+                    by,
+                    aor: a.aor,
+                    contacts: row.get(0),
+                    data: row.get(1),
+                }
+            } else {
+                match serde_json::from_str::<Announcement>(&payload) {
+                    Ok(a) => a.event(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "pool: an announcement that does not parse");
+                        continue;
+                    }
+                }
+            };
+            if tx.blocking_send(Input::Pool(event)).is_err() {
+                return Ok(());
+            }
         }
     }
-    Ok(())
 }
 
 fn unix_now() -> i64 {

@@ -531,6 +531,11 @@ pub async fn run(
                         )));
                     }
                 }
+                Some(Input::Pool(PoolEvent::Roaming { by, aor, contacts, data })) => {
+                    if let Err(e) = engine.remote_roaming(&aor, &contacts, &data) {
+                        tracing::warn!(%by, %aor, error = %e, "pool: roaming data not taken");
+                    }
+                }
                 Some(Input::Pool(PoolEvent::Binding { by, aor, contact, binding })) => {
                     tracing::trace!(%by, %aor, %contact, set = binding.is_some(), "pool: binding announced");
                     engine.remote_binding(&aor, &contact, binding.map(|b| *b));

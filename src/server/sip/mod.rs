@@ -429,6 +429,16 @@ impl Engine {
         self.presence.load(aor, contacts, data)
     }
 
+    /// Another front end of the pool stored `aor`'s contact list and roaming data (the
+    /// store's announcement): this engine's copy becomes that one, its endpoints' live
+    /// publications kept.
+    ///
+    /// # Errors
+    /// Documents that do not parse; the copy is left as it was.
+    pub fn remote_roaming(&mut self, aor: &str, contacts: &str, data: &str) -> Result<(), String> {
+        self.presence.refresh(aor, contacts, data)
+    }
+
     /// A user's contact list as its owner gets it (`None` for a user without one).
     #[must_use]
     pub fn contact_list(&self, aor: &str) -> Option<crate::sip::presence::ContactList> {

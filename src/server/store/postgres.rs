@@ -21,6 +21,11 @@ use crate::server::sip::{Binding, StoreOp, StoredConference};
 pub const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "initial", include_str!("migrations/0001_initial.sql")),
     (2, "pool", include_str!("migrations/0002_pool.sql")),
+    (
+        3,
+        "roaming announced",
+        include_str!("migrations/0003_roaming_announced.sql"),
+    ),
 ];
 
 /// The advisory lock the migrations run under (any constant; "ocs-stack" in ASCII).

@@ -249,6 +249,28 @@ impl Presence {
         Ok(())
     }
 
+    /// Another front end of the pool stored `aor`'s contact list and roaming data: ours
+    /// becomes that (so that the next change here starts from it), with the publications
+    /// of the endpoints signed in here kept (only the static ones are stored).
+    pub(super) fn refresh(&mut self, aor: &str, contacts: &str, data: &str) -> Result<(), String> {
+        let key = sip_uri(aor);
+        let live = self.users.get(&key).map(|old| {
+            let pubs: Vec<_> = old
+                .pubs
+                .iter()
+                .filter(|(_, p)| p.expiry != roster::Expiry::Static)
+                .map(|(k, p)| (k.clone(), p.clone()))
+                .collect();
+            (pubs, old.aggregate)
+        });
+        self.load(aor, contacts, data)?;
+        if let (Some((pubs, aggregate)), Some(r)) = (live, self.users.get_mut(&key)) {
+            r.pubs.extend(pubs);
+            r.aggregate = aggregate;
+        }
+        Ok(())
+    }
+
     /// The contact list of `aor`, as its owner would get it (for tests and tools).
     pub(super) fn contact_list(&self, aor: &str) -> Option<doc::ContactList> {
         self.users.get(&sip_uri(aor)).map(Roaming::contact_list)
