@@ -152,6 +152,59 @@ mod with_pool {
         Kamailio(child)
     }
 
+    /// `n` calls by `caller` (a user of ours with credentials, a sipp that follows the route
+    /// set) through `target` to `callee`, registered at `uas_port` where a sipp that keeps the
+    /// route set answers; `uac_extra` and `uas_extra` add sipp options. The (successful,
+    /// failed) counts of both sides.
+    #[allow(clippy::too_many_arguments)]
+    fn calls(
+        dir: &Path,
+        target: &str,
+        callee: &str,
+        uas_port: &str,
+        caller: &str,
+        n: usize,
+        uac_extra: &[&str],
+        uas_extra: &[&str],
+    ) -> ((usize, usize), (usize, usize)) {
+        let count = n.to_string();
+        let uas_scenario = scenario("uas_rr.xml");
+        let mut args = vec![
+            "-sf",
+            uas_scenario.to_str().unwrap(),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            uas_port,
+            "-m",
+            &count,
+        ];
+        args.extend_from_slice(uas_extra);
+        let uas = sipp(&args, dir, "uas.csv");
+        std::thread::sleep(Duration::from_millis(300));
+        let caller = users_csv(dir, &[caller.to_owned()], "uac.csv");
+        let uac_scenario = scenario("uac_dialog_auth.xml");
+        let uac_port = free_port().to_string();
+        let mut args = vec![
+            "-sf",
+            uac_scenario.to_str().unwrap(),
+            "-inf",
+            caller.to_str().unwrap(),
+            target,
+            "-s",
+            callee,
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &uac_port,
+            "-m",
+            &count,
+        ];
+        args.extend_from_slice(uac_extra);
+        let uac = sipp(&args, dir, "uac.csv");
+        (finish(uac, dir, "uac.csv"), finish(uas, dir, "uas.csv"))
+    }
+
     /// The live bindings in the pool's database.
     fn stored(db: &str) -> i64 {
         let mut c = postgres::Client::connect(db, postgres::NoTls).unwrap();
@@ -278,52 +331,18 @@ mod with_pool {
         let callee = ["user950000".to_owned()];
         let reg = sipp_register(&dir, &lb, &callee, &uas_port, &[], "callee.csv");
         assert_eq!(finish(reg, &dir, "callee.csv"), (1, 0));
-        let uas_scenario = scenario("uas_rr.xml");
-        let uas = sipp(
-            &[
-                "-sf",
-                uas_scenario.to_str().unwrap(),
-                "-i",
-                "127.0.0.1",
-                "-p",
-                &uas_port,
-                "-m",
-                "10",
-            ],
+        let (uac, uas) = calls(
             &dir,
-            "uas.csv",
+            &lb,
+            "user950000",
+            &uas_port,
+            "user950001",
+            10,
+            &["-r", "10"],
+            &[],
         );
-        std::thread::sleep(Duration::from_millis(300));
-        let caller = users_csv(&dir, &["user950001".to_owned()], "uac.csv");
-        let uac_scenario = scenario("uac_dialog_auth.xml");
-        let uac_port = free_port().to_string();
-        let uac = sipp(
-            &[
-                "-sf",
-                uac_scenario.to_str().unwrap(),
-                "-inf",
-                caller.to_str().unwrap(),
-                &lb,
-                "-s",
-                "user950000",
-                "-i",
-                "127.0.0.1",
-                "-p",
-                &uac_port,
-                "-m",
-                "10",
-                "-r",
-                "10",
-            ],
-            &dir,
-            "uac.csv",
-        );
-        assert_eq!(
-            finish(uac, &dir, "uac.csv"),
-            (10, 0),
-            "calls through Kamailio and fe2"
-        );
-        assert_eq!(finish(uas, &dir, "uas.csv"), (10, 0));
+        assert_eq!(uac, (10, 0), "calls through Kamailio and fe2");
+        assert_eq!(uas, (10, 0));
         drop(b);
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -388,57 +407,18 @@ mod with_pool {
         let reg = sipp_register(&dir, &target, &callee, &uas_port, &[], "callee.csv");
         assert_eq!(finish(reg, &dir, "callee.csv"), (1, 0));
         std::thread::sleep(Duration::from_millis(500));
-        let calls = CALLS.to_string();
-        let uas_scenario = scenario("uas_rr.xml");
-        let uas = sipp(
-            &[
-                "-sf",
-                uas_scenario.to_str().unwrap(),
-                "-i",
-                "127.0.0.1",
-                "-p",
-                &uas_port,
-                "-m",
-                &calls,
-            ],
+        let (uac, uas) = calls(
             &dir,
-            "uas.csv",
+            &target,
+            "user650000",
+            &uas_port,
+            "user650001",
+            CALLS,
+            &["-t", "un", "-max_socket", "1000", "-r", "20"],
+            &[],
         );
-        std::thread::sleep(Duration::from_millis(300));
-        let caller = users_csv(&dir, &["user650001".to_owned()], "uac.csv");
-        let uac_scenario = scenario("uac_dialog_auth.xml");
-        let uac_port = free_port().to_string();
-        let uac = sipp(
-            &[
-                "-sf",
-                uac_scenario.to_str().unwrap(),
-                "-inf",
-                caller.to_str().unwrap(),
-                &target,
-                "-s",
-                "user650000",
-                "-i",
-                "127.0.0.1",
-                "-p",
-                &uac_port,
-                "-t",
-                "un",
-                "-max_socket",
-                "1000",
-                "-m",
-                &calls,
-                "-r",
-                "20",
-            ],
-            &dir,
-            "uac.csv",
-        );
-        assert_eq!(
-            finish(uac, &dir, "uac.csv"),
-            (CALLS, 0),
-            "calls from either worker"
-        );
-        assert_eq!(finish(uas, &dir, "uas.csv"), (CALLS, 0));
+        assert_eq!(uac, (CALLS, 0), "calls from either worker");
+        assert_eq!(uas, (CALLS, 0));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -460,57 +440,18 @@ mod with_pool {
         assert_eq!(finish(reg, &dir, "reg.csv"), (1, 0));
         // Give the announcement of the binding a moment to reach B.
         std::thread::sleep(Duration::from_millis(500));
-        let calls = CALLS.to_string();
-        let uas_scenario = scenario("uas_rr.xml");
-        let uas = sipp(
-            &[
-                "-sf",
-                uas_scenario.to_str().unwrap(),
-                "-i",
-                "127.0.0.1",
-                "-p",
-                &uas_port,
-                "-m",
-                &calls,
-                "-trace_msg",
-            ],
+        let (uac, uas) = calls(
             &dir,
-            "uas.csv",
+            &b.udp.to_string(),
+            "user900001",
+            &uas_port,
+            "user900002",
+            CALLS,
+            &["-r", "50", "-l", "50"],
+            &["-trace_msg"],
         );
-        std::thread::sleep(Duration::from_millis(300));
-        // The caller, a user of ours with credentials, calls through B.
-        let caller = users_csv(&dir, &["user900002".to_owned()], "uac.csv");
-        let uac_scenario = scenario("uac_dialog_auth.xml");
-        let uac_port = free_port().to_string();
-        let uac = sipp(
-            &[
-                "-sf",
-                uac_scenario.to_str().unwrap(),
-                "-inf",
-                caller.to_str().unwrap(),
-                &b.udp.to_string(),
-                "-s",
-                "user900001",
-                "-i",
-                "127.0.0.1",
-                "-p",
-                &uac_port,
-                "-m",
-                &calls,
-                "-r",
-                "50",
-                "-l",
-                "50",
-            ],
-            &dir,
-            "uac.csv",
-        );
-        assert_eq!(
-            finish(uac, &dir, "uac.csv"),
-            (CALLS, 0),
-            "sipp uac through B"
-        );
-        assert_eq!(finish(uas, &dir, "uas.csv"), (CALLS, 0), "sipp uas on A");
+        assert_eq!(uac, (CALLS, 0), "sipp uac through B");
+        assert_eq!(uas, (CALLS, 0), "sipp uas on A");
         // Every BYE came along the route set, through B's link to A (a TCP Via).
         let log = std::fs::read_dir(&dir)
             .unwrap()

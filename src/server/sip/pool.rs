@@ -3,7 +3,8 @@
 //! - **Where users are**: a binding registered here carries this front end's pool URI on
 //!   top of its Path (RFC 3327), and the store shares it; a front end that has a request for
 //!   that user pushes the Path as Route and sends it to the node on top, over the link it
-//!   holds to it ([`Pool::link`]). That node pops itself and delivers over the user's flow.
+//!   holds to it ([`Engine::pool_link`](super::Engine::pool_link)). That node pops itself and
+//!   delivers over the user's flow.
 //! - **Dialogs across nodes**: a node record-routes twice when a request crosses between a
 //!   client and the pool (RFC 5658), its pool URI on the pool side, so that in-dialog
 //!   requests find their way back through both nodes.

@@ -31,7 +31,7 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
 /// The advisory lock the migrations run under (any constant; "ocs-stack" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6f63_732d_7374_6163;
 
-/// A PostgreSQL database: see the [module documentation](self).
+/// A PostgreSQL database shared by a pool of front ends (see [`crate::server::store`]).
 pub struct Postgres {
     client: Client,
     stmts: Statements,

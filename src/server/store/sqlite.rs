@@ -34,7 +34,7 @@ fn insert_user(db: &Connection, u: &User) -> rusqlite::Result<usize> {
     )
 }
 
-/// A SQLite database: see the [module documentation](self).
+/// A SQLite database, the embedded store of one server (see [`crate::server::store`]).
 #[derive(Debug)]
 pub struct Sqlite {
     db: Connection,
