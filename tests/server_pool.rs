@@ -533,3 +533,83 @@ fn without_a_link_to_the_node_of_the_binding_the_callee_is_unavailable() {
     let last = ca.iter().map(parse).last().unwrap();
     assert_eq!(last.status(), Some(480), "known, but not reachable now");
 }
+
+/// A conference lives on the front end that created it: another node sends its requests
+/// there over the link (its pool URI as Route), while the owner is alive; 480 when it is not.
+#[test]
+fn a_conference_another_node_owns_is_reached_through_it() {
+    let (mut a, mut b) = pool();
+    let (t, w) = (Instant::now(), SystemTime::now());
+    let focus = "sip:alice@contoso.com;gruu;opaque=app:conf:focus:id:DESIGN01";
+    b.e.pool_nodes(&[("fe1".into(), a.pool)]);
+    b.e.remote_conference(focus, Some("fe1"));
+    let join = |cseq: u32, auth: Option<String>| {
+        let auth = auth.map_or(String::new(), |a| format!("Proxy-Authorization: {a}\n"));
+        msg(&format!(
+            "INVITE {focus} SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:7000;branch=z9hG4bKjoin{cseq};rport
+Max-Forwards: 70
+From: <sip:carol@contoso.com>;tag=j1
+To: <{focus}>
+Call-ID: join-1
+CSeq: {cseq} INVITE
+Contact: <sip:carol@127.0.0.1:7000>
+{auth}Content-Length: 0
+
+"
+        ))
+    };
+    let carol = Peer::Udp(addr("127.0.0.1:7000"));
+    b.e.handle(t, w, join(1, None), carol, &Users);
+    let (_, cb) = run(&mut a, &mut b);
+    let ch = Challenge::from_auth(
+        &parse(&cb[0])
+            .auth(HeaderName::ProxyAuthenticate)
+            .next()
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    let creds = ch.authorization("carol", "carol-pw", "INVITE", focus, "cn", 1);
+    b.e.handle(t, w, join(2, Some(creds.clone())), carol, &Users);
+    // B sends it on its link; A's focus answers (an INVITE without the C3P body it wants:
+    // 415), through B.
+    b.e.pump(t, &mut b.io);
+    let on_link: Vec<Message> =
+        b.io.sent
+            .iter()
+            .filter(|o| o.peer == b.link)
+            .map(parse)
+            .collect();
+    assert_eq!(on_link.len(), 1, "to the owner over the link");
+    let routes: Vec<String> = on_link[0]
+        .routes()
+        .map(|r| r.unwrap().uri.to_string())
+        .collect();
+    assert_eq!(routes, ["sip:127.0.0.1:5170;transport=tcp;lr"]);
+    let (_, cb) = run(&mut a, &mut b);
+    let answer = cb
+        .iter()
+        .map(parse)
+        .find(|m| m.status().is_some_and(|c| c >= 300));
+    assert_eq!(
+        answer.and_then(|m| m.status()),
+        Some(415),
+        "the owner's answer, relayed"
+    );
+
+    // Its owner not alive: 480. Deleted: this node's own answer (404, no such conference).
+    b.e.pool_nodes(&[]);
+    let creds = ch.authorization("carol", "carol-pw", "INVITE", focus, "cn", 2);
+    b.e.handle(t, w, join(3, Some(creds)), carol, &Users);
+    let (_, cb) = run(&mut a, &mut b);
+    assert_eq!(parse(cb.last().unwrap()).status(), Some(480));
+    b.e.remote_conference(focus, None);
+    let creds = ch.authorization("carol", "carol-pw", "INVITE", focus, "cn", 3);
+    b.e.handle(t, w, join(4, Some(creds)), carol, &Users);
+    b.e.pump(t, &mut b.io);
+    assert!(
+        b.io.sent.iter().all(|o| o.peer != b.link),
+        "not sent to the pool"
+    );
+}

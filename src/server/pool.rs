@@ -6,8 +6,9 @@
 //!   the last ten seconds);
 //! - a **watcher** thread on another: it `LISTEN`s on `ocs_bindings`, whose announcements
 //!   (made by a trigger at each commit) go to the engine in commit order, this node's own
-//!   writes included, and on `ocs_roaming` (another node changed a user's contact list: the
-//!   row is read and given to the engine). When its connection drops it reconnects and reads
+//!   writes included, on `ocs_roaming` (another node changed a user's contact list: the
+//!   row is read and given to the engine), and on `ocs_conferences` (which node owns each
+//!   conference: its requests go there). When its connection drops it reconnects and reads
 //!   every binding again.
 //! - a **link** task per live node: a TCP connection to its pool listener, served like any
 //!   SIP stream, opened again a second after it closes, ended when the node stops being
@@ -84,6 +85,11 @@ pub(super) enum PoolEvent {
         contacts: String,
         data: String,
     },
+    /// A conference written by node `owner` (`None`: deleted).
+    Conference {
+        focus: String,
+        owner: Option<String>,
+    },
     /// A binding another node wrote (`by`), stored (`Some`) or deleted.
     Binding {
         by: String,
@@ -91,6 +97,13 @@ pub(super) enum PoolEvent {
         contact: String,
         binding: Option<Box<Binding>>,
     },
+}
+
+/// An announcement of the `ocs_conferences` channel (schema version 4).
+#[derive(Debug, Deserialize)]
+struct ConferenceAnnouncement {
+    focus: String,
+    owner: Option<String>,
 }
 
 /// An announcement of the `ocs_roaming` channel (schema version 3).
@@ -220,7 +233,16 @@ fn heartbeat(
 /// `Ok` when the engine's task is gone.
 fn listen(database: &str, me: &str, tx: &mpsc::Sender<Input>) -> Result<(), postgres::Error> {
     let mut db = postgres::Client::connect(database, postgres::NoTls)?;
-    db.batch_execute("LISTEN ocs_bindings; LISTEN ocs_roaming")?;
+    db.batch_execute("LISTEN ocs_bindings; LISTEN ocs_roaming; LISTEN ocs_conferences")?;
+    for row in db.query("SELECT focus, owner FROM conferences", &[])? {
+        let event = PoolEvent::Conference {
+            focus: row.get(0),
+            owner: row.get(1),
+        };
+        if tx.blocking_send(Input::Pool(event)).is_err() {
+            return Ok(());
+        }
+    }
     let now = unix_now();
     for row in db.query(
         "SELECT aor, contact, instance, expires_at, call_id, cseq, path FROM bindings
@@ -257,7 +279,16 @@ fn listen(database: &str, me: &str, tx: &mpsc::Sender<Input>) -> Result<(), post
             }
         }
         for (channel, payload) in batch {
-            let event = if channel == "ocs_roaming" {
+            let event = if channel == "ocs_conferences" {
+                let Ok(a) = serde_json::from_str::<ConferenceAnnouncement>(&payload) else {
+                    tracing::warn!("pool: a conference announcement that does not parse");
+                    continue;
+                };
+                PoolEvent::Conference {
+                    focus: a.focus,
+                    owner: a.owner,
+                }
+            } else if channel == "ocs_roaming" {
                 let Ok(a) = serde_json::from_str::<RoamingAnnouncement>(&payload) else {
                     tracing::warn!("pool: a roaming announcement that does not parse");
                     continue;

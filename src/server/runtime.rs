@@ -127,6 +127,7 @@ pub async fn run(
         bindings,
         roaming,
         conferences,
+        owners,
         mut book,
     } = loaded;
     // The store runs on its own thread: batches in, commit tickets out.
@@ -279,8 +280,13 @@ pub async fn run(
             tracing::warn!(%aor, error = %e, "roaming data not loaded");
         }
     }
-    // Scheduled conferences (expired ones were purged by the query).
-    for c in conferences {
+    // Scheduled conferences (expired ones were purged by the query); in a pool, only this
+    // node's: the others' live on their owners.
+    let mine = |focus: &str| match (&pool, owners.get(focus)) {
+        (Some(p), Some(Some(owner))) => *owner == p.name,
+        _ => true,
+    };
+    for c in conferences.into_iter().filter(|c| mine(&c.focus)) {
         match engine.restore_conference(t0, wall, &c) {
             Ok(()) => tracing::info!(focus = %c.focus, "conference restored"),
             Err(e) => tracing::warn!(focus = %c.focus, error = %e, "conference not restored"),
@@ -505,7 +511,11 @@ pub async fn run(
                         ConnKind::Client => {}
                     }
                 }
+                Some(Input::Pool(PoolEvent::Conference { focus, owner })) => {
+                    engine.remote_conference(&focus, owner.as_deref());
+                }
                 Some(Input::Pool(PoolEvent::Nodes(live))) => {
+                    engine.pool_nodes(&live);
                     links.retain(|addr, task| {
                         let alive = live.iter().any(|(_, a)| a == addr);
                         if !alive {
@@ -756,6 +766,8 @@ struct Loaded {
     bindings: Vec<sip::Binding>,
     roaming: Vec<(String, String, String)>,
     conferences: Vec<sip::StoredConference>,
+    /// Each conference's owner (a store shared by a pool).
+    owners: HashMap<String, Option<String>>,
     book: AddressBook,
 }
 
@@ -793,6 +805,7 @@ fn load(location: &store::Location, domain: &str, create: &[UserConfig]) -> Resu
         bindings: db.bindings(unix_now()).map_err(e)?,
         roaming: db.roaming().map_err(e)?,
         conferences: db.conferences(unix_now()).map_err(e)?,
+        owners: db.conference_owners().map_err(e)?.into_iter().collect(),
         users,
         book,
         db,

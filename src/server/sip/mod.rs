@@ -624,6 +624,24 @@ impl Engine {
         }
     }
 
+    /// The live nodes of the pool by name (the heartbeats), for the conferences they own.
+    pub fn pool_nodes(&mut self, live: &[(String, SocketAddr)]) {
+        if let Some(p) = &mut self.core.pool {
+            p.nodes(live);
+        }
+    }
+
+    /// The pool's store announced that node `owner` wrote the conference at `focus` (`None`:
+    /// the conference is gone). Requests for a conference another node owns go there.
+    pub fn remote_conference(&mut self, focus: &str, owner: Option<&str>) {
+        let Ok(uri) = crate::cccp::uri::ConferenceUri::parse(focus) else {
+            return;
+        };
+        if let Some(p) = &mut self.core.pool {
+            p.conference(uri.key(), owner);
+        }
+    }
+
     /// A binding the pool's shared store announced, stored (`Some`) or deleted. Feed every
     /// announcement, this node's own writes included, in the order the store committed
     /// them: the store is the truth.
@@ -859,6 +877,31 @@ impl Engine {
                     .core
                     .forbid(key, &req, "From is not the authenticated user");
             }
+        }
+        // A conference another front end of the pool owns (and this one does not run):
+        // there.
+        if let Route::Conference(uri) | Route::McuSession(uri) = &route
+            && uri.conference_id.is_some()
+            && self
+                .conference
+                .focus
+                .conference(&uri.to_focus().to_string())
+                .is_none()
+            && let Some((owner, addr)) = self
+                .core
+                .pool
+                .as_ref()
+                .and_then(|p| p.conference_owner(&uri.key()))
+        {
+            let Some(addr) = addr else {
+                tracing::warn!(%owner, "a conference whose front end is not alive");
+                return self
+                    .core
+                    .reply(now, key, &req, 480, "Temporarily Unavailable");
+            };
+            return self
+                .proxy
+                .forward_to_node(&mut self.core, now, key, req, addr);
         }
         match route {
             Route::Registrar => {

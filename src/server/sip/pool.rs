@@ -85,6 +85,10 @@ pub(super) struct Pool {
     /// Signatures taken lately (their time, their first 16 bytes), against replay.
     seen: std::collections::VecDeque<(u64, [u8; 16])>,
     seen_set: HashSet<[u8; 16]>,
+    /// The live nodes by name (from the heartbeats).
+    names: HashMap<String, SocketAddr>,
+    /// Conferences other nodes own, by (organizer, conference ID) → owner's name.
+    conferences: HashMap<(String, String), String>,
 }
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
@@ -99,7 +103,36 @@ impl Pool {
             proven: HashSet::new(),
             seen: std::collections::VecDeque::new(),
             seen_set: HashSet::new(),
+            names: HashMap::new(),
+            conferences: HashMap::new(),
         }
+    }
+
+    /// The live nodes, by name and pool listener.
+    pub(super) fn nodes(&mut self, live: &[(String, SocketAddr)]) {
+        self.names = live.iter().cloned().collect();
+    }
+
+    /// The conference `key` is owned by node `owner` (`None`: by nobody else: gone, or ours).
+    pub(super) fn conference(&mut self, key: (String, String), owner: Option<&str>) {
+        match owner {
+            Some(o) if o != self.cfg.name => {
+                self.conferences.insert(key, o.to_owned());
+            }
+            _ => {
+                self.conferences.remove(&key);
+            }
+        }
+    }
+
+    /// Where the conference `key` lives, if another node owns it: its name and, when it is
+    /// alive, its pool listener.
+    pub(super) fn conference_owner(
+        &self,
+        key: &(String, String),
+    ) -> Option<(&str, Option<SocketAddr>)> {
+        let owner = self.conferences.get(key)?;
+        Some((owner.as_str(), self.names.get(owner).copied()))
     }
 
     /// Whether `peer` is a pool connection that carried a request that verified (it keeps

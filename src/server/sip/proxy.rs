@@ -260,6 +260,45 @@ impl Proxy {
             Ok(t) => t,
             Err((code, reason)) => return core.reply(now, key, &req, code, reason),
         };
+        self.branch_out(core, now, key, req, targets);
+    }
+
+    /// A request for a conference another front end of the pool owns: forwarded to it over
+    /// the link, its pool URI as Route (480 while there is no link to it).
+    pub(super) fn forward_to_node(
+        &mut self,
+        core: &mut Core,
+        now: Instant,
+        key: TxKey,
+        req: Message,
+        node: SocketAddr,
+    ) {
+        if req.max_forwards().and_then(Result::ok) == Some(0) {
+            return core.reply(now, key, &req, 483, "Too Many Hops");
+        }
+        let Some(link) = core.pool.as_ref().and_then(|p| p.link_to(node)) else {
+            return core.reply(now, key, &req, 480, "Temporarily Unavailable");
+        };
+        let Some(Ok(uri)) = req.request_uri() else {
+            return core.reply(now, key, &req, 400, "Bad Request");
+        };
+        let target = Target {
+            uri: uri.to_string(),
+            peer: link,
+            route: vec![super::pool::pool_uri(node)],
+        };
+        self.branch_out(core, now, key, req, vec![target]);
+    }
+
+    /// One client transaction per target (§16.6), the forward remembered for the answers.
+    fn branch_out(
+        &mut self,
+        core: &mut Core,
+        now: Instant,
+        key: TxKey,
+        req: Message,
+        targets: Vec<Target>,
+    ) {
         let mut branches = Vec::new();
         for target in targets {
             let inbound = core.peers.get(&key).copied();

@@ -122,6 +122,15 @@ pub trait Store: Send {
     /// The database's; nothing of the batch is applied then.
     fn apply(&mut self, ops: &[StoreOp]) -> Result<(), Error>;
 
+    /// Each stored conference's owner: the front end that wrote it last (a store shared by a
+    /// pool; none by default).
+    ///
+    /// # Errors
+    /// The database's.
+    fn conference_owners(&mut self) -> Result<Vec<(String, Option<String>)>, Error> {
+        Ok(Vec::new())
+    }
+
     /// Names the front end whose writes these are, for a store shared by a pool (its
     /// announcements of changed bindings say who made them). Nothing by default.
     fn set_node(&mut self, _node: &str) {}

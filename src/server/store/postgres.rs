@@ -26,6 +26,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "roaming announced",
         include_str!("migrations/0003_roaming_announced.sql"),
     ),
+    (
+        4,
+        "conference owner",
+        include_str!("migrations/0004_conference_owner.sql"),
+    ),
 ];
 
 /// The advisory lock the migrations run under (any constant; "ocs-stack" in ASCII).
@@ -82,10 +87,11 @@ impl Postgres {
                  WHERE b.aor = d.aor AND b.contact = d.contact",
             )?,
             schedule: client.prepare(
-                "INSERT INTO conferences (focus, info, key, expires_at)
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::bigint[])
+                "INSERT INTO conferences (focus, info, key, expires_at, owner)
+                 SELECT f, i, k, e, current_setting('ocs.node', true)
+                 FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::bigint[]) AS u(f, i, k, e)
                  ON CONFLICT (focus) DO UPDATE SET info = EXCLUDED.info, key = EXCLUDED.key,
-                     expires_at = EXCLUDED.expires_at",
+                     expires_at = EXCLUDED.expires_at, owner = EXCLUDED.owner",
             )?,
             unschedule: client.prepare("DELETE FROM conferences WHERE focus = ANY($1::text[])")?,
             roaming: client.prepare(
@@ -362,6 +368,15 @@ impl Store for Postgres {
             tx.execute("DELETE FROM abs_files WHERE name = $1", &[name])?;
         }
         Ok(tx.commit()?)
+    }
+
+    fn conference_owners(&mut self) -> Result<Vec<(String, Option<String>)>, Error> {
+        Ok(self
+            .client
+            .query("SELECT focus, owner FROM conferences ORDER BY focus", &[])?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
     }
 
     fn set_node(&mut self, node: &str) {
