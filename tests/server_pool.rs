@@ -223,6 +223,34 @@ fn as_carol(m: Message, ch: &Challenge, nc: u32) -> Message {
     m.with_header("Proxy-Authorization", &v).unwrap()
 }
 
+/// The Digest challenge of the first `407` in what went to clients.
+fn proxy_challenge(sent: &[Outbound]) -> Challenge {
+    let r = sent
+        .iter()
+        .map(parse)
+        .find(|m| m.status() == Some(407))
+        .expect("a 407");
+    Challenge::from_auth(
+        &r.auth(HeaderName::ProxyAuthenticate)
+            .next()
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// Carol, on A, calls bob: challenged by A, then with her credentials. What went to
+/// clients from each node after the second INVITE.
+fn carol_calls_bob(a: &mut Node, b: &mut Node) -> (Vec<Outbound>, Vec<Outbound>) {
+    let (t, w) = (Instant::now(), SystemTime::now());
+    let carol = Peer::Udp(addr("127.0.0.1:7000"));
+    a.e.handle(t, w, invite(), carol, &Users);
+    let (ca, _) = run(a, b);
+    let ch = proxy_challenge(&ca);
+    a.e.handle(t, w, as_carol(invite(), &ch, 1), carol, &Users);
+    run(a, b)
+}
+
 #[test]
 fn a_call_crosses_the_pool_to_where_the_callee_registered_and_back() {
     let (mut a, mut b) = pool();
@@ -460,19 +488,7 @@ fn the_announcement_of_a_nodes_own_binding_keeps_its_flow() {
             ..again
         }),
     );
-    let carol = Peer::Udp(addr("127.0.0.1:7000"));
-    a.e.handle(t, w, invite(), carol, &Users);
-    let (ca, _) = run(&mut a, &mut b);
-    let ch = Challenge::from_auth(
-        &parse(&ca[0])
-            .auth(HeaderName::ProxyAuthenticate)
-            .next()
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
-    a.e.handle(t, w, as_carol(invite(), &ch, 1), carol, &Users);
-    let (_, cb) = run(&mut a, &mut b);
+    let (_, cb) = carol_calls_bob(&mut a, &mut b);
     let at_bob = cb
         .iter()
         .find(|o| parse(o).method() == Some("INVITE"))
@@ -513,22 +529,9 @@ fn a_path_naming_the_pool_is_refused() {
 #[test]
 fn without_a_link_to_the_node_of_the_binding_the_callee_is_unavailable() {
     let (mut a, mut b) = pool();
-    let (t, w) = (Instant::now(), SystemTime::now());
     registered(&mut a, &mut b, true, "bob", 6002);
     a.e.pool_link(b.pool, None);
-    let carol = Peer::Udp(addr("127.0.0.1:7000"));
-    a.e.handle(t, w, invite(), carol, &Users);
-    let (ca, _) = run(&mut a, &mut b);
-    let ch = Challenge::from_auth(
-        &parse(&ca[0])
-            .auth(HeaderName::ProxyAuthenticate)
-            .next()
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
-    a.e.handle(t, w, as_carol(invite(), &ch, 1), carol, &Users);
-    let (ca, cb) = run(&mut a, &mut b);
+    let (ca, cb) = carol_calls_bob(&mut a, &mut b);
     assert!(cb.is_empty());
     let last = ca.iter().map(parse).last().unwrap();
     assert_eq!(last.status(), Some(480), "known, but not reachable now");
@@ -562,14 +565,7 @@ Contact: <sip:carol@127.0.0.1:7000>
     let carol = Peer::Udp(addr("127.0.0.1:7000"));
     b.e.handle(t, w, join(1, None), carol, &Users);
     let (_, cb) = run(&mut a, &mut b);
-    let ch = Challenge::from_auth(
-        &parse(&cb[0])
-            .auth(HeaderName::ProxyAuthenticate)
-            .next()
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
+    let ch = proxy_challenge(&cb);
     let creds = ch.authorization("carol", "carol-pw", "INVITE", focus, "cn", 1);
     b.e.handle(t, w, join(2, Some(creds.clone())), carol, &Users);
     // B sends it on its link; A's focus answers (an INVITE without the C3P body it wants:

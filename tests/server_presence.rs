@@ -265,6 +265,22 @@ fn user_state(version: u32, availability: u32) -> String {
     )
 }
 
+/// The latest contact list and roaming data written: (AOR, `contactList`, `roamingData`).
+fn latest_roaming(stored: &[(u64, StoreOp)]) -> (String, String, String) {
+    stored
+        .iter()
+        .rev()
+        .find_map(|(_, op)| match op {
+            StoreOp::Roaming {
+                aor,
+                contacts,
+                data,
+            } => Some((aor.clone(), contacts.clone(), data.clone())),
+            _ => None,
+        })
+        .expect("a roaming write")
+}
+
 #[test]
 fn the_contact_list_is_acknowledged_after_the_store_commits() {
     let mut t = Test::new(PresenceLimits::default());
@@ -343,19 +359,7 @@ fn the_contact_list_is_acknowledged_after_the_store_commits() {
     assert_eq!(*delta_num, 4);
 
     // What the store keeps is enough for a new engine (a restart).
-    let (aor, contacts, data) =
-        t.io.stored
-            .iter()
-            .rev()
-            .find_map(|(_, op)| match op {
-                StoreOp::Roaming {
-                    aor,
-                    contacts,
-                    data,
-                } => Some((aor.clone(), contacts.clone(), data.clone())),
-                _ => None,
-            })
-            .unwrap();
+    let (aor, contacts, data) = latest_roaming(&t.io.stored);
     let mut again = Test::new(PresenceLimits::default());
     again.e.load_roaming(&aor, &contacts, &data).unwrap();
     assert_eq!(again.e.contact_list("sip:alice@contoso.com"), Some(list));
@@ -383,19 +387,7 @@ fn the_contact_list_is_acknowledged_after_the_store_commits() {
 
     // Another front end of a pool took the first copy at start; the store announces each
     // later write, and its copy becomes the stored one (the next change there starts from it).
-    let (aor, contacts, data) =
-        t.io.stored
-            .iter()
-            .rev()
-            .find_map(|(_, op)| match op {
-                StoreOp::Roaming {
-                    aor,
-                    contacts,
-                    data,
-                } => Some((aor.clone(), contacts.clone(), data.clone())),
-                _ => None,
-            })
-            .unwrap();
+    let (aor, contacts, data) = latest_roaming(&t.io.stored);
     assert_ne!(
         again.e.contact_list("sip:alice@contoso.com"),
         t.e.contact_list("sip:alice@contoso.com")
