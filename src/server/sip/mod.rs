@@ -880,18 +880,20 @@ impl Engine {
         }
         // A conference another front end of the pool owns (and this one does not run):
         // there.
+        // (The pool's table first: without a pool, or for a conference no other node owns,
+        // nothing more is looked up.)
         if let Route::Conference(uri) | Route::McuSession(uri) = &route
             && uri.conference_id.is_some()
-            && self
-                .conference
-                .focus
-                .conference(&uri.to_focus().to_string())
-                .is_none()
             && let Some((owner, addr)) = self
                 .core
                 .pool
                 .as_ref()
                 .and_then(|p| p.conference_owner(&uri.key()))
+            && self
+                .conference
+                .focus
+                .conference(&uri.to_focus().to_string())
+                .is_none()
         {
             let Some(addr) = addr else {
                 tracing::warn!(%owner, "a conference whose front end is not alive");

@@ -78,6 +78,8 @@ pub(super) struct Pool {
     pub(super) uri: String,
     /// The other nodes' pool addresses → the link we hold to each (none while it is down).
     links: HashMap<SocketAddr, Option<Peer>>,
+    /// The connections of those links (asked of every message sent and received).
+    link_conns: HashSet<ConnId>,
     /// Connections on our pool listener (from the other nodes' links).
     inbound: HashSet<ConnId>,
     /// Those that carried a request that verified.
@@ -99,6 +101,7 @@ impl Pool {
             uri: pool_uri(cfg.addr),
             cfg,
             links: HashMap::new(),
+            link_conns: HashSet::new(),
             inbound: HashSet::new(),
             proven: HashSet::new(),
             seen: std::collections::VecDeque::new(),
@@ -144,7 +147,12 @@ impl Pool {
     /// The link to the node at `addr` is up (`Some`) or down: either way it is a node of
     /// the pool.
     pub(super) fn link(&mut self, addr: SocketAddr, peer: Option<Peer>) {
-        self.links.insert(addr, peer);
+        if let Some(Some(Peer::Stream { conn, .. })) = self.links.insert(addr, peer) {
+            self.link_conns.remove(&conn);
+        }
+        if let Some(Peer::Stream { conn, .. }) = peer {
+            self.link_conns.insert(conn);
+        }
     }
 
     /// A connection on our pool listener.
@@ -156,6 +164,7 @@ impl Pool {
     pub(super) fn closed(&mut self, conn: ConnId) {
         self.inbound.remove(&conn);
         self.proven.remove(&conn);
+        self.link_conns.remove(&conn);
         for p in self.links.values_mut() {
             if matches!(p, Some(Peer::Stream { conn: c, .. }) if *c == conn) {
                 *p = None;
@@ -180,7 +189,7 @@ impl Pool {
 
     /// Whether `peer` is one of our links to the other nodes.
     pub(super) fn is_link(&self, peer: &Peer) -> bool {
-        self.links.values().any(|p| p.as_ref() == Some(peer))
+        matches!(peer, Peer::Stream { conn, .. } if self.link_conns.contains(conn))
     }
 
     /// Whether `peer` is another node of the pool (either way).
